@@ -1,0 +1,3 @@
+from concurlint.cli import main
+
+raise SystemExit(main())
