@@ -35,6 +35,8 @@ TIE = 0.10
 #: serial CPU/(wall - run-queue wait) at or above this is cpu, at or below IO_RATIO io
 CPU_RATIO = 0.8
 IO_RATIO = 0.2
+#: a serial run shorter than this is mostly overhead: no verdict on the kind
+MIN_SERIAL_S = 0.02
 
 
 class ProbeUsageError(ValueError):
@@ -494,6 +496,7 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
             failure["exit_status"] = rc
         report["error"] = failure
 
+    warnings: List[str] = []
     # ---- measured kind, from the serial runs
     s = runs.get("serial", [])
     if s:
@@ -506,15 +509,30 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
                 adjusted.append(min(r["cpu_s"] / busy, 1.5))
         if ratios:
             report["cpu_ratio"] = round(_median(ratios), 3)
+        serial_wall = _median([r["wall_s"] for r in s])
         if adjusted:
             adj = _median(adjusted)
             report["cpu_ratio_excluding_wait"] = round(adj, 3)
             report["measured_kind"] = (
                 "cpu" if adj >= CPU_RATIO else "io" if adj <= IO_RATIO else "mixed"
             )
+        if serial_wall < MIN_SERIAL_S:
+            report["measured_kind"] = "unknown"
+            warnings.append(
+                "the serial run took only %.4f s, too short to tell CPU from waiting; "
+                "give the target more work or raise --tasks" % serial_wall
+            )
         waits = [r["cpu_wait_s"] / r["wall_s"] for r in s if r.get("cpu_wait_s") is not None and r["wall_s"] > 0]
         if waits:
             load["serial_wait_fraction"] = round(_median(waits), 3)
+
+    if load.get("level") in ("busy", "saturated"):
+        warnings.append(
+            "the machine was %s (other processes used %.0f%% of the CPUs): speed-ups are noisy; "
+            "the measured kind excludes the time spent waiting for a CPU"
+            % (load["level"], 100 * load.get("other_busy", 0))
+        )
+    report["warnings"] = warnings
 
     # ---- does threading help CPU work? (only meaningful with a GIL)
     thr = report["modes"].get("threads", {}).get("speedup")

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from typing import Any, Dict, List
 from xml.sax.saxutils import escape
 
@@ -72,9 +73,9 @@ def _panel(report: Dict[str, Any], y0: float) -> List[str]:
     sub = "measured kind: %s" % (report.get("measured_kind") or "?")
     if report.get("static_kind"):
         sub += " (static: %s)" % report["static_kind"]
-    sub += "   best model: %s" % (rec or "none: probe failed")
+    sub += "  \u00b7  best model: %s" % (rec or "none: probe failed")
     s = report.get("settings", {})
-    sub += "   %s tasks, %s workers" % (s.get("tasks"), s.get("workers"))
+    sub += "  \u00b7  %s tasks, %s workers" % (s.get("tasks"), s.get("workers"))
     out.append(_t(WIDTH / 2, y0 + 42, sub, 12, fill="#444"))
 
     # grid and axis
@@ -103,7 +104,11 @@ def _panel(report: Dict[str, Any], y0: float) -> List[str]:
             out.append(_t(cx, y(1.0) + (base - y(1.0)) / 2 + 4, what, 11, fill="#666"))
             why = e.get("why") or e.get("error") or ""
             if why:
-                out.append(_t(cx, base + 33, _short(why.splitlines()[0], int(slot / 5.5)), 9, fill="#777"))
+                lines = textwrap.wrap(why.splitlines()[0], int(slot / 5.2))[:2]
+                if len(lines) == 2 and len(why) > len(" ".join(lines)):
+                    lines[1] = _short(lines[1] + " \u2026", int(slot / 5.2))
+                for k, line in enumerate(lines):
+                    out.append(_t(cx, base + 32 + 11 * k, line, 9, fill="#777"))
             continue
         colour = GOOD if sp >= 1.1 else BAD if sp < 0.9 else FLAT
         stroke = ' stroke="#111" stroke-width="2"' if mode == best_mode else ""
@@ -125,11 +130,11 @@ def _panel(report: Dict[str, Any], y0: float) -> List[str]:
                % (LEFT, WIDTH - RIGHT, y(1.0), y(1.0)))
     out.append(_t(WIDTH - RIGHT - 4, y(1.0) - 5, "serial = 1.0x", 11, anchor="end", fill="#1565c0"))
     if report.get("error"):
-        out.append(_t(WIDTH / 2, base + 52, _short("FAILED: " + report["error"]["message"], 110), 11, fill=BAD))
+        out.append(_t(WIDTH / 2, base + 60, _short("FAILED: " + report["error"]["message"], 110), 11, fill=BAD))
     else:
         advice = (report.get("advice") or {}).get("message") or ""
         colour = BAD if (report.get("advice") or {}).get("verdict") == "contradicted" else "#555"
-        out.append(_t(WIDTH / 2, base + 52, _short(advice, 110), 11, fill=colour))
+        out.append(_t(WIDTH / 2, base + 60, _short(advice, 110), 11, fill=colour))
     return out
 
 

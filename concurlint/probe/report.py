@@ -44,8 +44,9 @@ def _header(report: Dict[str, Any]) -> List[str]:
     lines = ["probe %s%s" % (report["target"], _where(report))]
     py = report.get("python") or "?"
     lines.append(
-        "  Python %s (%s), %s tasks on %s workers, median of %s runs"
-        % (py, gil_text, s.get("tasks"), s.get("workers"), s.get("repeat"))
+        "  Python %s (%s), %s tasks on %s workers, %s"
+        % (py, gil_text, s.get("tasks"), s.get("workers"),
+           "1 run" if s.get("repeat") == 1 else "median of %s runs" % s.get("repeat"))
     )
     load = report.get("load") or {}
     bits = ["%s CPUs" % load.get("cpus", "?")]
@@ -127,6 +128,8 @@ def _verdict(report: Dict[str, Any]) -> List[str]:
         lines.append("  advice:        " + advice["message"].upper()[:1] + advice["message"][1:])
     elif advice.get("message"):
         lines.append("  advice:        " + advice["message"])
+    for warning in report.get("warnings") or []:
+        lines.append("  note:          " + warning)
     expect = report.get("expect")
     if expect:
         lines.append("  expected:      %s -> %s" % (expect["model"], "ok" if expect["ok"] else "FAILED: " + expect["message"]))

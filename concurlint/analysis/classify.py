@@ -1,0 +1,242 @@
+"""Classify every function as cpu, io, mixed or unknown, through the project's call graph.
+
+Each function gets three weights:
+- ``io``: calls that wait (network, disk, processes, sleep), multiplied by the loops around them;
+- ``py``: CPU work done holding the GIL: loops and comprehensions doing arithmetic or string work
+  (a loop that also waits on IO is an IO loop: its arithmetic is bookkeeping), recursion, and
+  CPU-heavy library calls (json, re, sorted ...), one unit each, multiplied by enclosing loops;
+- ``gil``: CPU work done by code that releases the GIL (NumPy, hashlib, zlib ...), ten units a call.
+Callees' weights flow into callers (multiplied by the loops around the call site); cycles are
+solved per strongly connected component. Then:
+- cpu when ``py + gil >= CPU_THRESHOLD`` and there is no IO;
+- mixed when there is IO and ``py + gil >= MIXED_THRESHOLD``;
+- io when there is IO;
+- unknown otherwise (nothing heavy either way).
+``releases_gil`` is true for cpu/mixed work when the GIL-releasing part dominates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from concurlint.analysis.facts import Call, Function
+from concurlint.analysis.project import Project
+
+CPU_THRESHOLD = 10.0
+MIXED_THRESHOLD = 100.0
+GIL_CALL_WEIGHT = 10.0
+CAP = 1e9
+MAX_EVIDENCE = 8
+
+
+@dataclass
+class Summary:
+    qualname: str
+    kind: str = "unknown"
+    releases_gil: Optional[bool] = None
+    io: float = 0.0
+    py: float = 0.0
+    gil: float = 0.0
+    async_io: bool = False
+    evidence: List[str] = field(default_factory=list)
+    # first blocking (synchronous IO) call reachable without leaving synchronous code:
+    # (chain of function qualnames from this one, description of the call, path, line)
+    blocking: Optional[Tuple[Tuple[str, ...], str, str, int]] = None
+    recursive: bool = False
+
+
+def _scc(graph: Dict[str, List[str]]) -> List[List[str]]:
+    """Tarjan's algorithm, iterative; components come out callees-first."""
+    index: Dict[str, int] = {}
+    low: Dict[str, int] = {}
+    on_stack: set = set()
+    stack: List[str] = []
+    out: List[List[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            succ = graph.get(node, [])
+            recurse = False
+            while i < len(succ):
+                nxt = succ[i]
+                i += 1
+                if nxt not in index:
+                    work.append((node, i))
+                    work.append((nxt, 0))
+                    recurse = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if recurse:
+                continue
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                out.append(comp)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return out
+
+
+class Classifier:
+    def __init__(self, project: Project):
+        self.p = project
+        self.summaries: Dict[str, Summary] = {}
+        self.edges: Dict[str, List[Tuple[Call, str]]] = {}
+
+    def run(self) -> Dict[str, Summary]:
+        p = self.p
+        graph: Dict[str, List[str]] = {}
+        for q, fn in p.functions.items():
+            out = []
+            targets = []
+            for call in p.calls_of(fn):
+                t = p.call_target(call)
+                if t in p.functions:
+                    out.append((call, t))
+                    targets.append(t)
+            self.edges[q] = out
+            graph[q] = targets
+        for comp in _scc(graph):
+            members = set(comp)
+            recursive = len(comp) > 1 or any(t == comp[0] for t in graph.get(comp[0], []))
+            for q in comp:
+                self.summaries[q] = Summary(q, recursive=recursive)
+            for _ in range(2 if recursive else 1):
+                for q in comp:
+                    self.summaries[q] = self._summarise(p.functions[q], members, recursive)
+        return self.summaries
+
+    def _summarise(self, fn: Function, component: set, recursive: bool) -> Summary:
+        p = self.p
+        mod = p.function_module[fn.qualname]
+        path = mod.path
+        s = Summary(fn.qualname, recursive=recursive)
+        ev_io: List[Tuple[float, str]] = []
+        ev_cpu: List[Tuple[float, str]] = []
+        loop_io = [False] * len(fn.loops)
+
+        def mult_of(loop: int) -> float:
+            m = 1.0
+            while loop >= 0:
+                m *= fn.loops[loop].mult
+                loop = fn.loops[loop].parent
+            return m
+
+        def mark_io(loop: int) -> None:
+            while loop >= 0 and not loop_io[loop]:
+                loop_io[loop] = True
+                loop = fn.loops[loop].parent
+
+        for call in p.calls_of(fn):
+            target = p.call_target(call)
+            if target is None:
+                continue
+            m = mult_of(call.loop)
+            if target in p.functions:
+                callee = self.summaries.get(target)
+                if callee is None or target == fn.qualname:
+                    continue
+                callee_fn = p.functions[target]
+                if callee_fn.is_async and not call.awaited and not fn.is_async:
+                    continue  # creating a coroutine object runs nothing
+                if callee.io > 0 or callee.async_io:
+                    s.io = min(CAP, s.io + max(callee.io, 1.0) * m)
+                    s.async_io = s.async_io or (callee.async_io and call.awaited)
+                    mark_io(call.loop)
+                    ev_io.append((callee.io * m, f"{path}:{call.line} calls {target} ({callee.kind})"))
+                if callee.py or callee.gil:
+                    s.py = min(CAP, s.py + callee.py * m)
+                    s.gil = min(CAP, s.gil + callee.gil * m)
+                    if callee.py + callee.gil >= 1:
+                        ev_cpu.append(((callee.py + callee.gil) * m,
+                                       f"{path}:{call.line} calls {target} ({callee.kind})"))
+                if callee.blocking is not None and not callee_fn.is_async and s.blocking is None:
+                    chain, desc, bpath, bline = callee.blocking
+                    s.blocking = ((fn.qualname,) + chain, desc, bpath, bline)
+                continue
+            cat = p.kb.category(target)
+            if cat is None:
+                continue
+            category = cat[0]
+            where = f"{path}:{call.line}"
+            if category == "io":
+                if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
+                    continue  # sleep(0) yields the GIL, it does not wait
+                s.io = min(CAP, s.io + m)
+                mark_io(call.loop)
+                ev_io.append((m, f"{where} calls {target} (io)"))
+                if s.blocking is None:
+                    s.blocking = ((fn.qualname,), f"{call.text}() ({target})", path, call.line)
+            elif category == "async-io":
+                if call.awaited or call.use in ("with", "await"):
+                    s.io = min(CAP, s.io + m)
+                    s.async_io = True
+                    mark_io(call.loop)
+                    ev_io.append((m, f"{where} awaits {target} (async io)"))
+            elif category == "cpu":
+                s.py = min(CAP, s.py + m)
+                ev_cpu.append((m, f"{where} calls {target} (cpu{', in a loop' if m > 1 else ''})"))
+            elif category == "releases-gil":
+                w = GIL_CALL_WEIGHT * m
+                s.gil = min(CAP, s.gil + w)
+                ev_cpu.append((w, f"{where} calls {target} (cpu, releases the GIL)"))
+        for i, loop in enumerate(fn.loops):
+            if loop_io[i] or not loop.has_ops:
+                continue
+            w = mult_of(i)
+            if w < 10:
+                continue
+            s.py = min(CAP, s.py + w)
+            nested = " nested" if loop.parent >= 0 else ""
+            ev_cpu.append((w, f"{path}:{loop.line}{nested} {loop.desc} doing arithmetic/string work (x{int(w)})"))
+        if recursive and s.io == 0:
+            s.py = min(CAP, s.py + CPU_THRESHOLD)
+            ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))
+        self._decide(s)
+        ev_io.sort(key=lambda e: -e[0])
+        ev_cpu.sort(key=lambda e: -e[0])
+        if s.kind == "io":
+            s.evidence = [e for _, e in ev_io[:MAX_EVIDENCE]]
+        elif s.kind == "cpu":
+            s.evidence = [e for _, e in ev_cpu[:MAX_EVIDENCE]]
+        else:
+            half = MAX_EVIDENCE // 2
+            s.evidence = [e for _, e in ev_cpu[:half]] + [e for _, e in ev_io[:half]]
+        return s
+
+    @staticmethod
+    def _decide(s: Summary) -> None:
+        cpu = s.py + s.gil
+        if s.io > 0 or s.async_io:
+            if cpu >= MIXED_THRESHOLD:
+                s.kind = "mixed"
+            else:
+                s.kind = "io"
+        elif cpu >= CPU_THRESHOLD:
+            s.kind = "cpu"
+        else:
+            s.kind = "unknown"
+        if s.kind in ("cpu", "mixed"):
+            s.releases_gil = s.gil > s.py
+        else:
+            s.releases_gil = None
+
+
+def classify(project: Project) -> Dict[str, Summary]:
+    return Classifier(project).run()

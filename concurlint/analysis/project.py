@@ -1,0 +1,159 @@
+"""The project: every analysed module's facts, and name resolution across modules."""
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from concurlint.analysis.facts import Call, ClassInfo, Function, ModuleFacts, Value
+from concurlint.knowledge import Knowledge
+
+
+class Project:
+    def __init__(self, modules: List[ModuleFacts], knowledge: Knowledge, target_version: Optional[str] = None):
+        self.modules = modules
+        self.kb = knowledge
+        self.target_version = target_version
+        self.by_module: Dict[str, ModuleFacts] = {}
+        self.functions: Dict[str, Function] = {}
+        self.function_module: Dict[str, ModuleFacts] = {}
+        self.classes: Dict[str, ClassInfo] = {}
+        for m in modules:
+            self.by_module.setdefault(m.module, m)
+            for q, fn in m.functions.items():
+                self.functions[q] = fn
+                self.function_module[q] = m
+            self.classes.update(m.classes)
+        self._resolved: Dict[str, Optional[str]] = {}
+
+    # ------------------------------------------------------------------ names
+    def resolve(self, name: Optional[str], depth: int = 0) -> Optional[str]:
+        """Follow re-exports and imports: the project definition a qualified name denotes, else
+        the canonical external name. ``pkg.Cls`` -> ``pkg.impl.Cls``; ``pkg.mod.Cls.run`` -> the
+        method found through the class's bases (``threading.Thread.start`` for a Thread subclass)."""
+        if name is None:
+            return None
+        if name in self._resolved:
+            return self._resolved[name]
+        result = self._resolve(name, depth)
+        self._resolved[name] = result
+        return result
+
+    def _resolve(self, name: str, depth: int) -> Optional[str]:
+        if name in self.functions or name in self.classes:
+            return name
+        if depth > 8:
+            return name
+        head, _, attr = name.rpartition(".")
+        if not head:
+            return name
+        mod = self.by_module.get(head)
+        if mod is not None:
+            target = mod.imports.get(attr)
+            if target is not None and target != name:
+                return self.resolve(self.kb.canonical(target), depth + 1)
+            g = mod.globals.get(attr)
+            if g is not None and g.value.kind in ("function", "class", "ref") and g.value.qualname != name:
+                return self.resolve(g.value.qualname, depth + 1)
+            return name
+        owner = self.resolve(head, depth + 1)
+        if owner is not None and owner in self.classes:
+            method = self.find_method(owner, attr)
+            if method is not None:
+                return method
+            return name if owner == head else f"{owner}.{attr}"
+        if owner is not None and owner != head:
+            return self.resolve(f"{owner}.{attr}", depth + 1)
+        return name
+
+    def find_method(self, cls: str, attr: str, seen: Optional[set] = None) -> Optional[str]:
+        """The method ``attr`` of project class ``cls`` through its bases; an external base gives
+        ``base.attr`` (so a Thread subclass's ``start`` is ``threading.Thread.start``)."""
+        seen = seen if seen is not None else set()
+        if cls in seen:
+            return None
+        seen.add(cls)
+        info = self.classes.get(cls)
+        if info is None:
+            return None
+        if attr in info.methods:
+            return info.methods[attr]
+        for base in info.bases:
+            b = self.resolve(base)
+            if b in self.classes:
+                found = self.find_method(b, attr, seen)
+                if found:
+                    return found
+            elif b and b != "builtins.object":
+                return f"{b}.{attr}"
+        return None
+
+    def is_subclass(self, cls: Optional[str], base: str, seen: Optional[set] = None) -> bool:
+        if not cls:
+            return False
+        if cls == base:
+            return True
+        seen = seen if seen is not None else set()
+        if cls in seen:
+            return False
+        seen.add(cls)
+        info = self.classes.get(cls)
+        if info is None:
+            return False
+        return any(self.is_subclass(self.resolve(b), base, seen) for b in info.bases)
+
+    def call_target(self, call: Call) -> Optional[str]:
+        """What a call runs: a project function qualname, or the canonical external name.
+        Calling a project class runs its ``__init__`` (when defined)."""
+        t = self.resolve(call.target)
+        if t in self.classes:
+            init = self.find_method(t, "__init__")
+            return init if init in self.functions else t
+        return t
+
+    def value_type(self, v: Optional[Value]) -> Optional[str]:
+        """The (resolved) type of an instance-like value."""
+        if v is None:
+            return None
+        if v.kind == "instance" and v.qualname:
+            return self.resolve(v.qualname)
+        if v.kind == "call" and v.qualname:
+            r = self.resolve(v.qualname)
+            if r in self.classes:
+                return r
+        if v.kind == "container":
+            return v.meta.get("type")
+        return None
+
+    def function_of_value(self, v: Optional[Value]) -> Optional[str]:
+        """The project function a callable-valued expression refers to (through partial, bound
+        methods and lambdas that only wrap one call)."""
+        if v is None:
+            return None
+        if v.kind == "partial" and v.inner:
+            return self.function_of_value(v.inner[0])
+        if v.kind in ("function", "ref", "bound-method", "other") and v.qualname:
+            r = self.resolve(v.qualname)
+            if r in self.classes:
+                return self.find_method(r, "__call__") or self.find_method(r, "__init__")
+            return r
+        if v.kind == "lambda" and v.qualname:
+            fn = self.functions.get(v.qualname)
+            if fn is not None:
+                mod = self.function_module[v.qualname]
+                inner = [mod.calls[i] for i in fn.calls]
+                if len(inner) == 1:
+                    return self.call_target(inner[0]) or v.qualname
+            return v.qualname
+        return None
+
+    def calls_of(self, fn: Function) -> Iterator[Call]:
+        mod = self.function_module[fn.qualname]
+        for i in fn.calls:
+            yield mod.calls[i]
+
+    def all_calls(self) -> Iterator[Tuple[ModuleFacts, Call]]:
+        for m in self.modules:
+            for c in m.calls:
+                yield m, c
+
+    def module_of(self, qualname: str) -> Optional[ModuleFacts]:
+        return self.function_module.get(qualname)

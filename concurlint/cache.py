@@ -1,0 +1,59 @@
+"""Per-file facts cached by content hash, tool version and the configuration they depend on.
+
+One file per entry, written to a temporary name and renamed into place (atomic: concurrent runs
+never see half an entry). An entry that cannot be read back is deleted and recomputed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+FORMAT = 1
+
+
+class Cache:
+    def __init__(self, directory: Path, salt: str):
+        self.dir = directory
+        self.salt = salt
+        self._ok = True
+
+    def _key(self, data: bytes, display: str, module: str, is_package: bool) -> Path:
+        h = hashlib.sha256()
+        h.update(f"{FORMAT}\0{self.salt}\0{display}\0{module}\0{is_package}\0".encode())
+        h.update(data)
+        digest = h.hexdigest()
+        return self.dir / digest[:2] / f"{digest[2:]}.pickle"
+
+    def get(self, data: bytes, display: str, module: str, is_package: bool):
+        path = self._key(data, display, module, is_package)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except FileNotFoundError:
+            return None
+        except Exception:  # corrupt or from an incompatible build: heal by recomputing
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return None
+
+    def put(self, data: bytes, display: str, module: str, is_package: bool, result) -> None:
+        if not self._ok:
+            return
+        path = self._key(data, display, module, is_package)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tag = self.dir / "CACHEDIR.TAG"
+            if not tag.exists():
+                tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# concurlint cache\n")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            self._ok = False  # read-only or full disk: run without caching

@@ -1,0 +1,423 @@
+"""The one engine behind every front-end.
+
+1. Per file (in worker processes, cached by content hash): decode, parse once, one traversal
+   that extracts the module's facts (``analysis.facts``). A file Python cannot read is CCL000.
+2. Per project (cheap, on the facts): resolve names across modules, classify every function,
+   find dispatch sites, run the selected rules module by module. A rule that raises on a module
+   becomes CCL999 for that file.
+3. ``# noqa``, select/ignore and per-file-ignores filter the findings; output is sorted, so it is
+   the same for any number of jobs.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from concurlint import __version__
+from concurlint.config import Config, ConfigError
+from concurlint.registry import Finding, RuleMeta, all_meta, enabled_codes, rule_classes
+
+NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class SourceFile:
+    display: str  # the PATH given joined with the path below it, '/'-separated
+    path: Path
+    module: str
+    is_package: bool
+
+
+@dataclass
+class FileResult:
+    """What the per-file phase produces: facts, or the CCL000 error that replaced them."""
+
+    display: str
+    digest: str
+    facts: Optional[object] = None
+    error: Optional[Tuple[str, int, int]] = None  # (message, line, col) -> CCL000
+    internal: Optional[str] = None  # extractor crash -> CCL999
+    noqa: Dict[int, Optional[Tuple[str, ...]]] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    findings: List[Finding]
+    functions: List[dict]
+    recommendations: List[dict]
+    files: int
+    project: Optional[object] = None
+    summaries: Dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "schema": "concurlint-report/1",
+            "tool": {"name": "concurlint", "version": __version__},
+            "findings": [finding_json(f) for f in self.findings],
+            "functions": self.functions,
+            "recommendations": self.recommendations,
+        }
+
+
+def finding_json(f: Finding) -> dict:
+    out = {
+        "code": f.code, "path": f.path, "line": f.line, "col": f.col,
+        "end_line": f.end_line, "end_col": f.end_col, "severity": f.severity,
+        "message": f.message, "function": f.function,
+    }
+    if f.related:
+        out["related"] = f.related
+    return out
+
+
+# ---------------------------------------------------------------- discovery
+def module_name(path: Path) -> Tuple[str, bool]:
+    """Dotted module name of a file, from the top of its package (directories with __init__.py)."""
+    path = path.resolve()
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    d = path.parent
+    while (d / "__init__.py").is_file() and d.parent != d:
+        parts.insert(0, d.name)
+        d = d.parent
+    return ".".join(p for p in parts if p) or path.stem, is_package
+
+
+def discover(paths: Sequence[str], config: Config) -> List[SourceFile]:
+    """Every *.py under the given paths; a missing path is a ConfigError (exit 2)."""
+    out: List[SourceFile] = []
+    seen = set()
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists() and not p.is_symlink():
+            raise ConfigError(f"path '{raw}' does not exist")
+        base = raw.rstrip("/\\") or raw
+        if p.is_file() or (p.is_symlink() and not p.is_dir()):
+            files = [(p, base.replace(os.sep, "/"))]
+        else:
+            files = []
+            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
+                d = Path(dirpath)
+                dirnames[:] = sorted(n for n in dirnames if not config.is_excluded(d / n / "x.py"))
+                for name in sorted(filenames):
+                    if not name.endswith(".py"):
+                        continue
+                    fp = d / name
+                    if config.is_excluded(fp):
+                        continue
+                    rel = fp.relative_to(p).as_posix()
+                    display = rel if base in (".", "") else f"{base.replace(os.sep, '/')}/{rel}"
+                    files.append((fp, display))
+            # a directory named x.py is walked like any directory, never read as a file
+        for fp, display in files:
+            key = os.path.normcase(os.path.abspath(fp))
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                mod, pkg = module_name(fp)
+            except (OSError, RuntimeError):
+                mod, pkg = fp.stem, False
+            out.append(SourceFile(display, fp, mod, pkg))
+    return out
+
+
+# ---------------------------------------------------------------- per file
+def _noqa_map(text: str) -> Dict[int, Optional[Tuple[str, ...]]]:
+    out: Dict[int, Optional[Tuple[str, ...]]] = {}
+    if "noqa" not in text and "NOQA" not in text:
+        return out
+    for i, line in enumerate(text.splitlines(), 1):
+        m = NOQA_RE.search(line)
+        if m:
+            codes = m.group("codes")
+            out[i] = tuple(c.upper() for c in re.split(r"[,\s]+", codes) if c) if codes else None
+    return out
+
+
+def analyse_source(data: bytes, display: str, module: str, is_package: bool, knowledge) -> FileResult:
+    from concurlint.analysis.facts import extract
+    from concurlint.source import InputError, decode, parse
+
+    digest = hashlib.sha256(data).hexdigest()
+    result = FileResult(display, digest)
+    try:
+        if len(data) > MAX_FILE_BYTES:
+            raise InputError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not analysed")
+        text = decode(data)
+        result.noqa = _noqa_map(text)
+        tree = parse(text, display)
+    except InputError as exc:
+        result.error = (exc.message, exc.line, exc.col)
+        return result
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        result.facts = extract(tree, text, display, module, is_package, knowledge)
+    except RecursionError:
+        result.error = ("nested too deeply to analyse", 1, 0)
+    except Exception as exc:  # a bug of ours on this file: report it, go on with the rest
+        result.internal = f"analysis failed: {type(exc).__name__}: {exc}"
+    finally:
+        sys.setrecursionlimit(old)
+    return result
+
+
+def _read(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
+    try:
+        if path.is_dir():
+            return None, "is a directory"
+        with open(path, "rb") as f:
+            return f.read(), None
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+
+
+# worker-process state, set once per worker
+_WORKER: Dict[str, object] = {}
+
+
+def _worker_init(knowledge_extra, cache_dir, cache_salt):
+    from concurlint import knowledge
+
+    _WORKER["kb"] = knowledge.load(knowledge_extra)
+    _WORKER["cache"] = _make_cache(cache_dir, cache_salt)
+
+
+def _worker_run(sf: SourceFile) -> FileResult:
+    return _analyse_file(sf, _WORKER["kb"], _WORKER["cache"])
+
+
+def _make_cache(cache_dir, salt):
+    if cache_dir is None:
+        return None
+    from concurlint.cache import Cache
+
+    return Cache(Path(cache_dir), salt)
+
+
+def _analyse_file(sf: SourceFile, kb, cache) -> FileResult:
+    data, err = _read(sf.path)
+    if data is None:
+        return FileResult(sf.display, "", error=(err or "cannot read", 1, 0))
+    if cache is not None:
+        hit = cache.get(data, sf.display, sf.module, sf.is_package)
+        if hit is not None:
+            return hit
+    result = analyse_source(data, sf.display, sf.module, sf.is_package, kb)
+    if cache is not None and result.internal is None:
+        cache.put(data, sf.display, sf.module, sf.is_package, result)
+    return result
+
+
+def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir: Optional[str],
+                  progress: Optional[Callable[[int, int], None]] = None) -> List[FileResult]:
+    from concurlint import knowledge
+
+    salt = f"{__version__}:{config.fingerprint()}"
+    if jobs <= 1 or len(files) < 8:
+        kb = knowledge.load(config.knowledge)
+        cache = _make_cache(cache_dir, salt)
+        results = []
+        for i, sf in enumerate(files):
+            results.append(_analyse_file(sf, kb, cache))
+            if progress:
+                progress(i + 1, len(files))
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # largest files first so that one big file does not finish last on its own
+    order = sorted(range(len(files)), key=lambda i: -_size(files[i].path))
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    results: List[Optional[FileResult]] = [None] * len(files)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(config.knowledge, cache_dir, salt)) as pool:
+        done = 0
+        for i, res in zip(order, pool.map(_worker_run, [files[i] for i in order], chunksize=1)):
+            results[i] = res
+            done += 1
+            if progress:
+                progress(done, len(files))
+    return [r for r in results if r is not None]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# ---------------------------------------------------------------- project pass
+class Context:
+    """What a rule sees: the project, its classification and dispatch sites, the configuration.
+    ``report`` builds a finding from the rule's TOML message; ``shared(fn)`` memoises an analysis
+    that several rules use (computed once per run)."""
+
+    def __init__(self, project, summaries, sites, config: Config):
+        self.project = project
+        self.summaries = summaries
+        self.sites = sites
+        self.config = config
+        self.meta = all_meta()
+        self._shared: Dict[Callable, object] = {}
+        self.sites_by_path: Dict[str, list] = {}
+        for s in sites:
+            self.sites_by_path.setdefault(s.path, []).append(s)
+
+    def shared(self, fn: Callable):
+        if fn not in self._shared:
+            self._shared[fn] = fn(self)
+        return self._shared[fn]
+
+    def kind_of(self, qualname: Optional[str]):
+        return self.summaries.get(qualname) if qualname else None
+
+    def report(self, code: str, module, node, *, function: Optional[str] = None,
+               related: Optional[List[dict]] = None, snippet: str = "", **fields) -> Finding:
+        meta = self.meta[code]
+        try:
+            message = meta.message.format(**fields)
+        except (KeyError, IndexError) as exc:
+            raise RuntimeError(f"{code}: message field {exc} not supplied") from None
+        line = getattr(node, "line", 1)
+        col = getattr(node, "col", 0)
+        return Finding(
+            code=code, path=module.path, line=line, col=col,
+            end_line=getattr(node, "end_line", line) or line, end_col=getattr(node, "end_col", col) or col,
+            severity=meta.severity, message=message, function=function,
+            related=related or [], snippet=snippet or getattr(node, "text", ""),
+        )
+
+
+def _target_version(config: Config) -> Optional[str]:
+    return config.target_version
+
+
+def run_project(results: List[FileResult], config: Config, codes: List[str]) -> Report:
+    from concurlint import knowledge
+    from concurlint.advice import recommendations
+    from concurlint.analysis.classify import classify
+    from concurlint.analysis.dispatch import find_sites
+    from concurlint.analysis.project import Project
+
+    meta = all_meta()
+    findings: List[Finding] = []
+    modules = []
+    noqa: Dict[str, Dict[int, Optional[Tuple[str, ...]]]] = {}
+    for r in results:
+        noqa[r.display] = r.noqa
+        if r.error is not None:
+            msg, line, col = r.error
+            findings.append(Finding("CCL000", r.display, line, col, line, col, meta["CCL000"].severity,
+                                    meta["CCL000"].message.format(reason=msg)))
+        elif r.internal is not None:
+            findings.append(Finding("CCL999", r.display, 1, 0, 1, 0, meta["CCL999"].severity,
+                                    meta["CCL999"].message.format(rule="analysis", reason=r.internal)))
+        if r.facts is not None:
+            modules.append(r.facts)
+    kb = knowledge.load(config.knowledge)
+    project = Project(modules, kb, config.target_version)
+    summaries = classify(project)
+    sites = find_sites(project)
+    ctx = Context(project, summaries, sites, config)
+    classes = rule_classes()
+    rules = [classes[c]() for c in codes if c in classes]
+    for mod in modules:
+        for rule in rules:
+            try:
+                findings.extend(rule.check(ctx, mod))
+            except Exception as exc:  # one rule failing on one file must not stop the run
+                findings.append(Finding("CCL999", mod.path, 1, 0, 1, 0, meta["CCL999"].severity,
+                                        meta["CCL999"].message.format(
+                                            rule=f"{rule.code} ({meta[rule.code].name})",
+                                            reason=f"{type(exc).__name__}: {exc}")))
+    findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)]
+    findings = _dedupe(sorted(findings, key=Finding.sort_key))
+    functions = []
+    for mod in modules:
+        for fn in mod.functions.values():
+            if fn.is_lambda:
+                continue
+            s = summaries.get(fn.qualname)
+            functions.append({
+                "qualname": fn.qualname, "path": mod.path, "line": fn.line,
+                "kind": s.kind if s else "unknown",
+                "releases_gil": s.releases_gil if s else None,
+                "evidence": list(s.evidence) if s else [],
+            })
+    functions.sort(key=lambda f: (f["path"], f["line"], f["qualname"]))
+    recs = recommendations(ctx)
+    return Report(findings, functions, recs, len(results), project, summaries)
+
+
+def _suppressed(f: Finding, noqa, config: Config) -> bool:
+    codes = noqa.get(f.path, {}).get(f.line, ())
+    if codes is None:
+        return True
+    if codes and any(f.code.startswith(c) for c in codes):
+        return True
+    ignored = config.ignored_for(f.path) if config.per_file_ignores else []
+    return any(f.code.startswith(c) for c in ignored)
+
+
+def _dedupe(findings: List[Finding]) -> List[Finding]:
+    out = []
+    last = None
+    for f in findings:
+        key = (f.code, f.path, f.line, f.col, f.message)
+        if key != last:
+            out.append(f)
+        last = key
+    return out
+
+
+def cache_directory(config: Config) -> str:
+    """``cache-dir`` / $CONCURLINT_CACHE_DIR, else .concurlint_cache beside the project's
+    pyproject.toml, else the user's cache directory (never litter a random working directory)."""
+    cache_dir = config.cache_dir or os.environ.get("CONCURLINT_CACHE_DIR")
+    if cache_dir is not None:
+        if config.root is not None and not os.path.isabs(cache_dir):
+            return str(config.root / cache_dir)
+        return cache_dir
+    if config.root is not None:
+        return str(config.root / ".concurlint_cache")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "concurlint")
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = None,
+        ignore: Optional[List[str]] = None, jobs: Optional[int] = None, use_cache: bool = True,
+        progress: Optional[Callable[[int, int], None]] = None) -> Report:
+    """Analyse ``paths`` and return the report (findings, functions, recommendations)."""
+    files = discover(paths, config)
+    sel = select if select is not None else config.select
+    ign = (config.ignore or []) + (ignore or [])
+    codes = enabled_codes(sel, ign)
+    cache_dir = cache_directory(config) if use_cache else None
+    n = jobs or config.jobs or default_jobs()
+    results = analyse_files(files, config, n, cache_dir, progress)
+    return run_project(results, config, codes)
+
+
+def rule_meta(code: str) -> RuleMeta:
+    return all_meta()[code]
+
+
+def iter_codes() -> Iterable[str]:
+    return sorted(all_meta())

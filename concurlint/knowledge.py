@@ -1,0 +1,105 @@
+"""The knowledge base: what library calls do, read from ``rules/knowledge/*.toml``.
+
+Names are qualified (``requests.Session.get``). A pattern ending in ``*`` covers every name that
+starts with what precedes it (``numpy.*``, ``asyncio.AbstractEventLoop.sock_*``). Users extend the
+lists with ``[tool.concurlint.knowledge]``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from concurlint.tomlcompat import load_toml
+
+CATEGORIES = ("io", "async-io", "cpu", "releases-gil")
+
+
+def rules_dir() -> Path:
+    """Where rules/*.toml live: inside the installed package, or the source tree."""
+    try:
+        from importlib.resources import files
+
+        p = Path(str(files("concurlint.rules")))
+        if (p / "knowledge").is_dir():
+            return p
+    except (ImportError, ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+class _Matcher:
+    """Exact names in a set, ``prefix*`` patterns checked longest-first."""
+
+    def __init__(self, patterns: Iterable[str]):
+        self.exact = set()
+        prefixes = []
+        for p in patterns:
+            if p.endswith("*"):
+                prefixes.append(p[:-1])
+            else:
+                self.exact.add(p)
+        self.prefixes = tuple(sorted(set(prefixes), key=len, reverse=True))
+
+    def match(self, name: str) -> Optional[str]:
+        if name in self.exact:
+            return name
+        for p in self.prefixes:
+            if name.startswith(p):
+                return p + "*"
+        return None
+
+
+class Knowledge:
+    def __init__(self, tables: Dict[str, dict], extra: Optional[Dict[str, List[str]]] = None):
+        calls = tables.get("calls", {})
+        types = tables.get("types", {})
+        self.returns: Dict[str, str] = dict(types.get("returns", {}))
+        self.aliases: Dict[str, str] = dict(types.get("aliases", {}))
+        self.tables = tables
+        lists = {c: list(calls.get(c, [])) for c in CATEGORIES}
+        for c, names in (extra or {}).items():
+            lists.setdefault(c, []).extend(names)
+        # user-declared names win over the shipped ones: check them first
+        self._user = {c: _Matcher((extra or {}).get(c, [])) for c in CATEGORIES}
+        self._matchers = {c: _Matcher(lists[c]) for c in CATEGORIES}
+        self._cache: Dict[str, Optional[Tuple[str, str]]] = {}
+
+    def canonical(self, name: str) -> str:
+        if name in self.aliases:
+            return self.aliases[name]
+        head, _, tail = name.rpartition(".")
+        while head:
+            if head in self.aliases:
+                return f"{self.aliases[head]}.{name[len(head) + 1:]}"
+            head = head.rpartition(".")[0]
+        return name
+
+    def category(self, name: str) -> Optional[Tuple[str, str]]:
+        """(category, matching pattern) for a qualified call name, or None."""
+        if name in self._cache:
+            return self._cache[name]
+        found = None
+        for matchers in (self._user, self._matchers):
+            for c in ("releases-gil", "async-io", "io", "cpu") if matchers is self._matchers else CATEGORIES:
+                m = matchers[c].match(name)
+                if m is not None:
+                    found = (c, m)
+                    break
+            if found:
+                break
+        self._cache[name] = found
+        return found
+
+    def table(self, name: str) -> dict:
+        return self.tables.get(name, {})
+
+
+@lru_cache(maxsize=None)
+def _shipped_tables() -> Dict[str, dict]:
+    d = rules_dir() / "knowledge"
+    return {p.stem: load_toml(p) for p in sorted(d.glob("*.toml"))}
+
+
+def load(extra: Optional[Dict[str, List[str]]] = None) -> Knowledge:
+    return Knowledge(_shipped_tables(), extra)

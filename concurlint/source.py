@@ -1,0 +1,80 @@
+"""Reading and parsing one source file the way Python itself would.
+
+Decoding follows PEP 263 / PEP 3120: a BOM or a ``coding:`` declaration on the first two lines
+chooses the codec, UTF-8 otherwise. Anything Python could not decode or parse is reported as an
+``InputError`` (which becomes ``CCL000``), never raised further.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import sys
+import tokenize
+from dataclasses import dataclass
+from typing import Optional
+
+# Deeply nested literals (pydoc_data/topics.py, generated code) exceed the default limit.
+ANALYSIS_RECURSION_LIMIT = 20000
+
+
+@dataclass
+class InputError(Exception):
+    message: str
+    line: int = 1
+    col: int = 0
+
+    def __str__(self) -> str:  # pragma: no cover - repr helper
+        return self.message
+
+
+def decode(data: bytes) -> str:
+    """Decode ``data`` with the encoding Python would use; raise InputError if it cannot."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise InputError(f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        line = data[: getattr(exc, "start", 0)].count(b"\n") + 1
+        raise InputError(f"cannot decode as {encoding}: {exc.reason if hasattr(exc, 'reason') else exc}", line) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def parse(text: str, filename: str) -> ast.Module:
+    """Parse ``text``; fall back to LibCST for syntax newer than the running interpreter."""
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError("source contains a NUL byte", line)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, ANALYSIS_RECURSION_LIMIT))
+    try:
+        try:
+            return ast.parse(text, filename=filename)
+        except SyntaxError as exc:
+            first_error = exc
+        except (RecursionError, MemoryError, ValueError) as exc:
+            raise InputError(f"cannot parse: {type(exc).__name__}: {exc}") from None
+        tree = _parse_newer_syntax(text, filename)
+        if tree is not None:
+            return tree
+        msg = first_error.msg or "invalid syntax"
+        raise InputError(f"cannot parse: {msg}", first_error.lineno or 1, max((first_error.offset or 1) - 1, 0)) from None
+    finally:
+        sys.setrecursionlimit(old_limit)
+
+
+def _parse_newer_syntax(text: str, filename: str) -> Optional[ast.Module]:
+    """LibCST understands every grammar from 3.0 to 3.14: convert its tree when it accepts the file."""
+    try:
+        from concurlint.analysis.cst_to_ast import parse_with_libcst
+    except ImportError:
+        return None
+    try:
+        return parse_with_libcst(text, filename)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None
+    except Exception:  # a converter bug must not lose the file's CCL000
+        return None
