@@ -1,0 +1,58 @@
+"""Shared helpers: run the installed console scripts for real, in a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SCHEMA = ROOT / "concurlint" / "schemas" / "report.schema.json"
+
+
+def script(name: str) -> str:
+    """The console script installed next to this interpreter (the real `concurlint`/`flake8`)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed next to {sys.executable}; install the test extras (see README)")
+    return found
+
+
+def run_cli(*args, cwd=None, env=None, check_exit=None, input_text=None):
+    """Run the real `concurlint` script; returns CompletedProcess (text mode)."""
+    full_env = dict(os.environ)
+    full_env.pop("FORCE_COLOR", None)
+    full_env["CONCURLINT_CACHE_DIR"] = full_env.get("CONCURLINT_TEST_CACHE", "")
+    if not full_env["CONCURLINT_CACHE_DIR"]:
+        full_env.pop("CONCURLINT_CACHE_DIR")
+    if env:
+        full_env.update(env)
+    proc = subprocess.run([script("concurlint"), *map(str, args)], cwd=cwd, env=full_env, text=True,
+                          capture_output=True, input=input_text, timeout=600)
+    if check_exit is not None:
+        assert proc.returncode == check_exit, (
+            f"exit {proc.returncode} != {check_exit}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def validate_report(doc: dict) -> None:
+    import jsonschema
+
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+
+
+def report_json(*args, cwd=None, env=None) -> dict:
+    proc = run_cli("report", *args, "--format", "json", "--no-cache", cwd=cwd, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    validate_report(doc)
+    return doc

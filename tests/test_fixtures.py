@@ -1,0 +1,80 @@
+"""Every rule's fixtures, through the real `concurlint` command.
+
+A fixture is ``tests/fixtures/CCLnnn[_variant].py``. A line that must produce findings ends in a
+comment naming them (``# CCL401`` or ``# CCL401, CCL405``); every other line must produce nothing.
+So one file is both the positive and the negative set. A first-line comment
+``# concurlint: target-version=3.14`` runs that fixture with a target version.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT, report_json
+
+MARK_RE = re.compile(r"#\s*((?:CCL\d{3}[,\s]*)+)\s*$")
+TARGET_RE = re.compile(r"#\s*concurlint:\s*target-version\s*=\s*(\S+)")
+
+FIXTURE_FILES = sorted(FIXTURES.glob("CCL*.py"))
+
+
+def expected(path: Path):
+    out = set()
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        m = MARK_RE.search(line)
+        if m:
+            for code in re.findall(r"CCL\d{3}", m.group(1)):
+                out.add((i, code))
+    return out
+
+
+def target_of(path: Path):
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    m = TARGET_RE.search(first)
+    return m.group(1) if m else None
+
+
+@pytest.fixture(scope="module")
+def fixture_reports():
+    """One real CLI run per target version over all fixtures that use it."""
+    groups = defaultdict(list)
+    for f in FIXTURE_FILES:
+        groups[target_of(f)].append(f)
+    found = defaultdict(set)
+    for target, files in groups.items():
+        args = [str(f.relative_to(ROOT)) for f in files]
+        if target:
+            args += ["--target-version", target]
+        doc = report_json(*args, cwd=ROOT)
+        for finding in doc["findings"]:
+            found[finding["path"]].add((finding["line"], finding["code"]))
+    return found
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=[f.name for f in FIXTURE_FILES])
+def test_fixture(fixture: Path, fixture_reports):
+    want = expected(fixture)
+    rel = str(fixture.relative_to(ROOT))
+    got = fixture_reports.get(rel, set())
+    # every code counts: an unmarked line must be clean of every rule, not only this fixture's
+    missing = sorted(want - got)
+    extra = sorted(got - want)
+    assert not missing and not extra, f"{rel}: missing {missing}, unexpected {extra}"
+
+
+def test_every_rule_has_a_positive_and_a_negative_fixture():
+    from concurlint.registry import all_meta
+
+    for code, meta in all_meta().items():
+        if meta.internal:
+            continue
+        files = [f for f in FIXTURE_FILES if f.name.startswith(code)]
+        assert files, f"{code} has no fixture tests/fixtures/{code}*.py"
+        positives = sum(1 for f in files for (_, c) in expected(f) if c == code)
+        assert positives >= 2, f"{code}: fewer than two positive lines in its fixtures"
+        marked_lines = {ln for f in files for (ln, _) in expected(f)}
+        code_lines = [ln for f in files for ln in f.read_text().splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        assert len(code_lines) > 2 * len(marked_lines), f"{code}: fixtures need realistic negative code too"
