@@ -243,7 +243,7 @@ match command.split():
         pass
     case {"key": value, 1: [_, *_], **others}:
         pass
-    case -1 | 1.5 | 2 + 3j | -4 - 5j | "s" b"" | None | True | False | Color.RED | a.b.c:
+    case -1 | 1.5 | 2 + 3j | -4 - 5j | "s" "t" | None | True | False | Color.RED | a.b.c:
         pass
     case [] | () | {}:
         pass

@@ -361,33 +361,40 @@ class _Converter:
         method = getattr(self, "_compound_" + type(node).__name__, None)
         if method is None:
             raise self._error(f"unsupported statement {type(node).__name__}", node)
-        result, last = method(node)
-        return [self._finish(result, self._start(node), last)]
+        return [self._at(method(node), self._start(node), self._suite_end(_last_suite(node)))]
 
-    def _finish(self, node: ast.AST, start: _Pos, last: Sequence[ast.stmt]) -> Any:
-        node.lineno = start[0]
-        node.col_offset = self._byte_col(*start)
-        node.end_lineno = last[-1].end_lineno
-        node.end_col_offset = last[-1].end_col_offset
-        return node
+    def _suite_end(self, suite: cst.BaseSuite) -> _Pos:
+        """Where a block ends for ast: its last token, a trailing semicolon included."""
+        if isinstance(suite, cst.SimpleStatementSuite):
+            return self._small_statement_end(suite.body[-1])
+        last = suite.body[-1]
+        if isinstance(last, cst.SimpleStatementLine):
+            return self._small_statement_end(last.body[-1])
+        return self._suite_end(_last_suite(last))
+
+    def _small_statement_end(self, node: cst.BaseSmallStatement) -> _Pos:
+        end = self._end(node)
+        if isinstance(node.semicolon, cst.Semicolon):
+            return self._scan_to(end, ";")[1]
+        return end
 
     def _else(self, node: Optional[cst.Else]) -> List[ast.stmt]:
         return self._suite(node.body) if node is not None else []
 
-    def _compound_If(self, node: cst.If) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_If(self, node: cst.If) -> ast.stmt:
         body = self._suite(node.body)
         if isinstance(node.orelse, cst.If):
             orelse = self._compound_statement(node.orelse)
         else:
             orelse = self._else(node.orelse)
-        return ast.If(test=self.expr(node.test), body=body, orelse=orelse), orelse or body
+        return ast.If(test=self.expr(node.test), body=body, orelse=orelse)
 
-    def _compound_While(self, node: cst.While) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_While(self, node: cst.While) -> ast.stmt:
         body = self._suite(node.body)
         orelse = self._else(node.orelse)
-        return ast.While(test=self.expr(node.test), body=body, orelse=orelse), orelse or body
+        return ast.While(test=self.expr(node.test), body=body, orelse=orelse)
 
-    def _compound_For(self, node: cst.For) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_For(self, node: cst.For) -> ast.stmt:
         cls = ast.AsyncFor if node.asynchronous is not None else ast.For
         body = self._suite(node.body)
         orelse = self._else(node.orelse)
@@ -399,9 +406,9 @@ class _Converter:
             orelse=orelse,
             type_comment=None,
         )
-        return result, orelse or body
+        return result
 
-    def _compound_With(self, node: cst.With) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_With(self, node: cst.With) -> ast.stmt:
         cls = ast.AsyncWith if node.asynchronous is not None else ast.With
         items = [
             ast.withitem(
@@ -411,9 +418,9 @@ class _Converter:
             for item in node.items
         ]
         body = self._suite(node.body)
-        return self._make(cls, items=items, body=body, type_comment=None), body
+        return self._make(cls, items=items, body=body, type_comment=None)
 
-    def _compound_Try(self, node: Union[cst.Try, cst.TryStar]) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_Try(self, node: Union[cst.Try, cst.TryStar]) -> ast.stmt:
         body = self._suite(node.body)
         handlers = [self._handler(handler) for handler in node.handlers]
         orelse = self._else(node.orelse)
@@ -422,7 +429,7 @@ class _Converter:
         if isinstance(node, cst.TryStar) and hasattr(ast, "TryStar"):
             cls = ast.TryStar
         result = cls(body=body, handlers=handlers, orelse=orelse, finalbody=finalbody)
-        return result, finalbody or orelse or handlers or body
+        return result
 
     _compound_TryStar = _compound_Try
 
@@ -430,9 +437,9 @@ class _Converter:
         name = self._identifier(node.name.name.value) if node.name is not None else None
         body = self._suite(node.body)
         handler = ast.ExceptHandler(type=self._optional(node.type), name=name, body=body)
-        return self._finish(handler, self._start(node), body)
+        return self._at(handler, self._start(node), self._suite_end(node.body))
 
-    def _compound_FunctionDef(self, node: cst.FunctionDef) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_FunctionDef(self, node: cst.FunctionDef) -> ast.stmt:
         cls = ast.AsyncFunctionDef if node.asynchronous is not None else ast.FunctionDef
         body = self._suite(node.body)
         result = self._make(
@@ -445,9 +452,9 @@ class _Converter:
             type_comment=None,
             type_params=self._type_params(node.type_parameters),
         )
-        return result, body
+        return result
 
-    def _compound_ClassDef(self, node: cst.ClassDef) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_ClassDef(self, node: cst.ClassDef) -> ast.stmt:
         bases, keywords = self._call_arguments(list(node.bases) + list(node.keywords))
         body = self._suite(node.body)
         result = self._make(
@@ -459,7 +466,7 @@ class _Converter:
             decorator_list=[self.expr(decorator.decorator) for decorator in node.decorators],
             type_params=self._type_params(node.type_parameters),
         )
-        return result, body
+        return result
 
     def _type_params(self, node: Optional[cst.TypeParameters]) -> List[ast.AST]:
         if node is None or not hasattr(ast, "TypeVar"):
@@ -488,18 +495,19 @@ class _Converter:
 
     # match statements
 
-    def _compound_Match(self, node: cst.Match) -> Tuple[ast.stmt, List[ast.stmt]]:
+    def _compound_Match(self, node: cst.Match) -> ast.stmt:
         cases = []
         for case in node.cases:
             body = self._suite(case.body)
             cases.append(
                 ast.match_case(pattern=self._pattern(case.pattern), guard=self._optional(case.guard), body=body)
             )
-        return ast.Match(subject=self.expr(node.subject), cases=cases), cases[-1].body
+        return ast.Match(subject=self.expr(node.subject), cases=cases)
 
     def _match_as_if(self, node: cst.Match) -> List[ast.stmt]:
         """`match` for interpreters without ast.Match: see the module docstring."""
         subject = self.expr(node.subject)
+        end = self._suite_end(node.cases[-1].body)  # like `elif`, every branch ends there
         chain: List[ast.stmt] = []
         for case in reversed(node.cases):
             if case.guard is not None:
@@ -508,7 +516,7 @@ class _Converter:
                 test = self._at(ast.Constant(value=True, kind=None), *self._outer(case.pattern))
             body = self._suite(case.body)
             branch = ast.If(test=test, body=body, orelse=chain)
-            chain = [self._finish(branch, self._start(case), chain or body)]
+            chain = [self._at(branch, self._start(case), end)]
         return [self._copy_pos(ast.Expr(value=subject), subject, subject)] + chain
 
     def _pattern(self, node: cst.MatchPattern) -> ast.pattern:
@@ -619,8 +627,10 @@ class _Converter:
 
     def _expr_Subscript(self, node: cst.Subscript, ctx: type) -> ast.expr:
         elements = node.slice
-        if len(elements) == 1 and not isinstance(elements[0].comma, cst.Comma):
-            index = self._slice(elements[0].slice)
+        first = elements[0].slice
+        single = len(elements) == 1 and not isinstance(elements[0].comma, cst.Comma)
+        if single and not (isinstance(first, cst.Index) and first.star is not None):
+            index = self._slice(first)
         else:
             index = ast.Tuple(elts=[self._slice(element.slice) for element in elements], ctx=ast.Load())
             self._at(index, *self._sequence_range(elements, lambda e: self._start(e.slice)))
@@ -860,6 +870,11 @@ class _Converter:
                 for content, kind in self._fstring_pieces(part):
                     pieces.append(content)
                     text_kind.append(kind)
+        if not _FSTRING_PART_POSITIONS:
+            # Before 3.12 the first string's `u` prefix marks every text part.
+            first = parts[0]
+            kind = "u" if isinstance(first, cst.SimpleString) and "u" in first.prefix.lower() else None
+            text_kind = [kind] * len(text_kind)
         values: List[ast.expr] = []
         pending: List[str] = []
         pending_kind: Optional[str] = None
@@ -939,3 +954,22 @@ class _Converter:
         # A sentinel keeps a trailing quote or backslash from closing the literal early.
         value = self._literal(f"{prefix}{quote[0] * 3}{text}X{quote[0] * 3}", node)
         return value[:-1]
+
+
+def _last_suite(node: cst.BaseCompoundStatement) -> cst.BaseSuite:
+    """The block a compound statement ends with."""
+    if isinstance(node, cst.If):
+        if isinstance(node.orelse, cst.If):
+            return _last_suite(node.orelse)
+        return node.orelse.body if node.orelse is not None else node.body
+    if isinstance(node, (cst.For, cst.While)):
+        return node.orelse.body if node.orelse is not None else node.body
+    if isinstance(node, (cst.Try, cst.TryStar)):
+        if node.finalbody is not None:
+            return node.finalbody.body
+        if node.orelse is not None:
+            return node.orelse.body
+        return node.handlers[-1].body if node.handlers else node.body
+    if isinstance(node, cst.Match):
+        return node.cases[-1].body
+    return node.body
