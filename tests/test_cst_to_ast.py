@@ -411,3 +411,227 @@ def test_syntax_error_carries_filename_and_line() -> None:
         parse_with_libcst("x = 1\ndef f(:\n", "bad.py")
     assert info.value.filename == "bad.py"
     assert info.value.lineno == 2
+
+
+# -- syntax newer than the interpreter -------------------------------------------------
+
+NEW_SYNTAX = '''\
+import asyncio
+
+def handle(command):
+    match command:
+        case {"action": "run", "target": target} if target:
+            def runner():
+                return execute(target)
+            return runner()
+        case [first, *rest]:
+            process(first, rest)
+        case _:
+            fallback(command)
+
+def greet(names):
+    return f"{", ".join(names)}: {f'{len(names)!r}'}"
+
+async def gather_all(tasks):
+    try:
+        await asyncio.gather(*tasks)
+    except* ValueError as group:
+        report(group)
+
+def first[T](items: list[T]) -> T:
+    return items[0]
+
+type Pair[T] = tuple[T, T]
+'''
+
+EXPECTED_DEFS = [
+    ["FunctionDef", "handle", 3],
+    ["FunctionDef", "runner", 6],
+    ["FunctionDef", "greet", 14],
+    ["AsyncFunctionDef", "gather_all", 17],
+    ["FunctionDef", "first", 23],
+]
+EXPECTED_CALLS = [
+    ["execute", 7],
+    ["fallback", 12],
+    ["gather", 19],
+    ["join", 15],
+    ["len", 15],
+    ["process", 10],
+    ["report", 21],
+    ["runner", 8],
+]
+
+# Run by the interpreter under test: converts the files named on the command line and
+# prints, for each, its function definitions, its calls and its FunctionDef counts.
+CONVERT_SCRIPT = '''\
+import ast, json, sys
+from concurlint.analysis.cst_to_ast import parse_with_libcst
+
+result = {}
+for path in sys.argv[1:]:
+    with open(path, encoding="utf-8") as file:
+        tree = parse_with_libcst(file.read(), path)
+    compile(tree, path, "exec")
+    nodes = list(ast.walk(tree))
+    defs = sorted((
+        [type(n).__name__, n.name, n.lineno]
+        for n in nodes
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ), key=lambda d: d[2])
+    calls = sorted(
+        [n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id, n.lineno]
+        for n in nodes
+        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Attribute, ast.Name))
+    )
+    result[path] = {"defs": defs, "calls": calls}
+print(json.dumps(result))
+'''
+
+COUNT_SCRIPT = '''\
+import ast, json, sys
+counts = {}
+for path in sys.argv[1:]:
+    with open(path, encoding="utf-8") as file:
+        tree = ast.parse(file.read(), path)
+    counts[path] = sum(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(tree))
+print(json.dumps(counts))
+'''
+
+# The files of CPython 3.13's standard library that the ast of Python 3.11 rejects
+# (PEP 701 f-strings, PEP 695/696 type parameters).
+STDLIB_313_NEW_SYNTAX = ["dataclasses.py", "traceback.py", "turtle.py", "typing.py"]
+
+
+def _pyenv_python(version: str) -> Optional[Path]:
+    roots = [os.environ.get("PYENV_ROOT")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        roots.append(subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip())
+    roots.append(str(Path.home() / ".pyenv"))
+    for root in filter(None, roots):
+        candidate = Path(root) / "versions" / version / "bin" / "python"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _python_with_libcst(version: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pyenv interpreter `version`, or a throwaway venv of it, that can import libcst."""
+    python = _pyenv_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} under pyenv")
+    if subprocess.run([str(python), "-c", "import libcst"], capture_output=True).returncode == 0:
+        return python
+    venv = tmp_path_factory.mktemp(f"venv-{version}")
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, capture_output=True)
+    venv_python = venv / "bin" / "python"
+    install = subprocess.run(
+        [str(venv_python), "-m", "pip", "install", "--quiet", "libcst"], capture_output=True, text=True
+    )
+    if install.returncode != 0:
+        pytest.skip(f"libcst cannot be installed for Python {version}: {install.stderr.strip()[-500:]}")
+    return venv_python
+
+
+@pytest.fixture(scope="session")
+def python39(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _python_with_libcst("3.9.18", tmp_path_factory)
+
+
+def _convert_in_subprocess(python: Path, paths: list) -> dict:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run(
+        [str(python), "-c", CONVERT_SCRIPT, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(REPO),
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.fixture(scope="module")
+def new_syntax_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("new-syntax") / "new_syntax.py"
+    path.write_text(NEW_SYNTAX, encoding="utf-8")
+    return path
+
+
+def test_new_syntax_under_python39(python39: Path, new_syntax_file: Path) -> None:
+    check = subprocess.run([str(python39), "-c", f"import ast; ast.parse({NEW_SYNTAX!r})"], capture_output=True)
+    assert check.returncode != 0, "Python 3.9's ast accepts the sample: it tests nothing"
+    found = _convert_in_subprocess(python39, [new_syntax_file])[str(new_syntax_file)]
+    assert found == {"defs": EXPECTED_DEFS, "calls": EXPECTED_CALLS}
+
+
+def test_new_syntax_in_process(new_syntax_file: Path) -> None:
+    tree = parse_with_libcst(NEW_SYNTAX, str(new_syntax_file))
+    compile(tree, str(new_syntax_file), "exec")
+    defs = sorted((
+        [type(n).__name__, n.name, n.lineno]
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ), key=lambda d: d[2])
+    assert defs == EXPECTED_DEFS
+
+
+def test_match_becomes_if_chain_without_ast_match(python39: Path, new_syntax_file: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import ast
+        from concurlint.analysis.cst_to_ast import parse_with_libcst
+        handle = parse_with_libcst(open({str(new_syntax_file)!r}).read()).body[1]
+        expr, chain = handle.body
+        print(ast.dump(expr.value), chain.lineno, chain.end_lineno, ast.dump(chain.test))
+        print(chain.orelse[0].lineno, ast.dump(chain.orelse[0].test), chain.orelse[0].orelse[0].lineno)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = subprocess.run([str(python39), "-c", script], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "Name(id='command', ctx=Load()) 5 12 Name(id='target', ctx=Load())",
+        "9 Constant(value=True) 11",
+    ]
+
+
+def _stdlib_313_files() -> list:
+    python313 = _pyenv_python("3.13.0")
+    if python313 is None:
+        pytest.skip("no Python 3.13.0 under pyenv")
+    root = python313.parent.parent / "lib" / "python3.13"
+    return python313, [root / name for name in STDLIB_313_NEW_SYNTAX]
+
+
+def _function_counts_313() -> dict:
+    python313, paths = _stdlib_313_files()
+    run = subprocess.run([str(python313), "-c", COUNT_SCRIPT, *map(str, paths)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_stdlib_313_files_are_new_syntax_for_311() -> None:
+    python311 = _pyenv_python("3.11.7")
+    if python311 is None:
+        pytest.skip("no Python 3.11.7 under pyenv")
+    _, paths = _stdlib_313_files()
+    for path in paths:
+        check = subprocess.run([str(python311), "-c", COUNT_SCRIPT, str(path)], capture_output=True, text=True)
+        assert "SyntaxError" in check.stderr, f"Python 3.11 parses {path}"
+
+
+def test_stdlib_313_files_in_process() -> None:
+    expected = _function_counts_313()
+    for path, count in expected.items():
+        tree = parse_with_libcst(Path(path).read_text(encoding="utf-8"), path)
+        found = sum(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(tree))
+        assert found == count, path
+
+
+def test_stdlib_313_files_under_python39(python39: Path) -> None:
+    expected = _function_counts_313()
+    converted = _convert_in_subprocess(python39, list(expected))
+    for path, count in expected.items():
+        assert len(converted[path]["defs"]) == count, path

@@ -192,30 +192,20 @@ class _Converter:
         node.end_col_offset = end_from.end_col_offset
         return node
 
-    def _scan_to(self, pos: _Pos, char: str) -> Tuple[_Pos, _Pos]:
-        """Find the token `char` at or after `pos`, skipping whitespace, line
-        continuations, newlines and comments; return its start and end."""
+    def _scan_to(self, pos: _Pos, chars: str) -> Tuple[_Pos, _Pos]:
+        """Find the one-character token (one of `chars`) at or after `pos`, skipping
+        whitespace, line continuations, newlines and comments; return its range."""
         line, col = pos
         while line - 1 < len(self._lines):
             text = self._lines[line - 1]
             while col < len(text) and text[col] in " \t\f\\":
                 col += 1
             if col < len(text) and text[col] != "#":
-                if text[col] != char:
+                if text[col] not in chars:
                     break
                 return (line, col), (line, col + 1)
             line, col = line + 1, 0
-        raise self._error(f"expected {char!r}")
-
-    def _scan_back_to(self, pos: _Pos, char: str) -> _Pos:
-        """Find the token `char` ending at or before `pos` on the same line."""
-        line, col = pos
-        text = self._lines[line - 1]
-        while col > 0 and text[col - 1] in " \t\f":
-            col -= 1
-        if col == 0 or text[col - 1] != char:
-            raise self._error(f"expected {char!r}")
-        return line, col - 1
+        raise self._error(f"expected one of {chars!r}")
 
     @staticmethod
     def _make(cls: type, **fields: Any) -> Any:
@@ -927,7 +917,13 @@ class _Converter:
                 ]
                 token_range = self._range(string)
                 format_spec = self._at(ast.JoinedStr(values=self._merge_spec(spec_values, token_range)), *token_range)
-            value = ast.FormattedValue(value=self.expr(content.expression), conversion=conversion, format_spec=format_spec)
+            expression = self.expr(content.expression)
+            if not _FSTRING_PART_POSITIONS and isinstance(content.expression, cst.Tuple) and not content.expression.lpar:
+                # Before 3.12 the field is parsed as "(" + text + ")", the parentheses
+                # standing on the "{" and on the character that ends the expression.
+                close = self._scan_to(self._end(content.expression), "!:=}")[1]
+                self._at(expression, self._start(content), close)
+            value = ast.FormattedValue(value=expression, conversion=conversion, format_spec=format_spec)
             assert self._fstring_range is not None
             pieces.append((self._at(value, *self._fstring_range), None))
         return pieces
