@@ -337,6 +337,35 @@ def _run_asyncio(t):
     return result
 
 
+def _disturbance(t, mode, out):
+    """Share of the time the running threads spent waiting for a CPU."""
+    wait, wall = out.get("cpu_wait_s"), out.get("wall_s")
+    if wait is None or not wall:
+        return 0.0
+    lanes = 1 if mode == "serial" else max(1, min(t.workers, t.tasks))
+    return wait / (wall * lanes)
+
+
+def _measure(t, mode, rep, emit, retries):
+    """Run one mode once; on a busy machine retry and keep the least disturbed run."""
+    best = None
+    for attempt in range(retries + 1):
+        emit("start", stage="measure", mode=mode, repeat=rep, attempt=attempt)
+        out = MODES[mode](t)
+        out["disturbance"] = _disturbance(t, mode, out)
+        out["attempts"] = attempt + 1
+        if best is None or out["disturbance"] < best["disturbance"]:
+            best = dict(out)
+        if out["disturbance"] <= DISTURBED:
+            break
+    best["attempts"] = attempt + 1
+    return best
+
+
+#: a run whose threads waited for a CPU more than this share of the time is redone
+DISTURBED = 0.15
+
+
 MODES = {
     "serial": _run_serial,
     "threads": _run_threads,
@@ -461,9 +490,8 @@ def main(argv):
         for mode in modes:
             if mode in failed:
                 continue
-            emit("start", stage="measure", mode=mode, repeat=rep)
             try:
-                out = MODES[mode](t)
+                out = _measure(t, mode, rep, emit, int(req.get("retries", 2)))
             except Impossible as exc:
                 failed.add(mode)
                 emit("impossible", mode=mode, why=str(exc))

@@ -64,6 +64,7 @@ class ProbeSpec:
     cwd: Optional[str] = None
     expect: Optional[str] = None
     static: bool = True
+    retries: int = 2
 
     def resolved(self) -> "ProbeSpec":
         """Check the options and fill in defaults; raise ProbeUsageError."""
@@ -121,7 +122,7 @@ class ProbeSpec:
             workers=workers, modes=modes, repeat=self.repeat, timeout=float(self.timeout),
             python=python, start_method=self.start_method, factory=self.factory,
             factory_args=list(self.factory_args), factory_kwargs=dict(self.factory_kwargs),
-            path=path, cwd=cwd, expect=self.expect, static=self.static,
+            path=path, cwd=cwd, expect=self.expect, static=self.static, retries=max(0, self.retries),
         )
 
 
@@ -214,6 +215,7 @@ def _run_child(spec: ProbeSpec, workdir: Path):
         "factory_args": spec.factory_args,
         "factory_kwargs": spec.factory_kwargs,
         "path": [spec.cwd] + spec.path,
+        "retries": spec.retries,
     }
     try:
         json.dumps([spec.args, spec.kwargs])
@@ -318,6 +320,12 @@ def _stage_text(ev: Dict[str, Any]) -> str:
     return "start-up"
 
 
+def _serial_busy(run: Dict[str, Any]) -> float:
+    """Serial wall time minus its run-queue wait: what it takes on an idle machine."""
+    wait = run.get("cpu_wait_s") or 0.0
+    return max(run["wall_s"] - wait, run["wall_s"] * 0.05, 1e-9)
+
+
 def _pick_best(modes: Dict[str, Dict[str, Any]], is_coro: bool):
     """Return (best mode, its speed-up, the set of modes tied with it)."""
     speed = {
@@ -349,6 +357,8 @@ def _judge(model: Optional[str], report: Dict[str, Any], tied: set) -> Optional[
         return None
     if model == report["recommended"]:
         return True
+    if report["recommended"] == "serial":
+        return False
     mode = _model_mode(model)
     if mode not in report["modes"] or report["modes"][mode].get("speedup") is None:
         return None if mode != "serial" else False
@@ -410,8 +420,10 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
             entry["cpu_s"] = _r(_median([r["cpu_s"] for r in mine]))
             waits = [r["cpu_wait_s"] for r in mine if r.get("cpu_wait_s") is not None]
             entry["cpu_wait_s"] = _r(_median(waits)) if len(waits) == len(mine) else None
+            # serial's time waiting for a CPU is left out of its wall time: on a
+            # busy machine a starved serial run must not make other modes look fast
             ratios = [
-                serial_runs[r["repeat"]]["wall_s"] / r["wall_s"]
+                _serial_busy(serial_runs[r["repeat"]]) / r["wall_s"]
                 for r in mine if r["repeat"] in serial_runs and r["wall_s"] > 0
             ]
             if mode == "serial":
@@ -425,6 +437,9 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
             entry["wall_s_min"] = _r(min(walls))
             entry["wall_s_max"] = _r(max(walls))
             entry["runs"] = len(mine)
+            redone = sum(r.get("attempts", 1) - 1 for r in mine)
+            if redone:
+                entry["redone_runs"] = redone
             startups = [r["startup_s"] for r in mine if r.get("startup_s") is not None]
             if startups:
                 entry["startup_s"] = _r(_median(startups))
@@ -558,7 +573,7 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
             "message": (
                 "measured best model %s matches the expected %s" % (report["recommended"], spec.expect)
                 if ok else
-                "expected %s, but measurement says %s%s" % (
+                "expected %s, but the measured best model is %s%s" % (
                     spec.expect, report["recommended"] or "nothing (the probe failed)",
                     _speed_phrase(report, spec.expect))
             ),
@@ -575,6 +590,8 @@ def _speed_phrase(report: Dict[str, Any], model: str) -> str:
     if e.get("speedup") is None:
         why = e.get("why") or e.get("error") or "not measured"
         return " (%s: %s)" % (mode, why)
+    if best == "serial":
+        return " (%s %.2fx over serial)" % (mode, e["speedup"])
     best_e = report["modes"].get(_model_mode(best), {})
     return " (%s %.2fx, %s %.2fx over serial)" % (
         mode, e["speedup"], best, best_e.get("speedup") or 1.0)
@@ -593,6 +610,8 @@ def _add_static(report: Dict[str, Any], spec: ProbeSpec, tied: set) -> None:
 
     fn = report["function"]
     version = ".".join((report.get("python") or "").split(".")[:2]) or None
+    if version and report.get("free_threaded_build"):
+        version += "t"
     if not spec.static:
         verdict, note = None, "static comparison disabled"
     elif not fn.get("sourcefile") or not fn.get("qualname"):
@@ -621,9 +640,12 @@ def _add_static(report: Dict[str, Any], spec: ProbeSpec, tied: set) -> None:
         elif ok:
             advice.update(verdict="confirmed", message="measurement confirms the static advice (%s)" % rec)
         else:
+            busy = (report.get("load") or {}).get("level") in ("busy", "saturated")
             advice.update(verdict="contradicted", message=(
                 "measurement contradicts the static advice: static analysis recommends %s, "
-                "but %s is faster%s" % (rec, report["recommended"], _speed_phrase(report, rec))))
+                "but %s%s" % (rec, "nothing beats serial" if report["recommended"] == "serial"
+                               else "%s is faster" % report["recommended"], _speed_phrase(report, rec))
+                + ("; the machine was busy, measure again on a quiet one to be sure" if busy else "")))
     report["static"] = static
     report["advice"] = advice
 

@@ -77,6 +77,8 @@ def _table(report: Dict[str, Any]) -> List[str]:
                 extra.append(e["start_method"])
             if e.get("startup_s") is not None:
                 extra.append("pool start %.3f s" % e["startup_s"])
+            if e.get("redone_runs"):
+                extra.append("%d run(s) redone: busy machine" % e["redone_runs"])
             note = ", ".join(extra)
         spread = ""
         if e.get("speedup_min") is not None:
