@@ -57,7 +57,10 @@ def parse(text: str, filename: str) -> ast.Module:
             first_error = exc
         except (RecursionError, MemoryError, ValueError) as exc:
             raise InputError(f"cannot parse: {type(exc).__name__}: {exc}") from None
-        tree = _parse_newer_syntax(text, filename)
+        msg = first_error.msg or ""
+        # limits of CPython's own parser (e.g. "too many nested parentheses") hold on every
+        # version: only a syntax error can be newer syntax worth LibCST's second opinion
+        tree = None if "too many" in msg or "too deeply" in msg else _parse_newer_syntax(text, filename)
         if tree is not None:
             return tree
         msg = first_error.msg or "invalid syntax"

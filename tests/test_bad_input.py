@@ -1,0 +1,142 @@
+"""Bad input never crashes concurlint and never loses the other files' findings."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from conftest import report_json, run_cli
+
+HAZARD = (
+    "from concurrent.futures import ProcessPoolExecutor\n\n"
+    "def main(items):\n"
+    "    with ProcessPoolExecutor() as pool:\n"
+    "        return list(pool.map(lambda x: x * 2, items))\n"
+)
+
+
+def _project(tmp_path, name, content):
+    (tmp_path / "good.py").write_text(HAZARD)
+    target = tmp_path / name
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)
+    return target
+
+
+def _codes_by_file(doc):
+    out = {}
+    for f in doc["findings"]:
+        out.setdefault(os.path.basename(f["path"]), []).append(f["code"])
+    return out
+
+
+CASES = {
+    "syntax_error.py": "def broken(:\n    pass\n",
+    "python2.py": "print 'hello'\nexec 'x = 1'\n",
+    "latin1_undeclared.py": "name = '" .encode() + "café".encode("latin-1") + b"'\n",
+    "nul_byte.py": b"x = 1\n\x00\ny = 2\n",
+    "bad_declared_codec.py": b"# -*- coding: no-such-codec -*-\nx = 1\n",
+    "deep_nesting.py": "x = " + "(" * 1000 + "1" + ")" * 1000 + "\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_unreadable_file_is_ccl000_and_others_still_analysed(tmp_path, name):
+    _project(tmp_path, name, CASES[name])
+    doc = report_json(str(tmp_path))
+    by_file = _codes_by_file(doc)
+    assert by_file.get(name) == ["CCL000"], by_file
+    assert by_file.get("good.py") == ["CCL401"], by_file
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("empty.py", ""),
+        ("bom_crlf.py", "\ufeffimport os\r\n\r\ndef f():\r\n    return os.getcwd()\r\n"),
+        ("latin1_declared.py", "# -*- coding: latin-1 -*-\nname = 'café'\n".encode("latin-1")),
+        ("only_comments.py", "# nothing here\n# at all\n"),
+    ],
+)
+def test_valid_odd_files_are_clean(tmp_path, name, content):
+    _project(tmp_path, name, content)
+    doc = report_json(str(tmp_path))
+    by_file = _codes_by_file(doc)
+    assert name not in by_file, by_file
+    assert by_file.get("good.py") == ["CCL401"]
+
+
+def test_bom_crlf_positions_are_right(tmp_path):
+    (tmp_path / "win.py").write_bytes(("\ufeff" + HAZARD).replace("\n", "\r\n").encode("utf-8"))
+    doc = report_json(str(tmp_path / "win.py"))
+    [finding] = doc["findings"]
+    assert (finding["code"], finding["line"], finding["col"]) == ("CCL401", 5, 29)
+
+
+def test_five_megabyte_generated_file(tmp_path):
+    lines = [f"def f{i}(x):\n    return x + {i}\n" for i in range(60000)]
+    big = "".join(lines)
+    assert len(big) > 1_500_000
+    (tmp_path / "generated.py").write_text(big * 3 if len(big) < 5_000_000 else big)
+    doc = report_json(str(tmp_path), "-j", "2")
+    assert _codes_by_file(doc) == {}
+    assert len(doc["functions"]) >= 60000
+
+
+def test_directory_named_like_a_python_file_is_walked(tmp_path):
+    d = tmp_path / "x.py"
+    d.mkdir()
+    (d / "inner.py").write_text(HAZARD)
+    doc = report_json(str(tmp_path))
+    assert _codes_by_file(doc) == {"inner.py": ["CCL401"]}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_symlink_loop_and_dangling_link(tmp_path):
+    (tmp_path / "good.py").write_text(HAZARD)
+    os.symlink(tmp_path, tmp_path / "loop")
+    os.symlink(tmp_path / "missing.py", tmp_path / "dangling.py")
+    doc = report_json(str(tmp_path))
+    by_file = _codes_by_file(doc)
+    assert by_file["good.py"] == ["CCL401"]
+    assert by_file.get("dangling.py") == ["CCL000"]
+
+
+def test_missing_path_is_exit_2_with_one_sentence(tmp_path):
+    proc = run_cli("check", str(tmp_path / "nope"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "pyproject, expected",
+    [
+        ("[tool.concurlint\nselect = [", "is not valid TOML"),
+        ("[tool.concurlint]\nselekt = ['CCL4']\n", "unknown key 'selekt'"),
+        ("[tool.concurlint]\nselect = ['CCL8']\n", "unknown rule code 'CCL8'"),
+        ("[tool.concurlint]\ntarget-version = '2.7'\n", "not a supported target version"),
+        ("[tool.concurlint]\nfail-on = 'sometimes'\n", "must be one of"),
+        ("[tool.concurlint.knowledge]\nnetwork = ['x.y']\n", "unknown key 'knowledge.network'"),
+    ],
+)
+def test_bad_config_is_exit_2_naming_the_key(tmp_path, pyproject, expected):
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    (tmp_path / "good.py").write_text(HAZARD)
+    proc = run_cli("check", str(tmp_path))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert expected in proc.stderr
+    assert "pyproject.toml" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_cli_usage_is_exit_2(tmp_path):
+    for args in (["check", "--select", "XYZ1"], ["report", "--format", "yaml", str(tmp_path)],
+                 ["check", "--target-version", "4.0"], ["explain", "CCL777"], ["bogus"]):
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
