@@ -1,0 +1,394 @@
+"""CCL5xx: hazards of code that runs on an asyncio event loop.
+
+A coroutine (``async def``) runs on the loop's one thread: anything it does without awaiting, it
+does while every other task waits. So the rules look at what a coroutine *runs*, through the
+project's call graph: a synchronous helper it calls runs on the loop too, at any depth, while a
+function only *passed* to ``asyncio.to_thread`` / ``loop.run_in_executor`` (or a lambda given to
+them, which is its own pseudo-function in the facts) runs elsewhere. A sync ``def`` nested in an
+``async def`` is not a coroutine: the facts keep ``is_async`` per function.
+
+- CCL501: a blocking (synchronous IO) call reached from a coroutine, directly or via helpers;
+- CCL502: CPU-heavy work (the coroutine's own loops, CPU-bound helpers) on the loop;
+- CCL503: a task created and dropped (the loop keeps only a weak reference);
+- CCL504: ``threading`` locks / ``queue.Queue`` waits inside a coroutine;
+- CCL505: ``asyncio.run`` / ``run_until_complete`` reached from a running coroutine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+from concurlint.analysis.facts import Call, Function, ModuleFacts, Value
+from concurlint.registry import Finding, Rule
+
+# ---------------------------------------------------------------- knowledge local to these rules
+# socket methods that never wait (the io list covers ``socket.socket.*``)
+NONBLOCKING_METHODS = frozenset({
+    "setblocking", "settimeout", "gettimeout", "getblocking", "fileno", "getsockname", "getpeername",
+    "setsockopt", "getsockopt", "close", "detach", "shutdown", "family", "type", "proto", "dup",
+    "set_inheritable", "get_inheritable", "listen", "bind", "makefile", "selected_alpn_protocol",
+    "selected_npn_protocol", "version", "cipher", "compression", "getpeercert", "pending",
+    "get_channel_binding", "server_side", "server_hostname", "context", "session", "session_reused",
+    "unwrap",
+})
+NONBLOCKING_RECEIVERS = ("socket.socket.", "ssl.SSLSocket.")
+
+# waits on threading / queue primitives: CCL504 reports them where a coroutine calls them itself
+THREAD_WAITS = {
+    "threading.Lock.acquire": "asyncio.Lock",
+    "threading.RLock.acquire": "asyncio.Lock",
+    "threading.Condition.acquire": "asyncio.Condition",
+    "threading.Condition.wait": "asyncio.Condition",
+    "threading.Condition.wait_for": "asyncio.Condition",
+    "threading.Semaphore.acquire": "asyncio.Semaphore",
+    "threading.BoundedSemaphore.acquire": "asyncio.BoundedSemaphore",
+    "threading.Event.wait": "asyncio.Event",
+    "threading.Barrier.wait": "asyncio.Barrier (3.11+)",
+    "queue.Queue.get": "asyncio.Queue",
+    "queue.Queue.join": "asyncio.Queue",
+}
+THREAD_LOCKS = {
+    "threading.Lock": "asyncio.Lock",
+    "threading.RLock": "asyncio.Lock",
+    "threading.Condition": "asyncio.Condition",
+    "threading.Semaphore": "asyncio.Semaphore",
+    "threading.BoundedSemaphore": "asyncio.BoundedSemaphore",
+}
+TASK_FACTORIES = {
+    "asyncio.create_task": "asyncio.create_task",
+    "asyncio.ensure_future": "asyncio.ensure_future",
+    "asyncio.AbstractEventLoop.create_task": "loop.create_task",
+}
+LOOP_RUNNERS = {
+    "asyncio.run": "asyncio.run()",
+    "asyncio.AbstractEventLoop.run_until_complete": "loop.run_until_complete()",
+    "asyncio.AbstractEventLoop.run_forever": "loop.run_forever()",
+    "asyncio.Runner.run": "asyncio.Runner.run()",
+}
+HEAVY = 100.0  # CPU weight (see analysis.classify) that freezes a loop: nested loops, loops of CPU calls
+MAX_DEPTH = 25
+
+
+def _short(q: Optional[str]) -> str:
+    if not q:
+        return "?"
+    return q.replace(".<locals>", "").rsplit(".", 1)[-1]
+
+
+def _chain_text(chain: Tuple[str, ...]) -> str:
+    return " -> ".join(_short(q) for q in chain)
+
+
+def _literal_false(v: Optional[Value]) -> bool:
+    return v is not None and v.kind == "literal" and v.text in ("False", "0", "0.0")
+
+
+def _nonblocking_wait(call: Call, target: str) -> bool:
+    """``lock.acquire(False)``, ``acquire(timeout=0)``, ``q.get(block=False)``, ``q.get(False)``:
+    calls of a waiting API that return at once."""
+    if target.endswith(".acquire") or target == "queue.Queue.get":
+        key = "blocking" if target.endswith(".acquire") else "block"
+        if _literal_false(call.kwargs.get(key)) or (call.args and _literal_false(call.args[0])):
+            return True
+        if _literal_false(call.kwargs.get("timeout")):
+            return True
+    if target in ("threading.Event.wait", "threading.Condition.wait"):
+        t = call.kwargs.get("timeout") or (call.args[0] if call.args else None)
+        if _literal_false(t):
+            return True
+    return False
+
+
+def blocking_desc(project, call: Call, target: Optional[str]) -> Optional[str]:
+    """How to name ``call`` if it waits synchronously (network, disk, processes, sleep), else None."""
+    if target is None:
+        return None
+    cat = project.kb.category(target)
+    if cat is None or cat[0] != "io":
+        return None
+    if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
+        return None  # sleep(0) yields the GIL, it does not wait
+    if target.startswith(NONBLOCKING_RECEIVERS) and target.rsplit(".", 1)[-1] in NONBLOCKING_METHODS:
+        return None
+    if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
+        if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
+            return None  # polling, returns at once
+    if _nonblocking_wait(call, target):
+        return None
+    text = call.text or _short(target)
+    return f"{text}()"
+
+
+# ---------------------------------------------------------------- reachability through sync code
+@dataclass
+class Reach:
+    chain: Tuple[str, ...]  # functions from the caller's callee down to the one making the call
+    desc: str
+    path: str
+    line: int
+    col: int
+
+
+class _Walker:
+    """First call matching ``pred`` reachable from a synchronous project function without leaving
+    synchronous code (async callees are not run by calling them; generators only when iterated)."""
+
+    def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]]):
+        self.p = project
+        self.pred = pred
+        self.memo: Dict[str, Optional[Reach]] = {}
+        self.active: set = set()
+        self.cuts = 0  # times a cycle was cut short: a negative answer found meanwhile is partial
+
+    def runs(self, call: Call, target: Optional[str]) -> Optional[Function]:
+        """The sync project function this call runs on the caller's thread, if any."""
+        if target is None:
+            return None
+        fn = self.p.functions.get(target)
+        if fn is None or fn.is_async:
+            return None
+        if fn.is_generator and call.use != "iter":
+            return None
+        return fn
+
+    def reach(self, q: str, depth: int = 0) -> Optional[Reach]:
+        if q in self.memo:
+            return self.memo[q]
+        if q in self.active or depth > MAX_DEPTH:
+            self.cuts += 1
+            return None
+        cuts = self.cuts
+        fn = self.p.functions[q]
+        mod = self.p.function_module[q]
+        self.active.add(q)
+        found: Optional[Reach] = None
+        try:
+            for call in self.p.calls_of(fn):
+                target = self.p.call_target(call)
+                desc = self.pred(call, target)
+                if desc is not None:
+                    found = Reach((q,), desc, mod.path, call.line, call.col)
+                    break
+                callee = self.runs(call, target)
+                if callee is not None and callee.qualname != q:
+                    sub = self.reach(callee.qualname, depth + 1)
+                    if sub is not None:
+                        found = Reach((q,) + sub.chain, sub.desc, sub.path, sub.line, sub.col)
+                        break
+        finally:
+            self.active.discard(q)
+        if found is not None or self.cuts == cuts:
+            self.memo[q] = found
+        return found
+
+
+def _coroutines(module: ModuleFacts) -> Iterator[Function]:
+    for fn in module.functions.values():
+        if fn.is_async and not fn.is_lambda:
+            yield fn
+
+
+def _calls(module: ModuleFacts, fn: Function) -> Iterator[Call]:
+    for i in fn.calls:
+        yield module.calls[i]
+
+
+def _related(r: Reach, what: str) -> List[dict]:
+    return [{"path": r.path, "line": r.line, "col": r.col, "message": what}]
+
+
+# ---------------------------------------------------------------- CCL501
+def _blocking_walker(ctx) -> _Walker:
+    project = ctx.project
+    return _Walker(project, lambda call, target: blocking_desc(project, call, target))
+
+
+class BlockingCallInAsyncFunction(Rule):
+    code = "CCL501"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        walker: _Walker = ctx.shared(_blocking_walker)
+        for fn in _coroutines(module):
+            for call in _calls(module, fn):
+                target = project.call_target(call)
+                if target in THREAD_WAITS:
+                    continue  # CCL504 names the asyncio replacement
+                desc = blocking_desc(project, call, target)
+                if desc is not None:
+                    yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="")
+                    continue
+                callee = walker.runs(call, target)
+                if callee is None:
+                    continue
+                r = walker.reach(callee.qualname)
+                if r is None:
+                    continue
+                via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
+                yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
+                                 related=_related(r, f"{r.desc} blocks here"))
+
+
+# ---------------------------------------------------------------- CCL502
+def _advice(releases_gil: Optional[bool]) -> str:
+    if releases_gil:
+        return "it releases the GIL: await asyncio.to_thread(...)"
+    return "await loop.run_in_executor(process_pool, ...)"
+
+
+class CpuBoundWorkInAsyncFunction(Rule):
+    code = "CCL502"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        kb = project.kb
+        for fn in _coroutines(module):
+            calls = list(_calls(module, fn))
+            n = len(fn.loops)
+            # a loop that awaits (or does IO) hands the loop back every iteration: the work that
+            # freezes the loop is what runs between two awaits
+            yields = [False] * n
+            for call in calls:
+                target = project.call_target(call)
+                waits = call.awaited
+                if not waits and target is not None:
+                    cat = kb.category(target)
+                    waits = cat is not None and cat[0] in ("io", "async-io")
+                if waits:
+                    i = call.loop
+                    while i >= 0 and not yields[i]:
+                        yields[i] = True
+                        i = fn.loops[i].parent
+
+            def mult(i: int) -> float:
+                m = 1.0
+                while i >= 0 and not yields[i]:
+                    m *= fn.loops[i].mult
+                    i = fn.loops[i].parent
+                return m
+
+            # report each outermost loop that runs without yielding and whose (nested) arithmetic
+            # or string work weighs HEAVY
+            for i, loop in enumerate(fn.loops):
+                if yields[i] or (loop.parent >= 0 and not yields[loop.parent]):
+                    continue
+                heaviest, where = 0.0, None
+                for j, inner in enumerate(fn.loops):
+                    if not inner.has_ops or yields[j]:
+                        continue
+                    w, k = 1.0, j
+                    while k >= 0 and k != i and not yields[k]:
+                        w *= fn.loops[k].mult
+                        k = fn.loops[k].parent
+                    if k == i:
+                        w *= loop.mult
+                        if w > heaviest:
+                            heaviest, where = w, inner
+                if where is None or heaviest < HEAVY:
+                    continue
+                nested = "" if where is loop else f" with a nested {where.desc.split(' over ')[0]}"
+                yield ctx.report(self.code, module, _Pos(loop.line, 0), function=fn.qualname,
+                                 what=f"{loop.desc}{nested} doing arithmetic/string work (x{int(heaviest)})",
+                                 advice=_advice(False))
+            for call in calls:
+                target = project.call_target(call)
+                if target is None or call.awaited:
+                    continue
+                m = mult(call.loop)
+                callee = project.functions.get(target)
+                if callee is not None:
+                    if callee.is_async or (callee.is_generator and call.use != "iter"):
+                        continue
+                    s = ctx.summaries.get(target)
+                    if s is None or s.kind != "cpu" or (s.py + s.gil) * m < HEAVY:
+                        continue
+                    ev = s.evidence[0].split(" ", 1)[-1] if s.evidence else "CPU-bound"
+                    yield ctx.report(self.code, module, call, function=fn.qualname,
+                                     what=f"{call.text}() is CPU-bound ({ev})",
+                                     advice=_advice(s.releases_gil))
+                    continue
+                cat = kb.category(target)
+                if cat is None or cat[0] not in ("cpu", "releases-gil") or call.loop < 0:
+                    continue
+                w = m * (10.0 if cat[0] == "releases-gil" else 1.0)
+                if w < HEAVY:
+                    continue
+                yield ctx.report(self.code, module, call, function=fn.qualname,
+                                 what=f"{call.text}() in a loop is CPU work",
+                                 advice=_advice(cat[0] == "releases-gil"))
+
+
+@dataclass
+class _Pos:
+    line: int
+    col: int
+
+
+# ---------------------------------------------------------------- CCL503
+class DanglingTask(Rule):
+    code = "CCL503"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        for call in module.calls:
+            if call.use != "discard":
+                continue
+            target = project.call_target(call)
+            api = TASK_FACTORIES.get(target or "")
+            if api is None:
+                continue
+            yield ctx.report(self.code, module, call, function=call.function, api=api)
+
+
+# ---------------------------------------------------------------- CCL504
+class ThreadingLockInAsyncFunction(Rule):
+    code = "CCL504"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        for fn in _coroutines(module):
+            for v in getattr(fn, "withs", ()):
+                t = project.value_type(v) if v.kind == "instance" else None
+                if t in THREAD_LOCKS:
+                    yield ctx.report(self.code, module, _Pos(v.line, v.col), function=fn.qualname,
+                                     what=f"`with {v.text}:` ({t})", instead=THREAD_LOCKS[t])
+            for call in _calls(module, fn):
+                target = project.call_target(call)
+                if target not in THREAD_WAITS or _nonblocking_wait(call, target):
+                    continue
+                yield ctx.report(self.code, module, call, function=fn.qualname,
+                                 what=f"{call.text}() ({target})", instead=THREAD_WAITS[target])
+
+
+# ---------------------------------------------------------------- CCL505
+def _runner_walker(ctx) -> _Walker:
+    project = ctx.project
+
+    def pred(call: Call, target: Optional[str]) -> Optional[str]:
+        return LOOP_RUNNERS.get(target or "")
+
+    return _Walker(project, pred)
+
+
+class AsyncioRunInRunningLoop(Rule):
+    code = "CCL505"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        walker: _Walker = ctx.shared(_runner_walker)
+        for fn in _coroutines(module):
+            for call in _calls(module, fn):
+                target = project.call_target(call)
+                api = LOOP_RUNNERS.get(target or "")
+                if api is not None:
+                    yield ctx.report(self.code, module, call, function=fn.qualname, api=api, via="")
+                    continue
+                callee = walker.runs(call, target)
+                if callee is None:
+                    continue
+                r = walker.reach(callee.qualname)
+                if r is None:
+                    continue
+                yield ctx.report(self.code, module, call, function=fn.qualname, api=r.desc,
+                                 via=f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})",
+                                 related=_related(r, f"{r.desc} is called here"))
