@@ -82,6 +82,7 @@ class Call:
     in_main_guard: bool = False
     in_async: bool = False
     in_try: bool = False
+    block_end: int = 0  # for a call used as a `with` context expression: last line of the block
 
 
 @dataclass
@@ -126,6 +127,7 @@ class Function:
     globals_declared: List[str] = field(default_factory=list)
     loaded_names: List[str] = field(default_factory=list)
     ops_outside_loops: int = 0
+    withs: List["Value"] = field(default_factory=list)  # context managers of plain (sync) `with`
 
 
 @dataclass
@@ -375,7 +377,13 @@ class Extractor(ast.NodeVisitor):
                          meta={"type": "builtins.dict"})
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
             t = {ast.ListComp: "builtins.list", ast.SetComp: "builtins.set", ast.DictComp: "builtins.dict"}[type(node)]
-            return Value("container", None, self.segment(node), line, col, meta={"type": t, "comprehension": "1"})
+            meta = {"type": t, "comprehension": "1"}
+            elt = node.elt if not isinstance(node, ast.DictComp) else node.value
+            if isinstance(elt, ast.Call):  # [fetch(u) for u in urls]: what each element is made by
+                et = self._call_target(elt)[0]
+                if et:
+                    meta["element_call"] = self.kb.canonical(et)
+            return Value("container", None, self.segment(node), line, col, meta=meta)
         if isinstance(node, ast.Constant):
             v = node.value
             t = type(v).__name__
@@ -428,7 +436,7 @@ class Extractor(ast.NodeVisitor):
                         meta["start_method"] = ctx.meta["start_method"]
                     else:
                         meta["start_method"] = "?"
-                elif kw.arg in ("max_workers", "processes", "n_jobs", "backend", "daemon") and isinstance(kw.value, ast.Constant):
+                elif kw.arg in ("max_workers", "processes", "n_jobs", "backend", "daemon", "prefer", "require") and isinstance(kw.value, ast.Constant):
                     meta[kw.arg] = str(kw.value.value)
             size = None
             if rtype in MUTABLE_TYPES or rtype == "builtins.tuple":
@@ -893,8 +901,13 @@ class Extractor(ast.NodeVisitor):
         held = []
         for item in node.items:
             self.use[id(item.context_expr)] = ("with", None)
+            first = len(self.facts.calls)
             self.visit(item.context_expr)
+            if isinstance(item.context_expr, ast.Call) and len(self.facts.calls) > first:
+                self.facts.calls[first].block_end = getattr(node, "end_lineno", 0) or 0
             v = self.describe(item.context_expr)
+            if self.function is not None and isinstance(node, ast.With):
+                self.function.withs.append(v)
             if item.optional_vars is not None:
                 self.bind(item.optional_vars, v if v.kind != "other" else None, node)
             if v.kind == "instance" and v.qualname in LOCK_TYPES:
