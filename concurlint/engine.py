@@ -22,7 +22,8 @@ from concurlint import __version__
 from concurlint.config import Config, ConfigError
 from concurlint.registry import Finding, RuleMeta, all_meta, enabled_codes, rule_classes
 
-NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
+# flake8's meaning: a bare "# noqa" silences the line; "# noqa: CCL201,CCL4" silences those prefixes
+NOQA_RE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
@@ -220,7 +221,7 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
                   progress: Optional[Callable[[int, int], None]] = None) -> List[FileResult]:
     from concurlint import knowledge
 
-    salt = f"{__version__}:{config.fingerprint()}"
+    salt = cache_salt(config)
     if jobs <= 1 or len(files) < 8:
         kb = knowledge.load(config.knowledge)
         cache = _make_cache(cache_dir, salt)
@@ -247,6 +248,37 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
             if progress:
                 progress(done, len(files))
     return [r for r in results if r is not None]
+
+
+_FACT_SOURCES = ("engine.py", "source.py", "knowledge.py", "analysis/facts.py", "analysis/cst_to_ast.py")
+
+
+def cache_salt(config: Config) -> str:
+    """What cached per-file facts depend on besides the file: the version, the user's knowledge
+    config, and the code and knowledge base that compute facts (so an upgraded or edited
+    install never reads stale facts)."""
+    return f"{__version__}:{config.fingerprint()}:{_code_fingerprint()}"
+
+
+def _code_fingerprint() -> str:
+    global _CODE_FP
+    if _CODE_FP is None:
+        from concurlint.knowledge import rules_dir
+
+        h = hashlib.sha256()
+        here = Path(__file__).resolve().parent
+        for name in _FACT_SOURCES:
+            try:
+                h.update((here / name).read_bytes())
+            except OSError:
+                h.update(name.encode())
+        for p in sorted((rules_dir() / "knowledge").glob("*.toml")):
+            h.update(p.read_bytes())
+        _CODE_FP = h.hexdigest()[:16]
+    return _CODE_FP
+
+
+_CODE_FP: Optional[str] = None
 
 
 def _size(path: Path) -> int:

@@ -91,7 +91,7 @@ def _project_neighbours(result, path: Path, config) -> list:
     cache_dir = engine.cache_directory(config)
     if not Path(cache_dir).is_dir():
         return []
-    cache = Cache(Path(cache_dir), f"{__version__}:{config.fingerprint()}")
+    cache = Cache(Path(cache_dir), engine.cache_salt(config))
     top = facts.module.split(".", 1)[0]
     root = path.resolve().parent
     for _ in range(facts.module.count(".") + (0 if path.name == "__init__.py" else 0)):

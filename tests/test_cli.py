@@ -1,0 +1,161 @@
+"""The real `concurlint` and `flake8` commands, end to end."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from conftest import FIXTURES, ROOT, report_json, run_cli, script
+
+HAZARD = textwrap.dedent(
+    """\
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    LOCK = threading.Lock()
+
+
+    def double(x):
+        return x * 2
+
+
+    def main(items):
+        with ProcessPoolExecutor() as pool:
+            a = list(pool.map(lambda x: x * 2, items))
+            b = list(pool.map(lambda x: x * 3, items))  # noqa: CCL401
+            c = list(pool.map(lambda x: x * 4, items))  # noqa
+            d = pool.submit(double, LOCK)  # noqa: CCL4
+            e = pool.submit(double, LOCK)  # noqa: CCL401
+        return a, b, c, d, e
+    """
+)
+
+
+def _write(tmp_path, text=HAZARD, name="jobs.py"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_check_output_exit_status_and_noqa(tmp_path):
+    _write(tmp_path)
+    proc = run_cli("check", "jobs.py", cwd=tmp_path, check_exit=1)
+    assert proc.stdout.splitlines() == [
+        "jobs.py:13:27: CCL401 lambda cannot be pickled; ProcessPoolExecutor.map will fail",
+        "jobs.py:17:33: CCL405 threading.Lock cannot be pickled; ProcessPoolExecutor.submit will fail",
+    ]
+
+
+def test_fail_on_select_ignore(tmp_path):
+    _write(tmp_path)
+    run_cli("check", "jobs.py", "--fail-on", "never", cwd=tmp_path, check_exit=0)
+    proc = run_cli("check", "jobs.py", "--select", "CCL405", cwd=tmp_path, check_exit=1)
+    assert [ln.split()[1] for ln in proc.stdout.splitlines()] == ["CCL405"]
+    proc = run_cli("check", "jobs.py", "--ignore", "CCL4", cwd=tmp_path, check_exit=0)
+    assert proc.stdout == ""
+
+
+def test_pyproject_config_and_per_file_ignores(tmp_path):
+    _write(tmp_path)
+    sub = tmp_path / "tests"
+    sub.mkdir()
+    _write(sub, name="test_jobs.py")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.concurlint]\nfail-on = "error"\nexclude = ["build/"]\n'
+        '[tool.concurlint.per-file-ignores]\n"tests/*" = ["CCL4"]\n'
+    )
+    build = tmp_path / "build"
+    build.mkdir()
+    _write(build, name="generated.py")
+    proc = run_cli("check", ".", cwd=tmp_path, check_exit=1)
+    files = {ln.split(":")[0] for ln in proc.stdout.splitlines()}
+    assert files == {"jobs.py"}
+
+
+def test_python_dash_m_is_the_same_program(tmp_path):
+    _write(tmp_path)
+    a = run_cli("check", "jobs.py", cwd=tmp_path)
+    b = subprocess.run([sys.executable, "-m", "concurlint", "check", "jobs.py"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert (a.returncode, a.stdout) == (b.returncode, b.stdout)
+
+
+def test_version_rules_explain():
+    from concurlint import __version__
+    from concurlint.registry import all_meta
+
+    assert run_cli("--version", check_exit=0).stdout.strip() == f"concurlint {__version__}"
+    rules = run_cli("rules", check_exit=0).stdout
+    for code, meta in all_meta().items():
+        assert code in rules and meta.name in rules
+    listed = json.loads(run_cli("rules", "--format", "json", check_exit=0).stdout)
+    assert {r["code"] for r in listed} == set(all_meta())
+    text = run_cli("explain", "ccl401", check_exit=0).stdout
+    for heading in ("# CCL401: lambda-sent-to-process-pool", "## What it does", "## Why is this bad?",
+                    "## Example", "## Use instead", "## References"):
+        assert heading in text
+
+
+def test_flake8_reports_the_same_findings_as_check():
+    """`flake8 --select CCL` on the fixtures equals `concurlint check` on them."""
+    files = sorted(str(p.relative_to(ROOT)) for p in FIXTURES.glob("CCL*.py"))
+    ours = run_cli("check", *files, "--no-cache", cwd=ROOT)
+    assert ours.returncode == 1, ours.stderr
+    flake = subprocess.run([script("flake8"), "--select", "CCL", "--jobs", "1", *files], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert "Traceback" not in flake.stderr, flake.stderr
+    assert flake.returncode == 1
+    norm = lambda out: sorted(line.strip() for line in out.splitlines() if line.strip())  # noqa: E731
+    assert norm(flake.stdout) == norm(ours.stdout)
+    assert len(norm(ours.stdout)) >= 16
+
+
+def test_flake8_plugin_reads_pyproject(tmp_path):
+    _write(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.concurlint]\nignore = ["CCL405"]\n')
+    flake = subprocess.run([script("flake8"), "--select", "CCL", "jobs.py"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    codes = [ln.split()[1] for ln in flake.stdout.splitlines()]
+    assert codes == ["CCL401"], flake.stdout + flake.stderr
+
+
+def test_static_analysis_never_imports_or_runs_the_code(tmp_path):
+    marker = tmp_path / "IMPORTED"
+    evil = textwrap.dedent(
+        f"""\
+        import pathlib
+        pathlib.Path({str(marker)!r}).write_text("imported")
+        raise SystemExit("analysed code was executed")
+
+        from concurrent.futures import ProcessPoolExecutor
+
+        def main(items):
+            with ProcessPoolExecutor() as pool:
+                return list(pool.map(lambda x: x, items))
+        """
+    )
+    pkg = tmp_path / "victim"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(evil)
+    (pkg / "jobs.py").write_text(evil)
+    (tmp_path / "conftest.py").write_text(evil)
+    doc = report_json(str(tmp_path))
+    assert {f["code"] for f in doc["findings"]} == {"CCL401"}
+    run_cli("check", str(tmp_path), "--no-cache", check_exit=1)
+    flake = subprocess.run([script("flake8"), "--select", "CCL", str(tmp_path)], capture_output=True, text=True)
+    assert "CCL401" in flake.stdout
+    assert not marker.exists()
+
+
+def test_json_report_paths_functions_and_recommendations(tmp_path):
+    _write(tmp_path)
+    doc = report_json("jobs.py", cwd=tmp_path)
+    assert doc["schema"] == "concurlint-report/1"
+    assert {f["path"] for f in doc["findings"]} == {"jobs.py"}
+    quals = {f["qualname"]: f for f in doc["functions"]}
+    assert quals["jobs.double"]["line"] == 7
+    assert quals["jobs.main"]["kind"] in ("cpu", "io", "mixed", "unknown")
+    assert all(r["current"] == "processes" for r in doc["recommendations"])
+    doc2 = report_json(str(tmp_path / "jobs.py"))
+    assert {f["path"] for f in doc2["findings"]} == {f"{tmp_path}/jobs.py"}
