@@ -304,7 +304,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
                         continue
                     ev = s.evidence[0].split(" ", 1)[-1] if s.evidence else "CPU-bound"
                     yield ctx.report(self.code, module, call, function=fn.qualname,
-                                     what=f"{call.text}() is CPU-bound ({ev})",
+                                     what=f"CPU-bound {call.text}() ({ev})",
                                      advice=_advice(s.releases_gil))
                     continue
                 cat = kb.category(target)
@@ -314,7 +314,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
                 if w < HEAVY:
                     continue
                 yield ctx.report(self.code, module, call, function=fn.qualname,
-                                 what=f"{call.text}() in a loop is CPU work",
+                                 what=f"{call.text}() called in a loop (x{int(m)})",
                                  advice=_advice(cat[0] == "releases-gil"))
 
 
