@@ -1,74 +1,295 @@
 """Classification + dispatch sites -> the recommended concurrency model for each site.
 
-The decision table is written out in docs/models.md; this module is its implementation.
+The decision table is written out in docs/models.md ("The decision table"); this module is its
+implementation, and the CCL1xx rules (``concurlint/checks/model_fit.py``) report the sites where
+the table says the chosen model does not fit.
+
+Inputs per site: the model the code uses (``DispatchSite.model``), what the dispatched work does
+(``Summary.kind`` / ``releases_gil`` of the resolved function, or the knowledge-base category of
+a library callable), whether it is a coroutine, the start method of a process pool, and the
+configured target: ``target-version`` (``interpreters`` only from 3.14, fork advice per 3.12/3.14)
+and whether it is a free-threaded build (``3.13t``/``3.14t``: only then is ``free-threading``
+recommended rather than offered as an alternative).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 MODELS = ("serial", "threads", "processes", "asyncio", "interpreters", "free-threading", "distributed")
 
 
-def _has_interpreters(version) -> bool:
-    return version is None or version >= (3, 14)
+@dataclass
+class Work:
+    """What a dispatch site runs, as far as the analysis can tell."""
+
+    function: Optional[str]
+    kind: str = "unknown"  # cpu | io | mixed | unknown
+    releases_gil: Optional[bool] = None
+    is_async: bool = False
+    evidence: List[str] = field(default_factory=list)
+    blocking: Optional[str] = None  # a blocking call reachable from a coroutine
+
+
+@dataclass
+class Target:
+    """The Python the advice is for."""
+
+    version: Optional[Tuple[int, int]] = None  # None: not configured
+    free_threaded: bool = False
+
+    @property
+    def interpreters(self) -> bool:
+        """InterpreterPoolExecutor / concurrent.interpreters exist (3.14+). Unknown target: no."""
+        return self.version is not None and self.version >= (3, 14)
+
+    @property
+    def label(self) -> str:
+        if self.version is None:
+            return "the target Python"
+        return "%d.%d%s" % (self.version[0], self.version[1], "t" if self.free_threaded else "")
+
+
+def _name(fn: Optional[str]) -> str:
+    return (fn or "the work").rsplit(".", 1)[-1] + ("()" if fn else "")
+
+
+def _evidence(work: Work) -> str:
+    """The first piece of evidence, without its path prefix: '12 nested for loop over ...'."""
+    if not work.evidence:
+        return ""
+    ev = work.evidence[0]
+    head, sep, rest = ev.partition(" ")
+    if sep and ":" in head:
+        return f" (line {head.rsplit(':', 1)[-1]}: {rest})"
+    return f" ({ev})"
+
+
+def _cpu_alternatives(target: Target, exclude: str) -> List[str]:
+    alts = []
+    if target.interpreters:
+        alts.append("interpreters")
+    if not target.free_threaded:
+        alts.append("free-threading")
+    return [a for a in alts if a != exclude]
+
+
+def start_method_note(start_method: Optional[str], target: Target) -> str:
+    """What the start method in use means for this pool: fork / forkserver / spawn per target."""
+    v = target.version
+    if start_method == "fork":
+        note = ("fork start method: workers start fast, but forking a process that runs threads can "
+                "deadlock the child")
+        if v is not None and v >= (3, 12):
+            note += " (DeprecationWarning from 3.12)"
+        return note + ", and fork is unavailable on Windows; prefer forkserver"
+    if start_method == "forkserver":
+        return "forkserver start method: workers fork from a clean server process (safe with threads); work must pickle and the main module needs a __main__ guard"
+    if start_method == "spawn":
+        return "spawn start method: each worker starts a fresh interpreter and re-imports the main module (slow start, picklable work, __main__ guard needed)"
+    if start_method in (None, "?"):
+        if v is None:
+            return ("default start method: fork on Linux before 3.14, forkserver from 3.14, spawn on "
+                    "macOS and Windows; keep work picklable and the main module guarded")
+        if v >= (3, 14):
+            return "default start method on Linux is forkserver from 3.14 (spawn on macOS/Windows): work must pickle and the main module needs a __main__ guard"
+        return ("default start method is fork on Linux before 3.14 (spawn on macOS/Windows): do not "
+                "start threads before the workers fork, or use a forkserver context")
+    return ""
 
 
 def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: str,
-              version, free_threaded: bool) -> Tuple[str, List[str], str]:
-    """(recommended, alternatives, reason) for work of ``kind`` handed to ``current``."""
-    interp_ok = version is not None and version >= (3, 14)
-    if current == "asyncio" or is_async:
-        if kind in ("cpu", "mixed") and not releases_gil:
-            return ("processes", ["threads"] if free_threaded else ["interpreters"] if interp_ok else [],
-                    "CPU-bound work in a coroutine blocks the event loop; run it in a process pool via run_in_executor")
-        return ("asyncio", [], "coroutines waiting on IO: asyncio interleaves many waits on one thread")
-    if kind == "cpu" or kind == "mixed":
-        if releases_gil:
+              version, free_threaded: bool, *, function: Optional[str] = None,
+              evidence: Optional[List[str]] = None, start_method: Optional[str] = None,
+              blocking: Optional[str] = None, api: str = "",
+              cloudpickle: bool = False) -> Tuple[str, List[str], str]:
+    """(recommended, alternatives, reason) for work of ``kind`` handed to ``current``.
+
+    One row of the decision table in docs/models.md per branch below.
+    """
+    target = Target(tuple(version) if version else None, free_threaded)
+    work = Work(function, kind, releases_gil, is_async, list(evidence or []), blocking)
+    name = _name(function)
+    ev = _evidence(work)
+    pure_cpu = kind == "cpu" and not releases_gil
+    heavy_py = kind in ("cpu", "mixed") and not releases_gil
+
+    # ---- coroutines handed to the event loop
+    if current == "asyncio" or (is_async and current not in ("threads", "processes", "interpreters", "distributed")):
+        if heavy_py:
+            if free_threaded:
+                return ("free-threading", ["processes"],
+                        f"{name} does pure-Python CPU work{ev} on the event loop, stalling every other "
+                        f"coroutine; on a free-threaded build asyncio.to_thread runs it in parallel")
+            return ("processes", _cpu_alternatives(target, "processes"),
+                    f"{name} does pure-Python CPU work{ev} on the event loop, stalling every other "
+                    f"coroutine; run it with loop.run_in_executor(ProcessPoolExecutor)")
+        if kind in ("cpu", "mixed"):
             return ("threads", ["processes"],
-                    "the CPU work runs in C code that releases the GIL, so threads run it in parallel without pickling")
-        if free_threaded:
-            return ("free-threading", ["processes"],
-                    "pure-Python CPU work runs in parallel in threads on a free-threaded build (shared state needs locks)")
-        alts = []
-        if interp_ok:
-            alts.append("interpreters")
-        alts.append("free-threading")
-        reason = ("pure-Python CPU work holds the GIL; threads serialise it, processes run it on every core"
-                  if kind == "cpu" else
-                  "the work mixes IO with pure-Python CPU work that holds the GIL; processes keep every core busy")
-        return ("processes", alts, reason)
+                    f"{name} does CPU work in C code that releases the GIL{ev}; asyncio.to_thread "
+                    f"keeps the event loop free while it runs")
+        if blocking:
+            return ("asyncio", ["threads"],
+                    f"{name} blocks the event loop in {blocking}; use an async client or wrap that "
+                    f"call in asyncio.to_thread")
+        if kind == "io":
+            return ("asyncio", [],
+                    f"fits: {name} awaits IO{ev}; asyncio overlaps many such waits on one thread")
+        return ("asyncio", [], f"fits: {name} is a coroutine with no heavy CPU or blocking work found")
+
+    # ---- interpreters before they exist
+    if current == "interpreters" and version is not None and not target.interpreters:
+        rec = "threads" if kind == "io" or (kind in ("cpu", "mixed") and releases_gil) else "processes"
+        return (rec, [], f"{api or 'InterpreterPoolExecutor'} needs Python 3.14; the target is {target.label}")
+
+    # ---- pure-Python CPU work
+    if heavy_py:
+        what = "pure-Python CPU work" if kind == "cpu" else "IO mixed with heavy pure-Python CPU work"
+        if current == "threads" or current == "serial":
+            if free_threaded:
+                return ("free-threading", ["processes"],
+                        f"fits on {target.label}: {name} is {what}{ev}, and free-threaded threads run "
+                        f"it on every core; state they share needs locks")
+            verb = "threads run it one at a time" if current == "threads" else "it runs on one core"
+            reason = (f"{name} is {what}{ev}: it holds the GIL, so {verb}; processes run it on "
+                      f"every core")
+            if current == "threads" and target.interpreters:
+                reason += " (or interpreters, one GIL each)"
+            return ("processes", _cpu_alternatives(target, "processes"), reason)
+        if current == "processes":
+            alts = _cpu_alternatives(target, "processes")
+            if free_threaded:
+                alts = ["free-threading"] + alts
+            if free_threaded:
+                reason = (f"fits: {name} is {what}{ev}; processes run it on every core, and on "
+                          f"{target.label} threads would too, without pickling (shared state needs locks)")
+            else:
+                reason = f"fits: {name} is {what}{ev}; processes run it on every core despite the GIL"
+            note = "" if cloudpickle else start_method_note(start_method, target)
+            return ("processes", alts, reason + ("; " + note if note else ""))
+        if current == "interpreters":
+            return ("interpreters", ["processes"],
+                    f"fits: {name} is {what}{ev}; each interpreter has its own GIL, so they run in "
+                    f"parallel in one process (arguments are still pickled; C extensions must support "
+                    f"subinterpreters)")
+        if current == "distributed":
+            return ("distributed", ["processes"],
+                    f"fits: {name} is {what}{ev}; {api} spreads it over worker processes and machines "
+                    f"(on one machine a process pool costs less)")
+
+    # ---- CPU work in C that releases the GIL
+    if kind in ("cpu", "mixed") and releases_gil:
+        if current == "threads":
+            return ("threads", ["processes"],
+                    f"fits: {name} does its CPU work in C code that releases the GIL{ev}, so threads "
+                    f"run it in parallel without pickling")
+        if current in ("processes", "interpreters"):
+            return (current, ["threads"],
+                    f"fits: {name} does its CPU work in C code that releases the GIL{ev}; threads would "
+                    f"also run it in parallel and avoid pickling the data")
+        if current == "serial":
+            return ("threads", ["processes"],
+                    f"{name} does its CPU work in C code that releases the GIL{ev}: threads run it in "
+                    f"parallel")
+        return (current, ["threads"], f"fits: {name} does CPU work in C code{ev}; {api} spreads it")
+
+    # ---- IO-bound work
     if kind == "io":
-        return ("threads", ["asyncio"],
-                "IO-bound work waits with the GIL released; threads overlap the waits without pickling or process start-up")
-    return (current, [], "no CPU- or IO-heavy work found; the current model is kept")
+        if current == "threads":
+            return ("threads", ["asyncio"],
+                    f"fits: {name} waits on IO{ev}; threads overlap the waits (the GIL is released "
+                    f"while waiting); asyncio scales further for thousands of connections")
+        if current in ("processes", "interpreters"):
+            what = "process start-up and pickling" if current == "processes" else "interpreter start-up and pickling"
+            return ("threads", ["asyncio"],
+                    f"{name} waits on IO{ev}: {what} buy nothing, as the GIL is released while "
+                    f"waiting; a thread pool overlaps the waits")
+        if current == "distributed":
+            return ("threads", ["asyncio", "distributed"],
+                    f"{name} waits on IO{ev}; a cluster adds scheduling and serialisation, threads or "
+                    f"asyncio overlap the waits on one machine")
+        if current == "serial":
+            return ("threads", ["asyncio"], f"{name} waits on IO{ev}: threads overlap the waits")
+
+    # ---- nothing heavy found
+    if current == "distributed":
+        return ("distributed", [], f"{api or 'the engine'} hands the work to a distributed engine; no heavy work was found to judge it by")
+    if current == "serial":
+        return ("serial", [], "a sequential backend runs the work serially; no heavy work found")
+    return (current, [], f"no CPU- or IO-heavy work found in {name}; the current model is kept")
+
+
+def work_of(ctx, site) -> Work:
+    """Classify what a site runs: a project function's summary, else the knowledge base's
+    category of a library callable (``ex.submit(requests.get, url)`` is IO)."""
+    fn_name = site.function
+    fn = ctx.project.functions.get(fn_name) if fn_name else None
+    summary = ctx.summaries.get(fn_name) if fn_name else None
+    if summary is not None:
+        blocking = None
+        if fn is not None and fn.is_async and summary.blocking is not None:
+            blocking = summary.blocking[1]
+        return Work(fn_name, summary.kind, summary.releases_gil, bool(fn and fn.is_async),
+                    list(summary.evidence), blocking)
+    if fn_name:
+        cat = ctx.project.kb.category(fn_name)
+        if cat is not None:
+            c = cat[0]
+            ev = [f"{fn_name} ({c})"]
+            if c in ("io", "async-io"):
+                return Work(fn_name, "io", None, c == "async-io", ev)
+            if c == "releases-gil":
+                return Work(fn_name, "cpu", True, False, ev)
+            # one library call holding the GIL is light unless the library says otherwise
+    return Work(fn_name)
+
+
+def site_start_method(site) -> Optional[str]:
+    return site.start_method or site.meta.get("start_method_default")
+
+
+def advise(ctx, site) -> Tuple[Work, str, List[str], str]:
+    """(work, recommended, alternatives, reason) for one dispatch site."""
+    work = work_of(ctx, site)
+    target = Target(ctx.config.version_tuple(), ctx.config.free_threaded)
+    rec, alts, reason = recommend(
+        work.kind, work.releases_gil, work.is_async, site.model, target.version, target.free_threaded,
+        function=work.function, evidence=work.evidence, start_method=site_start_method(site),
+        blocking=work.blocking, api=site.api, cloudpickle=site.cloudpickle or site.style == "joblib",
+    )
+    if not target.interpreters:
+        alts = [a for a in alts if a != "interpreters"]
+    if not target.free_threaded and rec == "free-threading":  # never recommended on a GIL build
+        rec = "processes"
+    seen = []
+    for a in alts:
+        if a != rec and a not in seen and a in MODELS:
+            seen.append(a)
+    return work, rec, seen, reason
 
 
 def recommendations(ctx) -> List[dict]:
     out = []
-    version = ctx.config.version_tuple()
-    ft = ctx.config.free_threaded
     for site in ctx.sites:
-        fn = ctx.project.functions.get(site.function) if site.function else None
-        summary = ctx.summaries.get(site.function) if site.function else None
-        kind = summary.kind if summary else "unknown"
-        rg = summary.releases_gil if summary else None
-        is_async = bool(fn and fn.is_async)
-        current = site.model
-        if current == "distributed" or current == "serial":
-            rec, alts, reason = current, [], f"{site.api} hands work to a distributed engine; kept"
-            if current == "serial":
-                reason = "a sequential backend runs the work serially"
-        else:
-            rec, alts, reason = recommend(kind, rg, is_async, current, version, ft)
-        if rec == current and kind != "unknown":
-            reason = f"fits: {reason}"
+        work, rec, alts, reason = ctx_advice(ctx, site)
         out.append({
             "path": site.path, "line": site.call.line, "function": site.function,
-            "current": current, "recommended": rec,
-            "alternatives": [a for a in alts if a != rec],
+            "current": site.model, "recommended": rec,
+            "alternatives": alts,
             "reason": reason,
             "api": site.api,
-            "kind": kind,
+            "kind": work.kind,
         })
     out.sort(key=lambda r: (r["path"], r["line"], r["function"] or ""))
     return out
+
+
+def _advice_table(ctx) -> dict:
+    return {id(site): advise(ctx, site) for site in ctx.sites}
+
+
+def ctx_advice(ctx, site) -> Tuple[Work, str, List[str], str]:
+    """The advice for a site, computed once per run and shared by the CCL1xx rules."""
+    table = ctx.shared(_advice_table) if hasattr(ctx, "shared") else {}
+    hit = table.get(id(site))
+    return hit if hit is not None else advise(ctx, site)

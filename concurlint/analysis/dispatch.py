@@ -6,8 +6,9 @@ process pools the start method when the code says it.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.analysis.project import Project
@@ -62,11 +63,35 @@ def _extra_args(call: Call, spec) -> List[Value]:
     return out
 
 
+def _global_start_method(project: Project) -> Optional[str]:
+    """The start method a program sets for all of multiprocessing with ``set_start_method``."""
+    found = None
+    for _mod, call in project.all_calls():
+        if project.call_target(call) in ("multiprocessing.set_start_method",
+                                         "multiprocessing.context.BaseContext.set_start_method"):
+            v = _arg(call, ["method", 0])
+            if v is not None and v.kind == "literal" and v.text[:1] in "'\"":
+                found = v.text.strip("'\"")
+    return found
+
+
+def _joblib_model(receiver: Optional[Value]) -> Tuple[str, Optional[str]]:
+    """(model, backend) of a ``joblib.Parallel`` object: its backend, else ``prefer``/``require``."""
+    meta = receiver.meta if receiver is not None else {}
+    backend = meta.get("backend")
+    if backend:
+        return JOBLIB_BACKENDS.get(backend, "processes"), backend
+    if meta.get("require") == "sharedmem" or meta.get("prefer") == "threads":
+        return "threads", "threading"
+    return "processes", None
+
+
 def find_sites(project: Project) -> List[DispatchSite]:
     table = project.kb.table("dispatch")
     sites_spec = table.get("sites", {})
     cloud = _Matcher(table.get("cloudpickle", {}).get("targets", []))
     out: List[DispatchSite] = []
+    default_method = _global_start_method(project)
     for mod, call in project.all_calls():
         target = project.call_target(call)
         if target is None:
@@ -97,8 +122,7 @@ def find_sites(project: Project) -> List[DispatchSite]:
             elif et and "InterpreterPool" in et.rsplit(".", 1)[-1]:
                 model = "interpreters"
         if style == "joblib":
-            backend = call.receiver.meta.get("backend") if call.receiver else None
-            model = JOBLIB_BACKENDS.get(backend or "loky", "processes")
+            model, backend = _joblib_model(call.receiver)
             gen = call.args[0] if call.args else None
             fn_value = None
             if gen is not None and gen.inner:
@@ -110,8 +134,8 @@ def find_sites(project: Project) -> List[DispatchSite]:
                 meta["backend"] = backend
         if model == "processes" and call.receiver is not None and start_method is None:
             start_method = call.receiver.meta.get("start_method")
-        if target == "multiprocessing.Process" or target.endswith("BaseContext.Process"):
-            pass
+        if model == "processes" and start_method is None and default_method and style != "joblib":
+            meta["start_method_default"] = default_method  # multiprocessing.set_start_method(...)
         function = project.function_of_value(fn_value) if style != "coroutine" else _coroutine_target(project, fn_value)
         site = DispatchSite(
             module=mod, call=call, api=spec.get("api", target), model=model, style=style,
@@ -121,8 +145,11 @@ def find_sites(project: Project) -> List[DispatchSite]:
         site.cloudpickle = bool(cloud.match(target)) or (recv_type is not None and bool(cloud.match(recv_type)))
         if style == "coroutine" and spec.get("all_args"):
             for v in call.args:
+                fn_name = _coroutine_target(project, v)
+                if fn_name is None and v.kind not in ("call", "container", "generator"):
+                    continue  # gather(*tasks): tasks made elsewhere (their create_task is the site)
                 out.append(DispatchSite(module=mod, call=call, api=site.api, model=model, style=style,
-                                        callable=v, function=_coroutine_target(project, v)))
+                                        callable=v, function=fn_name))
             continue
         out.append(site)
     return out
@@ -133,6 +160,10 @@ def _coroutine_target(project: Project, v: Optional[Value]) -> Optional[str]:
         return None
     if v.kind == "call" and v.qualname:
         return project.resolve(v.qualname)
+    if v.kind == "container" and v.meta.get("element_call"):  # gather(*[fetch(u) for u in urls])
+        return project.resolve(v.meta["element_call"])
+    if v.kind == "generator" and v.inner:  # gather(*(fetch(u) for u in urls))
+        return _coroutine_target(project, v.inner[0])
     return None
 
 
@@ -161,3 +192,100 @@ def _ray_remote(project: Project, mod: ModuleFacts, call: Call) -> Optional[Disp
         return None
     return DispatchSite(module=mod, call=call, api="ray .remote()", model="distributed", style="call",
                         callable=call.receiver, function=fn_name, args=list(call.args), cloudpickle=True)
+
+
+# ------------------------------------------------------------------ sizes of data sent to workers
+_SIZE_LIMIT = 10 ** 12
+
+
+def _const_eval(node: ast.AST):
+    """Value of a constant expression made of numbers, + - * // ** and repetition of a literal
+    ``[0] * 10**6`` (as a length). Never evaluates names or calls; None when not constant."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+        return ("seq", len(node.value))
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return ("seq", len(node.elts))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _const_eval(node.operand)
+        return -v if isinstance(v, (int, float)) else None
+    if isinstance(node, ast.BinOp):
+        a, b = _const_eval(node.left), _const_eval(node.right)
+        if a is None or b is None:
+            return None
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            if isinstance(node.op, ast.Mult) and isinstance(a, tuple) != isinstance(b, tuple):
+                seq, n = (a, b) if isinstance(a, tuple) else (b, a)
+                return ("seq", seq[1] * int(n)) if isinstance(n, int) and 0 <= n < _SIZE_LIMIT else None
+            return None
+        try:
+            if isinstance(node.op, ast.Add):
+                r = a + b
+            elif isinstance(node.op, ast.Sub):
+                r = a - b
+            elif isinstance(node.op, ast.Mult):
+                r = a * b
+            elif isinstance(node.op, ast.FloorDiv):
+                r = a // b
+            elif isinstance(node.op, ast.Pow):
+                if abs(b) > 64 or abs(a) > 10 ** 6:
+                    return None
+                r = a ** b
+            else:
+                return None
+        except (ArithmeticError, ValueError):
+            return None
+        return r if isinstance(r, (int, float)) and abs(r) < _SIZE_LIMIT else None
+    return None
+
+
+def _eval_text(text: str):
+    """Constant-evaluate the source text of a small expression recorded in a ``Value``."""
+    if not text or text.endswith("...") or len(text) > 200:
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    return _const_eval(tree.body)
+
+
+def literal_length(v: Optional[Value]) -> Optional[int]:
+    """Number of elements (or characters/bytes) of a literal value: ``[0] * 10**6``, a long bytes
+    literal, ``b"x" * 2**20``. None when not a literal of known size."""
+    if v is None:
+        return None
+    if v.kind in ("literal", "container", "other"):
+        r = _eval_text(v.text)
+        if isinstance(r, tuple):
+            return r[1]
+        if v.size is not None and v.kind != "other":
+            return v.size
+    return None
+
+
+def int_value(v: Optional[Value]) -> Optional[int]:
+    """The integer a constant expression evaluates to (``10_000``, ``10**6``), else None."""
+    if v is None or v.kind not in ("literal", "other"):
+        return None
+    r = _eval_text(v.text)
+    return r if isinstance(r, int) else None
+
+
+def iteration_count(v: Optional[Value]) -> Optional[int]:
+    """How many items an iterable yields when the code says it: ``range(10**6)``, ``range(a, b)``
+    with constants, a literal list, ``[0] * n``. None when unknown."""
+    if v is None:
+        return None
+    if v.kind == "call" and v.qualname == "builtins.range" and v.inner:
+        bounds = [int_value(x) for x in v.inner[:3]]
+        if any(b is None for b in bounds):
+            return None
+        if len(bounds) == 1:
+            return max(0, bounds[0])
+        step = bounds[2] if len(bounds) > 2 else 1
+        if not step:
+            return None
+        return max(0, -(-(bounds[1] - bounds[0]) // step))
+    return literal_length(v)

@@ -1,0 +1,219 @@
+"""CCL1xx: does the concurrency model fit the work handed to it? (at dispatch sites)
+
+- CCL101 pure-Python CPU work dispatched to threads (GIL build, work that does not release it);
+- CCL102 IO-bound work dispatched to a process pool;
+- CCL103 a pool or executor created inside a loop, or in a function called from a loop;
+- CCL104 large in-memory data pickled and sent with every task to a process pool;
+- CCL105 ``ProcessPoolExecutor.map`` / ``Pool.imap`` / ``Pool.imap_unordered`` over many tiny
+  tasks with the default ``chunksize`` of 1.
+The verdicts on the model come from ``concurlint.advice`` (the decision table of docs/models.md).
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from concurlint.advice import ctx_advice
+from concurlint.analysis.dispatch import iteration_count, literal_length
+from concurlint.analysis.facts import Call, ModuleFacts, Value
+from concurlint.knowledge import _Matcher
+from concurlint.registry import Finding, Rule
+
+LARGE_ITEMS = 100_000  # elements / bytes of a literal that is "large" to pickle per task
+MANY_TASKS = 1_000  # items of a map that are "many" tiny tasks
+# map APIs whose chunksize defaults to 1 (Pool.map/starmap/map_async compute one themselves;
+# ThreadPoolExecutor.map ignores it)
+CHUNKSIZE_ONE = {
+    "ProcessPoolExecutor.map": None,  # keyword-only
+    "Pool.imap": 2,  # imap(func, iterable, chunksize=1)
+    "Pool.imap_unordered": 2,
+    "loky executor.map": None,
+}
+
+
+def _short_evidence(evidence: List[str]) -> str:
+    if not evidence:
+        return "no GIL-releasing calls found"
+    head, sep, rest = evidence[0].partition(" ")
+    if sep and ":" in head:
+        return f"line {head.rsplit(':', 1)[-1]}: {rest}"
+    return evidence[0]
+
+
+def _fn_label(name: Optional[str]) -> str:
+    return f"{name.rsplit('.', 1)[-1]}()" if name else "the work"
+
+
+class CpuBoundWorkInThreads(Rule):
+    code = "CCL101"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterable[Finding]:
+        if ctx.config.free_threaded:
+            return
+        for site in ctx.sites_by_path.get(module.path, []):
+            if site.model != "threads":
+                continue
+            work, rec, _alts, _reason = ctx_advice(ctx, site)
+            if work.kind != "cpu" or work.releases_gil is not False or work.is_async:
+                continue
+            v = ctx.config.version_tuple()
+            use = "a ProcessPoolExecutor"
+            if v is not None and v >= (3, 14):
+                use += " (or an InterpreterPoolExecutor)"
+            yield ctx.report(self.code, module, site.call, function=site.call.function,
+                             name=_fn_label(work.function), evidence=_short_evidence(work.evidence),
+                             api=site.api, use=use)
+
+
+class IoBoundWorkInProcessPool(Rule):
+    code = "CCL102"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterable[Finding]:
+        for site in ctx.sites_by_path.get(module.path, []):
+            if site.model != "processes" or site.api == "multiprocessing.Process" or "subclass" in site.api:
+                continue  # a dedicated Process may be about isolation; pools are about throughput
+            work, _rec, _alts, _reason = ctx_advice(ctx, site)
+            if work.kind != "io" or work.is_async:
+                continue
+            use = "joblib's prefer=\"threads\"" if site.style == "joblib" else "a ThreadPoolExecutor (or asyncio)"
+            yield ctx.report(self.code, module, site.call, function=site.call.function,
+                             name=_fn_label(work.function), evidence=_short_evidence(work.evidence),
+                             api=site.api, use=use)
+
+
+def _loop_callers(ctx) -> Dict[str, List[Tuple[ModuleFacts, Call]]]:
+    """function qualname -> the calls of it made inside a loop (anywhere in the project)."""
+    project = ctx.project
+    out: Dict[str, List[Tuple[ModuleFacts, Call]]] = {}
+    for mod, call in project.all_calls():
+        if call.loop < 0 or call.function is None:
+            continue
+        t = project.call_target(call)
+        if t in project.functions:
+            out.setdefault(t, []).append((mod, call))
+    return out
+
+
+def _loop_desc(ctx, mod: ModuleFacts, call: Call) -> str:
+    fn = ctx.project.functions.get(call.function) if call.function else None
+    if fn is not None and 0 <= call.loop < len(fn.loops):
+        loop = fn.loops[call.loop]
+        return f"{loop.desc} (line {loop.line})"
+    return f"a loop (line {call.line})"
+
+
+WORKERS = {"threads": "worker threads", "processes": "worker processes",
+           "interpreters": "worker interpreters", "distributed": "cluster connection and workers"}
+
+
+class PoolCreatedPerCall(Rule):
+    code = "CCL103"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterable[Finding]:
+        project = ctx.project
+        pools = project.kb.table("dispatch").get("pools", {})
+        callers = None
+        for call in module.calls:
+            if call.function is None:
+                continue
+            target = project.call_target(call)
+            model = pools.get(target) if target else None
+            if model is None:
+                continue
+            pool = target.rsplit(".", 1)[-1] if target else "pool"
+            if "BaseContext" in (target or ""):
+                pool = "Pool"
+            fn = project.functions.get(call.function)
+            if call.loop >= 0 and fn is not None and call.loop < len(fn.loops):
+                where = f"inside the {_loop_desc(ctx, module, call)}"
+                yield ctx.report(self.code, module, call, function=call.function, pool=pool,
+                                 where=where, workers=WORKERS.get(model, "workers"))
+                continue
+            if callers is None:
+                callers = ctx.shared(_loop_callers)
+            sites = callers.get(call.function, [])
+            if not sites:
+                continue
+            cmod, ccall = sites[0]
+            where = (f"on every call of {_fn_label(call.function)}, which runs inside the "
+                     f"{_loop_desc(ctx, cmod, ccall)} of {_fn_label(ccall.function)} ({cmod.path}:{ccall.line})")
+            related = [{"path": m.path, "line": c.line, "col": c.col,
+                        "message": f"{_fn_label(call.function)} called in a loop"} for m, c in sites[:5]]
+            yield ctx.report(self.code, module, call, function=call.function, related=related, pool=pool,
+                             where=where, workers=WORKERS.get(model, "workers"))
+
+
+def _large(project, v: Value, large: _Matcher) -> Optional[str]:
+    """Why ``v`` is large in-memory data, or None."""
+    n = literal_length(v)
+    if n is not None and n >= LARGE_ITEMS:
+        return f"{v.text} ({n:,} items)"
+    q = v.qualname
+    if v.kind in ("call", "instance", "container") and q and large.match(project.resolve(q) or q):
+        return f"{v.text} (result of {q})"
+    return None
+
+
+def _sent_values(site) -> List[Tuple[Value, str]]:
+    """(value, how) for every value pickled along with one task of the site."""
+    out: List[Tuple[Value, str]] = []
+    fn = site.callable
+    if fn is not None and fn.kind == "partial":
+        for v in fn.inner[1:]:
+            out.append((v, "bound with functools.partial"))
+    if site.style != "map":
+        for v in site.args:
+            out.append((v, "an argument"))
+    return out
+
+
+class LargeDataSentPerTask(Rule):
+    code = "CCL104"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterable[Finding]:
+        project = ctx.project
+        large = ctx.shared(_large_matcher)
+        for site in ctx.sites_by_path.get(module.path, []):
+            if site.model not in ("processes", "interpreters") or site.style == "joblib":
+                continue  # joblib memory-maps large NumPy arrays for its workers by itself
+            if site.api == "multiprocessing.Process" or "subclass" in site.api:
+                continue  # sent once per process, not per task
+            per_task = site.style == "map" or site.call.loop >= 0
+            if not per_task:
+                continue
+            for v, how in _sent_values(site):
+                if v.kind == "partial" or (site.style == "map" and how == "an argument"):
+                    continue
+                why = _large(project, v, large)
+                if why is None:
+                    continue
+                every = "every task of the map" if site.style == "map" else "every task submitted in the loop"
+                yield ctx.report(self.code, module, site.call, function=site.call.function,
+                                 what=why, how=how, api=site.api, every=every)
+                break
+
+
+def _large_matcher(ctx) -> _Matcher:
+    return _Matcher(ctx.project.kb.table("dispatch").get("large", {}).get("calls", []))
+
+
+class MapWithoutChunksize(Rule):
+    code = "CCL105"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterable[Finding]:
+        for site in ctx.sites_by_path.get(module.path, []):
+            if site.api not in CHUNKSIZE_ONE:
+                continue
+            call = site.call
+            pos = CHUNKSIZE_ONE[site.api]
+            if "chunksize" in call.kwargs or call.star_args or (pos is not None and len(call.args) > pos):
+                continue
+            n = iteration_count(site.iterable)
+            if n is None or n < MANY_TASKS:
+                continue
+            work, _rec, _alts, _reason = ctx_advice(ctx, site)
+            if work.function is None or work.kind != "unknown":
+                continue  # heavy tasks amortise the per-task round trip; unknown callables: no claim
+            if work.function not in ctx.project.functions:
+                continue
+            yield ctx.report(self.code, module, call, function=call.function, api=site.api,
+                             n=f"{n:,}", name=_fn_label(work.function))
