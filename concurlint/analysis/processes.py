@@ -1,0 +1,372 @@
+"""Where a program forks, which start method is in effect, and which threads run at that moment.
+
+Used by the CCL3xx rules. Everything is computed from the facts, once per run (``ctx.shared``):
+
+- *fork points*: ``os.fork()``/``os.forkpty()``/``pty.fork()``, and the calls that launch worker
+  processes (``Process.start()``, ``Pool()``, ``ProcessPoolExecutor.submit/map``) with the start
+  method the code asks for (``get_context('spawn')``, ``mp_context=``, ``set_start_method`` in
+  the same module) or ``None`` for the platform default;
+- *thread starts*: the calls listed in ``rules/knowledge/threads.toml``, each with the position in
+  its function where it is stopped again (``join()``, the end of a ``with`` block, ``shutdown()``)
+  or never;
+- ``running_at``: a thread still running when a given call executes: started earlier in the same
+  function, left running by a function called earlier, by a caller before its call (up the call
+  graph), by module-level code of an imported project module, or because the function itself is
+  run by a thread.
+
+Positions are (line, col) inside one function (or one module's top level): source order, which is
+execution order for straight-line code. Loops that fork and later start a thread are not modelled.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from concurlint.analysis.facts import Call, ModuleFacts
+
+INF = (10 ** 9, 0)
+Pos = Tuple[int, int]
+Key = Tuple[str, str]  # ("fn", qualname) | ("module", module path)
+
+OS_FORKS = {"os.fork": "os.fork()", "os.forkpty": "os.forkpty()", "pty.fork": "pty.fork()"}
+POOL_CTORS = ("multiprocessing.Pool", "multiprocessing.pool.Pool", "multiprocessing.context.BaseContext.Pool")
+PPE_LAUNCH = ("concurrent.futures.ProcessPoolExecutor.submit", "concurrent.futures.ProcessPoolExecutor.map")
+PROCESS_START = "multiprocessing.Process.start"
+SPAWN_LIKE = ("spawn", "forkserver")
+
+
+@dataclass
+class ThreadStart:
+    module: ModuleFacts
+    call: Call
+    what: str
+    end: Pos = INF
+
+    @property
+    def pos(self) -> Pos:
+        return (self.call.line, self.call.col)
+
+    def related(self, message: str = "") -> dict:
+        return {"path": self.module.path, "line": self.call.line, "col": self.call.col,
+                "message": message or f"thread started here: {self.what}"}
+
+
+@dataclass
+class ForkPoint:
+    module: ModuleFacts
+    call: Call
+    kind: str  # "os" | "multiprocessing"
+    what: str  # for messages: "os.fork()", "multiprocessing.Pool()"
+    start_method: Optional[str]  # explicit method; None = platform default; "?" = unknown
+
+    @property
+    def key(self) -> Key:
+        return key_of(self.module, self.call)
+
+
+@dataclass
+class Running:
+    """A thread running at some point, and how we know."""
+
+    start: ThreadStart
+    via: List[dict] = field(default_factory=list)  # related locations explaining the path
+
+    def describe(self) -> str:
+        return f"{self.start.what} at {self.start.module.path}:{self.start.call.line}"
+
+
+def key_of(module: ModuleFacts, call: Call) -> Key:
+    return ("fn", call.function) if call.function else ("module", module.path)
+
+
+def literal(text: str) -> Optional[str]:
+    try:
+        v = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    return v if isinstance(v, str) else None
+
+
+class ProcessModel:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.project = project = ctx.project
+        table = project.kb.table("threads")
+        self.stdlib: Dict[str, dict] = dict(table.get("stdlib", {}))
+        self.lib_calls = set(table.get("libraries", {}).get("calls", []))
+        self.import_modules = tuple(table.get("imports", {}).get("modules", []))
+        self.calls: Dict[Key, List[Tuple[ModuleFacts, Call]]] = {}
+        self.callers: Dict[str, List[Tuple[ModuleFacts, Call]]] = {}
+        self.targets: Dict[int, Optional[str]] = {}
+        for mod, call in project.all_calls():
+            self.calls.setdefault(key_of(mod, call), []).append((mod, call))
+            t = project.call_target(call)
+            self.targets[id(call)] = t
+            if t in project.functions:
+                self.callers.setdefault(t, []).append((mod, call))
+        for lst in self.calls.values():
+            lst.sort(key=lambda mc: (mc[1].line, mc[1].col))
+        self.thread_run: Dict[str, object] = {}  # function -> the dispatch site that runs it in a thread
+        for site in ctx.sites:
+            if site.model == "threads" and site.function in project.functions:
+                self.thread_run.setdefault(site.function, site)
+        self._starts: Dict[Key, List[ThreadStart]] = {}
+        self._leaves: Dict[Key, Optional[Running]] = {}
+        self.start_methods = self._set_start_methods()
+        self.fork_points = self._fork_points()
+
+    # ------------------------------------------------------------ start methods
+    def _set_start_methods(self) -> Dict[str, str]:
+        """module path -> the method a module-level ``set_start_method(...)`` asks for."""
+        out: Dict[str, str] = {}
+        for mod, call in self.project.all_calls():
+            t = self.target(call)
+            if t in ("multiprocessing.set_start_method", "multiprocessing.context.BaseContext.set_start_method") \
+                    and call.args and call.function is None:
+                m = literal(call.args[0].text)
+                out[mod.path] = m if m else "?"
+        return out
+
+    def target(self, call: Call) -> Optional[str]:
+        if id(call) in self.targets:
+            return self.targets[id(call)]
+        return self.project.call_target(call)
+
+    def method_for(self, mod: ModuleFacts, call: Call) -> Optional[str]:
+        m = None
+        recv = call.receiver
+        if recv is not None:
+            m = recv.meta.get("start_method")
+        for k in ("mp_context", "context"):
+            if k in call.kwargs:
+                m = call.kwargs[k].meta.get("start_method") or "?"
+        if m is None:
+            m = self.start_methods.get(mod.path)
+        return m
+
+    def default_is_fork(self) -> bool:
+        """Can the platform default be fork? Linux before 3.14 (no target: every Python)."""
+        v = self.ctx.config.version_tuple()
+        return v is None or v < (3, 14)
+
+    def is_fork(self, fp: ForkPoint) -> bool:
+        if fp.start_method == "fork":
+            return True
+        return fp.start_method is None and self.default_is_fork()
+
+    def is_spawn_like(self, fp: ForkPoint) -> bool:
+        """Does this launch run under spawn/forkserver somewhere? The default is spawn on macOS
+        and Windows for every version, so only an explicit fork escapes."""
+        return fp.kind == "multiprocessing" and (fp.start_method is None or fp.start_method in SPAWN_LIKE)
+
+    def method_words(self, fp: ForkPoint) -> str:
+        if fp.start_method in SPAWN_LIKE:
+            return f"the '{fp.start_method}' start method"
+        if fp.start_method == "fork":
+            return "the 'fork' start method"
+        v = self.ctx.config.version_tuple()
+        if v is not None and v >= (3, 14):
+            return "the default start method (forkserver on Linux, spawn on macOS and Windows)"
+        return "the default start method on macOS and Windows (spawn; forkserver on Linux from 3.14)"
+
+    def fork_words(self, fp: ForkPoint) -> str:
+        if fp.kind == "os":
+            return fp.what
+        if fp.start_method == "fork":
+            return f"{fp.what} with the 'fork' start method"
+        return f"{fp.what} with the default 'fork' start method (Linux, Python before 3.14)"
+
+    # -------------------------------------------------------------- fork points
+    def _fork_points(self) -> List[ForkPoint]:
+        out: List[ForkPoint] = []
+        for mod, call in self.project.all_calls():
+            t = self.target(call)
+            if t is None:
+                continue
+            if t in OS_FORKS:
+                out.append(ForkPoint(mod, call, "os", OS_FORKS[t], "fork"))
+            elif t == PROCESS_START:
+                out.append(ForkPoint(mod, call, "multiprocessing", "Process.start()", self.method_for(mod, call)))
+            elif t in POOL_CTORS:
+                out.append(ForkPoint(mod, call, "multiprocessing", "multiprocessing.Pool()", self.method_for(mod, call)))
+            elif t in PPE_LAUNCH:
+                what = "ProcessPoolExecutor." + t.rsplit(".", 1)[-1] + "()"
+                out.append(ForkPoint(mod, call, "multiprocessing", what, self.method_for(mod, call)))
+        return out
+
+    # ----------------------------------------------------------- thread starts
+    def starts(self, key: Key) -> List[ThreadStart]:
+        """Thread starts made directly in one function (or module top level), with their end."""
+        if key in self._starts:
+            return self._starts[key]
+        calls = self.calls.get(key, [])
+        out: List[ThreadStart] = []
+        for i, (mod, call) in enumerate(calls):
+            t = self.target(call)
+            if t is None:
+                continue
+            spec = self.stdlib.get(t)
+            if spec is not None:
+                out.append(ThreadStart(mod, call, spec.get("what", t), self._end(calls, i, spec.get("stops", []))))
+            elif t in self.lib_calls:
+                out.append(ThreadStart(mod, call, f"{t}()"))
+            elif t == "threading.Thread":
+                # threads built here and started through a name the analysis cannot follow
+                # (``for t in threads: t.start()``): the first later unresolved .start()
+                for j in range(i + 1, len(calls)):
+                    c2 = calls[j][1]
+                    if c2.method == "start" and self.target(c2) is None:
+                        end = INF
+                        for k in range(j + 1, len(calls)):
+                            c3 = calls[k][1]
+                            if c3.method == "join" and self.target(c3) in (None, "threading.Thread.join"):
+                                end = (c3.line, c3.col)
+                                break
+                        out.append(ThreadStart(mod, c2, "threading.Thread(...).start()", end))
+                        break
+        self._starts[key] = out
+        return out
+
+    def _end(self, calls: List[Tuple[ModuleFacts, Call]], i: int, stops: List[str]) -> Pos:
+        call = calls[i][1]
+        # the object the threads belong to: the receiver (t.start(), ex.submit()) or the call itself (Pool())
+        owner = call.receiver
+        ident = (owner.line, owner.col) if owner is not None and owner.line else (call.line, call.col)
+        if "with" in stops:
+            for _, c in calls:
+                if c.block_end and (c.line, c.col) == ident:
+                    return (c.block_end, 10 ** 6)
+        for _, c in calls[i + 1:]:
+            if c.method in stops and c.receiver is not None and (c.receiver.line, c.receiver.col) == ident:
+                return (c.line, c.col)
+        return INF
+
+    def leaves_running(self, key: Key, depth: int = 0, seen: Optional[set] = None) -> Optional[Running]:
+        """A thread that is still running when this function returns (or this module is imported)."""
+        if key in self._leaves:
+            return self._leaves[key]
+        seen = seen if seen is not None else set()
+        if key in seen or depth > 12:
+            return None
+        seen.add(key)
+        found = None
+        for s in self.starts(key):
+            if s.end == INF:
+                found = Running(s)
+                break
+        if found is None:
+            for mod, call in self.calls.get(key, []):
+                t = self.target(call)
+                if t in self.project.functions:
+                    r = self.leaves_running(("fn", t), depth + 1, seen)
+                    if r is not None:
+                        found = Running(r.start, r.via + [_rel(mod, call, f"calls {_short(t)}, which leaves it running")])
+                        break
+        if found is None and key[0] == "module":
+            found = self._imported_running(key[1], depth, seen)
+        if depth == 0 or found is not None:
+            self._leaves[key] = found
+        return found
+
+    def _imported_running(self, path: str, depth: int, seen: set) -> Optional[Running]:
+        mod = next((m for m in self.project.modules if m.path == path), None)
+        if mod is None:
+            return None
+        for name, line, col in mod.import_lines:
+            if self.import_modules and any(name == m or name.startswith(m + ".") for m in self.import_modules):
+                return Running(ThreadStart(mod, Call(line, col, line, col, None, name, name), f"import {name}"))
+            other = self.project.by_module.get(name) or self.project.by_module.get(name.rpartition(".")[0])
+            if other is not None and other is not mod:
+                r = self.leaves_running(("module", other.path), depth + 1, seen)
+                if r is not None:
+                    return Running(r.start, r.via + [{"path": mod.path, "line": line, "col": col,
+                                                      "message": f"importing {other.module} starts it"}])
+        return None
+
+    def running_at(self, mod: ModuleFacts, call: Call, depth: int = 0, seen: Optional[set] = None) -> Optional[Running]:
+        """A thread still running when ``call`` executes, if the program shows one."""
+        seen = seen if seen is not None else set()
+        key = key_of(mod, call)
+        if (key, call.line, call.col) in seen or depth > 10:
+            return None
+        seen.add((key, call.line, call.col))
+        pos = (call.line, call.col)
+        for s in self.starts(key):
+            if s.pos < pos < s.end and not _same_owner(s.call, call):
+                return Running(s)
+        for m2, c2 in self.calls.get(key, []):
+            if (c2.line, c2.col) >= pos:
+                break
+            t = self.target(c2)
+            if t in self.project.functions:
+                r = self.leaves_running(("fn", t))
+                if r is not None:
+                    return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(t)}, which leaves it running")])
+        if key[0] == "module":
+            return self._imported_running(mod.path, 0, set())
+        fn = key[1]
+        site = self.thread_run.get(fn)
+        if site is not None:
+            ts = ThreadStart(site.module, site.call, f"{site.api} running {_short(fn)}")
+            return Running(ts)
+        for m2, c2 in self.callers.get(fn, []):
+            r = self.running_at(m2, c2, depth + 1, seen)
+            if r is not None:
+                return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(fn)}")])
+        return None
+
+    # --------------------------------------------------------- reachability
+    def reached_from(self, fn: str, want, depth: int = 0, seen: Optional[set] = None):
+        """The first (module, call, chain) in ``fn`` or the functions it calls for which
+        ``want(module, call)`` is true."""
+        seen = seen if seen is not None else set()
+        if fn in seen or depth > 8:
+            return None
+        seen.add(fn)
+        for mod, call in self.calls.get(("fn", fn), []):
+            if want(mod, call):
+                return mod, call, []
+        for mod, call in self.calls.get(("fn", fn), []):
+            t = self.target(call)
+            if t in self.project.functions:
+                r = self.reached_from(t, want, depth + 1, seen)
+                if r is not None:
+                    return r[0], r[1], [_rel(mod, call, f"calls {_short(t)}")] + r[2]
+        return None
+
+    def reachable_functions(self, fn: str, limit: int = 6) -> List[str]:
+        out, todo = [fn], [(fn, 0)]
+        seen = {fn}
+        while todo:
+            f, d = todo.pop()
+            if d >= limit:
+                continue
+            for _, call in self.calls.get(("fn", f), []):
+                t = self.target(call)
+                if t in self.project.functions and t not in seen:
+                    seen.add(t)
+                    out.append(t)
+                    todo.append((t, d + 1))
+        return out
+
+
+def _same_owner(a: Call, b: Call) -> bool:
+    """Two calls on the same object (a second ``ex.submit()`` does not fork again)."""
+    ra, rb = a.receiver, b.receiver
+    return ra is not None and rb is not None and bool(ra.line) and (ra.line, ra.col) == (rb.line, rb.col)
+
+
+def _rel(mod: ModuleFacts, call: Call, message: str) -> dict:
+    return {"path": mod.path, "line": call.line, "col": call.col, "message": message}
+
+
+def _short(q: Optional[str]) -> str:
+    if not q:
+        return "?"
+    return q.replace(".<locals>", "").rsplit(".", 1)[-1] + "()"
+
+
+def process_model(ctx) -> ProcessModel:
+    """The shared analysis (use ``ctx.shared(process_model)``)."""
+    return ProcessModel(ctx)

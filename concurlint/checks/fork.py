@@ -1,0 +1,298 @@
+"""CCL3xx: fork hazards.
+
+- CCL301 a fork (``os.fork``, the ``fork`` start method, or the Linux default before 3.14) while
+  threads the program started are still running;
+- CCL302 ``subprocess`` with ``preexec_fn`` in a program that runs threads;
+- CCL303 worker processes launched at import time (module level, or a function called from it)
+  without an ``if __name__ == "__main__":`` guard, under spawn/forkserver;
+- CCL304 process workers reading module globals that the parent sets only at run time (under the
+  main guard or from a function), which spawn/forkserver children never see;
+- CCL305 locks, connections and client sessions created in the parent and used by forked workers.
+
+The program-wide facts (fork points, start methods, running threads) come from
+``concurlint.analysis.processes``.
+"""
+from __future__ import annotations
+
+from typing import Iterator, List, Optional, Tuple
+
+from concurlint.analysis.facts import ModuleFacts
+from concurlint.analysis.processes import ProcessModel, process_model
+from concurlint.registry import Finding, Rule
+
+POPEN_LIKE = ("subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
+              "subprocess.check_output")
+
+# What must not be shared with a forked child, and why.
+INHERITED = {
+    "threading.Lock": "a threading.Lock",
+    "threading.RLock": "a threading.RLock",
+    "threading.Condition": "a threading.Condition",
+    "threading.Semaphore": "a threading.Semaphore",
+    "threading.BoundedSemaphore": "a threading.BoundedSemaphore",
+    "sqlite3.Connection": "an sqlite3 connection",
+    "sqlite3.Cursor": "an sqlite3 cursor",
+    "psycopg.Connection": "a psycopg connection",
+    "psycopg2.extensions.connection": "a psycopg2 connection",
+    "pymysql.connections.Connection": "a PyMySQL connection",
+    "sqlalchemy.engine.Engine": "an SQLAlchemy engine (its connection pool)",
+    "sqlalchemy.engine.Connection": "an SQLAlchemy connection",
+    "sqlalchemy.orm.Session": "an SQLAlchemy session",
+    "redis.Redis": "a Redis client (its connection pool)",
+    "requests.Session": "a requests.Session (its pooled sockets)",
+    "httpx.Client": "an httpx.Client (its pooled sockets)",
+    "urllib3.PoolManager": "a urllib3 PoolManager (its pooled sockets)",
+    "http.client.HTTPConnection": "an HTTP connection",
+    "http.client.HTTPSConnection": "an HTTPS connection",
+    "smtplib.SMTP": "an SMTP connection",
+    "ftplib.FTP": "an FTP connection",
+}
+
+
+def _model(ctx) -> ProcessModel:
+    return ctx.shared(process_model)
+
+
+class ForkAfterThreadStart(Rule):
+    code = "CCL301"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        m = _model(ctx)
+        for fp in m.fork_points:
+            if fp.module.path != module.path or not m.is_fork(fp):
+                continue
+            r = m.running_at(fp.module, fp.call)
+            if r is None:
+                continue
+            if fp.kind == "os":
+                advice = ("start the threads after the fork, or run the child with subprocess or "
+                          "multiprocessing.get_context('spawn')")
+            else:
+                advice = ("use multiprocessing.get_context('spawn') (or 'forkserver') for it, or start the "
+                          "threads after the worker processes")
+            related = [r.start.related()] + r.via
+            yield ctx.report(self.code, module, fp.call, function=fp.call.function, related=related,
+                             fork=m.fork_words(fp), thread=r.describe(), advice=advice)
+
+
+class PreexecFnInThreadedProgram(Rule):
+    code = "CCL302"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        m = _model(ctx)
+        for call in module.calls:
+            v = call.kwargs.get("preexec_fn")
+            if v is None or (v.kind == "literal" and v.text == "None"):
+                continue
+            t = m.target(call)
+            if t not in POPEN_LIKE:
+                continue
+            r = m.running_at(module, call)
+            if r is None:
+                continue
+            yield ctx.report(self.code, module, call, function=call.function,
+                             related=[r.start.related()] + r.via, api=t, thread=r.describe(),
+                             instead=_preexec_instead(v.qualname))
+
+
+def _preexec_instead(fn: Optional[str]) -> str:
+    known = {
+        "os.setsid": "start_new_session=True",
+        "os.setpgrp": "process_group=0 (Python 3.11+)",
+        "os.setpgid": "process_group=... (Python 3.11+)",
+        "os.umask": "umask=...",
+        "os.setuid": "user=...",
+        "os.setgid": "group=...",
+        "os.setgroups": "extra_groups=...",
+        "os.nice": "a wrapper command such as ['nice', ...]",
+    }
+    if fn in known:
+        return known[fn]
+    return "start_new_session/process_group/user/group/umask arguments or a wrapper command"
+
+
+class MissingMainGuard(Rule):
+    code = "CCL303"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        m = _model(ctx)
+        launches = [fp for fp in m.fork_points if m.is_spawn_like(fp)]
+        if not launches:
+            return
+        here = [fp for fp in launches if fp.module.path == module.path]
+        for fp in here:
+            if fp.call.function is None and not fp.call.in_main_guard:
+                yield ctx.report(self.code, module, fp.call, what=fp.what, method=m.method_words(fp), via="")
+        by_call = {id(fp.call): fp for fp in launches}
+        for call in module.calls:
+            if call.function is not None or call.in_main_guard:
+                continue
+            t = m.target(call)
+            if t not in ctx.project.functions:
+                continue
+            found = m.reached_from(t, lambda mod, c: id(c) in by_call)
+            if found is None:
+                continue
+            mod2, c2, chain = found
+            fp = by_call[id(c2)]
+            related = chain + [{"path": mod2.path, "line": c2.line, "col": c2.col,
+                                "message": f"{fp.what} launches worker processes here"}]
+            yield ctx.report(self.code, module, call, related=related, what=fp.what,
+                             method=m.method_words(fp), via=f" (through {t.rsplit('.', 1)[-1]}())")
+
+
+def _process_sites(ctx, m: ProcessModel):
+    """(site, ForkPoint-like start method) for process dispatch sites whose callable is ours."""
+    for site in ctx.sites:
+        if site.model != "processes" or site.cloudpickle or site.style == "joblib":
+            continue
+        if site.function not in ctx.project.functions:
+            continue
+        method = site.start_method
+        call = site.call
+        if method is None:
+            method = m.method_for(site.module, call)
+        if method is None and call.receiver is not None and call.receiver.meta.get("start_method"):
+            method = call.receiver.meta.get("start_method")
+        yield site, method
+
+
+def _global_reads(ctx, m: ProcessModel, fn: str) -> List[Tuple[str, str, object]]:
+    """(module, name, access) for module globals read by ``fn`` and what it calls."""
+    out = []
+    seen = set()
+    for f in m.reachable_functions(fn):
+        info = ctx.project.functions[f]
+        for acc in info.accesses:
+            if acc.kind not in ("read", "check") or not acc.target.startswith("global:"):
+                continue
+            modname, _, name = acc.target[len("global:"):].rpartition(".")
+            if (modname, name) in seen:
+                continue
+            seen.add((modname, name))
+            out.append((modname, name, acc, f))
+        # NAME.method(...) on a global is not recorded as an access: match the call's receiver
+        mod = ctx.project.function_module[f]
+        by_pos = {(g.value.line, g.value.col): g for g in mod.globals.values() if g.value.line}
+        for call in ctx.project.calls_of(info):
+            r = call.receiver
+            g = by_pos.get((r.line, r.col)) if r is not None and r.line else None
+            if g is not None and (mod.module, g.name) not in seen:
+                seen.add((mod.module, g.name))
+                out.append((mod.module, g.name, call, f))
+    return out
+
+
+def _writers(ctx, modname: str, name: str) -> List[Tuple[str, object]]:
+    """Functions that rebind the global ``modname.name`` (``global name; name = ...``)."""
+    key = f"global:{modname}.{name}"
+    out = []
+    for q, fn in ctx.project.functions.items():
+        for acc in fn.accesses:
+            if acc.target == key and acc.kind in ("write", "rmw"):
+                out.append((q, acc))
+                break
+    return out
+
+
+def _initializers(ctx, m: ProcessModel) -> set:
+    out = set()
+    for _, call in ctx.project.all_calls():
+        v = call.kwargs.get("initializer")
+        if v is not None:
+            f = ctx.project.function_of_value(v)
+            if f:
+                out.add(f)
+    return out
+
+
+def _runs_at_import(m: ProcessModel, fn: str) -> bool:
+    """Is ``fn`` called from unguarded module-level code (so a spawned child runs it too)?"""
+    for _, call in m.callers.get(fn, []):
+        if call.function is None and not call.in_main_guard:
+            return True
+    return False
+
+
+class WorkerReliesOnForkInheritedState(Rule):
+    code = "CCL304"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        m = _model(ctx)
+        inits = None
+        for site, method in _process_sites(ctx, m):
+            if site.module.path != module.path:
+                continue
+            if method not in (None, "spawn", "forkserver"):
+                continue
+            if inits is None:
+                inits = _initializers(ctx, m)
+            worker_fns = set(m.reachable_functions(site.function))
+            reported = set()
+            for modname, name, acc, reader in _global_reads(ctx, m, site.function):
+                gmod = ctx.project.by_module.get(modname)
+                g = gmod.globals.get(name) if gmod is not None else None
+                if g is None or g.value.kind in ("function", "class", "ref"):
+                    continue
+                how = None
+                related = []
+                if g.in_main_guard:
+                    how = "assigned only under `if __name__ == \"__main__\":`"
+                    related.append({"path": gmod.path, "line": g.line, "col": g.col,
+                                    "message": f"'{name}' is set here, in the parent only"})
+                else:
+                    writers = [(q, a) for q, a in _writers(ctx, modname, name)
+                               if q not in worker_fns and q not in inits and not _runs_at_import(m, q)]
+                    if writers and g.assigned_in_function:
+                        q, a = writers[0]
+                        wmod = ctx.project.function_module[q]
+                        how = f"set at run time by {q.rsplit('.', 1)[-1]}() in the parent"
+                        related.append({"path": wmod.path, "line": a.line, "col": a.col,
+                                        "message": f"'{name}' is rebound here, in the parent"})
+                if how is None or name in reported:
+                    continue
+                reported.add(name)
+                rmod = ctx.project.function_module[reader]
+                related.append({"path": rmod.path, "line": acc.line, "col": acc.col,
+                                "message": f"the worker reads '{name}' here"})
+                method_words = f"'{method}'" if method else "spawn/forkserver (the default on macOS and Windows, and on Linux from 3.14)"
+                yield ctx.report(self.code, module, site.call, function=site.call.function, related=related,
+                                 name=name, worker=reader.rsplit(".", 1)[-1], how=how, method=method_words)
+
+
+class ResourceInheritedAcrossFork(Rule):
+    code = "CCL305"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        m = _model(ctx)
+        for site, method in _process_sites(ctx, m):
+            if site.module.path != module.path:
+                continue
+            if method == "fork":
+                when = "the 'fork' start method"
+            elif method is None and m.default_is_fork():
+                when = "the default 'fork' start method (Linux, Python before 3.14)"
+            else:
+                continue
+            reported = set()
+            for modname, name, acc, reader in _global_reads(ctx, m, site.function):
+                gmod = ctx.project.by_module.get(modname)
+                g = gmod.globals.get(name) if gmod is not None else None
+                if g is None or g.assigned_in_function:
+                    continue
+                what = _inherited_kind(ctx, g.value)
+                if what is None or name in reported:
+                    continue
+                reported.add(name)
+                rmod = ctx.project.function_module[reader]
+                related = [{"path": gmod.path, "line": g.line, "col": g.col,
+                            "message": f"'{name}' is created here, in the parent"},
+                           {"path": rmod.path, "line": acc.line, "col": acc.col,
+                            "message": f"the worker uses '{name}' here"}]
+                yield ctx.report(self.code, module, site.call, function=site.call.function, related=related,
+                                 name=name, what=what, worker=reader.rsplit(".", 1)[-1], when=when)
+
+
+def _inherited_kind(ctx, v) -> Optional[str]:
+    t = ctx.project.value_type(v)
+    return INHERITED.get(t) if t else None
