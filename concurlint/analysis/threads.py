@@ -1,0 +1,256 @@
+"""Which functions run outside the main thread (or in a child process), and how they got there.
+
+Built once per run from the dispatch sites (``analysis.dispatch``) and the project call graph, and
+memoised with ``ctx.shared(thread_map)`` so every rule that needs it pays once.
+
+- An *entry* is a dispatch site handing a project function to threads (``threading.Thread``
+  targets, ``Thread`` subclasses' ``run``, thread pools, ``ThreadPool``, ``asyncio.to_thread``,
+  ``run_in_executor`` with ``None`` or a thread pool) or to processes (process pools,
+  ``multiprocessing.Process``).
+- An entry is *repeated* when the same code can run in several threads at once: a ``map``, a site
+  inside a loop, a site in a function that is itself called in a loop (up to three callers up,
+  e.g. a server's per-request ``process_request``), or a function dispatched from several sites.
+- Every function reachable from an entry through project calls is *reached*; a call made while a
+  lock is held protects everything below it, so ``unlocked`` only keeps what is reachable through
+  call edges made with no lock held.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from concurlint.analysis.facts import Function
+
+THREAD_MODELS = ("threads",)
+PROCESS_MODELS = ("processes",)
+# objects that are safe to share between threads (or meant to be shared between processes)
+THREAD_SAFE_TYPES = frozenset({
+    "queue.Queue", "queue.SimpleQueue", "queue.LifoQueue", "queue.PriorityQueue",
+    "threading.local", "contextvars.ContextVar", "threading.Event", "threading.Lock", "threading.RLock",
+    "threading.Condition", "threading.Semaphore", "threading.BoundedSemaphore", "threading.Barrier",
+    "multiprocessing.Queue", "multiprocessing.JoinableQueue", "multiprocessing.SimpleQueue",
+    "multiprocessing.Value", "multiprocessing.Array", "multiprocessing.Manager",
+    "multiprocessing.managers.SyncManager", "multiprocessing.Event", "multiprocessing.Lock",
+    "asyncio.Queue", "weakref.WeakValueDictionary", "weakref.WeakKeyDictionary", "weakref.WeakSet",
+})
+
+
+@dataclass
+class Entry:
+    """One dispatch site that runs project code in another thread or process."""
+
+    key: int
+    site: object  # DispatchSite
+    function: str
+    model: str  # "threads" | "processes"
+    repeated: bool
+    bound_class: Optional[str] = None  # the instance's class when a bound method is dispatched
+
+    @property
+    def short(self) -> str:
+        return short_name(self.function)
+
+    def describe(self) -> str:
+        """``'crawl' (ThreadPoolExecutor.map at app.py:30)``"""
+        return f"'{self.short}' ({self.site.api} at {self.site.path}:{self.site.call.line})"
+
+    def related(self, message: str = "") -> dict:
+        call = self.site.call
+        return {"path": self.site.path, "line": call.line, "col": call.col,
+                "message": message or f"'{self.short}' is started here with {self.site.api}"}
+
+
+@dataclass
+class Reach:
+    """How a function is reached from one entry: the chain of calls from the entry function."""
+
+    entry: Entry
+    chain: Tuple[str, ...]
+    unlocked: bool  # reachable through call edges made with no lock held
+
+
+@dataclass
+class ThreadMap:
+    entries: List[Entry] = field(default_factory=list)
+    thread: Dict[str, List[Reach]] = field(default_factory=dict)
+    process: Dict[str, List[Reach]] = field(default_factory=dict)
+
+    def runs_in_thread(self, qualname: Optional[str]) -> bool:
+        return bool(qualname) and qualname in self.thread
+
+    def thread_reaches(self, qualname: str, unlocked_only: bool = False) -> List[Reach]:
+        return [r for r in self.thread.get(qualname, ()) if r.unlocked or not unlocked_only]
+
+    def process_reaches(self, qualname: str) -> List[Reach]:
+        return self.process.get(qualname, [])
+
+
+def short_name(qualname: Optional[str]) -> str:
+    if not qualname:
+        return "?"
+    parts = qualname.replace(".<locals>", "").split(".")
+    # Class.method reads better than the bare method name
+    if len(parts) >= 2 and parts[-2][:1].isupper():
+        return ".".join(parts[-2:])
+    return parts[-1]
+
+
+def chain_text(chain: Tuple[str, ...]) -> str:
+    return " -> ".join(short_name(q) for q in chain)
+
+
+def call_graph(project) -> Dict[str, List[Tuple[str, bool]]]:
+    """function -> [(callee, called with a lock held)] for callees defined in the project."""
+    graph: Dict[str, List[Tuple[str, bool]]] = {}
+    for q, fn in project.functions.items():
+        out = []
+        for call in project.calls_of(fn):
+            t = project.call_target(call)
+            if t in project.functions and t != q:
+                out.append((t, bool(call.locks)))
+        graph[q] = out
+    return graph
+
+
+def _callers(project) -> Dict[str, List[Tuple[Optional[str], int]]]:
+    """function -> [(calling function, loop index of the call)]"""
+    out: Dict[str, List[Tuple[Optional[str], int]]] = {}
+    for _, call in project.all_calls():
+        t = project.call_target(call)
+        if t in project.functions:
+            out.setdefault(t, []).append((call.function, call.loop))
+    return out
+
+
+def _called_repeatedly(fn: Optional[str], callers, depth: int = 3, seen: Optional[set] = None) -> bool:
+    if fn is None or depth <= 0:
+        return False
+    seen = seen if seen is not None else set()
+    if fn in seen:
+        return False
+    seen.add(fn)
+    for caller, loop in callers.get(fn, ()):
+        if loop >= 0:
+            return True
+        if _called_repeatedly(caller, callers, depth - 1, seen):
+            return True
+    return False
+
+
+def _bound_class(project, site) -> Optional[str]:
+    v = site.callable
+    if v is not None and v.kind == "partial" and v.inner:
+        v = v.inner[0]
+    if v is None or v.kind != "bound-method" or not v.inner:
+        return None
+    return project.value_type(v.inner[0])
+
+
+def build(ctx) -> ThreadMap:
+    project = ctx.project
+    tm = ThreadMap()
+    callers = _callers(project)
+    graph = call_graph(project)
+    per_function: Dict[str, int] = {}
+    candidates = []
+    for site in ctx.sites:
+        if site.model not in THREAD_MODELS + PROCESS_MODELS:
+            continue
+        fn = site.function
+        if fn not in project.functions:
+            continue
+        per_function[fn] = per_function.get(fn, 0) + 1
+        candidates.append(site)
+    for i, site in enumerate(candidates):
+        repeated = (site.style == "map" or site.call.loop >= 0
+                    or per_function[site.function] > 1
+                    or _called_repeatedly(site.call.function, callers))
+        bound = _bound_class(project, site) if not site.api.endswith("subclass") else None
+        entry = Entry(i, site, site.function, "threads" if site.model in THREAD_MODELS else "processes",
+                      repeated, bound)
+        tm.entries.append(entry)
+        target = tm.thread if entry.model == "threads" else tm.process
+        _walk(entry, graph, target)
+    return tm
+
+
+def _walk(entry: Entry, graph, target: Dict[str, List[Reach]]) -> None:
+    # breadth-first, so the recorded chain is a shortest one; a function first reached under a
+    # lock is revisited if it is later reached without one
+    best: Dict[str, Reach] = {}
+    start = Reach(entry, (entry.function,), True)
+    best[entry.function] = start
+    todo = deque([start])
+    while todo:
+        r = todo.popleft()
+        for callee, locked in graph.get(r.chain[-1], ()):
+            unlocked = r.unlocked and not locked
+            old = best.get(callee)
+            if old is not None and (old.unlocked or not unlocked):
+                continue
+            nr = Reach(entry, r.chain + (callee,), unlocked)
+            best[callee] = nr
+            todo.append(nr)
+    for q, r in best.items():
+        target.setdefault(q, []).append(r)
+
+
+def thread_map(ctx) -> ThreadMap:
+    """The memoised map for this run: ``ctx.shared(thread_map)``."""
+    return build(ctx)
+
+
+# ------------------------------------------------------------------ shared state helpers
+def state_info(project, target: str) -> Tuple[str, Optional[str], Optional[int], Optional[object]]:
+    """(description, path, line, value) of the definition of a shared-state key."""
+    kind, _, name = target.partition(":")
+    if kind == "global":
+        mod_name, _, short = name.rpartition(".")
+        mod = project.by_module.get(mod_name)
+        g = mod.globals.get(short) if mod is not None else None
+        if g is not None and mod is not None:
+            return f"module global '{short}'", mod.path, g.line, g.value
+        return f"module global '{short}'", None, None, None
+    cls_name, _, attr = name.rpartition(".")
+    info = project.classes.get(cls_name)
+    cls_short = cls_name.rsplit(".", 1)[-1]
+    if info is not None:
+        v = info.attrs.get(attr)
+        fn = next(iter(info.methods.values()), None)
+        mod = project.function_module.get(fn) if fn else None
+        if mod is None:
+            mod = next((m for m in project.modules if cls_name in m.classes), None)
+        if v is not None and mod is not None:
+            level = "class attribute" if is_class_level(project, cls_name, attr) else "attribute"
+            return f"{level} '{cls_short}.{attr}'", mod.path, v.line or info.line, v
+        if mod is not None:
+            return f"attribute '{cls_short}.{attr}'", mod.path, info.line, None
+    return f"attribute '{cls_short}.{attr}'", None, None, None
+
+
+def is_class_level(project, cls_name: str, attr: str) -> bool:
+    """Is ``attr`` assigned in the class body (shared by every instance), not in a method?"""
+    info = project.classes.get(cls_name)
+    if info is None or attr not in info.attrs:
+        return False
+    line = info.attrs[attr].line
+    if not line:
+        return False
+    for q in info.methods.values():
+        fn: Optional[Function] = project.functions.get(q)
+        if fn is not None and fn.line <= line <= fn.end_line:
+            return False
+    return True
+
+
+def is_thread_safe_value(project, value) -> bool:
+    if value is None:
+        return False
+    t = project.value_type(value) or (value.qualname if value.kind in ("instance", "call") else None)
+    if not t:
+        return False
+    if t in THREAD_SAFE_TYPES:
+        return True
+    # multiprocessing.Manager().dict() and friends: proxies
+    return t.startswith("multiprocessing.managers.") or t.endswith("Proxy")

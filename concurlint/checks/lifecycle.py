@@ -1,0 +1,197 @@
+"""CCL6xx: thread lifecycle hazards.
+
+- CCL601 ``signal.signal`` reached from code that runs in another thread (ValueError there).
+- CCL602 a future (or ``AsyncResult``) dropped, or an executor ``map`` never iterated: the task's
+  exception is stored and never raised.
+- CCL603 a non-daemon thread started in library code and never joined or kept.
+- CCL604 ``threading.Thread(f)``: the first positional parameter is ``group``, not ``target``.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional
+
+from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.threads import chain_text, short_name, thread_map
+from concurlint.registry import Finding, Rule
+
+SIGNAL_CALLS = ("signal.signal",)
+EXECUTORS = ("concurrent.futures.ThreadPoolExecutor", "concurrent.futures.ProcessPoolExecutor",
+             "concurrent.futures.InterpreterPoolExecutor", "concurrent.futures.Executor",
+             "concurrent.futures._base.Executor")
+# call -> (what it returns, how its failure is lost)
+SUBMITS = {f"{e}.submit": "future" for e in EXECUTORS}
+SUBMITS.update({
+    "multiprocessing.pool.Pool.apply_async": "AsyncResult",
+    "multiprocessing.pool.ThreadPool.apply_async": "AsyncResult",
+    "multiprocessing.pool.Pool.map_async": "AsyncResult",
+    "multiprocessing.pool.ThreadPool.map_async": "AsyncResult",
+    "multiprocessing.pool.Pool.starmap_async": "AsyncResult",
+    "multiprocessing.pool.ThreadPool.starmap_async": "AsyncResult",
+})
+MAPS = {f"{e}.map" for e in EXECUTORS} | {
+    "multiprocessing.pool.Pool.imap", "multiprocessing.pool.Pool.imap_unordered",
+    "multiprocessing.pool.ThreadPool.imap", "multiprocessing.pool.ThreadPool.imap_unordered",
+}
+THREAD_CLASSES = ("threading.Thread",)
+GROUP_FIRST = ("threading.Thread", "multiprocessing.Process", "multiprocessing.context.Process")
+CALLABLE_KINDS = ("function", "lambda", "bound-method", "partial")
+
+
+class _Pos:
+    def __init__(self, call: Call):
+        self.line, self.col = call.line, call.col
+        self.end_line, self.end_col = call.end_line, call.end_col
+        self.text = call.text
+
+
+def _executor_method(project, call: Call, names) -> Optional[str]:
+    """The canonical API name when ``call`` is one of ``names`` (also on project subclasses of
+    ``concurrent.futures.Executor``, e.g. when analysing the standard library itself)."""
+    t = project.call_target(call)
+    if t in names:
+        return t
+    if t in project.functions and call.method:
+        cls = project.functions[t].cls
+        for e in EXECUTORS:
+            if cls and project.is_subclass(cls, e):
+                name = f"{e}.{call.method}"
+                if name in names:
+                    return name
+    return None
+
+
+class SignalHandlerSetOutsideMainThread(Rule):
+    code = "CCL601"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        tm = ctx.shared(thread_map)
+        project = ctx.project
+        for q, fn in module.functions.items():
+            reaches = tm.thread_reaches(q)
+            if not reaches:
+                continue
+            for call in project.calls_of(fn):
+                if project.call_target(call) not in SIGNAL_CALLS or call.in_try:
+                    continue
+                r = reaches[0]
+                via = f" via {chain_text(r.chain)}" if len(r.chain) > 1 else ""
+                yield ctx.report(self.code, module, _Pos(call), function=q,
+                                 related=[r.entry.related(f"'{r.entry.short}' is started in a thread here")],
+                                 func=short_name(q), runner=f"{r.entry.describe()}{via}")
+
+
+def _name_used(fn, name: str) -> bool:
+    return name in fn.loaded_names
+
+
+class FutureResultNeverChecked(Rule):
+    code = "CCL602"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        for call in module.calls:
+            api = _executor_method(project, call, SUBMITS)
+            what = SUBMITS.get(api) if api else None
+            fate = None
+            if api is not None:
+                if api.endswith("_async") and ("callback" in call.kwargs or "error_callback" in call.kwargs):
+                    continue
+                if call.use == "discard":
+                    fate = "dropped"
+                elif call.use == "assign" and call.assigned_to and call.function:
+                    fn = module.functions.get(call.function)
+                    if fn is not None and not _name_used(fn, call.assigned_to):
+                        fate = f"stored in '{call.assigned_to}' and never used"
+            else:
+                api = _executor_method(project, call, MAPS)
+                if api is not None and call.use == "discard":
+                    what, fate = "iterator", "never iterated"
+            if fate is None or api is None:
+                continue
+            fn_value = call.kwargs.get("fn") or call.kwargs.get("func") or (call.args[0] if call.args else None)
+            task = f"'{fn_value.text}'" if fn_value is not None and fn_value.text else "the task"
+            short_api = ".".join(api.split(".")[-2:])
+            yield ctx.report(self.code, module, _Pos(call), function=call.function,
+                             what=what, api=short_api, fate=fate, task=task)
+
+
+def _thread_class(project, call: Call) -> Optional[str]:
+    t = project.resolve(call.target)
+    if t in THREAD_CLASSES:
+        return t
+    if t in project.classes and project.is_subclass(t, "threading.Thread"):
+        return t
+    return None
+
+
+def _class_sets_daemon(project, cls: str) -> bool:
+    seen = set()
+    todo = [cls]
+    while todo:
+        c = todo.pop()
+        if c in seen or c not in project.classes:
+            continue
+        seen.add(c)
+        info = project.classes[c]
+        for q in info.methods.values():
+            fn = project.functions.get(q)
+            if fn is None:
+                continue
+            if any(a.target.endswith(".daemon") and a.kind == "write" for a in fn.accesses):
+                return True
+            for sub in project.calls_of(fn):
+                if "daemon" in sub.kwargs or sub.method in ("setDaemon",):
+                    return True
+        todo.extend(project.resolve(b) for b in info.bases)
+    return False
+
+
+class NonDaemonThreadNeverJoined(Rule):
+    code = "CCL603"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        if module.has_main_guard or module.module.rsplit(".", 1)[-1] in ("__main__", "conftest") \
+                or module.module.rsplit(".", 1)[-1].startswith("test"):
+            return
+        starts: Dict[tuple, List[Call]] = {}
+        for call in module.calls:
+            if call.method and call.receiver is not None and call.receiver.line:
+                starts.setdefault((call.function, call.receiver.line, call.receiver.col), []).append(call)
+        for call in module.calls:
+            cls = _thread_class(project, call)
+            if cls is None or call.in_main_guard or call.function is None:
+                continue
+            fn = module.functions.get(call.function)
+            if fn is None or fn.name == "main":
+                continue
+            if "daemon" in call.kwargs or call.star_args or (cls != "threading.Thread" and _class_sets_daemon(project, cls)):
+                continue
+            methods = [c.method for c in starts.get((call.function, call.line, call.col), [])]
+            if "start" not in methods or "join" in methods or "setDaemon" in methods:
+                continue
+            if call.use == "assign":
+                name = call.assigned_to
+                if not name or fn.loaded_names.count(name) > len(methods):
+                    continue  # kept, passed on, returned or configured: not provably lost
+            elif call.use != "arg":
+                continue
+            target = call.kwargs.get("target") or (call.args[1] if len(call.args) > 1 else None)
+            what = f"'{target.text}'" if target is not None and target.text else f"'{short_name(cls)}'"
+            yield ctx.report(self.code, module, _Pos(call), function=call.function, target=what)
+
+
+class ThreadCallablePassedAsGroup(Rule):
+    code = "CCL604"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        for call in module.calls:
+            t = project.call_target(call)
+            if t not in GROUP_FIRST and not (t or "").endswith("BaseContext.Process"):
+                continue
+            if not call.args or call.args[0].kind not in CALLABLE_KINDS:
+                continue
+            api = "threading.Thread" if t == "threading.Thread" else "multiprocessing.Process"
+            yield ctx.report(self.code, module, _Pos(call), function=call.function,
+                             func=call.args[0].text, api=api)

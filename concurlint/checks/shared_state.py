@@ -1,0 +1,305 @@
+"""CCL2xx: shared mutable state touched by code that runs in other threads or processes.
+
+Which code runs where comes from ``analysis.threads`` (dispatch sites + call graph). The accesses
+come from the facts: every read/write/mutation of a module global or a ``self.``/class attribute,
+with the locks held at that point (``with lock:`` and ``acquire()`` ... ``finally: release()``).
+
+Policy on single operations: one ``list.append``, one ``dict[k] = v``, one ``set.add`` of
+independent items is atomic in CPython, with the GIL and also in the free-threaded build (PEP 703
+gives built-in containers per-object locks), so it is never reported on its own. What is reported
+is what breaks in both builds: read-modify-write (``n += 1``), check-then-act, a read followed by a
+write-back, and size changes while other code iterates. Under a free-threaded target (``3.13t``)
+the threads run truly in parallel, so the messages say these races will happen far more often.
+
+State that is safe to share is not reported: ``queue.Queue``, ``threading.local()``,
+``contextvars``, locks and events, multiprocessing shared values and manager proxies; state only
+read by threads (written once before they start) produces no write access at all.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from concurlint.analysis.facts import Access, Function, ModuleFacts
+from concurlint.analysis.threads import (
+    Reach, chain_text, is_class_level, is_thread_safe_value, short_name, state_info, thread_map,
+)
+from concurlint.registry import Finding, Rule
+
+WRITE_KINDS = ("write", "mutate", "rmw")
+SIZE_CHANGING = (".append()", ".extend()", ".insert()", ".pop()", ".popitem()", ".remove()", ".clear()",
+                 ".update()", ".setdefault()", ".add()", ".discard()", ".popleft()", ".appendleft()", "del")
+ITER_METHODS = (".items()", ".keys()", ".values()")
+FT_NOTE = ("; the free-threaded target runs these threads truly in parallel, so this race will "
+           "happen far more often than under the GIL")
+
+
+class _Pos:
+    def __init__(self, line: int, col: int, text: str = ""):
+        self.line = line
+        self.col = col
+        self.end_line = line
+        self.end_col = col
+        self.text = text
+
+
+def _runner(reach: Reach) -> str:
+    e = reach.entry
+    where = f"{e.site.api} at {e.site.path}:{e.site.call.line}"
+    how = "several threads at once" if e.repeated else "another thread"
+    via = f" (via {chain_text(reach.chain)})" if len(reach.chain) > 1 else ""
+    return f"'{e.short}' running in {how}, started by {where}{via}"
+
+
+def _accesses(project) -> Dict[str, List[Tuple[ModuleFacts, Function, Access]]]:
+    out: Dict[str, List[Tuple[ModuleFacts, Function, Access]]] = {}
+    for mod in project.modules:
+        for fn in mod.functions.values():
+            for acc in fn.accesses:
+                out.setdefault(acc.target, []).append((mod, fn, acc))
+    return out
+
+
+def _is_iteration(fn: Function, acc: Access) -> bool:
+    if acc.kind != "read":
+        return False
+    for loop in fn.loops:
+        if loop.line != acc.line or " over " not in loop.desc:
+            continue
+        it = loop.desc.split(" over ", 1)[1]
+        if acc.op in ITER_METHODS and it.endswith(acc.op):
+            return True
+        if it == acc.op or it in (acc.op + m for m in ITER_METHODS):
+            return True
+    return False
+
+
+class _Analysis:
+    """Everything the CCL2 rules report, computed once per run (``ctx.shared``)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.project = ctx.project
+        self.tm = ctx.shared(thread_map)
+        self.by_target = _accesses(self.project)
+        self.ft = FT_NOTE if ctx.config.free_threaded else ""
+        self.out: Dict[str, List[Finding]] = {}
+        self._defs: Dict[str, tuple] = {}
+        self.threads()
+        self.processes()
+
+    # ---------------------------------------------------------------- helpers
+    def definition(self, target: str):
+        if target not in self._defs:
+            self._defs[target] = state_info(self.project, target)
+        return self._defs[target]
+
+    def defined_at(self, target: str) -> str:
+        _, path, line, _ = self.definition(target)
+        return f"{path}:{line}" if path else "outside the analysed files"
+
+    def def_related(self, target: str) -> List[dict]:
+        desc, path, line, _ = self.definition(target)
+        return [{"path": path, "line": line, "col": 0, "message": f"{desc} is defined here"}] if path else []
+
+    def safe(self, target: str) -> bool:
+        return is_thread_safe_value(self.project, self.definition(target)[3])
+
+    def add(self, code: str, mod: ModuleFacts, fn: Function, pos: _Pos, related: List[dict], **fields) -> None:
+        f = self.ctx.report(code, mod, pos, function=fn.qualname, related=related, **fields)
+        self.out.setdefault(mod.path, []).append(f)
+
+    def shared_reach(self, fn: Function, target: str, writers: Dict[str, Dict[int, bool]]) -> Optional[Reach]:
+        """The reach under which this function's access to ``target`` can race, else None."""
+        reaches = self.tm.thread_reaches(fn.qualname, unlocked_only=True)
+        if not reaches:
+            return None
+        if target.startswith("attr:"):
+            cls, _, attr = target[5:].rpartition(".")
+            if not is_class_level(self.project, cls, attr):
+                # an instance attribute is shared when one object's method runs in several threads
+                for r in reaches:
+                    b = r.entry.bound_class
+                    if r.entry.repeated and b and fn.cls and self.project.is_subclass(b, fn.cls):
+                        return r
+                return None
+        parties = writers.get(target, {})
+        count = sum(2 if rep else 1 for rep in parties.values())
+        for r in reaches:
+            if r.entry.repeated or count >= 2:
+                return r
+        return None
+
+    # ---------------------------------------------------------------- threads
+    def threads(self) -> None:
+        tm, project = self.tm, self.project
+        # who writes each piece of state from thread code: target -> {entry key: repeated}
+        writers: Dict[str, Dict[int, bool]] = {}
+        for q in tm.thread:
+            fn = project.functions[q]
+            for acc in fn.accesses:
+                if acc.kind in WRITE_KINDS and not acc.locks:
+                    for r in tm.thread_reaches(q, unlocked_only=True):
+                        writers.setdefault(acc.target, {})[r.entry.key] = r.entry.repeated
+        for q in sorted(tm.thread):
+            fn = project.functions[q]
+            mod = project.function_module[q]
+            done: set = set()
+            for acc in fn.accesses:
+                if acc.locks or acc.kind not in WRITE_KINDS + ("check",) or self.safe(acc.target):
+                    continue
+                if (acc.target, acc.kind) in done:
+                    continue
+                r = self.shared_reach(fn, acc.target, writers)
+                if acc.kind == "rmw":
+                    if r is None:
+                        continue
+                    level = acc.target.startswith("global:") or is_class_level(
+                        project, *acc.target[5:].rpartition(".")[::2])
+                    code = "CCL201" if level else "CCL202"
+                    done.add((acc.target, acc.kind))
+                    self.report_race(code, mod, fn, acc, r, f"'{acc.op}'", "concurrent updates are lost")
+                elif acc.kind == "check":
+                    if r is None:
+                        continue
+                    done.add((acc.target, acc.kind))
+                    self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it")
+                elif acc.kind in ("write", "mutate"):
+                    if r is not None and (acc.target, "check") not in done:
+                        rd = self.read_before(fn, acc)
+                        if rd is not None:
+                            done.add((acc.target, "check"))
+                            self.report_check(mod, fn, rd, r, f"read '{rd.op}' at line {rd.line}",
+                                              f"the write-back '{acc.op}' at line {acc.line}", at=rd)
+                            continue
+                    if acc.op.startswith(SIZE_CHANGING) or acc.op.startswith("[...] ="):
+                        if (acc.target, "iter") in done:
+                            continue
+                        other = self.concurrent_iteration(fn, acc)
+                        if other is not None:
+                            done.add((acc.target, "iter"))
+                            self.report_iteration(mod, fn, acc, other)
+
+    def read_before(self, fn: Function, w: Access) -> Optional[Access]:
+        """``x = d.get(k)`` ... ``d[k] = x + 1``: an unlocked read of the state earlier in the
+        same function than an unlocked write-back (not the read that is part of the write)."""
+        if not (w.kind == "write" or w.op.startswith("[...] =")):
+            return None
+        positions = {(a.line, a.col) for a in fn.accesses if a.target == w.target and a.kind != "read"}
+        for a in fn.accesses:
+            if a is w:
+                break
+            if (a.target == w.target and a.kind == "read" and not a.locks and not a.in_check
+                    and (a.line, a.col) not in positions and a.line <= w.line and not _is_iteration(fn, a)):
+                return a
+        return None
+
+    def concurrent_iteration(self, fn: Function, w: Access):
+        """Other code iterating the same dict/set while this thread changes its size."""
+        value = self.definition(w.target)[3]
+        t = self.project.value_type(value) if value is not None else None
+        if t not in ("builtins.dict", "builtins.set"):
+            return None
+        mine = {r.entry.key for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True)}
+        repeated = any(r.entry.repeated for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True))
+        for mod, other, acc in self.by_target.get(w.target, ()):
+            if other.qualname == fn.qualname or acc.locks or not _is_iteration(other, acc):
+                continue
+            theirs = {r.entry.key for r in self.tm.thread_reaches(other.qualname)}
+            if not theirs or theirs - mine or repeated:
+                return mod, other, acc
+        return None
+
+    def runner_related(self, r: Reach) -> dict:
+        return r.entry.related(f"'{r.entry.short}' is started in "
+                               f"{'several threads' if r.entry.repeated else 'a thread'} here")
+
+    def report_race(self, code, mod, fn, acc, r: Reach, action: str, consequence: str) -> None:
+        desc = self.definition(acc.target)[0]
+        self.add(code, mod, fn, _Pos(acc.line, acc.col, acc.op), self.def_related(acc.target) + [self.runner_related(r)],
+                 action=action, state=desc, defined=self.defined_at(acc.target), runner=_runner(r),
+                 consequence=consequence, ft=self.ft)
+
+    def report_check(self, mod, fn, acc, r: Reach, first: str, second: str, at: Optional[Access] = None) -> None:
+        desc = self.definition(acc.target)[0]
+        self.add("CCL202", mod, fn, _Pos(acc.line, acc.col, acc.op),
+                 self.def_related(acc.target) + [self.runner_related(r)],
+                 first=first, second=second, state=desc, defined=self.defined_at(acc.target),
+                 runner=_runner(r), ft=self.ft)
+
+    def report_iteration(self, mod, fn, acc, other) -> None:
+        omod, ofn, oacc = other
+        desc = self.definition(acc.target)[0]
+        reaches = self.tm.thread_reaches(fn.qualname, unlocked_only=True)
+        where = "the main thread" if not self.tm.thread_reaches(ofn.qualname) else "another thread"
+        self.add("CCL201", mod, fn, _Pos(acc.line, acc.col, acc.op),
+                 self.def_related(acc.target) + [self.runner_related(reaches[0]),
+                                                 {"path": omod.path, "line": oacc.line, "col": oacc.col,
+                                                  "message": f"'{short_name(ofn.qualname)}' iterates it here"}],
+                 action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target), runner=_runner(reaches[0]),
+                 consequence=(f"'{short_name(ofn.qualname)}' iterates it at {omod.path}:{oacc.line} in {where} "
+                              "and fails with 'RuntimeError: changed size during iteration'"),
+                 ft=self.ft)
+
+    # -------------------------------------------------------------- processes
+    def processes(self) -> None:
+        tm, project = self.tm, self.project
+        for q in sorted(tm.process):
+            fn = project.functions[q]
+            mod = project.function_module[q]
+            done: set = set()
+            for acc in fn.accesses:
+                if acc.kind not in WRITE_KINDS or acc.target in done or self.safe(acc.target):
+                    continue
+                if acc.target.startswith("attr:"):
+                    cls, _, attr = acc.target[5:].rpartition(".")
+                    bound = any(r.entry.bound_class and fn.cls and project.is_subclass(r.entry.bound_class, fn.cls)
+                                for r in tm.process_reaches(q))
+                    if not bound and not is_class_level(project, cls, attr):
+                        continue
+                read = self.parent_read(acc.target)
+                if read is None:
+                    continue
+                done.add(acc.target)
+                rmod, rfn, racc = read
+                r = tm.process_reaches(q)[0]
+                desc = self.definition(acc.target)[0]
+                via = f" via {chain_text(r.chain)}" if len(r.chain) > 1 else ""
+                self.add("CCL203", mod, fn, _Pos(acc.line, acc.col, acc.op),
+                         self.def_related(acc.target) + [
+                             r.entry.related(f"'{r.entry.short}' is sent to a child process here"),
+                             {"path": rmod.path, "line": racc.line, "col": racc.col,
+                              "message": f"the parent reads {desc} here"}],
+                         action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target),
+                         runner=f"'{r.entry.short}' ({r.entry.site.api} at {r.entry.site.path}:{r.entry.site.call.line}{via})",
+                         read_at=f"{rmod.path}:{racc.line} ('{short_name(rfn.qualname)}')")
+
+    def parent_read(self, target: str):
+        for mod, fn, acc in self.by_target.get(target, ()):
+            if acc.kind in ("read", "check") and fn.qualname not in self.tm.process:
+                if fn.name == "__init__":
+                    continue
+                return mod, fn, acc
+        return None
+
+
+def _analysis(ctx) -> _Analysis:
+    return _Analysis(ctx)
+
+
+class _SharedState(Rule):
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        for f in ctx.shared(_analysis).out.get(module.path, ()):
+            if f.code == self.code:
+                yield f
+
+
+class UnsynchronisedWriteToSharedState(_SharedState):
+    code = "CCL201"
+
+
+class CheckThenActOnSharedState(_SharedState):
+    code = "CCL202"
+
+
+class StateMutatedInChildProcess(_SharedState):
+    code = "CCL203"
