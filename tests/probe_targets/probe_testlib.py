@@ -57,7 +57,7 @@ def busy(report):
     return (report.get("load") or {}).get("level") in ("busy", "saturated")
 
 
-def measure_until(make_report, check, attempts=3):
+def measure_until(make_report, check, attempts=2):
     """Re-measure up to `attempts` times until `check(report)` holds.
 
     Timing assertions are about direction and margin only; on a machine that
