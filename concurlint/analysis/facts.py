@@ -82,6 +82,7 @@ class Call:
     in_main_guard: bool = False
     in_async: bool = False
     in_try: bool = False
+    nonblocking_try: bool = False  # in a try that catches BlockingIOError: a non-blocking IO attempt
     block_end: int = 0  # for a call used as a `with` context expression: last line of the block
 
 
@@ -183,7 +184,7 @@ class _Scope:
 
 _LOOP_NODES = (ast.For, ast.AsyncFor, ast.While)
 _COMP_NODES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_OP_NODES = (ast.BinOp, ast.AugAssign, ast.JoinedStr)
+_OP_NODES = (ast.BinOp, ast.AugAssign, ast.JoinedStr, ast.Subscript)
 
 
 class Extractor(ast.NodeVisitor):
@@ -202,6 +203,7 @@ class Extractor(ast.NodeVisitor):
         self.in_main_guard = False
         self.in_test = 0
         self.in_try = 0
+        self.nb_try = 0
         self.use: Dict[int, Tuple[str, Optional[str]]] = {}
         self.awaited: set = set()
 
@@ -704,6 +706,8 @@ class Extractor(ast.NodeVisitor):
         is_static = any(d == "staticmethod" or d == "builtins.staticmethod" for d in fn.decorators)
         if cls is not None and all_args and not is_static:
             scope.self_name = all_args[0].arg
+            if any(d in ("classmethod", "builtins.classmethod") for d in fn.decorators):
+                scope.values[scope.self_name] = Value("class", cls.qualname, scope.self_name, local=cls.local)
         for a in all_args + list(args.kwonlyargs):
             if a.annotation is not None:
                 t = self.resolve(a.annotation)
@@ -930,8 +934,11 @@ class Extractor(ast.NodeVisitor):
                         released.append(self.segment(sub.func.value, 40))
         self.locks.extend(released)
         self.in_try += 1
+        nb = int(_catches_blocking_io(node))
+        self.nb_try += nb
         for s in node.body:
             self.visit(s)
+        self.nb_try -= nb
         self.in_try -= 1
         if released:
             del self.locks[-len(released):]
@@ -1067,6 +1074,7 @@ class Extractor(ast.NodeVisitor):
             in_main_guard=self.in_main_guard,
             in_async=bool(fn and fn.is_async),
             in_try=self.in_try > 0,
+            nonblocking_try=self.nb_try > 0,
         )
         idx = len(self.facts.calls)
         self.facts.calls.append(call)
@@ -1120,6 +1128,17 @@ def _is_main_guard(test: ast.AST) -> bool:
         names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
         consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
         return bool(names and consts)
+    return False
+
+
+def _catches_blocking_io(node: ast.AST) -> bool:
+    """Does this try statement handle BlockingIOError (the mark of a non-blocking IO attempt)?"""
+    for h in getattr(node, "handlers", ()):
+        types = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+        for t in types:
+            name = t.id if isinstance(t, ast.Name) else (t.attr if isinstance(t, ast.Attribute) else None)
+            if name in ("BlockingIOError", "SSLWantReadError", "SSLWantWriteError"):
+                return True
     return False
 
 
