@@ -116,11 +116,30 @@ def call_graph(project) -> Dict[str, List[Tuple[str, bool]]]:
 def _callers(project) -> Dict[str, List[Tuple[Optional[str], int]]]:
     """function -> [(calling function, loop index of the call)]"""
     out: Dict[str, List[Tuple[Optional[str], int]]] = {}
+    by_name: Dict[str, List[str]] = {}
+    for q, fn in project.functions.items():
+        if fn.cls:
+            by_name.setdefault(fn.name, []).append(q)
     for _, call in project.all_calls():
         t = project.call_target(call)
         if t in project.functions:
             out.setdefault(t, []).append((call.function, call.loop))
+        # self.m() in a base class reaches a mixin's override of m when some project class
+        # inherits from both (socketserver.ThreadingMixIn.process_request)
+        if call.method and call.receiver is not None and call.receiver.kind == "instance" and call.function:
+            caller = project.functions.get(call.function)
+            if caller is None or not caller.cls or call.receiver.text not in (caller.params[:1] or ["self"]):
+                continue
+            for q in by_name.get(call.method, ()):
+                if q != t and _share_subclass(project, caller.cls, project.functions[q].cls):
+                    out.setdefault(q, []).append((call.function, call.loop))
     return out
+
+
+def _share_subclass(project, a: Optional[str], b: Optional[str]) -> bool:
+    if not a or not b:
+        return False
+    return any(project.is_subclass(k, a) and project.is_subclass(k, b) for k in project.classes)
 
 
 def _called_repeatedly(fn: Optional[str], callers, depth: int = 3, seen: Optional[set] = None) -> bool:
@@ -138,13 +157,24 @@ def _called_repeatedly(fn: Optional[str], callers, depth: int = 3, seen: Optiona
     return False
 
 
-def _bound_class(project, site) -> Optional[str]:
-    v = site.callable
+def _bound_class(project, v) -> Optional[str]:
     if v is not None and v.kind == "partial" and v.inner:
         v = v.inner[0]
     if v is None or v.kind != "bound-method" or not v.inner:
         return None
     return project.value_type(v.inner[0])
+
+
+def _constructor_target(project, site) -> Tuple[Optional[str], Optional[object]]:
+    """``Thread(target=f).start()`` when ``Thread`` is a project class: ``f`` (and its value)."""
+    v = site.callable
+    if v is None or not v.line:
+        return None, None
+    for call in site.module.calls:
+        if call.line == v.line and call.col == v.col:
+            target = call.kwargs.get("target") or (call.args[1] if len(call.args) > 1 else None)
+            return project.function_of_value(target), target
+    return None, None
 
 
 def build(ctx) -> ThreadMap:
@@ -157,17 +187,20 @@ def build(ctx) -> ThreadMap:
     for site in ctx.sites:
         if site.model not in THREAD_MODELS + PROCESS_MODELS:
             continue
-        fn = site.function
+        fn, callable_ = site.function, site.callable
+        if fn in ("threading.Thread.run", "multiprocessing.process.BaseProcess.run"):
+            # analysing threading.py itself makes Thread a project class: the work is the target
+            fn, callable_ = _constructor_target(project, site)
         if fn not in project.functions:
             continue
         per_function[fn] = per_function.get(fn, 0) + 1
-        candidates.append(site)
-    for i, site in enumerate(candidates):
+        candidates.append((site, fn, callable_))
+    for i, (site, fn, callable_) in enumerate(candidates):
         repeated = (site.style == "map" or site.call.loop >= 0
-                    or per_function[site.function] > 1
+                    or per_function[fn] > 1
                     or _called_repeatedly(site.call.function, callers))
-        bound = _bound_class(project, site) if not site.api.endswith("subclass") else None
-        entry = Entry(i, site, site.function, "threads" if site.model in THREAD_MODELS else "processes",
+        bound = _bound_class(project, callable_) if callable_ is not site.call.receiver else None
+        entry = Entry(i, site, fn, "threads" if site.model in THREAD_MODELS else "processes",
                       repeated, bound)
         tm.entries.append(entry)
         target = tm.thread if entry.model == "threads" else tm.process
