@@ -288,8 +288,7 @@ def _run_interpreters(t):
         from concurrent.futures import InterpreterPoolExecutor
     except ImportError:
         raise Impossible(
-            "concurrent.futures.InterpreterPoolExecutor needs Python 3.14+ "
-            "(this is %s)" % sys.version.split()[0]
+            "InterpreterPoolExecutor needs Python 3.14+ (this is %s)" % sys.version.split()[0]
         )
     if t.is_coro:
         raise Impossible("a coroutine function cannot be sent to an interpreter pool")

@@ -121,7 +121,8 @@ def _panel(report: Dict[str, Any], y0: float) -> List[str]:
             for v in (lo, hi):
                 out.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#222"/>' % (cx - 6, cx + 6, y(v), y(v)))
             label_y = min(label_y, y(hi) - 6)
-        out.append(_t(cx, label_y, "%.2fx" % sp, 12, weight="bold"))
+        out.append(_t(cx, label_y, "%.2fx" % sp, 12, weight="bold",
+                      extra=' stroke="white" stroke-width="3" paint-order="stroke"'))
         if e.get("wall_s") is not None:
             out.append(_t(cx, base + 33, "%.3g s wall" % e["wall_s"], 10, fill="#666"))
 
