@@ -232,13 +232,15 @@ class ProcessModel:
         call = calls[i][1]
         # the object the threads belong to: the receiver (t.start(), ex.submit()) or the call itself (Pool())
         owner = call.receiver
-        ident = (owner.line, owner.col) if owner is not None and owner.line else (call.line, call.col)
+        idents = {(call.line, call.col)}  # Pool(): the call made the object
+        if owner is not None and owner.line:
+            idents.add((owner.line, owner.col))  # t.start(), ex.submit(): the receiver is the object
         if "with" in stops:
             for _, c in calls:
-                if c.block_end and (c.line, c.col) == ident:
+                if c.block_end and (c.line, c.col) in idents:
                     return (c.block_end, 10 ** 6)
         for _, c in calls[i + 1:]:
-            if c.method in stops and c.receiver is not None and (c.receiver.line, c.receiver.col) == ident:
+            if c.method in stops and c.receiver is not None and (c.receiver.line, c.receiver.col) in idents:
                 return (c.line, c.col)
         return INF
 

@@ -171,8 +171,14 @@ def _global_reads(ctx, m: ProcessModel, fn: str) -> List[Tuple[str, str, object]
                 continue
             seen.add((modname, name))
             out.append((modname, name, acc, f))
-        # NAME.method(...) on a global is not recorded as an access: match the call's receiver
+        # a global bound only in the main guard after the function was defined is not an access
         mod = ctx.project.function_module[f]
+        for name in info.loaded_names:
+            g = mod.globals.get(name)
+            if g is not None and g.in_main_guard and name not in info.params and (mod.module, name) not in seen:
+                seen.add((mod.module, name))
+                out.append((mod.module, name, _Loc(info.line, info.col), f))
+        # NAME.method(...) on a global is not recorded as an access: match the call's receiver
         by_pos = {(g.value.line, g.value.col): g for g in mod.globals.values() if g.value.line}
         for call in ctx.project.calls_of(info):
             r = call.receiver
@@ -181,6 +187,11 @@ def _global_reads(ctx, m: ProcessModel, fn: str) -> List[Tuple[str, str, object]
                 seen.add((mod.module, g.name))
                 out.append((mod.module, g.name, call, f))
     return out
+
+
+class _Loc:
+    def __init__(self, line: int, col: int):
+        self.line, self.col = line, col
 
 
 def _writers(ctx, modname: str, name: str) -> List[Tuple[str, object]]:
