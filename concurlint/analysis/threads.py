@@ -46,10 +46,7 @@ class Entry:
     model: str  # "threads" | "processes"
     repeated: bool
     bound_class: Optional[str] = None  # the instance's class when a bound method is dispatched
-
-    @property
-    def short(self) -> str:
-        return short_name(self.function)
+    short: str = ""
 
     def describe(self) -> str:
         """``'crawl' (ThreadPoolExecutor.map at app.py:30)``"""
@@ -86,18 +83,24 @@ class ThreadMap:
         return self.process.get(qualname, [])
 
 
-def short_name(qualname: Optional[str]) -> str:
+def short_name(qualname: Optional[str], project=None) -> str:
+    """``Class.method`` or ``function`` for messages."""
     if not qualname:
         return "?"
+    fn = project.functions.get(qualname) if project is not None else None
+    if fn is not None:
+        if fn.cls:
+            return f"{fn.cls.rsplit('.', 1)[-1]}.{fn.name}"
+        return fn.name
     parts = qualname.replace(".<locals>", "").split(".")
     # Class.method reads better than the bare method name
-    if len(parts) >= 2 and parts[-2][:1].isupper():
+    if len(parts) >= 2 and parts[-2][:1].isupper() and not parts[-2].isupper():
         return ".".join(parts[-2:])
     return parts[-1]
 
 
-def chain_text(chain: Tuple[str, ...]) -> str:
-    return " -> ".join(short_name(q) for q in chain)
+def chain_text(chain: Tuple[str, ...], project=None) -> str:
+    return " -> ".join(short_name(q, project) for q in chain)
 
 
 def call_graph(project) -> Dict[str, List[Tuple[str, bool]]]:
@@ -201,7 +204,7 @@ def build(ctx) -> ThreadMap:
                     or _called_repeatedly(site.call.function, callers))
         bound = _bound_class(project, callable_) if callable_ is not site.call.receiver else None
         entry = Entry(i, site, fn, "threads" if site.model in THREAD_MODELS else "processes",
-                      repeated, bound)
+                      repeated, bound, short_name(fn, project))
         tm.entries.append(entry)
         target = tm.thread if entry.model == "threads" else tm.process
         _walk(entry, graph, target)

@@ -74,10 +74,10 @@ class SignalHandlerSetOutsideMainThread(Rule):
                 if project.call_target(call) not in SIGNAL_CALLS or call.in_try:
                     continue
                 r = reaches[0]
-                via = f" via {chain_text(r.chain)}" if len(r.chain) > 1 else ""
+                via = f" via {chain_text(r.chain, project)}" if len(r.chain) > 1 else ""
                 yield ctx.report(self.code, module, _Pos(call), function=q,
                                  related=[r.entry.related(f"'{r.entry.short}' is started in a thread here")],
-                                 func=short_name(q), runner=f"{r.entry.describe()}{via}")
+                                 func=short_name(q, project), runner=f"{r.entry.describe()}{via}")
 
 
 def _name_used(fn, name: str) -> bool:
@@ -177,7 +177,7 @@ class NonDaemonThreadNeverJoined(Rule):
             elif call.use != "arg":
                 continue
             target = call.kwargs.get("target") or (call.args[1] if len(call.args) > 1 else None)
-            what = f"'{target.text}'" if target is not None and target.text else f"'{short_name(cls)}'"
+            what = f"'{target.text}'" if target is not None and target.text else f"'{short_name(cls, project)}'"
             yield ctx.report(self.code, module, _Pos(call), function=call.function, target=what)
 
 

@@ -42,11 +42,11 @@ class _Pos:
         self.text = text
 
 
-def _runner(reach: Reach) -> str:
+def _runner(reach: Reach, project) -> str:
     e = reach.entry
     where = f"{e.site.api} at {e.site.path}:{e.site.call.line}"
     how = "several threads at once" if e.repeated else "another thread"
-    via = f" (via {chain_text(reach.chain)})" if len(reach.chain) > 1 else ""
+    via = f" (via {chain_text(reach.chain, project)})" if len(reach.chain) > 1 else ""
     return f"'{e.short}' running in {how}, started by {where}{via}"
 
 
@@ -155,9 +155,11 @@ class _Analysis:
                         continue
                     level = acc.target.startswith("global:") or is_class_level(
                         project, *acc.target[5:].rpartition(".")[::2])
-                    code = "CCL201" if level else "CCL202"
                     done.add((acc.target, acc.kind))
-                    self.report_race(code, mod, fn, acc, r, f"'{acc.op}'", "concurrent updates are lost")
+                    if level:
+                        self.report_race("CCL201", mod, fn, acc, r, f"'{acc.op}'", "concurrent updates are lost")
+                    else:  # self.X += 1 on an object whose method runs in several threads
+                        self.report_check(mod, fn, acc, r, "the read", f"the write of '{acc.op}' at line {acc.line}")
                 elif acc.kind == "check":
                     if r is None:
                         continue
@@ -216,7 +218,7 @@ class _Analysis:
     def report_race(self, code, mod, fn, acc, r: Reach, action: str, consequence: str) -> None:
         desc = self.definition(acc.target)[0]
         self.add(code, mod, fn, _Pos(acc.line, acc.col, acc.op), self.def_related(acc.target) + [self.runner_related(r)],
-                 action=action, state=desc, defined=self.defined_at(acc.target), runner=_runner(r),
+                 action=action, state=desc, defined=self.defined_at(acc.target), runner=_runner(r, self.project),
                  consequence=consequence, ft=self.ft)
 
     def report_check(self, mod, fn, acc, r: Reach, first: str, second: str, at: Optional[Access] = None) -> None:
@@ -224,7 +226,7 @@ class _Analysis:
         self.add("CCL202", mod, fn, _Pos(acc.line, acc.col, acc.op),
                  self.def_related(acc.target) + [self.runner_related(r)],
                  first=first, second=second, state=desc, defined=self.defined_at(acc.target),
-                 runner=_runner(r), ft=self.ft)
+                 runner=_runner(r, self.project), ft=self.ft)
 
     def report_iteration(self, mod, fn, acc, other) -> None:
         omod, ofn, oacc = other
@@ -234,9 +236,9 @@ class _Analysis:
         self.add("CCL201", mod, fn, _Pos(acc.line, acc.col, acc.op),
                  self.def_related(acc.target) + [self.runner_related(reaches[0]),
                                                  {"path": omod.path, "line": oacc.line, "col": oacc.col,
-                                                  "message": f"'{short_name(ofn.qualname)}' iterates it here"}],
-                 action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target), runner=_runner(reaches[0]),
-                 consequence=(f"'{short_name(ofn.qualname)}' iterates it at {omod.path}:{oacc.line} in {where} "
+                                                  "message": f"'{short_name(ofn.qualname, self.project)}' iterates it here"}],
+                 action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target), runner=_runner(reaches[0], self.project),
+                 consequence=(f"'{short_name(ofn.qualname, self.project)}' iterates it at {omod.path}:{oacc.line} in {where} "
                               "and fails with 'RuntimeError: changed size during iteration'"),
                  ft=self.ft)
 
@@ -263,7 +265,7 @@ class _Analysis:
                 rmod, rfn, racc = read
                 r = tm.process_reaches(q)[0]
                 desc = self.definition(acc.target)[0]
-                via = f" via {chain_text(r.chain)}" if len(r.chain) > 1 else ""
+                via = f" via {chain_text(r.chain, project)}" if len(r.chain) > 1 else ""
                 self.add("CCL203", mod, fn, _Pos(acc.line, acc.col, acc.op),
                          self.def_related(acc.target) + [
                              r.entry.related(f"'{r.entry.short}' is sent to a child process here"),
@@ -271,7 +273,7 @@ class _Analysis:
                               "message": f"the parent reads {desc} here"}],
                          action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target),
                          runner=f"'{r.entry.short}' ({r.entry.site.api} at {r.entry.site.path}:{r.entry.site.call.line}{via})",
-                         read_at=f"{rmod.path}:{racc.line} ('{short_name(rfn.qualname)}')")
+                         read_at=f"{rmod.path}:{racc.line} ('{short_name(rfn.qualname, project)}')")
 
     def parent_read(self, target: str):
         for mod, fn, acc in self.by_target.get(target, ()):
