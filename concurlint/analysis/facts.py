@@ -390,19 +390,27 @@ class Extractor(ast.NodeVisitor):
             v = node.value
             t = type(v).__name__
             size = len(v) if isinstance(v, (str, bytes)) else None
-            return Value("literal", None, self.segment(node), line, col, size=size, meta={"type": "builtins." + t})
+            meta = {"type": "builtins." + t}
+            if t == "int":
+                meta["value"] = str(v)  # range(10_000), max_workers=4
+            return Value("literal", None, self.segment(node), line, col, size=size, meta=meta)
         if isinstance(node, ast.JoinedStr):
             return Value("literal", None, self.segment(node), line, col, meta={"type": "builtins.str"})
         if isinstance(node, ast.Starred):
             return self.describe(node.value)
         if isinstance(node, ast.Await):
             return Value("other", None, self.segment(node), line, col)
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            n = _const_int(node)  # 1920 * 1080, 10**6: a constant integer
+            if n is not None:
+                return Value("literal", None, self.segment(node), line, col,
+                             meta={"type": "builtins.int", "value": str(n)})
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
             # [0] * 10_000_000: a big list built by repetition
             for a, b in ((node.left, node.right), (node.right, node.left)):
-                if isinstance(a, (ast.List, ast.Constant)) and isinstance(b, ast.Constant) and isinstance(b.value, int):
+                if isinstance(a, (ast.List, ast.Constant)) and _const_int(b) is not None:
                     base = self.describe(a)
-                    base.size = (base.size or 1) * b.value
+                    base.size = (base.size or 1) * (_const_int(b) or 0)
                     base.text = self.segment(node)
                     return base
         return Value("other", None, self.segment(node), line, col)
@@ -1120,6 +1128,29 @@ def _short(text: str) -> str:
 
 def _relocated(v: Value, text: str, line: int, col: int) -> Value:
     return Value(v.kind, v.qualname, text, line, col, v.local, v.inner, v.attr, v.size, v.meta)
+
+
+def _const_int(node: ast.AST) -> Optional[int]:
+    """The value of an integer constant expression (``10**6``, ``1920 * 1080``, ``-1``), else None."""
+    if isinstance(node, ast.Constant):
+        v = node.value
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _const_int(node.operand)
+        return -v if v is not None else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Pow)):
+        a, b = _const_int(node.left), _const_int(node.right)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, ast.Pow) and (b < 0 or b > 64 or abs(a) > 10 ** 6):
+            return None
+        if isinstance(node.op, ast.FloorDiv) and b == 0:
+            return None
+        op = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__,
+              ast.FloorDiv: int.__floordiv__, ast.Pow: int.__pow__}[type(node.op)]
+        r = op(a, b)
+        return r if abs(r) < 10 ** 15 else None
+    return None
 
 
 def _is_main_guard(test: ast.AST) -> bool:
