@@ -180,6 +180,7 @@ class ProcessModel:
     # -------------------------------------------------------------- fork points
     def _fork_points(self) -> List[ForkPoint]:
         out: List[ForkPoint] = []
+        launched = set()  # ProcessPoolExecutor forks its workers at the first submit/map only
         for mod, call in self.project.all_calls():
             t = self.target(call)
             if t is None:
@@ -191,6 +192,12 @@ class ProcessModel:
             elif t in POOL_CTORS:
                 out.append(ForkPoint(mod, call, "multiprocessing", "multiprocessing.Pool()", self.method_for(mod, call)))
             elif t in PPE_LAUNCH:
+                r = call.receiver
+                if r is not None and r.line:
+                    ident = (mod.path, key_of(mod, call), r.line, r.col)
+                    if ident in launched:
+                        continue
+                    launched.add(ident)
                 what = "ProcessPoolExecutor." + t.rsplit(".", 1)[-1] + "()"
                 out.append(ForkPoint(mod, call, "multiprocessing", what, self.method_for(mod, call)))
         return out
