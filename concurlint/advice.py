@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 MODELS = ("serial", "threads", "processes", "asyncio", "interpreters", "free-threading", "distributed")
+# Pure-Python CPU weight (classify's units: one loop of unknown length doing arithmetic is 10, a
+# nested one 100) from which CPU work is worth moving to another model.
+HEAVY_CPU = 100.0
 
 
 @dataclass
@@ -29,6 +32,9 @@ class Work:
     is_async: bool = False
     evidence: List[str] = field(default_factory=list)
     blocking: Optional[str] = None  # a blocking call reachable from a coroutine
+    light: bool = False  # CPU work too small to be worth moving (one loop over unknown data)
+    io_calls: List[str] = field(default_factory=list)  # library IO calls reachable, sync only
+    network_io: bool = False  # some of them wait on the network / other processes / timers
 
 
 @dataclass
@@ -63,6 +69,13 @@ def _evidence(work: Work) -> str:
     if sep and ":" in head:
         return f" (line {head.rsplit(':', 1)[-1]}: {rest})"
     return f" ({ev})"
+
+
+def _engine(api: str) -> str:
+    for key, label in (("dask", "dask"), ("ray", "ray"), ("MPI", "MPI (mpi4py)"), ("joblib", "joblib")):
+        if key in api:
+            return label
+    return api or "the distributed engine"
 
 
 def _cpu_alternatives(target: Target, exclude: str) -> List[str]:
@@ -102,7 +115,8 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
               version, free_threaded: bool, *, function: Optional[str] = None,
               evidence: Optional[List[str]] = None, start_method: Optional[str] = None,
               blocking: Optional[str] = None, api: str = "",
-              cloudpickle: bool = False) -> Tuple[str, List[str], str]:
+              cloudpickle: bool = False, light: bool = False,
+              network_io: bool = True) -> Tuple[str, List[str], str]:
     """(recommended, alternatives, reason) for work of ``kind`` handed to ``current``.
 
     One row of the decision table in docs/models.md per branch below.
@@ -113,6 +127,10 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
     ev = _evidence(work)
     pure_cpu = kind == "cpu" and not releases_gil
     heavy_py = kind in ("cpu", "mixed") and not releases_gil
+
+    # ---- a little CPU work: whatever runs it, moving it would not pay for itself
+    if light and kind == "cpu" and current not in ("asyncio",) and not is_async:
+        return (current, [], f"fits: {name} does only light CPU work{ev}; another model would not pay for its overhead")
 
     # ---- coroutines handed to the event loop
     if current == "asyncio" or (is_async and current not in ("threads", "processes", "interpreters", "distributed")):
@@ -168,14 +186,19 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
             note = "" if cloudpickle else start_method_note(start_method, target)
             return ("processes", alts, reason + ("; " + note if note else ""))
         if current == "interpreters":
+            if api == "Interpreter.call":
+                return ("interpreters", ["processes"],
+                        f"fits: {name} is {what}{ev} and the interpreter has its own GIL, but "
+                        f"Interpreter.call runs it in the calling thread: use call_in_thread or an "
+                        f"InterpreterPoolExecutor to run several at once")
             return ("interpreters", ["processes"],
                     f"fits: {name} is {what}{ev}; each interpreter has its own GIL, so they run in "
                     f"parallel in one process (arguments are still pickled; C extensions must support "
                     f"subinterpreters)")
         if current == "distributed":
             return ("distributed", ["processes"],
-                    f"fits: {name} is {what}{ev}; {api} spreads it over worker processes and machines "
-                    f"(on one machine a process pool costs less)")
+                    f"fits: {name} is {what}{ev}; {_engine(api)} runs it in worker processes across "
+                    f"machines (on a single machine a process pool costs less)")
 
     # ---- CPU work in C that releases the GIL
     if kind in ("cpu", "mixed") and releases_gil:
@@ -201,6 +224,11 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
                     f"while waiting); asyncio scales further for thousands of connections")
         if current in ("processes", "interpreters"):
             what = "process start-up and pickling" if current == "processes" else "interpreter start-up and pickling"
+            if not network_io:
+                return ("threads", [current],
+                        f"{name} mostly reads and writes local files{ev}; file IO releases the GIL, so "
+                        f"a thread pool overlaps it as well without {what} (keep {current} if parsing "
+                        f"the data is the heavy part)")
             return ("threads", ["asyncio"],
                     f"{name} waits on IO{ev}: {what} buy nothing, as the GIL is released while "
                     f"waiting; a thread pool overlaps the waits")
@@ -229,19 +257,70 @@ def work_of(ctx, site) -> Work:
         blocking = None
         if fn is not None and fn.is_async and summary.blocking is not None:
             blocking = summary.blocking[1]
+        light = (summary.kind == "cpu" and not summary.releases_gil and summary.py + summary.gil < HEAVY_CPU
+                 and not summary.recursive)
+        io_calls = reachable_io(ctx, fn_name) if summary.kind in ("io", "mixed") else []
+        local = ctx.shared(_local_io)
         return Work(fn_name, summary.kind, summary.releases_gil, bool(fn and fn.is_async),
-                    list(summary.evidence), blocking)
+                    list(summary.evidence), blocking, light, io_calls,
+                    any(not local.match(c) for c in io_calls))
     if fn_name:
         cat = ctx.project.kb.category(fn_name)
         if cat is not None:
             c = cat[0]
             ev = [f"{fn_name} ({c})"]
             if c in ("io", "async-io"):
-                return Work(fn_name, "io", None, c == "async-io", ev)
+                local = ctx.shared(_local_io)
+                return Work(fn_name, "io", None, c == "async-io", ev, io_calls=[fn_name],
+                            network_io=not local.match(fn_name))
             if c == "releases-gil":
                 return Work(fn_name, "cpu", True, False, ev)
             # one library call holding the GIL is light unless the library says otherwise
     return Work(fn_name)
+
+
+def _local_io(ctx):
+    from concurlint.knowledge import _Matcher
+
+    return _Matcher(ctx.project.kb.table("dispatch").get("local_io", {}).get("calls", []))
+
+
+def _io_index(ctx) -> dict:
+    return {}
+
+
+def reachable_io(ctx, qualname: str, _seen: Optional[set] = None) -> List[str]:
+    """The library IO calls (knowledge-base category ``io``) reachable from a project function
+    through synchronous calls, memoised per run."""
+    memo = ctx.shared(_io_index) if hasattr(ctx, "shared") else {}
+    if qualname in memo:
+        return memo[qualname]
+    seen = _seen if _seen is not None else set()
+    if qualname in seen:
+        return []
+    seen.add(qualname)
+    project = ctx.project
+    fn = project.functions.get(qualname)
+    out: List[str] = []
+    if fn is not None:
+        for call in project.calls_of(fn):
+            t = project.call_target(call)
+            if t is None:
+                continue
+            if t in project.functions:
+                callee = project.functions[t]
+                if callee.is_async and not call.awaited:
+                    continue
+                for c in reachable_io(ctx, t, seen):
+                    if c not in out:
+                        out.append(c)
+                continue
+            cat = project.kb.category(t)
+            if cat is not None and cat[0] == "io" and t not in out:
+                out.append(t)
+    if _seen is None:  # inner results may be cut short by a cycle: cache complete ones only
+        memo[qualname] = out
+    return out
 
 
 def site_start_method(site) -> Optional[str]:
@@ -256,6 +335,7 @@ def advise(ctx, site) -> Tuple[Work, str, List[str], str]:
         work.kind, work.releases_gil, work.is_async, site.model, target.version, target.free_threaded,
         function=work.function, evidence=work.evidence, start_method=site_start_method(site),
         blocking=work.blocking, api=site.api, cloudpickle=site.cloudpickle or site.style == "joblib",
+        light=work.light, network_io=work.network_io or not work.io_calls,
     )
     if not target.interpreters:
         alts = [a for a in alts if a != "interpreters"]

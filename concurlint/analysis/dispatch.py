@@ -256,12 +256,12 @@ def literal_length(v: Optional[Value]) -> Optional[int]:
     literal, ``b"x" * 2**20``. None when not a literal of known size."""
     if v is None:
         return None
+    if v.kind in ("literal", "container") and v.size is not None and "value" not in v.meta:
+        return v.size  # facts sized it: [0] * 10**6, a long bytes literal (also through a name)
     if v.kind in ("literal", "container", "other"):
         r = _eval_text(v.text)
         if isinstance(r, tuple):
             return r[1]
-        if v.size is not None and v.kind != "other":
-            return v.size
     return None
 
 
@@ -269,6 +269,8 @@ def int_value(v: Optional[Value]) -> Optional[int]:
     """The integer a constant expression evaluates to (``10_000``, ``10**6``), else None."""
     if v is None or v.kind not in ("literal", "other"):
         return None
+    if v.meta.get("value", "").lstrip("-").isdigit():
+        return int(v.meta["value"])  # facts evaluated it (also through a name: range(PIXELS))
     r = _eval_text(v.text)
     return r if isinstance(r, int) else None
 

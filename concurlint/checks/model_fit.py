@@ -53,12 +53,14 @@ class CpuBoundWorkInThreads(Rule):
             if site.model != "threads":
                 continue
             work, rec, _alts, _reason = ctx_advice(ctx, site)
-            if work.kind != "cpu" or work.releases_gil is not False or work.is_async:
+            if work.kind != "cpu" or work.releases_gil is not False or work.is_async or work.light:
                 continue
             v = ctx.config.version_tuple()
             use = "a ProcessPoolExecutor"
             if v is not None and v >= (3, 14):
                 use += " (or an InterpreterPoolExecutor)"
+            if site.style == "joblib":
+                use = "joblib's default process backend (loky)"
             yield ctx.report(self.code, module, site.call, function=site.call.function,
                              name=_fn_label(work.function), evidence=_short_evidence(work.evidence),
                              api=site.api, use=use)
@@ -72,8 +74,8 @@ class IoBoundWorkInProcessPool(Rule):
             if site.model != "processes" or site.api == "multiprocessing.Process" or "subclass" in site.api:
                 continue  # a dedicated Process may be about isolation; pools are about throughput
             work, _rec, _alts, _reason = ctx_advice(ctx, site)
-            if work.kind != "io" or work.is_async:
-                continue
+            if work.kind != "io" or work.is_async or not work.network_io:
+                continue  # local-file IO only: often page cache + parsing; not worth a warning
             use = "joblib's prefer=\"threads\"" if site.style == "joblib" else "a ThreadPoolExecutor (or asyncio)"
             yield ctx.report(self.code, module, site.call, function=site.call.function,
                              name=_fn_label(work.function), evidence=_short_evidence(work.evidence),
@@ -162,7 +164,7 @@ def _sent_values(site) -> List[Tuple[Value, str]]:
             out.append((v, "bound with functools.partial"))
     if site.style != "map":
         for v in site.args:
-            out.append((v, "an argument"))
+            out.append((v, "passed as an argument"))
     return out
 
 
@@ -181,12 +183,13 @@ class LargeDataSentPerTask(Rule):
             if not per_task:
                 continue
             for v, how in _sent_values(site):
-                if v.kind == "partial" or (site.style == "map" and how == "an argument"):
+                if v.kind == "partial" or (site.style == "map" and how == "passed as an argument"):
                     continue
                 why = _large(project, v, large)
                 if why is None:
                     continue
-                every = "every task of the map" if site.style == "map" else "every task submitted in the loop"
+                every = (f"with every task of {site.api}" if site.style == "map"
+                         else f"with every {site.api} call in the loop")
                 yield ctx.report(self.code, module, site.call, function=site.call.function,
                                  what=why, how=how, api=site.api, every=every)
                 break
