@@ -25,6 +25,7 @@ from concurlint.analysis.project import Project
 CPU_THRESHOLD = 10.0
 MIXED_THRESHOLD = 100.0
 GIL_CALL_WEIGHT = 10.0
+LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
 CAP = 1e9
 MAX_EVIDENCE = 8
 
@@ -145,9 +146,15 @@ class Classifier:
 
         for call in p.calls_of(fn):
             target = p.call_target(call)
+            m = mult_of(call.loop)
+            if fn.is_async and call.awaited and (target is None or (target not in p.functions and p.kb.category(target) is None)):
+                # a coroutine awaiting something we cannot see into is waiting, not computing
+                s.io = min(CAP, s.io + m)
+                s.async_io = True
+                ev_io.append((m * 0.5, f"{path}:{call.line} awaits {target or call.text} (a wait)"))
+                continue
             if target is None:
                 continue
-            m = mult_of(call.loop)
             if target in p.functions:
                 callee = self.summaries.get(target)
                 if callee is None or target == fn.qualname:
@@ -199,12 +206,13 @@ class Classifier:
         for i, loop in enumerate(fn.loops):
             if loop_io[i] or not loop.has_ops:
                 continue
-            w = mult_of(i)
-            if w < 10:
+            w = mult_of(i) * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
+            if w < 3:
                 continue
             s.py = min(CAP, s.py + w)
             nested = " nested" if loop.parent >= 0 else ""
-            ev_cpu.append((w, f"{path}:{loop.line}{nested} {loop.desc} doing arithmetic/string work (x{int(w)})"))
+            work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"
+            ev_cpu.append((w, f"{path}:{loop.line}{nested} {loop.desc} doing {work} (x{int(mult_of(i))})"))
         if recursive and s.io == 0:
             s.py = min(CAP, s.py + CPU_THRESHOLD)
             ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))

@@ -92,7 +92,7 @@ class Loop:
     desc: str
     mult: int  # how much this loop multiplies the work in its body
     parent: int  # enclosing loop index or -1
-    has_ops: bool = False  # arithmetic / string work directly in its body
+    has_ops: int = 0  # work per iteration in its own body: 2 arithmetic, 1 light (indexing, compares)
 
 
 @dataclass
@@ -1196,21 +1196,25 @@ def _loop_weight(iter_node: ast.AST, text: str) -> Tuple[int, str]:
     return 10, text
 
 
-def _has_ops(body: Sequence[ast.AST]) -> bool:
-    """Does this block (not counting nested loops' bodies) do arithmetic or string work?"""
+def _has_ops(body: Sequence[ast.AST]) -> int:
+    """How much work this block (not counting nested loops' bodies) does per iteration:
+    2 = arithmetic, 1 = only light work (indexing, comparisons, f-strings), 0 = none."""
     stack = list(body)
+    level = 0
     while stack:
         node = stack.pop()
+        if isinstance(node, (ast.BinOp, ast.AugAssign)):
+            return 2
         if isinstance(node, _OP_NODES):
-            return True
+            level = 1
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
         if isinstance(node, _LOOP_NODES):
             continue
         if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Lt, ast.Gt, ast.LtE, ast.GtE)) for op in node.ops):
-            return True
+            level = 1
         stack.extend(ast.iter_child_nodes(node))
-    return False
+    return level
 
 
 def extract(tree: ast.Module, text: str, path: str, module: str, is_package: bool, knowledge: Knowledge) -> ModuleFacts:
