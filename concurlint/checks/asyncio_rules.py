@@ -32,6 +32,12 @@ NONBLOCKING_METHODS = frozenset({
     "unwrap",
 })
 NONBLOCKING_RECEIVERS = ("socket.socket.", "ssl.SSLSocket.")
+NONBLOCKING_CALLS = frozenset({"socket.socketpair"})  # creates two sockets, never waits
+# generator APIs: calling them touches nothing; the IO happens when they are iterated
+LAZY_IO = frozenset({"pathlib.Path.iterdir", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.walk",
+                     "os.walk"})
+CONSUMERS = frozenset({"builtins.list", "builtins.tuple", "builtins.set", "builtins.sorted", "builtins.any",
+                       "builtins.all", "builtins.next", "builtins.sum", "builtins.max", "builtins.min"})
 
 # waits on threading / queue primitives: CCL504 reports them where a coroutine calls them itself
 THREAD_WAITS = {
@@ -106,6 +112,14 @@ def _nonblocking_wait(call: Call, target: str) -> bool:
 def blocking_desc(project, call: Call, target: Optional[str]) -> Optional[str]:
     """How to name ``call`` if it waits synchronously (network, disk, processes, sleep), else None."""
     if target is None:
+        return None
+    if target in CONSUMERS:  # list(path.glob("*.json")): the consumer runs the lazy IO
+        for v in call.args[:1]:
+            inner = project.resolve(v.qualname) if v.kind == "call" and v.qualname else None
+            if inner in LAZY_IO:
+                return f"{v.text.split('(', 1)[0]}() (consumed by {_short(target)}())"
+        return None
+    if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
     cat = project.kb.category(target)
     if cat is None or cat[0] != "io":
@@ -272,7 +286,9 @@ class _Peak:
                     continue
                 callee = self.p.functions.get(target)
                 if callee is not None:
-                    if not callee.is_async and target != q:
+                    # constructors normalise headers, cookies, options: summed over real
+                    # protocol code they look heavy and never are; heavy work lives in calls
+                    if not callee.is_async and target != q and callee.name != "__init__":
                         best = max(best, self.of(target, depth + 1) * mult(call.loop))
                     continue
                 cat = self.p.kb.category(target)
@@ -362,7 +378,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     s = ctx.summaries.get(target)
                     # heavy on its own: a light helper called in the coroutine's loop is not
                     # reported (error paths and bookkeeping dominate such calls in real code)
-                    if s is None or s.kind != "cpu" or peak.of(target) < HEAVY_CALLEE:
+                    if s is None or s.kind != "cpu" or callee.name == "__init__" or peak.of(target) < HEAVY_CALLEE:
                         continue
                     ev = s.evidence[0].split(" ", 1)[-1] if s.evidence else "CPU-bound"
                     yield ctx.report(self.code, module, call, function=fn.qualname,
