@@ -336,13 +336,19 @@ def _run_asyncio(t):
     return result
 
 
+def _lanes(t, mode):
+    """How many threads of execution a mode runs the tasks on at once."""
+    if mode == "serial" or (mode == "asyncio" and t.is_coro):
+        return 1
+    return max(1, min(t.workers, t.tasks))
+
+
 def _disturbance(t, mode, out):
     """Share of the time the running threads spent waiting for a CPU."""
     wait, wall = out.get("cpu_wait_s"), out.get("wall_s")
     if wait is None or not wall:
         return 0.0
-    lanes = 1 if mode == "serial" else max(1, min(t.workers, t.tasks))
-    return wait / (wall * lanes)
+    return wait / (wall * _lanes(t, mode))
 
 
 def _measure(t, mode, rep, emit, retries):
@@ -352,6 +358,7 @@ def _measure(t, mode, rep, emit, retries):
         emit("start", stage="measure", mode=mode, repeat=rep, attempt=attempt)
         out = MODES[mode](t)
         out["disturbance"] = _disturbance(t, mode, out)
+        out["lanes"] = _lanes(t, mode)
         out["attempts"] = attempt + 1
         if best is None or out["disturbance"] < best["disturbance"]:
             best = dict(out)
