@@ -1,0 +1,256 @@
+"""The recommendation engine (concurlint/advice.py) through the real CLI: the JSON
+``recommendations`` entries for realistic fixtures of every model, per target version."""
+from __future__ import annotations
+
+import functools
+import textwrap
+
+import pytest
+
+from conftest import FIXTURES, ROOT, report_json, run_cli
+
+
+def line_of(path, needle: str, nth: int = 0) -> int:
+    hits = [i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line]
+    assert len(hits) > nth, f"{needle!r} not in {path.name}"
+    return hits[nth]
+
+
+@functools.lru_cache(maxsize=None)
+def _report(name: str, target=None) -> dict:
+    """One real CLI run per (fixture, target); the tests only read the result."""
+    args = [str((FIXTURES / name).relative_to(ROOT))]
+    if target:
+        args += ["--target-version", target]
+    return report_json(*args, cwd=ROOT)
+
+
+def recs_for(name: str, target=None) -> dict:
+    """{line: [recommendation, ...]} for one fixture, through `concurlint report --format json`."""
+    args = [str((FIXTURES / name).relative_to(ROOT))]
+    doc = _report(name, target)
+    out: dict = {}
+    for r in doc["recommendations"]:
+        assert r["path"] == args[0]
+        assert r["current"] != r["recommended"] or r["reason"]
+        out.setdefault(r["line"], []).append(r)
+    return out
+
+
+def rec_at(name: str, needle: str, target=None, nth: int = 0) -> dict:
+    line = line_of(FIXTURES / name, needle, nth)
+    found = recs_for(name, target).get(line)
+    assert found, f"no recommendation at {name}:{line} ({needle!r})"
+    return found[0]
+
+
+def project_recs(tmp_path, source: str, target=None):
+    (tmp_path / "app.py").write_text(textwrap.dedent(source))
+    args = ["app.py"] + (["--target-version", target] if target else [])
+    doc = report_json(*args, cwd=tmp_path)
+    return doc
+
+
+# ------------------------------------------------------------------ threads
+def test_cpu_in_threads_goes_to_processes_with_the_gil_as_reason():
+    r = rec_at("CCL101_report_renderer.py", "pool.map(renderer.render")
+    assert (r["current"], r["recommended"], r["kind"]) == ("threads", "processes", "cpu")
+    assert r["function"].endswith("Renderer.render")  # a bound method, resolved
+    assert "GIL" in r["reason"] and "moving_average" in r["reason"]
+    assert "interpreters" not in r["alternatives"]  # no target: interpreters are not offered
+    assert "free-threading" in r["alternatives"]
+
+
+@pytest.mark.parametrize("needle,fn", [
+    ("functools.partial(histogram", "histogram"),
+    ("lambda n: fib(n)", "fib"),
+    ("threading.Thread(target=histogram", "histogram"),
+    ("job.start()", "HistogramThread.run"),
+    ("run_in_executor(None, histogram", "histogram"),
+    ("asyncio.to_thread(moving_average", "moving_average"),
+])
+def test_every_thread_dispatch_form_is_resolved(needle, fn):
+    r = rec_at("CCL101_report_renderer.py", needle)
+    assert r["function"].endswith(fn)
+    assert r["current"] == "threads" and r["recommended"] == "processes"
+
+
+def test_gil_releasing_work_stays_on_threads():
+    for needle in ("pool.map(compress_page", "pool.map(fingerprint", "pool.map(smooth_matrix"):
+        r = rec_at("CCL101_report_renderer.py", needle)
+        assert (r["current"], r["recommended"]) == ("threads", "threads"), r
+        assert "releases the GIL" in r["reason"]
+
+
+def test_io_in_threads_fits():
+    r = rec_at("CCL102_link_checker.py", "threads.map(head_status")
+    assert (r["current"], r["recommended"], r["kind"]) == ("threads", "threads", "io")
+    assert r["reason"].startswith("fits") and "requests.head" in r["reason"]
+    assert r["alternatives"] == ["asyncio"]
+
+
+# ---------------------------------------------------------------- processes
+def test_io_in_process_pool_goes_to_threads():
+    r = rec_at("CCL102_link_checker.py", "pool.map(head_status")
+    assert (r["current"], r["recommended"]) == ("processes", "threads")
+    assert "pickling" in r["reason"] and "requests.head" in r["reason"]
+    r = rec_at("CCL102_link_checker.py", "run_in_executor(pool, head_status")
+    assert (r["current"], r["recommended"]) == ("processes", "threads")
+
+
+def test_local_file_io_in_processes_is_advice_not_a_finding():
+    r = rec_at("CCL102_link_checker.py", "pool.map(line_count")
+    assert r["recommended"] == "threads" and "local files" in r["reason"]
+    assert "processes" in r["alternatives"]
+
+
+@pytest.mark.parametrize("needle,nth,words", [
+    ("pool.map(simulate_paths, seeds", 0, ["fork start method", "deadlock", "Windows"]),
+    ("pool.map(simulate_paths, seeds", 1, ["spawn start method", "__main__ guard"]),
+    ("ctx.Process(target=count_primes", 0, ["forkserver start method"]),
+    ("pool.apply_async(count_primes", 0, ["forkserver from 3.14"]),
+])
+def test_cpu_in_processes_fits_with_start_method_advice_for_314(needle, nth, words):
+    r = rec_at("CCL101_models_processes.py", needle, target="3.14", nth=nth)
+    assert (r["current"], r["recommended"]) == ("processes", "processes")
+    assert r["reason"].startswith("fits")
+    assert "interpreters" in r["alternatives"]  # 3.14 has InterpreterPoolExecutor
+    for w in words:
+        assert w in r["reason"], (w, r["reason"])
+
+
+def test_default_start_method_advice_follows_the_target():
+    needle = "pool.apply_async(count_primes"
+    r312 = rec_at("CCL101_models_processes.py", needle, target="3.12")
+    assert "fork on Linux before 3.14" in r312["reason"] and "interpreters" not in r312["alternatives"]
+    r = rec_at("CCL101_models_processes.py", "pool.map(simulate_paths, seeds)", target="3.12")
+    assert "DeprecationWarning from 3.12" in r["reason"]
+    r311 = rec_at("CCL101_models_processes.py", "pool.map(simulate_paths, seeds)", target="3.11")
+    assert "DeprecationWarning" not in r311["reason"]
+
+
+def test_set_start_method_is_the_default_for_every_pool(tmp_path):
+    doc = project_recs(tmp_path, """
+        import multiprocessing
+
+        def crunch(n):
+            total = 0
+            for i in range(n):
+                for j in range(n):
+                    total += i ^ j
+            return total
+
+        if __name__ == "__main__":
+            multiprocessing.set_start_method("spawn")
+            with multiprocessing.Pool() as pool:
+                print(pool.map(crunch, [300, 400]))
+        """, target="3.12")
+    (r,) = doc["recommendations"]
+    assert r["recommended"] == "processes" and "spawn start method" in r["reason"]
+
+
+# ------------------------------------------------------------------ asyncio
+def test_awaited_async_io_fits_asyncio():
+    for needle in ("asyncio.gather(*[fetch_price", "asyncio.create_task(poll", "tg.create_task(fetch_price"):
+        r = rec_at("CCL101_models_asyncio.py", needle)
+        assert (r["current"], r["recommended"], r["kind"]) == ("asyncio", "asyncio", "io"), r
+        assert r["reason"].startswith("fits") and "one thread" in r["reason"]
+    r = rec_at("CCL101_models_asyncio.py", "asyncio.gather(*[fetch_price")
+    assert r["function"].endswith("fetch_price")  # resolved through the list comprehension
+
+
+def test_cpu_bound_coroutine_goes_to_a_process_pool(tmp_path):
+    doc = project_recs(tmp_path, """
+        import asyncio
+
+        async def score(rows):
+            total = 0
+            for row in rows:
+                for x in row:
+                    total += x * x
+            return total
+
+        async def main(batches):
+            return await asyncio.gather(*(score(b) for b in batches))
+        """)
+    (r,) = doc["recommendations"]
+    assert (r["current"], r["recommended"]) == ("asyncio", "processes")
+    assert "event loop" in r["reason"] and "run_in_executor" in r["reason"]
+
+
+# ------------------------------------------------- joblib / dask / ray / MPI
+def test_joblib_backends():
+    name = "CCL101_models_distributed.py"
+    loky = rec_at(name, "Parallel(n_jobs=-1)")
+    assert (loky["current"], loky["recommended"]) == ("processes", "processes")
+    assert "start method" not in loky["reason"]  # loky manages its own workers
+    threads_io = rec_at(name, 'prefer="threads"')
+    assert (threads_io["current"], threads_io["recommended"], threads_io["kind"]) == ("threads", "threads", "io")
+    threads_cpu = rec_at(name, 'backend="threading"')
+    assert (threads_cpu["current"], threads_cpu["recommended"]) == ("threads", "processes")
+
+
+@pytest.mark.parametrize("needle,engine", [
+    ("dask.delayed(featurize)", "dask"), ("client.map(featurize", "dask"),
+    ("client.submit(featurize", "dask"), ("ray_featurize.remote(d)", "ray"), ("pool.map(featurize", "MPI"),
+])
+def test_distributed_engines_fit_cpu_work(needle, engine):
+    r = rec_at("CCL101_models_distributed.py", needle)
+    assert (r["current"], r["recommended"], r["kind"]) == ("distributed", "distributed", "cpu")
+    assert engine in r["reason"] and r["alternatives"] == ["processes"]
+
+
+# ---------------------------------------------------- interpreters (3.14)
+def test_interpreters_on_314():
+    r = rec_at("CCL101_models_interpreters.py", "pool.map(tokenize_counts", target="3.14")
+    assert (r["current"], r["recommended"]) == ("interpreters", "interpreters")
+    assert "own GIL" in r["reason"] and "pickled" in r["reason"]
+    call = rec_at("CCL101_models_interpreters.py", "interp.call(levenshtein", target="3.14")
+    assert call["recommended"] == "interpreters" and "calling thread" in call["reason"]
+    threads = rec_at("CCL101_models_interpreters.py", "pool.map(tokenize_counts", target="3.14", nth=1)
+    assert (threads["current"], threads["recommended"]) == ("threads", "processes")
+    assert threads["alternatives"][0] == "interpreters"
+
+
+def test_interpreters_are_never_advised_before_314():
+    r = rec_at("CCL101_models_interpreters.py", "pool.map(tokenize_counts", target="3.12")
+    assert (r["current"], r["recommended"]) == ("interpreters", "processes")
+    assert "needs Python 3.14" in r["reason"] and "3.12" in r["reason"]
+    every = recs_for("CCL101_report_renderer.py", target="3.13")
+    assert all("interpreters" not in r["alternatives"] and r["recommended"] != "interpreters"
+               for rs in every.values() for r in rs)
+
+
+# --------------------------------------------------- free-threading (3.13t)
+def test_free_threading_recommended_only_on_a_free_threaded_target():
+    name = "CCL101_models_free_threaded.py"
+    ft = rec_at(name, "pool.map(mandelbrot_row", target="3.13t")
+    assert (ft["current"], ft["recommended"]) == ("threads", "free-threading")
+    assert "3.13t" in ft["reason"] and "locks" in ft["reason"]
+    gil = rec_at(name, "pool.map(mandelbrot_row", target="3.13")
+    assert gil["recommended"] == "processes" and "free-threading" in gil["alternatives"]
+    for rs in recs_for("CCL101_report_renderer.py", target="3.14").values():
+        for r in rs:
+            assert r["recommended"] != "free-threading"
+
+
+def test_free_threaded_target_silences_cpu_in_threads():
+    doc = _report("CCL101_report_renderer.py", "3.14t")
+    assert not [f for f in doc["findings"] if f["code"] == "CCL101"]
+    doc = _report("CCL101_report_renderer.py", "3.14")
+    assert len([f for f in doc["findings"] if f["code"] == "CCL101"]) >= 5
+
+
+# ------------------------------------------------------------ text report
+def test_text_report_has_a_recommendations_section():
+    proc = run_cli("report", str((FIXTURES / "CCL102_link_checker.py").relative_to(ROOT)), "--no-cache", cwd=ROOT)
+    assert "Recommendations" in proc.stdout
+    line = line_of(FIXTURES / "CCL102_link_checker.py", "pool.map(head_status")
+    row = [ln for ln in proc.stdout.splitlines() if f":{line}:" in ln and "head_status" in ln and "->" in ln]
+    assert row and "processes -> threads" in row[0]
+
+
+def test_every_dispatch_site_has_a_recommendation_even_when_it_fits():
+    recs = recs_for("CCL101_models_processes.py", target="3.14")
+    assert len([r for rs in recs.values() for r in rs]) == 4
+    assert all(r["current"] == r["recommended"] for rs in recs.values() for r in rs)
