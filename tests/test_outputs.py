@@ -316,3 +316,20 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     proc = run_cli("check", "pkg", "--no-cache", "-j", "1", cwd=proj, check_exit=1)
     assert proc.stderr == ""
     assert len(proc.stdout.splitlines()) == 1
+
+
+def test_sarif_over_every_fixture_is_valid():
+    """Every rule's findings (with related locations) in one SARIF log, valid and self-consistent."""
+    doc = _sarif(ROOT, "tests/fixtures")
+    run, = doc["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    json_doc = json.loads(run_cli("report", "tests/fixtures", "--format", "json", "--no-cache", cwd=ROOT).stdout)
+    assert len(run["results"]) == len(json_doc["findings"]) > 0
+    prints = set()
+    for res, f in zip(run["results"], json_doc["findings"]):
+        assert rules[res["ruleIndex"]]["id"] == res["ruleId"] == f["code"]
+        loc = res["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"] == f["path"]
+        assert loc["region"]["startLine"] == f["line"] and loc["region"]["startColumn"] == f["col"] + 1
+        prints.add(res["partialFingerprints"]["concurlintFingerprint/v1"])
+    assert len(prints) == len(run["results"])  # identical findings are told apart by occurrence
