@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, metavar="S",
         help="seconds one run of one mode (or the import) may take before the probe kills it (default 60)",
     )
+    parser.add_argument(
+        "--retries", type=int, metavar="N",
+        help="measure a run again, up to N times, when its threads waited for a CPU more than 15%% "
+        "of the time (a busy machine; default 2)",
+    )
     parser.add_argument("--python", metavar="PATH", help="interpreter to measure under (default: this one)")
     parser.add_argument(
         "--start-method", choices=START_METHODS,
@@ -74,7 +79,7 @@ def build_specs(args: argparse.Namespace, cwd: Optional[str] = None) -> List[Pro
         value = _json_arg(getattr(args, name, None), name, kind)
         if value is not None:
             cli[name] = value
-    for name in ("workers", "tasks", "repeat", "timeout", "python", "start_method", "factory", "expect"):
+    for name in ("workers", "tasks", "repeat", "retries", "timeout", "python", "start_method", "factory", "expect"):
         value = getattr(args, name, None)
         if value is not None:
             cli[name] = value

@@ -21,6 +21,7 @@ KEYS: Dict[str, Tuple[tuple, str]] = {
     "tasks": ((int,), "an integer"),
     "workers": ((int,), "an integer"),
     "repeat": ((int,), "an integer"),
+    "retries": ((int,), "an integer"),
     "timeout": ((int, float), "a number of seconds"),
     "modes": ((list, str), "an array of mode names"),
     "python": ((str,), "a path to an interpreter"),

@@ -80,6 +80,8 @@ class ProbeSpec:
         tasks = self.tasks if self.tasks is not None else max(4, 2 * workers)
         if tasks < 1:
             raise ProbeUsageError("--tasks must be at least 1")
+        if self.retries < 0:
+            raise ProbeUsageError("--retries must be 0 or more")
         if self.repeat < 1:
             raise ProbeUsageError("--repeat must be at least 1")
         if not self.timeout > 0:
@@ -122,7 +124,7 @@ class ProbeSpec:
             workers=workers, modes=modes, repeat=self.repeat, timeout=float(self.timeout),
             python=python, start_method=self.start_method, factory=self.factory,
             factory_args=list(self.factory_args), factory_kwargs=dict(self.factory_kwargs),
-            path=path, cwd=cwd, expect=self.expect, static=self.static, retries=max(0, self.retries),
+            path=path, cwd=cwd, expect=self.expect, static=self.static, retries=self.retries,
         )
 
 

@@ -24,6 +24,8 @@ def concurlint_script():
 
 
 def run_cli(*args, cwd=TARGETS, timeout=120):
+    if "--retries" not in args:
+        args = args + ("--retries", "0")
     return subprocess.run(
         [concurlint_script(), "probe", *args], cwd=str(cwd), capture_output=True, text=True, timeout=timeout
     )
@@ -42,6 +44,7 @@ def probe(target, **kw):
 
     kw.setdefault("cwd", str(TARGETS))
     kw.setdefault("repeat", 1)
+    kw.setdefault("retries", 0)
     return validate(run_probe(ProbeSpec(target, **kw)))
 
 
