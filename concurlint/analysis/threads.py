@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Function
 
+AFTER_FORK = ("os.register_at_fork", "multiprocessing.util.register_after_fork")
 THREAD_MODELS = ("threads",)
 PROCESS_MODELS = ("processes",)
 # objects that are safe to share between threads (or meant to be shared between processes)
@@ -72,6 +73,8 @@ class ThreadMap:
     entries: List[Entry] = field(default_factory=list)
     thread: Dict[str, List[Reach]] = field(default_factory=dict)
     process: Dict[str, List[Reach]] = field(default_factory=dict)
+    # callbacks run in a freshly forked child, where no other thread exists
+    fork_child: set = field(default_factory=set)
 
     def runs_in_thread(self, qualname: Optional[str]) -> bool:
         return bool(qualname) and qualname in self.thread
@@ -198,6 +201,16 @@ def build(ctx) -> ThreadMap:
             continue
         per_function[fn] = per_function.get(fn, 0) + 1
         candidates.append((site, fn, callable_))
+    for _, call in project.all_calls():
+        t = project.call_target(call)
+        if t in AFTER_FORK:
+            values = [call.kwargs[k] for k in ("after_in_child",) if k in call.kwargs]
+            if t != "os.register_at_fork":
+                values += list(call.args[1:2]) + [call.kwargs[k] for k in ("func",) if k in call.kwargs]
+            for v in values:
+                q = project.function_of_value(v)
+                if q in project.functions:
+                    tm.fork_child.add(q)
     for i, (site, fn, callable_) in enumerate(candidates):
         repeated = (site.style == "map" or site.call.loop >= 0
                     or per_function[fn] > 1

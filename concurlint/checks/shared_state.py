@@ -204,7 +204,9 @@ class _Analysis:
         mine = {r.entry.key for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True)}
         repeated = any(r.entry.repeated for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True))
         for mod, other, acc in self.by_target.get(w.target, ()):
-            if other.qualname == fn.qualname or acc.locks or not _is_iteration(other, acc):
+            if other.qualname == fn.qualname or acc.locks or other.qualname in self.tm.fork_child:
+                continue
+            if not _is_iteration(other, acc):
                 continue
             theirs = {r.entry.key for r in self.tm.thread_reaches(other.qualname)}
             if not theirs or theirs - mine or repeated:
