@@ -190,7 +190,8 @@ class ProcessModel:
             elif t == PROCESS_START:
                 out.append(ForkPoint(mod, call, "multiprocessing", "Process.start()", self.method_for(mod, call)))
             elif t in POOL_CTORS:
-                out.append(ForkPoint(mod, call, "multiprocessing", "multiprocessing.Pool()", self.method_for(mod, call)))
+                out.append(ForkPoint(mod, call, "multiprocessing", "multiprocessing.Pool()",
+                                     self.method_for(mod, call)))
             elif t in PPE_LAUNCH:
                 r = call.receiver
                 if r is not None and r.line:
@@ -270,7 +271,8 @@ class ProcessModel:
                 if t in self.project.functions:
                     r = self.leaves_running(("fn", t), depth + 1, seen)
                     if r is not None:
-                        found = Running(r.start, r.via + [_rel(mod, call, f"calls {_short(t)}, which leaves it running")])
+                        step = _rel(mod, call, f"calls {_short(t)}, which leaves it running")
+                        found = Running(r.start, r.via + [step])
                         break
         if found is None and key[0] == "module":
             found = self._imported_running(key[1], depth, seen)

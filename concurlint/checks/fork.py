@@ -266,7 +266,8 @@ class WorkerReliesOnForkInheritedState(Rule):
                 rmod = ctx.project.function_module[reader]
                 related.append({"path": rmod.path, "line": acc.line, "col": acc.col,
                                 "message": f"the worker reads '{name}' here"})
-                method_words = f"'{method}'" if method else "spawn/forkserver (the default on macOS and Windows, and on Linux from 3.14)"
+                method_words = (f"'{method}'" if method else
+                                "spawn/forkserver (the default on macOS and Windows, and on Linux from 3.14)")
                 yield ctx.report(self.code, module, site.call, function=site.call.function, related=related,
                                  name=name, worker=reader.rsplit(".", 1)[-1], how=how, method=method_words)
 
