@@ -62,13 +62,13 @@ def _thread_wait_s():
 def _process_wait_s():
     """Run-queue wait summed over the live threads of this process, or None."""
     try:
-        tids = os.listdir("/proc/self/task")
+        tids = os.listdir("/proc/self/task")  # noqa: CCL501 - procfs, no IO wait
     except OSError:
         return None
     total = 0
     seen = False
     for tid in tids:
-        stat = _read_schedstat("/proc/self/task/%s/schedstat" % tid)
+        stat = _read_schedstat("/proc/self/task/%s/schedstat" % tid)  # noqa: CCL501
         if stat is not None:
             total += stat[1]
             seen = True
@@ -171,7 +171,7 @@ def _describe(fn):
 def _pickle_problem(what, obj):
     try:
         pickle.dumps(obj)
-    except BaseException as exc:  # noqa: BLE001 - pickling can raise anything
+    except BaseException as exc:  # noqa: BLE001, B036 - pickling can raise anything
         return "%s cannot be pickled (%s: %s)" % (what, type(exc).__name__, exc)
     return None
 
@@ -328,9 +328,9 @@ def _run_asyncio(t):
                     return await t.fn(*t.args, **t.kwargs)
                 return await asyncio.to_thread(t.fn, *t.args, **t.kwargs)
 
-        before = _snapshot()
+        before = _snapshot()  # noqa: CCL501 - procfs counters, no IO wait
         await asyncio.gather(*[one() for _ in range(t.tasks)])
-        result.update(_delta(before, _snapshot()))
+        result.update(_delta(before, _snapshot()))  # noqa: CCL501
 
     asyncio.run(main())
     return result
@@ -471,7 +471,7 @@ def main(argv):
         if not callable(t.fn):
             raise TypeError("%s is not callable" % req["target"])
         info = _describe(t.fn)
-    except BaseException as exc:  # noqa: BLE001 - user code may raise anything
+    except BaseException as exc:  # noqa: BLE001, B036 - user code may raise anything
         emit("fatal", stage="import", **_describe_error(exc))
         return 3
     t.is_coro = info["is_coroutine"]
@@ -480,7 +480,7 @@ def main(argv):
     emit("start", stage="warmup")
     try:
         first_result = _call(t.fn, t.args, t.kwargs, t.is_coro)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001, B036 - user code may raise anything
         emit("fatal", stage="warmup", **_describe_error(exc))
         return 3
     t.pickle_problem = _picklability(t.fn, t.args, t.kwargs, first_result)
@@ -502,7 +502,7 @@ def main(argv):
                 failed.add(mode)
                 emit("impossible", mode=mode, why=str(exc))
                 continue
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:  # noqa: BLE001, B036 - user code may raise anything
                 failed.add(mode)
                 if mode == "serial":
                     emit("fatal", stage="serial", mode=mode, **_describe_error(exc))

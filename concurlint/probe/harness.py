@@ -201,7 +201,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         else:
             proc.kill()
-    except (ProcessLookupError, PermissionError, OSError):
+    except OSError:
         pass
 
 
@@ -655,11 +655,13 @@ def _add_static(report: Dict[str, Any], spec: ProbeSpec, tied: set) -> None:
             advice.update(verdict="confirmed", message="measurement confirms the static advice (%s)" % rec)
         else:
             busy = (report.get("load") or {}).get("level") in ("busy", "saturated")
-            advice.update(verdict="contradicted", message=(
-                "measurement contradicts the static advice: static analysis recommends %s, "
-                "but %s%s" % (rec, "nothing beats serial" if report["recommended"] == "serial"
-                               else "%s is faster" % report["recommended"], _speed_phrase(report, rec))
-                + ("; the machine was busy, measure again on a quiet one to be sure" if busy else "")))
+            winner = report["recommended"]
+            but = "nothing beats serial" if winner == "serial" else "%s is faster" % winner
+            message = "measurement contradicts the static advice: static analysis recommends %s, but %s%s" % (
+                rec, but, _speed_phrase(report, rec))
+            if busy:
+                message += "; the machine was busy, measure again on a quiet one to be sure"
+            advice.update(verdict="contradicted", message=message)
     report["static"] = static
     report["advice"] = advice
 

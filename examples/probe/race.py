@@ -7,8 +7,7 @@
 that releases the GIL), then writes back what it read plus one: every
 increment another thread made in between is overwritten.  The GIL does not
 prevent this: it makes each bytecode atomic, not the read-modify-write.
-concurlint's static rules report it (CCL2xx, read-modify-write on shared
-state); this script shows the measured effect.
+This script shows the effect at run time, and the lock that removes it.
 """
 
 import threading
