@@ -238,7 +238,12 @@ def _run_threads(t):
 
 def _run_pool(t, ex, start, submit_timed):
     """Shared by processes and interpreters: warm up, then time the tasks."""
-    warm = [ex.submit(_warm, t.fn, 0.05) for _ in range(t.workers)]
+    if submit_timed:
+        warm = [ex.submit(_warm, t.fn, 0.05) for _ in range(t.workers)]
+    else:
+        # a subinterpreter cannot unpickle functions of this script (its
+        # __main__ is another module): warm it up with the target itself
+        warm = [ex.submit(t.fn, *t.args, **t.kwargs) for _ in range(t.workers)]
     for f in warm:
         f.result()
     startup = time.perf_counter() - start

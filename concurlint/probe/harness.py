@@ -240,6 +240,12 @@ def _run_child(spec: ProbeSpec, workdir: Path):
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONSTARTUP", None)
+    # also on PYTHONPATH: fresh interpreters (spawned workers, subinterpreters)
+    # must import the target without the runner's sys.path changes
+    extra = [spec.cwd] + spec.path
+    if env.get("PYTHONPATH"):
+        extra.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(extra)
     cmd = [spec.python, str(RUNNER), str(req_path), str(ev_path)]
     events: List[Dict[str, Any]] = []
     timed_out: Optional[Dict[str, Any]] = None
