@@ -399,6 +399,7 @@ def test_stdlib_sample_is_large_enough() -> None:
         "x = 0777\n",
         "x = '\\N{NO SUCH NAME}'\n",
         "\x00",
+        "x = \"\ud800\"\n",
     ],
 )
 def test_unparsable_input_raises_syntax_error(source: str) -> None:

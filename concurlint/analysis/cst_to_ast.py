@@ -111,20 +111,34 @@ def parse_with_libcst(source: str, filename: str = "<unknown>") -> ast.Module:
     """Parse `source` with LibCST and return an equivalent `ast.Module` (positions set), for
     source the running interpreter's `ast.parse` rejects. Raises SyntaxError if LibCST rejects it too."""
     try:
+        return _parse(source, filename)
+    except RecursionError:
+        pass
+    # LibCST and this converter recurse once per nesting level, and implicitly
+    # concatenated strings nest one level per string: a long concatenation (thousands of
+    # lines in pydoc_data/topics.py) needs more than the default limit.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _DEEP_RECURSION_LIMIT))
+    try:
+        return _parse(source, filename)
+    except RecursionError:
+        raise SyntaxError("too deeply nested for LibCST", (filename, 1, 1, None)) from None
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+_DEEP_RECURSION_LIMIT = 20_000
+
+
+def _parse(source: str, filename: str) -> ast.Module:
+    try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        raise SyntaxError(
-            exc.message, (filename, exc.raw_line, exc.raw_column + 1, None)
-        ) from None
-    except (ValueError, TypeError, RecursionError) as exc:
-        # LibCST reports some malformed input (bad encodings, nesting too deep for the
-        # parser) with these.
-        raise SyntaxError(f"LibCST cannot parse this source: {exc}", (filename, 1, 1, None)) from None
+        raise SyntaxError(exc.message, (filename, exc.raw_line, exc.raw_column + 1, None)) from None
+    except UnicodeEncodeError as exc:  # LibCST's parser needs text encodable as UTF-8
+        raise SyntaxError(f"source is not valid Unicode: {exc}", (filename, 1, 1, None)) from None
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    try:
-        return _Converter(source, filename, module, positions).module(module)
-    except RecursionError:
-        raise SyntaxError("too deeply nested to convert", (filename, 1, 1, None)) from None
+    return _Converter(source, filename, module, positions).module(module)
 
 
 class _Converter:
@@ -464,23 +478,28 @@ class _Converter:
         out = []
         for type_param in node.params:
             param = type_param.param
-            default = self._optional(type_param.default)
             name = self._identifier(param.name.value)
-            start = self._start(type_param) if type_param.star else self._start(param)
+            default = None
+            if type_param.default is not None:
+                default = self.expr(type_param.default)
+                if type_param.star:  # `*Ts = *tuple[int]`
+                    equal = self._scan_to(self._end(param), "=")[1]
+                    star = self._scan_to(equal, "*")[0]
+                    default = self._at(ast.Starred(value=default, ctx=ast.Load()), star, self._outer(type_param.default)[1])
             if isinstance(param, cst.TypeVar):
                 bound = self.expr(param.bound) if param.bound is not None else None
                 result = self._make(ast.TypeVar, name=name, bound=bound, default_value=default)
-                end_node = param.bound if param.bound is not None else param.name
             elif isinstance(param, cst.TypeVarTuple):
                 result = self._make(ast.TypeVarTuple, name=name, default_value=default)
-                end_node = param.name
             else:
                 result = self._make(ast.ParamSpec, name=name, default_value=default)
-                end_node = param.name
-            end = self._outer(end_node)[1]
             if default is not None and "default_value" in type(result)._fields:
                 end = self._outer(type_param.default)[1]
-            out.append(self._at(result, start, end))
+            elif isinstance(param, cst.TypeVar) and param.bound is not None:
+                end = self._outer(param.bound)[1]
+            else:
+                end = self._end(param)
+            out.append(self._at(result, self._start(param), end))
         return out
 
     # match statements
@@ -832,7 +851,21 @@ class _Converter:
         outer = self._fstring_range
         self._fstring_range = (start, end)
         try:
-            values = self._joined_values(parts)
+            pieces: List[_Piece] = []
+            for part in parts:
+                if isinstance(part, cst.SimpleString):
+                    value = self._literal(part.value, part)
+                    if isinstance(value, bytes):
+                        raise self._error("cannot mix bytes and nonbytes literals", part)
+                    kind = "u" if "u" in part.prefix.lower() else None
+                    pieces.append(_Piece(value, kind, *self._range(part)))
+                else:
+                    pieces.extend(self._fstring_pieces(part.parts, part))
+            if not _FSTRING_PART_POSITIONS:
+                # Before 3.12 the first string's `u` prefix marks every text part.
+                for piece in pieces:
+                    piece.kind = pieces[0].kind
+            values = self._join(pieces)
         finally:
             self._fstring_range = outer
         return self._at(ast.JoinedStr(values=values), start, end)
@@ -844,60 +877,44 @@ class _Converter:
         else:
             parts.append(node)
 
-    def _joined_values(self, parts: Sequence[cst.BaseString]) -> List[ast.expr]:
-        """The values of a JoinedStr made of `parts`: adjacent text joined into one
-        Constant, empty text dropped."""
-        pieces: List[Any] = []  # str text or FormattedValue, in order
-        text_kind: List[Optional[str]] = []
-        for part in parts:
-            if isinstance(part, cst.SimpleString):
-                value = self._literal(part.value, part)
-                if isinstance(value, bytes):
-                    raise self._error("cannot mix bytes and nonbytes literals", part)
-                pieces.append(value)
-                text_kind.append("u" if "u" in part.prefix.lower() else None)
-            else:
-                for content, kind in self._fstring_pieces(part):
-                    pieces.append(content)
-                    text_kind.append(kind)
-        if not _FSTRING_PART_POSITIONS:
-            # Before 3.12 the first string's `u` prefix marks every text part.
-            first = parts[0]
-            kind = "u" if isinstance(first, cst.SimpleString) and "u" in first.prefix.lower() else None
-            text_kind = [kind] * len(text_kind)
+    def _join(self, pieces: Sequence[_Piece], token_range: Optional[Tuple[_Pos, _Pos]] = None) -> List[ast.expr]:
+        """The values of a JoinedStr: runs of text joined into one Constant, empty text
+        dropped. `token_range` is given for a format spec: the range of the f-string
+        token holding it."""
         values: List[ast.expr] = []
-        pending: List[str] = []
-        pending_kind: Optional[str] = None
-        for piece, kind in zip(pieces, text_kind):
-            if isinstance(piece, str):
-                if not pending:
-                    pending_kind = kind
-                pending.append(piece)
-                continue
-            if pending and "".join(pending):
-                values.append(self._fstring_constant("".join(pending), pending_kind))
-            pending = []
-            values.append(piece)
-        if pending and "".join(pending):
-            values.append(self._fstring_constant("".join(pending), pending_kind))
+        run: List[_Piece] = []
+
+        def flush(last: bool) -> None:
+            text = "".join(piece.value for piece in run)
+            if text:
+                constant = ast.Constant(value=text, kind=run[0].kind)
+                if _FSTRING_PART_POSITIONS:
+                    self._at(constant, run[0].start, run[-1].end)
+                elif last and token_range is not None:
+                    # Before 3.12, text ending a format spec has the position of the
+                    # f-string token holding it, other text that of the whole string.
+                    self._at(constant, *token_range)
+                else:
+                    self._at(constant, *self._fstring_range)
+                values.append(constant)
+            run.clear()
+
+        for piece in pieces:
+            if isinstance(piece.value, str):
+                run.append(piece)
+            else:
+                flush(False)
+                values.append(piece.value)
+        flush(True)
         return values
 
-    def _fstring_constant(self, text: str, kind: Optional[str]) -> ast.expr:
-        assert self._fstring_range is not None
-        return self._at(ast.Constant(value=text, kind=kind), *self._fstring_range)
-
-    def _fstring_pieces(self, node: Union[cst.FormattedString, cst.TemplatedString]) -> List[Tuple[Any, Optional[str]]]:
-        prefix = node.prefix.lower().replace("f", "").replace("t", "")
-        quote = node.end
-        return self._fstring_contents(node.parts, node, prefix, quote)
-
-    def _fstring_contents(
-        self, contents: Sequence[Any], string: cst.CSTNode, prefix: str, quote: str
-    ) -> List[Tuple[Any, Optional[str]]]:
-        pieces: List[Tuple[Any, Optional[str]]] = []
+    def _fstring_pieces(self, contents: Sequence[Any], string: Union[cst.FormattedString, cst.TemplatedString]) -> List[_Piece]:
+        prefix = string.prefix.lower().replace("f", "").replace("t", "")
+        pieces: List[_Piece] = []
         for content in contents:
+            start, end = self._range(content)
             if isinstance(content, (cst.FormattedStringText, cst.TemplatedStringText)):
-                pieces.append((self._fstring_text(content.value, prefix, quote, content), None))
+                pieces.append(_Piece(self._fstring_text(content.value, prefix, string.end, content), None, start, end))
                 continue
             conversion = ord(content.conversion) if content.conversion is not None else -1
             if content.equal is not None:
@@ -907,43 +924,42 @@ class _Converter:
                     + self._code(content.whitespace_after_expression)
                     + self._code(content.equal)
                 )
-                pieces.append((debug, None))
+                equal_end = self._scan_to(self._outer(content.expression)[1], "=")[1]
+                debug_end = self._scan_to(equal_end, "!:}")[0]
+                pieces.append(_Piece(debug, None, (start[0], start[1] + 1), debug_end))
                 if content.conversion is None and content.format_spec is None:
                     conversion = ord("r")
-            format_spec = None
-            if content.format_spec is not None:
-                spec_values = [
-                    piece for piece, _ in self._fstring_contents(content.format_spec, string, prefix, quote)
-                ]
-                token_range = self._range(string)
-                format_spec = self._at(ast.JoinedStr(values=self._merge_spec(spec_values, token_range)), *token_range)
             expression = self.expr(content.expression)
             if not _FSTRING_PART_POSITIONS and isinstance(content.expression, cst.Tuple) and not content.expression.lpar:
                 # Before 3.12 the field is parsed as "(" + text + ")", the parentheses
                 # standing on the "{" and on the character that ends the expression.
                 close = self._scan_to(self._end(content.expression), "!:=}")[1]
-                self._at(expression, self._start(content), close)
+                self._at(expression, start, close)
+            format_spec = None
+            if content.format_spec is not None:
+                format_spec = self._format_spec(content, string)
             value = ast.FormattedValue(value=expression, conversion=conversion, format_spec=format_spec)
-            assert self._fstring_range is not None
-            pieces.append((self._at(value, *self._fstring_range), None))
+            if _FSTRING_PART_POSITIONS:
+                self._at(value, start, end)
+            else:
+                self._at(value, *self._fstring_range)
+            pieces.append(_Piece(value, None, start, end))
         return pieces
 
-    def _merge_spec(self, pieces: List[Any], token_range: Tuple[_Pos, _Pos]) -> List[ast.expr]:
-        # Before 3.12, text after the last replacement field of a format spec has the
-        # position of the f-string token holding it, other text that of the whole string.
-        values: List[ast.expr] = []
-        pending = ""
-        for piece in pieces:
-            if isinstance(piece, str):
-                pending += piece
-                continue
-            if pending:
-                values.append(self._fstring_constant(pending, None))
-            pending = ""
-            values.append(piece)
-        if pending:
-            values.append(self._at(ast.Constant(value=pending, kind=None), *token_range))
-        return values
+    def _format_spec(self, content: Any, string: Union[cst.FormattedString, cst.TemplatedString]) -> ast.expr:
+        pieces = self._fstring_pieces(content.format_spec, string)
+        if not _FSTRING_PART_POSITIONS:
+            token_range = self._range(string)
+            return self._at(ast.JoinedStr(values=self._join(pieces, token_range)), *token_range)
+        # From 3.12 the spec runs from its ":" to the "}" closing the field.
+        field_start, field_end = self._range(content)
+        end = (field_end[0], field_end[1] - 1)
+        colon = (pieces[0].start[0], pieces[0].start[1] - 1) if pieces else (end[0], end[1] - 1)
+        values = self._join(pieces)
+        if sys.version_info[:2] == (3, 12) and values and isinstance(values[-1], ast.FormattedValue):
+            # 3.12 ends such a spec with an empty Constant.
+            values.append(self._at(ast.Constant(value="", kind=None), end, end))
+        return self._at(ast.JoinedStr(values=values), colon, end)
 
     def _fstring_text(self, raw: str, prefix: str, quote: str, node: cst.CSTNode) -> str:
         text = raw.replace("{{", "{").replace("}}", "}")
@@ -951,6 +967,18 @@ class _Converter:
         value = self._literal(f"{prefix}{quote[0] * 3}{text}X{quote[0] * 3}", node)
         return value[:-1]
 
+
+class _Piece:
+    """Part of an f-string being assembled: text (str) or a FormattedValue, with its
+    range in the source."""
+
+    __slots__ = ("value", "kind", "start", "end")
+
+    def __init__(self, value: Any, kind: Optional[str], start: _Pos, end: _Pos) -> None:
+        self.value = value
+        self.kind = kind
+        self.start = start
+        self.end = end
 
 def _last_suite(node: cst.BaseCompoundStatement) -> cst.BaseSuite:
     """The block a compound statement ends with."""
