@@ -328,17 +328,39 @@ def _stage_text(ev: Dict[str, Any]) -> str:
     return "start-up"
 
 
-def _busy_wall(run: Dict[str, Any]) -> float:
-    """Wall time less the run-queue wait per lane: the time on an idle machine.
+def _thread_like(mode: str, is_coro: bool) -> bool:
+    """Modes whose lanes are threads of one process sharing one GIL."""
+    return mode == "threads" or (mode == "asyncio" and not is_coro)
 
-    Exact for one thread; for parallel lanes each lane's wait is assumed to be on
-    its own critical path (true for balanced process workers, an underestimate of
-    the saving for GIL-bound threads, so never flattering).
+
+def _busy_wall(run: Dict[str, Any], mode: str, is_coro: bool) -> float:
+    """Wall time less the time lost waiting for a CPU: an estimate for an idle machine.
+
+    serial (and coroutines on one event loop) is one thread, so all of its
+    run-queue wait was lost: exact.  Process and interpreter pools are
+    independent lanes: each lane's share of the wait (summed wait / lanes) was
+    on its own critical path.
     """
-    wait = run.get("cpu_wait_s") or 0.0
-    lanes = run.get("lanes") or 1
     wall = run["wall_s"]
-    return max(wall - wait / lanes, run.get("cpu_s", 0.0) / lanes, wall * 0.05, 1e-9)
+    wait = run.get("cpu_wait_s")
+    if wait is None or wall <= 0:
+        return max(wall, 1e-9)
+    lanes = run.get("lanes") or 1
+    lost = wait / lanes if mode in ("processes", "interpreters") else wait
+    return max(wall - lost, run.get("cpu_s", 0.0) / lanes, wall * 0.05, 1e-9)
+
+
+def _speedup(serial: Dict[str, Any], run: Dict[str, Any], mode: str, is_coro: bool) -> float:
+    """Serial time / this run's time, both corrected for CPU wait where that is sound.
+
+    Threads share the GIL: a thread waiting for a CPU cannot be told apart from
+    one whose wait did not matter, so thread modes are compared with serial on
+    plain wall times (both runs suffered the same load; this never flatters
+    GIL-bound threads).
+    """
+    if _thread_like(mode, is_coro):
+        return serial["wall_s"] / run["wall_s"]
+    return _busy_wall(serial, "serial", is_coro) / _busy_wall(run, mode, is_coro)
 
 
 def _pick_best(modes: Dict[str, Dict[str, Any]], is_coro: bool):
@@ -424,6 +446,7 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
         if ev["event"] == "measure":
             runs.setdefault(ev["mode"], []).append(ev)
     serial_runs = {r["repeat"]: r for r in runs.get("serial", [])}
+    is_coro = bool(target.get("is_coroutine"))
     for mode in spec.modes:
         entry: Dict[str, Any] = {}
         impossible = next((e for e in events if e["event"] == "impossible" and e["mode"] == mode), None)
@@ -438,7 +461,7 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
             # time spent waiting for a CPU is taken out of each wall time: on a busy
             # machine a starved run must make no mode look faster or slower than it is
             ratios = [
-                _busy_wall(serial_runs[r["repeat"]]) / _busy_wall(r)
+                _speedup(serial_runs[r["repeat"]], r, mode, is_coro)
                 for r in mine if r["repeat"] in serial_runs and r["wall_s"] > 0
             ]
             raw = [
