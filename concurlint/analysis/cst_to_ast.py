@@ -15,6 +15,11 @@ result to the tree the running interpreter's :func:`ast.parse` would give:
   whole string; from 3.12 on each part has its own).
 * Literals are evaluated with :func:`ast.literal_eval` on the token text; implicitly
   concatenated strings become one ``Constant`` or one ``JoinedStr`` as in ``ast``.
+* Known differences from ``ast.parse``: under Python 3.9, an expression on a later
+  line of a multi-line f-string gets its real column (3.9's parser adds the column where
+  the string starts); a statement whose line starts with a form feed gets columns that
+  do not count it. LibCST rejects a parenthesised annotated name (``(x): int``), so
+  such a file raises ``SyntaxError``.
 
 Syntax newer than the running interpreter has no ``ast`` class of its own; it becomes the
 closest tree the analysis can still walk, with real positions:
@@ -105,6 +110,12 @@ _CMPOPS: Dict[type, Type[ast.cmpop]] = {
     cst.NotIn: ast.NotIn,
 }
 _SINGLETONS = {"None": None, "True": True, "False": False}
+# Text inside f-strings, and inside t-strings with a LibCST that knows them.
+_TEXT_PARTS = tuple(
+    getattr(cst, name) for name in ("FormattedStringText", "TemplatedStringText") if hasattr(cst, name)
+)
+# See parse_with_libcst.
+_DEEP_RECURSION_LIMIT = 20_000
 
 
 def parse_with_libcst(source: str, filename: str = "<unknown>") -> ast.Module:
@@ -116,7 +127,8 @@ def parse_with_libcst(source: str, filename: str = "<unknown>") -> ast.Module:
         pass
     # LibCST and this converter recurse once per nesting level, and implicitly
     # concatenated strings nest one level per string: a long concatenation (thousands of
-    # lines in pydoc_data/topics.py) needs more than the default limit.
+    # lines in pydoc_data/topics.py) needs more than the default limit. The limit is
+    # process-wide, so it is raised only for such a file, and only while it is parsed.
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, _DEEP_RECURSION_LIMIT))
     try:
@@ -126,8 +138,6 @@ def parse_with_libcst(source: str, filename: str = "<unknown>") -> ast.Module:
     finally:
         sys.setrecursionlimit(limit)
 
-
-_DEEP_RECURSION_LIMIT = 20_000
 
 
 def _parse(source: str, filename: str) -> ast.Module:
@@ -154,8 +164,7 @@ class _Converter:
         self._positions = positions
         self._lines = _NEWLINE_RE.split(source)
         self._ascii = [line.isascii() for line in self._lines]
-        # Set while converting the parts of the outermost f-string (before 3.12 they all
-        # carry its position).
+        # The range of the f-string being converted (before 3.12 its parts carry it).
         self._fstring_range: Optional[Tuple[_Pos, _Pos]] = None
 
     # -- errors and positions -------------------------------------------------------
@@ -545,8 +554,13 @@ class _Converter:
         out = []
         for element in elements:
             if isinstance(element, cst.MatchStar):
-                name = self._identifier(element.name.value) if element.name is not None else None
-                out.append(self._at(ast.MatchStar(name=name), *self._range(element)))
+                start = self._start(element)
+                if element.name is not None:
+                    name: Optional[str] = self._identifier(element.name.value)
+                    end = self._end(element.name)
+                else:  # `*_`
+                    name, end = None, self._scan_to((start[0], start[1] + 1), "_")[1]
+                out.append(self._at(ast.MatchStar(name=name), start, end))
             else:
                 out.append(self._pattern(element.value))
         return out
@@ -913,7 +927,7 @@ class _Converter:
         pieces: List[_Piece] = []
         for content in contents:
             start, end = self._range(content)
-            if isinstance(content, (cst.FormattedStringText, cst.TemplatedStringText)):
+            if isinstance(content, _TEXT_PARTS):
                 pieces.append(_Piece(self._fstring_text(content.value, prefix, string.end, content), None, start, end))
                 continue
             conversion = ord(content.conversion) if content.conversion is not None else -1
