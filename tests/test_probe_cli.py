@@ -169,3 +169,14 @@ def test_expect_mismatch_exits_1():
                    "--repeat", "1", "--expect", "serial")
     assert done.returncode == 1
     assert "expected serial, but the measured best model is threads" in done.stdout
+
+
+def test_plot_png_when_a_converter_is_installed(tmp_path):
+    from concurlint.probe.plot import _png_converter
+
+    if _png_converter() is None:
+        pytest.skip("neither rsvg-convert nor ImageMagick is installed")
+    chart = tmp_path / "chart.png"
+    done = run_cli("pt_work:sleepy", "--args", "[0.01]", "--modes", "threads", *QUICK, "--plot", str(chart))
+    assert done.returncode == 0, done.stderr
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
