@@ -130,6 +130,8 @@ class PoolCreatedPerCall(Rule):
                 yield ctx.report(self.code, module, call, function=call.function, pool=pool,
                                  where=where, workers=WORKERS.get(model, "workers"))
                 continue
+            if call.use != "with":
+                continue  # created and kept (lazy init, a factory): not torn down per call
             if callers is None:
                 callers = ctx.shared(_loop_callers)
             sites = callers.get(call.function, [])
