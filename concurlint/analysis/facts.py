@@ -840,7 +840,7 @@ class Extractor(ast.NodeVisitor):
             return
         parent = self.loop_stack[-1] if self.loop_stack else -1
         idx = len(fn.loops)
-        fn.loops.append(Loop(node.lineno, desc, mult, parent, has_ops=_has_ops(body)))
+        fn.loops.append(Loop(node.lineno, desc, mult, parent, has_ops=_has_ops(body, numeric=_is_range(node))))
         self.loop_stack.append(idx)
         try:
             for b in body:
@@ -887,7 +887,7 @@ class Extractor(ast.NodeVisitor):
             mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40))
             parent = self.loop_stack[-1] if self.loop_stack else -1
             fn.loops.append(Loop(node.lineno, f"{kind} over {desc}", mult, parent,
-                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs))))
+                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g))))
             self.loop_stack.append(len(fn.loops) - 1)
             pushed += 1
             for cond in g.ifs:
@@ -1173,6 +1173,12 @@ def _catches_blocking_io(node: ast.AST) -> bool:
     return False
 
 
+def _is_range(node: ast.AST) -> bool:
+    """A loop (or comprehension generator) over range(): numeric iteration."""
+    it = getattr(node, "iter", None)
+    return isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+
+
 def _comp_parts(node: ast.AST) -> List[ast.AST]:
     if isinstance(node, ast.DictComp):
         return [node.key, node.value]
@@ -1196,15 +1202,20 @@ def _loop_weight(iter_node: ast.AST, text: str) -> Tuple[int, str]:
     return 10, text
 
 
-def _has_ops(body: Sequence[ast.AST]) -> int:
+def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
     """How much work this block (not counting nested loops' bodies) does per iteration:
-    2 = arithmetic, 1 = only light work (indexing, comparisons, f-strings), 0 = none."""
+    2 = real arithmetic (two or more operations, or one in a loop over a range()),
+    1 = light work (a counter increment, indexing, comparisons, f-strings), 0 = none."""
     stack = list(body)
     level = 0
+    ops = 1 if numeric else 0
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
-            return 2
+            ops += 1
+            if ops >= 2:
+                return 2
+            level = 1
         if isinstance(node, _OP_NODES):
             level = 1
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
