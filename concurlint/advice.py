@@ -18,8 +18,9 @@ from typing import List, Optional, Tuple
 
 MODELS = ("serial", "threads", "processes", "asyncio", "interpreters", "free-threading", "distributed")
 # Pure-Python CPU weight (classify's units: one loop of unknown length doing arithmetic is 10, a
-# nested one 100) from which CPU work is worth moving to another model.
-HEAVY_CPU = 100.0
+# nested one 100, a nested loop that only indexes/compares about 33) from which CPU work is worth
+# moving to another model: more than one plain loop over data of unknown size.
+HEAVY_CPU = 30.0
 
 
 @dataclass
@@ -97,15 +98,18 @@ def start_method_note(start_method: Optional[str], target: Target) -> str:
             note += " (DeprecationWarning from 3.12)"
         return note + ", and fork is unavailable on Windows; prefer forkserver"
     if start_method == "forkserver":
-        return "forkserver start method: workers fork from a clean server process (safe with threads); work must pickle and the main module needs a __main__ guard"
+        return ("forkserver start method: workers fork from a clean server process (safe with threads); "
+                "work must pickle and the main module needs a __main__ guard")
     if start_method == "spawn":
-        return "spawn start method: each worker starts a fresh interpreter and re-imports the main module (slow start, picklable work, __main__ guard needed)"
-    if start_method in (None, "?"):
+        return ("spawn start method: each worker starts a fresh interpreter and re-imports the main "
+                "module (slow start, picklable work, __main__ guard needed)")
+    if start_method is None:  # "?": a context the analysis could not follow: say nothing
         if v is None:
             return ("default start method: fork on Linux before 3.14, forkserver from 3.14, spawn on "
                     "macOS and Windows; keep work picklable and the main module guarded")
         if v >= (3, 14):
-            return "default start method on Linux is forkserver from 3.14 (spawn on macOS/Windows): work must pickle and the main module needs a __main__ guard"
+            return ("default start method on Linux is forkserver from 3.14 (spawn on macOS/Windows): "
+                    "work must pickle and the main module needs a __main__ guard")
         return ("default start method is fork on Linux before 3.14 (spawn on macOS/Windows): do not "
                 "start threads before the workers fork, or use a forkserver context")
     return ""
@@ -125,7 +129,6 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
     work = Work(function, kind, releases_gil, is_async, list(evidence or []), blocking)
     name = _name(function)
     ev = _evidence(work)
-    pure_cpu = kind == "cpu" and not releases_gil
     heavy_py = kind in ("cpu", "mixed") and not releases_gil
 
     # ---- a little CPU work: whatever runs it, moving it would not pay for itself
@@ -241,7 +244,8 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
 
     # ---- nothing heavy found
     if current == "distributed":
-        return ("distributed", [], f"{api or 'the engine'} hands the work to a distributed engine; no heavy work was found to judge it by")
+        return ("distributed", [], f"{_engine(api)} runs the work on its workers; no heavy work was found to "
+                                   f"judge it by")
     if current == "serial":
         return ("serial", [], "a sequential backend runs the work serially; no heavy work found")
     return (current, [], f"no CPU- or IO-heavy work found in {name}; the current model is kept")

@@ -70,7 +70,7 @@ def _global_start_method(project: Project) -> Optional[str]:
         if project.call_target(call) in ("multiprocessing.set_start_method",
                                          "multiprocessing.context.BaseContext.set_start_method"):
             v = _arg(call, ["method", 0])
-            if v is not None and v.kind == "literal" and v.text[:1] in "'\"":
+            if v is not None and v.kind == "literal" and v.meta.get("type") == "builtins.str":
                 found = v.text.strip("'\"")
     return found
 
