@@ -193,6 +193,7 @@ def test_joblib_backends():
 @pytest.mark.parametrize("needle,engine", [
     ("dask.delayed(featurize)", "dask"), ("client.map(featurize", "dask"),
     ("client.submit(featurize", "dask"), ("ray_featurize.remote(d)", "ray"), ("pool.map(featurize", "MPI"),
+    ("matrix = similarity(lazy)", "dask"),
 ])
 def test_distributed_engines_fit_cpu_work(needle, engine):
     r = rec_at("CCL101_models_distributed.py", needle)

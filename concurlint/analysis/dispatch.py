@@ -102,12 +102,16 @@ def find_sites(project: Project) -> List[DispatchSite]:
             site = _subclass_start(project, mod, call, target, recv_type)
             if site is None:
                 site = _ray_remote(project, mod, call)
+            if site is None:
+                site = _dask_decorated(project, mod, call, target)
             if site is not None:
                 out.append(site)
             continue
         style = spec.get("style", "call")
         model = spec["model"]
         fn_value = _arg(call, spec.get("fn", [0]))
+        if fn_value is None and spec.get("decorator"):
+            continue  # @delayed(pure=True): the decorated function's calls are the sites
         args = _extra_args(call, spec["args"]) if "args" in spec else []
         iterable = call.args[spec["iterable"]] if "iterable" in spec and len(call.args) > spec["iterable"] else None
         executor = None
@@ -291,3 +295,12 @@ def iteration_count(v: Optional[Value]) -> Optional[int]:
             return None
         return max(0, -(-(bounds[1] - bounds[0]) // step))
     return literal_length(v)
+
+
+def _dask_decorated(project: Project, mod: ModuleFacts, call: Call, target: str) -> Optional[DispatchSite]:
+    """``f(x)`` for a function decorated with ``@dask.delayed``: builds a task for dask."""
+    fn = project.functions.get(target)
+    if fn is None or not any(d == "dask.delayed" or d.startswith("dask.delayed(") for d in fn.decorators):
+        return None
+    return DispatchSite(module=mod, call=call, api="@dask.delayed", model="distributed", style="call",
+                        callable=None, function=target, args=list(call.args), cloudpickle=True)
