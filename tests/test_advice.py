@@ -255,3 +255,31 @@ def test_every_dispatch_site_has_a_recommendation_even_when_it_fits():
     recs = recs_for("CCL101_models_processes.py", target="3.14")
     assert len([r for rs in recs.values() for r in rs]) == 4
     assert all(r["current"] == r["recommended"] for rs in recs.values() for r in rs)
+
+
+# ------------------------------------------- rows of the table the fixtures above do not reach
+@pytest.mark.parametrize("kind,gil,current,version,ft,want,alts", [
+    ("io", None, "interpreters", (3, 14), False, "threads", ["asyncio"]),
+    ("io", None, "distributed", None, False, "threads", ["asyncio", "distributed"]),
+    ("cpu", False, "serial", (3, 12), False, "processes", ["free-threading"]),
+    ("cpu", True, "serial", None, False, "threads", ["processes"]),
+    ("mixed", False, "threads", (3, 14), False, "processes", ["interpreters", "free-threading"]),
+    ("cpu", False, "asyncio", (3, 13), True, "free-threading", ["processes"]),
+    ("cpu", True, "asyncio", None, False, "threads", ["processes"]),
+    ("unknown", None, "threads", (3, 14), False, "threads", []),
+])
+def test_decision_table_rows(kind, gil, current, version, ft, want, alts):
+    from concurlint.advice import recommend
+
+    rec, got_alts, reason = recommend(kind, gil, current == "asyncio", current, version, ft, function="pkg.job")
+    assert (rec, got_alts) == (want, alts)
+    assert "job()" in reason
+
+
+def test_blocking_call_in_a_coroutine_is_named():
+    from concurlint.advice import recommend
+
+    rec, alts, reason = recommend("io", None, True, "asyncio", (3, 12), False, function="pkg.handler",
+                                  blocking="requests.get() (requests.get)")
+    assert rec == "asyncio" and alts == ["threads"]
+    assert "requests.get" in reason and "to_thread" in reason
