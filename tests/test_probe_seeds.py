@@ -39,7 +39,7 @@ def test_pure_python_cpu_is_not_faster_in_threads_but_is_in_processes():
         lambda r: speed(r, "threads") <= 1.15 and speed(r, "processes") >= 1.3,
     )
     assert r["measured_kind"] == "cpu"
-    assert r["measured_releases_gil"] is False
+    assert r["measured_releases_gil"] is not True  # False, or None between 1.1x and 1.3x
     assert r["recommended"] == "processes"
     static_agrees(r, "cpu")
     if r["static"]["available"]:
