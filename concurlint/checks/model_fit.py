@@ -177,7 +177,8 @@ class LargeDataSentPerTask(Rule):
         project = ctx.project
         large = ctx.shared(_large_matcher)
         for site in ctx.sites_by_path.get(module.path, []):
-            if site.model not in ("processes", "interpreters") or site.style == "joblib":
+            fix = DISTRIBUTED_FIX.get(site.api) if site.model == "distributed" else POOL_FIX
+            if fix is None or site.style == "joblib":
                 continue  # joblib memory-maps large NumPy arrays for its workers by itself
             if site.api == "multiprocessing.Process" or "subclass" in site.api:
                 continue  # sent once per process, not per task
@@ -193,8 +194,18 @@ class LargeDataSentPerTask(Rule):
                 every = (f"with every task of {site.api}" if site.style == "map"
                          else f"with every {site.api} call in the loop")
                 yield ctx.report(self.code, module, site.call, function=site.call.function,
-                                 what=why, how=how, api=site.api, every=every)
+                                 what=why, how=how, api=site.api, every=every, fix=fix)
                 break
+
+
+POOL_FIX = ("send it once (pool initializer, shared memory, a file path) or send each task only its "
+            "chunk")
+# distributed engines have their own way to ship data once (not joblib: it memory-maps arrays itself)
+DISTRIBUTED_FIX = {
+    "dask Client.submit": "scatter it once with client.scatter() and pass the future",
+    "dask Client.map": "scatter it once with client.scatter() and pass the future",
+    "ray .remote()": "put it in the object store once with ray.put() and pass the reference",
+}
 
 
 def _large_matcher(ctx) -> _Matcher:
