@@ -145,7 +145,31 @@ def _callers(project) -> Dict[str, List[Tuple[Optional[str], int]]]:
 def _share_subclass(project, a: Optional[str], b: Optional[str]) -> bool:
     if not a or not b:
         return False
-    return any(project.is_subclass(k, a) and project.is_subclass(k, b) for k in project.classes)
+    # {class: project classes that are subclasses of it}, built once per project: asking
+    # is_subclass for every class at every self.m() call is quadratic (minutes on the stdlib)
+    index = getattr(project, "_subclasses_index", None)
+    if index is None:
+        index = {}
+        for k in project.classes:
+            for base in _ancestors(project, k):
+                index.setdefault(base, set()).add(k)
+        project._subclasses_index = index
+    return not index.get(a, set()).isdisjoint(index.get(b, set()))
+
+
+def _ancestors(project, cls: str) -> set:
+    """Every name ``project.is_subclass(cls, name)`` holds for."""
+    out = set()
+    todo = [cls]
+    while todo:
+        c = todo.pop()
+        if not c or c in out:
+            continue
+        out.add(c)
+        info = project.classes.get(c)
+        if info is not None:
+            todo.extend(project.resolve(b) for b in info.bases)
+    return out
 
 
 def _called_repeatedly(fn: Optional[str], callers, depth: int = 3, seen: Optional[set] = None) -> bool:
