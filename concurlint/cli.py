@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", "-o", help="write the report to this file instead of stdout")
     report.add_argument("--baseline", help="only report findings not recorded in this baseline file")
     report.add_argument("--write-baseline", help="record the current findings in this baseline file")
+    report.add_argument("--shard", metavar="K/N", help="analyse only shard K of N and write its facts to --facts-dir")
+    report.add_argument("--facts-dir", metavar="DIR", help="where --shard writes its facts")
+    report.add_argument("--from-facts", metavar="DIR", help="merge the facts of every shard in DIR and report")
     probe = sub.add_parser("probe", help="run a function serially, in threads and in processes, and measure")
     try:
         from concurlint.probe.cli import add_arguments as add_probe_arguments
@@ -132,8 +135,17 @@ def _analyse(args) -> int:
         from concurlint.output.progress import Progress
 
         progress = Progress(sys.stderr)
-    report = engine.run(paths, config, select=select, ignore=args.ignore, jobs=args.jobs,
-                        use_cache=not args.no_cache, progress=progress)
+    if getattr(args, "shard", None) or getattr(args, "from_facts", None):
+        from concurlint import shard
+
+        report = shard.run(args, paths, config, select, progress)
+        if report is None:  # this shard wrote its facts; the merging run reports
+            if progress is not None:
+                progress.done()
+            return 0
+    else:
+        report = engine.run(paths, config, select=select, ignore=args.ignore, jobs=args.jobs,
+                            use_cache=not args.no_cache, progress=progress)
     if progress is not None:
         progress.done()
     findings = report.findings

@@ -1,0 +1,115 @@
+"""The report does not depend on how it was computed: -j1 or -j2, cold or warm cache, a cache
+entry corrupted on disk, two runs sharing one cache directory at the same time.
+
+The tree is real code no one here wrote: part of the running interpreter's standard library.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli, script
+
+PACKAGES = ("concurrent", "asyncio", "multiprocessing", "logging")
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    root = tmp_path_factory.mktemp("stdlib-part")
+    for name in PACKAGES:
+        shutil.copytree(stdlib / name, root / "proj" / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "test", "tests"))
+    return root
+
+
+def report(tree: Path, *args) -> bytes:
+    out = tree / "out.json"
+    if out.exists():
+        out.unlink()
+    proc = run_cli("report", "--format", "json", "-o", out, *args, "proj", cwd=tree)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return out.read_bytes()
+
+
+def entries(cache: Path):
+    return sorted(cache.glob("*/*.pickle"))
+
+
+@pytest.fixture(scope="module")
+def reference(tree) -> bytes:
+    data = report(tree, "--no-cache", "-j1")
+    doc = json.loads(data)
+    assert len(doc["functions"]) > 1000  # the whole tree was analysed, not an empty report
+    return data
+
+
+def test_jobs_and_cache_give_identical_bytes(tree, reference):
+    for jobs in ("-j1", "-j2"):
+        cache = tree / f"cache{jobs}"
+        shutil.rmtree(cache, ignore_errors=True)
+        assert report(tree, "--cache-dir", cache, jobs) == reference, f"cold {jobs}"
+        n = len(entries(cache))
+        assert n == len(list((tree / "proj").rglob("*.py"))), "every file's facts were cached"
+        assert report(tree, "--cache-dir", cache, jobs) == reference, f"warm {jobs}"
+        assert len(entries(cache)) == n
+    assert report(tree, "--no-cache", "-j2") == reference
+
+
+def test_one_changed_file_warm_equals_cold(tree, reference):
+    cache = tree / "cache-edit"
+    shutil.rmtree(cache, ignore_errors=True)
+    report(tree, "--cache-dir", cache, "-j2")
+    target = tree / "proj" / "concurrent" / "futures" / "thread.py"
+    original = target.read_bytes()
+    try:
+        target.write_bytes(original + b"\n\ndef _added(pool):\n    return pool.submit(print, 1)\n")
+        warm = report(tree, "--cache-dir", cache, "-j2")
+        cold = report(tree, "--no-cache", "-j1")
+        assert warm == cold
+        assert warm != reference and b"_added" in warm
+    finally:
+        target.write_bytes(original)
+
+
+def test_corrupt_cache_entries_are_healed(tree, reference):
+    cache = tree / "cache-corrupt"
+    shutil.rmtree(cache, ignore_errors=True)
+    report(tree, "--cache-dir", cache, "-j1")
+    files = entries(cache)
+    broken = files[:: max(1, len(files) // 5)]
+    broken[0].write_bytes(b"")  # truncated
+    for p in broken[1:]:
+        p.write_bytes(b"not a pickle at all" + p.read_bytes()[:40])
+    assert report(tree, "--cache-dir", cache, "-j2") == reference
+    for p in broken:  # recomputed and written back whole
+        with open(p, "rb") as f:
+            assert pickle.load(f).display.startswith("proj/")
+
+
+def test_concurrent_runs_share_one_cache(tree, reference):
+    cache = tree / "cache-shared"
+    shutil.rmtree(cache, ignore_errors=True)
+    env = dict(os.environ)
+    env.pop("CONCURLINT_CACHE_DIR", None)
+    procs = []
+    for i in (1, 2):
+        out = tree / f"concurrent-{i}.json"
+        procs.append((out, subprocess.Popen(
+            [script("concurlint"), "report", "--format", "json", "-o", str(out), "--cache-dir", str(cache),
+             "-j2", "proj"], cwd=tree, env=env, stderr=subprocess.PIPE, text=True)))
+    for out, proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode in (0, 1), err
+        assert "Traceback" not in err, err
+        assert out.read_bytes() == reference
+    assert not list(cache.glob("*/.tmp-*")), "no half-written entries left behind"
+    assert report(tree, "--cache-dir", cache, "-j1") == reference
