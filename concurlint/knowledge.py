@@ -28,7 +28,7 @@ def rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-class _Matcher:
+class Matcher:
     """Exact names in a set, ``prefix*`` patterns checked longest-first."""
 
     def __init__(self, patterns: Iterable[str]):
@@ -61,8 +61,8 @@ class Knowledge:
         for c, names in (extra or {}).items():
             lists.setdefault(c, []).extend(names)
         # user-declared names win over the shipped ones: check them first
-        self._user = {c: _Matcher((extra or {}).get(c, [])) for c in CATEGORIES}
-        self._matchers = {c: _Matcher(lists[c]) for c in CATEGORIES}
+        self._user = {c: Matcher((extra or {}).get(c, [])) for c in CATEGORIES}
+        self._matchers = {c: Matcher(lists[c]) for c in CATEGORIES}
         self._cache: Dict[str, Optional[Tuple[str, str]]] = {}
 
     def canonical(self, name: str) -> str:

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function
 from concurlint.analysis.project import Project
+from concurlint.knowledge import Matcher
 
 CPU_THRESHOLD = 10.0
 MIXED_THRESHOLD = 100.0
@@ -99,6 +100,7 @@ class Classifier:
         self.p = project
         self.summaries: Dict[str, Summary] = {}
         self.edges: Dict[str, List[Tuple[Call, str]]] = {}
+        self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
 
     def run(self) -> Dict[str, Summary]:
         p = self.p
@@ -156,6 +158,8 @@ class Classifier:
             if target is None:
                 continue
             if target in p.functions:
+                if self.cold.match(target):
+                    continue  # diagnostics-only code (warnings, tracebacks) is not the work
                 callee = self.summaries.get(target)
                 if callee is None or target == fn.qualname:
                     continue

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.analysis.project import Project
-from concurlint.knowledge import _Matcher
+from concurlint.knowledge import Matcher
 
 JOBLIB_BACKENDS = {"loky": "processes", "multiprocessing": "processes", "threading": "threads",
                    "dask": "distributed", "ray": "distributed", "sequential": "serial"}
@@ -89,7 +89,7 @@ def _joblib_model(receiver: Optional[Value]) -> Tuple[str, Optional[str]]:
 def find_sites(project: Project) -> List[DispatchSite]:
     table = project.kb.table("dispatch")
     sites_spec = table.get("sites", {})
-    cloud = _Matcher(table.get("cloudpickle", {}).get("targets", []))
+    cloud = Matcher(table.get("cloudpickle", {}).get("targets", []))
     out: List[DispatchSite] = []
     default_method = _global_start_method(project)
     for mod, call in project.all_calls():

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from concurlint.knowledge import Matcher
 from concurlint.analysis.facts import Function
 
 AFTER_FORK = ("os.register_at_fork", "multiprocessing.util.register_after_fork")
@@ -109,11 +110,13 @@ def chain_text(chain: Tuple[str, ...], project=None) -> str:
 def call_graph(project) -> Dict[str, List[Tuple[str, bool]]]:
     """function -> [(callee, called with a lock held)] for callees defined in the project."""
     graph: Dict[str, List[Tuple[str, bool]]] = {}
+    # diagnostics-only code (warnings, tracebacks: knowledge base `cold-paths`) is not followed
+    cold = Matcher(project.kb.table("calls").get("cold-paths", []))
     for q, fn in project.functions.items():
         out = []
         for call in project.calls_of(fn):
             t = project.call_target(call)
-            if t in project.functions and t != q:
+            if t in project.functions and t != q and not cold.match(t):
                 out.append((t, bool(call.locks)))
         graph[q] = out
     return graph

@@ -15,10 +15,12 @@ them, which is its own pseudo-function in the facts) runs elsewhere. A sync ``de
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts, Value
+from concurlint.knowledge import Matcher
 from concurlint.registry import Finding, Rule
 
 # ---------------------------------------------------------------- knowledge local to these rules
@@ -76,7 +78,7 @@ HEAVY = 100.0  # CPU weight (see analysis.classify) that freezes a loop: nested 
 # jars) nests two loops over small collections all the time, so a helper must nest three levels
 # of work (or two around a CPU-heavy library call) on one strand to count as CPU-heavy
 HEAVY_CALLEE = 1000.0
-MAX_DEPTH = 25
+MAX_DEPTH = 25  # how deep the CPU-weight walk follows helpers
 
 
 def _short(q: Optional[str]) -> str:
@@ -150,56 +152,65 @@ class Reach:
 
 
 class _Walker:
-    """First call matching ``pred`` reachable from a synchronous project function without leaving
-    synchronous code (async callees are not run by calling them; generators only when iterated)."""
+    """The shortest chain from a synchronous project function to a call matching ``pred``,
+    without leaving synchronous code (async callees are not run by calling them; generators only
+    when iterated) and without entering diagnostics-only code (``cold-paths`` in the knowledge
+    base: a warning or a traceback being formatted is not the loop's normal work).
+
+    Computed once for the whole project: functions that make a matching call directly are at
+    distance 1, and a breadth-first walk over the reversed call graph gives every other function
+    its nearest one, so the chain shown is the shortest, whatever the depth."""
 
     def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]]):
         self.p = project
         self.pred = pred
-        self.memo: Dict[str, Optional[Reach]] = {}
-        self.active: set = set()
-        self.cuts = 0  # times a cycle was cut short: a negative answer found meanwhile is partial
+        self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
+        self.table: Optional[Dict[str, Reach]] = None
 
     def runs(self, call: Call, target: Optional[str]) -> Optional[Function]:
         """The sync project function this call runs on the caller's thread, if any."""
         if target is None:
             return None
         fn = self.p.functions.get(target)
-        if fn is None or fn.is_async:
+        if fn is None or fn.is_async or self.cold.match(target):
             return None
         if fn.is_generator and call.use != "iter":
             return None
         return fn
 
-    def reach(self, q: str, depth: int = 0) -> Optional[Reach]:
-        if q in self.memo:
-            return self.memo[q]
-        if q in self.active or depth > MAX_DEPTH:
-            self.cuts += 1
-            return None
-        cuts = self.cuts
-        fn = self.p.functions[q]
-        mod = self.p.function_module[q]
-        self.active.add(q)
-        found: Optional[Reach] = None
-        try:
-            for call in self.p.calls_of(fn):
-                target = self.p.call_target(call)
+    def _build(self) -> Dict[str, Reach]:
+        p = self.p
+        table: Dict[str, Reach] = {}
+        callers: Dict[str, List[Tuple[str, Call]]] = {}
+        queue: deque = deque()
+        for q, fn in p.functions.items():
+            if fn.is_async or self.cold.match(q):
+                continue
+            mod = p.function_module[q]
+            for call in p.calls_of(fn):
+                target = p.call_target(call)
                 desc = self.pred(call, target)
                 if desc is not None:
-                    found = Reach((q,), desc, mod.path, call.line, call.col)
-                    break
+                    if q not in table:
+                        table[q] = Reach((q,), desc, mod.path, call.line, call.col)
+                        queue.append(q)
+                    continue
                 callee = self.runs(call, target)
                 if callee is not None and callee.qualname != q:
-                    sub = self.reach(callee.qualname, depth + 1)
-                    if sub is not None:
-                        found = Reach((q,) + sub.chain, sub.desc, sub.path, sub.line, sub.col)
-                        break
-        finally:
-            self.active.discard(q)
-        if found is not None or self.cuts == cuts:
-            self.memo[q] = found
-        return found
+                    callers.setdefault(callee.qualname, []).append((q, call))
+        while queue:
+            q = queue.popleft()
+            r = table[q]
+            for caller, _call in callers.get(q, ()):
+                if caller not in table:
+                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col)
+                    queue.append(caller)
+        return table
+
+    def reach(self, q: str) -> Optional[Reach]:
+        if self.table is None:
+            self.table = self._build()
+        return self.table.get(q)
 
 
 def _coroutines(module: ModuleFacts) -> Iterator[Function]:

@@ -260,12 +260,15 @@ class _Analysis:
                                 for r in tm.process_reaches(q))
                     if not bound and not is_class_level(project, cls, attr):
                         continue
+                reaches = [r for r in tm.process_reaches(q) if self.owned_by_dispatcher(acc.target, r)]
+                if not reaches:
+                    continue  # another library's per-process state (threading._active, caches)
                 read = self.parent_read(acc.target)
                 if read is None:
                     continue
                 done.add(acc.target)
                 rmod, rfn, racc = read
-                r = tm.process_reaches(q)[0]
+                r = reaches[0]
                 desc = self.definition(acc.target)[0]
                 via = f" via {chain_text(r.chain, project)}" if len(r.chain) > 1 else ""
                 self.add("CCL203", mod, fn, _Pos(acc.line, acc.col, acc.op),
@@ -276,6 +279,22 @@ class _Analysis:
                          action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target),
                          runner=f"'{r.entry.short}' ({r.entry.site.api} at {r.entry.site.path}:{r.entry.site.call.line}{via})",
                          read_at=f"{rmod.path}:{racc.line} ('{short_name(rfn.qualname, project)}')")
+
+    def owned_by_dispatcher(self, target: str, r) -> bool:
+        """Is the state defined in the module that dispatches the work or defines the worker?
+        A library's own module state touched deep inside a worker is that library's per-process
+        bookkeeping, not state the dispatching code expects to get back."""
+        name = target.split(":", 1)[1]
+        home = None
+        while "." in name:
+            name = name.rpartition(".")[0]
+            if name in self.project.by_module:
+                home = name
+                break
+        if home is None:
+            return True
+        entry_mod = self.project.function_module.get(r.chain[0]) if r.chain else None
+        return home in (r.entry.site.module.module, entry_mod.module if entry_mod else None)
 
     def parent_read(self, target: str):
         for mod, fn, acc in self.by_target.get(target, ()):
