@@ -284,9 +284,9 @@ def work_of(ctx, site) -> Work:
 
 
 def _local_io(ctx):
-    from concurlint.knowledge import _Matcher
+    from concurlint.knowledge import Matcher
 
-    return _Matcher(ctx.project.kb.table("dispatch").get("local_io", {}).get("calls", []))
+    return Matcher(ctx.project.kb.table("dispatch").get("local_io", {}).get("calls", []))
 
 
 def _io_index(ctx) -> dict:

@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from concurlint.advice import ctx_advice
 from concurlint.analysis.dispatch import iteration_count, literal_length
 from concurlint.analysis.facts import Call, ModuleFacts, Value
-from concurlint.knowledge import _Matcher
+from concurlint.knowledge import Matcher
 from concurlint.registry import Finding, Rule
 
 LARGE_ITEMS = 100_000  # elements / bytes of a literal that is "large" to pickle per task
@@ -146,7 +146,7 @@ class PoolCreatedPerCall(Rule):
                              where=where, workers=WORKERS.get(model, "workers"))
 
 
-def _large(project, v: Value, large: _Matcher) -> Optional[str]:
+def _large(project, v: Value, large: Matcher) -> Optional[str]:
     """Why ``v`` is large in-memory data, or None."""
     n = literal_length(v)
     if n is not None and n >= LARGE_ITEMS:
@@ -208,8 +208,8 @@ DISTRIBUTED_FIX = {
 }
 
 
-def _large_matcher(ctx) -> _Matcher:
-    return _Matcher(ctx.project.kb.table("dispatch").get("large", {}).get("calls", []))
+def _large_matcher(ctx) -> Matcher:
+    return Matcher(ctx.project.kb.table("dispatch").get("large", {}).get("calls", []))
 
 
 class MapWithoutChunksize(Rule):
