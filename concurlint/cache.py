@@ -57,3 +57,35 @@ class Cache:
             os.replace(tmp, path)
         except OSError:
             self._ok = False  # read-only or full disk: run without caching
+
+
+def load_report(cache_dir: str, key: str):
+    """A whole report computed before from exactly the same inputs (see engine._report_key)."""
+    path = Path(cache_dir) / "reports" / f"{key}.pickle"
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
+
+def store_report(cache_dir: str, key: str, report, keep: int = 8) -> None:
+    """Atomically store ``report``; keep only the most recent few (one per config/selection)."""
+    d = Path(cache_dir) / "reports"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(report, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, d / f"{key}.pickle")
+        old = sorted(d.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
+        for p in old:
+            p.unlink()
+    except OSError:
+        pass

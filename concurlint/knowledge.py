@@ -40,14 +40,20 @@ class Matcher:
             else:
                 self.exact.add(p)
         self.prefixes = tuple(sorted(set(prefixes), key=len, reverse=True))
+        self._memo: Dict[str, Optional[str]] = {}
 
     def match(self, name: str) -> Optional[str]:
         if name in self.exact:
             return name
+        if name in self._memo:
+            return self._memo[name]
+        found = None
         for p in self.prefixes:
             if name.startswith(p):
-                return p + "*"
-        return None
+                found = p + "*"
+                break
+        self._memo[name] = found
+        return found
 
 
 class Knowledge:

@@ -41,7 +41,8 @@ def report(tree: Path, *args) -> bytes:
 
 
 def entries(cache: Path):
-    return sorted(cache.glob("*/*.pickle"))
+    """Per-file facts entries (two-hex-digit folders), not the whole-report entries."""
+    return sorted(cache.glob("[0-9a-f][0-9a-f]/*.pickle"))
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,11 @@ def test_corrupt_cache_entries_are_healed(tree, reference):
     broken[0].write_bytes(b"")  # truncated
     for p in broken[1:]:
         p.write_bytes(b"not a pickle at all" + p.read_bytes()[:40])
+    [whole] = list((cache / "reports").glob("*.pickle"))  # the unchanged-inputs shortcut
+    whole.write_bytes(b"garbage")
     assert report(tree, "--cache-dir", cache, "-j2") == reference
+    with open(whole, "rb") as f:
+        assert json.loads(json.dumps(pickle.load(f).functions)) == json.loads(reference)["functions"]
     for p in broken:  # recomputed and written back whole
         with open(p, "rb") as f:
             assert pickle.load(f).display.startswith("proj/")

@@ -23,6 +23,8 @@ class Project:
                 self.function_module[q] = m
             self.classes.update(m.classes)
         self._resolved: Dict[str, Optional[str]] = {}
+        # rules ask the same questions many times: answer each once
+        self._subclass: Dict[Tuple[str, str], bool] = {}
 
     # ------------------------------------------------------------------ names
     def resolve(self, name: Optional[str], depth: int = 0) -> Optional[str]:
@@ -91,7 +93,12 @@ class Project:
             return False
         if cls == base:
             return True
-        seen = seen if seen is not None else set()
+        if seen is None:
+            key = (cls, base)
+            hit = self._subclass.get(key)
+            if hit is None:
+                hit = self._subclass[key] = self.is_subclass(cls, base, set())
+            return hit
         if cls in seen:
             return False
         seen.add(cls)
@@ -103,10 +110,14 @@ class Project:
     def call_target(self, call: Call) -> Optional[str]:
         """What a call runs: a project function qualname, or the canonical external name.
         Calling a project class runs its ``__init__`` (when defined)."""
+        memo = call.__dict__
+        if "_resolved" in memo:
+            return memo["_resolved"]
         t = self.resolve(call.target)
         if t in self.classes:
             init = self.find_method(t, "__init__")
-            return init if init in self.functions else t
+            t = init if init in self.functions else t
+        memo["_resolved"] = t  # in memory only: facts are cached before the project pass
         return t
 
     def value_type(self, v: Optional[Value]) -> Optional[str]:
