@@ -5,11 +5,16 @@ the logic. ``check_registry()`` lists every disagreement between the two (the te
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
+import pickle
 import pkgutil
 import re
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Type
 
 from concurlint.knowledge import rules_dir
@@ -85,10 +90,48 @@ def _parse_meta(data: dict, source: str) -> RuleMeta:
 
 @lru_cache(maxsize=None)
 def all_meta() -> Dict[str, RuleMeta]:
+    """Every rule's metadata. Parsing 30-odd TOML files costs ~20 ms, which the flake8 plugin pays
+    on every editor save, so the parsed result is kept in the user cache directory, keyed by the
+    files' names, sizes and modification times (any edit re-parses)."""
+    paths = sorted(rules_dir().glob("CCL*.toml"))
+    cache = _meta_cache_path(paths)
+    if cache is not None:
+        try:
+            with open(cache, "rb") as f:
+                cached = pickle.load(f)
+            if isinstance(cached, dict) and all(isinstance(m, RuleMeta) for m in cached.values()):
+                return cached
+        except Exception:  # missing, corrupt or from another version: parse again
+            pass
     out: Dict[str, RuleMeta] = {}
-    for path in sorted(rules_dir().glob("CCL*.toml")):
+    for path in paths:
         out[path.stem] = _parse_meta(load_toml(path), str(path))
+    if cache is not None:
+        _store(cache, out)
     return out
+
+
+def _meta_cache_path(paths) -> Optional[Path]:
+    try:
+        h = hashlib.sha256(__file__.encode())
+        for p in [Path(__file__)] + list(paths):  # this module too: RuleMeta may change
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    except OSError:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "concurlint" / "rules" / f"{h.hexdigest()[:24]}.pickle"
+
+
+def _store(path: Path, data) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only home: parse every time
 
 
 def _iter_check_modules() -> Iterator[str]:
