@@ -1173,6 +1173,10 @@ def _catches_blocking_io(node: ast.AST) -> bool:
     return False
 
 
+def _constant_operand(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id.isupper())
+
+
 def _is_range(node: ast.AST) -> bool:
     """A loop (or comprehension generator) over range(): numeric iteration."""
     it = getattr(node, "iter", None)
@@ -1211,6 +1215,10 @@ def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
     ops = 1 if numeric else 0
     while stack:
         node = stack.pop()
+        if isinstance(node, (ast.Raise, ast.Assert)):
+            continue  # building an error message is not the loop's work
+        if isinstance(node, ast.BinOp) and _constant_operand(node.left) and _constant_operand(node.right):
+            continue  # _MAXLINE + 1: a constant, whatever the loop does
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
             ops += 1
             if ops >= 2:
