@@ -153,11 +153,12 @@ def rule_classes() -> Dict[str, Type[Rule]]:
     return out
 
 
-def check_registry() -> List[str]:
+def check_registry(metas: Optional[Dict[str, RuleMeta]] = None,
+                   classes: Optional[Dict[str, Type[Rule]]] = None) -> List[str]:
     """Every inconsistency between rule TOML files and rule classes, as sentences."""
     problems = []
-    metas = all_meta()
-    classes = rule_classes()
+    metas = all_meta() if metas is None else metas
+    classes = rule_classes() if classes is None else classes
     for code, meta in metas.items():
         if meta.code != code:
             problems.append(f"rules/{code}.toml says code = {meta.code!r}")
