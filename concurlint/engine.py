@@ -496,6 +496,68 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def imported_project_files(facts, path: Path) -> List[Path]:
+    """The source files of the same top-level package that the module ``facts`` (read from
+    ``path``) imports: ``from app.maths import crunch`` in app/jobs.py -> app/maths.py."""
+    if facts is None or not facts.module:
+        return []
+    levels = facts.module.count(".") + (1 if path.name == "__init__.py" else 0)
+    root = path.resolve().parent
+    for _ in range(levels):
+        root = root.parent
+    top = facts.module.split(".", 1)[0]
+    me = path.resolve()
+    out: List[Path] = []
+    for qualname in sorted(set(facts.imports.values())):
+        if qualname != top and not qualname.startswith(top + "."):
+            continue
+        parts = qualname.split(".")
+        for n in (len(parts), len(parts) - 1):
+            if n < 1:
+                continue
+            candidate = root.joinpath(*parts[:n])
+            for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+                if file.is_file() and file.resolve() != me and file not in out:
+                    out.append(file)
+    return out
+
+
+MAX_CONTEXT_FILES = 400
+
+
+def _display_of(file: Path) -> str:
+    try:
+        return file.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return file.as_posix()
+
+
+def _with_context(files: List[SourceFile], results: List[FileResult], config: Config, jobs: int,
+                  cache_dir: Optional[str]) -> List[FileResult]:
+    """For files named one by one (pre-commit passes only the changed ones), also read the
+    project modules they import, transitively, so that a helper in another module is still
+    classified. Those context files' findings are not reported."""
+    seen = {sf.path.resolve() for sf in files}
+    frontier = [(sf.path, r) for sf, r in zip(files, results)]
+    context: List[FileResult] = []
+    while frontier and len(context) < MAX_CONTEXT_FILES:
+        wanted: List[SourceFile] = []
+        for path, r in frontier:
+            for f in imported_project_files(r.facts, path):
+                key = f.resolve()
+                if key in seen or len(seen) - len(files) >= MAX_CONTEXT_FILES:
+                    continue
+                seen.add(key)
+                mod, pkg = module_name(f)
+                wanted.append(SourceFile(_display_of(f), f, mod, pkg))
+        if not wanted:
+            break
+        got = analyse_files(wanted, config, jobs, cache_dir)
+        context.extend(r for r in got if r.facts is not None)
+        frontier = [(sf.path, r) for sf, r in zip(wanted, got) if r.facts is not None]
+    return context
+
+
 def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = None,
         ignore: Optional[List[str]] = None, jobs: Optional[int] = None, use_cache: bool = True,
         progress: Optional[Callable[[int, int], None]] = None) -> Report:
@@ -506,7 +568,10 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     codes = enabled_codes(sel, ign)
     cache_dir = cache_directory(config) if use_cache else None
     key = None
-    if cache_dir is not None:
+    # files named one by one pull in the project modules they import (see _with_context): the
+    # report then depends on files not in the key, so the whole-report cache is for trees only
+    explicit = any(Path(p).is_file() for p in paths)
+    if cache_dir is not None and not explicit:
         from concurlint.cache import load_report, store_report
 
         key = _report_key(files, config, codes)
@@ -515,11 +580,25 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
             return cached
     n = jobs or config.jobs or default_jobs()
     results = analyse_files(files, config, n, cache_dir, progress)
+    if explicit:
+        context = _with_context(files, results, config, n, cache_dir)
+        if context:
+            report = run_project(results + context, config, codes)
+            _only(report, {sf.display for sf in files})
+            return report
     report = run_project(results, config, codes)
     if key is not None:
         store_report(cache_dir, key, Report(report.findings, report.functions, report.recommendations,
                                             report.files))
     return report
+
+
+def _only(report: Report, displays: set) -> None:
+    """Keep what belongs to the requested files (context files were read for their facts only)."""
+    report.findings = [f for f in report.findings if f.path in displays]
+    report.functions = [f for f in report.functions if f["path"] in displays]
+    report.recommendations = [r for r in report.recommendations if r["path"] in displays]
+    report.files = len(displays)
 
 
 def _report_key(files: List[SourceFile], config: Config, codes: List[str]) -> Optional[str]:

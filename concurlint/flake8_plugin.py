@@ -81,9 +81,9 @@ def _from_tree(tree, text, display, module, is_package, kb):
 
 
 def _project_neighbours(result, path: Path, config) -> list:
-    """Cached facts of the project modules this file imports (never parsed here: editor latency)."""
-    facts = result.facts
-    if facts is None or not path.is_file():
+    """Cached facts of the project modules this file imports, transitively (never parsed here:
+    editor latency). Empty when no concurlint run has filled the cache yet."""
+    if result.facts is None or not path.is_file():
         return []
     from concurlint import engine
     from concurlint.cache import Cache
@@ -92,27 +92,23 @@ def _project_neighbours(result, path: Path, config) -> list:
     if not Path(cache_dir).is_dir():
         return []
     cache = Cache(Path(cache_dir), engine.cache_salt(config))
-    top = facts.module.split(".", 1)[0]
-    root = path.resolve().parent
-    for _ in range(facts.module.count(".") + (0 if path.name == "__init__.py" else 0)):
-        root = root.parent
     out = []
-    seen = set()
-    for qualname in sorted(set(facts.imports.values())):
-        if not qualname.startswith(top + ".") and qualname != top:
-            continue
-        parts = qualname.split(".")
-        for n in (len(parts), len(parts) - 1):
-            candidate = root.joinpath(*parts[:n])
-            for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-                if file.is_file() and file.resolve() != path.resolve() and file not in seen:
-                    seen.add(file)
-                    data = file.read_bytes()
-                    mod, pkg = engine.module_name(file)
-                    display = _display_like(file, path, result.display)
-                    hit = cache.get(data, display, mod, pkg)
-                    if hit is not None and hit.facts is not None:
-                        out.append(hit)
+    seen = {path.resolve()}
+    frontier = [(path, result)]
+    while frontier and len(out) < engine.MAX_CONTEXT_FILES:
+        nxt = []
+        for current, res in frontier:
+            for file in engine.imported_project_files(res.facts, current):
+                key = file.resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
+                mod, pkg = engine.module_name(file)
+                hit = cache.get(file.read_bytes(), _display_like(file, path, result.display), mod, pkg)
+                if hit is not None and hit.facts is not None:
+                    out.append(hit)
+                    nxt.append((file, hit))
+        frontier = nxt
     return out
 
 

@@ -159,3 +159,28 @@ def test_json_report_paths_functions_and_recommendations(tmp_path):
     assert all(r["current"] == "processes" for r in doc["recommendations"])
     doc2 = report_json(str(tmp_path / "jobs.py"))
     assert {f["path"] for f in doc2["findings"]} == {f"{tmp_path}/jobs.py"}
+
+
+def test_single_files_are_analysed_with_the_modules_they_import(tmp_path):
+    """pre-commit passes only changed files: a helper two modules away still counts, and the
+    imported modules' own findings are not reported."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (tmp_path / "pyproject.toml").write_text("[tool.concurlint]\n")
+    (app / "__init__.py").write_text("")
+    (app / "core.py").write_text(
+        "from concurrent.futures import ProcessPoolExecutor\n\n"
+        "def heavy(n):\n    t = 0\n    for i in range(n):\n        for j in range(n):\n            t += i * j\n    return t\n\n"
+        "def unrelated(xs):\n    with ProcessPoolExecutor() as pool:\n        return list(pool.map(lambda x: x, xs))\n")
+    (app / "maths.py").write_text("from app.core import heavy\n\ndef crunch(n):\n    return heavy(n)\n")
+    (app / "jobs.py").write_text(
+        "from concurrent.futures import ThreadPoolExecutor\nfrom app.maths import crunch\n\n"
+        "def run(ns):\n    with ThreadPoolExecutor() as pool:\n        return list(pool.map(crunch, ns))\n")
+    proc = run_cli("check", "app/jobs.py", "--no-cache", cwd=tmp_path, check_exit=1)
+    assert [ln.split()[1] for ln in proc.stdout.splitlines()] == ["CCL101"], proc.stdout
+    assert "app/jobs.py:6:" in proc.stdout and "app.core.heavy" in proc.stdout
+    doc = report_json("app/jobs.py", cwd=tmp_path)
+    assert {f["path"] for f in doc["functions"]} == {"app/jobs.py"}
+    assert [r["recommended"] for r in doc["recommendations"]] == ["processes"]
+    whole = run_cli("check", ".", "--no-cache", cwd=tmp_path)
+    assert {ln.split()[1] for ln in whole.stdout.splitlines()} == {"CCL101", "CCL401"}
