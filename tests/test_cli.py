@@ -99,7 +99,8 @@ def test_version_rules_explain():
 
 def test_flake8_reports_the_same_findings_as_check():
     """`flake8 --select CCL` on the fixtures equals `concurlint check` on them."""
-    files = sorted(str(p.relative_to(ROOT)) for p in FIXTURES.glob("CCL*.py"))
+    # unparsable fixtures (CCL000) are flake8's own E999: flake8 runs no plugin on them
+    files = sorted(str(p.relative_to(ROOT)) for p in FIXTURES.glob("CCL*.py") if not p.name.startswith("CCL000"))
     ours = run_cli("check", *files, "--no-cache", cwd=ROOT)
     assert ours.returncode == 1, ours.stderr
     flake = subprocess.run([script("flake8"), "--select", "CCL", "--jobs", "1", *files], cwd=ROOT,

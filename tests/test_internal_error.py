@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import validate_report
+from conftest import FIXTURES, validate_report
 
 FAULTY_RUN = textwrap.dedent(
     """\
@@ -36,7 +36,7 @@ HAZARD = (
 
 def test_rule_crash_is_ccl999_for_that_file_only(tmp_path):
     (tmp_path / "good.py").write_text(HAZARD)
-    (tmp_path / "poison.py").write_text(HAZARD)
+    (tmp_path / "poison.py").write_text((FIXTURES / "CCL999_poison.py").read_text())
     proc = subprocess.run([sys.executable, "-c", FAULTY_RUN, "report", str(tmp_path), "--format", "json",
                            "--no-cache", "-j", "1"], capture_output=True, text=True)
     assert proc.returncode == 1, proc.stderr
@@ -47,6 +47,6 @@ def test_rule_crash_is_ccl999_for_that_file_only(tmp_path):
     for f in doc["findings"]:
         by_file.setdefault(f["path"].rsplit("/", 1)[-1], []).append(f)
     assert [f["code"] for f in by_file["good.py"]] == ["CCL401"]
-    [crash] = by_file["poison.py"]
+    [crash] = by_file["poison.py"]  # the fixture is clean otherwise (tests/test_fixtures.py)
     assert crash["code"] == "CCL999" and crash["severity"] == "error"
     assert "CCL401" in crash["message"] and "ZeroDivisionError: injected failure" in crash["message"]
