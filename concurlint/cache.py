@@ -10,7 +10,6 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 FORMAT = 1
 

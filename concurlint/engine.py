@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import os
 import re
 import sys
@@ -323,25 +324,33 @@ def cache_salt(config: Config) -> str:
     return f"{__version__}:{config.fingerprint()}:{_code_fingerprint()}"
 
 
+def _hash_files(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        try:
+            h.update(p.name.encode() + b"\0" + p.read_bytes())
+        except OSError:
+            h.update(p.name.encode())
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=None)
 def _code_fingerprint() -> str:
-    global _CODE_FP
-    if _CODE_FP is None:
-        from concurlint.knowledge import rules_dir
+    """The code and knowledge base that compute per-file facts."""
+    from concurlint.knowledge import rules_dir
 
-        h = hashlib.sha256()
-        here = Path(__file__).resolve().parent
-        for name in _FACT_SOURCES:
-            try:
-                h.update((here / name).read_bytes())
-            except OSError:
-                h.update(name.encode())
-        for p in sorted((rules_dir() / "knowledge").glob("*.toml")):
-            h.update(p.read_bytes())
-        _CODE_FP = h.hexdigest()[:16]
-    return _CODE_FP
+    here = Path(__file__).resolve().parent
+    return _hash_files([here / name for name in _FACT_SOURCES]
+                       + sorted((rules_dir() / "knowledge").glob("*.toml")))
 
 
-_CODE_FP: Optional[str] = None
+@lru_cache(maxsize=None)
+def _all_code_fingerprint() -> str:
+    """Every concurlint module and rule file: a changed rule changes the report."""
+    from concurlint.knowledge import rules_dir
+
+    here = Path(__file__).resolve().parent
+    return _hash_files(sorted(here.rglob("*.py")) + sorted(rules_dir().rglob("*.toml")))
 
 
 def _size(path: Path) -> int:
@@ -525,7 +534,8 @@ def imported_project_files(facts, path: Path) -> List[Path]:
 MAX_CONTEXT_FILES = 400
 
 
-def _display_of(file: Path) -> str:
+def display_of(file: Path) -> str:
+    """The display path `concurlint check .` run here would give ``file`` (part of cache keys)."""
     try:
         return file.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -549,7 +559,7 @@ def _with_context(files: List[SourceFile], results: List[FileResult], config: Co
                     continue
                 seen.add(key)
                 mod, pkg = module_name(f)
-                wanted.append(SourceFile(_display_of(f), f, mod, pkg))
+                wanted.append(SourceFile(display_of(f), f, mod, pkg))
         if not wanted:
             break
         got = analyse_files(wanted, config, jobs, cache_dir)
@@ -616,26 +626,6 @@ def _report_key(files: List[SourceFile], config: Config, codes: List[str]) -> Op
         h.update(f"\0{sf.display}\0{sf.module}\0{sf.is_package}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()
-
-
-_ALL_CODE_FP: Optional[str] = None
-
-
-def _all_code_fingerprint() -> str:
-    """Hash of every concurlint module and rule file: a changed rule changes the report."""
-    global _ALL_CODE_FP
-    if _ALL_CODE_FP is None:
-        from concurlint.knowledge import rules_dir
-
-        h = hashlib.sha256()
-        here = Path(__file__).resolve().parent
-        for p in sorted(here.rglob("*.py")) + sorted(rules_dir().rglob("*.toml")):
-            try:
-                h.update(p.name.encode() + b"\0" + p.read_bytes())
-            except OSError:
-                h.update(p.name.encode())
-        _ALL_CODE_FP = h.hexdigest()[:16]
-    return _ALL_CODE_FP
 
 
 def rule_meta(code: str) -> RuleMeta:

@@ -104,17 +104,9 @@ def _project_neighbours(result, path: Path, config) -> list:
                     continue
                 seen.add(key)
                 mod, pkg = engine.module_name(file)
-                hit = cache.get(file.read_bytes(), _display_like(file, path, result.display), mod, pkg)
+                hit = cache.get(file.read_bytes(), engine.display_of(file), mod, pkg)
                 if hit is not None and hit.facts is not None:
                     out.append(hit)
                     nxt.append((file, hit))
         frontier = nxt
     return out
-
-
-def _display_like(file: Path, current: Path, current_display: str) -> str:
-    """The display path ``concurlint check .`` would have used for ``file`` (the cache key)."""
-    try:
-        return file.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return file.as_posix()

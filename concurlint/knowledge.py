@@ -23,7 +23,7 @@ def rules_dir() -> Path:
         p = Path(str(files("concurlint.rules")))
         if (p / "knowledge").is_dir():
             return p
-    except (ImportError, ModuleNotFoundError, TypeError):
+    except (ImportError, TypeError):
         pass
     return Path(__file__).resolve().parent.parent / "rules"
 

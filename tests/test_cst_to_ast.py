@@ -368,7 +368,7 @@ def _stdlib_sample(count: int = 40, step: int = 15):
         try:
             source = path.read_text(encoding="utf-8")
             ast.parse(source)
-        except (SyntaxError, UnicodeDecodeError, ValueError):
+        except (SyntaxError, ValueError):
             continue
         chosen.append(path)
         if len(chosen) == count:

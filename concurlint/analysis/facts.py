@@ -294,7 +294,6 @@ class Extractor(ast.NodeVisitor):
             return self.lookup(node.id)
         if isinstance(node, ast.Attribute):
             if isinstance(node.value, ast.Name):
-                sc = self.scope
                 owner = self._self_class(node.value.id)
                 if owner is not None:
                     v = owner.attrs.get(node.attr)
@@ -303,7 +302,6 @@ class Extractor(ast.NodeVisitor):
                     if node.attr in owner.methods:
                         return Value("bound-method", owner.methods[node.attr], attr=node.attr)
                     return None
-                del sc
             base = self.value_of(node.value)
             if base is None:
                 return None
