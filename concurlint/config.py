@@ -56,8 +56,13 @@ class Config:
         blob = json.dumps({"knowledge": self.knowledge}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def is_excluded(self, path: Path) -> bool:
-        parts = path.parts
+    def is_excluded(self, path: Path, base: Optional[Path] = None) -> bool:
+        """Is ``path``, found while walking ``base``, left out? The usual junk folders count only
+        below the path the user named: `concurlint check .venv/lib/.../pkg` analyses pkg."""
+        try:
+            parts = path.relative_to(base).parts if base is not None else path.parts
+        except ValueError:
+            parts = path.parts
         if any(p in DEFAULT_EXCLUDES for p in parts[:-1]):
             return True
         if not self.exclude:

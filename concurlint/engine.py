@@ -106,12 +106,12 @@ def discover(paths: Sequence[str], config: Config) -> List[SourceFile]:
             files = []
             for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
                 d = Path(dirpath)
-                dirnames[:] = sorted(n for n in dirnames if not config.is_excluded(d / n / "x.py"))
+                dirnames[:] = sorted(n for n in dirnames if not config.is_excluded(d / n / "x.py", p))
                 for name in sorted(filenames):
                     if not name.endswith(".py"):
                         continue
                     fp = d / name
-                    if config.is_excluded(fp):
+                    if config.is_excluded(fp, p):
                         continue
                     rel = fp.relative_to(p).as_posix()
                     display = rel if base in (".", "") else f"{base.replace(os.sep, '/')}/{rel}"

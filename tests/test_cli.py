@@ -185,3 +185,15 @@ def test_single_files_are_analysed_with_the_modules_they_import(tmp_path):
     assert [r["recommended"] for r in doc["recommendations"]] == ["processes"]
     whole = run_cli("check", ".", "--no-cache", cwd=tmp_path)
     assert {ln.split()[1] for ln in whole.stdout.splitlines()} == {"CCL101", "CCL401"}
+
+
+def test_junk_folders_are_skipped_below_the_named_path_only(tmp_path):
+    pkg = tmp_path / ".venv" / "lib" / "site-packages" / "vendored"
+    pkg.mkdir(parents=True)
+    (pkg / "jobs.py").write_text(HAZARD)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "junk.py").write_text(HAZARD)
+    (tmp_path / "app.py").write_text("x = 1\n")
+    assert run_cli("check", ".", "--no-cache", cwd=tmp_path, check_exit=0).stdout == ""
+    proc = run_cli("check", ".venv/lib/site-packages/vendored", "--no-cache", cwd=tmp_path, check_exit=1)
+    assert {ln.split(":")[0] for ln in proc.stdout.splitlines()} == {".venv/lib/site-packages/vendored/jobs.py"}
