@@ -197,3 +197,25 @@ def test_junk_folders_are_skipped_below_the_named_path_only(tmp_path):
     assert run_cli("check", ".", "--no-cache", cwd=tmp_path, check_exit=0).stdout == ""
     proc = run_cli("check", ".venv/lib/site-packages/vendored", "--no-cache", cwd=tmp_path, check_exit=1)
     assert {ln.split(":")[0] for ln in proc.stdout.splitlines()} == {".venv/lib/site-packages/vendored/jobs.py"}
+
+
+def test_package_main_module_needs_no_guard_but_a_script_does(tmp_path):
+    """CCL303 follows what multiprocessing does: a spawn child re-imports a script that has no
+    `if __name__ == "__main__":` guard (and fails), but never re-runs a package's __main__.py."""
+    code = ("import multiprocessing\n\n"
+            "def main():\n"
+            "    child = multiprocessing.get_context('spawn').Process(target=print, args=('child ran',))\n"
+            "    child.start()\n"
+            "    child.join()\n"
+            "    print('exit', child.exitcode)\n\n"
+            "main()\n")
+    (tmp_path / "tool").mkdir()
+    (tmp_path / "tool" / "__init__.py").write_text("")
+    (tmp_path / "tool" / "__main__.py").write_text(code)
+    (tmp_path / "script.py").write_text(code)
+    proc = run_cli("check", ".", "--no-cache", "--select", "CCL303", cwd=tmp_path, check_exit=1)
+    assert [ln.split(":")[0] for ln in proc.stdout.splitlines()] == ["script.py"]
+    ok = subprocess.run([sys.executable, "-m", "tool"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "child ran" in ok.stdout and "exit 0" in ok.stdout, ok.stdout + ok.stderr
+    bad = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "RuntimeError" in bad.stderr and "exit 1" in bad.stdout, bad.stdout + bad.stderr

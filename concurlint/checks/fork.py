@@ -64,6 +64,9 @@ class ForkAfterThreadStart(Rule):
             r = m.running_at(fp.module, fp.call)
             if r is None:
                 continue
+            start = r.start
+            if start.module.path == fp.module.path and (start.call.line, start.call.col) == (fp.call.line, fp.call.col):
+                continue  # a pool's own handler threads start after it has forked its workers
             if fp.kind == "os":
                 advice = ("start the threads after the fork, or run the child with subprocess or "
                           "multiprocessing.get_context('spawn')")
@@ -115,6 +118,10 @@ class MissingMainGuard(Rule):
     code = "CCL303"
 
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        if module.module == "__main__" or module.module.endswith(".__main__"):
+            # `python -m pkg` runs pkg/__main__.py; a spawn or forkserver child never re-runs it
+            # (multiprocessing.spawn skips main modules named __main__), so no guard is needed
+            return
         m = _model(ctx)
         launches = [fp for fp in m.fork_points if m.is_spawn_like(fp)]
         if not launches:
