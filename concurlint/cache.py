@@ -47,15 +47,23 @@ class Cache:
         path = self._key(data, display, module, is_package)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tag = self.dir / "CACHEDIR.TAG"
-            if not tag.exists():
-                tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# concurlint cache\n")
+            _mark(self.dir)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         except OSError:
             self._ok = False  # read-only or full disk: run without caching
+
+
+def _mark(directory: Path) -> None:
+    """Tell backup tools (CACHEDIR.TAG) and git (a .gitignore of '*') to leave the cache alone."""
+    tag = directory / "CACHEDIR.TAG"
+    if not tag.exists():
+        tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# concurlint cache\n")
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# created by concurlint\n*\n")
 
 
 def load_report(cache_dir: str, key: str):
@@ -79,6 +87,7 @@ def store_report(cache_dir: str, key: str, report, keep: int = 8) -> None:
     d = Path(cache_dir) / "reports"
     try:
         d.mkdir(parents=True, exist_ok=True)
+        _mark(d.parent)
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
             pickle.dump(report, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -219,3 +219,14 @@ def test_package_main_module_needs_no_guard_but_a_script_does(tmp_path):
     assert "child ran" in ok.stdout and "exit 0" in ok.stdout, ok.stdout + ok.stderr
     bad = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "RuntimeError" in bad.stderr and "exit 1" in bad.stdout, bad.stdout + bad.stderr
+
+
+def test_cache_directory_stays_out_of_git(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "pyproject.toml").write_text("[tool.concurlint]\n")
+    _write(tmp_path)
+    run_cli("check", ".", cwd=tmp_path, check_exit=1)
+    assert (tmp_path / ".concurlint_cache" / "CACHEDIR.TAG").is_file()
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True).stdout
+    assert ".concurlint_cache" not in status and "jobs.py" in status
