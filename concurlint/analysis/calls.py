@@ -1,0 +1,137 @@
+"""Calls: one ``Call`` per call expression, in source order, with its context.
+
+Collects ``ModuleFacts.calls`` (and each ``Function.calls`` index): the resolved target, the
+described arguments, how the result is used (``use``: discarded, assigned, awaited, returned,
+iterated, a ``with`` context, an argument), the innermost loop, the locks held, and whether the
+call sits in the main guard, an ``async def``, a ``try`` (``in_try``) or a ``try`` that catches
+``BlockingIOError`` (``nonblocking_try``). Marks generators (``yield``).
+
+It owns ``use`` / ``awaited`` (set by the statement that contains a call, read when the call is
+visited), ``in_try`` and ``nb_try``. It needs ``function`` and ``segment`` (scopes),
+``_call_target``, ``describe`` and ``value_of`` (values), ``loop_stack`` (loops), ``locks`` and
+``_method_access`` (state) and ``in_main_guard`` (structure).
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, Optional, Tuple
+
+from concurlint.analysis.facts import Call
+from concurlint.analysis.state import LOCK_TYPES
+
+
+class CallCollector:
+    """Calls and the context they are made in (a mixin of ``Extractor``)."""
+
+    def _init_calls(self) -> None:
+        self.in_try = 0
+        self.nb_try = 0
+        self.use: Dict[int, Tuple[str, Optional[str]]] = {}
+        self.awaited: set = set()
+
+    def visit_Call(self, node: ast.Call) -> None:
+        target, method, receiver = self._call_target(node)
+        fn = self.function
+        use, assigned = self.use.pop(id(node), ("arg", None))
+        call = Call(
+            line=node.lineno,
+            col=node.col_offset,
+            end_line=getattr(node, "end_lineno", node.lineno) or node.lineno,
+            end_col=getattr(node, "end_col_offset", 0) or 0,
+            function=fn.qualname if fn else None,
+            target=self.kb.canonical(target) if target else None,
+            text=self.segment(node.func, 60),
+            method=method if method else (node.func.attr if isinstance(node.func, ast.Attribute) else None),
+            receiver=receiver,
+            args=[self.describe(a) for a in node.args],
+            kwargs={k.arg: self.describe(k.value) for k in node.keywords if k.arg},
+            star_args=any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords),
+            loop=self.loop_stack[-1] if self.loop_stack else -1,
+            awaited=id(node) in self.awaited,
+            use=use,
+            assigned_to=assigned,
+            locks=tuple(self.locks),
+            in_main_guard=self.in_main_guard,
+            in_async=bool(fn and fn.is_async),
+            in_try=self.in_try > 0,
+            nonblocking_try=self.nb_try > 0,
+        )
+        idx = len(self.facts.calls)
+        self.facts.calls.append(call)
+        if fn is not None:
+            fn.calls.append(idx)
+        if isinstance(node.func, ast.Attribute):
+            key = self._method_access(node)  # d.append(x) on a shared d: a mutation (state)
+            if not (isinstance(node.func.value, ast.Name) and key):
+                self.visit(node.func.value)
+        elif not isinstance(node.func, ast.Name):
+            self.visit(node.func)
+        for a in node.args:
+            self.visit(a)
+        for k in node.keywords:
+            self.visit(k.value)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Call):
+            self.use[id(node.value)] = ("discard", None)
+        elif isinstance(node.value, ast.Await) and isinstance(node.value.value, ast.Call):
+            self.use[id(node.value.value)] = ("await", None)
+        self.visit(node.value)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if isinstance(node.value, ast.Call):
+            self.use[id(node.value)] = ("return", None)
+        if node.value is not None:
+            self.visit(node.value)
+
+    def visit_Yield(self, node) -> None:
+        if self.function is not None:
+            self.function.is_generator = True
+        if node.value is not None:
+            if isinstance(node.value, ast.Call):
+                self.use[id(node.value)] = ("return", None)
+            self.visit(node.value)
+
+    visit_YieldFrom = visit_Yield  # type: ignore[assignment]
+
+    def visit_Await(self, node: ast.Await) -> None:
+        if isinstance(node.value, ast.Call):
+            self.awaited.add(id(node.value))
+            self.use.setdefault(id(node.value), ("await", None))
+        self.visit(node.value)
+
+    def visit_Try(self, node) -> None:
+        released = []
+        for s in node.finalbody:
+            for sub in ast.walk(s):
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "release":
+                    v = self.value_of(sub.func.value)
+                    if v is not None and v.kind == "instance" and v.qualname in LOCK_TYPES:
+                        released.append(self.segment(sub.func.value, 40))
+        self.locks.extend(released)
+        self.in_try += 1
+        nb = int(_catches_blocking_io(node))
+        self.nb_try += nb
+        for s in node.body:
+            self.visit(s)
+        self.nb_try -= nb
+        self.in_try -= 1
+        if released:
+            del self.locks[-len(released):]
+        for h in node.handlers:
+            self.visit(h)
+        for s in node.orelse + node.finalbody:
+            self.visit(s)
+
+    visit_TryStar = visit_Try  # type: ignore[assignment]
+
+
+def _catches_blocking_io(node: ast.AST) -> bool:
+    """Does this try statement handle BlockingIOError (the mark of a non-blocking IO attempt)?"""
+    for h in getattr(node, "handlers", ()):
+        types = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+        for t in types:
+            name = t.id if isinstance(t, ast.Name) else (t.attr if isinstance(t, ast.Attribute) else None)
+            if name in ("BlockingIOError", "SSLWantReadError", "SSLWantWriteError"):
+                return True
+    return False

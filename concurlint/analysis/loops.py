@@ -1,0 +1,167 @@
+"""Loops and work weight: how much each function's loops multiply the work in their bodies.
+
+Collects ``Function.loops``: one ``Loop`` per ``for`` / ``while`` / comprehension generator inside
+a function, with its description, its multiplier (a ``range(10**6)`` weighs more than a loop over
+a 3-element tuple), its parent loop and how much work its own body does per iteration
+(``has_ops``). Loops at module level are walked but not recorded.
+
+It owns ``loop_stack`` (the indices of the enclosing loops, read by ``calls`` for ``Call.loop``).
+It needs ``function`` and ``segment``, and ``bind`` for loop targets (scopes), ``use`` (calls:
+a ``for`` iterable is marked "iter"), ``_write_target`` and ``in_test`` (state).
+"""
+from __future__ import annotations
+
+import ast
+from typing import List, Sequence, Tuple
+
+from concurlint.analysis.facts import Loop
+
+_LOOP_NODES = (ast.For, ast.AsyncFor, ast.While)
+_OP_NODES = (ast.BinOp, ast.AugAssign, ast.JoinedStr, ast.Subscript)
+
+
+class LoopCollector:
+    """Loops, comprehensions and their weight (a mixin of ``Extractor``)."""
+
+    def _init_loops(self) -> None:
+        self.loop_stack: List[int] = []
+
+    def _loop(self, node: ast.AST, desc: str, mult: int, body: List[ast.AST]) -> None:
+        fn = self.function
+        if fn is None:
+            for b in body:
+                self.visit(b)
+            return
+        parent = self.loop_stack[-1] if self.loop_stack else -1
+        idx = len(fn.loops)
+        fn.loops.append(Loop(node.lineno, desc, mult, parent, has_ops=_has_ops(body, numeric=_is_range(node))))
+        self.loop_stack.append(idx)
+        try:
+            for b in body:
+                self.visit(b)
+        finally:
+            self.loop_stack.pop()
+
+    def visit_For(self, node: ast.For) -> None:
+        self.use[id(node.iter)] = ("iter", None)
+        self.visit(node.iter)
+        self.bind(node.target, None, node)
+        self._write_target(node.target, "write", "for-loop target")
+        mult, desc = _loop_weight(node.iter, self.segment(node.iter, 40))
+        self._loop(node, f"for loop over {desc}", mult, list(node.body))
+        for s in node.orelse:
+            self.visit(s)
+
+    visit_AsyncFor = visit_For  # type: ignore[assignment]
+
+    def visit_While(self, node: ast.While) -> None:
+        self.in_test += 1
+        self.visit(node.test)
+        self.in_test -= 1
+        self._loop(node, "while loop", 10, list(node.body))
+        for s in node.orelse:
+            self.visit(s)
+
+    def _comprehension(self, node: ast.AST, kind: str) -> None:
+        gens = node.generators  # type: ignore[attr-defined]
+        self.visit(gens[0].iter)
+        fn = self.function
+        if fn is None:
+            for g in gens:
+                for cond in g.ifs:
+                    self.visit(cond)
+            for part in _comp_parts(node):
+                self.visit(part)
+            return
+        pushed = 0
+        for i, g in enumerate(gens):
+            if i:
+                self.visit(g.iter)
+            self.bind(g.target, None, node)
+            mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40))
+            parent = self.loop_stack[-1] if self.loop_stack else -1
+            fn.loops.append(Loop(node.lineno, f"{kind} over {desc}", mult, parent,
+                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g))))
+            self.loop_stack.append(len(fn.loops) - 1)
+            pushed += 1
+            for cond in g.ifs:
+                self.visit(cond)
+        for part in _comp_parts(node):
+            self.visit(part)
+        for _ in range(pushed):
+            self.loop_stack.pop()
+
+    def visit_ListComp(self, node):
+        self._comprehension(node, "list comprehension")
+
+    def visit_SetComp(self, node):
+        self._comprehension(node, "set comprehension")
+
+    def visit_DictComp(self, node):
+        self._comprehension(node, "dict comprehension")
+
+    def visit_GeneratorExp(self, node):
+        self._comprehension(node, "generator expression")
+
+
+def _constant_operand(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id.isupper())
+
+
+def _is_range(node: ast.AST) -> bool:
+    """A loop (or comprehension generator) over range(): numeric iteration."""
+    it = getattr(node, "iter", None)
+    return isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+
+
+def _comp_parts(node: ast.AST) -> List[ast.AST]:
+    if isinstance(node, ast.DictComp):
+        return [node.key, node.value]
+    return [node.elt]  # type: ignore[attr-defined]
+
+
+def _loop_weight(iter_node: ast.AST, text: str) -> Tuple[int, str]:
+    """How much a loop over ``iter_node`` multiplies its body's work, and how to say it."""
+    if isinstance(iter_node, ast.Call) and isinstance(iter_node.func, ast.Name) and iter_node.func.id == "range":
+        bound = iter_node.args[1] if len(iter_node.args) > 1 else (iter_node.args[0] if iter_node.args else None)
+        if isinstance(bound, ast.Constant) and isinstance(bound.value, int):
+            n = bound.value
+            if n < 100:
+                return 1, text
+            if n < 100_000:
+                return 10, text
+            return 100, text
+        return 10, text
+    if isinstance(iter_node, (ast.List, ast.Tuple, ast.Set)) and len(iter_node.elts) < 100:
+        return 1, text
+    return 10, text
+
+
+def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
+    """How much work this block (not counting nested loops' bodies) does per iteration:
+    2 = real arithmetic (two or more operations, or one in a loop over a range()),
+    1 = light work (a counter increment, indexing, comparisons, f-strings), 0 = none."""
+    stack = list(body)
+    level = 0
+    ops = 1 if numeric else 0
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Raise, ast.Assert)):
+            continue  # building an error message is not the loop's work
+        if isinstance(node, ast.BinOp) and _constant_operand(node.left) and _constant_operand(node.right):
+            continue  # _MAXLINE + 1: a constant, whatever the loop does
+        if isinstance(node, (ast.BinOp, ast.AugAssign)):
+            ops += 1
+            if ops >= 2:
+                return 2
+            level = 1
+        if isinstance(node, _OP_NODES):
+            level = 1
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, _LOOP_NODES):
+            continue
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Lt, ast.Gt, ast.LtE, ast.GtE)) for op in node.ops):
+            level = 1
+        stack.extend(ast.iter_child_nodes(node))
+    return level

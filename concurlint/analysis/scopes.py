@@ -1,0 +1,278 @@
+"""Names, imports and scopes: the collector every other one stands on.
+
+Collects ``ModuleFacts.imports`` and ``import_lines``, one ``Function`` per def and lambda (its
+qualname, parameters, decorators, parent and class), the names bound in each scope
+(``bind``: module-level names become ``ModuleFacts.globals``, class-level names and ``self.X``
+assignments become ``ClassInfo.attrs``) and ``global`` / ``nonlocal`` declarations.
+
+It owns the shared scope state the other collectors read: ``facts``, ``lines``, ``kb`` (the
+knowledge base), ``module``, ``package``, the ``scopes`` stack (one ``_Scope`` per module,
+class and function body), ``class_stack``, and the helpers ``scope``, ``function``, ``qual``,
+``lookup``, ``_self_class`` and ``segment``. From ``values`` it needs ``resolve`` (decorators,
+annotations); entering a function it resets the per-body state of the loops, state, structure
+and calls collectors.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Dict, List, Optional, Sequence
+
+from concurlint.analysis.facts import ClassInfo, Function, GlobalDef, ModuleFacts, Value
+from concurlint.knowledge import Knowledge
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+class _Scope:
+    __slots__ = ("function", "values", "globals", "self_name", "cls", "is_async", "local_defs")
+
+    def __init__(self, function: Optional[Function], cls: Optional[ClassInfo] = None):
+        self.function = function
+        self.values: Dict[str, Value] = {}
+        self.globals: set = set()
+        self.self_name: Optional[str] = None
+        self.cls = cls
+        self.is_async = bool(function and function.is_async)
+        self.local_defs: Dict[str, Value] = {}
+
+
+class ScopeCollector:
+    """Scopes, bindings, imports, functions and lambdas (a mixin of ``Extractor``)."""
+
+    def _init_scopes(self, facts: ModuleFacts, lines: Sequence[str], knowledge: Knowledge, package: str) -> None:
+        self.facts = facts
+        self.lines = lines
+        self.kb = knowledge
+        self.package = package
+        self.module = facts.module
+        self.scopes: List[_Scope] = [_Scope(None)]
+        self.class_stack: List[ClassInfo] = []
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def scope(self) -> _Scope:
+        return self.scopes[-1]
+
+    @property
+    def function(self) -> Optional[Function]:
+        return self.scopes[-1].function
+
+    def segment(self, node: ast.AST, limit: int = 80) -> str:
+        line = getattr(node, "lineno", 0)
+        end_line = getattr(node, "end_lineno", line) or line
+        if not line or line > len(self.lines):
+            return ""
+        col = node.col_offset
+        end_col = node.end_col_offset
+        if line == end_line:
+            text = _slice(self.lines[line - 1], col, end_col)
+        else:
+            text = _slice(self.lines[line - 1], col, None).rstrip() + " ..."
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    def qual(self, name: str) -> str:
+        """Qualified name of a definition made in the current scope."""
+        fn = self.function
+        if fn is not None:
+            return f"{fn.qualname}.<locals>.{name}" if not fn.is_lambda else f"{fn.qualname}.{name}"
+        if self.class_stack:
+            return f"{self.class_stack[-1].qualname}.{name}"
+        return f"{self.module}.{name}" if self.module else name
+
+    def lookup(self, name: str) -> Optional[Value]:
+        """The value a bare name stands for, searched like Python does (LEGB, no class scope)."""
+        for i in range(len(self.scopes) - 1, -1, -1):
+            sc = self.scopes[i]
+            if i == len(self.scopes) - 1 or sc.function is not None or i == 0:
+                if name in sc.globals:
+                    break
+                v = sc.values.get(name)
+                if v is not None:
+                    return v
+        g = self.scopes[0].values.get(name)
+        if g is not None:
+            return g
+        q = self.facts.imports.get(name)
+        if q is not None:
+            return Value("ref", self.kb.canonical(q), name)
+        if name in BUILTIN_NAMES:
+            return Value("ref", "builtins." + name, name)
+        return None
+
+    def _self_class(self, name: str) -> Optional[ClassInfo]:
+        for sc in reversed(self.scopes):
+            if sc.function is None:
+                return None
+            if sc.self_name == name:
+                return sc.cls
+            if name in sc.values:
+                return None
+        return None
+
+    # --------------------------------------------------------------- binding
+    def bind(self, target: ast.AST, value: Optional[Value], node: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            v = value if value is not None else Value("other", None, target.id)
+            sc = self.scope
+            if sc.function is None and not self.class_stack:
+                name = target.id
+                if name not in self.facts.globals or not self.in_main_guard:
+                    self.facts.globals[name] = GlobalDef(name, target.lineno, target.col_offset, v,
+                                                         in_main_guard=self.in_main_guard)
+            elif sc.function is not None and target.id in sc.globals:
+                g = self.facts.globals.get(target.id)
+                if g is not None:
+                    g.assigned_in_function = True
+                else:
+                    self.facts.globals[target.id] = GlobalDef(target.id, target.lineno, target.col_offset, v,
+                                                              assigned_in_function=True)
+            if self.class_stack and sc.function is None:
+                self.class_stack[-1].attrs[target.id] = v
+            else:
+                sc.values[target.id] = v
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self.bind(elt, None, node)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            owner = self._self_class(target.value.id)
+            if owner is not None and value is not None:
+                if target.attr not in owner.attrs or self.function and self.function.name == "__init__":
+                    owner.attrs[target.attr] = value
+
+    def _prescan(self, body: List[ast.stmt], enclosing: Optional[Function]) -> None:
+        """Bind the defs and classes of a block before walking it, so forward references resolve."""
+        sc = self.scope
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                q = self.qual(stmt.name)
+                v = Value("function", q, stmt.name, stmt.lineno, stmt.col_offset, local=enclosing is not None)
+                if self.class_stack and sc.function is None:
+                    self.class_stack[-1].methods[stmt.name] = q
+                else:
+                    sc.values.setdefault(stmt.name, v)
+            elif isinstance(stmt, ast.ClassDef):
+                q = self.qual(stmt.name)
+                if self.class_stack and sc.function is None:
+                    continue
+                sc.values.setdefault(stmt.name, Value("class", q, stmt.name, stmt.lineno, stmt.col_offset,
+                                                      local=enclosing is not None))
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)) and sc.function is None and not self.class_stack:
+                self._import(stmt, record=False)
+
+    def _import(self, node: ast.AST, record: bool = True) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.facts.imports[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    self.facts.imports[top] = top
+                if record:
+                    self.facts.import_lines.append((alias.name, node.lineno, node.col_offset))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = self.package.split(".") if self.package else []
+                if node.level > 1:
+                    parts = parts[: len(parts) - (node.level - 1)] if len(parts) >= node.level - 1 else []
+                base = ".".join(p for p in parts + ([node.module] if node.module else []) if p)
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                q = f"{base}.{alias.name}" if base else alias.name
+                self.facts.imports[alias.asname or alias.name] = q
+                if record:
+                    self.facts.import_lines.append((q, node.lineno, node.col_offset))
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self._import(node)
+
+    visit_ImportFrom = visit_Import  # type: ignore[assignment]
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._function(node, node.name, isinstance(node, ast.AsyncFunctionDef))
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def _function(self, node, name: str, is_async: bool) -> None:
+        for d in getattr(node, "decorator_list", ()):
+            self.visit(d)
+        args = node.args
+        for default in list(args.defaults) + [d for d in args.kw_defaults if d is not None]:
+            self.visit(default)
+        qualname = self.qual(name)
+        parent = self.function
+        cls = self.class_stack[-1] if self.class_stack and self.scope.function is None else None
+        fn = Function(
+            qualname=qualname,
+            name=name,
+            line=node.lineno,
+            col=node.col_offset,
+            end_line=getattr(node, "end_lineno", node.lineno) or node.lineno,
+            is_async=is_async,
+            cls=cls.qualname if cls else None,
+            parent=parent.qualname if parent else None,
+            decorators=[self.resolve(d.func if isinstance(d, ast.Call) else d) or self.segment(d)
+                        for d in getattr(node, "decorator_list", ())],
+            is_lambda=isinstance(node, ast.Lambda),
+        )
+        all_args = list(getattr(args, "posonlyargs", [])) + list(args.args)
+        fn.params = [a.arg for a in all_args + list(args.kwonlyargs)]
+        if args.vararg:
+            fn.params.append(args.vararg.arg)
+        if args.kwarg:
+            fn.params.append(args.kwarg.arg)
+        self.facts.functions[qualname] = fn
+        scope = _Scope(fn, cls)
+        is_static = any(d == "staticmethod" or d == "builtins.staticmethod" for d in fn.decorators)
+        if cls is not None and all_args and not is_static:
+            scope.self_name = all_args[0].arg
+            if any(d in ("classmethod", "builtins.classmethod") for d in fn.decorators):
+                scope.values[scope.self_name] = Value("class", cls.qualname, scope.self_name, local=cls.local)
+        for a in all_args + list(args.kwonlyargs):
+            if a.annotation is not None:
+                t = self.resolve(a.annotation)
+                if t:
+                    t = self.kb.canonical(t)
+                    local_cls = self.facts.classes.get(t)
+                    scope.values[a.arg] = Value("instance", t, a.arg, a.lineno, a.col_offset,
+                                                local=bool(local_cls and local_cls.local))
+        # a body starts outside the enclosing loops, `with` locks, main guard and try (the state
+        # of the loops, state, structure and calls collectors); in_test and nb_try carry on
+        saved = (self.loop_stack, self.locks, self.in_main_guard, self.in_try)
+        self.loop_stack, self.locks, self.in_main_guard, self.in_try = [], [], False, 0
+        self.scopes.append(scope)
+        try:
+            if isinstance(node, ast.Lambda):
+                self.visit(node.body)
+            else:
+                self._prescan(node.body, fn)
+                for stmt in node.body:
+                    self.visit(stmt)
+        finally:
+            self.scopes.pop()
+            self.loop_stack, self.locks, self.in_main_guard, self.in_try = saved
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._function(node, f"<lambda:{node.lineno}:{node.col_offset}>", False)
+        fn = self.facts.functions[self._lambda_qualname(node)]
+        fn.end_line = getattr(node, "end_lineno", node.lineno) or node.lineno
+
+    def visit_Global(self, node: ast.Global) -> None:
+        if self.function is not None:
+            self.scope.globals.update(node.names)
+            self.function.globals_declared.extend(node.names)
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        if self.function is not None:
+            for n in node.names:
+                self.scope.values.setdefault(n, Value("other", None, n))
+
+
+def _slice(line: str, start: int, end: Optional[int]) -> str:
+    if line.isascii():
+        return line[start:end]
+    raw = line.encode("utf-8")
+    return raw[start:end].decode("utf-8", "replace")

@@ -1,0 +1,239 @@
+"""Shared state and locks: reads and writes of state that outlives a call, and the locks held.
+
+Collects ``Function.accesses`` and ``ModuleFacts.module_accesses``: one ``Access`` per read,
+write, mutation (``d[k] = v``, ``d.append(x)``, ``del``), read-modify-write (``+=``) of a module
+global or a class / ``self`` attribute, with the locks held at that point and whether it is part
+of an ``if``/``while`` test; and the "check" access of a check-then-act (``if k not in d:
+d[k] = v``). Also the plain statements that bind names (assignments, ``with ... as``), which it
+hands to ``bind``, and ``Function.withs`` (the context managers of plain ``with``).
+
+It owns ``locks`` (the ``with`` locks and the locks a ``try`` releases in ``finally``, read by
+``calls`` for ``Call.locks``) and ``in_test``. It needs ``function``, ``scope``, ``scopes``,
+``lookup``, ``_self_class``, ``bind`` and ``segment`` (scopes), ``describe`` (values) and
+``use`` (calls: marking how a call's result is used).
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional
+
+from concurlint.analysis.facts import Access, Function
+
+LOCK_TYPES = frozenset(
+    {
+        "threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",
+        "threading.BoundedSemaphore", "multiprocessing.Lock", "asyncio.Lock", "asyncio.Semaphore",
+        "asyncio.Condition",
+    }
+)
+MUTATING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "pop", "popleft", "appendleft", "remove", "clear", "update",
+        "setdefault", "add", "discard", "sort", "reverse", "popitem", "__setitem__", "__delitem__",
+    }
+)
+READING_METHODS = frozenset({"get", "keys", "values", "items", "copy", "index", "count", "__contains__"})
+
+
+class StateCollector:
+    """Shared-state accesses, assignments and locks (a mixin of ``Extractor``)."""
+
+    def _init_state(self) -> None:
+        self.locks: List[str] = []
+        self.in_test = 0
+
+    # --------------------------------------------------------- shared state
+    def shared_target(self, node: ast.AST) -> Optional[str]:
+        """The shared-state key for an expression naming a global or an attribute of self/class."""
+        fn = self.function
+        if isinstance(node, ast.Name):
+            name = node.id
+            if fn is None:
+                return None
+            sc = self.scope
+            if name in sc.globals:
+                return f"global:{self.module}.{name}"
+            if any(name in s.values for s in self.scopes[1:]):
+                return None
+            if name in fn.params:
+                return None
+            if name in self.facts.globals or name in self.scopes[0].values:
+                g = self.scopes[0].values.get(name)
+                if g is not None and g.kind in ("function", "class", "ref"):
+                    return None
+                return f"global:{self.module}.{name}"
+            return None
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = self._self_class(node.value.id)
+            if owner is not None:
+                if node.attr in owner.methods:
+                    return None
+                return f"attr:{owner.qualname}.{node.attr}"
+            v = self.lookup(node.value.id)
+            if v is not None and v.kind == "class" and v.qualname and not v.local:
+                return f"attr:{v.qualname}.{node.attr}"
+            if v is not None and v.kind == "ref" and v.qualname and v.qualname in self.facts.classes:
+                return f"attr:{v.qualname}.{node.attr}"
+        return None
+
+    def access(self, target: str, kind: str, op: str, node: ast.AST) -> None:
+        acc = Access(target, kind, op, node.lineno, node.col_offset, tuple(self.locks), self.in_test > 0)
+        fn = self.function
+        if fn is not None:
+            fn.accesses.append(acc)
+        else:
+            self.facts.module_accesses.append(acc)
+
+    def _write_target(self, target: ast.AST, kind: str, op: str) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for e in target.elts:
+                self._write_target(e, kind, op)
+            return
+        if isinstance(target, ast.Starred):
+            self._write_target(target.value, kind, op)
+            return
+        if isinstance(target, ast.Subscript):
+            key = self.shared_target(target.value)
+            if key:
+                self.access(key, "mutate" if kind == "write" else kind, "[...] " + op, target)
+            return
+        key = self.shared_target(target)
+        if key:
+            if isinstance(target, ast.Name) and key.startswith("global:") and target.id not in self.scope.globals:
+                return  # a plain local assignment shadows, it does not write the global
+            self.access(key, kind, op, target)
+
+    def _method_access(self, node: ast.Call) -> Optional[str]:
+        """Record the read or mutation of shared state through a method (``d.append(x)``,
+        ``d.get(k)``) of a call whose callee is an attribute; return the receiver's key."""
+        key = self.shared_target(node.func.value)
+        if key:
+            attr = node.func.attr
+            if attr in MUTATING_METHODS:
+                self.access(key, "mutate", f".{attr}()", node)
+            elif attr in READING_METHODS:
+                self.access(key, "read", f".{attr}()", node)
+        return key
+
+    def _checked_targets(self, test: ast.AST) -> Dict[str, str]:
+        found: Dict[str, str] = {}
+        for sub in ast.walk(test):
+            if isinstance(sub, ast.Compare):
+                for operand in [sub.left] + list(sub.comparators):
+                    key = self.shared_target(operand)
+                    if key:
+                        found[key] = self.segment(sub)
+            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+                key = self.shared_target(sub.func.value)
+                if key and sub.func.attr in READING_METHODS:
+                    found[key] = self.segment(sub)
+            elif isinstance(sub, ast.Name):
+                key = self.shared_target(sub)
+                if key:
+                    found.setdefault(key, sub.id)
+        return found
+
+    def _record_check(self, fn: Function, checked: Dict[str, str], start: int, node: ast.AST) -> None:
+        """A write, in an ``if`` body, to state its test read (``checked``; the body's accesses
+        start at ``start``) makes a check-then-act: one "check" access at the ``if``."""
+        for acc in fn.accesses[start:]:
+            if acc.target in checked and acc.kind in ("write", "mutate", "rmw"):
+                fn.accesses.append(Access(acc.target, "check", checked[acc.target],
+                                          node.lineno, node.col_offset, tuple(self.locks)))
+                break
+
+    # ------------------------------------------------------------- visitors
+    def visit_With(self, node: ast.With) -> None:
+        held = []
+        for item in node.items:
+            self.use[id(item.context_expr)] = ("with", None)
+            first = len(self.facts.calls)
+            self.visit(item.context_expr)
+            if isinstance(item.context_expr, ast.Call) and len(self.facts.calls) > first:
+                self.facts.calls[first].block_end = getattr(node, "end_lineno", 0) or 0
+            v = self.describe(item.context_expr)
+            if self.function is not None and isinstance(node, ast.With):
+                self.function.withs.append(v)
+            if item.optional_vars is not None:
+                self.bind(item.optional_vars, v if v.kind != "other" else None, node)
+            if v.kind == "instance" and v.qualname in LOCK_TYPES:
+                held.append(self.segment(item.context_expr, 40))
+        self.locks.extend(held)
+        for s in node.body:
+            self.visit(s)
+        if held:
+            del self.locks[-len(held):]
+
+    visit_AsyncWith = visit_With  # type: ignore[assignment]
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if isinstance(node.value, ast.Call) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self.use[id(node.value)] = ("assign", node.targets[0].id)
+        elif isinstance(node.value, ast.Call):
+            self.use[id(node.value)] = ("assign", None)
+        self.visit(node.value)
+        v = self.describe(node.value)
+        for t in node.targets:
+            if isinstance(t, ast.Subscript):
+                self.visit(t.value)
+                self.visit(t.slice)
+            elif isinstance(t, ast.Attribute):
+                self.visit(t.value)
+            self._write_target(t, "write", "= " + _short(self.segment(node.value, 30)))
+            self.bind(t, v, node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            if isinstance(node.value, ast.Call):
+                self.use[id(node.value)] = ("assign", node.target.id if isinstance(node.target, ast.Name) else None)
+            self.visit(node.value)
+            v = self.describe(node.value)
+            self._write_target(node.target, "write", "= ...")
+            self.bind(node.target, v, node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Subscript):
+            self.visit(node.target.value)
+            self.visit(node.target.slice)
+        elif isinstance(node.target, ast.Attribute):
+            self.visit(node.target.value)
+        op = _OPS.get(type(node.op), "?") + "="
+        self._write_target(node.target, "rmw", op)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for t in node.targets:
+            if isinstance(t, ast.Subscript):
+                self.visit(t.slice)
+            self._write_target(t, "mutate", "del")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            fn = self.function
+            if fn is not None:
+                fn.loaded_names.append(node.id)
+            key = self.shared_target(node)
+            if key:
+                self.access(key, "read", node.id, node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.ctx, ast.Load):
+            key = self.shared_target(node)
+            if key:
+                self.access(key, "read", self.segment(node, 40), node)
+        self.visit(node.value)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        self.visit(node.value)
+        self.visit(node.slice)
+
+
+_OPS = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
+    ast.MatMult: "@",
+}
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 30 else text[:27] + "..."

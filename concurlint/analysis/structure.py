@@ -1,0 +1,103 @@
+"""Module structure: classes, the main guard, the module body.
+
+Collects ``ModuleFacts.classes`` (one ``ClassInfo`` per class: resolved bases, methods and
+attributes; ``self.X = <call>`` in any method types ``X`` before the methods are walked),
+``has_main_guard`` / ``main_guard_line``, and the ``in_main_guard`` flag that ``calls`` copies
+into each ``Call`` and ``scopes`` into each ``GlobalDef``. Module globals themselves are
+recorded by ``scopes.bind``.
+
+It owns ``in_main_guard``. It needs ``scopes``, ``class_stack``, ``function``, ``qual`` and
+``_prescan`` (scopes), ``resolve`` and ``_describe_call`` (values), ``in_test``,
+``_checked_targets`` and ``_record_check`` (state: an ``if`` may be a check-then-act).
+"""
+from __future__ import annotations
+
+import ast
+
+from concurlint.analysis.facts import ClassInfo, Value
+from concurlint.analysis.scopes import _Scope
+
+
+class StructureCollector:
+    """Module body, classes and the main guard (a mixin of ``Extractor``)."""
+
+    def _init_structure(self) -> None:
+        self.in_main_guard = False
+
+    def visit_Module(self, node: ast.Module) -> None:
+        self._prescan(node.body, None)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        for b in node.bases:
+            self.visit(b)
+        q = self.qual(node.name)
+        bases = []
+        for b in node.bases:
+            r = self.resolve(b)
+            if r:
+                bases.append(self.kb.canonical(r))
+        info = ClassInfo(q, node.name, node.lineno, bases, local=self.function is not None)
+        self.facts.classes[q] = info
+        if self.function is not None:
+            self.scope.values[node.name] = Value("class", q, node.name, node.lineno, node.col_offset, local=True)
+        self.class_stack.append(info)
+        class_scope = _Scope(None, info)
+        self.scopes.append(class_scope)
+        try:
+            self._prescan(node.body, None)
+            self._prescan_self_attrs(node, info)
+            for stmt in node.body:
+                self.visit(stmt)
+        finally:
+            self.scopes.pop()
+            self.class_stack.pop()
+
+    def _prescan_self_attrs(self, node: ast.ClassDef, info: ClassInfo) -> None:
+        """``self.X = <call>`` in any method gives X a type before the methods are walked."""
+        for stmt in node.body:
+            if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or not stmt.args.args:
+                continue
+            self_name = stmt.args.args[0].arg
+            for sub in ast.walk(stmt):
+                if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+                    for t in sub.targets:
+                        if (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                                and t.value.id == self_name and t.attr not in info.attrs):
+                            v = self._describe_call(sub.value)
+                            if v.kind in ("instance", "container"):
+                                info.attrs[t.attr] = v
+
+    def visit_If(self, node: ast.If) -> None:
+        guard = _is_main_guard(node.test)
+        if guard and self.function is None and not self.class_stack:
+            self.facts.has_main_guard = True
+            self.facts.main_guard_line = node.lineno
+        self.in_test += 1
+        self.visit(node.test)
+        self.in_test -= 1
+        fn = self.function
+        checked = self._checked_targets(node.test) if fn is not None else None
+        start = len(fn.accesses) if checked else 0
+        saved = self.in_main_guard
+        if guard:
+            self.in_main_guard = True
+        for stmt in node.body:
+            self.visit(stmt)
+        self.in_main_guard = saved
+        if checked:
+            self._record_check(fn, checked, start, node)
+        for stmt in node.orelse:
+            self.visit(stmt)
+
+
+def _is_main_guard(test: ast.AST) -> bool:
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        sides = [test.left, test.comparators[0]]
+        names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+        consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+        return bool(names and consts)
+    return False

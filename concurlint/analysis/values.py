@@ -1,0 +1,308 @@
+"""Values and call targets: what an expression stands for, and what a call calls.
+
+Collects nothing on its own: it is the resolver the other collectors ask. ``describe`` turns an
+expression into a ``Value`` (lambda, function, class, instance of a known type, container,
+literal with its size, partial, bound method...), ``resolve`` gives the qualified name of a
+Name/Attribute chain, ``_call_target`` the (target, method, receiver) of a call, following
+``self`` attributes, class attributes, ``kb.returns`` (the knowledge base's return types) and
+``kb.canonical`` (aliases of the same API).
+
+From the shared scope state (``scopes``) it needs ``lookup``, ``_self_class``, ``qual``,
+``segment``, ``kb`` and ``facts.classes``; it never writes to them.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, Optional, Tuple
+
+from concurlint.analysis.facts import Value
+
+MUTABLE_TYPES = frozenset(
+    {"builtins.list", "builtins.dict", "builtins.set", "builtins.bytearray", "collections.deque"}
+)
+
+
+class ValueCollector:
+    """Describing expressions and resolving names and calls (a mixin of ``Extractor``)."""
+
+    def resolve(self, node: ast.AST) -> Optional[str]:
+        """Qualified name of a Name/Attribute chain used as a reference (callee, base class...)."""
+        if isinstance(node, ast.Name):
+            v = self.lookup(node.id)
+            if v is None:
+                return None
+            if v.kind in ("ref", "function", "class"):
+                return v.qualname
+            return None
+        if isinstance(node, ast.Attribute):
+            base = self.value_of(node.value)
+            if base is None:
+                return None
+            if base.kind in ("ref", "class") and base.qualname:
+                return self.kb.canonical(f"{base.qualname}.{node.attr}")
+            t = self.type_of(base)
+            if t:
+                return f"{t}.{node.attr}"
+        return None
+
+    def type_of(self, v: Value) -> Optional[str]:
+        if v.kind == "instance":
+            return v.qualname
+        if v.kind == "literal" and v.meta.get("type"):
+            return v.meta["type"]
+        if v.kind == "container":
+            return v.meta.get("type")
+        return None
+
+    def value_of(self, node: ast.AST) -> Optional[Value]:
+        """Like describe() but for receivers: None when nothing useful is known."""
+        if isinstance(node, ast.Name):
+            return self.lookup(node.id)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name):
+                owner = self._self_class(node.value.id)
+                if owner is not None:
+                    v = owner.attrs.get(node.attr)
+                    if v is not None:
+                        return v
+                    if node.attr in owner.methods:
+                        return Value("bound-method", owner.methods[node.attr], attr=node.attr)
+                    return None
+            base = self.value_of(node.value)
+            if base is None:
+                return None
+            if base.kind in ("ref", "class") and base.qualname:
+                q = self.kb.canonical(f"{base.qualname}.{node.attr}")
+                cls = self.facts.classes.get(base.qualname)
+                if cls is not None and node.attr in cls.attrs:
+                    return cls.attrs[node.attr]
+                if cls is not None and node.attr in cls.methods:
+                    return Value("function", cls.methods[node.attr], attr=node.attr)
+                return Value("ref", q, node.attr)
+            t = self.type_of(base)
+            if t:
+                rt = self.kb.returns.get(f"{t}.{node.attr}")
+                if rt:  # a property-like attribute with a known type
+                    return Value("instance", rt)
+            return None
+        if isinstance(node, ast.Call):
+            return self.describe(node)
+        return None
+
+    # ------------------------------------------------------------- describing
+    def describe(self, node: ast.AST) -> Value:
+        """Describe an expression used as an argument or assigned to a name."""
+        line, col = getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+        if isinstance(node, ast.Lambda):
+            return Value("lambda", self._lambda_qualname(node), self.segment(node), line, col, local=True)
+        if isinstance(node, ast.Name):
+            v = self.lookup(node.id)
+            if v is None:
+                return Value("name", None, node.id, line, col)
+            return _relocated(v, node.id, line, col)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and self._self_class(node.value.id) is not None:
+                owner = self._self_class(node.value.id)
+                assert owner is not None
+                if node.attr in owner.methods or node.attr not in owner.attrs:
+                    return Value(
+                        "bound-method" if node.attr in owner.methods else "name",
+                        owner.methods.get(node.attr), self.segment(node), line, col,
+                        inner=[Value("instance", owner.qualname, node.value.id, line, col, local=owner.local)],
+                        attr=node.attr,
+                    )
+            v = self.value_of(node)
+            if v is not None:
+                return _relocated(v, self.segment(node), line, col)
+            base = self.value_of(node.value)
+            if base is not None and base.kind in ("instance", "call", "container", "name"):
+                return Value("bound-method", self.resolve(node), self.segment(node), line, col,
+                             inner=[base], attr=node.attr)
+            return Value("other", self.resolve(node), self.segment(node), line, col)
+        if isinstance(node, ast.Call):
+            return self._describe_call(node)
+        if isinstance(node, ast.GeneratorExp):
+            return Value("generator", None, self.segment(node), line, col, inner=[self.describe(node.elt)])
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            t = {ast.List: "builtins.list", ast.Tuple: "builtins.tuple", ast.Set: "builtins.set"}[type(node)]
+            return Value("container", None, self.segment(node), line, col,
+                         inner=[self.describe(e) for e in node.elts[:50]], size=len(node.elts), meta={"type": t})
+        if isinstance(node, ast.Dict):
+            return Value("container", None, self.segment(node), line, col,
+                         inner=[self.describe(e) for e in node.values[:50]], size=len(node.values),
+                         meta={"type": "builtins.dict"})
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
+            t = {ast.ListComp: "builtins.list", ast.SetComp: "builtins.set", ast.DictComp: "builtins.dict"}[type(node)]
+            meta = {"type": t, "comprehension": "1"}
+            elt = node.elt if not isinstance(node, ast.DictComp) else node.value
+            if isinstance(elt, ast.Call):  # [fetch(u) for u in urls]: what each element is made by
+                et = self._call_target(elt)[0]
+                if et:
+                    meta["element_call"] = self.kb.canonical(et)
+            return Value("container", None, self.segment(node), line, col, meta=meta)
+        if isinstance(node, ast.Constant):
+            v = node.value
+            t = type(v).__name__
+            size = len(v) if isinstance(v, (str, bytes)) else None
+            meta = {"type": "builtins." + t}
+            if t == "int":
+                meta["value"] = str(v)  # range(10_000), max_workers=4
+            return Value("literal", None, self.segment(node), line, col, size=size, meta=meta)
+        if isinstance(node, ast.JoinedStr):
+            return Value("literal", None, self.segment(node), line, col, meta={"type": "builtins.str"})
+        if isinstance(node, ast.Starred):
+            return self.describe(node.value)
+        if isinstance(node, ast.Await):
+            return Value("other", None, self.segment(node), line, col)
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            n = _const_int(node)  # 1920 * 1080, 10**6: a constant integer
+            if n is not None:
+                return Value("literal", None, self.segment(node), line, col,
+                             meta={"type": "builtins.int", "value": str(n)})
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            # [0] * 10_000_000: a big list built by repetition
+            for a, b in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(a, (ast.List, ast.Constant)) and _const_int(b) is not None:
+                    base = self.describe(a)
+                    base.size = (base.size or 1) * (_const_int(b) or 0)
+                    base.text = self.segment(node)
+                    return base
+        return Value("other", None, self.segment(node), line, col)
+
+    def _describe_call(self, node: ast.Call) -> Value:
+        line, col = node.lineno, node.col_offset
+        text = self.segment(node)
+        target = self._call_target(node)[0]
+        if target == "functools.partial" and node.args:
+            return Value("partial", target, text, line, col,
+                         inner=[self.describe(a) for a in node.args] + [self.describe(k.value) for k in node.keywords])
+        if target is None:
+            return Value("call", None, text, line, col)
+        local_cls = self.facts.classes.get(target)
+        if local_cls is not None:
+            return Value("instance", target, text, line, col, local=local_cls.local)
+        if target in ("builtins.iter", "builtins.map", "builtins.filter", "builtins.zip", "builtins.enumerate"):
+            return Value("generator", target, text, line, col)
+        rtype = self.kb.returns.get(target)
+        if rtype is None and target.startswith("builtins.") and target[9:] in ("list", "dict", "set", "bytearray", "tuple"):
+            rtype = target
+        if rtype is not None:
+            meta: Dict[str, str] = {}
+            if target == "multiprocessing.get_context" and node.args and isinstance(node.args[0], ast.Constant):
+                meta["start_method"] = str(node.args[0].value)
+            recv = self._receiver_value(node)
+            if recv is not None and recv.meta.get("start_method"):
+                meta["start_method"] = recv.meta["start_method"]
+            for kw in node.keywords:
+                if kw.arg == "mp_context" or kw.arg == "context":
+                    ctx = self.describe(kw.value)
+                    if ctx.meta.get("start_method"):
+                        meta["start_method"] = ctx.meta["start_method"]
+                    else:
+                        meta["start_method"] = "?"
+                elif kw.arg in ("max_workers", "processes", "n_jobs", "backend", "daemon", "prefer", "require") and isinstance(kw.value, ast.Constant):
+                    meta[kw.arg] = str(kw.value.value)
+            size = None
+            if rtype in MUTABLE_TYPES or rtype == "builtins.tuple":
+                return Value("container", target, text, line, col, size=size, meta={"type": rtype})
+            return Value("instance", rtype, text, line, col, meta=meta)
+        last = target.rsplit(".", 1)[-1]
+        if last[:1].isupper() and not last.isupper():
+            return Value("instance", target, text, line, col)
+        inner = [self.describe(node.func)] if isinstance(node.func, ast.Call) else []
+        inner += [self.describe(a) for a in node.args[:8]]
+        return Value("call", target, text, line, col, inner=inner)
+
+    def _receiver_value(self, node: ast.Call) -> Optional[Value]:
+        if isinstance(node.func, ast.Attribute):
+            return self.value_of(node.func.value)
+        return None
+
+    def _lambda_qualname(self, node: ast.Lambda) -> str:
+        return self.qual(f"<lambda:{node.lineno}:{node.col_offset}>")
+
+    def _call_target(self, node: ast.Call) -> Tuple[Optional[str], Optional[str], Optional[Value]]:
+        """(target qualname, method name, receiver value) of a call."""
+        func = node.func
+        if isinstance(func, ast.Name):
+            v = self.lookup(func.id)
+            if v is None:
+                return None, None, None
+            if v.kind in ("ref", "function", "class", "lambda"):
+                return v.qualname, None, None
+            if v.kind == "instance":
+                return (f"{v.qualname}.__call__" if v.qualname else None), "__call__", v
+            if v.kind == "partial" and v.inner:
+                return v.inner[0].qualname, None, None
+            if v.kind == "bound-method":
+                return v.qualname, v.attr, v.inner[0] if v.inner else None
+            return None, None, None
+        if isinstance(func, ast.Attribute):
+            recv = func.value
+            if isinstance(recv, ast.Call) and isinstance(recv.func, ast.Name) and recv.func.id == "super":
+                return None, func.attr, None
+            if isinstance(recv, ast.Name):
+                owner = self._self_class(recv.id)
+                if owner is not None:
+                    if func.attr in owner.attrs and func.attr not in owner.methods:
+                        av = owner.attrs[func.attr]
+                        if av.kind in ("function", "ref", "lambda"):
+                            return av.qualname, None, None
+                        return None, func.attr, av
+                    return f"{owner.qualname}.{func.attr}", func.attr, Value("instance", owner.qualname, recv.id)
+            base = self.value_of(recv)
+            if base is None:
+                return None, func.attr, None
+            if base.kind in ("ref", "class") and base.qualname:
+                cls = self.facts.classes.get(base.qualname)
+                if cls is not None and func.attr in cls.attrs and func.attr not in cls.methods:
+                    av = cls.attrs[func.attr]
+                    if av.kind in ("function", "ref", "lambda"):
+                        return av.qualname, None, None
+                    t = self.type_of(av)
+                    return (f"{t}.{func.attr}" if t else None), func.attr, av
+                return self.kb.canonical(f"{base.qualname}.{func.attr}"), None, None
+            if base.kind == "function" and base.qualname:
+                return f"{base.qualname}.{func.attr}", func.attr, base
+            t = self.type_of(base)
+            if t:
+                return self.kb.canonical(f"{t}.{func.attr}"), func.attr, base
+            if base.kind == "call" and base.qualname:
+                last = base.qualname.rsplit(".", 1)[-1]
+                if last[:1].isupper():
+                    return f"{base.qualname}.{func.attr}", func.attr, base
+            return None, func.attr, base
+        if isinstance(func, ast.Call):
+            inner = self._call_target(func)[0]
+            rtype = self.kb.returns.get(inner) if inner else None
+            if rtype:
+                return f"{rtype}.__call__", "__call__", self.describe(func)
+            return (f"{inner}()" if inner else None), None, self.describe(func)
+        return None, None, None
+
+
+def _relocated(v: Value, text: str, line: int, col: int) -> Value:
+    return Value(v.kind, v.qualname, text, line, col, v.local, v.inner, v.attr, v.size, v.meta)
+
+
+def _const_int(node: ast.AST) -> Optional[int]:
+    """The value of an integer constant expression (``10**6``, ``1920 * 1080``, ``-1``), else None."""
+    if isinstance(node, ast.Constant):
+        v = node.value
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _const_int(node.operand)
+        return -v if v is not None else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Pow)):
+        a, b = _const_int(node.left), _const_int(node.right)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, ast.Pow) and (b < 0 or b > 64 or abs(a) > 10 ** 6):
+            return None
+        if isinstance(node.op, ast.FloorDiv) and b == 0:
+            return None
+        op = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__,
+              ast.FloorDiv: int.__floordiv__, ast.Pow: int.__pow__}[type(node.op)]
+        r = op(a, b)
+        return r if abs(r) < 10 ** 15 else None
+    return None
