@@ -403,13 +403,53 @@ def _judge(model: Optional[str], report: Dict[str, Any], tied: set) -> Optional[
 
 
 def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, load) -> Dict[str, Any]:
+    """The ``concurlint-probe/1`` report of one probe run, from the child's events."""
     hello = next((e for e in events if e["event"] == "hello"), {})
     target = next((e for e in events if e["event"] == "target"), {})
     warm = next((e for e in events if e["event"] == "warmup"), {})
-    fatal = next((e for e in events if e["event"] == "fatal"), None)
-    done = any(e["event"] == "done" for e in events)
+    report = _report_head(spec, hello, target, load)
+    if warm:
+        report["result_repr"] = warm.get("result_repr")
+    runs: Dict[str, List[Dict[str, Any]]] = {}
+    for ev in events:
+        if ev["event"] == "measure":
+            runs.setdefault(ev["mode"], []).append(ev)
+    serial_runs = {r["repeat"]: r for r in runs.get("serial", [])}
+    is_coro = bool(target.get("is_coroutine"))
+    for mode in spec.modes:
+        report["modes"][mode] = _mode_entry(spec, events, mode, runs.get(mode, []), serial_runs, is_coro, timed_out)
+    _add_failure(report, spec, events, rc, timed_out, out_path, err_path)
+    warnings = _add_measured_kind(report, runs.get("serial", []), load)
+    if load.get("level") in ("busy", "saturated"):
+        warnings.append(
+            "the machine was %s (other processes used %.0f%% of the CPUs): speed-ups are noisy; "
+            "the measured kind excludes the time spent waiting for a CPU"
+            % (load["level"], 100 * load.get("other_busy", 0))
+        )
+    report["warnings"] = warnings
 
-    report: Dict[str, Any] = {
+    # ---- does threading help CPU work? (only meaningful with a GIL)
+    thr = report["modes"].get("threads", {}).get("speedup")
+    if report["measured_kind"] == "cpu" and thr is not None and spec.workers > 1 and report["gil_enabled"]:
+        report["measured_releases_gil"] = True if thr >= 1.3 else False if thr <= 1.1 else None
+
+    # ---- best model
+    best, _, tied = _pick_best(report["modes"], is_coro)
+    if best is not None:
+        if best == "threads" and report["gil_enabled"] is False:
+            best = "free-threading"
+        report["recommended"] = best
+    report["tied"] = sorted(tied) if report["recommended"] else []
+
+    _add_static(report, spec, tied)  # static analysis of the same function
+    if spec.expect is not None:
+        report["expect"] = _expect_verdict(report, spec.expect, tied)
+    return report
+
+
+def _report_head(spec: ProbeSpec, hello: Dict[str, Any], target: Dict[str, Any], load) -> Dict[str, Any]:
+    """The report's fixed fields: what was run, where, how; the verdict fields start empty."""
+    return {
         "schema": SCHEMA_ID,
         "target": spec.target,
         "python": hello.get("python"),
@@ -437,94 +477,108 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
         },
         "load": load,
     }
-    if warm:
-        report["result_repr"] = warm.get("result_repr")
 
-    # ---- modes
-    runs: Dict[str, List[Dict[str, Any]]] = {}
-    for ev in events:
-        if ev["event"] == "measure":
-            runs.setdefault(ev["mode"], []).append(ev)
-    serial_runs = {r["repeat"]: r for r in runs.get("serial", [])}
-    is_coro = bool(target.get("is_coroutine"))
-    for mode in spec.modes:
-        entry: Dict[str, Any] = {}
-        impossible = next((e for e in events if e["event"] == "impossible" and e["mode"] == mode), None)
-        error = next((e for e in events if e["event"] in ("mode_error", "fatal") and e.get("mode") == mode), None)
-        mine = runs.get(mode, [])
-        if mine:
-            walls = [r["wall_s"] for r in mine]
-            entry["wall_s"] = _r(_median(walls))
-            entry["cpu_s"] = _r(_median([r["cpu_s"] for r in mine]))
-            waits = [r["cpu_wait_s"] for r in mine if r.get("cpu_wait_s") is not None]
-            entry["cpu_wait_s"] = _r(_median(waits)) if len(waits) == len(mine) else None
-            # time spent waiting for a CPU is taken out of each wall time: on a busy
-            # machine a starved run must make no mode look faster or slower than it is
-            ratios = [
-                _speedup(serial_runs[r["repeat"]], r, mode, is_coro)
-                for r in mine if r["repeat"] in serial_runs and r["wall_s"] > 0
-            ]
-            raw = [
-                serial_runs[r["repeat"]]["wall_s"] / r["wall_s"]
-                for r in mine if r["repeat"] in serial_runs and r["wall_s"] > 0
-            ]
-            if mode == "serial":
-                entry["speedup"] = 1.0
-            elif ratios:
-                entry["speedup"] = round(_median(ratios), 3)
-                entry["speedup_min"] = round(min(ratios), 3)
-                entry["speedup_max"] = round(max(ratios), 3)
-                entry["speedup_raw"] = round(_median(raw), 3)
-            else:
-                entry["speedup"] = None
-            entry["wall_s_min"] = _r(min(walls))
-            entry["wall_s_max"] = _r(max(walls))
-            entry["runs"] = len(mine)
-            redone = sum(r.get("attempts", 1) - 1 for r in mine)
-            if redone:
-                entry["redone_runs"] = redone
-            startups = [r["startup_s"] for r in mine if r.get("startup_s") is not None]
-            if startups:
-                entry["startup_s"] = _r(_median(startups))
-            if mine[0].get("start_method"):
-                entry["start_method"] = mine[0]["start_method"]
-        else:
-            entry.update({"wall_s": None, "cpu_s": None, "speedup": None})
-        if mode in ("processes", "interpreters"):
-            entry["possible"] = impossible is None
-        if impossible is not None:
-            entry["possible"] = False
-            entry["why"] = impossible["why"]
-        if error is not None:
-            entry["error"] = error["error"]
-            entry["traceback"] = error.get("traceback")
-            entry["speedup"] = None
-        elif timed_out and timed_out.get("mode") == mode:
-            entry["error"] = "timed out after %g s" % spec.timeout
-            entry["speedup"] = None
-        elif not mine and impossible is None:
-            entry["error"] = "not measured"
-        report["modes"][mode] = entry
 
-    # ---- failure
-    failure: Optional[Dict[str, Any]] = None
+def _mode_entry(spec: ProbeSpec, events, mode: str, mine: List[Dict[str, Any]],
+                serial_runs: Dict[int, Dict[str, Any]], is_coro: bool, timed_out) -> Dict[str, Any]:
+    """One mode's figures (``mine``: its measured runs) and why it was not measured, if so."""
+    entry: Dict[str, Any] = {}
+    impossible = next((e for e in events if e["event"] == "impossible" and e["mode"] == mode), None)
+    error = next((e for e in events if e["event"] in ("mode_error", "fatal") and e.get("mode") == mode), None)
+    if mine:
+        _add_timings(entry, mode, mine, serial_runs, is_coro)
+    else:
+        entry.update({"wall_s": None, "cpu_s": None, "speedup": None})
+    if mode in ("processes", "interpreters"):
+        entry["possible"] = impossible is None
+    if impossible is not None:
+        entry["possible"] = False
+        entry["why"] = impossible["why"]
+    if error is not None:
+        entry["error"] = error["error"]
+        entry["traceback"] = error.get("traceback")
+        entry["speedup"] = None
+    elif timed_out and timed_out.get("mode") == mode:
+        entry["error"] = "timed out after %g s" % spec.timeout
+        entry["speedup"] = None
+    elif not mine and impossible is None:
+        entry["error"] = "not measured"
+    return entry
+
+
+def _add_timings(entry: Dict[str, Any], mode: str, mine: List[Dict[str, Any]],
+                 serial_runs: Dict[int, Dict[str, Any]], is_coro: bool) -> None:
+    """Medians of a mode's runs and its speed-up over the serial run of the same repeat."""
+    walls = [r["wall_s"] for r in mine]
+    entry["wall_s"] = _r(_median(walls))
+    entry["cpu_s"] = _r(_median([r["cpu_s"] for r in mine]))
+    waits = [r["cpu_wait_s"] for r in mine if r.get("cpu_wait_s") is not None]
+    entry["cpu_wait_s"] = _r(_median(waits)) if len(waits) == len(mine) else None
+    # time spent waiting for a CPU is taken out of each wall time: on a busy
+    # machine a starved run must make no mode look faster or slower than it is
+    ratios = [
+        _speedup(serial_runs[r["repeat"]], r, mode, is_coro)
+        for r in mine if r["repeat"] in serial_runs and r["wall_s"] > 0
+    ]
+    raw = [
+        serial_runs[r["repeat"]]["wall_s"] / r["wall_s"]
+        for r in mine if r["repeat"] in serial_runs and r["wall_s"] > 0
+    ]
+    if mode == "serial":
+        entry["speedup"] = 1.0
+    elif ratios:
+        entry["speedup"] = round(_median(ratios), 3)
+        entry["speedup_min"] = round(min(ratios), 3)
+        entry["speedup_max"] = round(max(ratios), 3)
+        entry["speedup_raw"] = round(_median(raw), 3)
+    else:
+        entry["speedup"] = None
+    entry["wall_s_min"] = _r(min(walls))
+    entry["wall_s_max"] = _r(max(walls))
+    entry["runs"] = len(mine)
+    redone = sum(r.get("attempts", 1) - 1 for r in mine)
+    if redone:
+        entry["redone_runs"] = redone
+    startups = [r["startup_s"] for r in mine if r.get("startup_s") is not None]
+    if startups:
+        entry["startup_s"] = _r(_median(startups))
+    if mine[0].get("start_method"):
+        entry["start_method"] = mine[0]["start_method"]
+
+
+def _add_failure(report: Dict[str, Any], spec: ProbeSpec, events, rc, timed_out, out_path, err_path) -> None:
+    """What went wrong, if anything: ``ok`` becomes False and ``error`` says what and where."""
     stderr_tail = _tail(err_path)
+    failure = _failure(report, spec, events, rc, timed_out, stderr_tail)
+    if failure is not None:
+        report["ok"] = False
+        failure["stdout_tail"] = _tail(out_path) or None
+        failure["stderr_tail"] = stderr_tail or None
+        if rc is not None and "exit_status" not in failure:
+            failure["exit_status"] = rc
+        report["error"] = failure
+
+
+def _failure(report: Dict[str, Any], spec: ProbeSpec, events, rc, timed_out, stderr_tail: str):
+    """The failure of a run, by precedence: a timeout, an exception in the target, a crashed
+    child (whose mode gets the error), then the first mode that failed; None when all went well."""
+    fatal = next((e for e in events if e["event"] == "fatal"), None)
     if timed_out is not None:
-        failure = {
+        return {
             "kind": "timeout", "stage": timed_out.get("stage"), "mode": timed_out.get("mode"),
             "message": "the target did not finish %s within %g s; the probe killed it"
             % (_stage_text(timed_out), spec.timeout),
             "traceback": stderr_tail or None,
         }
-    elif fatal is not None:
-        failure = {
+    if fatal is not None:
+        return {
             "kind": "exception", "stage": fatal.get("stage"), "mode": fatal.get("mode"),
             "message": "the target raised %s during %s" % (
                 fatal["error"], "import" if fatal.get("stage") == "import"
                 else "the warm-up call" if fatal.get("stage") == "warmup" else "the serial run"),
             "traceback": fatal.get("traceback"),
         }
-    elif not done:
+    if not any(e["event"] == "done" for e in events):
         last = next((e for e in reversed(events) if e["event"] == "start"), {"stage": "startup"})
         how = ("was killed by %s" % _signal_name(rc)) if rc is not None and rc < 0 else (
             "exited with status %s" % rc)
@@ -537,91 +591,65 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
         if last.get("mode") in report["modes"]:
             report["modes"][last["mode"]]["error"] = failure["message"]
             report["modes"][last["mode"]]["speedup"] = None
-    else:
-        broken = [m for m, e in report["modes"].items() if e.get("error")]
-        if broken:
-            e = report["modes"][broken[0]]
-            failure = {
-                "kind": "exception", "stage": "measure", "mode": broken[0],
-                "message": "mode %s failed: %s" % (broken[0], e["error"]),
-                "traceback": e.get("traceback"),
-            }
-    if failure is not None:
-        report["ok"] = False
-        failure["stdout_tail"] = _tail(out_path) or None
-        failure["stderr_tail"] = stderr_tail or None
-        if rc is not None and "exit_status" not in failure:
-            failure["exit_status"] = rc
-        report["error"] = failure
-
-    warnings: List[str] = []
-    # ---- measured kind, from the serial runs
-    s = runs.get("serial", [])
-    if s:
-        ratios = [r["cpu_s"] / r["wall_s"] for r in s if r["wall_s"] > 0]
-        adjusted = []
-        for r in s:
-            wait = r.get("cpu_wait_s")
-            busy = r["wall_s"] - (wait or 0.0)
-            if busy > 0:
-                adjusted.append(min(r["cpu_s"] / busy, 1.5))
-        if ratios:
-            report["cpu_ratio"] = round(_median(ratios), 3)
-        serial_wall = _median([r["wall_s"] for r in s])
-        if adjusted:
-            adj = _median(adjusted)
-            report["cpu_ratio_excluding_wait"] = round(adj, 3)
-            report["measured_kind"] = (
-                "cpu" if adj >= CPU_RATIO else "io" if adj <= IO_RATIO else "mixed"
-            )
-        if serial_wall < MIN_SERIAL_S:
-            report["measured_kind"] = "unknown"
-            warnings.append(
-                "the serial run took only %.4f s, too short to tell CPU from waiting; "
-                "give the target more work or raise --tasks" % serial_wall
-            )
-        waits = [r["cpu_wait_s"] / r["wall_s"] for r in s if r.get("cpu_wait_s") is not None and r["wall_s"] > 0]
-        if waits:
-            load["serial_wait_fraction"] = round(_median(waits), 3)
-
-    if load.get("level") in ("busy", "saturated"):
-        warnings.append(
-            "the machine was %s (other processes used %.0f%% of the CPUs): speed-ups are noisy; "
-            "the measured kind excludes the time spent waiting for a CPU"
-            % (load["level"], 100 * load.get("other_busy", 0))
-        )
-    report["warnings"] = warnings
-
-    # ---- does threading help CPU work? (only meaningful with a GIL)
-    thr = report["modes"].get("threads", {}).get("speedup")
-    if report["measured_kind"] == "cpu" and thr is not None and spec.workers > 1 and report["gil_enabled"]:
-        report["measured_releases_gil"] = True if thr >= 1.3 else False if thr <= 1.1 else None
-
-    # ---- best model
-    best, _, tied = _pick_best(report["modes"], bool(target.get("is_coroutine")))
-    if best is not None:
-        if best == "threads" and report["gil_enabled"] is False:
-            best = "free-threading"
-        report["recommended"] = best
-    report["tied"] = sorted(tied) if report["recommended"] else []
-
-    # ---- static analysis of the same function
-    _add_static(report, spec, tied)
-
-    # ---- --expect
-    if spec.expect is not None:
-        ok = _judge(spec.expect, report, tied)
-        report["expect"] = {
-            "model": spec.expect, "ok": bool(ok),
-            "message": (
-                "measured best model %s matches the expected %s" % (report["recommended"], spec.expect)
-                if ok else
-                "expected %s, but the measured best model is %s%s" % (
-                    spec.expect, report["recommended"] or "nothing (the probe failed)",
-                    _speed_phrase(report, spec.expect))
-            ),
+        return failure
+    broken = [m for m, e in report["modes"].items() if e.get("error")]
+    if broken:
+        e = report["modes"][broken[0]]
+        return {
+            "kind": "exception", "stage": "measure", "mode": broken[0],
+            "message": "mode %s failed: %s" % (broken[0], e["error"]),
+            "traceback": e.get("traceback"),
         }
-    return report
+    return None
+
+
+def _add_measured_kind(report: Dict[str, Any], s: List[Dict[str, Any]], load) -> List[str]:
+    """The measured kind (cpu / io / mixed / unknown) and CPU ratios, from the serial runs ``s``;
+    returns the warnings so far."""
+    warnings: List[str] = []
+    if not s:
+        return warnings
+    ratios = [r["cpu_s"] / r["wall_s"] for r in s if r["wall_s"] > 0]
+    adjusted = []
+    for r in s:
+        wait = r.get("cpu_wait_s")
+        busy = r["wall_s"] - (wait or 0.0)
+        if busy > 0:
+            adjusted.append(min(r["cpu_s"] / busy, 1.5))
+    if ratios:
+        report["cpu_ratio"] = round(_median(ratios), 3)
+    serial_wall = _median([r["wall_s"] for r in s])
+    if adjusted:
+        adj = _median(adjusted)
+        report["cpu_ratio_excluding_wait"] = round(adj, 3)
+        report["measured_kind"] = (
+            "cpu" if adj >= CPU_RATIO else "io" if adj <= IO_RATIO else "mixed"
+        )
+    if serial_wall < MIN_SERIAL_S:
+        report["measured_kind"] = "unknown"
+        warnings.append(
+            "the serial run took only %.4f s, too short to tell CPU from waiting; "
+            "give the target more work or raise --tasks" % serial_wall
+        )
+    waits = [r["cpu_wait_s"] / r["wall_s"] for r in s if r.get("cpu_wait_s") is not None and r["wall_s"] > 0]
+    if waits:
+        load["serial_wait_fraction"] = round(_median(waits), 3)
+    return warnings
+
+
+def _expect_verdict(report: Dict[str, Any], expect: str, tied: set) -> Dict[str, Any]:
+    """``--expect MODEL``: is it as good as the measured best?"""
+    ok = _judge(expect, report, tied)
+    return {
+        "model": expect, "ok": bool(ok),
+        "message": (
+            "measured best model %s matches the expected %s" % (report["recommended"], expect)
+            if ok else
+            "expected %s, but the measured best model is %s%s" % (
+                expect, report["recommended"] or "nothing (the probe failed)",
+                _speed_phrase(report, expect))
+        ),
+    }
 
 
 def _speed_phrase(report: Dict[str, Any], model: str) -> str:
