@@ -1,17 +1,20 @@
 """Per-file facts cached by content hash, tool version and the configuration they depend on.
 
 One file per entry, written to a temporary name and renamed into place (atomic: concurrent runs
-never see half an entry). An entry that cannot be read back is deleted and recomputed.
+never see half an entry). Every entry is sealed (``concurlint.sealed``): authenticated with a
+secret from the user's cache directory and decoded by a restricted unpickler, so an entry planted
+in a repository, copied from another machine or damaged on disk is discarded and recomputed,
+never trusted and never able to run code. See docs/security.md.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import tempfile
 from pathlib import Path
 
-FORMAT = 1
+from concurlint.sealed import RejectedFile, read_limited, seal, unseal, write_atomic
+
+FORMAT = 2
+_MAX_ENTRY = 256 * 1024 * 1024  # never read more than this from one entry
 
 
 class Cache:
@@ -22,38 +25,51 @@ class Cache:
 
     def _key(self, data: bytes, display: str, module: str, is_package: bool) -> Path:
         h = hashlib.sha256()
-        h.update(f"{FORMAT}\0{self.salt}\0{display}\0{module}\0{is_package}\0".encode())
+        h.update(f"{FORMAT}\0{self.salt}\0{display}\0{module}\0{is_package}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
         digest = h.hexdigest()
-        return self.dir / digest[:2] / f"{digest[2:]}.pickle"
+        return self.dir / digest[:2] / f"{digest[2:]}.entry"
 
     def get(self, data: bytes, display: str, module: str, is_package: bool):
+        from concurlint.engine import FileResult
+
         path = self._key(data, display, module, is_package)
-        try:
-            with open(path, "rb") as f:
-                return pickle.load(f)
-        except FileNotFoundError:
-            return None
-        except Exception:  # corrupt or from an incompatible build: heal by recomputing
-            try:
-                path.unlink()
-            except OSError:
-                pass
-            return None
+        return _read(path, FileResult)
 
     def put(self, data: bytes, display: str, module: str, is_package: bool, result) -> None:
         if not self._ok:
+            return
+        sealed = seal(result)
+        if sealed is None:
+            self._ok = False  # no key can be had (read-only home): run without caching
             return
         path = self._key(data, display, module, is_package)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _mark(self.dir)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
         except OSError:
+            self._ok = False
+            return
+        if not write_atomic(path, sealed):
             self._ok = False  # read-only or full disk: run without caching
+
+
+def _read(path: Path, expected):
+    """The object sealed in ``path``, or None (missing; planted, damaged or foreign: deleted)."""
+    if not path.exists():
+        return None
+    data = read_limited(path, _MAX_ENTRY)
+    try:
+        if data is None:
+            raise RejectedFile("not a regular file of a sane size")
+        return unseal(data, expected)
+    except RejectedFile:
+        try:
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+        except OSError:
+            pass
+        return None
 
 
 def _mark(directory: Path) -> None:
@@ -68,31 +84,26 @@ def _mark(directory: Path) -> None:
 
 def load_report(cache_dir: str, key: str):
     """A whole report computed before from exactly the same inputs (see engine._report_key)."""
-    path = Path(cache_dir) / "reports" / f"{key}.pickle"
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except FileNotFoundError:
-        return None
-    except Exception:
-        try:
-            path.unlink()
-        except OSError:
-            pass
-        return None
+    from concurlint.engine import Report
+
+    return _read(Path(cache_dir) / "reports" / f"{key}.entry", Report)
 
 
 def store_report(cache_dir: str, key: str, report, keep: int = 8) -> None:
     """Atomically store ``report``; keep only the most recent few (one per config/selection)."""
     d = Path(cache_dir) / "reports"
+    sealed = seal(report)
+    if sealed is None:
+        return
     try:
         d.mkdir(parents=True, exist_ok=True)
         _mark(d.parent)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(report, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, d / f"{key}.pickle")
-        old = sorted(d.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
+    except OSError:
+        return
+    if not write_atomic(d / f"{key}.entry", sealed):
+        return
+    try:
+        old = sorted(d.glob("*.entry"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
         for p in old:
             p.unlink()
     except OSError:

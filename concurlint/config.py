@@ -54,7 +54,7 @@ class Config:
     def fingerprint(self) -> str:
         """What the per-file facts depend on (for the cache key)."""
         blob = json.dumps({"knowledge": self.knowledge}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
     def is_excluded(self, path: Path, base: Optional[Path] = None) -> bool:
         """Is ``path``, found while walking ``base``, left out? The usual junk folders count only

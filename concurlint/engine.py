@@ -617,13 +617,13 @@ def _report_key(files: List[SourceFile], config: Config, codes: List[str]) -> Op
     library's 11 MB costs ~20 ms, so an unchanged project is answered without any analysis."""
     h = hashlib.sha256()
     h.update(f"{__version__}\0{_all_code_fingerprint()}\0{cache_salt(config)}\0".encode())
-    h.update(repr((config.target_version, sorted(config.per_file_ignores.items()), codes)).encode())
+    h.update(repr((config.target_version, sorted(config.per_file_ignores.items()), codes)).encode("utf-8", "surrogateescape"))
     for sf in files:
         try:
             data = sf.path.read_bytes() if not sf.path.is_dir() else b"<dir>"
         except OSError:
             return None  # unreadable files: let the normal path report them
-        h.update(f"\0{sf.display}\0{sf.module}\0{sf.is_package}\0{len(data)}\0".encode())
+        h.update(f"\0{sf.display}\0{sf.module}\0{sf.is_package}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
     return h.hexdigest()
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-import pickle
 import pkgutil
 import re
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -96,13 +94,15 @@ def all_meta() -> Dict[str, RuleMeta]:
     paths = sorted(rules_dir().glob("CCL*.toml"))
     cache = _meta_cache_path(paths)
     if cache is not None:
+        from concurlint.sealed import RejectedFile, read_limited, unseal
+
+        data = read_limited(cache, 16 * 1024 * 1024)
         try:
-            with open(cache, "rb") as f:
-                cached = pickle.load(f)
-            if isinstance(cached, dict) and all(isinstance(m, RuleMeta) for m in cached.values()):
-                return cached
-        except Exception:  # missing, corrupt or from another version: parse again
-            pass
+            cached = unseal(data, dict) if data is not None else None
+        except RejectedFile:  # corrupt, foreign or from another version: parse again
+            cached = None
+        if cached is not None and all(isinstance(m, RuleMeta) for m in cached.values()):
+            return cached
     out: Dict[str, RuleMeta] = {}
     for path in paths:
         out[path.stem] = _parse_meta(load_toml(path), str(path))
@@ -113,25 +113,22 @@ def all_meta() -> Dict[str, RuleMeta]:
 
 def _meta_cache_path(paths) -> Optional[Path]:
     try:
-        h = hashlib.sha256(__file__.encode())
+        h = hashlib.sha256(__file__.encode("utf-8", "surrogateescape"))
         for p in [Path(__file__)] + list(paths):  # this module too: RuleMeta may change
             st = p.stat()
             h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
     except OSError:
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "concurlint" / "rules" / f"{h.hexdigest()[:24]}.pickle"
+    return Path(base) / "concurlint" / "rules" / f"{h.hexdigest()[:24]}.entry"
 
 
 def _store(path: Path, data) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # read-only home: parse every time
+    from concurlint.sealed import seal, write_atomic
+
+    sealed = seal(data)
+    if sealed is not None:  # else read-only home: parse every time
+        write_atomic(path, sealed)
 
 
 def _iter_check_modules() -> Iterator[str]:

@@ -8,23 +8,22 @@
 A file belongs to shard ``K`` when a hash of its display path, modulo ``N``, is ``K - 1``: the
 assignment does not depend on which other files exist, so adding a file moves no other file to a
 different shard (and per-job caches stay warm). Each shard writes one file,
-``shard-K-of-N.pickle``, atomically. The merge checks that all N shards are there and were
+``shard-K-of-N.pickle``, atomically, sealed with a checksum and read back by a decoder that can
+only build concurlint's own classes (``concurlint.sealed``). The merge checks that all N shards are there and were
 computed by the same concurlint and knowledge configuration, orders the files as an unsharded
 run discovers them, and runs the project-wide pass: its report is the unsharded report.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 from concurlint.config import Config, ConfigError
+from concurlint.sealed import RejectedFile, read_limited, seal, unseal, write_atomic
 
-FORMAT = 1
+FORMAT = 2
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _FILE_RE = re.compile(r"^shard-(\d+)-of-(\d+)\.pickle$")
 
@@ -61,15 +60,11 @@ def write_shard(paths, config: Config, k: int, n: int, facts_dir: str, *, jobs: 
         "files": len(files), "results": [(i, r) for (i, _), r in zip(mine, results)],
     }
     out_dir = Path(facts_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-shard-")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-        target = out_dir / f"shard-{k}-of-{n}.pickle"
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise ConfigError(f"cannot write facts to {facts_dir}: {exc.strerror or exc}") from None
+    target = out_dir / f"shard-{k}-of-{n}.pickle"
+    # not authenticated with this user's key: shards travel between CI machines. The restricted
+    # decoder (concurlint.sealed) is what keeps a forged shard from running code.
+    if not write_atomic(target, seal(payload, authenticate=False)):
+        raise ConfigError(f"cannot write facts to {facts_dir}")
     return target
 
 
@@ -98,12 +93,14 @@ def read_shards(facts_dir: str, config: Config) -> list:
     merged = []
     counts = set()
     for k in range(1, n + 1):
+        data = read_limited(found[(k, n)], 4 * 1024 * 1024 * 1024)
+        if data is None:
+            raise ConfigError(f"cannot read {found[(k, n)]}: not a regular file")
         try:
-            with open(found[(k, n)], "rb") as f:
-                payload = pickle.load(f)
-        except Exception as exc:
-            raise ConfigError(f"cannot read {found[(k, n)]}: {type(exc).__name__}") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            payload = unseal(data, dict, authenticate=False)
+        except RejectedFile as exc:
+            raise ConfigError(f"{found[(k, n)]} is not a concurlint facts file of this version ({exc})") from None
+        if payload.get("format") != FORMAT:
             raise ConfigError(f"{found[(k, n)]} is not a concurlint facts file of this version")
         if payload["salt"] != salt:
             raise ConfigError(f"{found[(k, n)]} was computed by another concurlint version or knowledge "

@@ -39,7 +39,7 @@ def test_merged_shards_equal_the_unsharded_report(tree):
         assert proc.stdout == ""
     assert sorted(p.name for p in facts.iterdir()) == [f"shard-{k}-of-3.pickle" for k in (1, 2, 3)]
     # every file was analysed by exactly one shard
-    cached = [len(list((tree / f"cache{k}").glob("*/*.pickle"))) for k in (1, 2, 3)]
+    cached = [len(list((tree / f"cache{k}").glob("*/*.entry"))) for k in (1, 2, 3)]
     assert all(n > 0 for n in cached) and sum(cached) == len(list((tree / "proj").rglob("*.py")))
     assert _report(tree, "--from-facts", facts) == whole
     text = run_cli("report", "--from-facts", facts, "proj", cwd=tree)

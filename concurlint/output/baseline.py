@@ -31,7 +31,7 @@ def normalised_snippet(finding) -> str:
 def fingerprint(finding) -> str:
     """Stable identity of a finding across unrelated edits: code, path, function, offending text."""
     parts = [finding.code, finding.path.replace("\\", "/"), finding.function or "", normalised_snippet(finding)]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def write_baseline(path, report) -> None:

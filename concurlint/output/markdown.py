@@ -9,6 +9,8 @@ from collections import Counter, OrderedDict
 from typing import Dict, List
 from urllib.parse import quote
 
+from concurlint.output.escape import printable
+
 FAMILIES = OrderedDict([
     ("CCL0", "input"),
     ("CCL1", "model fit"),
@@ -38,7 +40,7 @@ def _link(path: str, line: int) -> str:
     p = path.replace("\\", "/")
     while p.startswith("./"):
         p = p[2:]
-    return f"{quote(p, safe='/')}#L{line}"
+    return f"{quote(p, safe='/', errors='surrogateescape')}#L{line}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -106,4 +108,4 @@ def render_markdown(report) -> str:
             out.append("")
     else:
         out += ["No findings.", ""]
-    return "\n".join(out)
+    return "\n".join(printable(line) for line in out)

@@ -53,7 +53,7 @@ def _relative_uri(path: str, root: Path) -> str:
             return Path(p).resolve().as_uri()  # outside the source root: absolute file URI
     while p.startswith("./"):
         p = p[2:]
-    return quote(p, safe="/")
+    return quote(p, safe="/", errors="surrogateescape")
 
 
 def _rule(meta) -> dict:

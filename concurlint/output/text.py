@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import List
 
+from concurlint.output.escape import printable
+
 COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "bold": "\033[1m", "dim": "\033[2m"}
 RESET = "\033[0m"
 
@@ -16,8 +18,8 @@ def render_check(report, show_source: bool = False, color: bool = False) -> str:
     out: List[str] = []
     sources = {}
     for f in report.findings:
-        loc = _c(f"{f.path}:{f.line}:{f.col + 1}:", "bold", color)
-        out.append(f"{loc} {_c(f.code, f.severity, color)} {f.message}")
+        loc = _c(f"{printable(f.path)}:{f.line}:{f.col + 1}:", "bold", color)
+        out.append(f"{loc} {_c(f.code, f.severity, color)} {printable(f.message)}")
         if show_source:
             if f.path not in sources:
                 try:
@@ -27,7 +29,7 @@ def render_check(report, show_source: bool = False, color: bool = False) -> str:
                     sources[f.path] = []
             lines = sources[f.path]
             if 0 < f.line <= len(lines):
-                out.append("    " + lines[f.line - 1].rstrip())
+                out.append("    " + printable(lines[f.line - 1].rstrip()))
                 out.append("    " + " " * f.col + "^")
     return "".join(line + "\n" for line in out)
 
@@ -44,7 +46,8 @@ def render_report(report, color: bool = False) -> str:
     if findings:
         out.append(_c("Findings", "bold", color))
         for f in findings:
-            out.append(f"  {f.path}:{f.line}:{f.col + 1}: {_c(f.code, f.severity, color)} [{f.severity}] {f.message}")
+            out.append(f"  {printable(f.path)}:{f.line}:{f.col + 1}: {_c(f.code, f.severity, color)} "
+                       f"[{f.severity}] {printable(f.message)}")
         out.append("")
     if report.recommendations:
         out.append(_c("Recommendations", "bold", color))
@@ -52,7 +55,8 @@ def render_report(report, color: bool = False) -> str:
             change = r["current"] if r["current"] == r["recommended"] else f"{r['current']} -> {r['recommended']}"
             target = r["function"] or "?"
             alts = f" (also: {', '.join(r['alternatives'])})" if r["alternatives"] else ""
-            out.append(f"  {r['path']}:{r['line']}: {target} [{r['kind']}] {change}{alts}: {r['reason']}")
+            out.append(f"  {printable(r['path'])}:{r['line']}: {target} [{r['kind']}] {change}{alts}: "
+                       f"{printable(r['reason'])}")
         out.append("")
         dispatched = sorted({r["function"] for r in report.recommendations if r["function"]})
         by_name = {f["qualname"]: f for f in report.functions}

@@ -21,11 +21,23 @@ GOOD, BAD, FLAT, MISSING = "#2e7d32", "#c62828", "#8d8d8d", "#e0e0e0"
 
 
 def _png_converter():
+    """rsvg-convert, or a `magick`/`convert` that really is ImageMagick (a `convert` on PATH can
+    be something else entirely: a stand-in, or Windows' filesystem tool)."""
     for name in ("rsvg-convert", "magick", "convert"):
         path = shutil.which(name)
-        if path:
+        if path and (name == "rsvg-convert" or _is_imagemagick(path)):
             return name, path
     return None
+
+
+def _is_imagemagick(path: str) -> bool:
+    import subprocess
+
+    try:
+        out = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and out.stdout.lstrip().startswith("Version: ImageMagick")
 
 
 def check_plot_path(path: str) -> None:
