@@ -142,9 +142,10 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
                 return ("free-threading", ["processes"],
                         f"{name} does pure-Python CPU work{ev} on the event loop, stalling every other "
                         f"coroutine; on a free-threaded build asyncio.to_thread runs it in parallel")
-            return ("processes", _cpu_alternatives(target, "processes"),
-                    f"{name} does pure-Python CPU work{ev} on the event loop, stalling every other "
-                    f"coroutine; run it with loop.run_in_executor(ProcessPoolExecutor)")
+            return ("asyncio", ["processes"],
+                    f"keep asyncio, but {name} does pure-Python CPU work{ev} on the event loop, stalling "
+                    f"every other coroutine: a coroutine cannot run in a process pool, so move that work "
+                    f"into a plain function and await loop.run_in_executor(ProcessPoolExecutor, ...) on it")
         if kind in ("cpu", "mixed"):
             return ("threads", ["processes"],
                     f"{name} does CPU work in C code that releases the GIL{ev}; asyncio.to_thread "
@@ -331,8 +332,100 @@ def site_start_method(site) -> Optional[str]:
     return site.start_method or site.meta.get("start_method_default")
 
 
+# ---------------------------------------------------------------- can the work move? how sure?
+# CPU weight (classify's units) from which a change of model is advised at all: nested loops over
+# the data, or CPU-heavy library calls in a loop. One loop over data of unknown size is not
+# evidence enough to tell a maintainer to restructure their code.
+STRONG_CPU = HEAVY_CPU
+SERVICE_APIS = ("threading.Thread", "threading.Thread subclass", "multiprocessing.Process",
+                "multiprocessing.Process subclass")
+
+
+def _service_loop(fn) -> bool:
+    """A thread or process body built around ``while`` loops: a service, not a batch of tasks."""
+    return fn is not None and any(loop.desc.startswith("while") for loop in fn.loops)
+
+
+def _writes_state(fn) -> Optional[str]:
+    """The first state outliving the call that ``fn`` changes (``self.x``, a module global)."""
+    if fn is None:
+        return None
+    for acc in fn.accesses:
+        if acc.kind in ("write", "mutate", "rmw"):
+            name = acc.target.split(":", 1)[-1].rsplit(".", 1)[-1]
+            return f"self.{name}" if acc.target.startswith("attr:") and fn.cls else name
+    return None
+
+
+def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
+    """Why the work cannot move from ``site.model`` to ``rec`` (None when it can)."""
+    fn = ctx.project.functions.get(work.function) if work.function else None
+    if rec in ("processes", "interpreters"):
+        if work.is_async:
+            return f"{_name(work.function)} is a coroutine, and a coroutine cannot run in a process pool"
+        if site.api in SERVICE_APIS and _service_loop(fn):
+            return (f"{_name(work.function)} is a long-running service loop (a `while` loop), not a "
+                    f"batch of tasks")
+        thread_body = site.api == "threading.Thread subclass"
+        state = None if thread_body else _writes_state(fn)  # a Thread's run() keeps its result on self
+        if state is not None:
+            return (f"{_name(work.function)} changes {state}, and a child process would change only "
+                    f"its own copy")
+    if site.model == "processes" and rec != "processes":
+        if site.api.startswith("multiprocessing.Process"):
+            return "a dedicated process is usually there for isolation, which threads do not give"
+    return None
+
+
+def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
+    """Why the evidence is too weak to advise ``current`` -> ``rec`` (None when it is strong)."""
+    summary = ctx.summaries.get(work.function) if work.function else None
+    if rec in ("processes", "interpreters") and work.kind in ("cpu", "mixed"):
+        if summary is None:
+            return None  # a library callable the knowledge base calls CPU-heavy
+        if summary.py + summary.gil < STRONG_CPU and not summary.recursive:
+            return "its CPU work is one loop over data of unknown size"
+        if work.kind == "mixed":
+            return "it also waits on IO"
+        return None
+    if rec == "threads" and current in ("processes", "interpreters", "distributed") and work.kind == "io":
+        if not work.io_calls and summary is not None:
+            return "no library IO call was found"
+        if summary is not None and summary.py >= CPU_EVIDENCE:
+            return "it also does CPU work"
+        return None
+    return None
+
+
+CPU_EVIDENCE = 10.0
+
+
 def advise(ctx, site) -> Tuple[Work, str, List[str], str]:
     """(work, recommended, alternatives, reason) for one dispatch site."""
+    work, rec, alts, reason, _conf = advise_with_confidence(ctx, site)
+    return work, rec, alts, reason
+
+
+def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
+    """The decision table, then the gate: a change of model is advised only when the work can
+    move and the evidence is strong (confidence high); otherwise the current model is kept and
+    the reason says why."""
+    work, rec, alts, reason = _table(ctx, site)
+    if rec == site.model:
+        conf = "low" if work.kind == "unknown" else "high"
+        return work, rec, alts, reason, conf
+    target = Target(ctx.config.version_tuple(), ctx.config.free_threaded)
+    if site.model == "interpreters" and target.version is not None and not target.interpreters:
+        return work, rec, alts, reason, "high"  # the current model does not exist there
+    blocker = why_not_movable(ctx, site, work, rec) or strong_evidence(ctx, work, site.model, rec)
+    if blocker is None:
+        return work, rec, alts, reason, "high"
+    kept = (f"keep {site.model}: {blocker}. {reason[0].upper()}{reason[1:]}" if reason else
+            f"keep {site.model}: {blocker}")
+    return work, site.model, [a for a in [rec] + alts if a != site.model], kept, "medium"
+
+
+def _table(ctx, site) -> Tuple[Work, str, List[str], str]:
     work = work_of(ctx, site)
     target = Target(ctx.config.version_tuple(), ctx.config.free_threaded)
     rec, alts, reason = recommend(
@@ -354,8 +447,10 @@ def advise(ctx, site) -> Tuple[Work, str, List[str], str]:
 
 def recommendations(ctx) -> List[dict]:
     out = []
+    table = ctx.shared(_advice_table) if hasattr(ctx, "shared") else {}
     for site in ctx.sites:
-        work, rec, alts, reason = ctx_advice(ctx, site)
+        hit = table.get(id(site)) or advise_with_confidence(ctx, site)
+        work, rec, alts, reason, conf = hit
         out.append({
             "path": site.path, "line": site.call.line, "function": site.function,
             "current": site.model, "recommended": rec,
@@ -363,17 +458,18 @@ def recommendations(ctx) -> List[dict]:
             "reason": reason,
             "api": site.api,
             "kind": work.kind,
+            "confidence": conf,
         })
     out.sort(key=lambda r: (r["path"], r["line"], r["function"] or ""))
     return out
 
 
 def _advice_table(ctx) -> dict:
-    return {id(site): advise(ctx, site) for site in ctx.sites}
+    return {id(site): advise_with_confidence(ctx, site) for site in ctx.sites}
 
 
 def ctx_advice(ctx, site) -> Tuple[Work, str, List[str], str]:
     """The advice for a site, computed once per run and shared by the CCL1xx rules."""
     table = ctx.shared(_advice_table) if hasattr(ctx, "shared") else {}
-    hit = table.get(id(site))
-    return hit if hit is not None else advise(ctx, site)
+    hit = table.get(id(site)) or advise_with_confidence(ctx, site)
+    return hit[:4]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from concurlint import __version__
-from concurlint.config import ConfigError, check_fail_on, check_target_version
+from concurlint.config import ConfigError, check_fail_on, check_min_confidence, check_target_version
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 FAIL_RANK = {"info": 0, "warning": 1, "error": 2, "never": 99}
@@ -30,6 +30,7 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extend-select", type=_codes, default=[], help="prefixes to enable on top of the configured ones")
     p.add_argument("--target-version", help="Python the code targets: 3.9 .. 3.14, 3.13t/3.14t for free-threaded builds")
     p.add_argument("--fail-on", help="lowest severity that makes the exit status 1: error|warning|info|never")
+    p.add_argument("--min-confidence", help="report findings at or above this confidence: high (default) | medium | low")
     p.add_argument("--jobs", "-j", type=int, help="worker processes (default: the CPU count)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the per-file cache")
     p.add_argument("--cache-dir", help="where the cache lives (default: .concurlint_cache next to pyproject.toml)")
@@ -111,6 +112,8 @@ def _load_config(args):
         config.target_version = check_target_version(args.target_version, "--target-version")
     if getattr(args, "fail_on", None):
         config.fail_on = check_fail_on(args.fail_on, "--fail-on")
+    if getattr(args, "min_confidence", None):
+        config.min_confidence = check_min_confidence(args.min_confidence, "--min-confidence")
     for opt in ("select", "ignore", "extend_select"):
         for code in getattr(args, opt, None) or []:
             if not is_known_prefix(code):

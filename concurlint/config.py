@@ -15,8 +15,9 @@ FAIL_ON = ("error", "warning", "info", "never")
 KNOWLEDGE_KEYS = ("io", "cpu", "releases-gil", "async-io")
 KEYS = (
     "target-version", "select", "ignore", "exclude", "per-file-ignores", "fail-on", "knowledge",
-    "probe", "cache-dir", "jobs", "extend-exclude",
+    "probe", "cache-dir", "jobs", "extend-exclude", "min-confidence",
 )
+CONFIDENCE_LEVELS = ("high", "medium", "low")
 DEFAULT_EXCLUDES = (".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "build", "dist", ".tox",
                     ".nox", "node_modules", ".eggs", ".mypy_cache", ".pytest_cache", ".concurlint_cache")
 
@@ -33,6 +34,7 @@ class Config:
     exclude: List[str] = field(default_factory=list)
     per_file_ignores: Dict[str, List[str]] = field(default_factory=dict)
     fail_on: str = "warning"
+    min_confidence: str = "high"  # findings below this are not reported (docs/precision.md)
     knowledge: Dict[str, List[str]] = field(default_factory=dict)
     probe: List[dict] = field(default_factory=list)
     cache_dir: Optional[str] = None
@@ -162,6 +164,8 @@ def apply_table(cfg: Config, table: dict, source: str) -> Config:
             cfg.exclude.extend(_str_list(table[key], key, src))
     if "fail-on" in table:
         cfg.fail_on = check_fail_on(str(table["fail-on"]), f"'fail-on' in {source}")
+    if "min-confidence" in table:
+        cfg.min_confidence = check_min_confidence(str(table["min-confidence"]), f"'min-confidence' in {source}")
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, dict):
@@ -198,6 +202,12 @@ def check_target_version(value: str, where: str) -> str:
     if v not in TARGET_VERSIONS:
         raise ConfigError(f"{where}: '{value}' is not a supported target version ({', '.join(TARGET_VERSIONS)})")
     return v
+
+
+def check_min_confidence(value: str, where: str) -> str:
+    if value not in CONFIDENCE_LEVELS:
+        raise ConfigError(f"{where}: '{value}' must be one of {', '.join(CONFIDENCE_LEVELS)}")
+    return value
 
 
 def check_fail_on(value: str, where: str) -> str:

@@ -21,7 +21,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from concurlint import __version__
 from concurlint.config import Config, ConfigError
-from concurlint.registry import Finding, RuleMeta, all_meta, enabled_codes, rule_classes
+from concurlint.registry import CONFIDENCE_RANK, Finding, RuleMeta, all_meta, enabled_codes, rule_classes
 
 # flake8's meaning: a bare "# noqa" silences the line; "# noqa: CCL201,CCL4" silences those prefixes
 NOQA_RE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
@@ -71,10 +71,12 @@ def finding_json(f: Finding) -> dict:
     out = {
         "code": f.code, "path": f.path, "line": f.line, "col": f.col,
         "end_line": f.end_line, "end_col": f.end_col, "severity": f.severity,
-        "message": f.message, "function": f.function,
+        "message": f.message, "function": f.function, "confidence": f.confidence,
     }
     if f.related:
         out["related"] = f.related
+    if f.count > 1:
+        out["count"] = f.count
     return out
 
 
@@ -314,7 +316,9 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
     return [r for r in results if r is not None]
 
 
-_FACT_SOURCES = ("engine.py", "source.py", "knowledge.py", "analysis/facts.py", "analysis/cst_to_ast.py")
+_FACT_SOURCES = ("engine.py", "source.py", "knowledge.py", "analysis/facts.py", "analysis/cst_to_ast.py",
+                 "analysis/extractor.py", "analysis/scopes.py", "analysis/values.py", "analysis/calls.py",
+                 "analysis/loops.py", "analysis/state.py", "analysis/structure.py")
 
 
 def cache_salt(config: Config) -> str:
@@ -386,7 +390,8 @@ class Context:
         return self.summaries.get(qualname) if qualname else None
 
     def report(self, code: str, module, node, *, function: Optional[str] = None,
-               related: Optional[List[dict]] = None, snippet: str = "", **fields) -> Finding:
+               related: Optional[List[dict]] = None, snippet: str = "", confidence: str = "high",
+               root: Optional[tuple] = None, **fields) -> Finding:
         meta = self.meta[code]
         try:
             message = meta.message.format(**fields)
@@ -398,7 +403,8 @@ class Context:
             code=code, path=module.path, line=line, col=col,
             end_line=getattr(node, "end_line", line) or line, end_col=getattr(node, "end_col", col) or col,
             severity=meta.severity, message=message, function=function,
-            related=related or [], snippet=snippet or getattr(node, "text", ""),
+            related=related or [], snippet=snippet or getattr(node, "text", ""), confidence=confidence,
+            root=root,
         )
 
 
@@ -444,8 +450,10 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
                                         meta["CCL999"].message.format(
                                             rule=f"{rule.code} ({meta[rule.code].name})",
                                             reason=f"{type(exc).__name__}: {exc}")))
-    findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)]
-    findings = _dedupe(sorted(findings, key=Finding.sort_key))
+    floor = CONFIDENCE_RANK[config.min_confidence]
+    findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)
+                and CONFIDENCE_RANK[f.confidence] >= floor]
+    findings = _one_per_cause(_dedupe(sorted(findings, key=Finding.sort_key)))
     functions = []
     for mod in modules:
         for fn in mod.functions.values():
@@ -471,6 +479,30 @@ def _suppressed(f: Finding, noqa, config: Config) -> bool:
         return True
     ignored = config.ignored_for(f.path) if config.per_file_ignores else []
     return any(f.code.startswith(c) for c in ignored)
+
+
+def _one_per_cause(findings: List[Finding]) -> List[Finding]:
+    """Findings of one rule that share a root cause (one blocking helper reached from many
+    coroutines) become one finding: the first place, the most confident, with the others as
+    ``related`` locations and their number in ``count``."""
+    groups: Dict[tuple, List[Finding]] = {}
+    for f in findings:
+        if f.root is not None:
+            groups.setdefault((f.code, f.root), []).append(f)
+    drop = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        best = max(members, key=lambda f: CONFIDENCE_RANK[f.confidence])  # first of the most confident
+        for f in members:
+            if f is best:
+                continue
+            drop.add(id(f))
+            where = f" in {f.function}" if f.function else ""
+            best.related.append({"path": f.path, "line": f.line, "col": f.col,
+                                 "message": f"the same cause is also reached here{where}"})
+        best.count = len(members)
+    return [f for f in findings if id(f) not in drop]
 
 
 def _dedupe(findings: List[Finding]) -> List[Finding]:
@@ -617,7 +649,7 @@ def _report_key(files: List[SourceFile], config: Config, codes: List[str]) -> Op
     library's 11 MB costs ~20 ms, so an unchanged project is answered without any analysis."""
     h = hashlib.sha256()
     h.update(f"{__version__}\0{_all_code_fingerprint()}\0{cache_salt(config)}\0".encode())
-    h.update(repr((config.target_version, sorted(config.per_file_ignores.items()), codes)).encode("utf-8", "surrogateescape"))
+    h.update(repr((config.target_version, sorted(config.per_file_ignores.items()), codes, config.min_confidence)).encode("utf-8", "surrogateescape"))
     for sf in files:
         try:
             data = sf.path.read_bytes() if not sf.path.is_dir() else b"<dir>"

@@ -19,6 +19,8 @@ from concurlint.knowledge import rules_dir
 from concurlint.tomlcompat import load_toml
 
 SEVERITIES = ("error", "warning", "info")
+CONFIDENCES = ("high", "medium", "low")
+CONFIDENCE_RANK = {"low": 0, "medium": 1, "high": 2}
 CODE_RE = re.compile(r"^CCL\d{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 DOC_SECTIONS = ("what", "why", "example", "use_instead", "references")
@@ -54,6 +56,9 @@ class Finding:
     function: Optional[str] = None
     related: List[dict] = field(default_factory=list)
     snippet: str = ""  # the offending text, for baselines
+    confidence: str = "high"  # high | medium | low: how sure the rule is (see docs/precision.md)
+    count: int = 1  # places that share this root cause (the others are in ``related``)
+    root: Optional[tuple] = None  # the one place all findings of one cause share (not reported)
 
     def sort_key(self):
         return (self.path, self.line, self.col, self.code, self.message)

@@ -159,7 +159,7 @@ def test_awaited_async_io_fits_asyncio():
     assert r["function"].endswith("fetch_price")  # resolved through the list comprehension
 
 
-def test_cpu_bound_coroutine_goes_to_a_process_pool(tmp_path):
+def test_cpu_bound_coroutine_stays_on_the_loop_and_offloads_its_cpu_part(tmp_path):
     doc = project_recs(tmp_path, """
         import asyncio
 
@@ -174,8 +174,10 @@ def test_cpu_bound_coroutine_goes_to_a_process_pool(tmp_path):
             return await asyncio.gather(*(score(b) for b in batches))
         """)
     (r,) = doc["recommendations"]
-    assert (r["current"], r["recommended"]) == ("asyncio", "processes")
-    assert "event loop" in r["reason"] and "run_in_executor" in r["reason"]
+    # a coroutine cannot be sent to a process pool: the advice keeps asyncio and names the fix
+    assert (r["current"], r["recommended"]) == ("asyncio", "asyncio")
+    assert "event loop" in r["reason"] and "run_in_executor" in r["reason"] and "plain function" in r["reason"]
+    assert r["confidence"] == "high"
 
 
 # ------------------------------------------------- joblib / dask / ray / MPI

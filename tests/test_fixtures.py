@@ -2,7 +2,10 @@
 
 A fixture is ``tests/fixtures/CCLnnn[_variant].py``. A line that must produce findings ends in a
 comment naming them (``# CCL401`` or ``# CCL401, CCL405``); every other line must produce nothing.
-So one file is both the positive and the negative set. A first-line comment
+So one file is both the positive and the negative set. A finding the rule is less sure of carries
+its confidence (``# CCL504:medium``, ``# CCL501:low``): it must be reported with exactly that
+confidence, so it is in the report at ``--min-confidence medium``/``low`` and not in the default
+output; an unmarked code means confidence ``high``. A first-line comment
 ``# concurlint: target-version=3.14`` runs that fixture with a target version.
 """
 from __future__ import annotations
@@ -15,7 +18,8 @@ import pytest
 
 from conftest import FIXTURES, ROOT, report_json
 
-MARK_RE = re.compile(r"#\s*((?:CCL\d{3}[,\s]*)+)\s*$")
+MARK_RE = re.compile(r"#\s*((?:CCL\d{3}(?::(?:high|medium|low))?[,\s]*)+)\s*$")
+CODE_RE = re.compile(r"(CCL\d{3})(?::(high|medium|low))?")
 TARGET_RE = re.compile(r"#\s*concurlint:\s*target-version\s*=\s*(\S+)")
 
 FIXTURE_FILES = sorted(FIXTURES.glob("CCL*.py"))
@@ -26,8 +30,8 @@ def expected(path: Path):
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         m = MARK_RE.search(line)
         if m:
-            for code in re.findall(r"CCL\d{3}", m.group(1)):
-                out.add((i, code))
+            for code, conf in CODE_RE.findall(m.group(1)):
+                out.add((i, code, conf or "high"))
     return out
 
 
@@ -45,12 +49,12 @@ def fixture_reports():
         groups[target_of(f)].append(f)
     found = defaultdict(set)
     for target, files in groups.items():
-        args = [str(f.relative_to(ROOT)) for f in files]
+        args = [str(f.relative_to(ROOT)) for f in files] + ["--min-confidence", "low"]
         if target:
             args += ["--target-version", target]
         doc = report_json(*args, cwd=ROOT)
         for finding in doc["findings"]:
-            found[finding["path"]].add((finding["line"], finding["code"]))
+            found[finding["path"]].add((finding["line"], finding["code"], finding["confidence"]))
     return found
 
 
@@ -73,8 +77,8 @@ def test_every_rule_has_a_positive_and_a_negative_fixture():
             continue
         files = [f for f in FIXTURE_FILES if f.name.startswith(code)]
         assert files, f"{code} has no fixture tests/fixtures/{code}*.py"
-        positives = sum(1 for f in files for (_, c) in expected(f) if c == code)
-        assert positives >= 2, f"{code}: fewer than two positive lines in its fixtures"
-        marked_lines = {ln for f in files for (ln, _) in expected(f)}
+        positives = sum(1 for f in files for (_, c, conf) in expected(f) if c == code and conf == "high")
+        assert positives >= 2, f"{code}: fewer than two positive lines (at high confidence) in its fixtures"
+        marked_lines = {ln for f in files for (ln, _, _) in expected(f)}
         code_lines = [ln for f in files for ln in f.read_text().splitlines() if ln.strip() and not ln.strip().startswith("#")]
         assert len(code_lines) > 2 * len(marked_lines), f"{code}: fixtures need realistic negative code too"

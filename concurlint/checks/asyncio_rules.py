@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts, Value
+from concurlint.analysis.hints import first_lifecycle, is_lifecycle, is_memoised, is_test_code
 from concurlint.knowledge import Matcher
 from concurlint.registry import Finding, Rule
 
@@ -35,6 +36,47 @@ NONBLOCKING_METHODS = frozenset({
 })
 NONBLOCKING_RECEIVERS = ("socket.socket.", "ssl.SSLSocket.")
 NONBLOCKING_CALLS = frozenset({"socket.socketpair"})  # creates two sockets, never waits
+# methods that never wait on any file-like or socket-like object
+NEVER_WAIT = frozenset({"fileno", "close", "closed", "detach", "readable", "writable", "seekable",
+                        "isatty", "name", "mode", "getblocking", "setblocking", "settimeout"})
+# name resolution that never leaves the machine: numeric-only flags, the local host name
+RESOLVERS = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
+                       "socket.getnameinfo", "socket.gethostbyaddr"})
+LOCAL_HOSTS = frozenset({"'localhost'", '"localhost"', "''", '""'})
+# how long a blocking call waits, for naming the call that waits longest and for confidence:
+# 3 network / processes / sleep / thread waits, 2 file contents and directories, 1 metadata
+META_IO = frozenset({
+    "os.stat", "os.lstat", "os.fstat", "os.chmod", "os.chown", "os.lchown", "os.unlink", "os.remove",
+    "os.rmdir", "os.mkdir", "os.makedirs", "os.rename", "os.renames", "os.replace", "os.access",
+    "os.utime", "os.symlink", "os.link", "os.readlink", "os.getcwd", "os.chdir", "os.umask",
+    "os.path.exists", "os.path.lexists", "os.path.isfile", "os.path.isdir", "os.path.islink",
+    "os.path.getsize", "os.path.getmtime", "os.path.getctime", "os.path.getatime", "os.path.realpath",
+    "os.path.samefile", "os.path.ismount", "shutil.which", "shutil.disk_usage", "os.truncate",
+    "tempfile.mkdtemp", "tempfile.gettempdir",
+})
+META_METHODS = frozenset({"exists", "is_dir", "is_file", "is_symlink", "stat", "lstat", "chmod", "unlink",
+                          "mkdir", "rmdir", "rename", "replace", "touch", "resolve", "samefile",
+                          "is_mount", "owner", "group", "lchmod", "symlink_to", "hardlink_to"})
+FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.listdir", "os.scandir",
+                 "os.walk", "shutil.", "pathlib.", "tempfile.", "gzip.", "bz2.", "lzma.", "zipfile.",
+                 "tarfile.", "json.load", "json.dump", "pickle.load", "pickle.dump", "csv.", "os.fsync",
+                 "shelve.", "dbm.", "glob.", "fnmatch.", "os.sendfile", "os.copy_file_range")
+
+
+def wait_weight(target: str) -> float:
+    """3: waits on the network, another process or a timer; 2.5: waits on another thread (a
+    queue, a lock, a join); 2: reads or writes file contents or directories; 1: file metadata
+    (microseconds on a local disk)."""
+    if target in THREAD_WAITS or target.endswith(("Thread.join", "Queue.get", "Queue.put")):
+        return 2.5
+    if target in META_IO or (target.startswith("pathlib.") and target.rsplit(".", 1)[-1] in META_METHODS):
+        return 1
+    if target in ("shutil.rmtree", "shutil.copytree", "shutil.make_archive", "shutil.unpack_archive") \
+            or target.endswith(("ZipFile.extractall", "TarFile.extractall")):
+        return 3  # whole trees: as long as the tree is big
+    if target.startswith(FILE_PREFIXES):
+        return 2
+    return 3
 # generator APIs: calling them touches nothing; the IO happens when they are iterated
 LAZY_IO = frozenset({"pathlib.Path.iterdir", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.walk",
                      "os.walk"})
@@ -130,6 +172,12 @@ def blocking_desc(project, call: Call, target: Optional[str]) -> Optional[str]:
         return None  # sleep(0) yields the GIL, it does not wait
     if target.startswith(NONBLOCKING_RECEIVERS) and target.rsplit(".", 1)[-1] in NONBLOCKING_METHODS:
         return None
+    if target.rsplit(".", 1)[-1] in NEVER_WAIT:
+        return None
+    if target in RESOLVERS and _local_resolution(call):
+        return None
+    if call.receiver is not None and _on_nonblocking_socket(project, call):
+        return None
     if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
         if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
             return None  # polling, returns at once
@@ -141,6 +189,39 @@ def blocking_desc(project, call: Call, target: Optional[str]) -> Optional[str]:
     return f"{text}()"
 
 
+def _nonblocking_sockets(project) -> set:
+    """(module, receiver text) of every socket the code puts in non-blocking mode
+    (``self._sock.setblocking(False)``): its connect/recv/send return at once."""
+    found = getattr(project, "_ccl_nonblocking_sockets", None)
+    if found is None:
+        found = set()
+        for mod, call in project.all_calls():
+            if call.method == "setblocking" and call.receiver is not None and call.args \
+                    and _literal_false(call.args[0]):
+                found.add((mod.module, call.receiver.text))
+        project._ccl_nonblocking_sockets = found
+    return found
+
+
+def _on_nonblocking_socket(project, call: Call) -> bool:
+    mod = project.function_module.get(call.function) if call.function else None
+    return mod is not None and (mod.module, call.receiver.text) in _nonblocking_sockets(project)
+
+
+def _local_resolution(call: Call) -> bool:
+    """``getaddrinfo(host, port, flags=AI_NUMERICHOST)``, ``gethostbyname("localhost")``: answered
+    without a network round trip."""
+    values = list(call.args) + list(call.kwargs.values())
+    if any("NUMERIC" in (v.text or "") or (v.qualname or "").endswith(("NUMERICHOST", "NUMERIC_ONLY"))
+           for v in values):
+        return True
+    host = call.args[0] if call.args else call.kwargs.get("host")
+    if host is not None and host.kind == "literal":
+        text = host.text.strip("'\"")
+        return host.text in LOCAL_HOSTS or text.replace(".", "").isdigit() or ":" in text
+    return False
+
+
 # ---------------------------------------------------------------- reachability through sync code
 @dataclass
 class Reach:
@@ -149,6 +230,7 @@ class Reach:
     path: str
     line: int
     col: int
+    weight: float = 3  # wait_weight of the call (3 network/process/sleep, 2 files, 1 metadata)
 
 
 class _Walker:
@@ -161,9 +243,11 @@ class _Walker:
     distance 1, and a breadth-first walk over the reversed call graph gives every other function
     its nearest one, so the chain shown is the shortest, whatever the depth."""
 
-    def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]]):
+    def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]],
+                 weight: Callable[[str], int] = lambda target: 3):
         self.p = project
         self.pred = pred
+        self.weight = weight
         self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
         self.table: Optional[Dict[str, Reach]] = None
 
@@ -191,9 +275,13 @@ class _Walker:
                 target = p.call_target(call)
                 desc = self.pred(call, target)
                 if desc is not None:
+                    # the call in this function that waits longest is the one to name
+                    w = self.weight(target or "")
                     if q not in table:
-                        table[q] = Reach((q,), desc, mod.path, call.line, call.col)
+                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w)
                         queue.append(q)
+                    elif w > table[q].weight:
+                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w)
                     continue
                 callee = self.runs(call, target)
                 if callee is not None and callee.qualname != q:
@@ -203,7 +291,7 @@ class _Walker:
             r = table[q]
             for caller, _call in callers.get(q, ()):
                 if caller not in table:
-                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col)
+                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight)
                     queue.append(caller)
         return table
 
@@ -231,7 +319,43 @@ def _related(r: Reach, what: str) -> List[dict]:
 # ---------------------------------------------------------------- CCL501
 def _blocking_walker(ctx) -> _Walker:
     project = ctx.project
-    return _Walker(project, lambda call, target: blocking_desc(project, call, target))
+    return _Walker(project, lambda call, target: blocking_desc(project, call, target), wait_weight)
+
+
+DUAL_API = frozenset({"sync", "_sync", "run_sync", "maybe_sync", "sync_or_async"})
+
+
+def _skipped_chain(project, chain: Tuple[str, ...]) -> bool:
+    """A chain that does not block as called: through a memoised function (the work is done once
+    per argument), or through a sync/async dual API (``sync()`` returns the coroutine when the
+    caller is asynchronous, and only blocks when it is not)."""
+    for q in chain:
+        fn = project.functions.get(q)
+        if fn is None:
+            continue
+        if is_memoised(fn.decorators) or fn.name in DUAL_API or "asynchronous" in fn.params:
+            return True
+    return False
+
+
+def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...],
+                        weight: float, where: str) -> str:
+    """high: per-call waits (network, processes, sleep; file contents in a coroutine of its own);
+    medium: file contents in a method of a long-lived object; low: test helpers, start-up or
+    shut-down code, file metadata (docs/precision.md)."""
+    if is_test_code(module.module, fn.qualname) or is_test_code(where):
+        return "low"
+    if weight <= 1:
+        return "low"
+    if first_lifecycle((fn.qualname,) + chain) is not None:
+        # once per process or object: cheap work is not worth a change; a whole tree copied,
+        # removed or unpacked may still stall the loop for seconds
+        return "medium" if weight >= 3 else "low"
+    if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
+        return "medium"
+    if weight == 2 and fn.cls is not None:
+        return "medium"
+    return "high"
 
 
 class BlockingCallInAsyncFunction(Rule):
@@ -247,17 +371,23 @@ class BlockingCallInAsyncFunction(Rule):
                     continue  # CCL504 names the asyncio replacement
                 desc = blocking_desc(project, call, target)
                 if desc is not None:
-                    yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="")
+                    conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module)
+                    yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
+                                     confidence=conf, root=(module.path, call.line, call.col))
                     continue
                 callee = walker.runs(call, target)
                 if callee is None:
                     continue
                 r = walker.reach(callee.qualname)
-                if r is None:
+                if r is None or _skipped_chain(project, r.chain):
                     continue
+                end = project.function_module.get(r.chain[-1])
+                conf = blocking_confidence(project, module, fn, r.chain, r.weight,
+                                           end.module if end is not None else "")
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
-                                 related=_related(r, f"{r.desc} blocks here"))
+                                 related=_related(r, f"{r.desc} blocks here"), confidence=conf,
+                                 root=(r.path, r.line, r.col))
 
 
 # ---------------------------------------------------------------- CCL502
@@ -314,6 +444,21 @@ class _Peak:
 
 def _peak(ctx) -> _Peak:
     return _Peak(ctx.project)
+
+
+def cpu_confidence(ctx, module: ModuleFacts, fn: Function, callee: Optional[str] = None) -> str:
+    """high: a module-level coroutine (or one calling a module-level helper) doing heavy work on
+    data it was given; medium: a method of a long-lived object, whose loops usually walk that
+    object's own state (workers, headers, handlers) and whose work could not move to a process
+    pool anyway; low: test helpers and start-up or shut-down code."""
+    if is_test_code(module.module, fn.qualname) or first_lifecycle((fn.qualname,) + ((callee,) if callee else ())):
+        return "low"
+    if fn.cls is not None:
+        return "medium"
+    target = ctx.project.functions.get(callee) if callee else None
+    if target is not None and target.cls is not None:
+        return "medium"
+    return "high"
 
 
 def _advice(releases_gil: Optional[bool]) -> str:
@@ -376,7 +521,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
                 nested = "" if where is loop else f" with a nested {where.desc.split(' over ')[0]}"
                 yield ctx.report(self.code, module, _Pos(loop.line, 0), function=fn.qualname,
                                  what=f"{loop.desc}{nested} doing arithmetic/string work (x{int(heaviest)})",
-                                 advice=_advice(False))
+                                 advice=_advice(False), confidence=cpu_confidence(ctx, module, fn))
             for call in calls:
                 target = project.call_target(call)
                 if target is None or call.awaited:
@@ -391,10 +536,14 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     # reported (error paths and bookkeeping dominate such calls in real code)
                     if s is None or s.kind != "cpu" or callee.name == "__init__" or peak.of(target) < HEAVY_CALLEE:
                         continue
-                    ev = s.evidence[0].split(" ", 1)[-1] if s.evidence else "CPU-bound"
+                    cited = [e for e in s.evidence if not e.endswith("(unknown)")]
+                    if not cited:
+                        continue  # a callee of unknown kind is never evidence of CPU work
+                    ev = cited[0].split(" ", 1)[-1]
                     yield ctx.report(self.code, module, call, function=fn.qualname,
                                      what=f"CPU-bound {call.text}() ({ev})",
-                                     advice=_advice(s.releases_gil))
+                                     advice=_advice(s.releases_gil),
+                                     confidence=cpu_confidence(ctx, module, fn, target))
                     continue
                 cat = kb.category(target)
                 if cat is None or cat[0] not in ("cpu", "releases-gil") or call.loop < 0:
@@ -404,7 +553,8 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     continue
                 yield ctx.report(self.code, module, call, function=fn.qualname,
                                  what=f"{call.text}() called in a loop (x{int(m)})",
-                                 advice=_advice(cat[0] == "releases-gil"))
+                                 advice=_advice(cat[0] == "releases-gil"),
+                                 confidence=cpu_confidence(ctx, module, fn))
 
 
 @dataclass
@@ -426,27 +576,64 @@ class DanglingTask(Rule):
             api = TASK_FACTORIES.get(target or "")
             if api is None:
                 continue
-            yield ctx.report(self.code, module, call, function=call.function, api=api)
+            fn = project.functions.get(call.function) if call.function else None
+            if is_test_code(module.module, call.function) or is_lifecycle(call.function):
+                conf = "low"  # a test helper, or a task started while shutting down
+            elif fn is not None and fn.cls is not None:
+                conf = "medium"  # the object may hold what the task awaits (a future, a condition)
+            else:
+                conf = "high"
+            yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
 
 
 # ---------------------------------------------------------------- CCL504
+def _sync_users(module: ModuleFacts) -> set:
+    """Lock/queue expressions (``self._lock``, ``jobs``) that plain functions of this module use
+    too: shared with threads, so an asyncio primitive cannot replace them."""
+    out = set()
+    for fn in module.functions.values():
+        if fn.is_async:
+            continue
+        for v in getattr(fn, "withs", ()):
+            out.add((fn.cls, v.text))
+        for call in _calls(module, fn):
+            if call.receiver is not None and call.receiver.text:
+                out.add((fn.cls, call.receiver.text))
+    return out
+
+
 class ThreadingLockInAsyncFunction(Rule):
     code = "CCL504"
 
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
+        shared = None
         for fn in _coroutines(module):
+            if shared is None:
+                shared = _sync_users(module)
+
+            def confidence(text: str, lock: bool = True) -> str:
+                if is_test_code(module.module, fn.qualname):
+                    return "low"
+                # a lock also taken by synchronous code: held for microseconds on both sides, and
+                # an asyncio lock would not work for the threads (docs/precision.md). A wait
+                # (Event.wait, Queue.get) can last as long as the other thread wants: still high.
+                return "medium" if lock and (fn.cls, text) in shared else "high"
+
             for v in getattr(fn, "withs", ()):
                 t = project.value_type(v) if v.kind == "instance" else None
                 if t in THREAD_LOCKS:
                     yield ctx.report(self.code, module, _Pos(v.line, v.col), function=fn.qualname,
-                                     what=f"`with {v.text}:` ({t})", instead=THREAD_LOCKS[t])
+                                     what=f"`with {v.text}:` ({t})", instead=THREAD_LOCKS[t],
+                                     confidence=confidence(v.text))
             for call in _calls(module, fn):
                 target = project.call_target(call)
                 if target not in THREAD_WAITS or _nonblocking_wait(call, target):
                     continue
+                recv = call.receiver.text if call.receiver is not None else ""
                 yield ctx.report(self.code, module, call, function=fn.qualname,
-                                 what=f"{call.text}() ({target})", instead=THREAD_WAITS[target])
+                                 what=f"{call.text}() ({target})", instead=THREAD_WAITS[target],
+                                 confidence=confidence(recv, target.endswith(".acquire")))
 
 
 # ---------------------------------------------------------------- CCL505

@@ -178,7 +178,23 @@ class NonDaemonThreadNeverJoined(Rule):
                 continue
             target = call.kwargs.get("target") or (call.args[1] if len(call.args) > 1 else None)
             what = f"'{target.text}'" if target is not None and target.text else f"'{short_name(cls, project)}'"
-            yield ctx.report(self.code, module, _Pos(call), function=call.function, target=what)
+            body = project.resolve(target.qualname) if target is not None and target.qualname else None
+            if body is None and cls != "threading.Thread":
+                body = f"{cls}.run"
+            # a thread that loops forever keeps the interpreter from exiting: certain. One that
+            # does a bounded job ends by itself, so it is only a question of style.
+            conf = "high" if _runs_forever(project, body) else "medium"
+            yield ctx.report(self.code, module, _Pos(call), function=call.function, target=what, confidence=conf)
+
+
+def _runs_forever(project, qualname: Optional[str]) -> bool:
+    """The thread body (or a function it calls directly) has a ``while`` loop."""
+    fn = project.functions.get(qualname) if qualname else None
+    if fn is None:
+        return False
+    todo = [fn] + [project.functions[t] for t in (project.call_target(c) for c in project.calls_of(fn))
+                   if t in project.functions]
+    return any(loop.desc.startswith("while") for f in todo for loop in f.loops)
 
 
 class ThreadCallablePassedAsGroup(Rule):

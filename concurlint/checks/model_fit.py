@@ -55,6 +55,8 @@ class CpuBoundWorkInThreads(Rule):
             work, rec, _alts, _reason = ctx_advice(ctx, site)
             if work.kind != "cpu" or work.releases_gil is not False or work.is_async or work.light:
                 continue
+            if rec == site.model:
+                continue  # the advice keeps threads (a service loop, weak evidence): see its reason
             v = ctx.config.version_tuple()
             use = "a ProcessPoolExecutor"
             if v is not None and v >= (3, 14):
@@ -73,9 +75,11 @@ class IoBoundWorkInProcessPool(Rule):
         for site in ctx.sites_by_path.get(module.path, []):
             if site.model != "processes" or site.api == "multiprocessing.Process" or "subclass" in site.api:
                 continue  # a dedicated Process may be about isolation; pools are about throughput
-            work, _rec, _alts, _reason = ctx_advice(ctx, site)
+            work, rec, _alts, _reason = ctx_advice(ctx, site)
             if work.kind != "io" or work.is_async or not work.network_io:
                 continue  # local-file IO only: often page cache + parsing; not worth a warning
+            if rec == site.model:
+                continue  # the advice keeps processes (isolation, CPU work too): see its reason
             use = "joblib's prefer=\"threads\"" if site.style == "joblib" else "a ThreadPoolExecutor (or asyncio)"
             yield ctx.report(self.code, module, site.call, function=site.call.function,
                              name=_fn_label(work.function), evidence=_short_evidence(work.evidence),

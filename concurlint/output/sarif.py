@@ -112,7 +112,10 @@ def render_sarif(report, root: Path = None) -> str:
             "message": {"text": f.message},
             "locations": [_location(f.path, _region(f.line, f.col, f.end_line, f.end_col), root)],
             "partialFingerprints": {FINGERPRINT_KEY: f"{fp}:{seen[fp]}"},
+            "properties": {"confidence": f.confidence},
         }
+        if f.count > 1:
+            result["properties"]["count"] = f.count
         if f.code in index:
             result["ruleIndex"] = index[f.code]
         if f.function:

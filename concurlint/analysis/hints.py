@@ -1,0 +1,62 @@
+"""Context that decides how much a finding matters, shared by the rules that set confidence.
+
+None of this changes *what* a rule finds; it says how sure a maintainer would be that the finding
+is worth acting on (docs/precision.md):
+- test helpers shipped with a package (``utils_test.py``, ``testing/``, ``conftest.py``) run in
+  test suites, not in production;
+- start-up and shut-down code (``__init__``, ``start``, ``setup``, ``close``, ``__aexit__`` ...)
+  runs once per process or connection, not per request;
+- memoised functions (``functools.cache``/``lru_cache``, ``memoize`` decorators) do their work
+  once per argument;
+- methods of a class run against the state of a long-lived object that the local analysis does
+  not see (who holds the task, who else takes the lock, whether the work could move at all).
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+_TEST_MODULE = re.compile(r"(^|\.)(tests?|testing|conftest|utils_test|test_utils|testclient|_testing)(\.|$)"
+                          r"|(^|\.)test_[^.]*$|(^|\.)[^.]*_tests?$")
+_LIFECYCLE = re.compile(
+    r"^_*(a?init|__init__|__post_init__|__del__|__enter__|__exit__|__aenter__|__aexit__|"
+    r"a?close|aclose|shutdown|stop|start|start_unsafe|setup|set_up|setup_\w+|teardown|"
+    r"initiali[sz]e\w*|finali[sz]e|cleanup|clean_up|terminate|restart|bootstrap|main|"
+    r"startup|on_startup|on_shutdown|create_server|listen|bind)$")
+_MEMO = re.compile(r"(^|\.)(cache|lru_cache|cached|cached_property|memoize|memoized|memoise|cache_on_self)$")
+
+
+def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
+    """A test helper: its module (or the function's own name) says it is test support."""
+    if _TEST_MODULE.search(module or ""):
+        return True
+    if qualname:
+        last = qualname.rsplit(".", 1)[-1]
+        return last.startswith(("test_", "assert_", "gen_test", "gen_cluster"))
+    return False
+
+
+_LIFECYCLE_WORDS = frozenset({"startup", "shutdown", "teardown", "setup", "init", "initialize", "initialise",
+                              "cleanup", "bootstrap", "close", "exit", "atexit", "finalize", "finalise"})
+
+
+def is_lifecycle(qualname: Optional[str]) -> bool:
+    """Start-up or shut-down code, by the function's own name (``close``, ``_shutdown_executor``,
+    ``setup_logging``, ``__aexit__``)."""
+    if not qualname:
+        return False
+    name = qualname.rsplit(".", 1)[-1]
+    if _LIFECYCLE.match(name):
+        return True
+    return any(word in _LIFECYCLE_WORDS for word in name.strip("_").lower().split("_"))
+
+
+def is_memoised(decorators: Iterable[str]) -> bool:
+    return any(_MEMO.search(d.split("(", 1)[0]) for d in decorators)
+
+
+def first_lifecycle(chain: Iterable[str]) -> Optional[str]:
+    for q in chain:
+        if is_lifecycle(q):
+            return q
+    return None

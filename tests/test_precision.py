@@ -1,0 +1,231 @@
+"""Precision on real-code shapes: confidence levels, one finding per root cause, and model changes
+advised only where the work can move and the evidence is strong. Every test runs the real CLI
+(or flake8) on a small realistic project."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+
+from conftest import report_json, run_cli, script
+
+SERVICE = '''\
+"""An ingest service: a blocking storage client shared by many async handlers."""
+import asyncio
+import os
+import time
+import urllib.request
+
+
+def fetch_manifest(url):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read()
+
+
+async def handle_upload(url):
+    return fetch_manifest(url)
+
+
+async def handle_refresh(url):
+    return fetch_manifest(url)
+
+
+async def handle_status(url):
+    return fetch_manifest(url)
+
+
+async def setup_storage(root):
+    os.makedirs(root, exist_ok=True)
+
+
+async def poll_forever(url):
+    while True:
+        time.sleep(5)
+        await asyncio.sleep(0)
+'''
+
+
+def _write(tmp_path, source, name="service.py"):
+    (tmp_path / name).write_text(textwrap.dedent(source))
+    return name
+
+
+def test_one_blocking_helper_is_one_finding_with_the_other_places(tmp_path):
+    name = _write(tmp_path, SERVICE)
+    doc = report_json(name, cwd=tmp_path)
+    urlopen = [f for f in doc["findings"] if "urlopen" in f["message"]]
+    assert len(urlopen) == 1, urlopen
+    f = urlopen[0]
+    assert f["count"] == 3 and f["confidence"] == "high"
+    others = {r["line"] for r in f["related"] if "also reached" in r["message"]}
+    assert len(others) == 2
+    # the direct, per-loop sleep is its own cause
+    assert any("time.sleep" in f["message"] for f in doc["findings"])
+
+
+def test_start_up_code_is_low_confidence_and_hidden_by_default(tmp_path):
+    name = _write(tmp_path, SERVICE)
+    default = report_json(name, cwd=tmp_path)
+    assert not any(f["function"].endswith("setup_storage") for f in default["findings"])
+    low = report_json(name, "--min-confidence", "low", cwd=tmp_path)
+    [makedirs] = [f for f in low["findings"] if f["function"].endswith("setup_storage")]
+    assert makedirs["confidence"] == "low"
+    # text output names the confidence when it is not high, and check's exit status follows it
+    text = run_cli("check", name, "--no-cache", "--min-confidence", "low", cwd=tmp_path, check_exit=1).stdout
+    assert "[low confidence]" in text and "(3 places)" in text
+
+
+def test_min_confidence_in_config_and_bad_values(tmp_path):
+    name = _write(tmp_path, SERVICE)
+    (tmp_path / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "low"\n')
+    doc = report_json(name, cwd=tmp_path)
+    assert any(f["confidence"] == "low" for f in doc["findings"])
+    (tmp_path / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "sure"\n')
+    proc = run_cli("check", name, "--no-cache", cwd=tmp_path, check_exit=2)
+    assert "min-confidence" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "pyproject.toml").write_text("[tool.concurlint]\n")
+    proc = run_cli("check", name, "--no-cache", "--min-confidence", "maybe", cwd=tmp_path, check_exit=2)
+    assert "--min-confidence" in proc.stderr
+
+
+def test_flake8_follows_min_confidence(tmp_path):
+    name = _write(tmp_path, SERVICE)
+    env = dict(os.environ)
+    env.pop("CONCURLINT_CACHE_DIR", None)
+
+    def flake8():
+        return subprocess.run([script("flake8"), "--select", "CCL", name], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300).stdout
+
+    (tmp_path / "pyproject.toml").write_text("[tool.concurlint]\n")
+    assert "makedirs" not in flake8()
+    (tmp_path / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "low"\n')
+    assert "makedirs" in flake8()
+
+
+def test_sarif_carries_confidence_and_count(tmp_path):
+    name = _write(tmp_path, SERVICE)
+    proc = run_cli("report", name, "--format", "sarif", "--no-cache", cwd=tmp_path, check_exit=1)
+    results = json.loads(proc.stdout)["runs"][0]["results"]
+    assert all(r["properties"]["confidence"] == "high" for r in results)
+    assert any(r["properties"].get("count") == 3 for r in results)
+
+
+NOT_BLOCKING = '''\
+"""Forms of blocking APIs that return at once."""
+import functools
+import socket
+
+
+@functools.lru_cache(maxsize=None)
+def local_ip():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect(("8.8.8.8", 80))
+    return s.getsockname()[0]
+
+
+def parse_numeric(host, port):
+    return socket.getaddrinfo(host, port, flags=socket.AI_NUMERICHOST)
+
+
+class Stream:
+    def __init__(self, sock):
+        self._sock = sock
+        self._sock.setblocking(False)
+
+    async def send(self, data):
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    async def fileno(self):
+        return self._sock.fileno()
+
+    async def connect(self, address):
+        return self._sock.connect(address)
+
+
+async def whoami():
+    return local_ip()
+
+
+async def resolve(host):
+    return parse_numeric(host, 443)
+'''
+
+
+def test_calls_that_cannot_block_in_this_form_are_not_reported(tmp_path):
+    name = _write(tmp_path, NOT_BLOCKING)
+    doc = report_json(name, "--min-confidence", "low", cwd=tmp_path)
+    assert [f for f in doc["findings"] if f["code"] == "CCL501"] == []
+
+
+MODELS = '''\
+"""A scheduler with a service thread, a coroutine and a real CPU batch."""
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+
+def checksum(rows):
+    total = 0
+    for row in rows:
+        for x in row:
+            total = (total * 31 + x) % 1000003
+    return total
+
+
+class Scheduler:
+    def __init__(self):
+        self.tasks = {}
+        self.running = True
+
+    def rebalance(self, rows):
+        for row in rows:
+            for x in row:
+                self.tasks[x] = self.tasks.get(x, 0) + x * x
+
+    def loop(self, rows):
+        while self.running:
+            for row in rows:
+                for x in row:
+                    self.tasks[x] = x * x
+
+    async def score(self, rows):
+        total = 0
+        for row in rows:
+            for x in row:
+                total += x * x
+        return total
+
+
+def run(rows, sched: Scheduler):
+    with ThreadPoolExecutor() as pool:
+        pool.submit(checksum, rows)
+        pool.submit(sched.rebalance, rows)
+    threading.Thread(target=sched.loop, args=(rows,)).start()
+
+
+async def main(rows, sched: Scheduler):
+    await asyncio.gather(sched.score(rows))
+'''
+
+
+def test_model_changes_only_where_the_work_can_move(tmp_path):
+    name = _write(tmp_path, MODELS)
+    doc = report_json(name, "--min-confidence", "low", cwd=tmp_path)
+    recs = {(r["function"] or "?").rsplit(".", 1)[-1]: r for r in doc["recommendations"]}
+    assert (recs["checksum"]["current"], recs["checksum"]["recommended"]) == ("threads", "processes")
+    assert recs["checksum"]["confidence"] == "high"
+    for fn, why in (("rebalance", "changes self.tasks"), ("loop", "service loop")):
+        r = recs[fn]
+        assert r["recommended"] == r["current"] == "threads", r
+        assert r["reason"].startswith("keep threads:") and why in r["reason"], r["reason"]
+        assert r["confidence"] == "medium"
+    score = recs["score"]
+    assert score["recommended"] == "asyncio" and "cannot run in a process pool" in score["reason"]
+    ccl101 = [f for f in doc["findings"] if f["code"] == "CCL101"]
+    batch = MODELS.splitlines().index("        pool.submit(checksum, rows)") + 1
+    assert [f["line"] for f in ccl101] == [batch]  # only the batch that can move
