@@ -178,9 +178,10 @@ class ToolError(RuntimeError):
 
 
 class Runner:
-    def __init__(self, tool: List[str], extra: List[str]):
+    def __init__(self, tool: List[str], extra: List[str], level: str = "high"):
         self.tool = tool
         self.extra = extra
+        self.level = level
         self.min_confidence: Optional[bool] = None  # None: not tried yet
         self.notes: List[str] = []
 
@@ -188,7 +189,7 @@ class Runner:
         base = [*self.tool, "report", target, "--format", "json", "--no-cache", "--fail-on", "never", *self.extra]
         if self.min_confidence is not False:
             proc = subprocess.run(
-                [*base, "--min-confidence", "high"], cwd=SOURCES, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                [*base, "--min-confidence", self.level], cwd=SOURCES, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
             if proc.returncode == 2 and "min-confidence" in proc.stderr:
                 self.min_confidence = False
@@ -353,7 +354,8 @@ def review(args) -> int:
         print(f"review.py: {labels_path} has problems:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
 
-    runner = Runner(shlex.split(args.concurlint) if args.concurlint else default_tool(), args.tool_arg)
+    runner = Runner(shlex.split(args.concurlint) if args.concurlint else default_tool(), args.tool_arg,
+                    args.min_confidence)
     reports_dir = SOURCES / "_reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
     selected = {p["name"] for p in pkgs}
@@ -674,6 +676,8 @@ def main(argv=None) -> int:
     ap.add_argument("--labels", default=str(LABELS_FILE), help="label file (default: bench/realcode/reviewed.toml)")
     ap.add_argument("--add-unreviewed", action="store_true", help="append stub entries for unreviewed items to the label file")
     ap.add_argument("--check-targets", action="store_true", help="exit 1 when a precision/accuracy target is missed")
+    ap.add_argument("--min-confidence", default="high", choices=("high", "medium", "low"),
+                    help="score the findings reported at this confidence and above (default: high, the default output)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     ap.add_argument("--limit", type=int, default=50, help="unreviewed items listed in the text output (0: all)")
     ap.add_argument("--concurlint", default=None, help="command that runs concurlint (default: the repo's .venv, then PATH)")
