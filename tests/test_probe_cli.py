@@ -72,7 +72,13 @@ def test_static_comparison_is_reported_or_marked_unavailable():
         available = False
     if available:
         assert r["static"]["available"] is True
-        assert r["static_kind"] == "cpu" and r["agrees"] is True
+        assert r["static_kind"] == "cpu"
+        # whether the measurement agrees depends on how busy the machine is (a benchmark matter);
+        # what is deterministic is that `agrees` compares the two kinds
+        if r["measured_kind"] is None:
+            assert r["agrees"] is None
+        else:
+            assert r["agrees"] is (r["measured_kind"] == r["static_kind"])
         assert r["advice"]["verdict"] in ("confirmed", "contradicted", "not measured")
     else:
         assert r["static_kind"] is None and r["agrees"] is None
