@@ -14,7 +14,7 @@ recommended rather than offered as an alternative).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 MODELS = ("serial", "threads", "processes", "asyncio", "interpreters", "free-threading", "distributed")
 # Pure-Python CPU weight (classify's units: one loop of unknown length doing arithmetic is 10, a
@@ -115,27 +115,40 @@ def start_method_note(start_method: Optional[str], target: Target) -> str:
     return ""
 
 
-def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: str,
-              version, free_threaded: bool, *, function: Optional[str] = None,
-              evidence: Optional[List[str]] = None, start_method: Optional[str] = None,
-              blocking: Optional[str] = None, api: str = "",
-              cloudpickle: bool = False, light: bool = False,
-              network_io: bool = True) -> Tuple[str, List[str], str]:
-    """(recommended, alternatives, reason) for work of ``kind`` handed to ``current``.
+class _Case(NamedTuple):
+    """Everything one row of the decision table looks at."""
 
-    One row of the decision table in docs/models.md per branch below.
-    """
-    target = Target(tuple(version) if version else None, free_threaded)
-    work = Work(function, kind, releases_gil, is_async, list(evidence or []), blocking)
-    name = _name(function)
-    ev = _evidence(work)
-    heavy_py = kind in ("cpu", "mixed") and not releases_gil
+    target: Any
+    name: Any
+    ev: Any
+    heavy_py: Any
+    kind: Any
+    releases_gil: Any
+    is_async: Any
+    current: Any
+    version: Any
+    free_threaded: Any
+    start_method: Any
+    blocking: Any
+    api: Any
+    cloudpickle: Any
+    light: Any
+    network_io: Any
 
-    # ---- a little CPU work: whatever runs it, moving it would not pay for itself
+
+def _row_light(c: _Case) -> Optional[Tuple[str, List[str], str]]:
+    """Rows of the decision table: a little CPU work: whatever runs it, moving it would not pay for itself."""
+    (target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+     start_method, blocking, api, cloudpickle, light, network_io) = c
     if light and kind == "cpu" and current not in ("asyncio",) and not is_async:
         return (current, [], f"fits: {name} does only light CPU work{ev}; another model would not pay for its overhead")
+    return None
 
-    # ---- coroutines handed to the event loop
+
+def _row_coroutine(c: _Case) -> Optional[Tuple[str, List[str], str]]:
+    """Rows of the decision table: coroutines handed to the event loop."""
+    (target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+     start_method, blocking, api, cloudpickle, light, network_io) = c
     if current == "asyncio" or (is_async and current not in ("threads", "processes", "interpreters", "distributed")):
         if heavy_py:
             if free_threaded:
@@ -158,13 +171,23 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
             return ("asyncio", [],
                     f"fits: {name} awaits IO{ev}; asyncio overlaps many such waits on one thread")
         return ("asyncio", [], f"fits: {name} is a coroutine with no heavy CPU or blocking work found")
+    return None
 
-    # ---- interpreters before they exist
+
+def _row_interpreters_missing(c: _Case) -> Optional[Tuple[str, List[str], str]]:
+    """Rows of the decision table: interpreters before they exist."""
+    (target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+     start_method, blocking, api, cloudpickle, light, network_io) = c
     if current == "interpreters" and version is not None and not target.interpreters:
         rec = "threads" if kind == "io" or (kind in ("cpu", "mixed") and releases_gil) else "processes"
         return (rec, [], f"{api or 'InterpreterPoolExecutor'} needs Python 3.14; the target is {target.label}")
+    return None
 
-    # ---- pure-Python CPU work
+
+def _row_pure_python(c: _Case) -> Optional[Tuple[str, List[str], str]]:
+    """Rows of the decision table: pure-Python CPU work."""
+    (target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+     start_method, blocking, api, cloudpickle, light, network_io) = c
     if heavy_py:
         what = "pure-Python CPU work" if kind == "cpu" else "IO mixed with heavy pure-Python CPU work"
         if current == "threads" or current == "serial":
@@ -203,8 +226,13 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
             return ("distributed", ["processes"],
                     f"fits: {name} is {what}{ev}; {_engine(api)} runs it in worker processes across "
                     f"machines (on a single machine a process pool costs less)")
+    return None
 
-    # ---- CPU work in C that releases the GIL
+
+def _row_gil_released(c: _Case) -> Optional[Tuple[str, List[str], str]]:
+    """Rows of the decision table: CPU work in C that releases the GIL."""
+    (target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+     start_method, blocking, api, cloudpickle, light, network_io) = c
     if kind in ("cpu", "mixed") and releases_gil:
         if current == "threads":
             return ("threads", ["processes"],
@@ -219,8 +247,13 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
                     f"{name} does its CPU work in C code that releases the GIL{ev}: threads run it in "
                     f"parallel")
         return (current, ["threads"], f"fits: {name} does CPU work in C code{ev}; {api} spreads it")
+    return None
 
-    # ---- IO-bound work
+
+def _row_io_bound(c: _Case) -> Optional[Tuple[str, List[str], str]]:
+    """Rows of the decision table: IO-bound work."""
+    (target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+     start_method, blocking, api, cloudpickle, light, network_io) = c
     if kind == "io":
         if current == "threads":
             return ("threads", ["asyncio"],
@@ -242,14 +275,48 @@ def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: 
                     f"asyncio overlap the waits on one machine")
         if current == "serial":
             return ("threads", ["asyncio"], f"{name} waits on IO{ev}: threads overlap the waits")
+    return None
 
-    # ---- nothing heavy found
+
+def _row_nothing_heavy(c: _Case) -> Optional[Tuple[str, List[str], str]]:
+    """Rows of the decision table: nothing heavy found."""
+    (target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+     start_method, blocking, api, cloudpickle, light, network_io) = c
     if current == "distributed":
         return ("distributed", [], f"{_engine(api)} runs the work on its workers; no heavy work was found to "
                                    f"judge it by")
     if current == "serial":
         return ("serial", [], "a sequential backend runs the work serially; no heavy work found")
     return (current, [], f"no CPU- or IO-heavy work found in {name}; the current model is kept")
+
+
+# in order: the first row that answers decides
+_ROWS = (_row_light, _row_coroutine, _row_interpreters_missing, _row_pure_python, _row_gil_released,
+         _row_io_bound, _row_nothing_heavy)
+
+
+def recommend(kind: str, releases_gil: Optional[bool], is_async: bool, current: str,
+              version, free_threaded: bool, *, function: Optional[str] = None,
+              evidence: Optional[List[str]] = None, start_method: Optional[str] = None,
+              blocking: Optional[str] = None, api: str = "",
+              cloudpickle: bool = False, light: bool = False,
+              network_io: bool = True) -> Tuple[str, List[str], str]:
+    """(recommended, alternatives, reason) for work of ``kind`` handed to ``current``.
+
+    The rows of the decision table in docs/models.md, one ``_row_*`` function per group.
+    """
+    target = Target(tuple(version) if version else None, free_threaded)
+    work = Work(function, kind, releases_gil, is_async, list(evidence or []), blocking)
+    name = _name(function)
+    ev = _evidence(work)
+    heavy_py = kind in ("cpu", "mixed") and not releases_gil
+    c = _Case(target, name, ev, heavy_py, kind, releases_gil, is_async, current, version, free_threaded,
+              start_method, blocking, api, cloudpickle, light, network_io)
+    for row in _ROWS:
+        hit = row(c)
+        if hit is not None:
+            return hit
+    raise AssertionError("the last row always answers")
 
 
 def work_of(ctx, site) -> Work:
