@@ -467,12 +467,6 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
 CPU_EVIDENCE = 10.0
 
 
-def advise(ctx, site) -> Tuple[Work, str, List[str], str]:
-    """(work, recommended, alternatives, reason) for one dispatch site."""
-    work, rec, alts, reason, _conf = advise_with_confidence(ctx, site)
-    return work, rec, alts, reason
-
-
 def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
     """The decision table, then the gate: a change of model is advised only when the work can
     move and the evidence is strong (confidence high); otherwise the current model is kept and
@@ -514,10 +508,8 @@ def _table(ctx, site) -> Tuple[Work, str, List[str], str]:
 
 def recommendations(ctx) -> List[dict]:
     out = []
-    table = ctx.shared(_advice_table) if hasattr(ctx, "shared") else {}
     for site in ctx.sites:
-        hit = table.get(id(site)) or advise_with_confidence(ctx, site)
-        work, rec, alts, reason, conf = hit
+        work, rec, alts, reason, conf = _advice_of(ctx, site)
         out.append({
             "path": site.path, "line": site.call.line, "function": site.function,
             "current": site.model, "recommended": rec,
@@ -535,8 +527,11 @@ def _advice_table(ctx) -> dict:
     return {id(site): advise_with_confidence(ctx, site) for site in ctx.sites}
 
 
+def _advice_of(ctx, site) -> Tuple[Work, str, List[str], str, str]:
+    table = ctx.shared(_advice_table) if hasattr(ctx, "shared") else {}
+    return table.get(id(site)) or advise_with_confidence(ctx, site)
+
+
 def ctx_advice(ctx, site) -> Tuple[Work, str, List[str], str]:
     """The advice for a site, computed once per run and shared by the CCL1xx rules."""
-    table = ctx.shared(_advice_table) if hasattr(ctx, "shared") else {}
-    hit = table.get(id(site)) or advise_with_confidence(ctx, site)
-    return hit[:4]
+    return _advice_of(ctx, site)[:4]

@@ -24,6 +24,7 @@ import hmac
 import io
 import os
 import pickle
+import stat
 import tempfile
 from pathlib import Path
 from typing import Optional, Tuple, Type
@@ -173,8 +174,6 @@ def read_limited(path: Path, limit: int) -> Optional[bytes]:
     except OSError:
         return None
     try:
-        import stat
-
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
             return None

@@ -265,19 +265,17 @@ def load_labels(path: Path) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]],
     return findings, recs, problems
 
 
+def _stub_head(table: str, fields: Tuple[str, ...], key: tuple) -> List[str]:
+    """``[[table]]``, the key fields (the last key element is ``nth``, written when > 1) and an
+    unreviewed label."""
+    lines = [f"[[{table}]]"] + [f"{name} = {toml_string(value)}" for name, value in zip(fields, key)]
+    if key[len(fields)] > 1:
+        lines.append(f"nth = {key[len(fields)]}")
+    return lines + [f"label = {toml_string(UNREVIEWED)}", 'reason = ""']
+
+
 def stub_finding(pkg: Dict[str, Any], f: Dict[str, Any]) -> str:
-    key = f["_key"]
-    lines = [
-        "[[finding]]",
-        f"package = {toml_string(key[0])}",
-        f"path = {toml_string(key[1])}",
-        f"code = {toml_string(key[2])}",
-        f"function = {toml_string(key[3])}",
-        f"message = {toml_string(key[4])}",
-    ]
-    if key[5] > 1:
-        lines.append(f"nth = {key[5]}")
-    lines += [f"label = {toml_string(UNREVIEWED)}", 'reason = ""']
+    lines = _stub_head("finding", ("package", "path", "code", "function", "message"), f["_key"])
     where = f"{pkg['name']}-{pkg['version']}/{f['path']}:{f.get('line')}"
     extra = f" [{f.get('severity')}"
     if f.get("confidence"):
@@ -292,20 +290,8 @@ def stub_finding(pkg: Dict[str, Any], f: Dict[str, Any]) -> str:
 
 
 def stub_rec(pkg: Dict[str, Any], r: Dict[str, Any]) -> str:
-    key = r["_key"]
-    lines = [
-        "[[recommendation]]",
-        f"package = {toml_string(key[0])}",
-        f"path = {toml_string(key[1])}",
-        f"function = {toml_string(key[2])}",
-        f"api = {toml_string(key[3])}",
-        f"current = {toml_string(key[4])}",
-        f"recommended = {toml_string(key[5])}",
-        f"message = {toml_string(key[6])}",
-    ]
-    if key[7] > 1:
-        lines.append(f"nth = {key[7]}")
-    lines += [f"label = {toml_string(UNREVIEWED)}", 'reason = ""']
+    lines = _stub_head("recommendation",
+                       ("package", "path", "function", "api", "current", "recommended", "message"), r["_key"])
     lines.append(
         f"# {pkg['name']}-{pkg['version']}/{r['path']}:{r.get('line')} [kind {r.get('kind')}] {_oneline(r.get('reason', ''))}"
     )

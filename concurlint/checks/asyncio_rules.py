@@ -153,8 +153,9 @@ def _nonblocking_wait(call: Call, target: str) -> bool:
     return False
 
 
-def blocking_desc(project, call: Call, target: Optional[str]) -> Optional[str]:
-    """How to name ``call`` if it waits synchronously (network, disk, processes, sleep), else None."""
+def blocking_desc(project, call: Call, target: Optional[str], nonblocking: frozenset = frozenset()) -> Optional[str]:
+    """How to name ``call`` if it waits synchronously (network, disk, processes, sleep), else None.
+    ``nonblocking``: the sockets put in non-blocking mode (:func:`_nonblocking_sockets`)."""
     if target is None:
         return None
     if target in CONSUMERS:  # list(path.glob("*.json")): the consumer runs the lazy IO
@@ -176,7 +177,7 @@ def blocking_desc(project, call: Call, target: Optional[str]) -> Optional[str]:
         return None
     if target in RESOLVERS and _local_resolution(call):
         return None
-    if call.receiver is not None and _on_nonblocking_socket(project, call):
+    if call.receiver is not None and nonblocking and _on_nonblocking_socket(project, call, nonblocking):
         return None
     if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
         if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
@@ -189,23 +190,17 @@ def blocking_desc(project, call: Call, target: Optional[str]) -> Optional[str]:
     return f"{text}()"
 
 
-def _nonblocking_sockets(project) -> set:
+def _nonblocking_sockets(ctx) -> frozenset:
     """(module, receiver text) of every socket the code puts in non-blocking mode
-    (``self._sock.setblocking(False)``): its connect/recv/send return at once."""
-    found = getattr(project, "_ccl_nonblocking_sockets", None)
-    if found is None:
-        found = set()
-        for mod, call in project.all_calls():
-            if call.method == "setblocking" and call.receiver is not None and call.args \
-                    and _literal_false(call.args[0]):
-                found.add((mod.module, call.receiver.text))
-        project._ccl_nonblocking_sockets = found
-    return found
+    (``self._sock.setblocking(False)``): its connect/recv/send return at once. Once per run."""
+    return frozenset((mod.module, call.receiver.text) for mod, call in ctx.project.all_calls()
+                     if call.method == "setblocking" and call.receiver is not None and call.args
+                     and _literal_false(call.args[0]))
 
 
-def _on_nonblocking_socket(project, call: Call) -> bool:
+def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
     mod = project.function_module.get(call.function) if call.function else None
-    return mod is not None and (mod.module, call.receiver.text) in _nonblocking_sockets(project)
+    return mod is not None and (mod.module, call.receiver.text) in nonblocking
 
 
 def _local_resolution(call: Call) -> bool:
@@ -319,7 +314,8 @@ def _related(r: Reach, what: str) -> List[dict]:
 # ---------------------------------------------------------------- CCL501
 def _blocking_walker(ctx) -> _Walker:
     project = ctx.project
-    return _Walker(project, lambda call, target: blocking_desc(project, call, target), wait_weight)
+    nonblocking = ctx.shared(_nonblocking_sockets)
+    return _Walker(project, lambda call, target: blocking_desc(project, call, target, nonblocking), wait_weight)
 
 
 DUAL_API = frozenset({"sync", "_sync", "run_sync", "maybe_sync", "sync_or_async"})
@@ -364,12 +360,13 @@ class BlockingCallInAsyncFunction(Rule):
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
         walker: _Walker = ctx.shared(_blocking_walker)
+        nonblocking = ctx.shared(_nonblocking_sockets)
         for fn in _coroutines(module):
             for call in _calls(module, fn):
                 target = project.call_target(call)
                 if target in THREAD_WAITS:
                     continue  # CCL504 names the asyncio replacement
-                desc = blocking_desc(project, call, target)
+                desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
                     conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module)
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
