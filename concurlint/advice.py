@@ -481,8 +481,9 @@ def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
     blocker = why_not_movable(ctx, site, work, rec) or strong_evidence(ctx, work, site.model, rec)
     if blocker is None:
         return work, rec, alts, reason, "high"
-    kept = (f"keep {site.model}: {blocker}. {reason[0].upper()}{reason[1:]}" if reason else
-            f"keep {site.model}: {blocker}")
+    kept = f"keep {site.model}: {blocker}"
+    if reason:  # what the kind of work alone would have said, so the evidence stays visible
+        kept += f" (by the kind of work alone it would be {rec}: {reason})"
     return work, site.model, [a for a in [rec] + alts if a != site.model], kept, "medium"
 
 
