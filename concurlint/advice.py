@@ -361,37 +361,46 @@ def _io_index(ctx) -> dict:
     return {}
 
 
-def reachable_io(ctx, qualname: str, _seen: Optional[set] = None) -> List[str]:
+def reachable_io(ctx, qualname: str) -> List[str]:
     """The library IO calls (knowledge-base category ``io``) reachable from a project function
-    through synchronous calls, memoised per run."""
+    through synchronous calls, in the order a depth-first walk meets them, memoised per run.
+    Iterative: a chain of thousands of helpers must not exhaust the interpreter's stack."""
     memo = ctx.shared(_io_index) if hasattr(ctx, "shared") else {}
     if qualname in memo:
         return memo[qualname]
-    seen = _seen if _seen is not None else set()
-    if qualname in seen:
-        return []
-    seen.add(qualname)
     project = ctx.project
-    fn = project.functions.get(qualname)
     out: List[str] = []
-    if fn is not None:
-        for call in project.calls_of(fn):
-            t = project.call_target(call)
-            if t is None:
+    present: set = set()
+    seen = {qualname}
+    fn = project.functions.get(qualname)
+    stack = [iter(project.calls_of(fn))] if fn is not None else []
+    while stack:
+        call = next(stack[-1], None)
+        if call is None:
+            stack.pop()
+            continue
+        t = project.call_target(call)
+        if t is None:
+            continue
+        if t in project.functions:
+            if project.functions[t].is_async and not call.awaited:
                 continue
-            if t in project.functions:
-                callee = project.functions[t]
-                if callee.is_async and not call.awaited:
-                    continue
-                for c in reachable_io(ctx, t, seen):
-                    if c not in out:
-                        out.append(c)
+            if t in memo:
+                found = memo[t]
+            elif t in seen:
                 continue
+            else:
+                seen.add(t)
+                stack.append(iter(project.calls_of(project.functions[t])))
+                continue
+        else:
             cat = project.kb.category(t)
-            if cat is not None and cat[0] == "io" and t not in out:
-                out.append(t)
-    if _seen is None:  # inner results may be cut short by a cycle: cache complete ones only
-        memo[qualname] = out
+            found = [t] if cat is not None and cat[0] == "io" else []
+        for c in found:
+            if c not in present:
+                present.add(c)
+                out.append(c)
+    memo[qualname] = out
     return out
 
 
@@ -525,7 +534,14 @@ def recommendations(ctx) -> List[dict]:
 
 
 def _advice_table(ctx) -> dict:
-    return {id(site): advise_with_confidence(ctx, site) for site in ctx.sites}
+    table = {}
+    for site in ctx.sites:
+        try:
+            table[id(site)] = advise_with_confidence(ctx, site)
+        except RecursionError:  # one pathological site must not take the whole report with it
+            table[id(site)] = (Work(site.function), site.model, [],
+                               "the work is too deeply nested to analyse; the current model is kept", "low")
+    return table
 
 
 def _advice_of(ctx, site) -> Tuple[Work, str, List[str], str, str]:

@@ -174,13 +174,9 @@ def analyse_source(data: bytes, display: str, module: str, is_package: bool, kno
 
 
 def _read(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
-    try:
-        if path.is_dir():
-            return None, "is a directory"
-        with open(path, "rb") as f:
-            return f.read(), None
-    except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}"
+    from concurlint.source import read_file
+
+    return read_file(path, MAX_FILE_BYTES)
 
 
 # worker-process state, set once per worker
@@ -651,10 +647,9 @@ def _report_key(files: List[SourceFile], config: Config, codes: List[str]) -> Op
     h.update(f"{__version__}\0{_all_code_fingerprint()}\0{cache_salt(config)}\0".encode())
     h.update(repr((config.target_version, sorted(config.per_file_ignores.items()), codes, config.min_confidence)).encode("utf-8", "surrogateescape"))
     for sf in files:
-        try:
-            data = sf.path.read_bytes() if not sf.path.is_dir() else b"<dir>"
-        except OSError:
-            return None  # unreadable files: let the normal path report them
+        data, err = _read(sf.path)
+        if data is None:  # its CCL000 depends only on why it cannot be read
+            data = f"<{err}>".encode("utf-8", "surrogateescape")
         h.update(f"\0{sf.display}\0{sf.module}\0{sf.is_package}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
     return h.hexdigest()

@@ -61,9 +61,11 @@ class ConcurlintChecker:
         results = [result] + _project_neighbours(result, path, config)
         codes = enabled_codes(config.select, config.ignore)
         report = engine.run_project(results, config, codes)
+        from concurlint.output.text import qualifier
+
         for f in report.findings:
             if f.path == display:
-                yield f.line, f.col, f"{f.code} {f.message}", type(self)
+                yield f.line, f.col, f"{f.code} {f.message}{qualifier(f)}", type(self)
 
 
 def _from_tree(tree, text, display, module, is_package, kb):
@@ -104,7 +106,10 @@ def _project_neighbours(result, path: Path, config) -> list:
                     continue
                 seen.add(key)
                 mod, pkg = engine.module_name(file)
-                hit = cache.get(file.read_bytes(), engine.display_of(file), mod, pkg)
+                data, _err = engine._read(file)  # regular files only, never more than the limit
+                if data is None:
+                    continue
+                hit = cache.get(data, engine.display_of(file), mod, pkg)
                 if hit is not None and hit.facts is not None:
                     out.append(hit)
                     nxt.append((file, hit))

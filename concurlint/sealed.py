@@ -24,7 +24,6 @@ import hmac
 import io
 import os
 import pickle
-import stat
 import tempfile
 from pathlib import Path
 from typing import Optional, Tuple, Type
@@ -169,18 +168,6 @@ def write_atomic(path: Path, data: bytes) -> bool:
 def read_limited(path: Path, limit: int) -> Optional[bytes]:
     """The bytes of a regular file no larger than ``limit``; ``None`` otherwise (missing, a FIFO,
     a device, a directory, too big)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(limit + 1)
-        return data if len(data) <= limit else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    from concurlint.source import read_file
+
+    return read_file(path, limit)[0]

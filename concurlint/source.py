@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ast
 import io
+import os
+import stat
 import sys
 import tokenize
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 # Deeply nested literals (pydoc_data/topics.py, generated code) exceed the default limit.
 ANALYSIS_RECURSION_LIMIT = 20000
@@ -25,6 +27,42 @@ class InputError(Exception):
 
     def __str__(self) -> str:  # pragma: no cover - repr helper
         return self.message
+
+
+def read_file(path, limit: int) -> Tuple[Optional[bytes], Optional[str]]:
+    """The bytes of a regular file of at most ``limit`` bytes, else ``(None, why)``.
+
+    Never blocks and never reads more than ``limit + 1`` bytes: a FIFO named ``x.py`` is opened
+    non-blocking and refused, and ``/dev/zero`` linked as a ``.py`` is refused before any read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        return None, "is a directory"
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None, "is a directory"
+        if not stat.S_ISREG(st.st_mode):
+            return None, "not a regular file (a FIFO, device or socket); not analysed"
+        too_big = f"file is larger than {limit // (1024 * 1024)} MB; not analysed"
+        if st.st_size > limit:
+            return None, too_big
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return (None, too_big) if len(data) > limit else (data, None)
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
 
 
 def decode(data: bytes) -> str:

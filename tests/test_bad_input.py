@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
 
-from conftest import report_json, run_cli
+from conftest import report_json, run_cli, script
 
 HAZARD = (
     "from concurrent.futures import ProcessPoolExecutor\n\n"
@@ -140,3 +141,48 @@ def test_bad_cli_usage_is_exit_2(tmp_path):
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
+
+
+def _write_nasty(tmp_path):
+    """Inputs that once hung or sank a whole run: a 1,500-function chain from a coroutine and a
+    thread, a call chain g()()()... 24 deep, an integer literal past str()'s digit limit, a FIFO
+    and /dev/zero named like Python files."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    n = 1500
+    src = ["import threading", "import time"]
+    src += [f"def f{i}():\n    return f{i + 1}()" for i in range(n)]
+    src.append(f"def f{n}():\n    time.sleep(1)")
+    src.append("async def handler():\n    f0()")
+    src.append("def main():\n    t = threading.Thread(target=f0)\n    t.start()\n    t.join()")
+    (proj / "deep.py").write_text("\n".join(src) + "\n")
+    (proj / "chained.py").write_text("def g():\n    return g\n\n\nz = g" + "()" * 24 + "\n")
+    (proj / "hexint.py").write_text(
+        "from concurrent.futures import ProcessPoolExecutor\n\nX = 0x" + "f" * 4000 + "\n\n\n"
+        "def f(x):\n    return x\n\n\ndef main():\n    with ProcessPoolExecutor() as p:\n"
+        "        return p.submit(f, X).result()\n")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(proj / "fifo.py")
+        if os.path.exists("/dev/zero"):
+            os.symlink("/dev/zero", proj / "zero.py")
+    return proj
+
+
+def test_nasty_inputs_neither_hang_nor_sink_the_run(tmp_path):
+    proj = _write_nasty(tmp_path)
+    doc = report_json(str(proj), cwd=tmp_path)
+    codes = _codes_by_file(doc)
+    assert codes.get("deep.py") == ["CCL501"], codes
+    [deep] = [f for f in doc["findings"] if f["path"].endswith("deep.py")]
+    assert "(1496 more)" in deep["message"] and len(deep["message"]) < 300
+    assert "chained.py" not in codes and "hexint.py" not in codes  # analysed, clean
+    if hasattr(os, "mkfifo"):
+        assert codes["fifo.py"] == ["CCL000"]
+        if os.path.exists("/dev/zero"):
+            assert codes["zero.py"] == ["CCL000"]
+    check = run_cli("check", str(proj), "--no-cache", cwd=tmp_path, check_exit=1)
+    assert "Traceback" not in check.stderr and "not a regular file" in check.stdout
+    flake8 = subprocess.run([script("flake8"), "--select", "CCL", "deep.py", "hexint.py", "chained.py"],
+                            cwd=proj, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in flake8.stderr, flake8.stderr
+    assert "deep.py:" in flake8.stdout and "CCL501" in flake8.stdout

@@ -3,7 +3,7 @@
 Each collector is a mixin holding the ``visit_*`` methods and helpers of one concern:
 
 - ``scopes``    names, imports, scopes, bindings, functions and lambdas (the shared scope state)
-- ``values``    what an expression stands for and what a call calls (no state, no visitors)
+- ``values``    what an expression stands for and what a call calls (no visitors; a memo per expression)
 - ``calls``     one ``Call`` per call, with how its result is used and its context
 - ``loops``     loops and comprehensions, and how much work they multiply
 - ``state``     reads and writes of shared state, assignments, the locks held
@@ -41,6 +41,7 @@ class Extractor(ScopeCollector, ValueCollector, CallCollector, LoopCollector, St
 
     def __init__(self, facts: ModuleFacts, lines: Sequence[str], knowledge: Knowledge, package: str):
         self._init_scopes(facts, lines, knowledge, package)
+        self._init_values()
         self._init_calls()
         self._init_loops()
         self._init_state()

@@ -13,6 +13,7 @@ From the shared scope state (``scopes``) it needs ``lookup``, ``_self_class``, `
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Dict, Optional, Tuple
 
 from concurlint.analysis.facts import Value
@@ -23,7 +24,33 @@ MUTABLE_TYPES = frozenset(
 
 
 class ValueCollector:
-    """Describing expressions and resolving names and calls (a mixin of ``Extractor``)."""
+    """Describing expressions and resolving names and calls (a mixin of ``Extractor``).
+
+    ``describe`` and ``_call_target`` call each other on the parts of an expression: in a chain
+    ``g()()()`` each level asks both about the level below, which is exponential in the chain's
+    length. Both are pure functions of the node and the scope state, and the scope state cannot
+    change while one expression is being described, so their results are memoised for the
+    duration of one outermost call (``_vmemo``, emptied when it returns)."""
+
+    def _init_values(self) -> None:
+        self._vmemo: Dict[Tuple[str, int], object] = {}
+        self._vdepth = 0
+
+    def _memoised(self, kind: str, node: ast.AST, compute):
+        key = (kind, id(node))
+        hit = self._vmemo.get(key)
+        if hit is not None:
+            return copy.copy(hit) if isinstance(hit, Value) else hit
+        self._vdepth += 1
+        try:
+            result = compute(node)
+        finally:
+            self._vdepth -= 1
+        if self._vdepth == 0:
+            self._vmemo.clear()
+        else:
+            self._vmemo[key] = result
+        return result
 
     def resolve(self, node: ast.AST) -> Optional[str]:
         """Qualified name of a Name/Attribute chain used as a reference (callee, base class...)."""
@@ -92,6 +119,9 @@ class ValueCollector:
     # ------------------------------------------------------------- describing
     def describe(self, node: ast.AST) -> Value:
         """Describe an expression used as an argument or assigned to a name."""
+        return self._memoised("describe", node, self._describe)
+
+    def _describe(self, node: ast.AST) -> Value:
         line, col = getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
         if isinstance(node, ast.Lambda):
             return Value("lambda", self._lambda_qualname(node), self.segment(node), line, col, local=True)
@@ -145,8 +175,10 @@ class ValueCollector:
             t = type(v).__name__
             size = len(v) if isinstance(v, (str, bytes)) else None
             meta = {"type": "builtins." + t}
-            if t == "int":
-                meta["value"] = str(v)  # range(10_000), max_workers=4
+            if t == "int" and v.bit_length() < 4000:
+                # range(10_000), max_workers=4; a literal of thousands of digits (0xfff...) is no
+                # count, and str() refuses ints past sys.get_int_max_str_digits()
+                meta["value"] = str(v)
             return Value("literal", None, self.segment(node), line, col, size=size, meta=meta)
         if isinstance(node, ast.JoinedStr):
             return Value("literal", None, self.segment(node), line, col, meta={"type": "builtins.str"})
@@ -223,6 +255,9 @@ class ValueCollector:
 
     def _call_target(self, node: ast.Call) -> Tuple[Optional[str], Optional[str], Optional[Value]]:
         """(target qualname, method name, receiver value) of a call."""
+        return self._memoised("target", node, self._find_call_target)
+
+    def _find_call_target(self, node: ast.Call) -> Tuple[Optional[str], Optional[str], Optional[Value]]:
         func = node.func
         if isinstance(func, ast.Name):
             v = self.lookup(func.id)
@@ -289,7 +324,9 @@ def _const_int(node: ast.AST) -> Optional[int]:
     """The value of an integer constant expression (``10**6``, ``1920 * 1080``, ``-1``), else None."""
     if isinstance(node, ast.Constant):
         v = node.value
-        return v if isinstance(v, int) and not isinstance(v, bool) else None
+        if not isinstance(v, int) or isinstance(v, bool) or v.bit_length() >= 4000:
+            return None  # not an integer, or too big to be a count (and slow to multiply)
+        return v
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         v = _const_int(node.operand)
         return -v if v is not None else None

@@ -130,7 +130,11 @@ def _short(q: Optional[str]) -> str:
 
 
 def _chain_text(chain: Tuple[str, ...]) -> str:
-    return " -> ".join(_short(q) for q in chain)
+    """``a -> b -> c``; a long chain keeps its ends: ``a -> b -> c -> ... (12 more) -> y -> z``."""
+    names = [_short(q) for q in chain]
+    if len(names) > 8:
+        names = names[:3] + [f"... ({len(names) - 5} more)"] + names[-2:]
+    return " -> ".join(names)
 
 
 def _literal_false(v: Optional[Value]) -> bool:

@@ -10,7 +10,7 @@ from typing import Dict, List
 from urllib.parse import quote
 
 from concurlint.output.escape import printable
-from concurlint.output.text import _qualifier
+from concurlint.output.text import qualifier
 
 FAMILIES = OrderedDict([
     ("CCL0", "input"),
@@ -105,7 +105,7 @@ def render_markdown(report) -> str:
                 name = f" {meta.name}" if meta else ""
                 where = f" (in {_inline(f.function)})" if f.function else ""
                 out.append(f"- {ICONS.get(f.severity, '')} [line {f.line}]({_link(f.path, f.line)}) "
-                           f"**{f.code}**{name} ({f.severity}): {f.message.strip()}{where}{_qualifier(f)}")
+                           f"**{f.code}**{name} ({f.severity}): {f.message.strip()}{where}{qualifier(f)}")
             out.append("")
     else:
         out += ["No findings.", ""]

@@ -14,7 +14,7 @@ def _c(text: str, style: str, color: bool) -> str:
     return f"{COLORS[style]}{text}{RESET}" if color else text
 
 
-def _qualifier(f) -> str:
+def qualifier(f) -> str:
     """' (3 places)', ' [medium confidence]': shown only when they say something."""
     out = ""
     if getattr(f, "count", 1) > 1:
@@ -30,7 +30,7 @@ def render_check(report, show_source: bool = False, color: bool = False) -> str:
     sources = {}
     for f in report.findings:
         loc = _c(f"{printable(f.path)}:{f.line}:{f.col + 1}:", "bold", color)
-        out.append(f"{loc} {_c(f.code, f.severity, color)} {printable(f.message)}{_qualifier(f)}")
+        out.append(f"{loc} {_c(f.code, f.severity, color)} {printable(f.message)}{qualifier(f)}")
         if show_source:
             if f.path not in sources:
                 try:
@@ -58,7 +58,7 @@ def render_report(report, color: bool = False) -> str:
         out.append(_c("Findings", "bold", color))
         for f in findings:
             out.append(f"  {printable(f.path)}:{f.line}:{f.col + 1}: {_c(f.code, f.severity, color)} "
-                       f"[{f.severity}] {printable(f.message)}{_qualifier(f)}")
+                       f"[{f.severity}] {printable(f.message)}{qualifier(f)}")
         out.append("")
     if report.recommendations:
         out.append(_c("Recommendations", "bold", color))
