@@ -3,7 +3,8 @@
 Each function gets three weights:
 - ``io``: calls that wait (network, disk, processes, sleep), multiplied by the loops around them;
 - ``py``: CPU work done holding the GIL: loops and comprehensions doing arithmetic or string work
-  (a loop that also waits on IO is an IO loop: its arithmetic is bookkeeping), recursion, and
+  (a loop that also waits on IO is an IO loop: its arithmetic is bookkeeping), self-recursion
+  doing arithmetic (not mutual recursion, not constructors or reprs of callees), and
   CPU-heavy library calls (json, re, sorted ...), one unit each, multiplied by enclosing loops;
 - ``gil``: CPU work done by code that releases the GIL (NumPy, hashlib, zlib ...), ten units a call.
 Callees' weights flow into callers (multiplied by the loops around the call site); cycles are
@@ -24,6 +25,10 @@ from concurlint.analysis.project import Project
 from concurlint.knowledge import Matcher
 
 CPU_THRESHOLD = 10.0
+# methods whose CPU weight is never evidence for their callers: constructors normalise their
+# arguments, and representations format them; neither is the work a caller exists to do
+NOT_WORK = frozenset({"__init__", "__new__", "__post_init__", "__repr__", "__str__", "__format__",
+                      "__hash__", "__eq__", "__init_subclass__"})
 MIXED_THRESHOLD = 100.0
 GIL_CALL_WEIGHT = 10.0
 LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
@@ -171,7 +176,9 @@ class Classifier:
                     s.async_io = s.async_io or (callee.async_io and call.awaited)
                     mark_io(call.loop)
                     ev_io.append((callee.io * m, f"{path}:{call.line} calls {target} ({callee.kind})"))
-                if callee.py or callee.gil:
+                if (callee.py or callee.gil) and callee_fn.name in NOT_WORK:
+                    pass  # building, printing or formatting an object is not the caller's work
+                elif callee.py or callee.gil:
                     s.py = min(CAP, s.py + callee.py * m)
                     s.gil = min(CAP, s.gil + callee.gil * m)
                     if callee.py + callee.gil >= 1:
@@ -217,7 +224,7 @@ class Classifier:
             nested = " nested" if loop.parent >= 0 else ""
             work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"
             ev_cpu.append((w, f"{path}:{loop.line}{nested} {loop.desc} doing {work} (x{int(mult_of(i))})"))
-        if recursive and s.io == 0:
+        if recursive and s.io == 0 and self._computes(fn, component):
             s.py = min(CAP, s.py + CPU_THRESHOLD)
             ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))
         self._decide(s)
@@ -231,6 +238,13 @@ class Classifier:
             half = MAX_EVIDENCE // 2
             s.evidence = [e for _, e in ev_cpu[:half]] + [e for _, e in ev_io[:half]]
         return s
+
+    @staticmethod
+    def _computes(fn: Function, component: set) -> bool:
+        """Recursion is CPU evidence only for a function that calls itself and does arithmetic
+        of its own (``fib(n - 1) + fib(n - 2)``, a tree walk summing values); mutual recursion
+        through several functions is how parsers, visitors and retries are built."""
+        return len(component) == 1 and (fn.ops_outside_loops > 0 or any(loop.has_ops for loop in fn.loops))
 
     @staticmethod
     def _decide(s: Summary) -> None:

@@ -251,9 +251,19 @@ class ScopeCollector:
                 self._prescan(node.body, fn)
                 for stmt in node.body:
                     self.visit(stmt)
+                if self._calls_itself(fn):  # recursion counts as work only with arithmetic
+                    from concurlint.analysis.loops import _has_ops
+
+                    fn.ops_outside_loops = _has_ops(node.body)
         finally:
             self.scopes.pop()
             self.loop_stack, self.locks, self.in_main_guard, self.in_try = saved
+
+    def _calls_itself(self, fn: Function) -> bool:
+        """Calls ``name(...)`` or ``self.name(...)`` in its own body (by the callee's text: the
+        cheap first filter; the project pass resolves the call graph)."""
+        own = {fn.name, "self." + fn.name, "cls." + fn.name}
+        return any(self.facts.calls[i].text in own for i in fn.calls)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._function(node, f"<lambda:{node.lineno}:{node.col_offset}>", False)

@@ -67,17 +67,19 @@ def fingerprint_batch(blobs):  # kind: cpu, releases-gil
     return [compute.digest(b) for b in blobs]
 
 
-def even_odd(a, b):  # kind: cpu
+# Mutual recursion is how parsers, visitors and retry loops are built: on its own it is no evidence
+# of CPU work, so these are honestly unknown (self-recursion doing arithmetic, like fib, is cpu).
+def even_odd(a, b):  # kind: unknown
     return ping_pong(a, b)
 
 
-def ping_pong(a, b):  # kind: cpu
+def ping_pong(a, b):  # kind: unknown
     if a <= 0:
         return b
     return pong_ping(a - 1, b + 1)
 
 
-def pong_ping(a, b):  # kind: cpu
+def pong_ping(a, b):  # kind: unknown
     if b <= 0:
         return a
     return ping_pong(a, b - 1)
