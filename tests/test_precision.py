@@ -229,3 +229,50 @@ def test_model_changes_only_where_the_work_can_move(tmp_path):
     ccl101 = [f for f in doc["findings"] if f["code"] == "CCL101"]
     batch = MODELS.splitlines().index("        pool.submit(checksum, rows)") + 1
     assert [f["line"] for f in ccl101] == [batch]  # only the batch that can move
+
+
+PROTOCOLS = '''\
+"""A line-protocol server: the socket and the cursor arrive untyped."""
+
+
+def serve(conn, handlers):
+    buf = b""
+    while True:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        buf += chunk
+        while b"\\\\n" in buf:
+            line, buf = buf.split(b"\\\\n", 1)
+            handlers.get(line[:4], len)(line)
+
+
+def totals(cursor, table):
+    cursor.execute("select amount from " + table)
+    return sum(row[0] for row in cursor.fetchall())
+
+
+def wait_all(workers):
+    for w in workers:
+        w.join()
+
+
+def render(rows, options):
+    out = []
+    for row in rows:
+        for cell in row:
+            out.append(", ".join(str(c) for c in cell) + options.get("sep", ";"))
+    return out
+'''
+
+
+def test_waiting_is_recognised_through_protocols_on_untyped_objects(tmp_path):
+    name = _write(tmp_path, PROTOCOLS)
+    doc = report_json(name, cwd=tmp_path)
+    kinds = {f["qualname"].rsplit(".", 1)[-1]: f for f in doc["functions"]}
+    assert kinds["serve"]["kind"] == "io" and "socket-like" in kinds["serve"]["evidence"][0]
+    assert kinds["totals"]["kind"] == "io" and "db-api-like" in " ".join(kinds["totals"]["evidence"])
+    assert kinds["wait_all"]["kind"] == "io"
+    # str.join(items) and dict.get(key) are not waits: the nested loop stays CPU work
+    assert kinds["render"]["kind"] == "cpu"
+    assert doc["findings"] == []  # a protocol wait makes a kind, never a finding on its own

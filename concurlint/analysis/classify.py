@@ -106,6 +106,10 @@ class Classifier:
         self.summaries: Dict[str, Summary] = {}
         self.edges: Dict[str, List[Tuple[Call, str]]] = {}
         self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
+        protocols = project.kb.table("calls").get("protocols", {})
+        self.no_arg_waits = frozenset(protocols.get("waits-without-arguments", ()))
+        self.protocol_of = {m: name for name, methods in protocols.items()
+                            if name != "waits-without-arguments" for m in methods}
 
     def run(self) -> Dict[str, Summary]:
         p = self.p
@@ -161,6 +165,11 @@ class Classifier:
                 ev_io.append((m * 0.5, f"{path}:{call.line} awaits {target or call.text} (a wait)"))
                 continue
             if target is None:
+                protocol = self._protocol_wait(call)
+                if protocol is not None:  # recv() on an untyped self._sock, fetchall() on conn.cursor()
+                    s.io = min(CAP, s.io + m)
+                    mark_io(call.loop)
+                    ev_io.append((m, f"{path}:{call.line} {call.text}() waits ({protocol}-like object)"))
                 continue
             if target in p.functions:
                 if self.cold.match(target):
@@ -238,6 +247,18 @@ class Classifier:
             half = MAX_EVIDENCE // 2
             s.evidence = [e for _, e in ev_cpu[:half]] + [e for _, e in ev_io[:half]]
         return s
+
+    def _protocol_wait(self, call: Call) -> Optional[str]:
+        """The protocol (socket, db-api, file, process, thread/queue/event) whose waiting method an
+        unresolved method call names, else None."""
+        method = call.method  # set for attribute calls only (obj.recv(), not recv())
+        if method is None:
+            return None
+        if method in self.protocol_of:
+            return self.protocol_of[method]
+        if method in self.no_arg_waits and not call.args and not call.star_args:
+            return "thread, process or event"
+        return None
 
     @staticmethod
     def _computes(fn: Function, component: set) -> bool:
