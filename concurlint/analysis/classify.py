@@ -185,8 +185,13 @@ class Classifier:
                     s.async_io = s.async_io or (callee.async_io and call.awaited)
                     mark_io(call.loop)
                     ev_io.append((callee.io * m, f"{path}:{call.line} calls {target} ({callee.kind})"))
-                if (callee.py or callee.gil) and callee_fn.name in NOT_WORK:
-                    pass  # building, printing or formatting an object is not the caller's work
+                if call.awaited and not callee_fn.is_async and fn.is_async:
+                    # a plain function returning a future or an awaitable: awaiting it waits
+                    s.io = min(CAP, s.io + m)
+                    s.async_io = True
+                    ev_io.append((m * 0.5, f"{path}:{call.line} awaits what {target} returns (a wait)"))
+                if (callee.py or callee.gil) and (callee_fn.name in NOT_WORK or callee.kind == "unknown"):
+                    pass  # building or printing an object, or work too small to name, is no evidence
                 elif callee.py or callee.gil:
                     s.py = min(CAP, s.py + callee.py * m)
                     s.gil = min(CAP, s.gil + callee.gil * m)
