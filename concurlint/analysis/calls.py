@@ -26,6 +26,7 @@ class CallCollector:
     def _init_calls(self) -> None:
         self.in_try = 0
         self.nb_try = 0
+        self.in_handler = 0
         self.use: Dict[int, Tuple[str, Optional[str]]] = {}
         self.awaited: set = set()
 
@@ -55,6 +56,7 @@ class CallCollector:
             in_async=bool(fn and fn.is_async),
             in_try=self.in_try > 0,
             nonblocking_try=self.nb_try > 0,
+            in_handler=self.in_handler > 0,
         )
         idx = len(self.facts.calls)
         self.facts.calls.append(call)
@@ -118,8 +120,10 @@ class CallCollector:
         self.in_try -= 1
         if released:
             del self.locks[-len(released):]
+        self.in_handler += 1
         for h in node.handlers:
             self.visit(h)
+        self.in_handler -= 1
         for s in node.orelse + node.finalbody:
             self.visit(s)
 

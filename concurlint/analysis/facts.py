@@ -68,6 +68,7 @@ class Call:
     in_async: bool = False
     in_try: bool = False
     nonblocking_try: bool = False  # in a try that catches BlockingIOError: a non-blocking IO attempt
+    in_handler: bool = False  # in an `except` block: runs only when something failed
     block_end: int = 0  # for a call used as a `with` context expression: last line of the block
 
 

@@ -48,7 +48,8 @@ class LoopCollector:
         self.bind(node.target, None, node)
         self._write_target(node.target, "write", "for-loop target")
         mult, desc = _loop_weight(node.iter, self.segment(node.iter, 40))
-        self._loop(node, f"for loop over {desc}", mult, list(node.body))
+        kind = "async for loop" if isinstance(node, ast.AsyncFor) else "for loop"  # awaits every step
+        self._loop(node, f"{kind} over {desc}", mult, list(node.body))
         for s in node.orelse:
             self.visit(s)
 

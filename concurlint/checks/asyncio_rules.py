@@ -397,15 +397,18 @@ class _Peak:
     contain, callees count with the loops around the call, but siblings do not add up. Protocol
     code doing many small loops over headers or cookies stays light; a triple loop does not."""
 
-    def __init__(self, project):
+    def __init__(self, project, max_depth: int = MAX_DEPTH):
         self.p = project
-        self.memo: Dict[str, float] = {}
+        self.max_depth = max_depth
+        self.memo: Dict[object, float] = {}
         self.active: set = set()
 
     def of(self, q: str, depth: int = 0) -> float:
-        if q in self.memo:
-            return self.memo[q]
-        if q in self.active or depth > MAX_DEPTH:
+        # a shallow walk's answer depends on where it starts: memoise it per depth
+        key = q if self.max_depth == MAX_DEPTH else (q, depth)
+        if key in self.memo:
+            return self.memo[key]
+        if q in self.active or depth > self.max_depth:
             return 0.0
         fn = self.p.functions[q]
         self.active.add(q)
@@ -439,7 +442,7 @@ class _Peak:
                     best = max(best, w * mult(call.loop))
         finally:
             self.active.discard(q)
-        self.memo[q] = best
+        self.memo[key] = best
         return best
 
 
@@ -447,12 +450,24 @@ def _peak(ctx) -> _Peak:
     return _Peak(ctx.project)
 
 
-def cpu_confidence(ctx, module: ModuleFacts, fn: Function, callee: Optional[str] = None) -> str:
+def _near_peak(ctx) -> _Peak:
+    """The heaviest strand within the helper and the functions it calls directly: heavy work
+    found only further down is usually bounded by the helpers in between (a serializer capped at
+    ten items, reached through an exception formatter), so it is reported at medium."""
+    return _Peak(ctx.project, max_depth=1)
+
+
+def cpu_confidence(ctx, module: ModuleFacts, fn: Function, callee: Optional[str] = None,
+                   call: Optional[Call] = None) -> str:
     """high: a module-level coroutine (or one calling a module-level helper) doing heavy work on
     data it was given; medium: a method of a long-lived object, whose loops usually walk that
     object's own state (workers, headers, handlers) and whose work could not move to a process
-    pool anyway; low: test helpers and start-up or shut-down code."""
+    pool anyway; low: test helpers, start-up or shut-down code, and error paths (an ``except``
+    block formatting or reporting the exception: it runs when something failed, and what it
+    works on, a traceback, cannot be sent to a process pool)."""
     if is_test_code(module.module, fn.qualname) or first_lifecycle((fn.qualname,) + ((callee,) if callee else ())):
+        return "low"
+    if call is not None and call.in_handler:
         return "low"
     if fn.cls is not None:
         return "medium"
@@ -480,7 +495,8 @@ class CpuBoundWorkInAsyncFunction(Rule):
             n = len(fn.loops)
             # a loop that awaits (or does IO) hands the loop back every iteration: the work that
             # freezes the loop is what runs between two awaits
-            yields = [False] * n
+            # an `async for` awaits its iterator at every step
+            yields = [loop.desc.startswith("async for") for loop in fn.loops]
             for call in calls:
                 target = project.call_target(call)
                 waits = call.awaited
@@ -541,10 +557,12 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     if not cited:
                         continue  # a callee of unknown kind is never evidence of CPU work
                     ev = cited[0].split(" ", 1)[-1]
+                    conf = cpu_confidence(ctx, module, fn, target, call)
+                    if conf == "high" and ctx.shared(_near_peak).of(target) < HEAVY_CALLEE:
+                        conf = "medium"
                     yield ctx.report(self.code, module, call, function=fn.qualname,
                                      what=f"CPU-bound {call.text}() ({ev})",
-                                     advice=_advice(s.releases_gil),
-                                     confidence=cpu_confidence(ctx, module, fn, target))
+                                     advice=_advice(s.releases_gil), confidence=conf)
                     continue
                 cat = kb.category(target)
                 if cat is None or cat[0] not in ("cpu", "releases-gil") or call.loop < 0:
@@ -555,7 +573,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
                 yield ctx.report(self.code, module, call, function=fn.qualname,
                                  what=f"{call.text}() called in a loop (x{int(m)})",
                                  advice=_advice(cat[0] == "releases-gil"),
-                                 confidence=cpu_confidence(ctx, module, fn))
+                                 confidence=cpu_confidence(ctx, module, fn, call=call))
 
 
 @dataclass
