@@ -523,7 +523,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     continue
                 heaviest, where = 0.0, None
                 for j, inner in enumerate(fn.loops):
-                    if not inner.has_ops or yields[j]:
+                    if inner.has_ops < 2 or yields[j]:  # indexing and compares alone are bookkeeping
                         continue
                     w, k = 1.0, j
                     while k >= 0 and k != i and not yields[k]:
