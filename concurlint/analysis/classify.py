@@ -229,28 +229,13 @@ class Classifier:
                 s.gil = min(CAP, s.gil + w)
                 ev_cpu.append((w, f"{where} calls {target} (cpu, releases the GIL)"))
         for i, loop in enumerate(fn.loops):
-            if loop_io[i] or not loop.has_ops:
-                continue
-            w = mult_of(i) * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
-            if w < 3:
-                continue
-            s.py = min(CAP, s.py + w)
-            nested = " nested" if loop.parent >= 0 else ""
-            work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"
-            ev_cpu.append((w, f"{path}:{loop.line}{nested} {loop.desc} doing {work} (x{int(mult_of(i))})"))
+            if not loop_io[i] and loop.has_ops:
+                _add_loop_work(s, ev_cpu, path, loop, mult_of(i))
         if recursive and s.io == 0 and self._computes(fn, component):
             s.py = min(CAP, s.py + CPU_THRESHOLD)
             ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))
         self._decide(s)
-        ev_io.sort(key=lambda e: -e[0])
-        ev_cpu.sort(key=lambda e: -e[0])
-        if s.kind == "io":
-            s.evidence = [e for _, e in ev_io[:MAX_EVIDENCE]]
-        elif s.kind == "cpu":
-            s.evidence = [e for _, e in ev_cpu[:MAX_EVIDENCE]]
-        else:
-            half = MAX_EVIDENCE // 2
-            s.evidence = [e for _, e in ev_cpu[:half]] + [e for _, e in ev_io[:half]]
+        s.evidence = _strongest(s.kind, ev_io, ev_cpu)
         return s
 
     def _protocol_wait(self, call: Call) -> Optional[str]:
@@ -288,6 +273,29 @@ class Classifier:
             s.releases_gil = s.gil > s.py
         else:
             s.releases_gil = None
+
+
+def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop, mult: float) -> None:
+    """A loop that does not wait: its work, weighted by the loops around it."""
+    w = mult * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
+    if w < 3:
+        return
+    s.py = min(CAP, s.py + w)
+    nested = " nested" if loop.parent >= 0 else ""
+    work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"
+    ev_cpu.append((w, f"{path}:{loop.line}{nested} {loop.desc} doing {work} (x{int(mult)})"))
+
+
+def _strongest(kind: str, ev_io: List[Tuple[float, str]], ev_cpu: List[Tuple[float, str]]) -> List[str]:
+    """The evidence that decided the kind, heaviest first (both sides for mixed/unknown)."""
+    ev_io.sort(key=lambda e: -e[0])
+    ev_cpu.sort(key=lambda e: -e[0])
+    if kind == "io":
+        return [e for _, e in ev_io[:MAX_EVIDENCE]]
+    if kind == "cpu":
+        return [e for _, e in ev_cpu[:MAX_EVIDENCE]]
+    half = MAX_EVIDENCE // 2
+    return [e for _, e in ev_cpu[:half]] + [e for _, e in ev_io[:half]]
 
 
 def classify(project: Project) -> Dict[str, Summary]:
