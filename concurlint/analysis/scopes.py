@@ -241,8 +241,9 @@ class ScopeCollector:
                                                 local=bool(local_cls and local_cls.local))
         # a body starts outside the enclosing loops, `with` locks, main guard and try (the state
         # of the loops, state, structure and calls collectors); in_test and nb_try carry on
-        saved = (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler)
+        saved = (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.narrowed)
         self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler = [], [], False, 0, 0
+        self.narrowed = []
         self.scopes.append(scope)
         try:
             if isinstance(node, ast.Lambda):
@@ -257,7 +258,7 @@ class ScopeCollector:
                     fn.ops_outside_loops = _has_ops(node.body)
         finally:
             self.scopes.pop()
-            self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler = saved
+            self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.narrowed = saved
 
     def _calls_itself(self, fn: Function) -> bool:
         """Calls ``name(...)`` or ``self.name(...)`` in its own body (by the callee's text: the

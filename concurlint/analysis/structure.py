@@ -13,6 +13,7 @@ It owns ``in_main_guard``. It needs ``scopes``, ``class_stack``, ``function``, `
 from __future__ import annotations
 
 import ast
+from typing import List, Optional, Tuple
 
 from concurlint.analysis.facts import ClassInfo, Value
 from concurlint.analysis.scopes import _Scope
@@ -23,6 +24,8 @@ class StructureCollector:
 
     def _init_structure(self) -> None:
         self.in_main_guard = False
+        # (name, literal value, last line where it still holds) inside `if name == "literal":`
+        self.narrowed: List[Tuple[str, Value, int]] = []
 
     def visit_Module(self, node: ast.Module) -> None:
         self._prescan(node.body, None)
@@ -85,13 +88,39 @@ class StructureCollector:
         saved = self.in_main_guard
         if guard:
             self.in_main_guard = True
+        narrowing = _narrowing(node)
+        if narrowing is not None:
+            self.narrowed.append(narrowing)
         for stmt in node.body:
             self.visit(stmt)
+        if narrowing is not None:
+            self.narrowed.remove(narrowing)
         self.in_main_guard = saved
         if checked:
             self._record_check(fn, checked, start, node)
         for stmt in node.orelse:
             self.visit(stmt)
+
+
+def _narrowing(node: ast.If) -> Optional[Tuple[str, Value, int]]:
+    """``if host == "localhost":`` -- in the body, up to the first line that rebinds ``host``
+    (its right-hand side included), ``host`` is that literal."""
+    test = node.test
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.Is))):
+        return None
+    left, right = test.left, test.comparators[0]
+    if isinstance(right, ast.Name) and isinstance(left, ast.Constant):
+        left, right = right, left
+    if not (isinstance(left, ast.Name) and isinstance(right, ast.Constant) and isinstance(right.value, (str, int))):
+        return None
+    until = max((getattr(s, "end_lineno", s.lineno) or s.lineno) for s in node.body)
+    for stmt in node.body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Name) and sub.id == left.id and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                until = min(until, sub.lineno)
+    const = right.value
+    return left.id, Value("literal", None, repr(const), right.lineno, right.col_offset,
+                          size=len(const) if isinstance(const, str) else None), until
 
 
 def _is_main_guard(test: ast.AST) -> bool:

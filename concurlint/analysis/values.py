@@ -126,6 +126,9 @@ class ValueCollector:
         if isinstance(node, ast.Lambda):
             return Value("lambda", self._lambda_qualname(node), self.segment(node), line, col, local=True)
         if isinstance(node, ast.Name):
+            for name, lit, until in reversed(self.narrowed):
+                if name == node.id and line <= until:
+                    return Value(lit.kind, None, lit.text, line, col, size=lit.size)
             v = self.lookup(node.id)
             if v is None:
                 return Value("name", None, node.id, line, col)
