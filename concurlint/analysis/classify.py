@@ -276,7 +276,11 @@ class Classifier:
 
 
 def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop, mult: float) -> None:
-    """A loop that does not wait: its work, weighted by the loops around it."""
+    """A loop that does not wait: its work, weighted by the loops around it. A ``while`` loop that
+    only indexes and compares is a cursor stepping through a small structure (a tokenizer over
+    one header, a retry, a state machine): how often it runs is unknown, so it is no evidence."""
+    if loop.has_ops < 2 and loop.desc.startswith("while"):
+        return
     w = mult * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
     if w < 3:
         return
