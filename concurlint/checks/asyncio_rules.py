@@ -643,9 +643,10 @@ class ThreadingLockInAsyncFunction(Rule):
                 if is_test_code(module.module, fn.qualname):
                     return "low"
                 # a lock also taken by synchronous code: held for microseconds on both sides, and
-                # an asyncio lock would not work for the threads (docs/precision.md). A wait
-                # (Event.wait, Queue.get) can last as long as the other thread wants: still high.
-                return "medium" if lock and (fn.cls, text) in shared else "high"
+                # an asyncio lock would not work for the threads (docs/precision.md), so the
+                # advice would be wrong. A wait (Event.wait, Queue.get) can last as long as the
+                # other thread wants: still high.
+                return "low" if lock and (fn.cls, text) in shared else "high"
 
             for v in getattr(fn, "withs", ()):
                 t = project.value_type(v) if v.kind == "instance" else None

@@ -182,8 +182,8 @@ class NonDaemonThreadNeverJoined(Rule):
             if body is None and cls != "threading.Thread":
                 body = f"{cls}.run"
             # a thread that loops forever keeps the interpreter from exiting: certain. One that
-            # does a bounded job ends by itself, so it is only a question of style.
-            conf = "high" if _runs_forever(project, body) else "medium"
+            # does a bounded job ends by itself; the wait at exit is short and usually wanted
+            conf = "high" if _runs_forever(project, body) else "low"
             yield ctx.report(self.code, module, _Pos(call), function=call.function, target=what, confidence=conf)
 
 
