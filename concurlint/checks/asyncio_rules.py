@@ -607,10 +607,27 @@ class DanglingTask(Rule):
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
             elif fn is not None and fn.cls is not None:
-                conf = "medium"  # the object may hold what the task awaits (a future, a condition)
+                # the object may hold what the task awaits (a future, a condition); when the
+                # task's own coroutine awaits on that object, it does: low
+                conf = "low" if _awaits_on_self(project, call) else "medium"
             else:
                 conf = "high"
             yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
+
+
+def _awaits_on_self(project, call: Call) -> bool:
+    """``create_task(self.consume())`` where ``consume`` awaits ``self.queue.get()``,
+    ``self.cond.wait()``...: the object keeps the future the task waits on, and the future keeps
+    the task, so the task cannot be collected while the object lives."""
+    coro = call.args[0] if call.args else None
+    if coro is None or coro.kind != "call" or not coro.qualname or not coro.text.startswith("self."):
+        return False
+    fn = project.functions.get(coro.qualname)
+    if fn is None or not fn.is_async or not fn.params:
+        return False
+    me = fn.params[0] + "."
+    # `await self.q.get()`, `await self.conds[name].wait()`: a method of an object self holds
+    return any(c.awaited and c.text.startswith(me) and "." in c.text[len(me):] for c in project.calls_of(fn))
 
 
 # ---------------------------------------------------------------- CCL504
