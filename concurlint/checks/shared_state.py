@@ -202,6 +202,8 @@ class _Analysis:
         if t not in ("builtins.dict", "builtins.set"):
             return None
         mine = {r.entry.key for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True)}
+        if not mine:
+            return None  # every thread that reaches this write holds a lock on the way
         repeated = any(r.entry.repeated for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True))
         for mod, other, acc in self.by_target.get(w.target, ()):
             if other.qualname == fn.qualname or acc.locks or other.qualname in self.tm.fork_child:
