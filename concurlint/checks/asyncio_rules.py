@@ -71,6 +71,8 @@ def wait_weight(target: str) -> float:
         return 2.5
     if target in META_IO or (target.startswith("pathlib.") and target.rsplit(".", 1)[-1] in META_METHODS):
         return 1
+    if target.startswith("io.") and target.endswith((".seek", ".tell")):
+        return 1  # moves a file position: no disk access of its own
     if target in ("shutil.rmtree", "shutil.copytree", "shutil.make_archive", "shutil.unpack_archive") \
             or target.endswith(("ZipFile.extractall", "TarFile.extractall")):
         return 3  # whole trees: as long as the tree is big
@@ -374,7 +376,7 @@ class BlockingCallInAsyncFunction(Rule):
                 if desc is not None:
                     conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module)
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
-                                     confidence=conf, root=(module.path, call.line, call.col))
+                                     confidence=conf, root=_file_root(module, fn, call, target))
                     continue
                 callee = walker.runs(call, target)
                 if callee is None:
@@ -389,6 +391,16 @@ class BlockingCallInAsyncFunction(Rule):
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=(r.path, r.line, r.col))
+
+
+def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[str]) -> tuple:
+    """Where a blocking call's cause is: the ``open()`` that made the file for the reads, writes
+    and seeks on it in the same function (one file, one finding), else the call itself."""
+    recv = call.receiver
+    if (target and target.startswith("io.") and recv is not None and recv.kind == "instance"
+            and fn.line <= recv.line <= call.line):
+        return (module.path, recv.line, recv.col)
+    return (module.path, call.line, call.col)
 
 
 # ---------------------------------------------------------------- CCL502
