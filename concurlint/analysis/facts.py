@@ -115,6 +115,9 @@ class Function:
     loaded_names: List[str] = field(default_factory=list)
     ops_outside_loops: int = 0
     withs: List["Value"] = field(default_factory=list)  # context managers of plain (sync) `with`
+    # receivers a `while` loop waits on until they have data (`while not pipe.poll():`,
+    # `while q.empty():`), with the loop's last line: after it, pipe.recv() / q.get() return at once
+    ready: List[Tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -12,7 +12,7 @@ a ``for`` iterable is marked "iter"), ``_write_target`` and ``in_test`` (state).
 from __future__ import annotations
 
 import ast
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from concurlint.analysis.facts import Loop
 
@@ -56,6 +56,10 @@ class LoopCollector:
     visit_AsyncFor = visit_For  # type: ignore[assignment]
 
     def visit_While(self, node: ast.While) -> None:
+        polled = _polled(node.test)
+        if polled is not None and self.function is not None:
+            end = getattr(node, "end_lineno", node.lineno) or node.lineno
+            self.function.ready.append((self.segment(polled, 60), end))
         self.in_test += 1
         self.visit(node.test)
         self.in_test -= 1
@@ -103,6 +107,21 @@ class LoopCollector:
 
     def visit_GeneratorExp(self, node):
         self._comprehension(node, "generator expression")
+
+
+POLLS = frozenset({"poll", "readable"})  # `while not x.poll():` waits until x has data
+EMPTIES = frozenset({"empty"})  # `while x.empty():` likewise
+
+
+def _polled(test: ast.AST) -> Optional[ast.AST]:
+    """The receiver a ``while`` test waits on until it has data, else None."""
+    negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+    call = test.operand if negated else test
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return None
+    if (negated and call.func.attr in POLLS) or (not negated and call.func.attr in EMPTIES):
+        return call.func.value
+    return None
 
 
 def _constant_operand(node: ast.AST) -> bool:

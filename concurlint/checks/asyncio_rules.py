@@ -43,6 +43,8 @@ NEVER_WAIT = frozenset({"fileno", "close", "closed", "detach", "readable", "writ
 RESOLVERS = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
                        "socket.getnameinfo", "socket.gethostbyaddr"})
 LOCAL_HOSTS = frozenset({"'localhost'", '"localhost"', "''", '""'})
+# what returns at once after a loop waited for data (``Function.ready``)
+READS_WHEN_READY = frozenset({"recv", "recv_bytes", "get", "read", "readline", "get_nowait"})
 # how long a blocking call waits, for naming the call that waits longest and for confidence:
 # 3 network / processes / sleep / thread waits, 2 file contents and directories, 1 metadata
 META_IO = frozenset({
@@ -370,8 +372,8 @@ class BlockingCallInAsyncFunction(Rule):
         for fn in _coroutines(module):
             for call in _calls(module, fn):
                 target = project.call_target(call)
-                if target in THREAD_WAITS:
-                    continue  # CCL504 names the asyncio replacement
+                if target in THREAD_WAITS or _ready(fn, call):
+                    continue  # CCL504 names the asyncio replacement; or the data is there
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
                     conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module)
@@ -391,6 +393,15 @@ class BlockingCallInAsyncFunction(Rule):
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=(r.path, r.line, r.col))
+
+
+def _ready(fn: Function, call: Call) -> bool:
+    """``while not pipe.poll(): await asyncio.sleep(...)`` then ``pipe.recv()``: the loop waited
+    (yielding) until the data was there, so the read returns at once."""
+    if call.method not in READS_WHEN_READY or "." not in call.text:
+        return False
+    receiver = call.text.rsplit(".", 1)[0]
+    return any(text == receiver and end < call.line for text, end in getattr(fn, "ready", ()))
 
 
 def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[str]) -> tuple:
@@ -685,7 +696,7 @@ class ThreadingLockInAsyncFunction(Rule):
                                      confidence=confidence(v.text))
             for call in _calls(module, fn):
                 target = project.call_target(call)
-                if target not in THREAD_WAITS or _nonblocking_wait(call, target):
+                if target not in THREAD_WAITS or _nonblocking_wait(call, target) or _ready(fn, call):
                     continue
                 recv = call.receiver.text if call.receiver is not None else ""
                 yield ctx.report(self.code, module, call, function=fn.qualname,
