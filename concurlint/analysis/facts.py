@@ -79,6 +79,7 @@ class Loop:
     mult: int  # how much this loop multiplies the work in its body
     parent: int  # enclosing loop index or -1
     has_ops: int = 0  # work per iteration in its own body: 2 arithmetic, 1 light (indexing, compares)
+    bounded: bool = False  # a while loop that counts its turns and gives up (raise/break/return)
 
 
 @dataclass

@@ -63,7 +63,10 @@ class LoopCollector:
         self.in_test += 1
         self.visit(node.test)
         self.in_test -= 1
+        idx = len(self.function.loops) if self.function is not None else -1
         self._loop(node, "while loop", 10, list(node.body))
+        if idx >= 0 and _counts_and_exits(node):
+            self.function.loops[idx].bounded = True
         for s in node.orelse:
             self.visit(s)
 
@@ -122,6 +125,23 @@ def _polled(test: ast.AST) -> Optional[ast.AST]:
     if (negated and call.func.attr in POLLS) or (not negated and call.func.attr in EMPTIES):
         return call.func.value
     return None
+
+
+def _counts_and_exits(node: ast.While) -> bool:
+    """``while not ready: sleep(0.1); misses += 1; if misses > LIMIT: raise ...``: a wait with a
+    turn counter and a way out (raise, break or return) ends by itself."""
+    counts = exits = False
+    stack = list(node.body)
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.While, ast.For)):
+            continue
+        if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name) and isinstance(sub.op, (ast.Add, ast.Sub)):
+            counts = True
+        if isinstance(sub, (ast.Raise, ast.Break, ast.Return)):
+            exits = True
+        stack.extend(ast.iter_child_nodes(sub))
+    return counts and exits
 
 
 def _constant_operand(node: ast.AST) -> bool:

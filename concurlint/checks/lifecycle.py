@@ -188,13 +188,14 @@ class NonDaemonThreadNeverJoined(Rule):
 
 
 def _runs_forever(project, qualname: Optional[str]) -> bool:
-    """The thread body (or a function it calls directly) has a ``while`` loop."""
+    """The thread body (or a function it calls directly) has a ``while`` loop that does not count
+    its turns and give up (a bounded wait ends by itself)."""
     fn = project.functions.get(qualname) if qualname else None
     if fn is None:
         return False
     todo = [fn] + [project.functions[t] for t in (project.call_target(c) for c in project.calls_of(fn))
                    if t in project.functions]
-    return any(loop.desc.startswith("while") for f in todo for loop in f.loops)
+    return any(loop.desc.startswith("while") and not loop.bounded for f in todo for loop in f.loops)
 
 
 class ThreadCallablePassedAsGroup(Rule):
