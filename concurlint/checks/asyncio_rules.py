@@ -43,6 +43,7 @@ NEVER_WAIT = frozenset({"fileno", "close", "closed", "detach", "readable", "writ
 RESOLVERS = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
                        "socket.getnameinfo", "socket.gethostbyaddr"})
 LOCAL_HOSTS = frozenset({"'localhost'", '"localhost"', "''", '""'})
+OPENERS = frozenset({"builtins.open", "io.open", "pathlib.Path.open", "gzip.open", "bz2.open", "lzma.open"})
 # what returns at once after a loop waited for data (``Function.ready``)
 READS_WHEN_READY = frozenset({"recv", "recv_bytes", "get", "read", "readline", "get_nowait"})
 # how long a blocking call waits, for naming the call that waits longest and for confidence:
@@ -410,6 +411,11 @@ def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[s
     recv = call.receiver
     if (target and target.startswith("io.") and recv is not None and recv.kind == "instance"
             and fn.line <= recv.line <= call.line):
+        if recv.text.isidentifier():  # f = open(...) ... with f: -- the open() made it
+            for i in fn.calls:
+                c = module.calls[i]
+                if c.assigned_to == recv.text and c.line <= recv.line and c.target in OPENERS:
+                    return (module.path, c.line, c.col)
         return (module.path, recv.line, recv.col)
     return (module.path, call.line, call.col)
 
