@@ -347,6 +347,8 @@ def work_of(ctx, site) -> Work:
                             network_io=not local.match(fn_name))
             if c == "releases-gil":
                 return Work(fn_name, "cpu", True, False, ev)
+            if ctx.project.kb.declared(fn_name) is not None:  # the user says it is the heavy work
+                return Work(fn_name, "cpu", False, False, [f"{fn_name} (cpu, declared in [tool.concurlint.knowledge])"])
             # one library call holding the GIL is light unless the library says otherwise
     return Work(fn_name)
 
@@ -382,7 +384,7 @@ def reachable_io(ctx, qualname: str) -> List[str]:
         t = project.call_target(call)
         if t is None:
             continue
-        if t in project.functions:
+        if t in project.functions and not _declared_io(project, t):
             if project.functions[t].is_async and not call.awaited:
                 continue
             if t in memo:
@@ -400,8 +402,16 @@ def reachable_io(ctx, qualname: str) -> List[str]:
             if c not in present:
                 present.add(c)
                 out.append(c)
+    if _declared_io(project, qualname) and qualname not in present:
+        out.insert(0, qualname)
     memo[qualname] = out
     return out
+
+
+def _declared_io(project, qualname: str) -> bool:
+    """A project function the user's knowledge declares ``io``: it is the IO call itself."""
+    declared = project.kb.declared(qualname)
+    return declared is not None and declared[0] == "io"
 
 
 def site_start_method(site) -> Optional[str]:

@@ -14,6 +14,15 @@ from concurlint.tomlcompat import load_toml
 
 CATEGORIES = ("io", "async-io", "cpu", "releases-gil")
 
+# CPU weight of one call (units of analysis.classify: one loop iteration of arithmetic).
+# A shipped ``cpu`` entry (json.loads, re.sub, sorted) is one unit: light unless it runs in loops.
+# A call the user declares CPU-heavy in [tool.concurlint.knowledge] is the work itself: it weighs
+# as much as a helper that is heavy on its own (asyncio_rules.HEAVY_CALLEE), so one such call makes
+# its caller CPU-bound, dispatching it to threads is CCL101, and calling it in a coroutine CCL502.
+CPU_CALL_WEIGHT = 1.0
+DECLARED_CPU_WEIGHT = 1000.0
+RELEASES_GIL_WEIGHT = 10.0
+
 
 def rules_dir() -> Path:
     """Where rules/*.toml live: inside the installed package, or the source tree."""
@@ -96,6 +105,24 @@ class Knowledge:
                 break
         self._cache[name] = found
         return found
+
+    def declared(self, name: str) -> Optional[Tuple[str, str]]:
+        """(category, pattern) when the user's [tool.concurlint.knowledge] names ``name``: what
+        the user says about their own code wins over what the project's source shows."""
+        for c in CATEGORIES:
+            m = self._user[c].match(name)
+            if m is not None:
+                return c, m
+        return None
+
+    def cpu_weight(self, name: str, category: str) -> float:
+        """The CPU weight of one call of ``name`` known to be of ``category`` (cpu/releases-gil)."""
+        if category == "releases-gil":
+            return RELEASES_GIL_WEIGHT
+        declared = self.declared(name)
+        if declared is not None and declared[0] == "cpu":
+            return DECLARED_CPU_WEIGHT
+        return CPU_CALL_WEIGHT
 
     def table(self, name: str) -> dict:
         return self.tables.get(name, {})

@@ -222,12 +222,15 @@ class Classifier:
                     mark_io(call.loop)
                     ev_io.append((m, f"{where} awaits {target} (async io)"))
             elif category == "cpu":
-                s.py = min(CAP, s.py + m)
-                ev_cpu.append((m, f"{where} calls {target} (cpu{', in a loop' if m > 1 else ''})"))
+                w = p.kb.cpu_weight(target, category) * m
+                s.py = min(CAP, s.py + w)
+                ev_cpu.append((w, f"{where} calls {target} (cpu{_declared_note(p.kb, target)}"
+                                  f"{', in a loop' if m > 1 else ''})"))
             elif category == "releases-gil":
                 w = GIL_CALL_WEIGHT * m
                 s.gil = min(CAP, s.gil + w)
                 ev_cpu.append((w, f"{where} calls {target} (cpu, releases the GIL)"))
+        _declared_work(s, p.kb, fn, path, ev_io, ev_cpu)
         for i, loop in enumerate(fn.loops):
             if not loop_io[i] and loop.has_ops:
                 _add_loop_work(s, ev_cpu, path, loop, mult_of(i))
@@ -273,6 +276,34 @@ class Classifier:
             s.releases_gil = s.gil > s.py
         else:
             s.releases_gil = None
+
+
+def _declared_note(kb, name: str) -> str:
+    return ", declared in [tool.concurlint.knowledge]" if kb.declared(name) is not None else ""
+
+
+def _declared_work(s: Summary, kb, fn: Function, path: str, ev_io: List[Tuple[float, str]],
+                   ev_cpu: List[Tuple[float, str]]) -> None:
+    """A project function the user's [tool.concurlint.knowledge] names does what the user says,
+    whatever its body shows (it calls a driver or an extension we cannot see into)."""
+    declared = kb.declared(fn.qualname)
+    if declared is None:
+        return
+    category = declared[0]
+    where = f"{path}:{fn.line} {fn.qualname} is declared {category} in [tool.concurlint.knowledge]"
+    if category in ("io", "async-io"):
+        s.io = min(CAP, s.io + 1.0)
+        s.async_io = s.async_io or category == "async-io"
+        ev_io.append((1.0, where))
+        if category == "io" and not fn.is_async and s.blocking is None:
+            s.blocking = ((fn.qualname,), f"{fn.name}() ({fn.qualname})", path, fn.line)
+    else:
+        w = kb.cpu_weight(fn.qualname, category)
+        if category == "cpu":
+            s.py = min(CAP, s.py + w)
+        else:
+            s.gil = min(CAP, s.gil + w)
+        ev_cpu.append((w, where))
 
 
 def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop, mult: float) -> None:

@@ -468,8 +468,7 @@ class _Peak:
                     continue
                 cat = self.p.kb.category(target)
                 if cat is not None and cat[0] in ("cpu", "releases-gil"):
-                    w = 10.0 if cat[0] == "releases-gil" else 1.0
-                    best = max(best, w * mult(call.loop))
+                    best = max(best, self.p.kb.cpu_weight(target, cat[0]) * mult(call.loop))
         finally:
             self.active.discard(q)
         self.memo[key] = best
@@ -602,13 +601,15 @@ class CpuBoundWorkInAsyncFunction(Rule):
                                      advice=_advice(s.releases_gil), confidence=conf)
                     continue
                 cat = kb.category(target)
-                if cat is None or cat[0] not in ("cpu", "releases-gil") or call.loop < 0:
+                declared = kb.declared(target) is not None
+                if cat is None or cat[0] not in ("cpu", "releases-gil") or (call.loop < 0 and not declared):
                     continue
-                w = m * (10.0 if cat[0] == "releases-gil" else 1.0)
+                w = m * kb.cpu_weight(target, cat[0])
                 if w < HEAVY:
                     continue
+                where = f"called in a loop (x{int(m)})" if call.loop >= 0 else "declared CPU-heavy in [tool.concurlint.knowledge]"
                 yield ctx.report(self.code, module, call, function=fn.qualname,
-                                 what=f"{call.text}() called in a loop (x{int(m)})",
+                                 what=f"{call.text}() {where}",
                                  advice=_advice(cat[0] == "releases-gil"),
                                  confidence=cpu_confidence(ctx, module, fn, call=call))
 
