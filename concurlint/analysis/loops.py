@@ -127,6 +127,20 @@ def _polled(test: ast.AST) -> Optional[ast.AST]:
     return None
 
 
+def _cursor_step(node: ast.AST) -> bool:
+    """``i = i + 1``, ``k = k + 3``, ``n -= 1``: a statement moving a cursor or a counter by a
+    constant, bookkeeping rather than arithmetic on the data."""
+    if isinstance(node, ast.AugAssign):
+        return (isinstance(node.target, ast.Name) and isinstance(node.op, (ast.Add, ast.Sub))
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int))
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        v = node.value
+        return (isinstance(v, ast.BinOp) and isinstance(v.op, (ast.Add, ast.Sub))
+                and isinstance(v.left, ast.Name) and v.left.id == node.targets[0].id
+                and isinstance(v.right, ast.Constant) and isinstance(v.right.value, int))
+    return False
+
+
 def _counts_and_exits(node: ast.While) -> bool:
     """``while not ready: sleep(0.1); misses += 1; if misses > LIMIT: raise ...``: a wait with a
     turn counter and a way out (raise, break or return) ends by itself."""
@@ -190,6 +204,9 @@ def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
             continue  # building an error message is not the loop's work
         if isinstance(node, ast.BinOp) and _constant_operand(node.left) and _constant_operand(node.right):
             continue  # _MAXLINE + 1: a constant, whatever the loop does
+        if _cursor_step(node):
+            level = max(level, 1)  # i = i + 1, k += 3: a cursor or a counter moving on
+            continue
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
             ops += 1
             if ops >= 2:
