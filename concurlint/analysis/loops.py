@@ -127,6 +127,13 @@ def _polled(test: ast.AST) -> Optional[ast.AST]:
     return None
 
 
+def _offset(node: ast.AST) -> bool:
+    """``len(p) + 3``, ``protocol + "://"``: adding a constant offset or affix, not arithmetic."""
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))
+            and (isinstance(node.left, ast.Constant) or isinstance(node.right, ast.Constant))
+            and isinstance((node.left if isinstance(node.left, ast.Constant) else node.right).value, (int, str)))
+
+
 def _cursor_step(node: ast.AST) -> bool:
     """``i = i + 1``, ``k = k + 3``, ``n -= 1``: a statement moving a cursor or a counter by a
     constant, bookkeeping rather than arithmetic on the data."""
@@ -206,6 +213,10 @@ def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
             continue  # _MAXLINE + 1: a constant, whatever the loop does
         if _cursor_step(node):
             level = max(level, 1)  # i = i + 1, k += 3: a cursor or a counter moving on
+            continue
+        if _offset(node):
+            level = max(level, 1)  # len(p) + 3, proto + "://": an offset or a suffix
+            stack.extend(ast.iter_child_nodes(node))
             continue
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
             ops += 1
