@@ -201,9 +201,16 @@ class _Analysis:
         t = self.project.value_type(value) if value is not None else None
         if t not in ("builtins.dict", "builtins.set"):
             return None
-        mine = {r.entry.key for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True)}
+        reaches = self.tm.thread_reaches(fn.qualname, unlocked_only=True)
+        mine = {r.entry.key for r in reaches}
         if not mine:
             return None  # every thread that reaches this write holds a lock on the way
+        if w.target.startswith("attr:"):
+            cls, _, attr = w.target[5:].rpartition(".")
+            if not is_class_level(self.project, cls, attr) and not any(
+                    r.entry.bound_class and fn.cls and self.project.is_subclass(r.entry.bound_class, fn.cls)
+                    for r in reaches):
+                return None  # instance state: only one object's own thread shares it
         repeated = any(r.entry.repeated for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True))
         for mod, other, acc in self.by_target.get(w.target, ()):
             if other.qualname == fn.qualname or acc.locks or other.qualname in self.tm.fork_child:
