@@ -1,6 +1,7 @@
 """Every rule's fixtures, through the real `concurlint` command.
 
-A fixture is ``tests/fixtures/CCLnnn[_variant].py``. A line that must produce findings ends in a
+A fixture is ``tests/fixtures/CCLnnn[_variant].py``, or a package ``tests/fixtures/CCLnnn_variant/``
+whose modules import each other (cross-module cases; every module is marked). A line that must produce findings ends in a
 comment naming them (``# CCL401`` or ``# CCL401, CCL405``); every other line must produce nothing.
 So one file is both the positive and the negative set. A finding the rule is less sure of carries
 its confidence (``# CCL504:medium``, ``# CCL501:low``): it must be reported with exactly that
@@ -22,7 +23,15 @@ MARK_RE = re.compile(r"#\s*((?:CCL\d{3}(?::(?:high|medium|low))?[,\s]*)+)\s*$")
 CODE_RE = re.compile(r"(CCL\d{3})(?::(high|medium|low))?")
 TARGET_RE = re.compile(r"#\s*concurlint:\s*target-version\s*=\s*(\S+)")
 
-FIXTURE_FILES = sorted(FIXTURES.glob("CCL*.py"))
+# a fixture is a file, or a package directory (``CCL604_workers/``) whose modules import each
+# other: every module of it is marked the same way, and the rule's code starts the directory name
+FIXTURE_FILES = sorted(list(FIXTURES.glob("CCL*.py")) + [f for d in FIXTURES.glob("CCL*") if d.is_dir()
+                                                         for f in d.rglob("*.py")])
+
+
+def fixture_name(path: Path) -> str:
+    """``CCL604.py`` or ``CCL604_workers`` for ``CCL604_workers/pollers.py``."""
+    return path.relative_to(FIXTURES).parts[0]
 
 
 def expected(path: Path):
@@ -58,7 +67,7 @@ def fixture_reports():
     return found
 
 
-@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=[f.name for f in FIXTURE_FILES])
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=[f.relative_to(FIXTURES).as_posix() for f in FIXTURE_FILES])
 def test_fixture(fixture: Path, fixture_reports):
     want = expected(fixture)
     rel = str(fixture.relative_to(ROOT))
@@ -75,7 +84,7 @@ def test_every_rule_has_a_positive_and_a_negative_fixture():
     for code, meta in all_meta().items():
         if meta.internal:
             continue
-        files = [f for f in FIXTURE_FILES if f.name.startswith(code)]
+        files = [f for f in FIXTURE_FILES if fixture_name(f).startswith(code)]
         assert files, f"{code} has no fixture tests/fixtures/{code}*.py"
         positives = sum(1 for f in files for (_, c, conf) in expected(f) if c == code and conf == "high")
         assert positives >= 2, f"{code}: fewer than two positive lines (at high confidence) in its fixtures"

@@ -37,6 +37,21 @@ GROUP_FIRST = ("threading.Thread", "multiprocessing.Process", "multiprocessing.c
 CALLABLE_KINDS = ("function", "lambda", "bound-method", "partial")
 
 
+def _is_callable(project, v) -> bool:
+    """Is the value a function, class or method? Names are resolved across the project's modules
+    (``from .jobs import drain``, ``jobs.drain`` through ``import pkg.jobs as jobs``); a library
+    name counts when the knowledge base knows it as a call. A name bound to anything else (a
+    constant, ``None``) or that cannot be resolved is not reported."""
+    if v.kind in CALLABLE_KINDS:
+        return True
+    if v.kind != "ref" or not v.qualname:
+        return False
+    r = project.resolve(v.qualname)
+    if r is None:
+        return False
+    return r in project.functions or r in project.classes or project.kb.category(r) is not None
+
+
 class _Pos:
     def __init__(self, call: Call):
         self.line, self.col = call.line, call.col
@@ -207,7 +222,7 @@ class ThreadCallablePassedAsGroup(Rule):
             t = project.call_target(call)
             if t not in GROUP_FIRST and not (t or "").endswith("BaseContext.Process"):
                 continue
-            if not call.args or call.args[0].kind not in CALLABLE_KINDS:
+            if not call.args or not _is_callable(project, call.args[0]):
                 continue
             api = "threading.Thread" if t == "threading.Thread" else "multiprocessing.Process"
             yield ctx.report(self.code, module, _Pos(call), function=call.function,

@@ -1,0 +1,42 @@
+"""Rules that need a name defined in another module of the project, through the real CLI.
+
+CCL604 (a callable passed where ``group`` goes) on thread and process bodies imported from another
+module: the package fixture ``tests/fixtures/CCL604_workers`` is checked whole by test_fixtures;
+here it is checked one file at a time, as the pre-commit hook does, and with the body module
+missing (then nothing is known about the names, and nothing is reported).
+"""
+from __future__ import annotations
+
+import shutil
+
+from conftest import FIXTURES, ROOT, run_cli
+from test_fixtures import expected
+
+PACKAGE = FIXTURES / "CCL604_workers"
+
+
+def _lines(out: str, code: str) -> set:
+    return {int(ln.split(":")[1]) for ln in out.splitlines() if f" {code} " in ln}
+
+
+def test_one_changed_file_still_resolves_the_bodies_it_imports():
+    pollers = PACKAGE / "pollers.py"
+    proc = run_cli("check", pollers.relative_to(ROOT), "--no-cache", "--select", "CCL604", cwd=ROOT)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert _lines(proc.stdout, "CCL604") == {line for line, code, _ in expected(pollers) if code == "CCL604"}
+    assert len(_lines(proc.stdout, "CCL604")) == 5
+
+
+def test_names_from_a_module_outside_the_project_are_not_guessed(tmp_path):
+    """Without jobs.py the imported names could be anything (``THREAD_GROUP`` is ``None``):
+    text that looks like a function is not enough."""
+    pkg = tmp_path / "CCL604_workers"
+    pkg.mkdir()
+    shutil.copy(PACKAGE / "__init__.py", pkg / "__init__.py")
+    shutil.copy(PACKAGE / "pollers.py", pkg / "pollers.py")
+    proc = run_cli("check", "CCL604_workers", "--no-cache", "--select", "CCL604", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+    # the same package with its bodies: every marked line
+    shutil.copy(PACKAGE / "jobs.py", pkg / "jobs.py")
+    proc = run_cli("check", "CCL604_workers", "--no-cache", "--select", "CCL604", cwd=tmp_path)
+    assert len(_lines(proc.stdout, "CCL604")) == 5, proc.stdout + proc.stderr
