@@ -26,7 +26,7 @@ class LoopCollector:
     def _init_loops(self) -> None:
         self.loop_stack: List[int] = []
 
-    def _loop(self, node: ast.AST, desc: str, mult: int, body: List[ast.AST]) -> None:
+    def _loop(self, node: ast.AST, desc: str, mult: int, body: List[ast.AST], test: Optional[ast.AST] = None) -> None:
         fn = self.function
         if fn is None:
             for b in body:
@@ -34,7 +34,7 @@ class LoopCollector:
             return
         parent = self.loop_stack[-1] if self.loop_stack else -1
         idx = len(fn.loops)
-        fn.loops.append(Loop(node.lineno, desc, mult, parent, has_ops=_has_ops(body, numeric=_is_range(node))))
+        fn.loops.append(Loop(node.lineno, desc, mult, parent, has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node))))
         self.loop_stack.append(idx)
         try:
             for b in body:
@@ -64,7 +64,7 @@ class LoopCollector:
         self.visit(node.test)
         self.in_test -= 1
         idx = len(self.function.loops) if self.function is not None else -1
-        self._loop(node, "while loop", 10, list(node.body))
+        self._loop(node, "while loop", 10, list(node.body), test=node.test)  # the test runs every turn
         if idx >= 0 and _counts_and_exits(node):
             self.function.loops[idx].bounded = True
         for s in node.orelse:

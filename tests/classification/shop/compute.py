@@ -31,6 +31,33 @@ def fib(n):  # kind: cpu
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
 
+def count_primes(limit):  # kind: cpu
+    found = 0
+    for n in range(2, limit):
+        d = 2
+        while d * d <= n:  # the test is arithmetic too, every turn
+            if n % d == 0:
+                break
+            d += 1
+        else:
+            found += 1
+    return found
+
+
+def split_header(value):  # kind: unknown
+    # a cursor stepping through one header: indexing, compares and a step are bookkeeping
+    items, pos, n = [], 0, len(value)
+    while pos < n:
+        while pos < n and value[pos] in " ,":
+            pos = pos + 1
+        start = pos
+        while pos < n and value[pos] != ",":
+            pos += 1
+        if start < pos:
+            items.append(value[start:pos].strip())
+    return items
+
+
 def squares(n):  # kind: cpu
     return sum([i * i for i in range(n)])
 
