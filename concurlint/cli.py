@@ -35,6 +35,8 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the per-file cache")
     p.add_argument("--cache-dir", help="where the cache lives (default: .concurlint_cache next to pyproject.toml)")
     p.add_argument("--config", help="read [tool.concurlint] from this pyproject.toml instead of searching")
+    p.add_argument("--library", action="store_true",
+                   help="library mode: callers may run every public function in many threads and tasks at once")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +122,8 @@ def _load_config(args):
                 raise ConfigError(f"unknown rule code '{code}' in --{opt.replace('_', '-')}")
     if getattr(args, "jobs", None) is not None and args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
+    if getattr(args, "library", False):
+        config.library = True
     if getattr(args, "cache_dir", None):
         config.cache_dir = os.path.abspath(args.cache_dir)
     return config, paths

@@ -15,7 +15,7 @@ FAIL_ON = ("error", "warning", "info", "never")
 KNOWLEDGE_KEYS = ("io", "cpu", "releases-gil", "async-io")
 KEYS = (
     "target-version", "select", "ignore", "exclude", "per-file-ignores", "fail-on", "knowledge",
-    "probe", "cache-dir", "jobs", "extend-exclude", "min-confidence",
+    "probe", "cache-dir", "jobs", "extend-exclude", "min-confidence", "library",
 )
 CONFIDENCE_LEVELS = ("high", "medium", "low")
 DEFAULT_EXCLUDES = (".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "build", "dist", ".tox",
@@ -39,6 +39,7 @@ class Config:
     probe: List[dict] = field(default_factory=list)
     cache_dir: Optional[str] = None
     jobs: Optional[int] = None
+    library: bool = False  # library mode: callers run the public API in many threads (docs/free-threading.md)
     source: Optional[Path] = None  # the pyproject.toml it came from
     root: Optional[Path] = None  # its directory: relative excludes are matched from here
 
@@ -55,7 +56,10 @@ class Config:
 
     def fingerprint(self) -> str:
         """What the per-file facts depend on (for the cache key)."""
-        blob = json.dumps({"knowledge": self.knowledge}, sort_keys=True)
+        settings: dict = {"knowledge": self.knowledge}
+        if self.library:  # only when set: the default keeps the fingerprint (and caches) it always had
+            settings["library"] = True
+        blob = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
     def is_excluded(self, path: Path, base: Optional[Path] = None) -> bool:
@@ -188,6 +192,10 @@ def apply_table(cfg: Config, table: dict, source: str) -> Config:
         cfg.probe = probes
     if "cache-dir" in table:
         cfg.cache_dir = str(table["cache-dir"])
+    if "library" in table:
+        if not isinstance(table["library"], bool):
+            raise ConfigError(f"'library' in [tool.concurlint] of {source} must be true or false")
+        cfg.library = table["library"]
     if "jobs" in table:
         if not isinstance(table["jobs"], int) or table["jobs"] < 1:
             raise ConfigError(f"'jobs' in {source} must be a positive integer")

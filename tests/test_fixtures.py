@@ -7,7 +7,8 @@ So one file is both the positive and the negative set. A finding the rule is les
 its confidence (``# CCL504:medium``, ``# CCL501:low``): it must be reported with exactly that
 confidence, so it is in the report at ``--min-confidence medium``/``low`` and not in the default
 output; an unmarked code means confidence ``high``. A first-line comment
-``# concurlint: target-version=3.14`` runs that fixture with a target version.
+``# concurlint: target-version=3.14`` runs that fixture with a target version, and
+``# concurlint: library`` in library mode (``--library``).
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from conftest import FIXTURES, ROOT, report_json
 
 MARK_RE = re.compile(r"#\s*((?:CCL\d{3}(?::(?:high|medium|low))?[,\s]*)+)\s*$")
 CODE_RE = re.compile(r"(CCL\d{3})(?::(high|medium|low))?")
-TARGET_RE = re.compile(r"#\s*concurlint:\s*target-version\s*=\s*(\S+)")
+TARGET_RE = re.compile(r"#\s*concurlint:.*?target-version\s*=\s*([^\s,]+)")
+LIBRARY_RE = re.compile(r"#\s*concurlint:.*\blibrary\b")
 
 # a fixture is a file, or a package directory (``CCL604_workers/``) whose modules import each
 # other: every module of it is marked the same way, and the rule's code starts the directory name
@@ -50,17 +52,23 @@ def target_of(path: Path):
     return m.group(1) if m else None
 
 
+def is_library(path: Path) -> bool:
+    return bool(LIBRARY_RE.search(path.read_text(encoding="utf-8").split("\n", 1)[0]))
+
+
 @pytest.fixture(scope="module")
 def fixture_reports():
-    """One real CLI run per target version over all fixtures that use it."""
+    """One real CLI run per target version (and library mode) over all fixtures that use it."""
     groups = defaultdict(list)
     for f in FIXTURE_FILES:
-        groups[target_of(f)].append(f)
+        groups[(target_of(f), is_library(f))].append(f)
     found = defaultdict(set)
-    for target, files in groups.items():
+    for (target, library), files in groups.items():
         args = [str(f.relative_to(ROOT)) for f in files] + ["--min-confidence", "low"]
         if target:
             args += ["--target-version", target]
+        if library:
+            args.append("--library")
         doc = report_json(*args, cwd=ROOT)
         for finding in doc["findings"]:
             found[finding["path"]].add((finding["line"], finding["code"], finding["confidence"]))

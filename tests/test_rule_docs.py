@@ -5,7 +5,8 @@
 - Each rule's ``[doc] example`` run through the real ``concurlint check`` gives that rule's code,
   and its ``use_instead`` gives no finding at all (each in its own directory, so that no other
   example takes part in the project-wide analysis). An example whose first line is
-  ``# concurlint: target-version=3.14`` is checked with that target.
+  ``# concurlint: target-version=3.14`` is checked with that target; one whose first line is
+  ``# concurlint: library`` is checked in library mode.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 from conftest import ROOT, run_cli
 
 DOCS = ROOT / "docs" / "rules"
-TARGET_RE = re.compile(r"#\s*concurlint:\s*target-version\s*=\s*(\S+)")
+TARGET_RE = re.compile(r"#\s*concurlint:.*?target-version\s*=\s*([^\s,]+)")
+LIBRARY_RE = re.compile(r"#\s*concurlint:.*\blibrary\b")
 FINDING_RE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>CCL\d{3}) ", re.M)
 # an internal error cannot be provoked on purpose: its example is a comment about such a file
 UNTRIGGERABLE = {"CCL999"}
@@ -49,6 +51,8 @@ def _check(job):
     target = _target(source)
     if target:
         args += ["--target-version", target]
+    if LIBRARY_RE.search(source.strip("\n").split("\n", 1)[0]):
+        args.append("--library")
     proc = run_cli(*args, path, cwd=directory)
     return (code, kind), proc
 

@@ -93,6 +93,7 @@ class Access:
     col: int
     locks: Tuple[str, ...] = ()
     in_check: bool = False  # part of an if/while test
+    via_self: bool = False  # through the instance (``self.X``), not the class (``Cls.X``, ``cls.X``)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class ClassInfo:
     methods: Dict[str, str] = field(default_factory=dict)  # name -> function qualname
     attrs: Dict[str, Value] = field(default_factory=dict)  # self.X / class-level X -> value
     local: bool = False
+    not_thread_safe: bool = False  # its docstring says instances must not be shared between threads
 
 
 @dataclass

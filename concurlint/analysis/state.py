@@ -41,11 +41,13 @@ class StateCollector:
     def _init_state(self) -> None:
         self.locks: List[str] = []
         self.in_test = 0
+        self._via_self = False  # the last key shared_target returned was reached through ``self``
 
     # --------------------------------------------------------- shared state
     def shared_target(self, node: ast.AST) -> Optional[str]:
         """The shared-state key for an expression naming a global or an attribute of self/class."""
         fn = self.function
+        self._via_self = False
         if isinstance(node, ast.Name):
             name = node.id
             if fn is None:
@@ -68,6 +70,7 @@ class StateCollector:
             if owner is not None:
                 if node.attr in owner.methods:
                     return None
+                self._via_self = not (fn is not None and "classmethod" in " ".join(fn.decorators))
                 return f"attr:{owner.qualname}.{node.attr}"
             v = self.lookup(node.value.id)
             if v is not None and v.kind == "class" and v.qualname and not v.local:
@@ -77,7 +80,8 @@ class StateCollector:
         return None
 
     def access(self, target: str, kind: str, op: str, node: ast.AST) -> None:
-        acc = Access(target, kind, op, node.lineno, node.col_offset, tuple(self.locks), self.in_test > 0)
+        acc = Access(target, kind, op, node.lineno, node.col_offset, tuple(self.locks), self.in_test > 0,
+                     self._via_self)
         fn = self.function
         if fn is not None:
             fn.accesses.append(acc)
@@ -139,7 +143,7 @@ class StateCollector:
         for acc in fn.accesses[start:]:
             if acc.target in checked and acc.kind in ("write", "mutate", "rmw"):
                 fn.accesses.append(Access(acc.target, "check", checked[acc.target],
-                                          node.lineno, node.col_offset, tuple(self.locks)))
+                                          node.lineno, node.col_offset, tuple(self.locks), via_self=acc.via_self))
                 break
 
     # ------------------------------------------------------------- visitors

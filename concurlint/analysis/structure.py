@@ -13,10 +13,15 @@ It owns ``in_main_guard``. It needs ``scopes``, ``class_stack``, ``function``, `
 from __future__ import annotations
 
 import ast
+import re
 from typing import List, Optional, Tuple
 
 from concurlint.analysis.facts import ClassInfo, Value
 from concurlint.analysis.scopes import _Scope
+
+# "not thread-safe", "is not threadsafe", "not safe to share between threads" in a class docstring
+_NOT_THREAD_SAFE = re.compile(r"not\s+(thread[-\s]?safe|safe\s+(to\s+(use|share)\s+)?(across|between|from)\s+"
+                              r"(multiple\s+)?threads)", re.IGNORECASE)
 
 
 class StructureCollector:
@@ -43,7 +48,8 @@ class StructureCollector:
             r = self.resolve(b)
             if r:
                 bases.append(self.kb.canonical(r))
-        info = ClassInfo(q, node.name, node.lineno, bases, local=self.function is not None)
+        info = ClassInfo(q, node.name, node.lineno, bases, local=self.function is not None,
+                         not_thread_safe=bool(_NOT_THREAD_SAFE.search(ast.get_docstring(node, clean=False) or "")))
         self.facts.classes[q] = info
         if self.function is not None:
             self.scope.values[node.name] = Value("class", q, node.name, node.lineno, node.col_offset, local=True)

@@ -320,9 +320,17 @@ def _analysis(ctx) -> _Analysis:
 
 class _SharedState(Rule):
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        seen = set()
         for f in ctx.shared(_analysis).out.get(module.path, ()):
             if f.code == self.code:
+                seen.add(f.line)
                 yield f
+        if ctx.config.library:  # library mode (checks/library.py): what the callers' threads can race on
+            from concurlint.checks.library import library_analysis
+
+            for f in ctx.shared(library_analysis).out.get(module.path, ()):
+                if f.code == self.code and f.line not in seen:
+                    yield f
 
 
 class UnsynchronisedWriteToSharedState(_SharedState):
