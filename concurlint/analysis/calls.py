@@ -97,6 +97,8 @@ class CallCollector:
     visit_YieldFrom = visit_Yield  # type: ignore[assignment]
 
     def visit_Await(self, node: ast.Await) -> None:
+        if self.function is not None:
+            self.function.awaits.append((node.lineno, node.col_offset))
         if isinstance(node.value, ast.Call):
             self.awaited.add(id(node.value))
             self.use.setdefault(id(node.value), ("await", None))

@@ -94,6 +94,7 @@ class Access:
     locks: Tuple[str, ...] = ()
     in_check: bool = False  # part of an if/while test
     via_self: bool = False  # through the instance (``self.X``), not the class (``Cls.X``, ``cls.X``)
+    into: str = ""  # a read assigned whole to a local name (``n = self.count``): that name
 
 
 @dataclass
@@ -120,6 +121,9 @@ class Function:
     # receivers a `while` loop waits on until they have data (`while not pipe.poll():`,
     # `while q.empty():`), with the loop's last line: after it, pipe.recv() / q.get() return at once
     ready: List[Tuple[str, int]] = field(default_factory=list)
+    awaits: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of every `await`
+    # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
+    async_withs: List[Tuple[str, int, int]] = field(default_factory=list)
 
 
 @dataclass

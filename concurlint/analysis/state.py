@@ -158,6 +158,9 @@ class StateCollector:
             v = self.describe(item.context_expr)
             if self.function is not None and isinstance(node, ast.With):
                 self.function.withs.append(v)
+            elif self.function is not None:
+                self.function.async_withs.append((v.qualname or self.segment(item.context_expr, 60), node.lineno,
+                                                  getattr(node, "end_lineno", 0) or node.lineno))
             if item.optional_vars is not None:
                 self.bind(item.optional_vars, v if v.kind != "other" else None, node)
             if v.kind == "instance" and v.qualname in LOCK_TYPES:
@@ -175,7 +178,11 @@ class StateCollector:
             self.use[id(node.value)] = ("assign", node.targets[0].id)
         elif isinstance(node.value, ast.Call):
             self.use[id(node.value)] = ("assign", None)
+        fn = self.function
+        first = len(fn.accesses) if fn is not None else 0
         self.visit(node.value)
+        if fn is not None and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self._mark_into(fn, first, node.value, node.targets[0].id)
         v = self.describe(node.value)
         for t in node.targets:
             if isinstance(t, ast.Subscript):
@@ -185,6 +192,19 @@ class StateCollector:
                 self.visit(t.value)
             self._write_target(t, "write", "= " + _short(self.segment(node.value, 30)))
             self.bind(t, v, node)
+
+    @staticmethod
+    def _mark_into(fn: Function, first: int, value: ast.AST, name: str) -> None:
+        """``n = self.count`` / ``n = COUNTS.get(k)``: the read is taken whole into ``n``."""
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in READING_METHODS:
+            value = value.func.value
+            reads = [a for a in fn.accesses[first:] if a.kind == "read" and a.op.startswith(".")]
+        elif isinstance(value, (ast.Attribute, ast.Name, ast.Subscript)):
+            reads = [a for a in fn.accesses[first:] if a.kind == "read"]
+        else:
+            return
+        if len(reads) == 1:
+            reads[0].into = name
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:

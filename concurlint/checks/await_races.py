@@ -1,0 +1,190 @@
+"""CCL506: a lost update across ``await`` (every mode, one event loop is enough).
+
+A coroutine reads shared state (``self.X``, a class attribute or a module global), awaits, and
+then writes that state from what it read; other tasks run at every ``await``, so one of them can
+change the state in between and its update is lost:
+
+- read-modify-write with the await inside: ``self.total += await fetch()``;
+- check-then-act across an await: ``if self.token is None: ... await ...; self.token = ...``
+  (both tasks see ``None`` and both refresh) or ``if self.token is None: self.token = await refresh()``;
+- a stale local: ``n = self.count`` ... ``await ...`` ... ``self.count = n + 1``.
+
+Not reported: the write or the read made while an ``asyncio.Lock`` (or any lock) is held
+(``async with self._lock:`` around the read, the await and the write); a re-read after the await;
+``ContextVar`` and the other values ``analysis.threads`` knows to be safe; a write that does not
+use what was read, or resets it to a constant. The await positions come from ``Function.awaits``, the reads and writes from
+``Function.accesses`` (``Access.into`` names the local a read was taken into).
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, List, Optional, Tuple
+
+from concurlint.analysis.facts import Access, Function, ModuleFacts
+from concurlint.analysis.hints import is_lifecycle, is_test_code
+from concurlint.analysis.library import CONSTANT
+from concurlint.analysis.threads import is_thread_safe_value, state_info
+from concurlint.registry import Finding, Rule
+
+Pos = Tuple[int, int]
+# the context manager of an `async with` that serialises the tasks (asyncio's, anyio's or a project's own)
+LOCKISH = re.compile(r"(Lock|Semaphore|Condition|Mutex|CapacityLimiter)\b[^.]*$|(^|[._])(lock|mutex|sem)\w*$", re.I)
+# classes that implement synchronisation themselves: their waits are the point
+PRIMITIVE = re.compile(r"(Lock|Semaphore|Condition|Event|Queue|Barrier|Limiter|Mutex)$")
+# a test against one state (`==`, `!=`, `is X` but not `is None`): a state machine, not a value
+STATE_MACHINE = re.compile(r"==|!=|\bis\s+(not\s+)?(?!None\b)\w")
+# objects made to be used by many tasks at once
+TASK_SHARED = re.compile(r"(Client|Pool|Cache|Session|Registry|Manager|Limiter|Scheduler|Broker)$")
+
+
+class _Pos:
+    def __init__(self, line: int, col: int, text: str = ""):
+        self.line, self.col, self.end_line, self.end_col, self.text = line, col, line, col, text
+
+
+def _between(awaits: List[Pos], after: Pos, write: Access) -> Optional[Pos]:
+    """The first await after ``after`` that runs before ``write`` stores (its own line included:
+    the right-hand side is evaluated before the store)."""
+    for a in sorted(awaits):
+        if a > after and a[0] <= write.line:
+            return a
+    return None
+
+
+def _uses(op: str, name: str) -> bool:
+    return bool(name) and re.search(rf"(?<![\w.]){re.escape(name)}\b", op) is not None
+
+
+def _locked_spans(fn: Function) -> List[Tuple[int, int]]:
+    return [(a, b) for what, a, b in fn.async_withs if LOCKISH.search(what)]
+
+
+def _inside(spans: List[Tuple[int, int]], *lines: int) -> bool:
+    return any(all(a <= ln <= b for ln in lines) for a, b in spans)
+
+
+def _called_under_lock(ctx) -> Tuple[set, set]:
+    """(coroutines every project caller awaits while holding a lock: the lock covers them,
+    functions the project calls at all)."""
+    project = ctx.project
+    held: dict = {}
+    by_name: dict = {}
+    for q, f in project.functions.items():
+        if f.cls:
+            by_name.setdefault(f.name, []).append(q)
+    for mod, call in project.all_calls():
+        t = project.call_target(call)
+        if t not in project.functions or not call.function:
+            continue
+        caller = project.functions.get(call.function)
+        locked = bool(call.locks) or (caller is not None and _inside(_locked_spans(caller), call.line))
+        held.setdefault(t, []).append(locked)
+        # ``self.m()`` in a base class runs a subclass's override of ``m`` as well
+        fn = project.functions[t]
+        for q in by_name.get(fn.name, ()) if fn.cls else ():
+            if q != t and project.is_subclass(project.functions[q].cls, fn.cls):
+                held.setdefault(q, []).append(locked)
+    return {q for q, flags in held.items() if all(flags)}, set(held)
+
+
+class LostUpdateAcrossAwait(Rule):
+    code = "CCL506"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        covered, called = ctx.shared(_called_under_lock)
+        for fn in module.functions.values():
+            if not fn.is_async or not fn.awaits or fn.is_lambda or fn.qualname in covered:
+                continue
+            if fn.cls and PRIMITIVE.search(fn.cls.rsplit(".", 1)[-1]):
+                continue
+            spans = _locked_spans(fn)
+            done = set()
+            for i, w in enumerate(fn.accesses):
+                if w.locks or w.target in done or not (w.kind in ("write", "rmw") or w.op.startswith("[...] =")):
+                    continue
+                if not self.shared(project, w) or (w.kind == "write" and CONSTANT.match(w.op)):
+                    continue  # a reset to a constant (`self.fut = None`) does not carry the stale value
+                found = self.stale_read(fn, i, w)
+                if found is None:
+                    continue
+                how, r, at = found
+                if _inside(spans, r.line, w.line):
+                    continue
+                done.add(w.target)
+                desc, path, line, _ = state_info(project, w.target)
+                related = [{"path": module.path, "line": at[0], "col": at[1], "message": "other tasks run at this await"}]
+                if (r.line, r.col) != (w.line, w.col):
+                    related.append({"path": module.path, "line": w.line, "col": w.col,
+                                    "message": f"the write '{w.op}' based on the stale value"})
+                if path:
+                    related.append({"path": path, "line": line, "col": 0, "message": f"{desc} is defined here"})
+                yield ctx.report(self.code, module, _Pos(r.line, r.col, r.op), function=fn.qualname, related=related,
+                                 confidence=self.confidence(project, module, fn, w, r, fn.qualname in called),
+                                 state=desc, how=how,
+                                 await_line=at[0], write=f"'{w.op}' at line {w.line}")
+
+    @staticmethod
+    def shared(project, w: Access) -> bool:
+        if w.target.startswith("attr:") and not w.via_self:
+            return True  # Cls.X / cls.X: a class attribute every task sees
+        desc, path, line, value = state_info(project, w.target)
+        if is_thread_safe_value(project, value):
+            return False
+        return w.target.startswith("attr:") or path is not None
+
+    @staticmethod
+    def stale_read(fn: Function, index: int, w: Access) -> Optional[Tuple[str, Access, Pos]]:
+        """(how the write depends on the read, the read, the await between) or None."""
+        if w.kind == "rmw":
+            at = next((a for a in fn.awaits if a[0] == w.line and a[1] > w.col), None)
+            if at is not None:
+                return f"'{w.op}' with an await on its right-hand side", w, at
+        earlier = fn.accesses[:index]
+        checks = [a for a in fn.accesses if a.kind == "check" and a.target == w.target and not a.locks
+                  and a.line < w.line]
+        for c in checks:
+            at = _between(fn.awaits, (c.line, c.col), w)
+            if at is not None and not LostUpdateAcrossAwait.reread(earlier, w.target, at):
+                return f"checked ('{c.op}')", c, at
+        for r in reversed(earlier):
+            if r.target == w.target and r.kind == "read" and r.into and not r.locks and _uses(w.op, r.into):
+                at = _between(fn.awaits, (r.line, r.col), w)
+                if at is not None:
+                    return f"read into '{r.into}'", r, at
+                break
+        return None
+
+    @staticmethod
+    def reread(earlier: List[Access], target: str, at: Pos) -> bool:
+        """Read again, in a test, after the await: the write acts on a fresh value."""
+        return any(a.target == target and a.in_check and (a.line, a.col) > at for a in earlier)
+
+    @staticmethod
+    def confidence(project, module: ModuleFacts, fn: Function, w: Access, r: Access, called: bool) -> str:
+        if is_test_code(module.module, fn.qualname):
+            return "low"
+        if r.kind == "check" and STATE_MACHINE.search(r.op):
+            return "low"  # `if self.state == X`: the path that awaits usually leaves (returns, raises)
+        if w.via_self and not LostUpdateAcrossAwait.task_shared(project, w.target[5:].rpartition(".")[0]):
+            return "low"  # an object's own state: usually one task owns the object at a time
+        if is_lifecycle(fn.qualname):
+            return "medium"  # connect/start/close: usually one task calls it once
+        if fn.name.startswith("_") and not fn.name.endswith("__") and not called:
+            return "medium"  # a private helper whose callers are not seen: they may hold the lock
+        return "high"
+
+    @staticmethod
+    def task_shared(project, cls: str) -> bool:
+        """Is the class made for many tasks at once: it holds an asyncio lock or semaphore, or
+        its name says it is a client, pool, cache or session?"""
+        info = project.classes.get(cls)
+        if info is None:
+            return False
+        if TASK_SHARED.search(info.name):
+            return True
+        for v in info.attrs.values():
+            t = project.value_type(v) or (v.qualname if v.kind in ("instance", "call") else None) or ""
+            if LOCKISH.search(t):
+                return True
+        return False
