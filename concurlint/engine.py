@@ -56,15 +56,19 @@ class Report:
     files: int
     project: Optional[object] = None
     summaries: Dict[str, object] = field(default_factory=dict)
+    readiness: Optional[List[dict]] = None  # library mode on a free-threaded target (analysis/readiness.py)
 
     def to_json(self) -> dict:
-        return {
+        doc = {
             "schema": "concurlint-report/1",
             "tool": {"name": "concurlint", "version": __version__},
             "findings": [finding_json(f) for f in self.findings],
             "functions": self.functions,
             "recommendations": self.recommendations,
         }
+        if self.readiness is not None:
+            doc["readiness"] = self.readiness
+        return doc
 
 
 def finding_json(f: Finding) -> dict:
@@ -464,7 +468,12 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
             })
     functions.sort(key=lambda f: (f["path"], f["line"], f["qualname"]))
     recs = recommendations(ctx)
-    return Report(findings, functions, recs, len(results), project, summaries)
+    readiness = None
+    if config.library and config.free_threaded:
+        from concurlint.analysis.readiness import readiness as module_readiness
+
+        readiness = module_readiness(ctx)
+    return Report(findings, functions, recs, len(results), project, summaries, readiness)
 
 
 def _suppressed(f: Finding, noqa, config: Config) -> bool:
@@ -627,7 +636,7 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     report = run_project(results, config, codes)
     if key is not None:
         store_report(cache_dir, key, Report(report.findings, report.functions, report.recommendations,
-                                            report.files))
+                                            report.files, readiness=report.readiness))
     return report
 
 
@@ -636,6 +645,8 @@ def _only(report: Report, displays: set) -> None:
     report.findings = [f for f in report.findings if f.path in displays]
     report.functions = [f for f in report.functions if f["path"] in displays]
     report.recommendations = [r for r in report.recommendations if r["path"] in displays]
+    if report.readiness is not None:
+        report.readiness = [m for m in report.readiness if m["path"] in displays]
     report.files = len(displays)
 
 

@@ -97,3 +97,60 @@ def test_bad_library_value_is_a_usage_error(tmp_path):
     assert proc.returncode == 2
     assert "'library'" in proc.stderr and "true or false" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _readiness_project(tmp_path):
+    """A cache module that needs locks and a settings module that is ready."""
+    pkg = tmp_path / "cachelib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    shutil.copy(FIXTURES / "CCL201_library_cache.py", pkg / "memo.py")
+    (pkg / "settings.py").write_text(
+        '"""Settings read by every call, replaced whole by configure()."""\n'
+        "import threading\n\n"
+        "_settings = {'timeout': 10}\n"
+        "_lock = threading.Lock()\n"
+        "_overrides = {}\n\n\n"
+        "def configure(**options):\n"
+        "    global _settings\n"
+        "    _settings = dict(options)\n\n\n"
+        "def override(name, value):\n"
+        "    with _lock:\n"
+        "        _overrides[name] = value\n"
+        "        _overrides.pop('stale', None)\n\n\n"
+        "def timeout():\n"
+        "    return _overrides.get('timeout', _settings['timeout'])\n")
+
+
+def test_readiness_report_in_every_format(tmp_path):
+    _readiness_project(tmp_path)
+    doc = report_json("cachelib", "--library", "--target-version", "3.14t", cwd=tmp_path)
+    by_module = {m["module"]: m for m in doc["readiness"]}
+    memo, settings = by_module["cachelib.memo"], by_module["cachelib.settings"]
+    assert memo["verdict"] == "needs-locks"
+    guards = {s["name"]: s["guarded_by"] for s in memo["state"]}
+    assert guards["_hits"] == "none" and guards["_guarded"] == "lock: _lock"
+    assert guards["_pending"] == "atomic operations"
+    assert "_UNITS" not in guards  # written only while the module is imported
+    assert settings["verdict"] == "ready"
+    assert {s["name"]: s["guarded_by"] for s in settings["state"]} == {
+        "_settings": "atomic operations", "_overrides": "lock: _lock"}
+    text = run_cli("report", "cachelib", "--library", "--target-version", "3.14t", "--no-cache", cwd=tmp_path).stdout
+    assert "Free-threading readiness" in text and "cachelib/memo.py (cachelib.memo): needs locks" in text
+    md = run_cli("report", "cachelib", "--library", "--target-version", "3.14t", "--no-cache",
+                 "--format", "markdown", cwd=tmp_path).stdout
+    assert "## Free-threading readiness" in md and "| `cachelib.settings` | **ready** |" in md
+    import json
+
+    sarif = json.loads(run_cli("report", "cachelib", "--library", "--target-version", "3.14t", "--no-cache",
+                               "--format", "sarif", cwd=tmp_path).stdout)
+    props = sarif["runs"][0]["properties"]["concurlint/readiness"]
+    assert {m["module"]: m["verdict"] for m in props} == {m["module"]: m["verdict"] for m in doc["readiness"]}
+
+
+def test_no_readiness_without_library_mode_or_free_threaded_target(tmp_path):
+    _readiness_project(tmp_path)
+    assert "readiness" not in report_json("cachelib", "--target-version", "3.14t", cwd=tmp_path)
+    assert "readiness" not in report_json("cachelib", "--library", "--target-version", "3.14", cwd=tmp_path)
+    text = run_cli("report", "cachelib", "--library", "--no-cache", cwd=tmp_path).stdout
+    assert "Free-threading readiness" not in text

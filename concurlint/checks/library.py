@@ -31,6 +31,7 @@ from concurlint.analysis.threads import is_class_level, is_thread_safe_value, sh
 from concurlint.registry import Finding, Rule
 
 WRITES = ("write", "mutate", "rmw")
+RANK = {"none": -1, "low": 0, "medium": 1, "high": 2}
 SIZE_CHANGING = (".append()", ".extend()", ".insert()", ".pop()", ".popitem()", ".remove()", ".clear()",
                  ".update()", ".setdefault()", ".add()", ".discard()", "del", "[...] =")
 REMOVING = ("del", ".pop()", ".popitem()", ".remove()")
@@ -67,6 +68,8 @@ class LibraryAnalysis:
         self.ctx = ctx
         self.project = ctx.project
         self.out: Dict[str, List[Finding]] = {}
+        # state each race is about: shared-state key -> the best confidence (readiness report)
+        self.raced: Dict[str, str] = {}
         if not ctx.config.library:
             return
         self.lm: LibraryMap = ctx.shared(library_map)
@@ -142,10 +145,12 @@ class LibraryAnalysis:
         return out
 
     def add(self, code: str, mod: ModuleFacts, fn: Optional[Function], acc_pos, confidence: str,
-            related: List[dict], **fields) -> None:
+            related: List[dict], target: Optional[str] = None, **fields) -> None:
         f = self.ctx.report(code, mod, acc_pos, function=fn.qualname if fn else None, related=related,
                             confidence=confidence, **fields)
         self.out.setdefault(mod.path, []).append(f)
+        if target is not None and RANK[confidence] > RANK[self.raced.get(target, "none")]:
+            self.raced[target] = confidence
 
     def races(self, mod: ModuleFacts, fn: Function) -> None:
         done: set = set()
@@ -161,7 +166,7 @@ class LibraryAnalysis:
             key = acc.target
             if acc.kind == "rmw" and (key, "rmw") not in done:
                 done.add((key, "rmw"))
-                self.add("CCL201", mod, fn, pos, self.confidence(scope, acc, fn), self.related(acc, fn),
+                self.add("CCL201", mod, fn, pos, self.confidence(scope, acc, fn), self.related(acc, fn), key,
                          action=f"'{acc.op}'", state=self.describe(acc, scope, fn), defined=self.defined(acc),
                          runner=runner, consequence="concurrent updates are lost", ft=self.ft)
             elif acc.kind == "check" and (key, "check") not in done:
@@ -181,7 +186,7 @@ class LibraryAnalysis:
                 else:
                     first, second = f"check '{acc.op}'", f"the write '{act.op}' at line {act.line}"
                 strong = (lazy and self.creates_object(fn, act)) or removing
-                self.add("CCL202", mod, fn, pos, self.confidence(scope, acc, fn, strong), self.related(acc, fn),
+                self.add("CCL202", mod, fn, pos, self.confidence(scope, acc, fn, strong), self.related(acc, fn), key,
                          first=first, second=second, state=self.describe(acc, scope, fn), defined=self.defined(acc),
                          runner=runner, ft=self.ft)
             elif acc.kind in ("write", "mutate") and (key, "check") not in done:
@@ -196,7 +201,7 @@ class LibraryAnalysis:
                     name = key.rpartition(".")[2]
                     strong = pop or re.search(rf"\b{re.escape(name)}\b", acc.op) is not None
                     self.add("CCL202", mod, fn, _Pos(earlier.line, earlier.col, earlier.op),
-                             self.confidence(scope, acc, fn, strong), self.related(acc, fn),
+                             self.confidence(scope, acc, fn, strong), self.related(acc, fn), key,
                              first=first, second=second, state=self.describe(acc, scope, fn), defined=self.defined(acc),
                              runner=runner, ft=self.ft)
                     continue
@@ -208,7 +213,7 @@ class LibraryAnalysis:
                     omod, ofn, oacc = other
                     where = short_name(ofn.qualname, self.project)
                     self.add("CCL201", mod, fn, pos, self.confidence(scope, acc, fn), self.related(acc, fn) + [
-                        {"path": omod.path, "line": oacc.line, "col": oacc.col, "message": f"'{where}' iterates it here"}],
+                        {"path": omod.path, "line": oacc.line, "col": oacc.col, "message": f"'{where}' iterates it here"}], key,
                         action=f"'{acc.op}'", state=self.describe(acc, scope, fn), defined=self.defined(acc), runner=runner,
                         consequence=(f"'{where}' iterates it at {omod.path}:{oacc.line}, also public, and fails "
                                      "with 'RuntimeError: changed size during iteration'"), ft=self.ft)
@@ -292,7 +297,7 @@ class LibraryAnalysis:
                     "high" if why.startswith(("its instance", "an instance is the module global")) else "medium")
                 where = "later in the same call" if rfn is fn else f"in '{short_name(rfn.qualname, self.project)}'"
                 self.add("CCL204", mod, fn, _Pos(w.line, w.col, w.op), conf, self.related(w, fn) + [
-                    {"path": mod.path, "line": r.line, "col": r.col, "message": f"read back here {where}"}],
+                    {"path": mod.path, "line": r.line, "col": r.col, "message": f"read back here {where}"}], w.target,
                     attr=f"self.{attr}", cls=fn.cls.rsplit(".", 1)[-1], why=why,
                     reader=f"line {r.line} ({where})", runner=runner_text(self.project, self.lm, fn.qualname))
                 break

@@ -92,6 +92,10 @@ def render_markdown(report) -> str:
             out.append(f"| {site} | {fn} | {r.get('kind', 'unknown')} | {_cell(change)} | {_cell(r['reason'])} |")
         out.append("")
 
+    from concurlint.output.readiness import markdown_section
+
+    out += markdown_section(report, _cell, _inline)
+
     if findings:
         out += ["## Findings", ""]
         by_file: Dict[str, list] = OrderedDict()

@@ -145,5 +145,9 @@ def render_sarif(report, root: Path = None) -> str:
         "columnKind": "unicodeCodePoints",
         "results": results,
     }
+    from concurlint.output.readiness import sarif_properties
+
+    if sarif_properties(report):
+        run["properties"] = sarif_properties(report)
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2) + "\n"

@@ -81,6 +81,9 @@ def render_report(report, color: bool = False) -> str:
                 ev = r["evidence"][0] if r["evidence"] else ""
                 out.append(f"  {r['qualname']:<{width}}  {r['kind']:<7}  {gil:<9}  {ev}")
             out.append("")
+    from concurlint.output.readiness import text_section
+
+    out.extend(text_section(report))
     kinds = Counter(f["kind"] for f in report.functions)
     out.append("Functions by kind: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in ("cpu", "io", "mixed", "unknown")))
     return "\n".join(out) + "\n"
