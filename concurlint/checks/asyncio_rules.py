@@ -636,28 +636,46 @@ class DanglingTask(Rule):
             fn = project.functions.get(call.function) if call.function else None
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
+            elif _kept_alive(project, call):
+                conf = "low"  # what it waits on holds it: the object's own queue, or a timer
             elif fn is not None and fn.cls is not None:
-                # the object may hold what the task awaits (a future, a condition); when the
-                # task's own coroutine awaits on that object, it does: low
-                conf = "low" if _awaits_on_self(project, call) else "medium"
+                conf = "medium"  # the object may hold what the task awaits (a future, a condition)
             else:
                 conf = "high"
             yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
 
 
-def _awaits_on_self(project, call: Call) -> bool:
-    """``create_task(self.consume())`` where ``consume`` awaits ``self.queue.get()``,
-    ``self.cond.wait()``...: the object keeps the future the task waits on, and the future keeps
-    the task, so the task cannot be collected while the object lives."""
+def _kept_alive(project, call: Call) -> bool:
+    """The task's coroutine is a project coroutine and every wait in it is on something that
+    holds the task while it waits: the loop's timer (``await asyncio.sleep(...)``), an object its
+    own instance holds (``await self.queue.get()``, ``await self.cond.wait()``), or another project
+    coroutine that only waits on such things. Such a task cannot be collected midway."""
     coro = call.args[0] if call.args else None
-    if coro is None or coro.kind != "call" or not coro.qualname or not coro.text.startswith("self."):
+    if coro is None or coro.kind != "call" or not coro.qualname:
         return False
-    fn = project.functions.get(coro.qualname)
-    if fn is None or not fn.is_async or not fn.params:
+    first = project.functions.get(coro.qualname)
+    if first is None or not first.is_async:
         return False
-    me = fn.params[0] + "."
-    # `await self.q.get()`, `await self.conds[name].wait()`: a method of an object self holds
-    return any(c.awaited and c.text.startswith(me) and "." in c.text[len(me):] for c in project.calls_of(fn))
+    todo, seen = [(first, coro.text.startswith("self."))], {first.qualname}
+    while todo:
+        fn, bound = todo.pop()
+        me = fn.params[0] + "." if bound and fn.cls is not None and fn.params else None
+        waits = [c for c in project.calls_of(fn) if c.awaited]
+        if not waits:
+            return False
+        for c in waits:
+            target = project.call_target(c)
+            if target == "asyncio.sleep" or (me is not None and c.text.startswith(me) and "." in c.text[len(me):]):
+                continue  # the loop's timer, or self.q.get(): held while it waits
+            callee = project.functions.get(target) if target else None
+            if callee is None or not callee.is_async:
+                return False
+            if callee.qualname not in seen and len(seen) < 50:
+                seen.add(callee.qualname)
+                todo.append((callee, me is not None and c.text.startswith(me)))
+            elif callee.qualname not in seen:
+                return False
+    return True
 
 
 # ---------------------------------------------------------------- CCL504
