@@ -23,27 +23,29 @@ class Cache:
         self.salt = salt
         self._ok = True
 
-    def _key(self, data: bytes, display: str, module: str, is_package: bool) -> Path:
+    def _key(self, data: bytes, rel: str, module: str, is_package: bool) -> Path:
+        """``rel``: the file's path relative to its project root (engine.root_relative), so runs
+        from any working directory, and the flake8 plugin, find the same entry."""
         h = hashlib.sha256()
-        h.update(f"{FORMAT}\0{self.salt}\0{display}\0{module}\0{is_package}\0".encode("utf-8", "surrogateescape"))
+        h.update(f"{FORMAT}\0{self.salt}\0{rel}\0{module}\0{is_package}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
         digest = h.hexdigest()
         return self.dir / digest[:2] / f"{digest[2:]}.entry"
 
-    def get(self, data: bytes, display: str, module: str, is_package: bool):
+    def get(self, data: bytes, rel: str, module: str, is_package: bool):
         from concurlint.engine import FileResult
 
-        path = self._key(data, display, module, is_package)
+        path = self._key(data, rel, module, is_package)
         return _read(path, FileResult)
 
-    def put(self, data: bytes, display: str, module: str, is_package: bool, result) -> None:
+    def put(self, data: bytes, rel: str, module: str, is_package: bool, result) -> None:
         if not self._ok:
             return
         sealed = seal(result)
         if sealed is None:
             self._ok = False  # no key can be had (read-only home): run without caching
             return
-        path = self._key(data, display, module, is_package)
+        path = self._key(data, rel, module, is_package)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _mark(self.dir)

@@ -34,6 +34,11 @@ class SourceFile:
     path: Path
     module: str
     is_package: bool
+    key: str = ""  # its path relative to the project root (project_root), '/'-separated: the cache key
+
+    def __post_init__(self):
+        if not self.key:
+            self.key = root_relative(self.path)
 
 
 @dataclass
@@ -95,6 +100,53 @@ def module_name(path: Path) -> Tuple[str, bool]:
         parts.insert(0, d.name)
         d = d.parent
     return ".".join(p for p in parts if p) or path.stem, is_package
+
+
+# what makes a directory the root of a project, nearest first (see project_root)
+PROJECT_FILES = ("pyproject.toml", "setup.cfg")
+VCS_DIRS = (".git", ".hg", ".svn")
+
+
+def project_root(path: Path) -> Path:
+    """The root of the project a file belongs to, whatever the working directory: the nearest
+    directory above it holding a ``pyproject.toml`` or ``setup.cfg``; else the nearest holding a
+    version-control directory (``.git``, ``.hg``, ``.svn``); else the directory above the file's
+    outermost package (the one ``python -m pkg.mod`` would run from)."""
+    path = Path(os.path.abspath(path))
+    return Path(_root_of(str(path.parent), str(path)))
+
+
+@lru_cache(maxsize=4096)
+def _root_of(directory: str, file: str) -> str:
+    found = _marked_root(directory)
+    if found is not None:
+        return found
+    d = Path(directory)
+    while (d / "__init__.py").is_file() and d.parent != d:
+        d = d.parent
+    return str(d)
+
+
+@lru_cache(maxsize=4096)
+def _marked_root(directory: str) -> Optional[str]:
+    d = Path(directory)
+    chain = [d, *d.parents]
+    for p in chain:
+        if any((p / name).is_file() for name in PROJECT_FILES):
+            return str(p)
+    for p in chain:
+        if any((p / name).exists() for name in VCS_DIRS):
+            return str(p)
+    return None
+
+
+def root_relative(path: Path) -> str:
+    """``path`` relative to its project root, '/'-separated (the same from any directory)."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(project_root(absolute)).as_posix()
+    except ValueError:  # pragma: no cover - the root is an ancestor by construction
+        return absolute.as_posix()
 
 
 def discover(paths: Sequence[str], config: Config) -> List[SourceFile]:
@@ -222,7 +274,7 @@ def _analyse_file(sf: SourceFile, kb, cache, data: Optional[bytes] = None, looku
         if data is None:
             return FileResult(sf.display, "", error=(err or "cannot read", 1, 0))
     if cache is not None and lookup:
-        hit = cache.get(data, sf.display, sf.module, sf.is_package)
+        hit = _cached(cache, data, sf)
         if hit is not None:
             return hit
     # a syntax tree and its facts are hundreds of thousands of acyclic objects: reference
@@ -235,8 +287,19 @@ def _analyse_file(sf: SourceFile, kb, cache, data: Optional[bytes] = None, looku
         if enabled:
             gc.enable()
     if cache is not None and result.internal is None:
-        cache.put(data, sf.display, sf.module, sf.is_package, result)
+        cache.put(data, sf.key, sf.module, sf.is_package, result)
     return result
+
+
+def _cached(cache, data: bytes, sf: SourceFile) -> Optional[FileResult]:
+    """The cached facts of ``sf`` (keyed by its root-relative path, so a run from any directory
+    and the flake8 plugin share them), shown under this run's display path."""
+    hit = cache.get(data, sf.key, sf.module, sf.is_package)
+    if hit is not None and hit.display != sf.display:
+        hit.display = sf.display
+        if hit.facts is not None:
+            hit.facts.path = sf.display
+    return hit
 
 
 # below this many files to analyse, starting worker processes costs more than it saves
@@ -244,7 +307,7 @@ _MIN_POOL_FILES = 8
 
 
 def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir: Optional[str],
-                  progress: Optional[Callable[[int, int], None]] = None) -> List[FileResult]:
+                  progress: Optional[Callable[[int, int], None]] = None, freeze: bool = True) -> List[FileResult]:
     """Facts of every file, in the order of ``files``. Cached files are loaded here, in this
     process (reading + hashing the whole stdlib costs ~15 ms); only the misses are analysed,
     in worker processes when there are enough of them. A warm run therefore never starts a
@@ -271,7 +334,7 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
             if data is None:
                 results[i] = FileResult(sf.display, "", error=(err or "cannot read", 1, 0))
             else:
-                results[i] = cache.get(data, sf.display, sf.module, sf.is_package)
+                results[i] = _cached(cache, data, sf)
             if results[i] is None:
                 pending.append(i)
                 if data is not None and (jobs <= 1 or len(files) < _MIN_POOL_FILES):
@@ -311,8 +374,10 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
         if gc_enabled:
             gc.enable()
     # the facts live until the report is written: move them out of the collector's way, so the
-    # project pass's own collections do not re-scan millions of objects (~25% of that pass)
-    gc.freeze()
+    # project pass's own collections do not re-scan millions of objects (~25% of that pass);
+    # not in a long-lived process that analyses file after file (the flake8 plugin)
+    if freeze:
+        gc.freeze()
     return [r for r in results if r is not None]
 
 
@@ -543,28 +608,36 @@ def default_jobs() -> int:
 
 
 def imported_project_files(facts, path: Path) -> List[Path]:
-    """The source files of the same top-level package that the module ``facts`` (read from
-    ``path``) imports: ``from app.maths import crunch`` in app/jobs.py -> app/maths.py."""
+    """The source files of the project that the module ``facts`` (read from ``path``) imports,
+    found where Python would find them: below the directory its top-level package (or the module
+    itself, when it is in no package) sits in, and inside its project root (``project_root``).
+    ``from app.maths import crunch`` in app/jobs.py -> app/maths.py; ``import helpers`` in a
+    script -> the helpers.py beside it. Installed libraries are never read."""
     if facts is None or not facts.module:
         return []
     levels = facts.module.count(".") + (1 if path.name == "__init__.py" else 0)
-    root = path.resolve().parent
+    me = Path(os.path.abspath(path))
+    base = me.parent
     for _ in range(levels):
-        root = root.parent
-    top = facts.module.split(".", 1)[0]
-    me = path.resolve()
+        base = base.parent
+    root = project_root(me)
+    inside = base == root or root in base.parents
     out: List[Path] = []
     for qualname in sorted(set(facts.imports.values())):
-        if qualname != top and not qualname.startswith(top + "."):
-            continue
         parts = qualname.split(".")
         for n in (len(parts), len(parts) - 1):
             if n < 1:
                 continue
-            candidate = root.joinpath(*parts[:n])
+            candidate = base.joinpath(*parts[:n])
             for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-                if file.is_file() and file.resolve() != me and file not in out:
-                    out.append(file)
+                if file in out or not file.is_file():
+                    continue
+                resolved = file.resolve()
+                if resolved == me.resolve():
+                    continue
+                if not inside and root not in file.parents:
+                    continue  # outside the project
+                out.append(file)
     return out
 
 
@@ -572,18 +645,20 @@ MAX_CONTEXT_FILES = 400
 
 
 def display_of(file: Path) -> str:
-    """The display path `concurlint check .` run here would give ``file`` (part of cache keys)."""
+    """The display path `concurlint check .` run here would give ``file``."""
     try:
         return file.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return file.as_posix()
 
 
-def _with_context(files: List[SourceFile], results: List[FileResult], config: Config, jobs: int,
-                  cache_dir: Optional[str]) -> List[FileResult]:
-    """For files named one by one (pre-commit passes only the changed ones), also read the
-    project modules they import, transitively, so that a helper in another module is still
-    classified. Those context files' findings are not reported."""
+def with_context(files: List[SourceFile], results: List[FileResult], config: Config, jobs: int,
+                 cache_dir: Optional[str], freeze: bool = True) -> List[FileResult]:
+    """For files named one by one (pre-commit passes only the changed ones; flake8 one at a
+    time), also read the project modules they import, transitively (breadth-first, at most
+    MAX_CONTEXT_FILES), from the cache or analysed here, so that a helper in another module is
+    still classified. Those context files' findings are not reported. The flake8 plugin and
+    ``concurlint check FILE`` both come here: the same file gets the same findings."""
     seen = {sf.path.resolve() for sf in files}
     frontier = [(sf.path, r) for sf, r in zip(files, results)]
     context: List[FileResult] = []
@@ -599,7 +674,7 @@ def _with_context(files: List[SourceFile], results: List[FileResult], config: Co
                 wanted.append(SourceFile(display_of(f), f, mod, pkg))
         if not wanted:
             break
-        got = analyse_files(wanted, config, jobs, cache_dir)
+        got = analyse_files(wanted, config, jobs, cache_dir, freeze=freeze)
         context.extend(r for r in got if r.facts is not None)
         frontier = [(sf.path, r) for sf, r in zip(wanted, got) if r.facts is not None]
     return context
@@ -615,7 +690,7 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     codes = enabled_codes(sel, ign)
     cache_dir = cache_directory(config) if use_cache else None
     key = None
-    # files named one by one pull in the project modules they import (see _with_context): the
+    # files named one by one pull in the project modules they import (see with_context): the
     # report then depends on files not in the key, so the whole-report cache is for trees only
     explicit = any(Path(p).is_file() for p in paths)
     if cache_dir is not None and not explicit:
@@ -628,7 +703,7 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     n = jobs or config.jobs or default_jobs()
     results = analyse_files(files, config, n, cache_dir, progress)
     if explicit:
-        context = _with_context(files, results, config, n, cache_dir)
+        context = with_context(files, results, config, n, cache_dir)
         if context:
             report = run_project(results + context, config, codes)
             _only(report, {sf.display for sf in files})

@@ -1,8 +1,11 @@
 """flake8 front-end (entry point ``CCL``): the same engine, one file at a time.
 
-flake8 hands us the file's ``ast`` tree, so nothing is parsed twice. Functions imported from other
-modules of the same project are classified from concurlint's cache when it holds their facts
-(written by any ``concurlint check``/``report`` run); otherwise the module is analysed alone.
+flake8 hands us the file's ``ast`` tree, so nothing is parsed twice. The project modules the file
+imports (transitively, as ``concurlint check FILE`` reads them: ``engine.with_context``) come from
+concurlint's per-file cache, keyed by their path relative to the project root, so a cache filled
+by ``concurlint check`` from any directory serves the plugin; a module not cached yet is analysed
+here and cached for the next save. So the plugin reports for a file what ``concurlint check FILE``
+reports, whatever the cache holds and whatever the working directory.
 The configuration is ``[tool.concurlint]`` of the nearest pyproject.toml (flake8 does not read it).
 """
 from __future__ import annotations
@@ -58,7 +61,10 @@ class ConcurlintChecker:
         module, is_package = engine.module_name(path) if path.is_file() else (path.stem, False)
         display = self.filename
         result = _from_tree(self.tree, text, display, module, is_package, kb)
-        results = [result] + _project_neighbours(result, path, config)
+        results = [result]
+        if result.facts is not None and path.is_file():
+            sf = engine.SourceFile(display, path, module, is_package)
+            results += engine.with_context([sf], [result], config, 1, engine.cache_directory(config), freeze=False)
         codes = enabled_codes(config.select, config.ignore)
         report = engine.run_project(results, config, codes)
         from concurlint.output.text import qualifier
@@ -80,38 +86,3 @@ def _from_tree(tree, text, display, module, is_package, kb):
     except Exception as exc:  # report, never break the editor's flake8 run
         result.internal = f"analysis failed: {type(exc).__name__}: {exc}"
     return result
-
-
-def _project_neighbours(result, path: Path, config) -> list:
-    """Cached facts of the project modules this file imports, transitively (never parsed here:
-    editor latency). Empty when no concurlint run has filled the cache yet."""
-    if result.facts is None or not path.is_file():
-        return []
-    from concurlint import engine
-    from concurlint.cache import Cache
-
-    cache_dir = engine.cache_directory(config)
-    if not Path(cache_dir).is_dir():
-        return []
-    cache = Cache(Path(cache_dir), engine.cache_salt(config))
-    out = []
-    seen = {path.resolve()}
-    frontier = [(path, result)]
-    while frontier and len(out) < engine.MAX_CONTEXT_FILES:
-        nxt = []
-        for current, res in frontier:
-            for file in engine.imported_project_files(res.facts, current):
-                key = file.resolve()
-                if key in seen:
-                    continue
-                seen.add(key)
-                mod, pkg = engine.module_name(file)
-                data, _err = engine._read(file)  # regular files only, never more than the limit
-                if data is None:
-                    continue
-                hit = cache.get(data, engine.display_of(file), mod, pkg)
-                if hit is not None and hit.facts is not None:
-                    out.append(hit)
-                    nxt.append((file, hit))
-        frontier = nxt
-    return out
