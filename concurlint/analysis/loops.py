@@ -129,9 +129,12 @@ def _polled(test: ast.AST) -> Optional[ast.AST]:
 
 def _offset(node: ast.AST) -> bool:
     """``len(p) + 3``, ``protocol + "://"``: adding a constant offset or affix, not arithmetic."""
-    return (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))
-            and (isinstance(node.left, ast.Constant) or isinstance(node.right, ast.Constant))
-            and isinstance((node.left if isinstance(node.left, ast.Constant) else node.right).value, (int, str)))
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))):
+        return False
+    const, other = (node.left, node.right) if isinstance(node.left, ast.Constant) else (node.right, node.left)
+    # x * 1.2 + 3 is arithmetic: only a plain value (a name, an attribute, a call, an item) moved
+    return (isinstance(const, ast.Constant) and isinstance(const.value, (int, str))
+            and isinstance(other, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)))
 
 
 def _cursor_step(node: ast.AST) -> bool:
