@@ -9,7 +9,9 @@ is worth acting on (docs/precision.md):
 - memoised functions (``functools.cache``/``lru_cache``, ``memoize`` decorators) do their work
   once per argument;
 - methods of a class run against the state of a long-lived object that the local analysis does
-  not see (who holds the task, who else takes the lock, whether the work could move at all).
+  not see (who holds the task, who else takes the lock, whether the work could move at all);
+- request handlers (an ASGI ``(scope, receive, send)`` or ``(receive, send)`` signature, a
+  ``request`` parameter) run once per request, whatever object they belong to.
 """
 from __future__ import annotations
 
@@ -60,3 +62,12 @@ def first_lifecycle(chain: Iterable[str]) -> Optional[str]:
         if is_lifecycle(q):
             return q
     return None
+
+
+_HANDLER_PARAMS = frozenset({"request", "req"})
+
+
+def is_request_handler(params: Iterable[str]) -> bool:
+    """Runs once per request: ASGI's ``receive`` and ``send`` callables, or a ``request``."""
+    names = set(params)
+    return {"receive", "send"} <= names or bool(names & _HANDLER_PARAMS)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts, Value
-from concurlint.analysis.hints import first_lifecycle, is_lifecycle, is_memoised, is_test_code
+from concurlint.analysis.hints import first_lifecycle, is_lifecycle, is_memoised, is_request_handler, is_test_code
 from concurlint.knowledge import Matcher
 from concurlint.registry import Finding, Rule
 
@@ -358,8 +358,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "medium" if weight >= 3 else "low"
     if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
         return "medium"
-    if weight == 2 and fn.cls is not None:
-        return "medium"
+    if weight == 2 and fn.cls is not None and not is_request_handler(fn.params):
+        return "medium"  # a long-lived object's file, unless it is read for every request
     return "high"
 
 
