@@ -430,6 +430,8 @@ class _Peak:
         self.p = project
         self.max_depth = max_depth
         self.memo: Dict[object, float] = {}
+        self.why: Dict[object, str] = {}  # the work at the end of the heaviest strand
+        self.leaf: Dict[object, float] = {}  # its weight within its own function
         self.active: set = set()
 
     def of(self, q: str, depth: int = 0) -> float:
@@ -450,11 +452,12 @@ class _Peak:
                 i = fn.loops[i].parent
             return m
 
-        best = 0.0
+        best, why, leaf = 0.0, "", 0.0
+        path = self.p.function_module[q].path if q in self.p.function_module else ""
         try:
             for i, loop in enumerate(fn.loops):
-                if loop.has_ops and not _cursor(loop):
-                    best = max(best, mult(i))
+                if loop.has_ops and not _cursor(loop) and mult(i) > best:
+                    best, leaf, why = mult(i), mult(i), f"{'nested ' if loop.parent >= 0 else ''}{loop.desc.split(' over ')[0]} x{int(mult(i))} at {path}:{loop.line}"
             for call in self.p.calls_of(fn):
                 target = self.p.call_target(call)
                 if target is None:
@@ -464,14 +467,22 @@ class _Peak:
                     # constructors normalise headers, cookies, options: summed over real
                     # protocol code they look heavy and never are; heavy work lives in calls
                     if not callee.is_async and target != q and callee.name != "__init__":
-                        best = max(best, self.of(target, depth + 1) * mult(call.loop))
+                        w = self.of(target, depth + 1) * mult(call.loop)
+                        if w > best:
+                            ckey = target if self.max_depth == MAX_DEPTH else (target, depth + 1)
+                            best, why, leaf = w, self.why.get(ckey, ""), self.leaf.get(ckey, 0.0)
                     continue
                 cat = self.p.kb.category(target)
                 if cat is not None and cat[0] in ("cpu", "releases-gil"):
-                    best = max(best, self.p.kb.cpu_weight(target, cat[0]) * mult(call.loop))
+                    w = self.p.kb.cpu_weight(target, cat[0]) * mult(call.loop)
+                    if w > best:
+                        looped = " in a loop" if call.loop >= 0 else ""
+                        best, leaf, why = w, w, f"{_short(target)}(){looped} at {path}:{call.line}"
         finally:
             self.active.discard(q)
         self.memo[key] = best
+        self.why[key] = why
+        self.leaf[key] = leaf
         return best
 
 
@@ -592,10 +603,15 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     cited = [e for e in s.evidence if not e.endswith("(unknown)")]
                     if not cited:
                         continue  # a callee of unknown kind is never evidence of CPU work
-                    ev = cited[0].split(" ", 1)[-1]
+                    # cite what decided it: the heaviest strand of work below the call
+                    ev = f"heaviest: {peak.why[target]}" if peak.why.get(target) else cited[0].split(" ", 1)[-1]
                     conf = cpu_confidence(ctx, module, fn, target, call)
-                    if conf == "high" and ctx.shared(_near_peak).of(target) < HEAVY_CALLEE:
-                        conf = "medium"
+                    if conf != "low" and ctx.shared(_near_peak).of(target) < HEAVY_CALLEE:
+                        # the heavy work lies more than one call down: medium when it is heavy
+                        # in its own function (nested loops there); low when it only adds up
+                        # from loops at several levels, each over something small (a registry,
+                        # a header list): a maintainer would not call that heavy
+                        conf = "medium" if peak.leaf.get(target, 0.0) >= HEAVY else "low"
                     yield ctx.report(self.code, module, call, function=fn.qualname,
                                      what=f"CPU-bound {call.text}() ({ev})",
                                      advice=_advice(s.releases_gil), confidence=conf)
