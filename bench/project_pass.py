@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Where a run after one changed file spends its time, phase by phase, in one process.
+
+    python3 bench/project_pass.py                       # bench/corpus/stdlib, 3 repeats
+    python3 bench/project_pass.py --corpus DIR --repeat 5 --edit concurrent/futures/thread.py
+
+The corpus is copied to a temporary directory (the copy is edited, never the corpus). The per-file
+cache is filled once; then each repeat appends a new line to one file (so its cache entry misses,
+as after a real edit) and times, with ``time.perf_counter`` (wall) and ``time.process_time`` (CPU
+of this process; steadier than wall on a shared machine):
+
+- ``load``: discovery, reading and hashing every file, unpickling the cached facts, analysing the
+  changed file;
+- ``project``, ``classify``, ``sites``: building the project, classifying every function,
+  finding the dispatch sites;
+- one row per rule (its ``check`` over every module, shared analyses counted where first used);
+- ``recommendations``, and ``total``.
+
+Figures are medians over the repeats. Issue #16 item 10 asks that one changed file cost at most 15%
+of a cold run: the rows say which parts of the project pass would have to become incremental.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+
+class Clock:
+    def __init__(self):
+        self.wall = defaultdict(float)
+        self.cpu = defaultdict(float)
+
+    def time(self, name, fn, *args):
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            return fn(*args)
+        finally:
+            self.wall[name] += time.perf_counter() - w
+            self.cpu[name] += time.process_time() - c
+
+
+def one_run(corpus: Path, cache: Path, clock: Clock) -> None:
+    from concurlint import engine, knowledge
+    from concurlint.advice import recommendations
+    from concurlint.analysis.classify import classify
+    from concurlint.analysis.dispatch import find_sites
+    from concurlint.analysis.project import Project
+    from concurlint.config import load_config
+    from concurlint.registry import enabled_codes, rule_classes
+
+    config = load_config(corpus)
+    codes = enabled_codes(config.select, config.ignore)
+
+    def load():
+        files = engine.discover([str(corpus)], config)
+        return engine.analyse_files(files, config, 1, str(cache))
+
+    results = clock.time("load", load)
+    modules = [r.facts for r in results if r.facts is not None]
+    kb = knowledge.load(config.knowledge)
+    project = clock.time("project", Project, modules, kb, config.target_version)
+    summaries = clock.time("classify", classify, project)
+    sites = clock.time("sites", find_sites, project)
+    ctx = engine.Context(project, summaries, sites, config)
+    classes = rule_classes()
+    for code in codes:
+        if code not in classes:
+            continue
+        rule = classes[code]()
+
+        def check_all(rule=rule):
+            out = []
+            for mod in modules:
+                try:
+                    out.extend(rule.check(ctx, mod))
+                except Exception:  # a rule failing is CCL999 in a real run; not timed here
+                    pass
+            return out
+
+        clock.time(code, check_all)
+    clock.time("recommendations", recommendations, ctx)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=HERE / "corpus" / "stdlib")
+    ap.add_argument("--edit", default="concurrent/futures/thread.py", help="the file changed before each run")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    if not args.corpus.is_dir():
+        print(f"no corpus at {args.corpus}: run bench/run.py once to copy the standard library", file=sys.stderr)
+        return 2
+    import gc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / args.corpus.name
+        shutil.copytree(args.corpus, corpus)
+        cache = Path(tmp) / "cache"
+        one_run(corpus, cache, Clock())  # fill the cache
+        target = corpus / args.edit
+        runs = []
+        for i in range(args.repeat):
+            with open(target, "a", encoding="utf-8") as f:
+                f.write(f"\n_bench_edit_{i} = {i}\n")
+            clock = Clock()
+            start_w, start_c = time.perf_counter(), time.process_time()
+            one_run(corpus, cache, clock)
+            clock.wall["total"] = time.perf_counter() - start_w
+            clock.cpu["total"] = time.process_time() - start_c
+            runs.append(clock)
+            gc.unfreeze()
+            gc.collect()
+            print(f"  run {i + 1}: {clock.wall['total']:.2f} s wall, {clock.cpu['total']:.2f} s CPU", flush=True)
+    names = [n for n in runs[0].wall if n != "total"] + ["total"]
+    print(f"\n{'phase':<18}{'wall (median)':>15}{'CPU (median)':>15}")
+    for n in names:
+        w = statistics.median(r.wall[n] for r in runs)
+        c = statistics.median(r.cpu[n] for r in runs)
+        if n == "total" or c >= 0.05:
+            print(f"{n:<18}{w:>13.2f} s{c:>13.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
