@@ -609,10 +609,11 @@ def default_jobs() -> int:
 
 def imported_project_files(facts, path: Path) -> List[Path]:
     """The source files of the project that the module ``facts`` (read from ``path``) imports,
-    found where Python would find them: below the directory its top-level package (or the module
-    itself, when it is in no package) sits in, and inside its project root (``project_root``).
-    ``from app.maths import crunch`` in app/jobs.py -> app/maths.py; ``import helpers`` in a
-    script -> the helpers.py beside it. Installed libraries are never read."""
+    found where Python would find them: modules of the same top-level package (``from app.maths
+    import crunch`` in app/jobs.py -> app/maths.py), or, for a module in no package (a script),
+    the modules beside it (``import helpers`` -> helpers.py), and only inside the file's project
+    root (``project_root``). Other top-level names are taken to be installed libraries: never read
+    (the standard library's ``os`` is not the project's, even in a tree that holds an os.py)."""
     if facts is None or not facts.module:
         return []
     levels = facts.module.count(".") + (1 if path.name == "__init__.py" else 0)
@@ -622,8 +623,12 @@ def imported_project_files(facts, path: Path) -> List[Path]:
         base = base.parent
     root = project_root(me)
     inside = base == root or root in base.parents
+    top = facts.module.split(".", 1)[0]
+    script = levels == 0
     out: List[Path] = []
     for qualname in sorted(set(facts.imports.values())):
+        if not script and qualname != top and not qualname.startswith(top + "."):
+            continue
         parts = qualname.split(".")
         for n in (len(parts), len(parts) - 1):
             if n < 1:
@@ -632,8 +637,7 @@ def imported_project_files(facts, path: Path) -> List[Path]:
             for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
                 if file in out or not file.is_file():
                     continue
-                resolved = file.resolve()
-                if resolved == me.resolve():
+                if file.resolve() == me.resolve():
                     continue
                 if not inside and root not in file.parents:
                     continue  # outside the project
