@@ -23,6 +23,10 @@ def _codes(value: str) -> List[str]:
     return [c.strip().upper() for c in value.split(",") if c.strip()]
 
 
+def _patterns(value: str) -> List[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
     p.add_argument("--select", type=_codes, help="comma-separated code prefixes to enable (e.g. CCL4,CCL201)")
@@ -37,6 +41,13 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="read [tool.concurlint] from this pyproject.toml instead of searching")
     p.add_argument("--library", action="store_true",
                    help="library mode: callers may run every public function in many threads and tasks at once")
+    p.add_argument("--exclude", type=_patterns, metavar="PATTERNS",
+                   help="comma-separated path patterns not to analyse; replaces the configured and built-in list")
+    p.add_argument("--extend-exclude", type=_patterns, metavar="PATTERNS",
+                   help="comma-separated path patterns not to analyse, on top of the configured ones")
+    p.add_argument("--baseline", help="only report findings not recorded in this baseline file (config: baseline)")
+    p.add_argument("--no-baseline", action="store_true", help="ignore the configured baseline for this run")
+    p.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,8 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_options(report)
     report.add_argument("--format", default="text", help="text | json | sarif | markdown")
     report.add_argument("--output", "-o", help="write the report to this file instead of stdout")
-    report.add_argument("--baseline", help="only report findings not recorded in this baseline file")
-    report.add_argument("--write-baseline", help="record the current findings in this baseline file")
     report.add_argument("--shard", metavar="K/N", help="analyse only shard K of N and write its facts to --facts-dir")
     report.add_argument("--facts-dir", metavar="DIR", help="where --shard writes its facts")
     report.add_argument("--from-facts", metavar="DIR", help="merge the facts of every shard in DIR and report")
@@ -126,6 +135,14 @@ def _load_config(args):
         config.library = True
     if getattr(args, "cache_dir", None):
         config.cache_dir = os.path.abspath(args.cache_dir)
+    if getattr(args, "exclude", None) is not None:
+        config.exclude = args.exclude
+    if getattr(args, "extend_exclude", None):
+        config.extend_exclude = config.extend_exclude + args.extend_exclude
+    if getattr(args, "no_baseline", False):
+        config.baseline = None
+    if getattr(args, "baseline", None):
+        config.baseline = args.baseline
     return config, paths
 
 
@@ -155,19 +172,34 @@ def _analyse(args) -> int:
                             use_cache=not args.no_cache, progress=progress)
     if progress is not None:
         progress.done()
+    if report.files == 0:
+        _explain_nothing_analysed(paths, config)
+    if args.write_baseline:
+        from concurlint.output.baseline import write_baseline
+
+        write_baseline(args.write_baseline, report, config.root)
+        n = len(report.findings)
+        print(f"concurlint: wrote {_plural(n, 'finding')} to baseline {args.write_baseline}; runs with "
+              f"--baseline {args.write_baseline} (or baseline = ... in [tool.concurlint]) report only new ones",
+              file=sys.stderr)
+        return 0
+    if config.baseline:
+        from concurlint.output.baseline import apply_baseline
+
+        before = len(report.findings)
+        report.findings = apply_baseline(config.baseline, report, config.root)
+        report.baseline = {"path": _shown(config.baseline), "suppressed": before - len(report.findings)}
+        if args.command == "check" or getattr(args, "output", None) or fmt != "text":
+            # check's stdout is flake8-style lines only; the text report says it itself
+            print(f"concurlint: {_plural(report.baseline['suppressed'], 'finding')} suppressed by baseline "
+                  f"{report.baseline['path']}", file=sys.stderr)
     findings = report.findings
+    threshold = FAIL_RANK[config.fail_on]
+    failing = any(SEVERITY_RANK[f.severity] >= threshold for f in findings)
     if args.command == "report":
         from concurlint.output import render
 
-        if args.write_baseline:
-            from concurlint.output.baseline import write_baseline
-
-            write_baseline(args.write_baseline, report)
-        if args.baseline:
-            from concurlint.output.baseline import apply_baseline
-
-            report.findings = findings = apply_baseline(args.baseline, report)
-        text = render(fmt, report, color=_use_color(args.output))
+        text = render(fmt, report, color=_use_color(args.output), fail_on=config.fail_on)
         if args.output:
             try:
                 Path(args.output).write_text(text, encoding="utf-8")
@@ -179,9 +211,32 @@ def _analyse(args) -> int:
         from concurlint.output.text import render_check
 
         sys.stdout.write(render_check(report, show_source=args.show_source, color=_use_color(None)))
-    threshold = FAIL_RANK[config.fail_on]
-    failing = any(SEVERITY_RANK[f.severity] >= threshold for f in findings)
     return 1 if failing else 0
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the current directory when it is below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _explain_nothing_analysed(paths, config) -> None:
+    """A run that analysed no file says why when exclusion is the reason (one line, stderr)."""
+    from concurlint.config import skipped_by_exclusion
+
+    count, why = skipped_by_exclusion(paths, config)
+    if not count:
+        return
+    source = "the built-in excludes" if config.exclude is None else "exclude"
+    if config.extend_exclude:
+        source += " and extend-exclude"
+    print(f"concurlint: no file analysed: {_plural(count, 'Python file')} skipped by exclusion "
+          f"({', '.join(why)}: {source}); to analyse them set exclude in [tool.concurlint] or pass "
+          f"--exclude (either replaces the built-in list)", file=sys.stderr)
 
 
 def _use_color(output: Optional[str]) -> bool:

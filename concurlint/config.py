@@ -15,7 +15,7 @@ FAIL_ON = ("error", "warning", "info", "never")
 KNOWLEDGE_KEYS = ("io", "cpu", "releases-gil", "async-io")
 KEYS = (
     "target-version", "select", "ignore", "exclude", "per-file-ignores", "fail-on", "knowledge",
-    "probe", "cache-dir", "jobs", "extend-exclude", "min-confidence", "library",
+    "probe", "cache-dir", "jobs", "extend-exclude", "min-confidence", "library", "baseline",
 )
 CONFIDENCE_LEVELS = ("high", "medium", "low")
 DEFAULT_EXCLUDES = (".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "build", "dist", ".tox",
@@ -31,13 +31,15 @@ class Config:
     target_version: Optional[str] = None
     select: Optional[List[str]] = None
     ignore: List[str] = field(default_factory=list)
-    exclude: List[str] = field(default_factory=list)
+    exclude: Optional[List[str]] = None  # None: DEFAULT_EXCLUDES; a list replaces them (ruff's rule)
+    extend_exclude: List[str] = field(default_factory=list)  # added to either
     per_file_ignores: Dict[str, List[str]] = field(default_factory=dict)
     fail_on: str = "warning"
     min_confidence: str = "high"  # findings below this are not reported (docs/precision.md)
     knowledge: Dict[str, List[str]] = field(default_factory=dict)
     probe: List[dict] = field(default_factory=list)
     cache_dir: Optional[str] = None
+    baseline: Optional[str] = None  # absolute path: findings recorded there are not reported
     jobs: Optional[int] = None
     library: bool = False  # library mode: callers run the public API in many threads (docs/free-threading.md)
     source: Optional[Path] = None  # the pyproject.toml it came from
@@ -63,24 +65,34 @@ class Config:
         return hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
     def is_excluded(self, path: Path, base: Optional[Path] = None) -> bool:
-        """Is ``path``, found while walking ``base``, left out? The usual junk folders count only
-        below the path the user named: `concurlint check .venv/lib/.../pkg` analyses pkg."""
-        try:
-            parts = path.relative_to(base).parts if base is not None else path.parts
-        except ValueError:
-            parts = path.parts
-        if any(p in DEFAULT_EXCLUDES for p in parts[:-1]):
-            return True
-        if not self.exclude:
-            return False
+        return self.excluded_by(path, base) is not None
+
+    def excluded_by(self, path: Path, base: Optional[Path] = None) -> Optional[str]:
+        """The pattern that leaves ``path`` (found while walking ``base``) out, or None.
+        Without ``exclude`` the built-in junk folders count, and only below the path the user
+        named: `concurlint check .venv/lib/.../pkg` analyses pkg. ``exclude`` replaces that list;
+        ``extend-exclude`` adds to whichever applies."""
+        if self.exclude is None:
+            try:
+                parts = path.relative_to(base).parts if base is not None else path.parts
+            except ValueError:
+                parts = path.parts
+            for p in parts[:-1]:
+                if p in DEFAULT_EXCLUDES:
+                    return p + "/"
+        patterns = (self.exclude or []) + self.extend_exclude
+        if not patterns:
+            return None
         rel = _relative(path, self.root)
-        for pattern in self.exclude:
+        for pattern in patterns:
             pat = pattern.rstrip("/")
+            if not pat:
+                continue
             if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat + "/*") or rel.startswith(pat + "/"):
-                return True
+                return pattern
             if "/" not in pat and any(fnmatch.fnmatch(p, pat) for p in rel.split("/")):
-                return True
-        return False
+                return pattern
+        return None
 
     def ignored_for(self, path: str) -> List[str]:
         out: List[str] = []
@@ -163,9 +175,14 @@ def apply_table(cfg: Config, table: dict, source: str) -> Config:
         cfg.select = _check_codes(_str_list(table["select"], "select", src), "select", source)
     if "ignore" in table:
         cfg.ignore = _check_codes(_str_list(table["ignore"], "ignore", src), "ignore", source)
-    for key in ("exclude", "extend-exclude"):
-        if key in table:
-            cfg.exclude.extend(_str_list(table[key], key, src))
+    if "exclude" in table:
+        cfg.exclude = _str_list(table["exclude"], "exclude", src)
+    if "extend-exclude" in table:
+        cfg.extend_exclude = _str_list(table["extend-exclude"], "extend-exclude", src)
+    if "baseline" in table:
+        if not isinstance(table["baseline"], str) or not table["baseline"]:
+            raise ConfigError(f"'baseline' in {source} must be a file path (a string)")
+        cfg.baseline = str(src.parent / table["baseline"])
     if "fail-on" in table:
         cfg.fail_on = check_fail_on(str(table["fail-on"]), f"'fail-on' in {source}")
     if "min-confidence" in table:
@@ -222,3 +239,29 @@ def check_fail_on(value: str, where: str) -> str:
     if value not in FAIL_ON:
         raise ConfigError(f"{where}: '{value}' must be one of {', '.join(FAIL_ON)}")
     return value
+
+
+def skipped_by_exclusion(paths, config: Config, limit: int = 100_000):
+    """(number of *.py files under ``paths`` that exclusion left out, the patterns that did it),
+    for the run that analysed nothing. Walks at most ``limit`` files."""
+    import os
+
+    count, why, seen = 0, [], 0
+    for raw in paths:
+        base = Path(raw)
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+            dirnames.sort()
+            for name in sorted(filenames):
+                seen += 1
+                if seen > limit:
+                    return count, why
+                if not name.endswith(".py"):
+                    continue
+                reason = config.excluded_by(Path(dirpath) / name, base)
+                if reason is not None:
+                    count += 1
+                    if reason not in why:
+                        why.append(reason)
+    return count, why

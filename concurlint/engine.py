@@ -532,7 +532,9 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
                 "evidence": list(s.evidence) if s else [],
             })
     functions.sort(key=lambda f: (f["path"], f["line"], f["qualname"]))
-    recs = recommendations(ctx)
+    # plumbing is not work: in gather(to_thread(f)) the to_thread site has f's recommendation
+    apis = project.kb.table("dispatch").get("sites", {})
+    recs = [r for r in recommendations(ctx) if r["function"] not in apis]
     readiness = None
     if config.library and config.free_threaded:
         from concurlint.analysis.readiness import readiness as module_readiness

@@ -6,11 +6,11 @@ from concurlint.config import ConfigError
 FORMATS = ("text", "json", "sarif", "markdown")
 
 
-def render(fmt: str, report, color: bool = False) -> str:
+def render(fmt: str, report, color: bool = False, fail_on: str = "warning") -> str:
     if fmt == "text":
         from concurlint.output.text import render_report
 
-        return render_report(report, color=color)
+        return render_report(report, color=color, fail_on=fail_on)
     if fmt == "json":
         from concurlint.output.json_report import render_json
 
@@ -22,5 +22,5 @@ def render(fmt: str, report, color: bool = False) -> str:
     if fmt == "markdown":
         from concurlint.output.markdown import render_markdown
 
-        return render_markdown(report)
+        return render_markdown(report, fail_on=fail_on)
     raise ConfigError(f"--format '{fmt}' is not one of {', '.join(FORMATS)}")

@@ -4,6 +4,9 @@ A baseline records today's findings so that CI fails only on new ones. A finding
 by its fingerprint: rule code, path, enclosing function and the offending text (whitespace
 collapsed), never the line number, so code inserted above a finding does not make it "new".
 Matching counts: two identical findings in one function need two baseline entries.
+With a configuration file, paths are taken relative to its directory, so a baseline written by
+`concurlint report` at the project root matches `concurlint check` run from anywhere (the
+pre-commit hook, an editor, a subdirectory).
 """
 from __future__ import annotations
 
@@ -28,17 +31,30 @@ def normalised_snippet(finding) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def fingerprint(finding) -> str:
-    """Stable identity of a finding across unrelated edits: code, path, function, offending text."""
-    parts = [finding.code, finding.path.replace("\\", "/"), finding.function or "", normalised_snippet(finding)]
+def _path(finding, root) -> str:
+    path = finding.path.replace("\\", "/")
+    if root is not None:
+        try:
+            return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+        except (ValueError, OSError):
+            pass
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def fingerprint(finding, root=None) -> str:
+    """Stable identity of a finding across unrelated edits: code, path (relative to ``root``, the
+    directory of the configuration, when given), function, offending text."""
+    parts = [finding.code, _path(finding, root), finding.function or "", normalised_snippet(finding)]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def write_baseline(path, report) -> None:
+def write_baseline(path, report, root=None) -> None:
     entries = []
     for f in report.findings:
         entries.append({
-            "fingerprint": fingerprint(f),
+            "fingerprint": fingerprint(f, root),
             "code": f.code,
             "path": f.path,
             "function": f.function,
@@ -74,13 +90,13 @@ def _load(path) -> Counter:
     return counts
 
 
-def apply_baseline(path, report) -> List:
+def apply_baseline(path, report, root=None) -> List:
     """The findings of ``report`` that the baseline does not account for, in report order.
     Each baseline entry absorbs at most one finding."""
     remaining = _load(path)
     new = []
     for f in report.findings:
-        fp = fingerprint(f)
+        fp = fingerprint(f, root)
         if remaining[fp] > 0:
             remaining[fp] -= 1
         else:

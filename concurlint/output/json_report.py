@@ -5,4 +5,8 @@ import json
 
 
 def render_json(report) -> str:
-    return json.dumps(report.to_json(), indent=2, sort_keys=False) + "\n"
+    doc = report.to_json()
+    baseline = getattr(report, "baseline", None)
+    if baseline:  # additive: which baseline was applied and how many findings it suppressed
+        doc["baseline"] = baseline
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"

@@ -1,7 +1,7 @@
 """``--format markdown``: a report for ``$GITHUB_STEP_SUMMARY`` and pull-request comments.
 
-Summary counts by rule family and severity, the recommendations table (site, current ->
-recommended, why) and the findings grouped by file, each with a relative link ``path#Lline``.
+Summary counts by rule family and severity, the findings grouped by file (each with a relative
+link ``path#Lline``), then the recommendations table (site, current -> recommended, why).
 """
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def render_markdown(report) -> str:
+def render_markdown(report, fail_on: str = "warning") -> str:
+    from concurlint.output.text import status_line
     from concurlint.registry import all_meta
 
     metas = all_meta()
@@ -58,8 +59,12 @@ def render_markdown(report) -> str:
     out.append(
         f"{_plural(report.files, 'file')}, {_plural(len(report.functions), 'function')}, "
         f"{_plural(len(report.recommendations), 'dispatch site')}: **{_plural(len(findings), 'finding')}** "
-        f"({by_sev.get('error', 0)} error, {by_sev.get('warning', 0)} warning, {by_sev.get('info', 0)} info)."
+        f"({_plural(by_sev.get('error', 0), 'error')}, {_plural(by_sev.get('warning', 0), 'warning')}, "
+        f"{by_sev.get('info', 0)} info)."
     )
+    baseline = getattr(report, "baseline", None)
+    if baseline:
+        out.append(f"{_plural(baseline['suppressed'], 'finding')} suppressed by baseline {_inline(baseline['path'])}.")
     out.append("")
 
     if findings:
@@ -76,6 +81,23 @@ def render_markdown(report) -> str:
                    f"{by_sev.get('info', 0)} | **{len(findings)}** |")
         out.append("")
 
+    if findings:
+        out += ["## Findings", ""]
+        by_file: Dict[str, list] = OrderedDict()
+        for f in findings:
+            by_file.setdefault(f.path, []).append(f)
+        for path, items in by_file.items():
+            out.append(f"### {_inline(path)} ({len(items)})")
+            out.append("")
+            for f in items:
+                meta = metas.get(f.code)
+                name = f" {meta.name}" if meta else ""
+                where = f" (in {_inline(f.function)})" if f.function else ""
+                out.append(f"- {ICONS.get(f.severity, '')} [line {f.line}]({_link(f.path, f.line)}) "
+                           f"**{f.code}**{name} ({f.severity}): {f.message.strip()}{where}{qualifier(f)}")
+            out.append("")
+    else:
+        out += ["No findings.", ""]
     if report.recommendations:
         out += ["## Recommendations", "",
                 "| site | function | kind | current -> recommended | why |",
@@ -95,22 +117,5 @@ def render_markdown(report) -> str:
     from concurlint.output.readiness import markdown_section
 
     out += markdown_section(report, _cell, _inline)
-
-    if findings:
-        out += ["## Findings", ""]
-        by_file: Dict[str, list] = OrderedDict()
-        for f in findings:
-            by_file.setdefault(f.path, []).append(f)
-        for path, items in by_file.items():
-            out.append(f"### {_inline(path)} ({len(items)})")
-            out.append("")
-            for f in items:
-                meta = metas.get(f.code)
-                name = f" {meta.name}" if meta else ""
-                where = f" (in {_inline(f.function)})" if f.function else ""
-                out.append(f"- {ICONS.get(f.severity, '')} [line {f.line}]({_link(f.path, f.line)}) "
-                           f"**{f.code}**{name} ({f.severity}): {f.message.strip()}{where}{qualifier(f)}")
-            out.append("")
-    else:
-        out += ["No findings.", ""]
+    out += [status_line(findings, fail_on), ""]
     return "\n".join(printable(line) for line in out)

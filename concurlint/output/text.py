@@ -45,23 +45,59 @@ def render_check(report, show_source: bool = False, color: bool = False) -> str:
     return "".join(line + "\n" for line in out)
 
 
-def render_report(report, color: bool = False) -> str:
+def plural(n: int, word: str, many: str = "") -> str:
+    """'1 file', '2 files', '0 info' (``many`` for irregular plurals)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+LEGEND = (
+    "Legend: error = will crash, deadlock or corrupt data; warning = likely wrong or slow; info = advice.",
+    "        line:col count from 1, as flake8 shows them (the JSON report's col counts from 0).",
+)
+FINDINGS_HEAD = "Findings (path:line:col: CODE [severity] what is wrong; what to do instead)"
+RECOMMENDATIONS_HEAD = "Recommendations (path:line: dispatched function [its kind] current -> recommended model: why)"
+
+
+def status_line(findings, fail_on: str) -> str:
+    """The last line: why the exit status is what it is, and where a rule is explained."""
+    from concurlint.cli import FAIL_RANK, SEVERITY_RANK
+
+    threshold = FAIL_RANK[fail_on]
+    failing = [f for f in findings if SEVERITY_RANK[f.severity] >= threshold]
+    if failing:
+        levels = {"error": "error", "warning": "warning or error", "info": "any severity"}[fail_on]
+        head = f"Exit status 1: {plural(len(failing), 'finding')} of {levels} severity (--fail-on {fail_on})."
+    elif findings:
+        head = f"Exit status 0: no finding reaches --fail-on {fail_on}."
+    else:
+        head = "Exit status 0: no findings."
+    if findings:
+        head += f" `concurlint explain {findings[0].code}` explains a rule and how to fix it."
+    return head
+
+
+def render_report(report, color: bool = False, fail_on: str = "warning") -> str:
     out: List[str] = []
     findings = report.findings
     by_sev = Counter(f.severity for f in findings)
     out.append(_c("concurlint report", "bold", color))
-    out.append(f"{report.files} files, {len(report.functions)} functions, "
-               f"{len(report.recommendations)} dispatch sites, {len(findings)} findings "
-               f"({by_sev.get('error', 0)} errors, {by_sev.get('warning', 0)} warnings, {by_sev.get('info', 0)} info)")
+    out.append(f"{plural(report.files, 'file')}, {plural(len(report.functions), 'function')}, "
+               f"{plural(len(report.recommendations), 'dispatch site')}, {plural(len(findings), 'finding')} "
+               f"({plural(by_sev.get('error', 0), 'error')}, {plural(by_sev.get('warning', 0), 'warning')}, "
+               f"{by_sev.get('info', 0)} info)")
+    baseline = getattr(report, "baseline", None)
+    if baseline:
+        out.append(f"{plural(baseline['suppressed'], 'finding')} suppressed by baseline {printable(baseline['path'])}")
+    out.extend(_c(line, "dim", color) for line in LEGEND)
     out.append("")
     if findings:
-        out.append(_c("Findings", "bold", color))
+        out.append(_c(FINDINGS_HEAD, "bold", color))
         for f in findings:
             out.append(f"  {printable(f.path)}:{f.line}:{f.col + 1}: {_c(f.code, f.severity, color)} "
                        f"[{f.severity}] {printable(f.message)}{qualifier(f)}")
         out.append("")
     if report.recommendations:
-        out.append(_c("Recommendations", "bold", color))
+        out.append(_c(RECOMMENDATIONS_HEAD, "bold", color))
         for r in report.recommendations:
             change = r["current"] if r["current"] == r["recommended"] else f"{r['current']} -> {r['recommended']}"
             target = r["function"] or "?"
@@ -86,4 +122,6 @@ def render_report(report, color: bool = False) -> str:
     out.extend(text_section(report))
     kinds = Counter(f["kind"] for f in report.functions)
     out.append("Functions by kind: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in ("cpu", "io", "mixed", "unknown")))
+    out.append("")
+    out.append(_c(status_line(findings, fail_on), "bold", color))
     return "\n".join(out) + "\n"
