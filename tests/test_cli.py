@@ -42,8 +42,10 @@ def test_check_output_exit_status_and_noqa(tmp_path):
     _write(tmp_path)
     proc = run_cli("check", "jobs.py", cwd=tmp_path, check_exit=1)
     assert proc.stdout.splitlines() == [
-        "jobs.py:13:27: CCL401 lambda cannot be pickled; ProcessPoolExecutor.map will fail",
-        "jobs.py:17:33: CCL405 threading.Lock cannot be pickled; ProcessPoolExecutor.submit will fail",
+        "jobs.py:13:27: CCL401 lambda cannot be pickled; ProcessPoolExecutor.map will fail: "
+        "use a module-level function (def) instead",
+        "jobs.py:17:33: CCL405 threading.Lock cannot be pickled; ProcessPoolExecutor.submit will fail: "
+        "pass it to the pool initializer, or use a multiprocessing.Manager() lock",
     ]
 
 
