@@ -26,7 +26,7 @@ class FeedClient:
 
     def fetch_unlocked(self, path):
         text = self.session.get(f"{self.base_url}/{path}", timeout=10).text
-        if path not in SEEN:
+        if path not in SEEN:  # CCL202: check-then-act on a shared dict, no lock
             SEEN[path] = len(text)
         return text
 
@@ -46,6 +46,6 @@ def crawl(client: FeedClient, paths, keywords):
         cached = list(pool.map(client.fetch_unlocked, paths))
         sums = list(pool.map(digest, [p.encode() for p in pages]))
         # CPU-bound pure Python in a thread pool: serialised by the GIL
-        scores = list(pool.map(score, pages, [keywords] * len(pages)))
-        pool.submit(rank, pages, keywords)
+        scores = list(pool.map(score, pages, [keywords] * len(pages)))  # CCL101
+        pool.submit(rank, pages, keywords)  # CCL101, CCL602: CPU work in threads; the future is dropped
     return pages, cached, sums, scores

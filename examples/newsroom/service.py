@@ -30,7 +30,7 @@ async def fetch(session: aiohttp.ClientSession, url):
 
 
 async def handle_article(session: aiohttp.ClientSession, url, keywords):
-    headers = auth_headers()
+    headers = auth_headers()  # CCL501: refresh_token() sleeps and posts synchronously
     text = await fetch(session, url)
     return score(text, keywords), headers
 
@@ -39,14 +39,15 @@ async def handle_article_offloaded(session: aiohttp.ClientSession, url, keywords
     headers = await asyncio.to_thread(auth_headers)
     text = await fetch(session, url)
     loop = asyncio.get_running_loop()
-    value = await loop.run_in_executor(None, score, text, keywords)
+    # offloaded, but to the default thread pool: pure-Python CPU work needs processes
+    value = await loop.run_in_executor(None, score, text, keywords)  # CCL101
     return value, headers
 
 
 async def refresh_all(urls):
     async with aiohttp.ClientSession() as session:
         for url in urls:
-            asyncio.create_task(fetch(session, url))
+            asyncio.create_task(fetch(session, url))  # CCL503: the task can be garbage-collected
         results = await asyncio.gather(*(fetch(session, u) for u in urls))
         return results
 

@@ -1,0 +1,46 @@
+"""The bundled examples get exactly the findings their comments promise.
+
+A line of examples/ whose trailing comment starts with codes (``# CCL401: a lambda ...`` or
+``# CCL101, CCL602: ...``) must get those findings from `concurlint report examples/` (the README's
+first command, default confidence); no other line may get any."""
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT, report_json
+
+PROMISE = re.compile(r"#\s*(CCL\d{3}(?:\s*,\s*CCL\d{3})*)\b")
+
+
+def promised():
+    out = set()
+    for path in sorted((ROOT / "examples").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith("#") or "#" not in line:
+                continue  # a comment line explains; only a comment after code promises
+            m = PROMISE.search("#" + line.split("#", 1)[1])
+            if m:
+                out |= {(rel, n, code.strip()) for code in m.group(1).split(",")}
+    return out
+
+
+def test_examples_get_exactly_the_promised_findings():
+    want = promised()
+    assert len(want) >= 14 and {c for _, _, c in want} >= {"CCL102", "CCL202", "CCL401", "CCL501", "CCL503"}
+    doc = report_json("examples", cwd=ROOT)
+    got = {(f["path"], f["line"], f["code"]) for f in doc["findings"]}
+    assert not want - got, f"promised but not reported: {sorted(want - got)}"
+    assert not got - want, f"reported but not promised: {sorted(got - want)}"
+
+
+def test_io_in_the_process_pool_is_reported_for_network_io():
+    doc = report_json("examples/newsroom", cwd=ROOT)
+    [ccl102] = [f for f in doc["findings"] if f["code"] == "CCL102"]
+    assert ccl102["function"] == "newsroom.batch.nightly"
+    assert "download_report() waits on IO" in ccl102["message"] and "ThreadPoolExecutor" in ccl102["message"]
+
+
+def test_the_unlocked_counter_is_reported_and_the_locked_one_is_not():
+    doc = report_json("examples/probe/race.py", cwd=ROOT)
+    assert [(f["code"], f["function"]) for f in doc["findings"]] == [("CCL202", "race.increment")]
