@@ -75,14 +75,16 @@ def test_gil_releasing_c_work_speeds_up_in_threads(target, args):
     static_agrees(r, "cpu")
 
 
-def test_race_on_shared_counter_loses_updates_and_the_lock_fixes_it():
-    r = probe("race:lost_updates", kwargs={"threads": 4, "increments": 300}, cwd=str(EXAMPLES), tasks=1, workers=1,
-              modes=["serial"])
-    assert r["ok"] and int(r["result_repr"]) > 0
-    r = probe("race:lost_updates_locked", kwargs={"threads": 4, "increments": 300}, cwd=str(EXAMPLES), tasks=1,
-              workers=1, modes=["serial"])
+def test_race_targets_run_and_the_lock_loses_no_update():
+    """Deterministic parts only: how many updates the unlocked counter loses depends on the thread
+    scheduler (none in some runs on 3.9), so that is measured by bench/race_lost_updates.py."""
+    kwargs = {"threads": 4, "increments": 300}
+    r = probe("race:lost_updates", kwargs=kwargs, cwd=str(EXAMPLES), tasks=1, workers=1, modes=["serial"])
+    assert r["ok"] and 0 <= int(r["result_repr"]) < 4 * 300
+    r = probe("race:lost_updates_locked", kwargs=kwargs, cwd=str(EXAMPLES), tasks=1, workers=1, modes=["serial"])
     assert r["ok"] and int(r["result_repr"]) == 0
     done = subprocess.run([sys.executable, "race.py"], cwd=str(EXAMPLES), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0
+    assert done.returncode == 0, done.stderr
     unsafe, locked = done.stdout.splitlines()
-    assert not unsafe.endswith(" 0 updates lost") and locked.endswith(" 0 updates lost")
+    assert unsafe.startswith("without lock  expected 2000, got ")
+    assert locked == "with lock     expected 2000, got 2000: 0 updates lost"
