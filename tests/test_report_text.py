@@ -48,16 +48,19 @@ POLLER = textwrap.dedent('''\
     import asyncio
     import time
 
+    import aiohttp
 
-    async def refresh(feed):
-        await asyncio.sleep(0)
-        return feed
+
+    async def refresh(session: aiohttp.ClientSession, feed):
+        async with session.get(feed) as resp:
+            return await resp.text()
 
 
     async def poll(feeds):
-        for feed in feeds:
-            asyncio.create_task(refresh(feed))
-            time.sleep(1)
+        async with aiohttp.ClientSession() as session:
+            for feed in feeds:
+                asyncio.create_task(refresh(session, feed))
+                time.sleep(1)
     ''')
 
 
@@ -126,7 +129,7 @@ def test_messages_say_what_to_do_instead(tmp_path):
     by_code = {line.split()[1]: line for line in out.splitlines()}
     assert "use a module-level function" in by_code["CCL401"]
     assert "keep a reference" in by_code["CCL503"] and "TaskGroup" in by_code["CCL503"]
-    assert by_code["CCL501"].startswith("poller.py:13:9: CCL501 time.sleep() blocks the event loop")
+    assert by_code["CCL501"].startswith("poller.py:16:13: CCL501 time.sleep() blocks the event loop")
     assert "`await asyncio.sleep(...)` for time.sleep" in by_code["CCL501"]
 
 
