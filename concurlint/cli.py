@@ -1,4 +1,4 @@
-"""The ``concurlint`` command: check, report, probe, rules, explain."""
+"""The ``concurlint`` command: check, report, fix, probe, rules, explain."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--shard", metavar="K/N", help="analyse only shard K of N and write its facts to --facts-dir")
     report.add_argument("--facts-dir", metavar="DIR", help="where --shard writes its facts")
     report.add_argument("--from-facts", metavar="DIR", help="merge the facts of every shard in DIR and report")
+    from concurlint.fixes.command import add_arguments as add_fix_arguments
+
+    add_fix_arguments(sub.add_parser("fix", help="apply the fixes of the findings (safe ones unless --unsafe-fixes)"))
     probe = sub.add_parser("probe", help="run a function serially, in threads and in processes, and measure")
     try:
         from concurlint.probe.cli import add_arguments as add_probe_arguments
@@ -89,6 +92,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         if args.command in ("check", "report"):
             return _analyse(args)
+        if args.command == "fix":
+            from concurlint.fixes.command import run as run_fix
+
+            return run_fix(args)
         if args.command == "rules":
             return _rules(args)
         if args.command == "explain":

@@ -229,9 +229,18 @@ def analyse_source(data: bytes, display: str, module: str, is_package: bool, kno
     return result
 
 
+# Contents to analyse instead of the file's, by absolute path: `concurlint fix` re-analyses the
+# text it fixed in memory (--diff never writes it). Forked workers inherit it.
+OVERLAY: Dict[str, bytes] = {}
+
+
 def _read(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
     from concurlint.source import read_file
 
+    if OVERLAY:
+        data = OVERLAY.get(os.path.abspath(path))
+        if data is not None:
+            return data, None
     return read_file(path, MAX_FILE_BYTES)
 
 

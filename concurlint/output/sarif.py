@@ -5,6 +5,9 @@
   ``defaultConfiguration.level`` from the severity); results point at them by ``ruleIndex``.
 - Locations are relative URIs against ``%SRCROOT%`` (``originalUriBaseIds`` gives the directory
   concurlint ran in), regions 1-based with an exclusive ``endColumn`` as SARIF specifies.
+- A finding ``concurlint fix`` can fix carries ``fixes[0]``: its ``artifactChanges[].replacements[]``
+  are the edits (``deletedRegion`` + ``insertedContent``), ``properties.applicability`` says
+  safe or unsafe.
 - ``partialFingerprints`` do not depend on line numbers: code, path, function and offending text
   (the baseline's fingerprint) plus the occurrence number among identical findings, so an alert
   keeps its identity when unrelated lines are inserted above it.
@@ -93,6 +96,21 @@ def _location(path: str, region: dict, root: Path) -> dict:
                                  "region": region}}
 
 
+def _fix(fix: dict, path: str, root: Path) -> dict:
+    """A SARIF ``fix``: the edits as replacements (1-based, end column exclusive) in one artifact."""
+    replacements = []
+    for e in fix["edits"]:
+        region = {"startLine": e["line"], "startColumn": e["col"] + 1,
+                  "endLine": e["end_line"], "endColumn": e["end_col"] + 1}
+        replacements.append({"deletedRegion": region, "insertedContent": {"text": e["content"]}})
+    return {
+        "description": {"text": fix["message"]},
+        "artifactChanges": [{"artifactLocation": {"uri": _relative_uri(path, root), "uriBaseId": SRCROOT},
+                             "replacements": replacements}],
+        "properties": {"applicability": fix["applicability"]},
+    }
+
+
 def render_sarif(report, root: Path = None) -> str:
     from concurlint.registry import all_meta
 
@@ -103,7 +121,10 @@ def render_sarif(report, root: Path = None) -> str:
     rules = [_rule(metas[c]) for c in codes]
     seen: Counter = Counter()
     results = []
-    for f in report.findings:
+    from concurlint.fixes import report_fixes
+
+    fixes = report_fixes(report)
+    for f, extra in zip(report.findings, fixes):
         fp = fingerprint(f)
         seen[fp] += 1
         result = {
@@ -131,6 +152,8 @@ def render_sarif(report, root: Path = None) -> str:
             related.append(loc)
         if related:
             result["relatedLocations"] = related
+        if extra and "fix" in extra:
+            result["fixes"] = [_fix(extra["fix"], f.path, root)]
         results.append(result)
     run = {
         "tool": {"driver": {

@@ -1,0 +1,338 @@
+"""What every fix shares: one file parsed with LibCST, the node a finding points at, the edits.
+
+A fixer (one module per rule under ``concurlint/fixes/``) gets a :class:`FixSource` and a finding
+and returns the whole new module (``Proposal``) or says why it cannot fix it (``Unfixable``). The
+edits reported in JSON/SARIF and applied by ``concurlint fix`` are computed here from the old and
+new text, so what is shown is exactly what is written. Every proposal is checked before it is
+offered: the new text parses, keeps every comment of the old one, and actually differs.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import io
+import tokenize
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text from (line, col) to (end_line, end_col) by ``content``; lines 1-based,
+    columns 0-based characters; a range that starts and ends at one point is an insertion."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    content: str
+
+    def overlaps(self, other: "Edit") -> bool:
+        if self == other:
+            return False  # the same edit proposed twice (one import for two fixes) is applied once
+        a0, a1 = (self.line, self.col), (self.end_line, self.end_col)
+        b0, b1 = (other.line, other.col), (other.end_line, other.end_col)
+        if a0 == a1 and b0 == b1:
+            return a0 == b0  # two different insertions at one point: their order would matter
+        return a0 < b1 and b0 < a1 or a0 == b0
+
+    def to_json(self, path: str) -> dict:
+        return {"path": path, "line": self.line, "col": self.col, "end_line": self.end_line,
+                "end_col": self.end_col, "content": self.content}
+
+
+@dataclass
+class Fix:
+    code: str
+    applicability: str  # safe | unsafe
+    message: str
+    edits: List[Edit] = field(default_factory=list)
+    introduces: frozenset = frozenset()  # module-level names the fix invents (two fixes must not both)
+
+    def to_json(self, path: str) -> dict:
+        return {"applicability": self.applicability, "message": self.message,
+                "edits": [e.to_json(path) for e in self.edits]}
+
+
+@dataclass
+class Proposal:
+    """What a fixer returns: the new module and how safe the change is."""
+
+    module: cst.Module
+    applicability: str
+    message: str
+    introduces: frozenset = frozenset()
+
+
+@dataclass
+class Unfixable:
+    """A fixer's reason for leaving the code alone (shown with the finding)."""
+
+    reason: str
+
+
+Outcome = Union[Proposal, Unfixable, None]
+
+
+class FixSource:
+    """One file's text, parsed once with LibCST, with the metadata the fixers use."""
+
+    def __init__(self, text: str, findings: Sequence = ()):
+        self.text = text
+        self.findings = list(findings)  # every finding being fixed in this file
+        self.lines = text.splitlines(keepends=True)
+        self.wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+        self.module = self.wrapper.module
+        self._meta: Dict[type, object] = {}
+        self._by_start: Optional[Dict[Tuple[int, int], List[cst.CSTNode]]] = None
+
+    def meta(self, provider) -> dict:
+        if provider not in self._meta:
+            self._meta[provider] = self.wrapper.resolve(provider)
+        return self._meta[provider]  # type: ignore[return-value]
+
+    @property
+    def positions(self):
+        return self.meta(PositionProvider)
+
+    @property
+    def parents(self):
+        return self.meta(ParentNodeProvider)
+
+    @property
+    def scopes(self):
+        return self.meta(ScopeProvider)
+
+    def qualified_names(self, node: cst.CSTNode) -> set:
+        value = self.meta(QualifiedNameProvider).get(node, ())
+        if not isinstance(value, (set, frozenset, tuple)) and callable(value):
+            value = value()  # LibCST computes qualified names lazily
+        return {q.name for q in value}
+
+    def char_col(self, line: int, byte_col: int) -> int:
+        """The analysis reports ast's UTF-8 byte offsets; LibCST counts characters."""
+        if not 1 <= line <= len(self.lines):
+            return byte_col
+        raw = self.lines[line - 1].encode("utf-8", "surrogatepass")
+        return len(raw[:byte_col].decode("utf-8", "ignore"))
+
+    def nodes_at(self, line: int, byte_col: int, kinds: Tuple[type, ...]) -> List[cst.CSTNode]:
+        """Nodes of the given kinds whose code starts at the finding's position (outermost first)."""
+        if self._by_start is None:
+            index: Dict[Tuple[int, int], List[cst.CSTNode]] = {}
+            for node, rng in self.positions.items():
+                index.setdefault((rng.start.line, rng.start.column), []).append(node)
+            self._by_start = index
+        found = self._by_start.get((line, self.char_col(line, byte_col)), [])
+        return [n for n in found if isinstance(n, kinds)]
+
+    def ancestors(self, node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+        parents = self.parents
+        while node in parents:
+            node = parents[node]
+            yield node
+
+    def top_statement(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The statement of the module's body that contains ``node``."""
+        last = node
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.Module):
+                return last
+            last = anc
+        return None
+
+    def enclosing_function(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The innermost def or lambda around ``node`` (None at module or class level)."""
+        for anc in self.ancestors(node):
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+                return anc
+        return None
+
+    def replace(self, old: cst.CSTNode, new) -> cst.Module:
+        """The module with ``old`` (a node of this file's tree) replaced by ``new`` (a node, a
+        ``FlattenSentinel`` or ``RemoveFromParent()``); only the path down to it is visited."""
+        path = {id(a) for a in self.ancestors(old)}
+        return self.module.visit(_PathReplace(path, old, new))
+
+    def module_names(self) -> set:
+        """Every name bound at module level (imports, assignments, defs, classes)."""
+        scope = self.scopes.get(self.module)
+        if scope is None:
+            return set()
+        return {a.name for a in scope.assignments}
+
+    def all_names(self) -> set:
+        """Every identifier written anywhere in the file (to invent names that collide with none)."""
+        return {n.value for n in _walk_names(self.module)}
+
+
+class _PathReplace(cst.CSTTransformer):
+    def __init__(self, path: set, old: cst.CSTNode, new):
+        super().__init__()
+        self.path, self.old, self.new = path, old, new
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.path
+
+    def on_leave(self, original_node, updated_node):
+        return self.new if original_node is self.old else updated_node
+
+
+def _walk_names(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            yield n
+        stack.extend(n.children)
+
+
+def fresh_name(taken: set, base: str) -> str:
+    if base not in taken:
+        return base
+    i = 2
+    while f"{base}_{i}" in taken:
+        i += 1
+    return f"{base}_{i}"
+
+
+# ---------------------------------------------------------------- imports
+def import_binding(source: FixSource, module_name: str) -> Tuple[Optional[str], bool]:
+    """How the file refers to module ``module_name`` at module level: (name, needs_import).
+
+    ``import asyncio`` -> ("asyncio", False); ``import asyncio as aio`` -> ("aio", False); not
+    imported and the name free -> ("asyncio", True); the name bound to something else -> (None, _).
+    """
+    scope = source.scopes.get(source.module)
+    if scope is None:
+        return None, False
+    for stmt in source.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not isinstance(small, cst.Import):
+                continue
+            for alias in small.names:
+                if _dotted(alias.name) != module_name:
+                    continue
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    return alias.asname.name.value, False
+                if "." not in module_name:
+                    return module_name, False
+    if any(a.name == module_name.split(".")[0] for a in scope.assignments):
+        return None, False  # the name means something else here
+    return module_name, True
+
+
+def _dotted(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr.value}"
+    return ""
+
+
+def name_free_in(source: FixSource, node: cst.CSTNode, name: str) -> bool:
+    """True when ``name`` at ``node`` would mean the module-level binding (no local shadows it)."""
+    scope = source.scopes.get(node)
+    while scope is not None and scope is not scope.globals:
+        if any(a.name == name for a in scope.assignments):
+            return False
+        scope = scope.parent
+    return True
+
+
+def add_import(module: cst.Module, module_name: str) -> cst.Module:
+    """``import module_name`` after the module's leading imports (LibCST's codemod helper)."""
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor
+
+    ctx = CodemodContext()
+    AddImportsVisitor.add_needed_import(ctx, module_name)
+    return AddImportsVisitor(ctx).transform_module(module)
+
+
+def remove_unused_import(module: cst.Module, module_name: str, obj: Optional[str] = None) -> cst.Module:
+    """Drop ``import module_name`` (or ``from module_name import obj``) when nothing uses it any
+    more; kept when removing it would take a comment with it."""
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import RemoveImportsVisitor
+
+    wrapper = MetadataWrapper(module)
+    ctx = CodemodContext(wrapper=wrapper)
+    RemoveImportsVisitor.remove_unused_import(ctx, module_name, obj)
+    new = wrapper.visit(RemoveImportsVisitor(ctx))
+    before = module.code
+    if comments(before) - comments(new.code):
+        return module
+    return new
+
+
+def attr(name: str, *attrs: str) -> cst.BaseExpression:
+    expr: cst.BaseExpression = cst.Name(name)
+    for a in attrs:
+        expr = cst.Attribute(value=expr, attr=cst.Name(a))
+    return expr
+
+
+# ---------------------------------------------------------------- checks and edits
+def comments(text: str) -> Counter:
+    out: Counter = Counter()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                out[tok.string.strip()] += 1
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return out
+
+
+def check_new_text(old: str, new: str) -> Optional[str]:
+    """Why ``new`` cannot replace ``old`` (None when it can)."""
+    if new == old:
+        return "the fix would change nothing"
+    try:
+        ast.parse(new)
+    except SyntaxError as exc:
+        return f"the fixed code would not parse ({exc.msg})"
+    missing = comments(old) - comments(new)
+    if missing:
+        return "the fix would lose a comment"
+    return None
+
+
+def edits_between(old: str, new: str) -> List[Edit]:
+    """Whole-line edits that turn ``old`` into ``new`` (the changed lines only)."""
+    a = old.splitlines(keepends=True)
+    b = new.splitlines(keepends=True)
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        out.append(Edit(i1 + 1, 0, i2 + 1, 0, "".join(b[j1:j2])))
+    return out
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    """Apply non-overlapping edits (identical duplicates once)."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln))
+
+    def offset(line: int, col: int) -> int:
+        if line - 1 >= len(lines):
+            return len(text)
+        return starts[line - 1] + col
+
+    out = text
+    for e in sorted(set(edits), key=lambda e: (e.line, e.col, e.end_line, e.end_col), reverse=True):
+        out = out[:offset(e.line, e.col)] + e.content + out[offset(e.end_line, e.end_col):]
+    return out

@@ -1,0 +1,153 @@
+"""``concurlint fix PATH...``: apply the fixes of the findings ``check`` reports.
+
+Runs the same engine as ``check`` (config, ``--select/--ignore``, ``# noqa``, ``--baseline``), then
+parses with LibCST only the files that have a fixable finding. Fixes whose edits overlap one
+already taken in the same file wait for the next pass; passes repeat (the analysis re-runs on the
+changed files) until nothing more can be fixed. ``--diff`` writes nothing: it prints a unified diff
+on stdout and the summary on stderr. Every pass works on the text in memory (the engine reads it
+through ``engine.OVERLAY``); files are written once, at the end.
+
+Exit status: 0 nothing left to fix or report; 1 ``--diff`` shows fixes, or findings at or above
+``--fail-on`` remain; 2 usage or configuration error.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from typing import Dict, List, Tuple
+
+from concurlint.fixes.base import SAFE, Edit, Fix, Unfixable, apply_edits, check_new_text
+
+MAX_PASSES = 8
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from concurlint.cli import _add_analysis_options
+
+    _add_analysis_options(p)
+    p.add_argument("--diff", action="store_true", help="write nothing; print the changes as a unified diff")
+    p.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that may change behaviour")
+    p.add_argument("--baseline", help="leave alone the findings recorded in this baseline file")
+
+
+def _analyse(args, config, paths):
+    from concurlint import engine
+
+    select = args.select if args.select is not None else config.select
+    if args.extend_select:
+        select = (select if select is not None else ["CCL"]) + args.extend_select
+    report = engine.run(paths, config, select=select, ignore=args.ignore, jobs=args.jobs,
+                        use_cache=not args.no_cache)
+    if args.baseline:
+        from concurlint.output.baseline import apply_baseline
+
+        report.findings = apply_baseline(args.baseline, report)
+    return report
+
+
+def _choose(findings: list, planned: dict, unsafe: bool) -> Dict[str, List[Tuple[object, Fix]]]:
+    """Per file, the fixes to apply this pass: wanted, and not overlapping one taken before."""
+    chosen: Dict[str, List[Tuple[object, Fix]]] = {}
+    for f in sorted(findings, key=lambda f: f.sort_key()):
+        fx = planned.get(id(f))
+        if not isinstance(fx, Fix) or (fx.applicability != SAFE and not unsafe):
+            continue
+        others = chosen.get(f.path, [])
+        taken = [e for _, other in others for e in other.edits]
+        if any(e.overlaps(t) for e in fx.edits for t in taken):
+            continue  # next pass, on the changed text
+        if any(fx.introduces & other.introduces for _, other in others):
+            continue  # both would invent the same name: the next pass picks another
+        chosen.setdefault(f.path, []).append((f, fx))
+    return chosen
+
+
+def _new_text(text: str, fixes: List[Tuple[object, Fix]]) -> Tuple[str, List[Tuple[object, Fix]]]:
+    """The text with the fixes applied; when together they would break it, only the first."""
+    edits: List[Edit] = [e for _, fx in fixes for e in fx.edits]
+    new = apply_edits(text, edits)
+    if len(fixes) > 1 and check_new_text(text, new) is not None:
+        fixes = fixes[:1]
+        new = apply_edits(text, fixes[0][1].edits)
+    return new, fixes
+
+
+def _write(path: str, text: str, encoding: str) -> None:
+    with open(path, "wb") as fh:
+        fh.write(text.encode(encoding))
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    a = old.splitlines(keepends=True)
+    b = new.splitlines(keepends=True)
+    out = []
+    for line in difflib.unified_diff(a, b, fromfile=f"a/{path}", tofile=f"b/{path}"):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def run(args) -> int:
+    import multiprocessing
+    import os
+
+    from concurlint import engine
+    from concurlint.cli import FAIL_RANK, SEVERITY_RANK, _load_config
+    from concurlint.fixes import plan, read_source
+
+    config, paths = _load_config(args)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        args.jobs = 1  # spawned workers would read the files, not the fixed text in memory
+    applied: List[Tuple[object, Fix]] = []
+    originals: Dict[str, Tuple[str, str]] = {}  # path -> (text on disk, encoding)
+    texts: Dict[str, str] = {}  # path -> text with the fixes so far (analysed through the overlay)
+    report = _analyse(args, config, paths)
+    planned = plan(report.findings)
+    try:
+        for _ in range(MAX_PASSES):
+            chosen = _choose(report.findings, planned, args.unsafe_fixes)
+            if not chosen:
+                break
+            for path, fixes in sorted(chosen.items()):
+                if path not in originals:
+                    originals[path] = read_source(path)
+                new, fixes = _new_text(texts.get(path, originals[path][0]), fixes)
+                applied.extend(fixes)
+                texts[path] = new
+                engine.OVERLAY[os.path.abspath(path)] = new.encode(originals[path][1])
+            report = _analyse(args, config, paths)
+            planned = plan(report.findings, texts)
+    finally:
+        engine.OVERLAY.clear()
+    changed = [p for p in sorted(texts) if texts[p] != originals[p][0]]
+    if args.diff:
+        sys.stdout.write("".join(_diff(p, originals[p][0], texts[p]) for p in changed))
+    else:
+        for p in changed:
+            _write(p, texts[p], originals[p][1])
+    _summary(args, applied, len(changed), report.findings, planned)
+    threshold = FAIL_RANK[config.fail_on]
+    failing = any(SEVERITY_RANK[f.severity] >= threshold for f in report.findings)
+    return 1 if failing or (args.diff and changed) else 0
+
+
+def _summary(args, applied, files: int, left, planned) -> None:
+    out = sys.stderr if args.diff else sys.stdout
+    unsafe_left = 0
+    for f in sorted(left, key=lambda f: f.sort_key()):
+        fx = planned.get(id(f))
+        note = ""
+        if isinstance(fx, Fix) and fx.applicability != SAFE and not args.unsafe_fixes:
+            note = " [unsafe fix available: --unsafe-fixes]"
+            unsafe_left += 1
+        elif isinstance(fx, Fix):
+            note = " [fix overlaps another one: run fix again]"
+        elif isinstance(fx, Unfixable):
+            note = f" [not fixed: {fx.reason}]"
+        out.write(f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.message}{note}\n")
+    n = len(applied)
+    line = (f"{'Would fix' if args.diff else 'Fixed'} {n} finding{'s' if n != 1 else ''} in {files} "
+            f"file{'s' if files != 1 else ''}; {len(left)} finding{'s' if len(left) != 1 else ''} left")
+    if unsafe_left:
+        line += f" ({unsafe_left} with an unsafe fix: rerun with --unsafe-fixes)"
+    out.write(line + ".\n")

@@ -1,0 +1,1 @@
+"""mediahub: fetches feeds, renders thumbnails, serves a small websocket API."""
