@@ -12,6 +12,8 @@ def rule_markdown(meta) -> str:
             "## Why is this bad?", "", str(d.get("why", "")).strip(), ""]
     out += ["## Example", "", "```python", str(d.get("example", "")).strip("\n"), "```", ""]
     out += ["## Use instead", "", "```python", str(d.get("use_instead", "")).strip("\n"), "```", ""]
+    if d.get("fix"):  # rules `concurlint fix` can fix: what it changes (on the example) and when it is unsafe
+        out += ["## Fix", "", str(d["fix"]).strip(), ""]
     refs = d.get("references") or []
     if refs:
         out += ["## References", ""]

@@ -209,18 +209,18 @@ def _ensure_functools(source: FixSource, module: cst.Module) -> cst.Module:
 
 
 def _insert_before(module: cst.Module, index: int, fdef: cst.FunctionDef) -> cst.Module:
-    """Put ``fdef`` before the top-level statement at ``index``; that statement's blank lines go
-    before the new function, its comments stay with it."""
+    """Put ``fdef`` before the top-level statement at ``index``, spaced like that statement (two
+    blank lines when it had none); that statement's comments stay with it."""
     body = list(module.body)
     target = body[index]
     lines = list(target.leading_lines)
     blanks = []
     while lines and lines[0].comment is None:
         blanks.append(lines.pop(0))
-    if index == 0:
-        blanks = []
-    fdef = fdef.with_changes(leading_lines=blanks or ([cst.EmptyLine(), cst.EmptyLine()] if index else []))
-    body[index] = target.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *lines])
+    if not blanks and index:
+        blanks = [cst.EmptyLine(), cst.EmptyLine()]
+    fdef = fdef.with_changes(leading_lines=[*fdef.leading_lines] if not index else [*blanks, *fdef.leading_lines])
+    body[index] = target.with_changes(leading_lines=[*(blanks or [cst.EmptyLine(), cst.EmptyLine()]), *lines])
     body.insert(index, fdef)
     return module.with_changes(body=body)
 
