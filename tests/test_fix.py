@@ -172,12 +172,13 @@ def test_baseline_findings_are_left_alone(tmp_path):
         import asyncio
 
 
-        async def ping():
-            await asyncio.sleep(0)
+        async def ping(writer):
+            writer.write(b"ping")
+            await writer.drain()
 
 
-        async def handler():
-            asyncio.create_task(ping())  # new since the baseline
+        async def handler(writer):
+            asyncio.create_task(ping(writer))  # new since the baseline
         '''), encoding="utf-8")
     before = (tmp_path / "CCL503.py").read_bytes()
     fix(".", tmp_path, "--baseline", "baseline.json", exit_code=0)
@@ -290,3 +291,31 @@ def test_pre_commit_hook_concurlint_fix_is_declared():
     assert hook["entry"] == "concurlint fix" and hook["types"] == ["python"]
     assert hook["language"] == "python" and hook["require_serial"] is True
     assert {"concurlint", "concurlint-report"} <= set(hooks)
+
+
+TALLY = textwrap.dedent('''\
+    """Vote tally: counts ballots in worker processes."""
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+
+    def tally(ballots):
+        lock = threading.Lock()
+
+        def count(ballot):
+            with lock:  # one ballot at a time
+                return len(ballot)
+
+        with ProcessPoolExecutor() as pool:
+            return sum(pool.map(count, ballots))
+    ''')
+
+
+def test_a_fix_that_would_add_a_finding_is_taken_back(tmp_path):
+    # binding the captured lock with functools.partial would send the lock to the pool (CCL405)
+    (tmp_path / "tally.py").write_text(TALLY, encoding="utf-8")
+    facts = check_fix(tmp_path, "tally.py", "--unsafe-fixes")
+    assert (tmp_path / "tally.py").read_text(encoding="utf-8") == TALLY
+    assert "CCL402" in facts["output"] and "[not fixed: the fix would add a finding (CCL405)]" in facts["output"]
+    assert "Fixed 0 findings in 0 files; 1 finding left." in facts["output"]
+    assert facts["exit"] == 1

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
+from collections import Counter
 from typing import Dict, List, Tuple
 
 from concurlint.fixes.base import SAFE, Edit, Fix, Unfixable, apply_edits, check_new_text
 
-MAX_PASSES = 8
+MAX_PASSES = 16
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,14 +48,26 @@ def _analyse(args, config, paths):
     return report
 
 
-def _choose(findings: list, planned: dict, unsafe: bool) -> Dict[str, List[Tuple[object, Fix]]]:
+def _ident(f) -> tuple:
+    """A finding's identity that does not move when lines above it do."""
+    return (f.code, f.path, f.function, re.sub(r":\d+", ":N", f.message))
+
+
+def _place(f) -> tuple:
+    return (f.code, f.path, f.line, f.col, f.message)
+
+
+def _choose(findings: list, planned: dict, unsafe: bool, one_at_a_time: set,
+            rejected: set) -> Dict[str, List[Tuple[object, Fix]]]:
     """Per file, the fixes to apply this pass: wanted, and not overlapping one taken before."""
     chosen: Dict[str, List[Tuple[object, Fix]]] = {}
     for f in sorted(findings, key=lambda f: f.sort_key()):
         fx = planned.get(id(f))
-        if not isinstance(fx, Fix) or (fx.applicability != SAFE and not unsafe):
+        if not isinstance(fx, Fix) or (fx.applicability != SAFE and not unsafe) or _place(f) in rejected:
             continue
         others = chosen.get(f.path, [])
+        if others and f.path in one_at_a_time:
+            continue
         taken = [e for _, other in others for e in other.edits]
         if any(e.overlaps(t) for e in fx.edits for t in taken):
             continue  # next pass, on the changed text
@@ -103,20 +117,45 @@ def run(args) -> int:
     texts: Dict[str, str] = {}  # path -> text with the fixes so far (analysed through the overlay)
     report = _analyse(args, config, paths)
     planned = plan(report.findings)
+    one_at_a_time: set = set()  # files where fixes together added a finding: one per pass now
+    rejected: Dict[tuple, str] = {}  # a fix that adds a finding on its own: never applied
     try:
         for _ in range(MAX_PASSES):
-            chosen = _choose(report.findings, planned, args.unsafe_fixes)
+            chosen = _choose(report.findings, planned, args.unsafe_fixes, one_at_a_time, set(rejected))
             if not chosen:
                 break
+            before = Counter(_ident(f) for f in report.findings if f.path in chosen)
+            previous = {p: texts.get(p) for p in chosen}
             for path, fixes in sorted(chosen.items()):
                 if path not in originals:
                     originals[path] = read_source(path)
-                new, fixes = _new_text(texts.get(path, originals[path][0]), fixes)
-                applied.extend(fixes)
+                new, chosen[path] = _new_text(texts.get(path, originals[path][0]), fixes)
                 texts[path] = new
                 engine.OVERLAY[os.path.abspath(path)] = new.encode(originals[path][1])
             report = _analyse(args, config, paths)
+            added = Counter(_ident(f) for f in report.findings if f.path in chosen) - before
+            undone = {ident[1] for ident in added}
+            for path in undone:  # the fix must not add a finding: take it back
+                if len(chosen[path]) == 1:
+                    f, _fx = chosen[path][0]
+                    codes = sorted({i[0] for i in added if i[1] == path})
+                    rejected[_place(f)] = f"the fix would add a finding ({', '.join(codes)})"
+                one_at_a_time.add(path)
+                if previous[path] is None:
+                    del texts[path]
+                    engine.OVERLAY.pop(os.path.abspath(path), None)
+                else:
+                    texts[path] = previous[path]
+                    engine.OVERLAY[os.path.abspath(path)] = previous[path].encode(originals[path][1])
+            for path, fixes in chosen.items():
+                if path not in undone:
+                    applied.extend(fixes)
+            if undone:
+                report = _analyse(args, config, paths)
             planned = plan(report.findings, texts)
+            for f in report.findings:
+                if _place(f) in rejected:
+                    planned[id(f)] = Unfixable(rejected[_place(f)])
     finally:
         engine.OVERLAY.clear()
     changed = [p for p in sorted(texts) if texts[p] != originals[p][0]]
