@@ -30,7 +30,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _add_analysis_options(p)
     p.add_argument("--diff", action="store_true", help="write nothing; print the changes as a unified diff")
     p.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that may change behaviour")
-    p.add_argument("--baseline", help="leave alone the findings recorded in this baseline file")
 
 
 def _analyse(args, config, paths):
@@ -41,10 +40,10 @@ def _analyse(args, config, paths):
         select = (select if select is not None else ["CCL"]) + args.extend_select
     report = engine.run(paths, config, select=select, ignore=args.ignore, jobs=args.jobs,
                         use_cache=not args.no_cache)
-    if args.baseline:
+    if config.baseline:  # --baseline or the configured one: its findings are left alone
         from concurlint.output.baseline import apply_baseline
 
-        report.findings = apply_baseline(args.baseline, report)
+        report.findings = apply_baseline(config.baseline, report, config.root)
     return report
 
 
@@ -107,9 +106,12 @@ def run(args) -> int:
 
     from concurlint import engine
     from concurlint.cli import FAIL_RANK, SEVERITY_RANK, _load_config
+    from concurlint.config import ConfigError
     from concurlint.fixes import plan, read_source
 
     config, paths = _load_config(args)
+    if getattr(args, "write_baseline", None):
+        raise ConfigError("fix does not write baselines; use concurlint report --write-baseline")
     if "fork" not in multiprocessing.get_all_start_methods():
         args.jobs = 1  # spawned workers would read the files, not the fixed text in memory
     applied: List[Tuple[object, Fix]] = []
