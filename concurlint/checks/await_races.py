@@ -70,20 +70,34 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
     held: dict = {}
     by_name: dict = {}
     for q, f in project.functions.items():
-        if f.cls:
+        if f.cls and f.is_async:
             by_name.setdefault(f.name, []).append(q)
+    overrides: dict = {}  # target -> the subclasses' overrides of it, computed once per target
+    spans: dict = {}
     for mod, call in project.all_calls():
         t = project.call_target(call)
         if t not in project.functions or not call.function:
             continue
         caller = project.functions.get(call.function)
-        locked = bool(call.locks) or (caller is not None and _inside(_locked_spans(caller), call.line))
+        if call.locks:
+            locked = True
+        elif caller is None:
+            locked = False
+        else:
+            if caller.qualname not in spans:
+                spans[caller.qualname] = _locked_spans(caller)
+            locked = _inside(spans[caller.qualname], call.line)
         held.setdefault(t, []).append(locked)
-        # ``self.m()`` in a base class runs a subclass's override of ``m`` as well
+        # ``self.m()`` in a base class runs a subclass's override of ``m`` as well (only
+        # coroutines matter here: the rule looks at nothing else)
         fn = project.functions[t]
-        for q in by_name.get(fn.name, ()) if fn.cls else ():
-            if q != t and project.is_subclass(project.functions[q].cls, fn.cls):
-                held.setdefault(q, []).append(locked)
+        if not fn.cls:
+            continue
+        if t not in overrides:
+            overrides[t] = [q for q in by_name.get(fn.name, ()) if q != t and project.functions[q].is_async
+                            and project.is_subclass(project.functions[q].cls, fn.cls)]
+        for q in overrides[t]:
+            held.setdefault(q, []).append(locked)
     return {q for q, flags in held.items() if all(flags)}, set(held)
 
 
