@@ -73,7 +73,8 @@ def test_json_findings_name_the_public_entry_and_the_state(tmp_path):
     assert "public 'default_client'" in lazy[0]["message"]
     assert any(r["message"].endswith("is defined here") for r in lazy[0]["related"])
     signal_at_import = [f for f in by_code["CCL605"] if "at import time" in f["message"]]
-    assert len(signal_at_import) == 1 and signal_at_import[0]["function"] is None
+    assert len(signal_at_import) == 2 and all(f["function"] is None for f in signal_at_import)
+    assert all(f["confidence"] == "medium" for f in by_code["CCL605"] if f not in signal_at_import)
 
 
 def test_docstring_saying_not_thread_safe_lowers_confidence(tmp_path):

@@ -31,6 +31,8 @@ from concurlint.analysis.threads import call_graph, short_name
 
 THREAD_LOCKS = frozenset(t for t in LOCK_TYPES if not t.startswith("asyncio."))
 CONSTANT = re.compile(r"^= (None|True|False|-?\d[\d_.]*|'[^']*'|\"[^\"]*\"|\(\)|\[\]|\{\})$")
+# a null object (the default no-op callback, an empty payload): its state means nothing
+_NULL_OBJECT = re.compile(r"_*(NoOp|Noop|Null|Dummy|Empty)[A-Z_]")
 _SHARED_NAME = re.compile(r"(Cache|Pool|Registry)(?![a-z])|^(Cache|Pool|Registry)|(cache|pool|registry)$")
 
 
@@ -192,6 +194,7 @@ def _shared_classes(project, lm: LibraryMap) -> None:
                 continue
             t = project.value_type(g.value)
             if t in project.classes and g.value.kind in ("instance", "call") and t not in lm.async_classes \
+                    and not _NULL_OBJECT.match(project.classes[t].name) \
                     and (not name.startswith("_") or f"global:{mod.module}.{name}" in read):
                 lm.shared.setdefault(t, f"an instance is the module global '{name}' at {mod.path}:{g.line}")
         for cq, info in mod.classes.items():

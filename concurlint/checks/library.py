@@ -185,7 +185,7 @@ class LibraryAnalysis:
                     first, second = f"check '{acc.op}'", f"the removal '{act.op}' at line {act.line} (KeyError for the slower caller)"
                 else:
                     first, second = f"check '{acc.op}'", f"the write '{act.op}' at line {act.line}"
-                strong = (lazy and self.creates_object(fn, act)) or removing
+                strong = (lazy and self.creates_object(fn, act) and self.used_after(key, acc)) or removing
                 self.add("CCL202", mod, fn, pos, self.confidence(scope, acc, fn, strong), self.related(acc, fn), key,
                          first=first, second=second, state=self.describe(acc, scope, fn), defined=self.defined(acc),
                          runner=runner, ft=self.ft)
@@ -228,6 +228,15 @@ class LibraryAnalysis:
             last = t.rsplit(".", 1)[-1]
             if t in self.project.classes or last == "__init__" or last[:1].isupper():
                 return True
+        return False
+
+    def used_after(self, target: str, check: Access) -> bool:
+        """Is the lazily created object used (read outside a test) anywhere? One that is never
+        read only marks that the set-up was done: racing callers do it twice, nothing leaks."""
+        for fn in self.project.functions.values():
+            for a in fn.accesses:
+                if a.target == target and a.kind == "read" and not a.in_check:
+                    return True
         return False
 
     def defined(self, acc: Access) -> str:
@@ -312,7 +321,7 @@ class LibraryAnalysis:
                 t = project.call_target(call)
                 if not (t in SIGNAL_CALLS or (t is None and call.method == "add_signal_handler")):
                     continue
-                if call.in_main_guard or call.in_try:
+                if call.in_main_guard or call.in_try or call.in_handler:
                     continue
                 api = "signal.signal()" if t == "signal.signal" else "loop.add_signal_handler()"
                 if call.function is None:
@@ -324,8 +333,9 @@ class LibraryAnalysis:
                     continue
                 fn = project.functions[call.function]
                 chain = self.lm.reached[call.function]
-                startup = any(is_lifecycle(q) or q.rsplit(".", 1)[-1] in ("run", "serve", "run_forever") for q in chain)
-                conf = "medium" if startup else "high"
+                # a function that installs handlers is usually a start-up API documented for the
+                # main thread: worth a look, rarely a bug on its own (import time is high)
+                conf = "medium"
                 via = f" (reached from public '{short_name(chain[0], project)}')" if len(chain) > 1 else ""
                 self.add("CCL605", mod, fn, call, conf, self.related_entry(chain), api=api,
                          where=f"in '{short_name(fn.qualname, project)}'{via}",
@@ -359,7 +369,7 @@ class LibraryAnalysis:
         if not m.default_is_fork():
             return
         for fp in m.fork_points:
-            if fp.kind != "multiprocessing" or fp.start_method is not None:
+            if fp.kind != "multiprocessing" or fp.start_method is not None or self.from_context(fp):
                 continue
             call: Call = fp.call
             mod = fp.module
@@ -371,6 +381,20 @@ class LibraryAnalysis:
             where = f"'{short_name(fn.qualname, self.project)}'" if fn else "module-level code"
             self.add("CCL306", mod, fn, call, "high", self.related_entry(self.lm.reached.get(call.function, ())),
                      what=fp.what, where=where)
+
+
+    def from_context(self, fp) -> bool:
+        """Made by a context object (``ctx.Process(...)``, ``ctx.Pool()``) the caller chose, even
+        when the analysis cannot tell which one."""
+        if (self.project.call_target(fp.call) or "").startswith("multiprocessing.context."):
+            return True
+        r = fp.call.receiver
+        if r is None or not r.line:
+            return False
+        for c in fp.module.calls:
+            if (c.line, c.col) == (r.line, r.col):
+                return (self.project.call_target(c) or "").startswith("multiprocessing.context.")
+        return False
 
 
 def library_analysis(ctx) -> LibraryAnalysis:
