@@ -121,6 +121,9 @@ class Function:
     # receivers a `while` loop waits on until they have data (`while not pipe.poll():`,
     # `while q.empty():`), with the loop's last line: after it, pipe.recv() / q.get() return at once
     ready: List[Tuple[str, int]] = field(default_factory=list)
+    # `if` statements with an `else`/`elif`: (body first line, body last line, else first line,
+    # else last line); code in one part never runs in the same pass as code in the other
+    branches: List[Tuple[int, int, int, int]] = field(default_factory=list)
     awaits: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of every `await`
     # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
     async_withs: List[Tuple[str, int, int]] = field(default_factory=list)

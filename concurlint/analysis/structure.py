@@ -89,6 +89,9 @@ class StructureCollector:
         self.visit(node.test)
         self.in_test -= 1
         fn = self.function
+        if fn is not None and node.orelse:
+            fn.branches.append((node.body[0].lineno, _last_line(node.body),
+                                node.orelse[0].lineno, _last_line(node.orelse)))
         checked = self._checked_targets(node.test) if fn is not None else None
         start = len(fn.accesses) if checked else 0
         saved = self.in_main_guard
@@ -106,6 +109,11 @@ class StructureCollector:
             self._record_check(fn, checked, start, node)
         for stmt in node.orelse:
             self.visit(stmt)
+
+
+def _last_line(stmts) -> int:
+    last = stmts[-1]
+    return getattr(last, "end_lineno", None) or last.lineno
 
 
 def _narrowing(node: ast.If) -> Optional[Tuple[str, Value, int]]:

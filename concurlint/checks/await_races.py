@@ -101,6 +101,19 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
     return {q for q, flags in held.items() if all(flags)}, set(held)
 
 
+# `= _State.CLOSED`, `= WebSocketState.DISCONNECTED`: a state constant, not the stale value
+ENUM_MEMBER = re.compile(r"^= [A-Za-z_][\w]*\.[A-Z][A-Z0-9_]*$")
+
+
+def _exclusive(fn: Function, a: int, b: int) -> bool:
+    """Lines ``a`` and ``b`` sit in the two parts of one ``if``/``else``: never in one pass."""
+    for body_start, body_end, else_start, else_end in getattr(fn, "branches", ()):
+        if (body_start <= a <= body_end and else_start <= b <= else_end) or \
+                (body_start <= b <= body_end and else_start <= a <= else_end):
+            return True
+    return False
+
+
 class LostUpdateAcrossAwait(Rule):
     code = "CCL506"
 
@@ -117,7 +130,7 @@ class LostUpdateAcrossAwait(Rule):
             for i, w in enumerate(fn.accesses):
                 if w.locks or w.target in done or not (w.kind in ("write", "rmw") or w.op.startswith("[...] =")):
                     continue
-                if not self.shared(project, w) or (w.kind == "write" and CONSTANT.match(w.op)):
+                if not self.shared(project, w) or (w.kind == "write" and (CONSTANT.match(w.op) or ENUM_MEMBER.match(w.op))):
                     continue  # a reset to a constant (`self.fut = None`) does not carry the stale value
                 found = self.stale_read(fn, i, w)
                 if found is None:
@@ -125,6 +138,12 @@ class LostUpdateAcrossAwait(Rule):
                 how, r, at = found
                 if _inside(spans, r.line, w.line):
                     continue
+                if _exclusive(fn, r.line, w.line):
+                    continue  # the read and the write are on different branches of an `if`
+                at = next((a for a in sorted(fn.awaits) if a >= at and a[0] <= w.line
+                           and not _exclusive(fn, a[0], w.line) and not _exclusive(fn, r.line, a[0])), None)
+                if at is None:
+                    continue  # every await between them is on another branch than the write
                 done.add(w.target)
                 desc, path, line, _ = state_info(project, w.target)
                 related = [{"path": module.path, "line": at[0], "col": at[1], "message": "other tasks run at this await"}]
