@@ -112,6 +112,12 @@ def run(args) -> int:
     config, paths = _load_config(args)
     if getattr(args, "write_baseline", None):
         raise ConfigError("fix does not write baselines; use concurlint report --write-baseline")
+    if args.no_cache:
+        # passes after the first re-analyse only the files they changed: a cache for this run only
+        import tempfile
+
+        scratch = tempfile.TemporaryDirectory(prefix="concurlint-fix-")
+        config.cache_dir, args.no_cache = scratch.name, False
     if "fork" not in multiprocessing.get_all_start_methods():
         args.jobs = 1  # spawned workers would read the files, not the fixed text in memory
     applied: List[Tuple[object, Fix]] = []
