@@ -524,6 +524,10 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
                                         meta["CCL999"].message.format(
                                             rule=f"{rule.code} ({meta[rule.code].name})",
                                             reason=f"{type(exc).__name__}: {exc}")))
+    acknowledged = {(f.code, f.root) for f in findings if f.root is not None and _acknowledged(f, noqa)}
+    for f in findings:  # the line (or, for one cause, any of its places) silences the same hazard
+        if _acknowledged(f, noqa) or (f.code, f.root) in acknowledged:
+            f.confidence = "low"
     floor = CONFIDENCE_RANK[config.min_confidence]
     findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)
                 and CONFIDENCE_RANK[f.confidence] >= floor]
@@ -550,6 +554,21 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
 
         readiness = module_readiness(ctx)
     return Report(findings, functions, recs, len(results), project, summaries, readiness)
+
+
+# other linters' codes for the same hazard: a line that silences one of them was read by its
+# maintainer, who chose to keep it; the finding stays, at low confidence (docs/precision.md)
+EQUIVALENT_CODES = {
+    "CCL501": ("ASYNC2",),  # flake8-async / ruff ASYNC210-251: a blocking call in an async function
+    "CCL504": ("ASYNC2",),
+    "CCL503": ("RUF006",),  # ruff: asyncio-dangling-task
+}
+
+
+def _acknowledged(f: Finding, noqa) -> bool:
+    codes = noqa.get(f.path, {}).get(f.line, ())
+    prefixes = EQUIVALENT_CODES.get(f.code)
+    return bool(codes and prefixes) and any(c.upper().startswith(prefixes) for c in codes)
 
 
 def _suppressed(f: Finding, noqa, config: Config) -> bool:

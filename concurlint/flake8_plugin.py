@@ -76,9 +76,10 @@ class ConcurlintChecker:
 
 def _from_tree(tree, text, display, module, is_package, kb):
     from concurlint.analysis.facts import extract
-    from concurlint.engine import FileResult
+    from concurlint.engine import FileResult, _noqa_map
 
     result = FileResult(display, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+    result.noqa = _noqa_map(text)  # flake8 applies `# noqa` itself; this is for other linters' codes
     try:
         result.facts = extract(tree, text, display, module, is_package, kb)
     except RecursionError:
