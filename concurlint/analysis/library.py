@@ -14,7 +14,8 @@ memoised with ``ctx.shared(library_map)``.
   on every call of the decorated function); each with one shortest chain from a public entry.
 - *shared classes*: classes whose instances' own (``self``) state is shared by design:
   the class guards some of its state with a lock; an instance is a module global or a class
-  attribute (a singleton, a default client); the class is used as a decorator (its instance
+  attribute of the same package (a singleton, a default client; an instance a demo or another
+  package makes does not count); the class is used as a decorator (its instance
   replaces a module-level function); its name says it is a cache, pool or registry. A class whose
   docstring says it is not thread-safe is recorded as such (findings on it are low confidence).
 """
@@ -195,6 +196,7 @@ def _shared_classes(project, lm: LibraryMap) -> None:
             t = project.value_type(g.value)
             if t in project.classes and g.value.kind in ("instance", "call") and t not in lm.async_classes \
                     and not _NULL_OBJECT.match(project.classes[t].name) \
+                    and t.split(".", 1)[0] == mod.module.split(".", 1)[0] \
                     and (not name.startswith("_") or f"global:{mod.module}.{name}" in read):
                 lm.shared.setdefault(t, f"an instance is the module global '{name}' at {mod.path}:{g.line}")
         for cq, info in mod.classes.items():
@@ -211,7 +213,8 @@ def _shared_classes(project, lm: LibraryMap) -> None:
     # an inherited method runs on the shared instance of the subclass (see ``shared_reason``)
     for cq in list(lm.shared):
         for base in _bases(project, cq):
-            lm.shared_subclasses.setdefault(base, []).append(cq)
+            if base.split(".", 1)[0] == cq.split(".", 1)[0]:  # a subclass in another package is its business
+                lm.shared_subclasses.setdefault(base, []).append(cq)
 
 
 def _class_level(project, cls: str, attr: str) -> bool:

@@ -38,6 +38,7 @@ REMOVING = ("del", ".pop()", ".popitem()", ".remove()")
 ITER_METHODS = (".items()", ".keys()", ".values()")
 CONSTRUCTION = ("__init__", "__new__", "__post_init__", "__init_subclass__", "__set_name__")
 _GET_ARITH = re.compile(r"\.get\(.*\)\s*[-+*|&]")
+_STRINGS = re.compile(r"'[^']*'|\"[^\"]*\"")
 _REGISTRATION = re.compile(r"^_*(un)?register")
 SIGNAL_CALLS = ("signal.signal", "asyncio.AbstractEventLoop.add_signal_handler")
 MAIN_THREAD_CHECKS = ("threading.main_thread", "threading.current_thread", "threading.get_ident",
@@ -172,8 +173,8 @@ class LibraryAnalysis:
             elif acc.kind == "check" and (key, "check") not in done:
                 act = next((a for a in accs[:i] if a.target == key and a.kind in WRITES and a.line >= acc.line
                             and not a.locks), None)
-                if act is None:
-                    continue
+                if act is None or self.pop_with_default(mod, act):
+                    continue  # `if k in d: d.pop(k, None)`: the slower caller finds nothing, no error
                 done.add((key, "check"))
                 lazy = act.kind == "write" and (" is None" in acc.op or acc.op.startswith("not ")
                                                 or acc.op == key.rpartition(".")[2] or acc.op.endswith("." + key.rpartition(".")[2]))
@@ -199,7 +200,8 @@ class LibraryAnalysis:
                     second = (f"the reinsertion '{acc.op}' at line {acc.line} (KeyError for a caller in between)" if pop
                               else f"the write-back '{acc.op}' at line {acc.line}")
                     name = key.rpartition(".")[2]
-                    strong = pop or re.search(rf"\b{re.escape(name)}\b", acc.op) is not None
+                    code = _STRINGS.sub("''", acc.op)  # pwd.getpwnam('nobody') does not use `nobody`
+                    strong = pop or re.search(rf"\b{re.escape(name)}\b", code) is not None
                     self.add("CCL202", mod, fn, _Pos(earlier.line, earlier.col, earlier.op),
                              self.confidence(scope, acc, fn, strong), self.related(acc, fn), key,
                              first=first, second=second, state=self.describe(acc, scope, fn), defined=self.defined(acc),
@@ -228,6 +230,16 @@ class LibraryAnalysis:
             last = t.rsplit(".", 1)[-1]
             if t in self.project.classes or last == "__init__" or last[:1].isupper():
                 return True
+        return False
+
+    @staticmethod
+    def pop_with_default(mod: ModuleFacts, acc: Access) -> bool:
+        """``d.pop(k, None)``: a missing key is not an error."""
+        if acc.op != ".pop()":
+            return False
+        for call in mod.calls:
+            if (call.line, call.col) == (acc.line, acc.col) and call.method == "pop":
+                return len(call.args) >= 2 or "default" in call.kwargs
         return False
 
     def used_after(self, target: str, check: Access) -> bool:
@@ -260,7 +272,8 @@ class LibraryAnalysis:
         for a in fn.accesses[:index]:
             if a.target != w.target or a.locks or a.line > w.line:
                 continue
-            if a.kind == "mutate" and a.op in (".pop()", ".popitem()") and a.line < w.line:
+            if a.kind == "mutate" and a.op in (".pop()", ".popitem()") and a.line < w.line \
+                    and not self.pop_with_default(self.project.function_module[fn.qualname], a):
                 return a
             if entry:
                 if a.kind == "read" and a.op == ".get()" and a.line == w.line and _GET_ARITH.search(w.op) \
