@@ -1,5 +1,6 @@
 """Each fixable rule's page has a "Fix" section, and the diff it shows is what the real
-`concurlint fix --diff` makes of the page's own bad example (so the page cannot drift)."""
+`concurlint fix --diff` makes of the page's own bad example, or of the program the section shows
+when that example has no fix (so the page cannot drift)."""
 from __future__ import annotations
 
 import re
@@ -11,6 +12,7 @@ from concurlint.fixes import fixable_codes
 from concurlint.registry import all_meta
 
 DIFF_RE = re.compile(r"```diff\n(.*?)```", re.S)
+PYTHON_RE = re.compile(r"```python\n(.*?)```", re.S)
 
 
 def test_exactly_the_fixable_rules_document_a_fix():
@@ -21,7 +23,10 @@ def test_exactly_the_fixable_rules_document_a_fix():
 @pytest.mark.parametrize("code", fixable_codes())
 def test_fix_section_diff_is_what_fix_does_to_the_example(tmp_path, code):
     meta = all_meta()[code]
-    (tmp_path / "example.py").write_text(str(meta.doc["example"]).lstrip("\n"), encoding="utf-8")
+    # the page's bad example, or the program the Fix section shows when that example has no fix
+    own = PYTHON_RE.findall(str(meta.doc["fix"]))
+    source = own[0] if own else str(meta.doc["example"]).lstrip("\n")
+    (tmp_path / "example.py").write_text(source, encoding="utf-8")
     proc = run_cli("fix", "example.py", "--diff", "--unsafe-fixes", "--no-cache", "--select", code, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     (shown,) = DIFF_RE.findall(str(meta.doc["fix"]))

@@ -17,11 +17,13 @@ from concurlint.fixes.base import Fix, FixSource, Proposal, Unfixable, check_new
 
 FIXERS = {
     "CCL105": "chunksize",
+    "CCL301": "fork_context",
     "CCL303": "main_guard",
     "CCL401": "pool_callable",
     "CCL402": "pool_callable",
     "CCL501": "blocking_call",
     "CCL503": "dangling_task",
+    "CCL504": "async_lock",
 }
 
 Planned = Union[Fix, Unfixable]
