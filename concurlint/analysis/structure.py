@@ -45,7 +45,7 @@ class StructureCollector:
         q = self.qual(node.name)
         bases = []
         for b in node.bases:
-            r = self.resolve(b)
+            r = self.resolve(b.value if isinstance(b, ast.Subscript) else b)  # Base[T] is Base
             if r:
                 bases.append(self.kb.canonical(r))
         info = ClassInfo(q, node.name, node.lineno, bases, local=self.function is not None,
