@@ -195,7 +195,7 @@ class NonDaemonThreadNeverJoined(Rule):
             what = f"'{target.text}'" if target is not None and target.text else f"'{short_name(cls, project)}'"
             body = project.resolve(target.qualname) if target is not None and target.qualname else None
             if body is None and cls != "threading.Thread":
-                body = f"{cls}.run"
+                body = project.find_method(cls, "run") or f"{cls}.run"  # run() may be inherited
             # a thread that loops forever keeps the interpreter from exiting: certain. One that
             # does a bounded job ends by itself; the wait at exit is short and usually wanted
             conf = "high" if _runs_forever(project, body) else "low"
