@@ -76,6 +76,24 @@ def _choose(findings: list, planned: dict, unsafe: bool, one_at_a_time: set,
     return chosen
 
 
+def _replan(findings: list, texts: Dict[str, str], known: Dict[tuple, object], changed: set) -> dict:
+    """``plan()`` again for the files this pass changed (or with findings not planned before);
+    a file whose text did not change keeps the fixes planned for it (LibCST parses it once)."""
+    from concurlint.fixes import FIXERS, plan
+
+    for key in [k for k in known if k[1] in changed]:
+        del known[key]
+    stale = {f.path for f in findings if f.code in FIXERS and (f.path in changed or _place(f) not in known)}
+    fresh = plan([f for f in findings if f.path in stale], texts)
+    planned = {}
+    for f in findings:
+        if id(f) in fresh:
+            planned[id(f)] = known[_place(f)] = fresh[id(f)]
+        elif f.code in FIXERS and _place(f) in known:
+            planned[id(f)] = known[_place(f)]
+    return planned
+
+
 def _new_text(text: str, fixes: List[Tuple[object, Fix]]) -> Tuple[str, List[Tuple[object, Fix]]]:
     """The text with the fixes applied; when together they would break it, only the first."""
     edits: List[Edit] = [e for _, fx in fixes for e in fx.edits]
@@ -107,7 +125,7 @@ def run(args) -> int:
     from concurlint import engine
     from concurlint.cli import FAIL_RANK, SEVERITY_RANK, _load_config
     from concurlint.config import ConfigError
-    from concurlint.fixes import plan, read_source
+    from concurlint.fixes import read_source
 
     config, paths = _load_config(args)
     if getattr(args, "write_baseline", None):
@@ -124,7 +142,8 @@ def run(args) -> int:
     originals: Dict[str, Tuple[str, str]] = {}  # path -> (text on disk, encoding)
     texts: Dict[str, str] = {}  # path -> text with the fixes so far (analysed through the overlay)
     report = _analyse(args, config, paths)
-    planned = plan(report.findings)
+    known: Dict[tuple, object] = {}  # _place(finding) -> its fix, for files not changed since
+    planned = _replan(report.findings, texts, known, set())
     one_at_a_time: set = set()  # files where fixes together added a finding: one per pass now
     rejected: Dict[tuple, str] = {}  # a fix that adds a finding on its own: never applied
     try:
@@ -160,7 +179,7 @@ def run(args) -> int:
                     applied.extend(fixes)
             if undone:
                 report = _analyse(args, config, paths)
-            planned = plan(report.findings, texts)
+            planned = _replan(report.findings, texts, known, set(chosen))
             for f in report.findings:
                 if _place(f) in rejected:
                     planned[id(f)] = Unfixable(rejected[_place(f)])
