@@ -14,6 +14,13 @@ from concurlint.tomlcompat import load_toml
 
 CATEGORIES = ("io", "async-io", "cpu", "releases-gil")
 
+# The kinds of rules/knowledge/stdlib.toml and the category each one is to the analysis
+# (None: neutral, the call is no evidence either way).
+STDLIB_KINDS = {
+    "io": "io", "metadata-io": "io", "wait": "io", "async-io": "async-io",
+    "cpu": "cpu", "cpu-per-size": "cpu", "releases-gil": "releases-gil", "neutral": None,
+}
+
 # CPU weight of one call (units of analysis.classify: one loop iteration of arithmetic).
 # A shipped ``cpu`` entry (json.loads, re.sub, sorted) is one unit: light unless it runs in loops.
 # A call the user declares CPU-heavy in [tool.concurlint.knowledge] is the work itself: it weighs
@@ -65,6 +72,60 @@ class Matcher:
         return found
 
 
+class Stdlib:
+    """rules/knowledge/stdlib.toml: one kind per standard-library callable, the most specific
+    pattern winning (an exact name, then the longest ``prefix*``, whatever its kind)."""
+
+    def __init__(self, table: dict):
+        self.same_as: Dict[str, str] = dict(table.get("same-as", {}))
+        self.exact: Dict[str, str] = {}
+        prefixes: Dict[str, str] = {}
+        for kind, names in table.get("kinds", {}).items():
+            for n in names:
+                if n.endswith("*"):
+                    prefixes[n[:-1]] = kind
+                else:
+                    self.exact[n] = kind
+        self.prefixes = sorted(prefixes.items(), key=lambda kv: len(kv[0]), reverse=True)
+        self.gil_from = Matcher(table.get("releases-gil-from", {}))
+        self._gil_from: Dict[str, int] = dict(table.get("releases-gil-from", {}))
+        self._memo: Dict[str, Optional[Tuple[str, str]]] = {}
+
+    def _own(self, name: str) -> str:
+        """``pathlib.PosixPath.stat`` -> ``pathlib.Path.stat`` (methods of a class that behaves
+        as another; the class itself keeps its own name: constructors differ)."""
+        head = name.rpartition(".")[0]
+        while head:
+            if head in self.same_as:
+                return self.same_as[head] + name[len(head):]
+            head = head.rpartition(".")[0]
+        return name
+
+    def kind(self, name: str) -> Optional[Tuple[str, str]]:
+        """(kind, matching pattern) of a standard-library name, or None when no entry covers it."""
+        if name in self._memo:
+            return self._memo[name]
+        if name in self.exact:
+            found: Optional[Tuple[str, str]] = (self.exact[name], name)
+        else:
+            own = self._own(name)
+            found = None
+            if own in self.exact:
+                found = (self.exact[own], own)
+            else:
+                for prefix, kind in self.prefixes:
+                    if own.startswith(prefix):
+                        found = (kind, prefix + "*")
+                        break
+        self._memo[name] = found
+        return found
+
+    def releases_gil_from(self, name: str) -> Optional[int]:
+        """From what input size (bytes) a ``releases-gil`` call releases the GIL."""
+        m = self.gil_from.match(name)
+        return None if m is None else int(self._gil_from[m])
+
+
 class Knowledge:
     def __init__(self, tables: Dict[str, dict], extra: Optional[Dict[str, List[str]]] = None):
         calls = tables.get("calls", {})
@@ -79,6 +140,12 @@ class Knowledge:
         self._user = {c: Matcher((extra or {}).get(c, [])) for c in CATEGORIES}
         self._matchers = {c: Matcher(lists[c]) for c in CATEGORIES}
         self._cache: Dict[str, Optional[Tuple[str, str]]] = {}
+        self.stdlib = Stdlib(tables.get("stdlib", {}))
+
+    def stdlib_kind(self, name: str) -> Optional[Tuple[str, str]]:
+        """(kind, pattern) from rules/knowledge/stdlib.toml: io, metadata-io, wait, async-io, cpu,
+        cpu-per-size, releases-gil or neutral; None for a name it does not cover."""
+        return self.stdlib.kind(name)
 
     def canonical(self, name: str) -> str:
         if name in self.aliases:
@@ -95,14 +162,21 @@ class Knowledge:
         if name in self._cache:
             return self._cache[name]
         found = None
-        for matchers in (self._user, self._matchers):
-            for c in ("releases-gil", "async-io", "io", "cpu") if matchers is self._matchers else CATEGORIES:
-                m = matchers[c].match(name)
+        for c in CATEGORIES:  # what the user says wins
+            m = self._user[c].match(name)
+            if m is not None:
+                found = (c, m)
+                break
+        std = self.stdlib.kind(name) if found is None else None
+        if std is not None:  # the standard library, callable by callable (neutral: no category)
+            category = STDLIB_KINDS.get(std[0])
+            found = (category, std[1]) if category else None
+        elif found is None:
+            for c in ("releases-gil", "async-io", "io", "cpu"):
+                m = self._matchers[c].match(name)
                 if m is not None:
                     found = (c, m)
                     break
-            if found:
-                break
         self._cache[name] = found
         return found
 

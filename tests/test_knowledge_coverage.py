@@ -1,0 +1,120 @@
+"""The standard-library knowledge base covers every public callable of the modules it lists.
+
+``scripts/stdlib_callables.py`` lists them from the interpreter running it; the lists written by
+the Pythons installed when the table was last extended are checked in (tests/data/stdlib_callables),
+so every supported Python checks its own standard library and the others' lists too.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+from concurlint import knowledge
+
+SCRIPT = ROOT / "scripts" / "stdlib_callables.py"
+LISTS = sorted((ROOT / "tests" / "data" / "stdlib_callables").glob("3.*.txt"))
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def live_names():
+    proc = run_script()
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_the_running_python_lists_the_modules_of_the_issue(live_names):
+    names = set(live_names)
+    assert len(names) > 2500
+    for expected in ("os.path.join", "os.stat", "socket.socket.recv", "threading.Event.wait",
+                     "subprocess.run", "json.loads", "hashlib.sha256", "asyncio.StreamReader.read",
+                     "sqlite3.Cursor.fetchall", "concurrent.futures.Future.result", "pathlib.Path.read_text"):
+        assert expected in names, expected
+    # exceptions, enumerations and names borrowed from other modules are not listed
+    for absent in ("json.JSONDecodeError", "socket.AddressFamily", "selectors.namedtuple", "ssl.socket"):
+        assert absent not in names, absent
+
+
+def test_every_callable_of_the_running_python_is_classified():
+    proc = run_script("--unclassified")
+    assert proc.stdout == "" and proc.returncode == 0, f"not classified:\n{proc.stdout}{proc.stderr}"
+
+
+@pytest.mark.parametrize("listing", LISTS, ids=[p.stem for p in LISTS])
+def test_every_callable_of_each_checked_in_python_is_classified(listing):
+    proc = run_script("--check", str(listing))
+    assert proc.stdout == "" and proc.returncode == 0, f"not classified:\n{proc.stdout}{proc.stderr}"
+
+
+def test_the_checker_reports_what_is_missing(tmp_path):
+    listing = tmp_path / "names.txt"
+    listing.write_text("os.path.join\nfrobnicate.spin\n")
+    proc = run_script("--check", str(listing))
+    assert proc.returncode == 1 and proc.stdout.split() == ["frobnicate.spin"]
+
+
+def test_checked_in_lists_cover_the_oldest_and_a_newer_python():
+    assert {p.stem for p in LISTS} >= {"3.9", "3.13"}
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("os.path.join", "neutral"), ("os.path.splitext", "neutral"), ("os.stat", "metadata-io"),
+    ("os.path.exists", "metadata-io"), ("pathlib.PosixPath.stat", "metadata-io"),
+    ("pathlib.PurePosixPath.with_suffix", "neutral"), ("os.listdir", "io"), ("io.TextIOWrapper.read", "io"),
+    ("io.TextIOWrapper.fileno", "neutral"), ("io.StringIO.write", "neutral"), ("io.BytesIO.read", "neutral"),
+    ("json.loads", "cpu-per-size"), ("re.compile", "neutral"), ("re.Pattern.findall", "cpu-per-size"),
+    ("math.sqrt", "cpu"), ("math.factorial", "cpu-per-size"), ("hashlib.sha256", "releases-gil"),
+    ("hashlib.blake2b.hexdigest", "neutral"), ("zlib.compressobj", "neutral"), ("time.sleep", "wait"),
+    ("time.monotonic", "neutral"), ("threading.Event.wait", "wait"), ("threading.Event.set", "neutral"),
+    ("queue.LifoQueue.get", "wait"), ("queue.Queue.put", "neutral"), ("subprocess.run", "wait"),
+    ("subprocess.Popen.poll", "neutral"), ("socket.socket.recv", "io"), ("socket.socket.setblocking", "neutral"),
+    ("socket.inet_aton", "neutral"), ("select.poll", "neutral"), ("selectors.EpollSelector.select", "wait"),
+    ("asyncio.sleep", "async-io"), ("asyncio.create_task", "neutral"), ("asyncio.Queue.put_nowait", "neutral"),
+    ("asyncio.SelectorEventLoop.sock_recv", "async-io"), ("sqlite3.Connection.cursor", "neutral"),
+    ("sqlite3.Cursor.execute", "io"), ("urllib.parse.quote", "neutral"), ("urllib.request.urlopen", "io"),
+    ("http.client.HTTPResponse.read", "io"), ("http.client.HTTPResponse.getheader", "neutral"),
+    ("itertools.chain", "neutral"), ("functools.reduce", "neutral"), ("collections.Counter", "cpu-per-size"),
+    ("concurrent.futures.ThreadPoolExecutor.submit", "neutral"), ("concurrent.futures.Future.result", "wait"),
+    ("multiprocessing.pool.ThreadPool.map", "wait"), ("ssl.create_default_context", "neutral"),
+])
+def test_classified_with_care(name, kind):
+    assert knowledge.load().stdlib_kind(name)[0] == kind
+
+
+def test_releases_gil_entries_say_from_what_size():
+    kb = knowledge.load()
+    table = knowledge._shipped_tables()["stdlib"]
+    for pattern in table["kinds"]["releases-gil"]:
+        probe = pattern[:-1] + "x" if pattern.endswith("*") else pattern
+        assert kb.stdlib.releases_gil_from(probe) is not None, pattern
+    assert kb.stdlib.releases_gil_from("hashlib.sha256") == 2048
+    assert kb.stdlib.releases_gil_from("zlib.crc32") == 5120
+    assert kb.stdlib.releases_gil_from("bz2.compress") == 0
+
+
+def test_no_pattern_has_two_kinds():
+    table = knowledge._shipped_tables()["stdlib"]
+    seen = {}
+    for kind, patterns in table["kinds"].items():
+        assert kind in knowledge.STDLIB_KINDS, kind
+        for p in patterns:
+            assert p not in seen, f"{p} is both {seen[p]} and {kind}"
+            seen[p] = kind
+
+
+def test_the_engine_sees_the_kinds():
+    kb = knowledge.load()
+    assert kb.category("os.stat") == ("io", "os.stat")
+    assert kb.category("os.path.join") is None  # neutral: no evidence either way
+    assert kb.category("json.loads")[0] == "cpu"
+    assert kb.category("requests.get")[0] == "io"  # not standard library: calls.toml
+    user = knowledge.load({"cpu": ["os.path.join"]})
+    assert user.category("os.path.join") == ("cpu", "os.path.join")  # the user's word wins
