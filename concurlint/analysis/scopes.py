@@ -22,6 +22,8 @@ from concurlint.analysis.facts import ClassInfo, Function, GlobalDef, ModuleFact
 from concurlint.knowledge import Knowledge
 
 BUILTIN_NAMES = frozenset(dir(builtins))
+# calls whose result unpacks into values of the same type (`parent, child = multiprocessing.Pipe()`)
+PAIRS = frozenset({"multiprocessing.connection.Connection"})
 
 
 class _Scope:
@@ -133,8 +135,10 @@ class ScopeCollector:
             else:
                 sc.values[target.id] = v
         elif isinstance(target, (ast.Tuple, ast.List)):
+            # `parent, child = multiprocessing.Pipe()`: both ends are connections
+            each = value if value is not None and value.kind == "instance" and value.qualname in PAIRS else None
             for elt in target.elts:
-                self.bind(elt, None, node)
+                self.bind(elt, each, node)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             owner = self._self_class(target.value.id)
             if owner is not None and value is not None:
@@ -142,8 +146,12 @@ class ScopeCollector:
                     owner.attrs[target.attr] = value
 
     def _prescan(self, body: List[ast.stmt], enclosing: Optional[Function]) -> None:
-        """Bind the defs and classes of a block before walking it, so forward references resolve."""
+        """Bind the defs and classes of a block before walking it, so forward references resolve.
+        In a function, defs inside its ``if``/``for``/``while``/``with``/``try`` blocks too (they
+        are local functions all the same)."""
         sc = self.scope
+        if enclosing is not None:
+            body = list(_block_statements(body))
         for stmt in body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 q = self.qual(stmt.name)
@@ -287,3 +295,19 @@ def _slice(line: str, start: int, end: Optional[int]) -> str:
         return line[start:end]
     raw = line.encode("utf-8")
     return raw[start:end].decode("utf-8", "replace")
+
+
+def _block_statements(body):
+    """The statements of ``body`` and of the blocks nested in it, not entering defs or classes."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                yield from _block_statements(inner)
+        for h in getattr(stmt, "handlers", ()) or ():
+            yield from _block_statements(h.body)
+        for case in getattr(stmt, "cases", ()) or ():
+            yield from _block_statements(case.body)

@@ -172,6 +172,10 @@ class ValueCollector:
                 et = self._call_target(elt)[0]
                 if et:
                     meta["element_call"] = self.kb.canonical(et)
+            elif isinstance(elt, ast.Lambda):  # [lambda: n for n in ns]: what pickling must know
+                ev = self.describe(elt)
+                meta.update(element_kind=ev.kind, element_qualname=ev.qualname or "", element_text=ev.text,
+                            element_at=f"{ev.line}:{ev.col}", element_local="1")
             return Value("container", None, self.segment(node), line, col, meta=meta)
         if isinstance(node, ast.Constant):
             v = node.value
@@ -320,7 +324,14 @@ class ValueCollector:
 
 
 def _relocated(v: Value, text: str, line: int, col: int) -> Value:
-    return Value(v.kind, v.qualname, text, line, col, v.local, v.inner, v.attr, v.size, v.meta)
+    meta = v.meta
+    if v.line and v.kind in _TRACED and "made" not in meta:  # where a value sent to a pool was made
+        meta = dict(meta, made=f"{v.line}:{v.col}")
+    return Value(v.kind, v.qualname, text, line, col, v.local, v.inner, v.attr, v.size, meta)
+
+
+# kinds whose place of making the pickling rules cite when the value is used through a name
+_TRACED = frozenset({"lambda", "function", "class", "instance", "partial", "container", "call", "bound-method"})
 
 
 def _const_int(node: ast.AST) -> Optional[int]:

@@ -5,11 +5,19 @@ pipes pickle what is put in them; ``Process`` objects, pool initializers and the
 pickled when the start method is spawn or forkserver (macOS and Windows always; Linux from 3.14).
 Thread pools pickle nothing, and cloudpickle-based libraries (joblib/loky, dask, ray, multiprocess)
 accept lambdas and nested functions, so they are never reported here.
+
+Values are followed, not only read where they are sent (issue #17): a local name bound earlier
+(the finding's ``related`` places say where the value was made), elements appended or added to a
+local container before the send, the element of a comprehension, functions defined in nested
+blocks, ``functools.partial`` bindings, module-level functions replaced by a project decorator
+whose wrapper lacks ``functools.wraps`` (pickle finds functions by qualified name, and finds the
+wrapper), and values passed as arguments into a project function that sends its parameter to a
+pool.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.registry import Finding, Rule
@@ -46,6 +54,112 @@ class Problem:
     code: str
     what: str
     value: Value
+    confidence: str = "high"
+    # how the value reached the send: (path or None for the reporting module, line, col, message)
+    trail: List[Tuple[Optional[str], int, int, str]] = field(default_factory=list)
+
+
+# Methods that put an element into a container (the element's position among the arguments).
+ADDERS = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "extend": 0, "extendleft": 0, "update": 0}
+WRAPS = ("functools.wraps", "functools.update_wrapper")
+
+
+class Flow:
+    """What the value flow needs from the whole project, computed once per run: the nested
+    functions of each function, the calls that add to a named local container, and the calls of
+    each project function."""
+
+    def __init__(self, project):
+        self.project = project
+        self.children: Dict[str, List[str]] = {}
+        for q, fn in project.functions.items():
+            if fn.parent:
+                self.children.setdefault(fn.parent, []).append(q)
+        self.added: Dict[Tuple[str, Optional[str], str], List[Call]] = {}
+        self.callers: Dict[str, List[Tuple[object, Call]]] = {}
+        self.wrapping: set = set()  # functions that call functools.wraps / update_wrapper
+        for mod, call in project.all_calls():
+            if call.method in ADDERS and call.receiver is not None and call.receiver.kind == "container":
+                name = call.text[: -len(call.method) - 1] if call.text.endswith("." + call.method) else ""
+                if name.isidentifier():  # later.append(x): `later` names a local container
+                    self.added.setdefault((mod.path, call.function, name), []).append(call)
+            target = project.call_target(call)
+            if target is None:
+                continue
+            if target in WRAPS and call.function:
+                self.wrapping.add(call.function)
+            if target in project.functions:
+                self.callers.setdefault(target, []).append((mod, call))
+        self._replacing: Dict[str, Optional[str]] = {}
+
+    def grown(self, v: Value, path: str, function: Optional[str], before: int) -> Value:
+        """``v`` (a container bound to a local name) with the elements added to it by
+        ``name.append(x)`` / ``extend`` / ``add`` / ``insert`` in the same function before line
+        ``before``."""
+        if v.kind != "container" or not v.text.isidentifier():
+            return v
+        extra = []
+        for call in self.added.get((path, function, v.text), ()):
+            if call.line >= before:
+                continue
+            pos = ADDERS[call.method]
+            if len(call.args) > pos:
+                a = call.args[pos]
+                if call.method in ("extend", "extendleft", "update") and a.kind == "container":
+                    extra.extend(_added(x, v.text, call) for x in a.inner)
+                else:
+                    extra.append(_added(a, v.text, call))
+        if not extra:
+            return v
+        return Value(v.kind, v.qualname, v.text, v.line, v.col, v.local, list(v.inner) + extra, v.attr,
+                     v.size, v.meta)
+
+    def wrapper_without_wraps(self, decorator: str) -> Optional[str]:
+        """The nested function a project decorator returns in place of the function it decorates,
+        when nothing in it copies the function's name with ``functools.wraps``; else None."""
+        if decorator in self._replacing:
+            return self._replacing[decorator]
+        found = None
+        todo, seen = [decorator], set()
+        nested: List[str] = []
+        wraps = False
+        while todo:
+            q = todo.pop()
+            if q in seen:
+                continue
+            seen.add(q)
+            if q in self.wrapping:
+                wraps = True
+            for c in self.children.get(q, ()):
+                fn = self.project.functions.get(c)
+                if fn is None or fn.is_lambda:
+                    continue
+                if any(self.project.resolve(d) in WRAPS or d in WRAPS for d in fn.decorators):
+                    wraps = True
+                nested.append(c)
+                todo.append(c)
+        if nested and not wraps:
+            found = nested[-1] if len(nested) == 1 else sorted(nested, key=lambda q: q.count("."))[-1]
+        self._replacing[decorator] = found
+        return found
+
+
+def _added(v: Value, name: str, call: Call) -> Value:
+    meta = dict(v.meta)
+    meta["added_to"] = f"{name}:{call.line}:{call.col}:{call.method}"
+    return Value(v.kind, v.qualname, v.text, v.line or call.line, v.col if v.line else call.col, v.local,
+                 v.inner, v.attr, v.size, meta)
+
+
+def _element(v: Value) -> Optional[Value]:
+    """The element a comprehension makes (``[lambda: n for n in ns]``), from its description."""
+    kind = v.meta.get("element_kind")
+    if not kind:
+        made_by = v.meta.get("element_call")  # [Envelope(r) for r in rows]: instances of what it calls
+        return Value("call", made_by, v.text, v.line, v.col) if made_by else None
+    line, _, col = v.meta.get("element_at", "0:0").partition(":")
+    return Value(kind, v.meta.get("element_qualname") or None, v.meta.get("element_text", ""), int(line),
+                 int(col or 0), v.meta.get("element_local") == "1")
 
 
 def _short(name: Optional[str]) -> str:
@@ -54,14 +168,39 @@ def _short(name: Optional[str]) -> str:
     return name.replace(".<locals>", "").rsplit(".", 1)[-1]
 
 
-def unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int = 0) -> Optional[Problem]:
+def unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int = 0,
+                flow: Optional[Flow] = None) -> Optional[Problem]:
     """Why ``v`` cannot be pickled by the standard pickle module, or None."""
+    p = _unpicklable(v, project, allow_mp_lock=allow_mp_lock, depth=depth, flow=flow)
+    if p is not None and depth == 0:
+        made = p.value.meta.get("made")
+        if made and not p.trail:
+            line, _, col = made.partition(":")
+            if int(line) != p.value.line:
+                p.trail.append((None, int(line), int(col or 0), f"the {_noun(p)} is made here"))
+        added = p.value.meta.get("added_to")
+        if added:
+            name, line, col, method = added.split(":")
+            p.trail.append((None, int(line), int(col), f"it is put into '{name}' here ({name}.{method})"))
+    return p
+
+
+def _noun(p: Problem) -> str:
+    return p.what.split(" (inside ")[0]
+
+
+def _unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int = 0,
+                 flow: Optional[Flow] = None) -> Optional[Problem]:
     if depth > 4:
         return None
     if v.kind == "lambda":
         return Problem("CCL401", "lambda", v)
     if v.kind == "function" and v.local:
         return Problem("CCL402", f"nested function '{_short(v.qualname)}'", v)
+    if v.kind in ("function", "ref") and v.qualname and flow is not None:
+        p = _decorated(v, project, flow)
+        if p is not None:
+            return p
     if v.kind == "class" and v.local:
         return Problem("CCL403", f"local class '{_short(v.qualname)}'", v)
     if v.kind == "generator" and v.qualname is None or v.kind == "generator" and v.qualname in ("builtins.map", "builtins.filter", "builtins.zip", "builtins.enumerate", "builtins.iter"):
@@ -100,14 +239,50 @@ def unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int = 
                 return Problem("CCL408", f"bound method '{v.attr}' of an object holding {problem.what} in 'self.{attr}'", v)
     if v.kind == "partial" and v.inner:
         for inner in v.inner:
-            p = unpicklable(inner, project, allow_mp_lock=allow_mp_lock, depth=depth + 1)
+            p = _unpicklable(inner, project, allow_mp_lock=allow_mp_lock, depth=depth + 1, flow=flow)
             if p is not None:
-                return Problem(p.code, f"functools.partial wrapping a {p.what}", v)
-    if v.kind == "container" and v.inner:
-        for inner in v.inner:
-            p = unpicklable(inner, project, allow_mp_lock=allow_mp_lock, depth=depth + 1)
+                return Problem(p.code, f"functools.partial wrapping a {p.what}", v, p.confidence, p.trail)
+    if v.kind == "container":
+        inner_values = list(v.inner)
+        element = _element(v)
+        if element is not None:
+            inner_values.append(element)
+        for inner in inner_values:
+            p = _unpicklable(inner, project, allow_mp_lock=allow_mp_lock, depth=depth + 1, flow=flow)
             if p is not None:
-                return Problem(p.code, f"{p.what} (inside {v.meta.get('type', 'a container').replace('builtins.', '')})", inner)
+                where = v.meta.get("type", "a container").replace("builtins.", "")
+                if inner is element:
+                    where = f"made by a {where} comprehension"
+                else:
+                    where = f"inside {where}"
+                value = inner if inner.line else v
+                if inner.meta.get("added_to") and not value.meta.get("added_to"):
+                    value = inner
+                return Problem(p.code, f"{p.what} ({where})", value, p.confidence, p.trail)
+    return None
+
+
+def _decorated(v: Value, project, flow: Flow) -> Optional[Problem]:
+    """A module-level function replaced by a project decorator whose wrapper lacks functools.wraps:
+    pickle looks the function up by its qualified name, finds the wrapper, and fails."""
+    target = project.resolve(v.qualname)
+    fn = project.functions.get(target)
+    if fn is None or fn.parent is not None or fn.cls is not None:
+        return None
+    for d in fn.decorators:
+        dq = project.resolve(d) or d
+        if dq not in project.functions:
+            continue
+        wrapper = flow.wrapper_without_wraps(dq)
+        if wrapper is None:
+            continue
+        mod = project.function_module.get(wrapper)
+        wfn = project.functions[wrapper]
+        trail = [(mod.path if mod is not None else None, wfn.line, wfn.col,
+                  f"'{_short(dq)}' replaces '{fn.name}' with '{wfn.name}', without functools.wraps")]
+        # medium: that the decorator returns its nested function is read from its shape, not seen
+        return Problem("CCL402", f"function '{fn.name}' replaced by decorator '{_short(dq)}' (its wrapper "
+                                 f"'{wfn.name}' lacks functools.wraps)", v, "medium", trail)
     return None
 
 
@@ -121,7 +296,7 @@ def _held_unpicklable(cls: str, project, depth: int) -> Optional[Tuple[str, Prob
         return None
     for attr, value in sorted(info.attrs.items()):
         if value.kind in ("instance", "lambda") or (value.kind == "function" and value.local):
-            p = unpicklable(value, project, depth=depth + 1)
+            p = _unpicklable(value, project, depth=depth + 1)
             if p is not None and p.code != "CCL408":
                 return attr, p
     return None
@@ -135,8 +310,11 @@ class _Pickling(Rule):
         for call, problem, api, fn in ctx.shared(_all_problems).get(module.path, ()):
             if problem.code != self.code:
                 continue
+            related = [{"path": path or module.path, "line": line, "col": col, "message": message}
+                       for path, line, col, message in problem.trail]
             yield ctx.report(self.code, module, _Pos(problem.value, call), function=fn,
-                             what=problem.what, api=api, snippet=f"{api}:{problem.value.text}")
+                             what=problem.what, api=api, snippet=f"{api}:{problem.value.text}",
+                             related=related, confidence=problem.confidence)
 
 
 @dataclass
@@ -170,9 +348,41 @@ def _pickled_values(site) -> Tuple[List[Value], bool]:
 def _all_problems(ctx) -> dict:
     out: dict = {}
     project = ctx.project
+    flow = Flow(project)
 
     def add(mod, call, problem, api):
+        if problem.value.line and problem.value.line != call.line:
+            problem.trail.append((None, call.line, call.col, f"it is sent to {api} here"))
         out.setdefault(mod.path, []).append((call, problem, api, call.function))
+
+    def check_value(mod, call, v, api, allow_mp_lock=False):
+        v = flow.grown(v, mod.path, call.function, call.line)
+        p = unpicklable(v, project, allow_mp_lock=allow_mp_lock, flow=flow)
+        if p is not None:
+            add(mod, call, p, api)
+        elif v.kind == "name" and call.function:
+            _through_parameter(mod, call, v, api, allow_mp_lock)
+
+    def _through_parameter(mod, call, v, api, allow_mp_lock):
+        """``def submit(pool, fn): pool.submit(fn)`` called with a lambda: report the caller."""
+        fn = project.functions.get(call.function)
+        if fn is None or v.text not in fn.params:
+            return
+        i = fn.params.index(v.text)
+        if fn.cls is not None:
+            i -= 1  # called as obj.method(...): self is not among the arguments
+        for cmod, ccall in flow.callers.get(fn.qualname, ()):
+            arg = ccall.kwargs.get(v.text)
+            if arg is None and 0 <= i < len(ccall.args):
+                arg = ccall.args[i]
+            if arg is None:
+                continue
+            arg = flow.grown(arg, cmod.path, ccall.function, ccall.line)
+            p = unpicklable(arg, project, allow_mp_lock=allow_mp_lock, flow=flow)
+            if p is None:
+                continue
+            p.trail.append((mod.path, call.line, call.col, f"{fn.name}() sends its parameter '{v.text}' to {api} here"))
+            add(cmod, ccall, p, f"{api} in {fn.name}()")
 
     for site in ctx.sites:
         if site.model not in ("processes", "interpreters") or site.cloudpickle:
@@ -186,9 +396,7 @@ def _all_problems(ctx) -> dict:
         if only_spawn:
             api = f"{api} under spawn/forkserver"
         for v in values:
-            p = unpicklable(v, project, allow_mp_lock=only_spawn)
-            if p is not None:
-                add(site.module, site.call, p, api)
+            check_value(site.module, site.call, v, api, allow_mp_lock=only_spawn)
     cloud_types = ("loky.", "multiprocess.", "joblib.", "distributed.", "ray.")
     for mod, call in project.all_calls():
         target = project.call_target(call)
@@ -196,9 +404,7 @@ def _all_problems(ctx) -> dict:
             continue
         if target in QUEUE_SENDS:
             for v in call.args[:1]:
-                p = unpicklable(v, project)
-                if p is not None:
-                    add(mod, call, p, QUEUE_SENDS[target])
+                check_value(mod, call, v, QUEUE_SENDS[target])
             continue
         if target in POOL_CONSTRUCTORS or target.endswith("BaseContext.Pool"):
             if target.startswith(cloud_types):
@@ -221,9 +427,7 @@ def _all_problems(ctx) -> dict:
                     continue
                 vals = list(v.inner) if what == "initargs" and v.kind == "container" else [v]
                 for val in vals:
-                    p = unpicklable(val, project, allow_mp_lock=True)
-                    if p is not None:
-                        add(mod, call, p, f"{name}({what}=...) under spawn/forkserver")
+                    check_value(mod, call, val, f"{name}({what}=...) under spawn/forkserver", allow_mp_lock=True)
     return out
 
 
