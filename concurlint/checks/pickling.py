@@ -156,7 +156,10 @@ def _element(v: Value) -> Optional[Value]:
     kind = v.meta.get("element_kind")
     if not kind:
         made_by = v.meta.get("element_call")  # [Envelope(r) for r in rows]: instances of what it calls
-        return Value("call", made_by, v.text, v.line, v.col) if made_by else None
+        if not made_by:
+            return None
+        line, _, col = v.meta.get("made", f"{v.line}:{v.col}").partition(":")
+        return Value("call", made_by, v.text, int(line), int(col or 0))
     line, _, col = v.meta.get("element_at", "0:0").partition(":")
     return Value(kind, v.meta.get("element_qualname") or None, v.meta.get("element_text", ""), int(line),
                  int(col or 0), v.meta.get("element_local") == "1")
