@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from concurlint import interrupt
+
+    interrupt.install()  # SIGTERM cleans up like Ctrl-C
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -107,9 +110,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ConfigError as exc:
         print(f"concurlint: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("concurlint: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"concurlint: {interrupt.words(exc)}", file=sys.stderr)
+        return interrupt.exit_status(exc)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

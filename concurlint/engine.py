@@ -50,6 +50,7 @@ class FileResult:
     facts: Optional[object] = None
     error: Optional[Tuple[str, int, int]] = None  # (message, line, col) -> CCL000
     internal: Optional[str] = None  # extractor crash -> CCL999
+    transient: bool = False  # ran out of its CPU budget: a result of this run, never cached
     noqa: Dict[int, Optional[Tuple[str, ...]]] = field(default_factory=dict)
 
 
@@ -62,6 +63,7 @@ class Report:
     project: Optional[object] = None
     summaries: Dict[str, object] = field(default_factory=dict)
     readiness: Optional[List[dict]] = None  # library mode on a free-threaded target (analysis/readiness.py)
+    transient: bool = False  # a file or rule ran out of its CPU budget: never cache this report
 
     def to_json(self) -> dict:
         doc = {
@@ -202,6 +204,20 @@ def _noqa_map(text: str) -> Dict[int, Optional[Tuple[str, ...]]]:
 
 
 def analyse_source(data: bytes, display: str, module: str, is_package: bool, knowledge) -> FileResult:
+    """The file's facts, or the CCL000 error that replaced them; within the per-file CPU
+    budget (``concurlint.budget``), past which the file is a CCL000 and the run goes on."""
+    from concurlint import analysis  # noqa: F401  (imported before the budget starts counting)
+    from concurlint.analysis import facts  # noqa: F401
+    from concurlint.budget import BudgetExceeded, budget
+
+    try:
+        with budget():
+            return _analyse_source(data, display, module, is_package, knowledge)
+    except BudgetExceeded as exc:
+        return FileResult(display, hashlib.sha256(data).hexdigest(), error=(exc.words(), 1, 0), transient=True)
+
+
+def _analyse_source(data: bytes, display: str, module: str, is_package: bool, knowledge) -> FileResult:
     from concurlint.analysis.facts import extract
     from concurlint.source import InputError, decode, parse
 
@@ -248,11 +264,12 @@ def _read(path: Path) -> Tuple[Optional[bytes], Optional[str]]:
 _WORKER: Dict[str, object] = {}
 
 
-def _worker_init(knowledge_extra, cache_dir, cache_salt):
+def _worker_init(knowledge_extra, cache_dir, cache_salt, parent: int = 0):
     import gc
 
     from concurlint import knowledge
 
+    _follow_parent(parent)
     _WORKER["kb"] = knowledge.load(knowledge_extra)
     _WORKER["cache"] = _make_cache(cache_dir, cache_salt)
     # everything inherited from the parent or imported so far lives as long as the worker:
@@ -260,6 +277,64 @@ def _worker_init(knowledge_extra, cache_dir, cache_salt):
     # the parent forked us while loading with the collector off: per file it is off anyway
     gc.freeze()
     gc.enable()
+
+
+def _follow_parent(parent: int) -> None:
+    """A worker never outlives the run that started it. The parent stops its workers itself
+    on Ctrl-C and SIGTERM (``_stop_pool``); a worker ignores SIGINT (a Ctrl-C reaches the
+    whole process group: the parent decides) and dies of SIGTERM without Python's handlers
+    (a forked worker inherits the CLI's). When the parent is killed outright (SIGKILL, a
+    crash), nobody stops the workers, so each one watches: on Linux the kernel sends it
+    SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); everywhere, a daemon thread exits
+    the worker once its parent process is no longer the one that started it."""
+    import signal
+    import threading
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread
+        pass
+    if not parent:
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError, ValueError):
+            pass
+    if os.getppid() != parent:  # it died before we were watching
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="concurlint-parent-watch", daemon=True).start()
+
+
+def _stop_pool(pool) -> None:
+    """Stop a process pool's workers now, queued files and all."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+        except (OSError, ValueError, AttributeError, AssertionError):
+            pass
 
 
 def _worker_run(sf: SourceFile) -> FileResult:
@@ -295,7 +370,7 @@ def _analyse_file(sf: SourceFile, kb, cache, data: Optional[bytes] = None, looku
     finally:
         if enabled:
             gc.enable()
-    if cache is not None and result.internal is None:
+    if cache is not None and result.internal is None and not result.transient:
         cache.put(data, sf.key, sf.module, sf.is_package, result)
     return result
 
@@ -372,13 +447,20 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             workers = min(jobs, len(pending))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                     initargs=(config.knowledge, cache_dir, salt)) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                       initargs=(config.knowledge, cache_dir, salt, os.getpid()))
+            try:
                 for i, res in zip(order, pool.map(_worker_run, [files[i] for i in order], chunksize=1)):
                     results[i] = res
                     done += 1
                     if progress:
                         progress(done, total)
+            except BaseException:
+                # Ctrl-C, SIGTERM (cli: ``Terminated``), a broken pipe: the workers would go on
+                # with the queued files (``shutdown`` waits for them): stop them now
+                _stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     finally:
         if gc_enabled:
             gc.enable()
@@ -457,7 +539,10 @@ class Context:
 
     def shared(self, fn: Callable):
         if fn not in self._shared:
-            self._shared[fn] = fn(self)
+            from concurlint.budget import paused
+
+            with paused():  # computed once for every module: not the current module's budget
+                self._shared[fn] = fn(self)
         return self._shared[fn]
 
     def kind_of(self, qualname: Optional[str]):
@@ -492,6 +577,7 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
     from concurlint.analysis.classify import classify
     from concurlint.analysis.dispatch import find_sites
     from concurlint.analysis.project import Project
+    from concurlint.budget import BudgetExceeded, budget
 
     meta = all_meta()
     findings: List[Finding] = []
@@ -515,15 +601,19 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
     ctx = Context(project, summaries, sites, config)
     classes = rule_classes()
     rules = [classes[c]() for c in codes if c in classes]
+    transient = any(r.transient for r in results)
     for mod in modules:
         for rule in rules:
             try:
-                findings.extend(rule.check(ctx, mod))
-            except Exception as exc:  # one rule failing on one file must not stop the run
+                with budget():
+                    findings.extend(rule.check(ctx, mod))
+            except (Exception, BudgetExceeded) as exc:  # one rule failing on one file must not stop the run
+                reason = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, BudgetExceeded):
+                    reason, transient = exc.words(), True
                 findings.append(Finding("CCL999", mod.path, 1, 0, 1, 0, meta["CCL999"].severity,
                                         meta["CCL999"].message.format(
-                                            rule=f"{rule.code} ({meta[rule.code].name})",
-                                            reason=f"{type(exc).__name__}: {exc}")))
+                                            rule=f"{rule.code} ({meta[rule.code].name})", reason=reason)))
     acknowledged = {(f.code, f.root) for f in findings if f.root is not None and _acknowledged(f, noqa)}
     for f in findings:  # the line (or, for one cause, any of its places) silences the same hazard
         if _acknowledged(f, noqa) or (f.code, f.root) in acknowledged:
@@ -553,7 +643,7 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
         from concurlint.analysis.readiness import readiness as module_readiness
 
         readiness = module_readiness(ctx)
-    return Report(findings, functions, recs, len(results), project, summaries, readiness)
+    return Report(findings, functions, recs, len(results), project, summaries, readiness, transient)
 
 
 # other linters' codes for the same hazard: a line that silences one of them was read by its
@@ -743,7 +833,7 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
             _only(report, {sf.display for sf in files})
             return report
     report = run_project(results, config, codes)
-    if key is not None:
+    if key is not None and not report.transient:  # a timeout belongs to this run, not to the input
         store_report(cache_dir, key, Report(report.findings, report.functions, report.recommendations,
                                             report.files, readiness=report.readiness))
     return report

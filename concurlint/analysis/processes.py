@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.walk import Walk, drive
 
 INF = (10 ** 9, 0)
 Pos = Tuple[int, int]
@@ -252,11 +253,13 @@ class ProcessModel:
                 return (c.line, c.col)
         return INF
 
-    def leaves_running(self, key: Key, depth: int = 0, seen: Optional[set] = None) -> Optional[Running]:
+    def leaves_running(self, key: Key) -> Optional[Running]:
         """A thread that is still running when this function returns (or this module is imported)."""
+        return drive(self._leaves_running(key, 0, set()))
+
+    def _leaves_running(self, key: Key, depth: int, seen: set) -> Walk:
         if key in self._leaves:
             return self._leaves[key]
-        seen = seen if seen is not None else set()
         if key in seen or depth > 12:
             return None
         seen.add(key)
@@ -269,18 +272,18 @@ class ProcessModel:
             for mod, call in self.calls.get(key, []):
                 t = self.target(call)
                 if t in self.project.functions:
-                    r = self.leaves_running(("fn", t), depth + 1, seen)
+                    r = yield self._leaves_running(("fn", t), depth + 1, seen)
                     if r is not None:
                         step = _rel(mod, call, f"calls {_short(t)}, which leaves it running")
                         found = Running(r.start, r.via + [step])
                         break
         if found is None and key[0] == "module":
-            found = self._imported_running(key[1], depth, seen)
+            found = yield self._imported_running(key[1], depth, seen)
         if depth == 0 or found is not None:
             self._leaves[key] = found
         return found
 
-    def _imported_running(self, path: str, depth: int, seen: set) -> Optional[Running]:
+    def _imported_running(self, path: str, depth: int, seen: set) -> Walk:
         mod = next((m for m in self.project.modules if m.path == path), None)
         if mod is None:
             return None
@@ -289,15 +292,17 @@ class ProcessModel:
                 return Running(ThreadStart(mod, Call(line, col, line, col, None, name, name), f"import {name}"))
             other = self.project.by_module.get(name) or self.project.by_module.get(name.rpartition(".")[0])
             if other is not None and other is not mod:
-                r = self.leaves_running(("module", other.path), depth + 1, seen)
+                r = yield self._leaves_running(("module", other.path), depth + 1, seen)
                 if r is not None:
                     return Running(r.start, r.via + [{"path": mod.path, "line": line, "col": col,
                                                       "message": f"importing {other.module} starts it"}])
         return None
 
-    def running_at(self, mod: ModuleFacts, call: Call, depth: int = 0, seen: Optional[set] = None) -> Optional[Running]:
+    def running_at(self, mod: ModuleFacts, call: Call) -> Optional[Running]:
         """A thread still running when ``call`` executes, if the program shows one."""
-        seen = seen if seen is not None else set()
+        return drive(self._running_at(mod, call, 0, set()))
+
+    def _running_at(self, mod: ModuleFacts, call: Call, depth: int, seen: set) -> Walk:
         key = key_of(mod, call)
         if (key, call.line, call.col) in seen or depth > 10:
             return None
@@ -315,23 +320,25 @@ class ProcessModel:
                 if r is not None:
                     return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(t)}, which leaves it running")])
         if key[0] == "module":
-            return self._imported_running(mod.path, 0, set())
+            return drive(self._imported_running(mod.path, 0, set()))
         fn = key[1]
         site = self.thread_run.get(fn)
         if site is not None:
             ts = ThreadStart(site.module, site.call, f"{site.api} running {_short(fn)}")
             return Running(ts)
         for m2, c2 in self.callers.get(fn, []):
-            r = self.running_at(m2, c2, depth + 1, seen)
+            r = yield self._running_at(m2, c2, depth + 1, seen)
             if r is not None:
                 return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(fn)}")])
         return None
 
     # --------------------------------------------------------- reachability
-    def reached_from(self, fn: str, want, depth: int = 0, seen: Optional[set] = None):
+    def reached_from(self, fn: str, want):
         """The first (module, call, chain) in ``fn`` or the functions it calls for which
         ``want(module, call)`` is true."""
-        seen = seen if seen is not None else set()
+        return drive(self._reached_from(fn, want, 0, set()))
+
+    def _reached_from(self, fn: str, want, depth: int, seen: set) -> Walk:
         if fn in seen or depth > 8:
             return None
         seen.add(fn)
@@ -341,7 +348,7 @@ class ProcessModel:
         for mod, call in self.calls.get(("fn", fn), []):
             t = self.target(call)
             if t in self.project.functions:
-                r = self.reached_from(t, want, depth + 1, seen)
+                r = yield self._reached_from(t, want, depth + 1, seen)
                 if r is not None:
                     return r[0], r[1], [_rel(mod, call, f"calls {_short(t)}")] + r[2]
         return None

@@ -66,46 +66,62 @@ class Project:
             return self.resolve(f"{owner}.{attr}", depth + 1)
         return name
 
-    def find_method(self, cls: str, attr: str, seen: Optional[set] = None) -> Optional[str]:
+    def find_method(self, cls: str, attr: str) -> Optional[str]:
         """The method ``attr`` of project class ``cls`` through its bases; an external base gives
-        ``base.attr`` (so a Thread subclass's ``start`` is ``threading.Thread.start``)."""
-        seen = seen if seen is not None else set()
-        if cls in seen:
-            return None
-        seen.add(cls)
+        ``base.attr`` (so a Thread subclass's ``start`` is ``threading.Thread.start``).
+
+        Depth-first, bases left to right (a base's own bases before the next base), with an
+        explicit stack: a hierarchy thousands of classes deep is data, not a RecursionError."""
         info = self.classes.get(cls)
         if info is None:
             return None
         if attr in info.methods:
             return info.methods[attr]
-        for base in info.bases:
+        seen = {cls}
+        stack = [iter(info.bases)]
+        while stack:
+            base = next(stack[-1], None)
+            if base is None:
+                stack.pop()
+                continue
             b = self.resolve(base)
             if b in self.classes:
-                found = self.find_method(b, attr, seen)
-                if found:
-                    return found
+                if b in seen:
+                    continue
+                seen.add(b)
+                binfo = self.classes[b]
+                if attr in binfo.methods:
+                    return binfo.methods[attr]
+                stack.append(iter(binfo.bases))
             elif b and b != "builtins.object":
                 return f"{b}.{attr}"
         return None
 
-    def is_subclass(self, cls: Optional[str], base: str, seen: Optional[set] = None) -> bool:
+    def is_subclass(self, cls: Optional[str], base: str) -> bool:
         if not cls:
             return False
         if cls == base:
             return True
-        if seen is None:
-            key = (cls, base)
-            hit = self._subclass.get(key)
-            if hit is None:
-                hit = self._subclass[key] = self.is_subclass(cls, base, set())
-            return hit
-        if cls in seen:
-            return False
-        seen.add(cls)
-        info = self.classes.get(cls)
-        if info is None:
-            return False
-        return any(self.is_subclass(self.resolve(b), base, seen) for b in info.bases)
+        key = (cls, base)
+        hit = self._subclass.get(key)
+        if hit is None:
+            hit = self._subclass[key] = self._inherits(cls, base)
+        return hit
+
+    def _inherits(self, cls: str, base: str) -> bool:
+        seen = set()
+        todo = [cls]
+        while todo:
+            c = todo.pop()
+            if c == base:
+                return True
+            if not c or c in seen:
+                continue
+            seen.add(c)
+            info = self.classes.get(c)
+            if info is not None:
+                todo.extend(self.resolve(b) for b in info.bases)
+        return False
 
     def call_target(self, call: Call) -> Optional[str]:
         """What a call runs: a project function qualname, or the canonical external name.

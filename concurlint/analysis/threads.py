@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.knowledge import Matcher
 from concurlint.analysis.facts import Function
+from concurlint.analysis.walk import Walk, drive
 
 AFTER_FORK = ("os.register_at_fork", "multiprocessing.util.register_after_fork")
 THREAD_MODELS = ("threads",)
@@ -175,17 +176,20 @@ def _ancestors(project, cls: str) -> set:
     return out
 
 
-def _called_repeatedly(fn: Optional[str], callers, depth: int = 3, seen: Optional[set] = None) -> bool:
+def _called_repeatedly(fn: Optional[str], callers) -> bool:
+    return drive(_repeated_walk(fn, callers, 3, set()))
+
+
+def _repeated_walk(fn: Optional[str], callers, depth: int, seen: set) -> Walk:
     if fn is None or depth <= 0:
         return False
-    seen = seen if seen is not None else set()
     if fn in seen:
         return False
     seen.add(fn)
     for caller, loop in callers.get(fn, ()):
         if loop >= 0:
             return True
-        if _called_repeatedly(caller, callers, depth - 1, seen):
+        if (yield _repeated_walk(caller, callers, depth - 1, seen)):
             return True
     return False
 
