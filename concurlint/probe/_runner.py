@@ -421,10 +421,113 @@ def _describe_error(exc):
     }
 
 
+# --------------------------------------------------------------------------
+# never outliving the probe
+
+
+def _descendants(pid):
+    """Every process below ``pid`` (Linux ``/proc``; elsewhere none)."""
+    try:
+        entries = os.listdir("/proc")  # noqa: CCL501 - procfs
+    except OSError:
+        return []
+    children = {}
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as f:  # noqa: CCL501 - procfs
+                fields = f.read().rsplit(b")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        for kid in children.get(todo.pop(), ()):
+            if kid not in out:
+                out.append(kid)
+                todo.append(kid)
+    return out
+
+
+def _kill_descendants():
+    """Stop, then kill, everything this runner started, in its group or not."""
+    me = os.getpid()
+    frozen = []
+    for _ in range(5):
+        found = [p for p in _descendants(me) if p not in frozen]
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except OSError:
+                pass
+        frozen.extend(found)
+    for pid in frozen:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if hasattr(os, "killpg"):
+        # the pool workers of this group on systems without /proc (not this process)
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.killpg(0, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+
+
+def _become_subreaper():
+    """Linux: orphans among our descendants (a target's double-forked daemon) are re-parented
+    to this runner instead of init, so ``_kill_descendants`` still finds them."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def _follow_parent(workdir):
+    """When the probe dies without stopping us (SIGKILL, a crash), stop everything we
+    started, remove the probe's temporary directory and exit."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        _kill_descendants()
+        if workdir and os.path.basename(os.path.normpath(workdir)).startswith("concurlint-probe-"):
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="concurlint-probe-watch", daemon=True).start()
+
+
+def _limit_memory(megabytes):
+    if megabytes and resource is not None and hasattr(resource, "RLIMIT_AS"):
+        limit = int(megabytes) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main(argv):
     request_path, events_path = argv[1], argv[2]
     with open(request_path, encoding="utf-8") as f:
         req = json.load(f)
+    _become_subreaper()
+    _follow_parent(req.get("workdir"))
+    try:
+        return _main(req, events_path)
+    finally:
+        _kill_descendants()
+
+
+def _main(req, events_path):
     channel = open(events_path, "a", encoding="utf-8")
 
     def emit(event, **fields):
@@ -441,6 +544,7 @@ def main(argv):
     for entry in reversed(req.get("path") or []):
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    _limit_memory(req.get("memory_limit_mb"))
 
     import multiprocessing
     import sysconfig

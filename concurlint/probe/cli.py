@@ -20,8 +20,8 @@ from concurlint.probe.harness import ALL_MODES, MODELS, START_METHODS, ProbeSpec
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "targets", nargs="*", metavar="TARGET",
-        help="pkg.mod:func or pkg.mod:Class.method; none = every [[tool.concurlint.probe]] "
-        "entry of the nearest pyproject.toml",
+        help="pkg.mod:func, pkg.mod:Class.method or path/to/mod.py:func; none = every "
+        "[[tool.concurlint.probe]] entry of the nearest pyproject.toml",
     )
     parser.add_argument("--args", metavar="JSON", help="positional arguments as a JSON array")
     parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments as a JSON object")
@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--path", action="append", default=None, metavar="DIR",
         help="extra directory to import the target from (repeatable; the current directory is always added)",
     )
+    parser.add_argument(
+        "--memory-limit", type=int, metavar="MB",
+        help="address-space limit for the child and its workers, in megabytes (default: none); "
+        "a target that needs more fails with MemoryError",
+    )
     parser.add_argument("--expect", choices=MODELS, help="exit 1 unless this model measures as (one of) the best")
     parser.add_argument("--no-static", action="store_true", help="skip the comparison with static analysis")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
@@ -79,7 +84,8 @@ def build_specs(args: argparse.Namespace, cwd: Optional[str] = None) -> List[Pro
         value = _json_arg(getattr(args, name, None), name, kind)
         if value is not None:
             cli[name] = value
-    for name in ("workers", "tasks", "repeat", "retries", "timeout", "python", "start_method", "factory", "expect"):
+    for name in ("workers", "tasks", "repeat", "retries", "timeout", "python", "start_method", "factory", "expect",
+                 "memory_limit"):
         value = getattr(args, name, None)
         if value is not None:
             cli[name] = value
@@ -128,7 +134,7 @@ def _write(text: str, output: Optional[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from concurlint.probe.harness import run_probe
+    from concurlint.probe.harness import import_failure, run_probe
     from concurlint.probe.plot import check_plot_path, write_plot
     from concurlint.probe.report import to_json, to_text
 
@@ -147,13 +153,19 @@ def run(args: argparse.Namespace) -> int:
         for spec in specs:
             if sys.stderr.isatty():
                 print("probing %s ..." % spec.target, file=sys.stderr, flush=True)
-            reports.append(run_probe(spec))
+            report = run_probe(spec)
+            unusable = import_failure(report)
+            if unusable is not None:
+                raise ProbeUsageError(unusable)
+            reports.append(report)
     except ProbeUsageError as exc:
         print("concurlint probe: error: %s" % exc, file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("concurlint probe: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (``timeout``, a cancelled CI job)
+        from concurlint import interrupt
+
+        print("concurlint probe: %s" % interrupt.words(exc), file=sys.stderr)
+        return interrupt.exit_status(exc)
     text = to_json(reports) if getattr(args, "format", "text") == "json" else to_text(reports)
     try:
         _write(text, output)

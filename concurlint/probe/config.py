@@ -31,6 +31,7 @@ KEYS: Dict[str, Tuple[tuple, str]] = {
     "factory-args": ((list,), "an array"),
     "factory-kwargs": ((dict,), "a table"),
     "path": ((list,), "an array of directories"),
+    "memory-limit": ((int,), "a number of megabytes"),
 }
 
 

@@ -65,15 +65,29 @@ class ProbeSpec:
     expect: Optional[str] = None
     static: bool = True
     retries: int = 2
+    memory_limit: Optional[int] = None  # MB of address space for the child (RLIMIT_AS)
+    #: what the child imports (``pkg.mod:func``): ``target`` itself, or the module a
+    #: ``path/to/mod.py:func`` target names (its package root is added to ``path``)
+    import_target: Optional[str] = None
 
     def resolved(self) -> "ProbeSpec":
         """Check the options and fill in defaults; raise ProbeUsageError."""
         target = self.target
-        mod, sep, attr = target.partition(":")
+        cwd = os.path.abspath(self.cwd or os.getcwd())
+        path = [os.path.abspath(os.path.join(cwd, p)) for p in self.path]
+        import_target = self.import_target
+        if import_target is None:
+            import_target, root = _import_form(target, cwd, path)
+            if root is not None and root not in path:
+                path.insert(0, root)
+        mod, sep, attr = import_target.partition(":")
         if not sep or not mod or not attr or " " in target:
             raise ProbeUsageError(
-                "target %r must look like pkg.mod:func or pkg.mod:Class.method" % target
+                "target %r must look like pkg.mod:func, pkg.mod:Class.method or path/to/mod.py:func" % target
             )
+        if self.memory_limit is not None and (isinstance(self.memory_limit, bool) or
+                                              not isinstance(self.memory_limit, int) or self.memory_limit < 16):
+            raise ProbeUsageError("--memory-limit must be a number of megabytes, at least 16")
         workers = self.workers if self.workers is not None else (os.cpu_count() or 2)
         if workers < 1:
             raise ProbeUsageError("--workers must be at least 1")
@@ -117,15 +131,37 @@ class ProbeSpec:
             raise ProbeUsageError("args must be a list (a JSON array)")
         if not isinstance(self.kwargs, dict):
             raise ProbeUsageError("kwargs must be a mapping (a JSON object)")
-        cwd = os.path.abspath(self.cwd or os.getcwd())
-        path = [os.path.abspath(os.path.join(cwd, p)) for p in self.path]
         return ProbeSpec(
             target=target, args=list(self.args), kwargs=dict(self.kwargs), tasks=tasks,
             workers=workers, modes=modes, repeat=self.repeat, timeout=float(self.timeout),
             python=python, start_method=self.start_method, factory=self.factory,
             factory_args=list(self.factory_args), factory_kwargs=dict(self.factory_kwargs),
             path=path, cwd=cwd, expect=self.expect, static=self.static, retries=self.retries,
+            memory_limit=self.memory_limit, import_target=import_target,
         )
+
+
+def _import_form(target: str, cwd: str, path: List[str]):
+    """``(pkg.mod:attr, None)`` for a module target; for ``path/to/mod.py:attr`` (the form
+    ``explain --function`` takes) the module name from the package folders above the file and
+    the folder to import it from. A file that does not exist is a ProbeUsageError."""
+    where, sep, attr = target.rpartition(":")
+    if not sep or not (where.endswith(".py") or "/" in where or os.sep in where):
+        return target, None
+    candidates = [os.path.join(base, where) for base in [cwd] + path] if not os.path.isabs(where) else [where]
+    file = next((os.path.abspath(c) for c in candidates if os.path.isfile(c)), None)
+    if file is None:
+        raise ProbeUsageError("target %r: there is no file %s" % (target, where))
+    if not file.endswith(".py"):
+        raise ProbeUsageError("target %r: %s is not a .py file" % (target, where))
+    folder, name = os.path.split(file)
+    parts = [] if name == "__init__.py" else [name[:-3]]
+    while os.path.isfile(os.path.join(folder, "__init__.py")) and os.path.dirname(folder) != folder:
+        folder, package = os.path.split(folder)
+        parts.insert(0, package)
+    if not parts or not all(p.isidentifier() for p in parts):
+        raise ProbeUsageError("target %r: %s cannot be imported as a module" % (target, where))
+    return "%s:%s" % (".".join(parts), attr), folder
 
 
 # --------------------------------------------------------------------------
@@ -195,7 +231,56 @@ def _signal_name(rc: int) -> str:
         return "signal %d" % -rc
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _descendants(pid: int) -> List[int]:
+    """Every process below ``pid``, parents before children (Linux ``/proc``; else none)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    children: Dict[int, List[int]] = {}
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    out: List[int] = []
+    todo = [pid]
+    while todo:
+        for kid in children.get(todo.pop(), ()):
+            if kid not in out:
+                out.append(kid)
+                todo.append(kid)
+    return out
+
+
+def _signal_all(pids, sig) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Kill the runner, everything it started and everything *they* started, wherever they
+    went: the runner's process group (pool workers), and — found through ``/proc`` — its
+    descendants in other groups or sessions (a target's ``start_new_session=True`` child).
+    The runner is a child subreaper on Linux, so a double-forked daemon is re-parented to it
+    and stays in the tree. The tree is frozen (SIGSTOP) first so that nothing forks while it
+    is being killed."""
+    if hasattr(signal, "SIGSTOP") and proc.poll() is None:
+        frozen: List[int] = []
+        for _ in range(5):
+            found = [p for p in [proc.pid] + _descendants(proc.pid) if p not in frozen]
+            if not found:
+                break
+            _signal_all(found, signal.SIGSTOP)
+            frozen.extend(found)
+        _signal_all(frozen, signal.SIGKILL)
     try:
         if hasattr(os, "killpg"):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -207,7 +292,9 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def _run_child(spec: ProbeSpec, workdir: Path):
     request = {
-        "target": spec.target,
+        "target": spec.import_target or spec.target,
+        "memory_limit_mb": spec.memory_limit,
+        "workdir": str(workdir),
         "tasks": spec.tasks,
         "workers": spec.workers,
         "modes": spec.modes,
@@ -251,9 +338,12 @@ def _run_child(spec: ProbeSpec, workdir: Path):
     timed_out: Optional[Dict[str, Any]] = None
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         try:
+            # the runner stays in our session (a terminal hang-up, ``timeout`` or a CI job's
+            # cancellation still concerns it) but leads its own process group, so that one
+            # killpg() reaches its pool workers; it follows us when we die (see _runner.py)
+            group = {"preexec_fn": os.setpgrp} if hasattr(os, "setpgrp") else {}
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=spec.cwd, env=env,
-                start_new_session=hasattr(os, "setsid"),
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=spec.cwd, env=env, **group,
             )
         except OSError as exc:
             raise ProbeUsageError("cannot run %s: %s" % (spec.python, exc.strerror or exc))
@@ -292,16 +382,16 @@ def _run_child(spec: ProbeSpec, workdir: Path):
                             proc.wait(0.5)
                         except subprocess.TimeoutExpired:
                             pass
-                    _kill_group(proc)
+                    _kill_tree(proc)
                     proc.wait()
                     break
                 time.sleep(0.02)
         except BaseException:
-            _kill_group(proc)
+            _kill_tree(proc)
             proc.wait()
             raise
         # pool workers or processes the target started must not outlive the probe
-        _kill_group(proc)
+        _kill_tree(proc)
     return events, proc.returncode, timed_out, out_path, err_path
 
 
@@ -449,9 +539,12 @@ def build_report(spec: ProbeSpec, events, rc, timed_out, out_path, err_path, loa
 
 def _report_head(spec: ProbeSpec, hello: Dict[str, Any], target: Dict[str, Any], load) -> Dict[str, Any]:
     """The report's fixed fields: what was run, where, how; the verdict fields start empty."""
+    import re
+
     return {
         "schema": SCHEMA_ID,
-        "target": spec.target,
+        # as the user named it; the module form when that does not fit the schema's pattern
+        "target": spec.target if re.match(r"^[^:\s]+:[^:\s]+$", spec.target) else spec.import_target,
         "python": hello.get("python"),
         "gil_enabled": hello.get("gil_enabled"),
         "measured_kind": None,
@@ -668,6 +761,39 @@ def _speed_phrase(report: Dict[str, Any], model: str) -> str:
         mode, e["speedup"], best, best_e.get("speedup") or 1.0)
 
 
+def _busy(report: Dict[str, Any]) -> bool:
+    return (report.get("load") or {}).get("level") in ("busy", "saturated")
+
+
+def _doubts(report: Dict[str, Any], model: str) -> str:
+    """The figures that argue against ``model`` being (one of) the best, as words; empty when
+    every figure of the report agrees. On a busy machine the speed-up (CPU wait taken out), the
+    plain wall-clock ratio and the spread over the runs can point different ways; a verdict
+    must not say "confirms" next to a figure that says the opposite."""
+    mode = _model_mode(model)
+    modes = report.get("modes") or {}
+    out = []
+    if mode == "serial":
+        for m, e in modes.items():
+            if m == "serial" or e.get("speedup") is None:
+                continue
+            for key, words in (("speedup_raw", "on the wall clock"), ("speedup_max", "in its fastest run")):
+                if e.get(key) is not None and e[key] >= WORTH_IT:
+                    out.append("%s %.2fx %s" % (m, e[key], words))
+                    break
+        return ", ".join(out)
+    e = modes.get(mode) or {}
+    if e.get("speedup") is None:
+        return ""
+    raw, low = e.get("speedup_raw"), e.get("speedup_min")
+    if raw is not None and raw < WORTH_IT <= e["speedup"]:
+        out.append("%s %.2fx over serial once the wait for a CPU is taken out, %.2fx on the wall clock"
+                   % (mode, e["speedup"], raw))
+    if low is not None and low < 1.0:
+        out.append("%s %.2fx in its slowest run" % (mode, low))
+    return ", ".join(out)
+
+
 def _jsonable(x: Any) -> bool:
     try:
         json.dumps(x)
@@ -708,6 +834,10 @@ def _add_static(report: Dict[str, Any], spec: ProbeSpec, tied: set) -> None:
         elif ok is None:
             advice.update(verdict="not measured", message="static analysis recommends %s, which was not measured%s"
                           % (rec, _speed_phrase(report, rec)))
+        elif ok and _busy(report) and _doubts(report, rec):
+            advice.update(verdict="inconclusive", message=(
+                "the machine was busy and the figures disagree (%s): they neither confirm nor contradict "
+                "the static advice (%s); measure again on a quiet machine" % (_doubts(report, rec), rec)))
         elif ok:
             advice.update(verdict="confirmed", message="measurement confirms the static advice (%s)" % rec)
         else:
@@ -721,6 +851,25 @@ def _add_static(report: Dict[str, Any], spec: ProbeSpec, tied: set) -> None:
             advice.update(verdict="contradicted", message=message)
     report["static"] = static
     report["advice"] = advice
+
+
+def import_failure(report: Dict[str, Any]) -> Optional[str]:
+    """One sentence when the target could not be imported or named (no module, no such
+    attribute, the module raising at import): a usage error for the CLI, not a measurement."""
+    err = report.get("error") or {}
+    if err.get("kind") != "exception" or err.get("stage") != "import":
+        return None
+    import re
+
+    what = (err.get("message") or "").replace("the target raised ", "", 1)
+    what = re.sub(r" during import$", "", what)
+    where = ""
+    frames = re.findall(r'File "([^"]+)", line (\d+)', err.get("traceback") or "")
+    if frames:
+        file, line = frames[-1]
+        if not file.startswith("<") and "importlib" not in file and os.path.abspath(file) != str(RUNNER.resolve()):
+            where = " (%s:%s)" % (os.path.relpath(file) if not os.path.relpath(file).startswith("..") else file, line)
+    return "cannot import %s: %s%s" % (report.get("target"), what.splitlines()[0] if what else "unknown error", where)
 
 
 def run_probe(spec: ProbeSpec) -> Dict[str, Any]:
