@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from concurlint.sealed import RejectedFile, read_limited, seal, unseal, write_atomic
+from concurlint.sealed import RejectedFile, read_limited, seal, sweep_temporaries, unseal, write_atomic
 
 FORMAT = 2
 _MAX_ENTRY = 256 * 1024 * 1024  # never read more than this from one entry
@@ -77,11 +77,11 @@ def _read(path: Path, expected):
 def _mark(directory: Path) -> None:
     """Tell backup tools (CACHEDIR.TAG) and git (a .gitignore of '*') to leave the cache alone."""
     tag = directory / "CACHEDIR.TAG"
-    if not tag.exists():
-        tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# concurlint cache\n")
+    if not tag.exists():  # written whole or not at all (a full disk must not leave half a tag)
+        write_atomic(tag, b"Signature: 8a477f597d28d172789f06886806bc55\n# concurlint cache\n")
     ignore = directory / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# created by concurlint\n*\n")
+        write_atomic(ignore, b"# created by concurlint\n*\n")
 
 
 def load_report(cache_dir: str, key: str):
@@ -104,6 +104,8 @@ def store_report(cache_dir: str, key: str, report, keep: int = 8) -> None:
         return
     if not write_atomic(d / f"{key}.entry", sealed):
         return
+    # once per run: what runs killed mid-write (SIGKILL) left behind, anywhere in the cache
+    sweep_temporaries(d.parent)
     try:
         old = sorted(d.glob("*.entry"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
         for p in old:

@@ -427,40 +427,27 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
             done += 1
             if progress:
                 progress(done, total)
-        if not pending:
-            pass
-        elif jobs <= 1 or len(pending) < _MIN_POOL_FILES:
+        serial = list(pending) if jobs <= 1 or len(pending) < _MIN_POOL_FILES else []
+        if pending and not serial:
+            # largest files first so that one big file does not finish last on its own
+            order = sorted(pending, key=lambda i: -_size(files[i].path))
+            for i, res in _in_pool(files, order, jobs, config, cache_dir, salt):
+                results[i] = res
+                done += 1
+                if progress:
+                    progress(done, total)
+            # what a pool that could not start or broke down (no semaphores on a full /dev/shm,
+            # a worker killed by the OOM killer) left undone is analysed here
+            serial = [i for i in pending if results[i] is None]
+        if serial:
             from concurlint import knowledge
 
             kb = knowledge.load(config.knowledge)
-            for i in pending:
+            for i in serial:
                 results[i] = _analyse_file(files[i], kb, cache, data=data_of.pop(i, None), lookup=False)
                 done += 1
                 if progress:
                     progress(done, total)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # largest files first so that one big file does not finish last on its own
-            order = sorted(pending, key=lambda i: -_size(files[i].path))
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            workers = min(jobs, len(pending))
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                       initargs=(config.knowledge, cache_dir, salt, os.getpid()))
-            try:
-                for i, res in zip(order, pool.map(_worker_run, [files[i] for i in order], chunksize=1)):
-                    results[i] = res
-                    done += 1
-                    if progress:
-                        progress(done, total)
-            except BaseException:
-                # Ctrl-C, SIGTERM (cli: ``Terminated``), a broken pipe: the workers would go on
-                # with the queued files (``shutdown`` waits for them): stop them now
-                _stop_pool(pool)
-                raise
-            pool.shutdown(wait=True)
     finally:
         if gc_enabled:
             gc.enable()
@@ -470,6 +457,35 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
     if freeze:
         gc.freeze()
     return [r for r in results if r is not None]
+
+
+def _in_pool(files: List[SourceFile], order: List[int], jobs: int, config: Config, cache_dir: Optional[str],
+             salt: str) -> Iterable[Tuple[int, FileResult]]:
+    """(index, result) for the files ``order`` names, analysed in worker processes, as they
+    finish; stops early (without raising) when the pool cannot start or breaks."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    try:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(order)), mp_context=ctx, initializer=_worker_init,
+                                   initargs=(config.knowledge, cache_dir, salt, os.getpid()))
+    except OSError:
+        return
+    try:
+        for i, res in zip(order, pool.map(_worker_run, [files[i] for i in order], chunksize=1)):
+            yield i, res
+    except (BrokenProcessPool, OSError):
+        _stop_pool(pool)
+        return
+    except BaseException:
+        # Ctrl-C, SIGTERM (cli: ``Terminated``), a broken pipe: the workers would go on with
+        # the queued files (``shutdown`` waits for them): stop them now
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 _FACT_SOURCES = ("engine.py", "source.py", "knowledge.py", "analysis/facts.py", "analysis/cst_to_ast.py",

@@ -94,16 +94,40 @@ def secret() -> Optional[bytes]:
             pass
         except OSError:
             return None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            continue  # another run created it first: read theirs
-        except OSError:
+        made = _new_secret(path)
+        if made is None:
             return None
+        if made:
+            continue  # read it back: another run may have linked its own first
+    return None
+
+
+def _new_secret(path: Path) -> Optional[bool]:
+    """Write a fresh key to a temporary file and link it into place, so that the key file is
+    either absent or whole (a full disk must not leave an empty key behind). True when ours
+    or another run's key is now in place, None when no key can be written."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0600
         with os.fdopen(fd, "wb") as f:
             f.write(os.urandom(32))
-    return None
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another run made one first: use theirs
+        except OSError:  # a file system without hard links
+            os.replace(tmp, path)
+            tmp = None
+        return True
+    except OSError:
+        return None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _tag(key: bytes, payload: bytes) -> bytes:
@@ -145,24 +169,52 @@ def unseal(data: bytes, expected: Tuple[Type, ...] | Type, authenticate: bool = 
     return obj
 
 
+TMP_PREFIX = ".tmp-"
+
+
 def write_atomic(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` through a temporary file renamed into place; never leave the
-    temporary file behind (full disk, read-only folder). True when written."""
+    temporary file behind (full disk, read-only folder, Ctrl-C or SIGTERM mid-write). True when
+    written."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+        tmp = None
         return True
     except OSError:
+        return False
+    finally:
         if tmp is not None:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
-        return False
+
+
+def sweep_temporaries(directory: Path, older_than: float = 3600.0) -> None:
+    """Remove temporary files that a run killed outright (SIGKILL, power loss) left in
+    ``directory`` and its sub-folders. Only old ones: a concurrent run may be writing its own."""
+    import time
+
+    limit = time.time() - older_than
+    try:
+        folders = [directory] + [e for e in directory.iterdir() if e.is_dir() and not e.is_symlink()]
+    except OSError:
+        return
+    for folder in folders:
+        try:
+            for entry in folder.glob(TMP_PREFIX + "*"):
+                try:
+                    if entry.is_file() and not entry.is_symlink() and entry.stat().st_mtime < limit:
+                        entry.unlink()
+                except OSError:
+                    pass
+        except OSError:
+            pass
 
 
 def read_limited(path: Path, limit: int) -> Optional[bytes]:
