@@ -78,10 +78,15 @@ def _from_tree(tree, text, display, module, is_package, kb):
     from concurlint.analysis.facts import extract
     from concurlint.engine import FileResult, _noqa_map
 
+    from concurlint.budget import BudgetExceeded, budget
+
     result = FileResult(display, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
     result.noqa = _noqa_map(text)  # flake8 applies `# noqa` itself; this is for other linters' codes
     try:
-        result.facts = extract(tree, text, display, module, is_package, kb)
+        with budget():  # a runaway file is a CCL000, not a hung editor
+            result.facts = extract(tree, text, display, module, is_package, kb)
+    except BudgetExceeded as exc:
+        result.error = (exc.words(), 1, 0)
     except RecursionError:
         result.error = ("nested too deeply to analyse", 1, 0)
     except Exception as exc:  # report, never break the editor's flake8 run

@@ -153,6 +153,19 @@ def test_budget_applies_to_a_single_file_run_and_a_bad_value_is_the_default(tmp_
     assert bad.stdout == ""
 
 
+def test_budget_in_flake8(tmp_path):
+    proj = _budget_project(tmp_path)
+    env = dict(os.environ, CONCURLINT_FILE_TIMEOUT="0.1")
+    flake8 = subprocess.run([script("flake8"), "--select", "CCL", "generated_handlers.py", "0_CCL201.py"],
+                            cwd=proj, capture_output=True, text=True, timeout=600, env=env)
+    assert "Traceback" not in flake8.stderr, flake8.stderr
+    lines = flake8.stdout.splitlines()
+    assert [ln for ln in lines if ln.startswith("generated_handlers.py")] == [
+        "generated_handlers.py:1:1: CCL000 file could not be analysed: analysis took more than 0.1 s of "
+        "CPU time ($CONCURLINT_FILE_TIMEOUT); not analysed"]
+    assert sum(ln.startswith("0_CCL201.py") and "CCL201" in ln for ln in lines) == 3, flake8.stdout
+
+
 # --------------------------------------------------------------------------- stopping a run
 def _children(pid):
     out = []

@@ -1,8 +1,9 @@
 """Parent side of ``concurlint probe``: start the child, watch it, build the report.
 
 The parent never imports the user's code.  It writes a request file, runs
-``_runner.py`` under the chosen interpreter in a new session (so that a hang
-can be ended by killing the whole process group, pool workers included), and
+``_runner.py`` under the chosen interpreter in its own process group (in our
+session: it is never detached), kills its whole process tree when the probe
+ends, hangs, is interrupted or terminated (``_kill_tree``), and
 reads the events the child appends to a file, restarting the timeout at every
 ``start`` event.  The report is a plain dict in the ``concurlint-probe/1``
 shape (see ``docs/probe.md`` and ``concurlint/schemas/probe.schema.json``).
