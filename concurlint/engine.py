@@ -431,11 +431,15 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
         if pending and not serial:
             # largest files first so that one big file does not finish last on its own
             order = sorted(pending, key=lambda i: -_size(files[i].path))
-            for i, res in _in_pool(files, order, jobs, config, cache_dir, salt):
-                results[i] = res
-                done += 1
-                if progress:
-                    progress(done, total)
+            pooled = _in_pool(files, order, jobs, config, cache_dir, salt)
+            try:
+                for i, res in pooled:
+                    results[i] = res
+                    done += 1
+                    if progress:
+                        progress(done, total)
+            finally:
+                pooled.close()  # interrupted between two results: stop the workers now, not at exit
             # what a pool that could not start or broke down (no semaphores on a full /dev/shm,
             # a worker killed by the OOM killer) left undone is analysed here
             serial = [i for i in pending if results[i] is None]

@@ -215,7 +215,8 @@ def test_stopped_run_leaves_no_worker_behind(tmp_path, sig, status, words):
             workers = _children(proc.pid)
             assert len(workers) == 2, "the worker pool never started"
             proc.send_signal(sig)
-            assert proc.wait(timeout=60) == status
+            got = proc.wait(timeout=60)
+            assert got == status, (got, (tmp_path / "err").read_text())
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -228,6 +229,6 @@ def test_stopped_run_leaves_no_worker_behind(tmp_path, sig, status, words):
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived their parent"
     stderr = (tmp_path / "err").read_text()
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr
     if words is not None:
-        assert stderr.strip() == words
+        assert stderr.strip() == words, stderr
