@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "probe_targets"))
 
-from probe_testlib import EXAMPLES, measure_until, probe  # noqa: E402
+from probe_testlib import EXAMPLES, busy, measure_until, probe  # noqa: E402
 
 
 def seed(target, args, **kw):
@@ -44,7 +44,8 @@ def test_pure_python_cpu_is_not_faster_in_threads_but_is_in_processes():
     static_agrees(r, "cpu")
     if r["static"]["available"]:
         assert r["advice"]["static_recommended"] == "processes"
-        assert r["advice"]["verdict"] == "confirmed"
+        # on a busy machine whose figures disagree the verdict is honest about it (#16 item 7)
+        assert r["advice"]["verdict"] == "confirmed" or (busy(r) and r["advice"]["verdict"] == "inconclusive")
 
 
 def test_io_waits_speed_up_in_threads_and_asyncio():
