@@ -14,6 +14,7 @@ import hashlib
 from functools import lru_cache
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,6 +280,9 @@ def _worker_init(knowledge_extra, cache_dir, cache_salt, parent: int = 0):
     gc.enable()
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _follow_parent(parent: int) -> None:
     """A worker never outlives the run that started it. The parent stops its workers itself
     on Ctrl-C and SIGTERM (``_stop_pool``); a worker ignores SIGINT (a Ctrl-C reaches the
@@ -295,6 +299,8 @@ def _follow_parent(parent: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except (ValueError, OSError):  # pragma: no cover - not the main thread
         pass
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while it forked us (_in_pool)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if not parent:
         return
     if sys.platform.startswith("linux"):
@@ -319,11 +325,12 @@ def _follow_parent(parent: int) -> None:
 
 
 def _stop_pool(pool) -> None:
-    """Stop a process pool's workers now, queued files and all."""
+    """Stop a process pool's workers now, queued files and all (SIGKILL: a worker holds nothing
+    that needs cleaning up; its cache writes are atomic)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     for p in procs:
         try:
-            p.terminate()
+            p.kill()
         except (OSError, ValueError, AttributeError):
             pass
     pool.shutdown(wait=False, cancel_futures=True)
@@ -478,8 +485,19 @@ def _in_pool(files: List[SourceFile], order: List[int], jobs: int, config: Confi
                                    initargs=(config.knowledge, cache_dir, salt, os.getpid()))
     except OSError:
         return
+    # the workers are forked during the first submit, with the parent's Python signal handlers:
+    # until _worker_init has set their own, a Ctrl-C or SIGTERM would raise in them (a traceback
+    # on stderr). Keep those signals blocked while forking; they are delivered right after.
+    masked = hasattr(signal, "pthread_sigmask")
+    if masked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        for i, res in zip(order, pool.map(_worker_run, [files[i] for i in order], chunksize=1)):
+        try:
+            results = pool.map(_worker_run, [files[i] for i in order], chunksize=1)
+        finally:
+            if masked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        for i, res in zip(order, results):
             yield i, res
     except (BrokenProcessPool, OSError):
         _stop_pool(pool)
