@@ -134,8 +134,9 @@ def test_runaway_file_is_ccl000_and_the_run_completes(tmp_path):
                       env={"CONCURLINT_FILE_TIMEOUT": "0.1"}, check_exit=1)
     assert "Traceback" not in limited.stderr
     runaway = [ln for ln in limited.stdout.splitlines() if "generated_handlers.py" in ln]
-    assert runaway == ["generated_handlers.py:1:1: CCL000 file could not be analysed: analysis took more "
-                       "than 0.1 s of CPU time ($CONCURLINT_FILE_TIMEOUT); not analysed"], limited.stdout
+    assert len(runaway) == 1 and runaway[0].startswith(
+        "generated_handlers.py:1:1: CCL000 file could not be analysed: analysis took more than 0.1 s of CPU "
+        "time ($CONCURLINT_FILE_TIMEOUT); not analysed"), limited.stdout
     others = [ln for ln in limited.stdout.splitlines() if "generated_handlers.py" not in ln]
     assert others == plain.stdout.splitlines()  # every other file's findings, unchanged
     # the timeout was not cached: with the default budget the file is analysed again
@@ -160,9 +161,10 @@ def test_budget_in_flake8(tmp_path):
                             cwd=proj, capture_output=True, text=True, timeout=600, env=env)
     assert "Traceback" not in flake8.stderr, flake8.stderr
     lines = flake8.stdout.splitlines()
-    assert [ln for ln in lines if ln.startswith("generated_handlers.py")] == [
+    runaway = [ln for ln in lines if ln.startswith("generated_handlers.py")]
+    assert len(runaway) == 1 and runaway[0].startswith(
         "generated_handlers.py:1:1: CCL000 file could not be analysed: analysis took more than 0.1 s of "
-        "CPU time ($CONCURLINT_FILE_TIMEOUT); not analysed"]
+        "CPU time ($CONCURLINT_FILE_TIMEOUT); not analysed"), flake8.stdout
     assert sum(ln.startswith("0_CCL201.py") and "CCL201" in ln for ln in lines) == 3, flake8.stdout
 
 
