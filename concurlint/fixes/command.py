@@ -177,6 +177,8 @@ def run(args) -> int:
             for path, fixes in chosen.items():
                 if path not in undone:
                     applied.extend(fixes)
+                    for key in [k for k in rejected if k[1] == path]:
+                        del rejected[key]  # the file changed: what was taken back may fit now
             if undone:
                 report = _analyse(args, config, paths)
             planned = _replan(report.findings, texts, known, set(chosen))
