@@ -1,0 +1,224 @@
+"""CCL502: CPU-heavy work on an asyncio event loop.
+
+A coroutine's own loops doing arithmetic or string work without awaiting, a call to a project
+function the classification calls CPU-bound (weighed by ``_Peak``: the heaviest single strand of
+nested work, so many small loops side by side do not add up), and a CPU-heavy library call in a
+loop. The shared vocabulary (coroutines, their calls) is in ``asyncio_rules``.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, Optional
+
+from concurlint.analysis.facts import Call, Function, ModuleFacts
+from concurlint.analysis.hints import first_lifecycle, is_test_code
+from concurlint.checks.asyncio_rules import HEAVY, HEAVY_CALLEE, MAX_DEPTH, _calls, _coroutines, _Pos, _short
+from concurlint.registry import Finding, Rule
+
+
+# ---------------------------------------------------------------- CCL502
+class _Peak:
+    """The heaviest single strand of nested work in a sync function: loops multiply what they
+    contain, callees count with the loops around the call, but siblings do not add up. Protocol
+    code doing many small loops over headers or cookies stays light; a triple loop does not."""
+
+    def __init__(self, project, max_depth: int = MAX_DEPTH):
+        self.p = project
+        self.max_depth = max_depth
+        self.memo: Dict[object, float] = {}
+        self.why: Dict[object, str] = {}  # the work at the end of the heaviest strand
+        self.leaf: Dict[object, float] = {}  # its weight within its own function
+        self.active: set = set()
+
+    def of(self, q: str, depth: int = 0) -> float:
+        # a shallow walk's answer depends on where it starts: memoise it per depth
+        key = q if self.max_depth == MAX_DEPTH else (q, depth)
+        if key in self.memo:
+            return self.memo[key]
+        if q in self.active or depth > self.max_depth:
+            return 0.0
+        fn = self.p.functions[q]
+        self.active.add(q)
+
+        def mult(i: int) -> float:
+            m = 1.0
+            while i >= 0:
+                if not _cursor(fn.loops[i]):
+                    m *= fn.loops[i].mult
+                i = fn.loops[i].parent
+            return m
+
+        best, why, leaf = 0.0, "", 0.0
+        path = self.p.function_module[q].path if q in self.p.function_module else ""
+        try:
+            for i, loop in enumerate(fn.loops):
+                if loop.has_ops and not _cursor(loop) and mult(i) > best:
+                    best, leaf, why = mult(i), mult(i), f"{'nested ' if loop.parent >= 0 else ''}{loop.desc.split(' over ')[0]} x{int(mult(i))} at {path}:{loop.line}"
+            for call in self.p.calls_of(fn):
+                target = self.p.call_target(call)
+                if target is None:
+                    continue
+                callee = self.p.functions.get(target)
+                if callee is not None:
+                    # constructors normalise headers, cookies, options: summed over real
+                    # protocol code they look heavy and never are; heavy work lives in calls
+                    if not callee.is_async and target != q and callee.name != "__init__":
+                        w = self.of(target, depth + 1) * mult(call.loop)
+                        if w > best:
+                            ckey = target if self.max_depth == MAX_DEPTH else (target, depth + 1)
+                            best, why, leaf = w, self.why.get(ckey, ""), self.leaf.get(ckey, 0.0)
+                    continue
+                cat = self.p.kb.category(target)
+                if cat is not None and cat[0] in ("cpu", "releases-gil"):
+                    w = self.p.kb.cpu_weight(target, cat[0]) * mult(call.loop)
+                    if w > best:
+                        looped = " in a loop" if call.loop >= 0 else ""
+                        best, leaf, why = w, w, f"{_short(target)}(){looped} at {path}:{call.line}"
+        finally:
+            self.active.discard(q)
+        self.memo[key] = best
+        self.why[key] = why
+        self.leaf[key] = leaf
+        return best
+
+
+def _cursor(loop) -> bool:
+    """A ``while`` loop that only indexes and compares: a cursor stepping through one small
+    structure (a tokenizer over a header, a retry): how often it runs is unknown, so neither its
+    own work nor the calls in it count as heavy (as in the classification)."""
+    return loop.has_ops < 2 and loop.desc.startswith("while")
+
+
+def _peak(ctx) -> _Peak:
+    return _Peak(ctx.project)
+
+
+def _near_peak(ctx) -> _Peak:
+    """The heaviest strand within the helper and the functions it calls directly: heavy work
+    found only further down is usually bounded by the helpers in between (a serializer capped at
+    ten items, reached through an exception formatter), so it is reported at medium."""
+    return _Peak(ctx.project, max_depth=1)
+
+
+def cpu_confidence(ctx, module: ModuleFacts, fn: Function, callee: Optional[str] = None,
+                   call: Optional[Call] = None) -> str:
+    """high: a module-level coroutine (or one calling a module-level helper) doing heavy work on
+    data it was given; medium: a method of a long-lived object, whose loops usually walk that
+    object's own state (workers, headers, handlers) and whose work could not move to a process
+    pool anyway; low: test helpers, start-up or shut-down code, and error paths (an ``except``
+    block formatting or reporting the exception: it runs when something failed, and what it
+    works on, a traceback, cannot be sent to a process pool)."""
+    if is_test_code(module.module, fn.qualname) or first_lifecycle((fn.qualname,) + ((callee,) if callee else ())):
+        return "low"
+    if call is not None and call.in_handler:
+        return "low"
+    if fn.cls is not None:
+        return "medium"
+    target = ctx.project.functions.get(callee) if callee else None
+    if target is not None and target.cls is not None:
+        return "medium"
+    return "high"
+
+
+def _advice(releases_gil: Optional[bool]) -> str:
+    if releases_gil:
+        return "it releases the GIL: await asyncio.to_thread(...)"
+    return "await loop.run_in_executor(process_pool, ...)"
+
+
+class CpuBoundWorkInAsyncFunction(Rule):
+    code = "CCL502"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        kb = project.kb
+        peak: _Peak = ctx.shared(_peak)
+        for fn in _coroutines(module):
+            calls = list(_calls(module, fn))
+            # a loop that awaits (or does IO) hands the loop back every iteration: the work that
+            # freezes the loop is what runs between two awaits
+            # an `async for` awaits its iterator at every step
+            yields = [loop.desc.startswith("async for") for loop in fn.loops]
+            for call in calls:
+                target = project.call_target(call)
+                waits = call.awaited
+                if not waits and target is not None:
+                    cat = kb.category(target)
+                    waits = cat is not None and cat[0] in ("io", "async-io")
+                if waits:
+                    i = call.loop
+                    while i >= 0 and not yields[i]:
+                        yields[i] = True
+                        i = fn.loops[i].parent
+
+            def mult(i: int) -> float:
+                m = 1.0
+                while i >= 0 and not yields[i]:
+                    m *= fn.loops[i].mult
+                    i = fn.loops[i].parent
+                return m
+
+            # report each outermost loop that runs without yielding and whose (nested) arithmetic
+            # or string work weighs HEAVY
+            for i, loop in enumerate(fn.loops):
+                if yields[i] or (loop.parent >= 0 and not yields[loop.parent]):
+                    continue
+                heaviest, where = 0.0, None
+                for j, inner in enumerate(fn.loops):
+                    if inner.has_ops < 2 or yields[j]:  # indexing and compares alone are bookkeeping
+                        continue
+                    w, k = 1.0, j
+                    while k >= 0 and k != i and not yields[k]:
+                        w *= fn.loops[k].mult
+                        k = fn.loops[k].parent
+                    if k == i:
+                        w *= loop.mult
+                        if w > heaviest:
+                            heaviest, where = w, inner
+                if where is None or heaviest < HEAVY:
+                    continue
+                nested = "" if where is loop else f" with a nested {where.desc.split(' over ')[0]}"
+                yield ctx.report(self.code, module, _Pos(loop.line, 0), function=fn.qualname,
+                                 what=f"{loop.desc}{nested} doing arithmetic/string work (x{int(heaviest)})",
+                                 advice=_advice(False), confidence=cpu_confidence(ctx, module, fn))
+            for call in calls:
+                target = project.call_target(call)
+                if target is None or call.awaited:
+                    continue
+                m = mult(call.loop)
+                callee = project.functions.get(target)
+                if callee is not None:
+                    if callee.is_async or (callee.is_generator and call.use != "iter"):
+                        continue
+                    s = ctx.summaries.get(target)
+                    # heavy on its own: a light helper called in the coroutine's loop is not
+                    # reported (error paths and bookkeeping dominate such calls in real code)
+                    if s is None or s.kind != "cpu" or callee.name == "__init__" or peak.of(target) < HEAVY_CALLEE:
+                        continue
+                    cited = [e for e in s.evidence if not e.endswith("(unknown)")]
+                    if not cited:
+                        continue  # a callee of unknown kind is never evidence of CPU work
+                    # cite what decided it: the heaviest strand of work below the call
+                    ev = f"heaviest: {peak.why[target]}" if peak.why.get(target) else cited[0].split(" ", 1)[-1]
+                    conf = cpu_confidence(ctx, module, fn, target, call)
+                    if conf != "low" and ctx.shared(_near_peak).of(target) < HEAVY_CALLEE:
+                        # the heavy work lies more than one call down: medium when it is heavy
+                        # in its own function (nested loops there); low when it only adds up
+                        # from loops at several levels, each over something small (a registry,
+                        # a header list): a maintainer would not call that heavy
+                        conf = "medium" if peak.leaf.get(target, 0.0) >= HEAVY else "low"
+                    yield ctx.report(self.code, module, call, function=fn.qualname,
+                                     what=f"CPU-bound {call.text}() ({ev})",
+                                     advice=_advice(s.releases_gil), confidence=conf)
+                    continue
+                cat = kb.category(target)
+                declared = kb.declared(target) is not None
+                if cat is None or cat[0] not in ("cpu", "releases-gil") or (call.loop < 0 and not declared):
+                    continue
+                w = m * kb.cpu_weight(target, cat[0])
+                if w < HEAVY:
+                    continue
+                where = f"called in a loop (x{int(m)})" if call.loop >= 0 else "declared CPU-heavy in [tool.concurlint.knowledge]"
+                yield ctx.report(self.code, module, call, function=fn.qualname,
+                                 what=f"{call.text}() {where}",
+                                 advice=_advice(cat[0] == "releases-gil"),
+                                 confidence=cpu_confidence(ctx, module, fn, call=call))

@@ -1,0 +1,72 @@
+"""CCL503: a task created and dropped (the event loop keeps only a weak reference to it).
+
+Confidence follows what keeps the task alive: high in a plain function, medium in a method (the
+object often holds what the task waits on), low when every wait of the task holds it (the loop's
+timer, the instance's own queue or condition) or when it is started during start-up or shut-down.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.hints import is_lifecycle, is_test_code
+from concurlint.checks.asyncio_rules import TASK_FACTORIES
+from concurlint.registry import Finding, Rule
+
+
+# ---------------------------------------------------------------- CCL503
+class DanglingTask(Rule):
+    code = "CCL503"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        for call in module.calls:
+            if call.use != "discard":
+                continue
+            target = project.call_target(call)
+            api = TASK_FACTORIES.get(target or "")
+            if api is None:
+                continue
+            fn = project.functions.get(call.function) if call.function else None
+            if is_test_code(module.module, call.function) or is_lifecycle(call.function):
+                conf = "low"  # a test helper, or a task started while shutting down
+            elif _kept_alive(project, call):
+                conf = "low"  # what it waits on holds it: the object's own queue, or a timer
+            elif fn is not None and fn.cls is not None:
+                conf = "medium"  # the object may hold what the task awaits (a future, a condition)
+            else:
+                conf = "high"
+            yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
+
+
+def _kept_alive(project, call: Call) -> bool:
+    """The task's coroutine is a project coroutine and every wait in it is on something that
+    holds the task while it waits: the loop's timer (``await asyncio.sleep(...)``), an object its
+    own instance holds (``await self.queue.get()``, ``await self.cond.wait()``), or another project
+    coroutine that only waits on such things. Such a task cannot be collected midway."""
+    coro = call.args[0] if call.args else None
+    if coro is None or coro.kind != "call" or not coro.qualname:
+        return False
+    first = project.functions.get(coro.qualname)
+    if first is None or not first.is_async:
+        return False
+    todo, seen = [(first, coro.text.startswith("self."))], {first.qualname}
+    while todo:
+        fn, bound = todo.pop()
+        me = fn.params[0] + "." if bound and fn.cls is not None and fn.params else None
+        waits = [c for c in project.calls_of(fn) if c.awaited]
+        if not waits:
+            return False
+        for c in waits:
+            target = project.call_target(c)
+            if target == "asyncio.sleep" or (me is not None and c.text.startswith(me) and "." in c.text[len(me):]):
+                continue  # the loop's timer, or self.q.get(): held while it waits
+            callee = project.functions.get(target) if target else None
+            if callee is None or not callee.is_async:
+                return False
+            if callee.qualname not in seen and len(seen) < 50:
+                seen.add(callee.qualname)
+                todo.append((callee, me is not None and c.text.startswith(me)))
+            elif callee.qualname not in seen:
+                return False
+    return True
