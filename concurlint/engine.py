@@ -324,9 +324,30 @@ def _follow_parent(parent: int) -> None:
     threading.Thread(target=watch, name="concurlint-parent-watch", daemon=True).start()
 
 
+def _quiet_cancelled_futures() -> None:
+    """When its workers are killed, the pool's manager thread fails every pending future; one
+    that was already cancelled raises ``InvalidStateError`` in that thread (a CPython race, seen
+    on 3.11 under load) and prints a traceback. That is our own stop, not an error: keep quiet."""
+    import threading
+    from concurrent.futures import InvalidStateError
+
+    previous = threading.excepthook
+    if getattr(previous, "concurlint_quiet", False):
+        return
+
+    def hook(args):
+        if args.exc_type is not None and issubclass(args.exc_type, InvalidStateError):
+            return
+        previous(args)
+
+    hook.concurlint_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 def _stop_pool(pool) -> None:
     """Stop a process pool's workers now, queued files and all (SIGKILL: a worker holds nothing
     that needs cleaning up; its cache writes are atomic)."""
+    _quiet_cancelled_futures()
     procs = list((getattr(pool, "_processes", None) or {}).values())
     for p in procs:
         try:
