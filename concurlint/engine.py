@@ -673,10 +673,13 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
                 findings.append(Finding("CCL999", mod.path, 1, 0, 1, 0, meta["CCL999"].severity,
                                         meta["CCL999"].message.format(
                                             rule=f"{rule.code} ({meta[rule.code].name})", reason=reason)))
-    acknowledged = {(f.code, f.root) for f in findings if f.root is not None and _acknowledged(f, noqa)}
+    marked = [f for f in findings if _acknowledged(f, noqa)]
+    acknowledged = {(f.code, f.root) for f in marked if f.root is not None}
     for f in findings:  # the line (or, for one cause, any of its places) silences the same hazard
-        if _acknowledged(f, noqa) or (f.code, f.root) in acknowledged:
+        if (f.code, f.root) in acknowledged:
             f.confidence = "low"
+    for f in marked:
+        f.confidence = "low"
     floor = CONFIDENCE_RANK[config.min_confidence]
     findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)
                 and CONFIDENCE_RANK[f.confidence] >= floor]

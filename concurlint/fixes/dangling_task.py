@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from concurlint.fixes.base import SAFE, FixSource, Outcome, Proposal, Unfixable, fresh_name
+from concurlint.fixes.base import SAFE, FixSource, Outcome, Proposal, Unfixable, fresh_name, name_free_in
 
 REGISTRY = "_background_tasks"
 
@@ -35,7 +35,7 @@ def propose(source: FixSource, finding) -> Outcome:
     existing = _registry_defined(source)
     if existing is False:
         return Unfixable(f"`{REGISTRY}` already means something else in this module")
-    if not _free_in_function(source, call, REGISTRY):
+    if not name_free_in(source, call, REGISTRY):
         return Unfixable(f"`{REGISTRY}` is a local name in this function")
     taken = _names_in(fn) | source.module_names()
     task = fresh_name(taken, "task")
@@ -64,15 +64,6 @@ def _registry_defined(source: FixSource):
                     ok = isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == "set" and not v.args
                     return True if ok else False
     return False if REGISTRY in source.module_names() else None
-
-
-def _free_in_function(source: FixSource, node, name: str) -> bool:
-    scope = source.scopes.get(node)
-    while scope is not None and scope is not scope.globals:
-        if any(a.name == name for a in scope.assignments):
-            return False
-        scope = scope.parent
-    return True
 
 
 def _names_in(node: cst.CSTNode) -> set:
