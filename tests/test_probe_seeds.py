@@ -36,7 +36,8 @@ def static_agrees(report, kind):
 def test_pure_python_cpu_is_not_faster_in_threads_but_is_in_processes():
     r = measure_until(
         seed("seeds:count_primes", [40000], modes=["threads", "processes"]),
-        lambda r: speed(r, "threads") <= 1.15 and speed(r, "processes") >= 1.3,
+        # the measured kind is a timing figure too: a busy machine adds waits that read as IO
+        lambda r: speed(r, "threads") <= 1.15 and speed(r, "processes") >= 1.3 and r["measured_kind"] == "cpu",
     )
     assert r["measured_kind"] == "cpu"
     assert r["measured_releases_gil"] is not True  # False, or None between 1.1x and 1.3x
@@ -69,7 +70,8 @@ def test_coroutine_io_waits_prefer_asyncio():
 
 @pytest.mark.parametrize("target, args", [("seeds:hash_buffer", [16, 2]), ("seeds:compress_buffer", [2])])
 def test_gil_releasing_c_work_speeds_up_in_threads(target, args):
-    r = measure_until(seed(target, args, modes=["threads"]), lambda r: speed(r, "threads") >= 1.3)
+    r = measure_until(seed(target, args, modes=["threads"]),
+                      lambda r: speed(r, "threads") >= 1.3 and r["measured_kind"] == "cpu")
     assert r["measured_kind"] == "cpu"
     assert r["measured_releases_gil"] is True
     assert r["recommended"] == "threads"
