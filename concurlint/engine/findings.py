@@ -1,0 +1,85 @@
+"""What happens to the rules' findings before they are reported: a line's ``# noqa`` (and another
+linter's code for the same hazard, ``EQUIVALENT_CODES``), select/ignore, per-file-ignores and
+``min-confidence`` filter them; then one finding per place and per root cause (``Finding.root``)."""
+from __future__ import annotations
+
+from typing import Dict, List
+
+from concurlint.config import Config
+from concurlint.registry import CONFIDENCE_RANK, Finding
+
+
+def finish(findings: List[Finding], noqa, config: Config, codes: List[str]) -> List[Finding]:
+    """The findings to report, sorted: filtered, deduplicated, one per cause."""
+    marked = [f for f in findings if _acknowledged(f, noqa)]
+    acknowledged = {(f.code, f.root) for f in marked if f.root is not None}
+    for f in findings:  # the line (or, for one cause, any of its places) silences the same hazard
+        if (f.code, f.root) in acknowledged:
+            f.confidence = "low"
+    for f in marked:
+        f.confidence = "low"
+    floor = CONFIDENCE_RANK[config.min_confidence]
+    findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)
+                and CONFIDENCE_RANK[f.confidence] >= floor]
+    return _one_per_cause(_dedupe(sorted(findings, key=Finding.sort_key)))
+
+
+# other linters' codes for the same hazard: a line that silences one of them was read by its
+# maintainer, who chose to keep it; the finding stays, at low confidence (docs/precision.md)
+EQUIVALENT_CODES = {
+    "CCL501": ("ASYNC2",),  # flake8-async / ruff ASYNC210-251: a blocking call in an async function
+    "CCL504": ("ASYNC2",),
+    "CCL503": ("RUF006",),  # ruff: asyncio-dangling-task
+}
+
+
+def _acknowledged(f: Finding, noqa) -> bool:
+    codes = noqa.get(f.path, {}).get(f.line, ())
+    prefixes = EQUIVALENT_CODES.get(f.code)
+    return bool(codes and prefixes) and any(c.upper().startswith(prefixes) for c in codes)
+
+
+def _suppressed(f: Finding, noqa, config: Config) -> bool:
+    codes = noqa.get(f.path, {}).get(f.line, ())
+    if codes is None:
+        return True
+    if codes and any(f.code.startswith(c) for c in codes):
+        return True
+    ignored = config.ignored_for(f.path) if config.per_file_ignores else []
+    return any(f.code.startswith(c) for c in ignored)
+
+
+def _one_per_cause(findings: List[Finding]) -> List[Finding]:
+    """Findings of one rule that share a root cause (one blocking helper reached from many
+    coroutines) become one finding: the first place, the most confident, with the others as
+    ``related`` locations and their number in ``count``."""
+    groups: Dict[tuple, List[Finding]] = {}
+    for f in findings:
+        if f.root is not None:
+            groups.setdefault((f.code, f.root), []).append(f)
+    drop = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        best = max(members, key=lambda f: CONFIDENCE_RANK[f.confidence])  # first of the most confident
+        for f in members:
+            if f is best:
+                continue
+            drop.add(id(f))
+            where = f" in {f.function}" if f.function else ""
+            best.related.append({"path": f.path, "line": f.line, "col": f.col,
+                                 "message": f"the same cause is also reached here{where}"})
+        best.count = len(members)
+    return [f for f in findings if id(f) not in drop]
+
+
+def _dedupe(findings: List[Finding]) -> List[Finding]:
+    out = []
+    last = None
+    for f in findings:
+        key = (f.code, f.path, f.line, f.col, f.message)
+        if key != last:
+            out.append(f)
+        last = key
+    return out
+

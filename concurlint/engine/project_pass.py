@@ -1,0 +1,169 @@
+"""The project pass, on the facts of every file: resolve names across modules, classify every
+function, find the dispatch sites, run the selected rules module by module (a rule that raises
+on a module becomes CCL999 for that file), then ``findings.finish``; the report also lists every
+function's classification and the recommendations."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+from concurlint import __version__
+from concurlint.config import Config
+from concurlint.engine.findings import finish
+from concurlint.engine.per_file import FileResult
+from concurlint.registry import Finding, all_meta, rule_classes
+
+
+@dataclass
+class Report:
+    findings: List[Finding]
+    functions: List[dict]
+    recommendations: List[dict]
+    files: int
+    project: Optional[object] = None
+    summaries: Dict[str, object] = field(default_factory=dict)
+    readiness: Optional[List[dict]] = None  # library mode on a free-threaded target (analysis/readiness.py)
+    transient: bool = False  # a file or rule ran out of its CPU budget: never cache this report
+
+    def to_json(self) -> dict:
+        doc = {
+            "schema": "concurlint-report/1",
+            "tool": {"name": "concurlint", "version": __version__},
+            "findings": [finding_json(f) for f in self.findings],
+            "functions": self.functions,
+            "recommendations": self.recommendations,
+        }
+        if self.readiness is not None:
+            doc["readiness"] = self.readiness
+        return doc
+
+
+def finding_json(f: Finding) -> dict:
+    out = {
+        "code": f.code, "path": f.path, "line": f.line, "col": f.col,
+        "end_line": f.end_line, "end_col": f.end_col, "severity": f.severity,
+        "message": f.message, "function": f.function, "confidence": f.confidence,
+    }
+    if f.related:
+        out["related"] = f.related
+    if f.count > 1:
+        out["count"] = f.count
+    return out
+
+
+class Context:
+    """What a rule sees: the project, its classification and dispatch sites, the configuration.
+    ``report`` builds a finding from the rule's TOML message; ``shared(fn)`` memoises an analysis
+    that several rules use (computed once per run)."""
+
+    def __init__(self, project, summaries, sites, config: Config):
+        self.project = project
+        self.summaries = summaries
+        self.sites = sites
+        self.config = config
+        self.meta = all_meta()
+        self._shared: Dict[Callable, object] = {}
+        self.sites_by_path: Dict[str, list] = {}
+        for s in sites:
+            self.sites_by_path.setdefault(s.path, []).append(s)
+
+    def shared(self, fn: Callable):
+        if fn not in self._shared:
+            from concurlint.budget import paused
+
+            with paused():  # computed once for every module: not the current module's budget
+                self._shared[fn] = fn(self)
+        return self._shared[fn]
+
+    def kind_of(self, qualname: Optional[str]):
+        return self.summaries.get(qualname) if qualname else None
+
+    def report(self, code: str, module, node, *, function: Optional[str] = None,
+               related: Optional[List[dict]] = None, snippet: str = "", confidence: str = "high",
+               root: Optional[tuple] = None, **fields) -> Finding:
+        meta = self.meta[code]
+        try:
+            message = meta.message.format(**fields)
+        except (KeyError, IndexError) as exc:
+            raise RuntimeError(f"{code}: message field {exc} not supplied") from None
+        line = getattr(node, "line", 1)
+        col = getattr(node, "col", 0)
+        return Finding(
+            code=code, path=module.path, line=line, col=col,
+            end_line=getattr(node, "end_line", line) or line, end_col=getattr(node, "end_col", col) or col,
+            severity=meta.severity, message=message, function=function,
+            related=related or [], snippet=snippet or getattr(node, "text", ""), confidence=confidence,
+            root=root,
+        )
+
+
+def _target_version(config: Config) -> Optional[str]:
+    return config.target_version
+
+
+def run_project(results: List[FileResult], config: Config, codes: List[str]) -> Report:
+    from concurlint import knowledge
+    from concurlint.advice import recommendations
+    from concurlint.analysis.classify import classify
+    from concurlint.analysis.dispatch import find_sites
+    from concurlint.analysis.project import Project
+    from concurlint.budget import BudgetExceeded, budget
+
+    meta = all_meta()
+    findings: List[Finding] = []
+    modules = []
+    noqa: Dict[str, Dict[int, Optional[Tuple[str, ...]]]] = {}
+    for r in results:
+        noqa[r.display] = r.noqa
+        if r.error is not None:
+            msg, line, col = r.error
+            findings.append(Finding("CCL000", r.display, line, col, line, col, meta["CCL000"].severity,
+                                    meta["CCL000"].message.format(reason=msg)))
+        elif r.internal is not None:
+            findings.append(Finding("CCL999", r.display, 1, 0, 1, 0, meta["CCL999"].severity,
+                                    meta["CCL999"].message.format(rule="analysis", reason=r.internal)))
+        if r.facts is not None:
+            modules.append(r.facts)
+    kb = knowledge.load(config.knowledge)
+    project = Project(modules, kb, config.target_version)
+    summaries = classify(project)
+    sites = find_sites(project)
+    ctx = Context(project, summaries, sites, config)
+    classes = rule_classes()
+    rules = [classes[c]() for c in codes if c in classes]
+    transient = any(r.transient for r in results)
+    for mod in modules:
+        for rule in rules:
+            try:
+                with budget():
+                    findings.extend(rule.check(ctx, mod))
+            except (Exception, BudgetExceeded) as exc:  # one rule failing on one file must not stop the run
+                reason = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, BudgetExceeded):
+                    reason, transient = exc.words(), True
+                findings.append(Finding("CCL999", mod.path, 1, 0, 1, 0, meta["CCL999"].severity,
+                                        meta["CCL999"].message.format(
+                                            rule=f"{rule.code} ({meta[rule.code].name})", reason=reason)))
+    findings = finish(findings, noqa, config, codes)
+    functions = []
+    for mod in modules:
+        for fn in mod.functions.values():
+            if fn.is_lambda:
+                continue
+            s = summaries.get(fn.qualname)
+            functions.append({
+                "qualname": fn.qualname, "path": mod.path, "line": fn.line,
+                "kind": s.kind if s else "unknown",
+                "releases_gil": s.releases_gil if s else None,
+                "evidence": list(s.evidence) if s else [],
+            })
+    functions.sort(key=lambda f: (f["path"], f["line"], f["qualname"]))
+    # plumbing is not work: in gather(to_thread(f)) the to_thread site has f's recommendation
+    apis = project.kb.table("dispatch").get("sites", {})
+    recs = [r for r in recommendations(ctx) if r["function"] not in apis]
+    readiness = None
+    if config.library and config.free_threaded:
+        from concurlint.analysis.readiness import readiness as module_readiness
+
+        readiness = module_readiness(ctx)
+    return Report(findings, functions, recs, len(results), project, summaries, readiness, transient)
