@@ -180,6 +180,7 @@ def _analyse(args) -> int:
     else:
         report = engine.run(paths, config, select=select, ignore=args.ignore, jobs=args.jobs,
                             use_cache=not args.no_cache, progress=progress)
+    report.target_version = config.target_version  # the fixes in JSON/SARIF use what it offers
     if progress is not None:
         progress.done()
     if report.files == 0:

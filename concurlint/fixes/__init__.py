@@ -24,6 +24,7 @@ FIXERS = {
     "CCL501": "blocking_call",
     "CCL503": "dangling_task",
     "CCL504": "async_lock",
+    "CCL602": "unchecked_future",
 }
 
 Planned = Union[Fix, Unfixable]
@@ -48,11 +49,32 @@ def _propose(code: str, source: FixSource, finding):
     return module.propose(source, finding)
 
 
-def plan_file(text: str, findings: list) -> Dict[int, Planned]:
+def target_tuple(target_version: Optional[str]) -> Optional[Tuple[int, int]]:
+    """``"3.13t"`` -> (3, 13); None when no target is configured."""
+    if not target_version:
+        return None
+    major, minor = target_version.rstrip("t").split(".")[:2]
+    return int(major), int(minor)
+
+
+def _checked(text: str, f, proposal: Proposal) -> Planned:
+    """The proposal as a Fix (its edits against ``text``), or why it cannot be offered."""
+    try:
+        new = proposal.module.code
+    except Exception as exc:
+        return Unfixable(f"the fix failed ({type(exc).__name__}); nothing changed")
+    reason = check_new_text(text, new)
+    if reason:
+        return Unfixable(reason)
+    return Fix(f.code, proposal.applicability, proposal.message, edits_between(text, new),
+               frozenset(proposal.introduces))
+
+
+def plan_file(text: str, findings: list, target: Optional[Tuple[int, int]] = None) -> Dict[int, Planned]:
     """id(finding) -> its fix or why it has none, for the findings of one file with this text."""
     out: Dict[int, Planned] = {}
     try:
-        source = FixSource(text, findings)
+        source = FixSource(text, findings, target)
     except Exception:  # LibCST cannot parse what ast could: leave the file alone
         for f in findings:
             out[id(f)] = Unfixable("LibCST cannot parse this file")
@@ -65,21 +87,22 @@ def plan_file(text: str, findings: list) -> Dict[int, Planned]:
         if outcome is None:
             outcome = Unfixable("the code does not have the shape this fix handles")
         if isinstance(outcome, Proposal):
-            try:
-                new = outcome.module.code
-            except Exception as exc:
-                outcome = Unfixable(f"the fix failed ({type(exc).__name__}); nothing changed")
-            else:
-                reason = check_new_text(text, new)
-                outcome = (Unfixable(reason) if reason else
-                           Fix(f.code, outcome.applicability, outcome.message, edits_between(text, new),
-                               frozenset(outcome.introduces)))
+            fallback = _checked(text, f, outcome.fallback) if outcome.fallback is not None else None
+            outcome = _checked(text, f, outcome)
+            if isinstance(fallback, Fix):
+                if isinstance(outcome, Fix):
+                    outcome.fallback = fallback
+                else:
+                    outcome = fallback  # the preferred fix cannot be made: its safe alternative can
         out[id(f)] = outcome
     return out
 
 
-def plan(findings: list, texts: Optional[Dict[str, str]] = None) -> Dict[int, Planned]:
-    """Fixes for every fixable finding, reading each file once (``texts`` overrides the disk)."""
+def plan(findings: list, texts: Optional[Dict[str, str]] = None,
+         target_version: Optional[str] = None) -> Dict[int, Planned]:
+    """Fixes for every fixable finding, reading each file once (``texts`` overrides the disk);
+    ``target_version`` is the configured target Python (some fixes use what it offers)."""
+    target = target_tuple(target_version)
     by_path: Dict[str, list] = {}
     for f in findings:
         if f.code in FIXERS:
@@ -92,17 +115,21 @@ def plan(findings: list, texts: Optional[Dict[str, str]] = None) -> Dict[int, Pl
             for f in group:
                 out[id(f)] = Unfixable("the file cannot be read")
             continue
-        out.update(plan_file(text, group))
+        out.update(plan_file(text, group, target))
     return out
 
 
 def report_fixes(report) -> List[Optional[dict]]:
-    """For the JSON/SARIF writers: per finding of ``report``, what to add (``fix`` or the reason)."""
-    planned = plan(report.findings)
+    """For the JSON/SARIF writers: per finding of ``report``, what to add: ``fix`` (the one
+    ``concurlint fix`` applies by default; ``fix_alternative``, an unsafe one ``--unsafe-fixes``
+    prefers, when there is one) or ``fix_unavailable`` (the reason)."""
+    planned = plan(report.findings, target_version=getattr(report, "target_version", None))
     out: List[Optional[dict]] = []
     for f in report.findings:
         p = planned.get(id(f))
-        if isinstance(p, Fix):
+        if isinstance(p, Fix) and p.fallback is not None:
+            out.append({"fix": p.fallback.to_json(f.path), "fix_alternative": p.to_json(f.path)})
+        elif isinstance(p, Fix):
             out.append({"fix": p.to_json(f.path)})
         elif isinstance(p, Unfixable):
             out.append({"fix_unavailable": p.reason})

@@ -55,6 +55,13 @@ class Fix:
     message: str
     edits: List[Edit] = field(default_factory=list)
     introduces: frozenset = frozenset()  # module-level names the fix invents (two fixes must not both)
+    fallback: Optional["Fix"] = None  # a safe fix applied instead when unsafe fixes are not wanted
+
+    def default(self, unsafe: bool) -> Optional["Fix"]:
+        """The fix ``concurlint fix`` applies (with ``--unsafe-fixes`` when ``unsafe``), if any."""
+        if self.applicability == SAFE or unsafe:
+            return self
+        return self.fallback
 
     def to_json(self, path: str) -> dict:
         return {"applicability": self.applicability, "message": self.message,
@@ -69,6 +76,7 @@ class Proposal:
     applicability: str
     message: str
     introduces: frozenset = frozenset()
+    fallback: Optional["Proposal"] = None  # an unsafe proposal's safe alternative (see Fix.fallback)
 
 
 @dataclass
@@ -84,9 +92,10 @@ Outcome = Union[Proposal, Unfixable, None]
 class FixSource:
     """One file's text, parsed once with LibCST, with the metadata the fixers use."""
 
-    def __init__(self, text: str, findings: Sequence = ()):
+    def __init__(self, text: str, findings: Sequence = (), target: Optional[Tuple[int, int]] = None):
         self.text = text
         self.findings = list(findings)  # every finding being fixed in this file
+        self.target = target  # the configured target Python as (major, minor), None when unset
         self.lines = text.splitlines(keepends=True)
         self.wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
         self.module = self.wrapper.module

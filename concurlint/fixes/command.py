@@ -19,7 +19,7 @@ import sys
 from collections import Counter
 from typing import Dict, List, Tuple
 
-from concurlint.fixes.base import SAFE, Edit, Fix, Unfixable, apply_edits, check_new_text
+from concurlint.fixes.base import Edit, Fix, Unfixable, apply_edits, check_new_text
 
 MAX_PASSES = 16
 
@@ -62,7 +62,8 @@ def _choose(findings: list, planned: dict, unsafe: bool, one_at_a_time: set,
     chosen: Dict[str, List[Tuple[object, Fix]]] = {}
     for f in sorted(findings, key=lambda f: f.sort_key()):
         fx = planned.get(id(f))
-        if not isinstance(fx, Fix) or (fx.applicability != SAFE and not unsafe) or _place(f) in rejected:
+        fx = fx.default(unsafe) if isinstance(fx, Fix) else None
+        if fx is None or _place(f) in rejected:
             continue
         others = chosen.get(f.path, [])
         if others and f.path in one_at_a_time:
@@ -76,7 +77,8 @@ def _choose(findings: list, planned: dict, unsafe: bool, one_at_a_time: set,
     return chosen
 
 
-def _replan(findings: list, texts: Dict[str, str], known: Dict[tuple, object], changed: set) -> dict:
+def _replan(findings: list, texts: Dict[str, str], known: Dict[tuple, object], changed: set,
+            target_version=None) -> dict:
     """``plan()`` again for the files this pass changed (or with findings not planned before);
     a file whose text did not change keeps the fixes planned for it (LibCST parses it once)."""
     from concurlint.fixes import FIXERS, plan
@@ -84,7 +86,7 @@ def _replan(findings: list, texts: Dict[str, str], known: Dict[tuple, object], c
     for key in [k for k in known if k[1] in changed]:
         del known[key]
     stale = {f.path for f in findings if f.code in FIXERS and (f.path in changed or _place(f) not in known)}
-    fresh = plan([f for f in findings if f.path in stale], texts)
+    fresh = plan([f for f in findings if f.path in stale], texts, target_version)
     planned = {}
     for f in findings:
         if id(f) in fresh:
@@ -143,7 +145,7 @@ def run(args) -> int:
     texts: Dict[str, str] = {}  # path -> text with the fixes so far (analysed through the overlay)
     report = _analyse(args, config, paths)
     known: Dict[tuple, object] = {}  # _place(finding) -> its fix, for files not changed since
-    planned = _replan(report.findings, texts, known, set())
+    planned = _replan(report.findings, texts, known, set(), config.target_version)
     one_at_a_time: set = set()  # files where fixes together added a finding: one per pass now
     rejected: Dict[tuple, str] = {}  # a fix that adds a finding on its own: never applied
     try:
@@ -181,7 +183,7 @@ def run(args) -> int:
                         del rejected[key]  # the file changed: what was taken back may fit now
             if undone:
                 report = _analyse(args, config, paths)
-            planned = _replan(report.findings, texts, known, set(chosen))
+            planned = _replan(report.findings, texts, known, set(chosen), config.target_version)
             for f in report.findings:
                 if _place(f) in rejected:
                     planned[id(f)] = Unfixable(rejected[_place(f)])
@@ -205,7 +207,7 @@ def _summary(args, applied, files: int, left, planned) -> None:
     for f in sorted(left, key=lambda f: f.sort_key()):
         fx = planned.get(id(f))
         note = ""
-        if isinstance(fx, Fix) and fx.applicability != SAFE and not args.unsafe_fixes:
+        if isinstance(fx, Fix) and fx.default(args.unsafe_fixes) is None:
             note = " [unsafe fix available: --unsafe-fixes]"
             unsafe_left += 1
         elif isinstance(fx, Fix):

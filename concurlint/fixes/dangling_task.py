@@ -10,12 +10,17 @@ with ``_background_tasks = set()`` defined once at module level after the import
 file already has it). The task runs exactly as before; it can no longer be garbage-collected
 half-way. Fixed only where the call is a whole statement on its own line in a function (a task
 started at module or class level, or in the middle of an expression, is left alone).
+
+When the target Python is 3.11 or newer and the coroutine owns the tasks (started in a loop, the
+function ends after it), the preferred fix is an ``asyncio.TaskGroup`` (``task_group.py``,
+unsafe); this strong reference stays its safe alternative for runs without ``--unsafe-fixes``.
 """
 from __future__ import annotations
 
 import libcst as cst
 
 from concurlint.fixes.base import SAFE, FixSource, Outcome, Proposal, Unfixable, fresh_name, name_free_in
+from concurlint.fixes.task_group import propose_group
 
 REGISTRY = "_background_tasks"
 
@@ -32,6 +37,16 @@ def propose(source: FixSource, finding) -> Outcome:
     fn = source.enclosing_function(call)
     if not isinstance(fn, cst.FunctionDef):
         return Unfixable("the task is started outside a function")
+    strong = _strong_reference(source, call, line, fn)
+    group = propose_group(source, call, line, fn)
+    if group is None:
+        return strong
+    if isinstance(strong, Proposal):
+        group.fallback = strong  # the safe form, for runs without --unsafe-fixes
+    return group
+
+
+def _strong_reference(source: FixSource, call: cst.Call, line: cst.CSTNode, fn: cst.FunctionDef) -> Outcome:
     existing = _registry_defined(source)
     if existing is False:
         return Unfixable(f"`{REGISTRY}` already means something else in this module")

@@ -7,7 +7,7 @@
   concurlint ran in), regions 1-based with an exclusive ``endColumn`` as SARIF specifies.
 - A finding ``concurlint fix`` can fix carries ``fixes[0]``: its ``artifactChanges[].replacements[]``
   are the edits (``deletedRegion`` + ``insertedContent``), ``properties.applicability`` says
-  safe or unsafe.
+  safe or unsafe; ``fixes[1]``, when present, is an unsafe alternative (the JSON ``fix_alternative``).
 - ``partialFingerprints`` do not depend on line numbers: code, path, function and offending text
   (the baseline's fingerprint) plus the occurrence number among identical findings, so an alert
   keeps its identity when unrelated lines are inserted above it.
@@ -154,6 +154,8 @@ def render_sarif(report, root: Path = None) -> str:
             result["relatedLocations"] = related
         if extra and "fix" in extra:
             result["fixes"] = [_fix(extra["fix"], f.path, root)]
+            if "fix_alternative" in extra:  # the unsafe alternative --unsafe-fixes prefers
+                result["fixes"].append(_fix(extra["fix_alternative"], f.path, root))
         results.append(result)
     run = {
         "tool": {"driver": {

@@ -1,4 +1,4 @@
-"""Job runner: hazards the fixer reports but leaves alone."""
+"""Job runner: a race the fixer reports but leaves alone, and futures it collects (unsafe)."""
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
