@@ -64,14 +64,22 @@ def propose(source: FixSource, finding) -> Outcome:
     if method in ITERATORS:
         if not isinstance(small, cst.Expr):
             return None
-        return _iterate(source, stmt, call, taken)
-    check, plural, single = kind
-    loop = _outer_loop(source, stmt, fn)
-    if isinstance(loop, Unfixable):
-        return loop
-    if loop is None:
-        return _check_at_once(source, stmt, small, call, check, single, taken)
-    return _collect(source, loop, call, check, plural, single, taken)
+        outcome = _iterate(source, stmt, call, taken)
+    else:
+        check, plural, single = kind
+        loop = _outer_loop(source, stmt, fn)
+        if isinstance(loop, Unfixable):
+            return loop
+        if loop is None:
+            outcome = _check_at_once(source, stmt, small, call, check, single, taken)
+        else:
+            outcome = _collect(source, loop, call, check, plural, single, taken)
+    if isinstance(outcome, Proposal):
+        # two fixes of one pass in the same function must not pick the same new name: the second
+        # waits for the next pass, which sees the first one's names
+        where = f"{source.positions[fn].start.line}:" if fn is not None else ":"
+        outcome.introduces = frozenset(where + n for n in outcome.introduces)
+    return outcome
 
 
 def _the_call(source: FixSource, finding) -> Optional[cst.Call]:
@@ -200,7 +208,8 @@ def _collect(source: FixSource, loop: cst.CSTNode, call: cst.Call, check: str, p
     new_loop = new_loop.with_changes(leading_lines=[])
     module = source.replace(loop, cst.FlattenSentinel([start, new_loop, check_loop]))
     what = "future" if check == "result" else "AsyncResult"
-    return Proposal(module, UNSAFE, f"collect the {what}s in `{names}` and call .{check}() on each after the loop")
+    return Proposal(module, UNSAFE, f"collect the {what}s in `{names}` and call .{check}() on each after the loop",
+                    frozenset([names, item]))
 
 
 def _check_at_once(source: FixSource, stmt, small, call: cst.Call, check: str, single: str, taken: set) -> Outcome:
@@ -209,13 +218,14 @@ def _check_at_once(source: FixSource, stmt, small, call: cst.Call, check: str, s
         return Unfixable("the call shares its line with a compound statement; check its result by hand")
     if isinstance(small, cst.Assign):
         name = small.targets[0].target.value
-        first = stmt
+        first, invented = stmt, frozenset()
     else:
         name = fresh_name(taken, single)
         first = stmt.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=call)])
+        invented = frozenset([name])
     wait = cst.SimpleStatementLine(body=[cst.Expr(cst.Call(func=cst.Attribute(cst.Name(name), cst.Name(check))))])
     module = source.replace(stmt, cst.FlattenSentinel([first, wait]))
-    return Proposal(module, UNSAFE, f"wait for the task and check its result: {name}.{check}()")
+    return Proposal(module, UNSAFE, f"wait for the task and check its result: {name}.{check}()", invented)
 
 
 def _iterate(source: FixSource, stmt, call: cst.Call, taken: set) -> Outcome:
@@ -229,4 +239,4 @@ def _iterate(source: FixSource, stmt, call: cst.Call, taken: set) -> Outcome:
                                           header=trailing),
                    leading_lines=stmt.leading_lines)
     module = source.replace(stmt, loop)
-    return Proposal(module, UNSAFE, "iterate the results, so the tasks' exceptions are raised")
+    return Proposal(module, UNSAFE, "iterate the results, so the tasks' exceptions are raised", frozenset([name]))
