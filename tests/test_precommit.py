@@ -271,3 +271,48 @@ def test_pip_install_from_a_git_url_offline(tmp_path, offline_env):
     assert version.returncode == 0 and version.stdout.strip() == f"concurlint {__version__}"
     usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
     assert re.search(r'pip install "git\+\S+@v\d+\.\d+\.\d+"', usage)
+
+
+POLLER = textwrap.dedent('''\
+    """Status poller: asks each backend in turn, forever."""
+    import asyncio
+    import time
+
+
+    async def poll(backends, results):
+        while True:
+            for name, ping in backends.items():
+                results[name] = await ping()
+            time.sleep(5)  # between rounds
+    ''')
+
+
+def test_concurlint_fix_hook_fixes_then_passes_offline(tmp_path, offline_env):
+    """The `concurlint-fix` hook of .pre-commit-hooks.yaml, run by the real pre-commit: the first
+    run fixes the file and fails (pre-commit fails a hook that changed files), the fix is staged as
+    a user would, the second run passes and changes nothing."""
+    ref = _committed_head()
+    project = tmp_path / "project"
+    project.mkdir()
+    _git("init", "-q", cwd=project)
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {ROOT}\n    rev: {ref}\n    hooks:\n      - id: concurlint-fix\n", encoding="utf-8")
+    (project / "poller.py").write_text(POLLER, encoding="utf-8")
+    _git("add", ".", cwd=project)
+
+    def run():
+        proc = subprocess.run([*_offline(), script("pre-commit"), "run", "--verbose", "--files", "poller.py"],
+                              cwd=project, env=offline_env, capture_output=True, text=True, timeout=900)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    code, out = run()
+    assert code == 1 and "Failed" in out and "files were modified by this hook" in out, out
+    assert "Fixed 1 finding in 1 file; 0 findings left." in out, out
+    fixed = (project / "poller.py").read_text(encoding="utf-8")
+    assert fixed == POLLER.replace("time.sleep(5)  # between rounds", "await asyncio.sleep(5)  # between rounds") \
+        .replace("import asyncio\nimport time\n", "import asyncio\n")
+
+    _git("add", "poller.py", cwd=project)
+    code, out = run()
+    assert code == 0 and "Passed" in out, out
+    assert (project / "poller.py").read_text(encoding="utf-8") == fixed
