@@ -148,6 +148,7 @@ def run(args) -> int:
     planned = _replan(report.findings, texts, known, set(), config.target_version)
     one_at_a_time: set = set()  # files where fixes together added a finding: one per pass now
     rejected: Dict[tuple, str] = {}  # a fix that adds a finding on its own: never applied
+    demoted: set = set()  # places whose unsafe fix added a finding: their safe fallback is used
     try:
         for _ in range(MAX_PASSES):
             chosen = _choose(report.findings, planned, args.unsafe_fixes, one_at_a_time, set(rejected))
@@ -166,9 +167,12 @@ def run(args) -> int:
             undone = {ident[1] for ident in added}
             for path in undone:  # the fix must not add a finding: take it back
                 if len(chosen[path]) == 1:
-                    f, _fx = chosen[path][0]
+                    f, fx = chosen[path][0]
                     codes = sorted({i[0] for i in added if i[1] == path})
-                    rejected[_place(f)] = f"the fix would add a finding ({', '.join(codes)})"
+                    if fx.fallback is not None:
+                        demoted.add(_place(f))  # the unsafe form adds a finding: its safe one next
+                    else:
+                        rejected[_place(f)] = f"the fix would add a finding ({', '.join(codes)})"
                 one_at_a_time.add(path)
                 if previous[path] is None:
                     del texts[path]
@@ -187,6 +191,8 @@ def run(args) -> int:
             for f in report.findings:
                 if _place(f) in rejected:
                     planned[id(f)] = Unfixable(rejected[_place(f)])
+                elif _place(f) in demoted and isinstance(planned.get(id(f)), Fix) and planned[id(f)].fallback:
+                    planned[id(f)] = planned[id(f)].fallback
     finally:
         engine.OVERLAY.clear()
     changed = [p for p in sorted(texts) if texts[p] != originals[p][0]]
