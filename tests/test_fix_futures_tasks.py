@@ -322,3 +322,56 @@ def test_fixed_link_checker_waits_for_its_tasks(tmp_path):
     bad = run("a.example", "broken.example")
     assert bad.returncode == 1
     assert "ExceptionGroup" in bad.stderr and "ConnectionError: cannot reach broken.example" in bad.stderr
+
+
+SHAPES = textwrap.dedent('''\
+    """Mirror job: compact code, written by someone who likes one-liners."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+
+    def copy(src):
+        return len(src)
+
+
+    def mirror(sources):
+        with ThreadPoolExecutor() as pool:
+            for src in sources: pool.submit(copy, src)  # one line
+
+
+    def mirror_pair(a, b):
+        with ThreadPoolExecutor() as pool:
+            pool.submit(copy, a); pool.submit(copy, b)
+
+
+    async def push(session, src):
+        async with session.post("/mirror", data=src) as r:
+            return r.status
+
+
+    async def push_all(session, sources):
+        async with session:
+            for src in sources: asyncio.create_task(push(session, src))  # one line too
+        return None
+    ''')
+
+
+def test_one_line_shapes(tmp_path):
+    (tmp_path / "mirror.py").write_text(SHAPES, encoding="utf-8")
+    facts = check_fix(tmp_path, "mirror.py", "--unsafe-fixes", "--target-version", "3.12")
+    text = (tmp_path / "mirror.py").read_text(encoding="utf-8")
+    assert ("        futures = []\n        for src in sources: futures.append(pool.submit(copy, src))  # one line\n"
+            "        for future in futures:\n            future.result()\n") in text
+    # no room for the three statements of a strong reference, but a task group fits
+    assert ("        async with asyncio.TaskGroup() as tg:\n"
+            "            for src in sources: tg.create_task(push(session, src))  # one line too\n") in text
+    assert "        pool.submit(copy, a); pool.submit(copy, b)\n" in text
+    assert facts["output"].count("[not fixed: the call shares its line with other statements") == 2
+    assert [f["code"] for f in facts["after"]] == ["CCL602", "CCL602"]
+
+
+def test_one_line_task_without_a_task_group_target_says_why(tmp_path):
+    (tmp_path / "mirror.py").write_text(SHAPES, encoding="utf-8")
+    facts = check_fix(tmp_path, "mirror.py", "--select", "CCL503", "--unsafe-fixes")
+    assert (tmp_path / "mirror.py").read_text(encoding="utf-8") == SHAPES
+    assert "[not fixed: the task is not started by a statement on a line of its own]" in facts["output"]

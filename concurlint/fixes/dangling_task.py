@@ -32,12 +32,15 @@ def propose(source: FixSource, finding) -> Outcome:
     call = calls[0]
     expr = source.parents.get(call)
     line = source.parents.get(expr)
-    if not isinstance(expr, cst.Expr) or not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+    if not isinstance(expr, cst.Expr):
         return Unfixable("the task is not started by a statement of its own")
     fn = source.enclosing_function(call)
     if not isinstance(fn, cst.FunctionDef):
         return Unfixable("the task is started outside a function")
-    strong = _strong_reference(source, call, line, fn)
+    if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1:
+        strong = _strong_reference(source, call, line, fn)
+    else:  # `for x in xs: asyncio.create_task(...)`, or `a; b`: no room for three statements
+        strong = Unfixable("the task is not started by a statement on a line of its own")
     group = propose_group(source, call, line, fn)
     if group is None:
         return strong

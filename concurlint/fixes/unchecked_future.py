@@ -51,6 +51,8 @@ def propose(source: FixSource, finding) -> Outcome:
         return None
     stmt, small = _statement(source, call)
     if stmt is None:
+        if isinstance(source.parents.get(call), (cst.Expr, cst.Assign)):
+            return Unfixable("the call shares its line with other statements; check its result by hand")
         return Unfixable("the call is part of a larger expression; check its result by hand")
     fn = source.enclosing_function(call)
     if isinstance(fn, cst.Lambda):
