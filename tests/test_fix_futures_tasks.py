@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, validate_report
-from fixcheck import check_fix, findings, fix, pyenv_python, snapshot
+from conftest import run_cli
+from fixcheck import check_fix, findings, fix, pyenv_python
 
 EXPORT = textwrap.dedent('''\
     """Nightly export: renders every report to HTML and writes it out (run as a script)."""
