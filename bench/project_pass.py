@@ -18,11 +18,19 @@ of this process; steadier than wall on a shared machine):
 
 Figures are medians over the repeats. Issue #16 item 10 asks that one changed file cost at most 15%
 of a cold run: the rows say which parts of the project pass would have to become incremental.
+
+``--cli`` measures that ratio itself, with the real command (``concurlint report --format json -o
+FILE -j2``, the interpreter running this script): a cold run (empty cache directory) and a run after
+one changed file (the same edit), alternately, ``--repeat`` times each; wall time and the CPU time of
+the command and its worker processes (``os.wait4``), medians, and one-changed / cold; and the peak RSS
+of each run (its largest process).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -49,13 +57,9 @@ class Clock:
 
 
 def one_run(corpus: Path, cache: Path, clock: Clock) -> None:
-    from concurlint import engine, knowledge
-    from concurlint.advice import recommendations
-    from concurlint.analysis.classify import classify
-    from concurlint.analysis.dispatch import find_sites
-    from concurlint.analysis.project import Project
+    from concurlint import engine
     from concurlint.config import load_config
-    from concurlint.registry import enabled_codes, rule_classes
+    from concurlint.registry import enabled_codes
 
     config = load_config(corpus)
     codes = enabled_codes(config.select, config.ignore)
@@ -65,6 +69,23 @@ def one_run(corpus: Path, cache: Path, clock: Clock) -> None:
         return engine.analyse_files(files, config, 1, str(cache))
 
     results = clock.time("load", load)
+    import gc
+
+    gc.disable()  # as engine.run_project does for the pass
+    try:
+        project_pass(results, config, codes, clock)
+    finally:
+        gc.enable()
+
+
+def project_pass(results, config, codes, clock: Clock) -> None:
+    from concurlint import engine, knowledge
+    from concurlint.advice import recommendations
+    from concurlint.analysis.classify import classify
+    from concurlint.analysis.dispatch import find_sites
+    from concurlint.analysis.project import Project
+    from concurlint.registry import rule_classes
+
     modules = [r.facts for r in results if r.facts is not None]
     kb = knowledge.load(config.knowledge)
     project = clock.time("project", Project, modules, kb, config.target_version)
@@ -90,11 +111,49 @@ def one_run(corpus: Path, cache: Path, clock: Clock) -> None:
     clock.time("recommendations", recommendations, ctx)
 
 
+def cli_run(corpus: Path, cache: Path, out: Path) -> dict:
+    cmd = [sys.executable, "-m", "concurlint", "report", "--format", "json", "-o", str(out), "-j2",
+           "--cache-dir", str(cache), str(corpus)]
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a user's machine (see bench/run.py)
+    w = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed")
+    return {"wall": time.perf_counter() - w, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}
+
+
+def cli_ratio(corpus: Path, tmp: Path, edit: str, repeat: int) -> None:
+    warm_cache = tmp / "cli-cache"
+    out = tmp / "out.json"
+    cli_run(corpus, warm_cache, out)  # fill the cache the one-changed runs use
+    cold, changed = [], []
+    for i in range(repeat):
+        cold_cache = tmp / f"cli-cold-{i}"
+        cold.append(cli_run(corpus, cold_cache, out))
+        shutil.rmtree(cold_cache)
+        with open(corpus / edit, "a", encoding="utf-8") as f:
+            f.write(f"\n_bench_cli_edit_{i} = {i}\n")
+        changed.append(cli_run(corpus, warm_cache, out))
+        print(f"  cli run {i + 1}: cold {cold[-1]['wall']:.2f} s wall / {cold[-1]['cpu']:.2f} s CPU / "
+              f"{cold[-1]['rss']:.0f} MB, one changed {changed[-1]['wall']:.2f} s / {changed[-1]['cpu']:.2f} s / "
+              f"{changed[-1]['rss']:.0f} MB", flush=True)
+    print(f"\n{'concurlint report -j2':<24}{'wall (median)':>15}{'CPU (median)':>15}")
+    med = {}
+    for name, runs in (("cold", cold), ("one changed", changed)):
+        med[name] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")}
+        print(f"{name:<24}{med[name]['wall']:>13.2f} s{med[name]['cpu']:>13.2f} s")
+    print(f"{'one changed / cold':<24}{med['one changed']['wall'] / med['cold']['wall']:>15.2f}"
+          f"{med['one changed']['cpu'] / med['cold']['cpu']:>15.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=HERE / "corpus" / "stdlib")
     ap.add_argument("--edit", default="concurrent/futures/thread.py", help="the file changed before each run")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cli", action="store_true", help="also time the real command: cold and one changed")
     args = ap.parse_args()
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus}: run bench/run.py once to copy the standard library", file=sys.stderr)
@@ -104,6 +163,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / args.corpus.name
         shutil.copytree(args.corpus, corpus)
+        if args.cli:  # first: a child's peak RSS counts the pages it was forked with (this process's)
+            cli_ratio(corpus, Path(tmp), args.edit, args.repeat)
         cache = Path(tmp) / "cache"
         one_run(corpus, cache, Clock())  # fill the cache
         target = corpus / args.edit

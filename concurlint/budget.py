@@ -82,6 +82,49 @@ def budget(limit: float = -1.0) -> Iterator[None]:
         signal.signal(signal.SIGPROF, previous)
 
 
+class Meter:
+    """``budget()`` for many items in a row (each rule on each module: tens of thousands in a
+    large project): the SIGPROF handler is installed once for the loop (``installed()``) and
+    each ``with meter:`` only sets and clears the timer. The same limit and the same
+    ``BudgetExceeded`` as ``budget()``, at a fraction of its cost."""
+
+    def __init__(self, limit: float = -1.0):
+        self.limit = seconds() if limit < 0 else limit
+        self.on = False
+        self._armed = False
+
+    @contextmanager
+    def installed(self) -> Iterator["Meter"]:
+        if self.limit <= 0 or not enforceable():
+            yield self
+            return
+        previous = signal.signal(signal.SIGPROF, self._expired)
+        self.on = True
+        try:
+            yield self
+        finally:
+            self.on = self._armed = False
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
+
+    def _expired(self, signum, frame):
+        if self._armed:
+            self._armed = False
+            raise BudgetExceeded(self.limit)
+
+    def __enter__(self) -> "Meter":
+        if self.on:
+            self._armed = True
+            signal.setitimer(signal.ITIMER_PROF, self.limit)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.on:
+            # the timer may fire between these two statements: once disarmed, it raises nothing
+            self._armed = False
+            signal.setitimer(signal.ITIMER_PROF, 0)
+
+
 @contextmanager
 def paused() -> Iterator[None]:
     """Stop the clock of the enclosing ``budget()`` for the body: project-wide analyses that

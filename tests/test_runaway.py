@@ -240,3 +240,30 @@ def test_stopped_run_leaves_no_worker_behind(tmp_path, sig, status, words, early
     assert "Traceback" not in stderr, stderr
     if words is not None:
         assert stderr.strip() == words, stderr
+
+
+def test_rule_budget_meter_times_out_one_item_and_restores_the_handler():
+    """The project pass runs each rule on each module under one ``Meter`` (the handler installed
+    once): an item that spends its CPU budget raises, the next item gets a whole budget again,
+    and the previous SIGPROF handler is back afterwards. Counted in CPU work, not in time: the
+    busy item loops until it is stopped (or fails after far more work than the budget)."""
+    from concurlint.budget import BudgetExceeded, Meter
+
+    before = signal.getsignal(signal.SIGPROF)
+    meter = Meter(0.05)
+    outcomes = []
+    with meter.installed():
+        for item in ("busy", "idle"):
+            try:
+                with meter:
+                    if item == "busy":
+                        start = time.process_time()
+                        while time.process_time() - start < 30:
+                            sum(range(1000))
+                outcomes.append((item, "done"))
+            except BudgetExceeded as exc:
+                outcomes.append((item, exc.words()))
+    assert outcomes == [("busy", "analysis took more than 0.05 s of CPU time ($CONCURLINT_FILE_TIMEOUT); "
+                                 "not analysed"), ("idle", "done")]
+    assert signal.getsignal(signal.SIGPROF) == before
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)

@@ -102,12 +102,26 @@ def _target_version(config: Config) -> Optional[str]:
 
 
 def run_project(results: List[FileResult], config: Config, codes: List[str]) -> Report:
+    import gc
+
+    # the pass builds millions of objects and frees few of them: the cyclic collector would
+    # re-scan the growing heap again and again (~10% of the pass); the caller's state is restored
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_project(results, config, codes)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_project(results: List[FileResult], config: Config, codes: List[str]) -> Report:
     from concurlint import knowledge
     from concurlint.advice import recommendations
     from concurlint.analysis.classify import classify
     from concurlint.analysis.dispatch import find_sites
     from concurlint.analysis.project import Project
-    from concurlint.budget import BudgetExceeded, budget
+    from concurlint.budget import BudgetExceeded, Meter
 
     meta = all_meta()
     findings: List[Finding] = []
@@ -132,18 +146,20 @@ def run_project(results: List[FileResult], config: Config, codes: List[str]) -> 
     classes = rule_classes()
     rules = [classes[c]() for c in codes if c in classes]
     transient = any(r.transient for r in results)
-    for mod in modules:
-        for rule in rules:
-            try:
-                with budget():
-                    findings.extend(rule.check(ctx, mod))
-            except (Exception, BudgetExceeded) as exc:  # one rule failing on one file must not stop the run
-                reason = f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, BudgetExceeded):
-                    reason, transient = exc.words(), True
-                findings.append(Finding("CCL999", mod.path, 1, 0, 1, 0, meta["CCL999"].severity,
-                                        meta["CCL999"].message.format(
-                                            rule=f"{rule.code} ({meta[rule.code].name})", reason=reason)))
+    meter = Meter()  # each rule on each module within the budget, as budget() would
+    with meter.installed():
+        for mod in modules:
+            for rule in rules:
+                try:
+                    with meter:
+                        findings.extend(rule.check(ctx, mod))
+                except (Exception, BudgetExceeded) as exc:  # one rule failing on one file must not stop the run
+                    reason = f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, BudgetExceeded):
+                        reason, transient = exc.words(), True
+                    findings.append(Finding("CCL999", mod.path, 1, 0, 1, 0, meta["CCL999"].severity,
+                                            meta["CCL999"].message.format(
+                                                rule=f"{rule.code} ({meta[rule.code].name})", reason=reason)))
     findings = finish(findings, noqa, config, codes)
     functions = []
     for mod in modules:
