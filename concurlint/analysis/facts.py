@@ -158,7 +158,7 @@ class ModuleFacts:
     functions: Dict[str, Function] = field(default_factory=dict)
     classes: Dict[str, ClassInfo] = field(default_factory=dict)
     calls: List[Call] = field(default_factory=list)
-    imports: Dict[str, str] = field(default_factory=dict)  # local alias -> qualname
+    imports: Dict[str, str] = field(default_factory=dict)  # module-level alias -> qualname (not imports in functions)
     import_lines: List[Tuple[str, int, int]] = field(default_factory=list)  # (qualname, line, col)
     globals: Dict[str, GlobalDef] = field(default_factory=dict)
     module_accesses: List[Access] = field(default_factory=list)

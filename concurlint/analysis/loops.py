@@ -6,7 +6,8 @@ a 3-element tuple), its parent loop and how much work its own body does per iter
 (``has_ops``). Loops at module level are walked but not recorded.
 
 It owns ``loop_stack`` (the indices of the enclosing loops, read by ``calls`` for ``Call.loop``).
-It needs ``function`` and ``segment``, and ``bind`` for loop targets (scopes), ``use`` (calls:
+It needs ``function`` and ``segment``, ``bind`` for loop targets and ``enter_comprehension`` /
+``leave_comprehension`` (a comprehension's own scope) (scopes), ``use`` (calls:
 a ``for`` iterable is marked "iter"), ``_write_target`` and ``in_test`` (state).
 """
 from __future__ import annotations
@@ -81,6 +82,13 @@ class LoopCollector:
             for part in _comp_parts(node):
                 self.visit(part)
             return
+        self.enter_comprehension()
+        try:
+            self._generators(node, kind, gens, fn)
+        finally:
+            self.leave_comprehension()
+
+    def _generators(self, node: ast.AST, kind: str, gens, fn) -> None:
         pushed = 0
         for i, g in enumerate(gens):
             if i:

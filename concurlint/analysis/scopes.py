@@ -1,9 +1,11 @@
 """Names, imports and scopes: the collector every other one stands on.
 
-Collects ``ModuleFacts.imports`` and ``import_lines``, one ``Function`` per def and lambda (its
-qualname, parameters, decorators, parent and class), the names bound in each scope
-(``bind``: module-level names become ``ModuleFacts.globals``, class-level names and ``self.X``
-assignments become ``ClassInfo.attrs``) and ``global`` / ``nonlocal`` declarations.
+Collects ``ModuleFacts.imports`` (module-level imports) and ``import_lines`` (every import), one
+``Function`` per def and lambda (its qualname, parameters, decorators, parent and class), the names
+bound in each scope (``bind``: module-level names become ``ModuleFacts.globals``, class-level names
+and ``self.X`` assignments become ``ClassInfo.attrs``; imports, parameters and the other binding
+forms inside a function are locals of that function, and a comprehension in a function has its own
+scope) and ``global`` / ``nonlocal`` declarations.
 
 It owns the shared scope state the other collectors read: ``facts``, ``lines``, ``kb`` (the
 knowledge base), ``module``, ``package``, the ``scopes`` stack (one ``_Scope`` per module,
@@ -24,12 +26,15 @@ from concurlint.knowledge import Knowledge
 BUILTIN_NAMES = frozenset(dir(builtins))
 # calls whose result unpacks into values of the same type (`parent, child = multiprocessing.Pipe()`)
 PAIRS = frozenset({"multiprocessing.connection.Connection"})
+# the value of a local name nothing is known about (an unannotated parameter): it shadows the
+# module's names of the same spelling, and ``lookup`` answers None for it as for an unknown name
+LOCAL = Value("local")
 
 
 class _Scope:
-    __slots__ = ("function", "values", "globals", "self_name", "cls", "is_async", "local_defs")
+    __slots__ = ("function", "values", "globals", "self_name", "cls", "is_async", "local_defs", "comprehension")
 
-    def __init__(self, function: Optional[Function], cls: Optional[ClassInfo] = None):
+    def __init__(self, function: Optional[Function], cls: Optional[ClassInfo] = None, comprehension: bool = False):
         self.function = function
         self.values: Dict[str, Value] = {}
         self.globals: set = set()
@@ -37,6 +42,8 @@ class _Scope:
         self.cls = cls
         self.is_async = bool(function and function.is_async)
         self.local_defs: Dict[str, Value] = {}
+        # a comprehension's own scope inside a function: its targets are not the function's names
+        self.comprehension = comprehension
 
 
 class ScopeCollector:
@@ -92,7 +99,7 @@ class ScopeCollector:
                     break
                 v = sc.values.get(name)
                 if v is not None:
-                    return v
+                    return None if v is LOCAL else v
         g = self.scopes[0].values.get(name)
         if g is not None:
             return g
@@ -118,6 +125,8 @@ class ScopeCollector:
         if isinstance(target, ast.Name):
             v = value if value is not None else Value("other", None, target.id)
             sc = self.scope
+            if isinstance(node, ast.NamedExpr):  # `:=` in a comprehension binds in the function around it
+                sc = next(s for s in reversed(self.scopes) if not s.comprehension)
             if sc.function is None and not self.class_stack:
                 name = target.id
                 if name not in self.facts.globals or not self.in_main_guard:
@@ -142,8 +151,22 @@ class ScopeCollector:
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             owner = self._self_class(target.value.id)
             if owner is not None and value is not None:
-                if target.attr not in owner.attrs or self.function and self.function.name == "__init__":
+                old = owner.attrs.get(target.attr)
+                if old is None or _is_none(old):
                     owner.attrs[target.attr] = value
+                elif self.function and self.function.name == "__init__" and not _is_none(value):
+                    # ``self.x = None`` is a placeholder: it does not erase the type an assignment
+                    # elsewhere gives (``self.x = Worker()`` in ``start()``, read by the prescan)
+                    owner.attrs[target.attr] = value
+
+    def enter_comprehension(self) -> None:
+        """A comprehension in a function has its own scope: its targets (``[s.recv() for s in
+        socks]``) are not names of the function, and hide the module's names only inside it."""
+        outer = self.scope
+        self.scopes.append(_Scope(outer.function, outer.cls, comprehension=True))
+
+    def leave_comprehension(self) -> None:
+        self.scopes.pop()
 
     def _prescan(self, body: List[ast.stmt], enclosing: Optional[Function]) -> None:
         """Bind the defs and classes of a block before walking it, so forward references resolve.
@@ -158,14 +181,15 @@ class ScopeCollector:
                 v = Value("function", q, stmt.name, stmt.lineno, stmt.col_offset, local=enclosing is not None)
                 if self.class_stack and sc.function is None:
                     self.class_stack[-1].methods[stmt.name] = q
-                else:
-                    sc.values.setdefault(stmt.name, v)
+                elif sc.values.get(stmt.name, LOCAL) is LOCAL:  # a def rebinds a parameter's name
+                    sc.values[stmt.name] = v
             elif isinstance(stmt, ast.ClassDef):
                 q = self.qual(stmt.name)
                 if self.class_stack and sc.function is None:
                     continue
-                sc.values.setdefault(stmt.name, Value("class", q, stmt.name, stmt.lineno, stmt.col_offset,
-                                                      local=enclosing is not None))
+                if sc.values.get(stmt.name, LOCAL) is LOCAL:
+                    sc.values[stmt.name] = Value("class", q, stmt.name, stmt.lineno, stmt.col_offset,
+                                                 local=enclosing is not None)
             elif isinstance(stmt, (ast.Import, ast.ImportFrom)) and sc.function is None and not self.class_stack:
                 self._import(stmt, record=False)
 
@@ -173,10 +197,10 @@ class ScopeCollector:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
-                    self.facts.imports[alias.asname] = alias.name
+                    self._bind_import(alias.asname, alias.name)
                 else:
                     top = alias.name.split(".", 1)[0]
-                    self.facts.imports[top] = top
+                    self._bind_import(top, top)
                 if record:
                     self.facts.import_lines.append((alias.name, node.lineno, node.col_offset))
         elif isinstance(node, ast.ImportFrom):
@@ -190,9 +214,24 @@ class ScopeCollector:
                 if alias.name == "*":
                     continue
                 q = f"{base}.{alias.name}" if base else alias.name
-                self.facts.imports[alias.asname or alias.name] = q
+                self._bind_import(alias.asname or alias.name, q)
                 if record:
                     self.facts.import_lines.append((q, node.lineno, node.col_offset))
+
+    def _bind_import(self, name: str, qualname: str) -> None:
+        """An import binds its name in the scope it runs in, like an assignment: at module level
+        (or for a name the function declares ``global``) a module import (``ModuleFacts.imports``);
+        in a function, a local of that function and the functions nested in it, which hides the
+        module's name of the same spelling there and nowhere else (``from dask.array.reductions
+        import max`` in a method leaves the builtin ``max`` of every other function alone); in a
+        class body, a class attribute."""
+        sc = self.scope
+        if sc.function is not None and name not in sc.globals:
+            sc.values[name] = Value("ref", self.kb.canonical(qualname), name)
+        elif sc.function is None and self.class_stack:
+            self.class_stack[-1].attrs[name] = Value("ref", self.kb.canonical(qualname), name)
+        else:
+            self.facts.imports[name] = qualname
 
     def visit_Import(self, node: ast.Import) -> None:
         self._import(node)
@@ -234,6 +273,18 @@ class ScopeCollector:
             fn.params.append(args.kwarg.arg)
         self.facts.functions[qualname] = fn
         scope = _Scope(fn, cls)
+        for p in fn.params:  # a parameter hides the module's name of the same spelling
+            scope.values[p] = LOCAL
+        # ... except one whose default is the name it hides: the local-alias idiom (``open=open``,
+        # ``encode_varint=encode_varint``) holds what the name means outside unless a caller
+        # passes something else
+        defaults = list(zip(all_args[len(all_args) - len(args.defaults):], args.defaults))
+        defaults += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        for a, d in defaults:
+            if a.annotation is None and isinstance(d, ast.Name) and d.id == a.arg:
+                outer = self.lookup(d.id)  # the enclosing scopes: the new one is not pushed yet
+                if outer is not None:
+                    scope.values[a.arg] = outer
         is_static = any(d == "staticmethod" or d == "builtins.staticmethod" for d in fn.decorators)
         if cls is not None and all_args and not is_static:
             scope.self_name = all_args[0].arg
@@ -288,6 +339,10 @@ class ScopeCollector:
         if self.function is not None:
             for n in node.names:
                 self.scope.values.setdefault(n, Value("other", None, n))
+
+
+def _is_none(v: Value) -> bool:
+    return v.kind == "literal" and v.meta.get("type") == "builtins.NoneType"
 
 
 def _slice(line: str, start: int, end: Optional[int]) -> str:

@@ -4,8 +4,9 @@ Collects ``Function.accesses`` and ``ModuleFacts.module_accesses``: one ``Access
 write, mutation (``d[k] = v``, ``d.append(x)``, ``del``), read-modify-write (``+=``) of a module
 global or a class / ``self`` attribute, with the locks held at that point and whether it is part
 of an ``if``/``while`` test; and the "check" access of a check-then-act (``if k not in d:
-d[k] = v``). Also the plain statements that bind names (assignments, ``with ... as``), which it
-hands to ``bind``, and ``Function.withs`` (the context managers of plain ``with``).
+d[k] = v``). Also the plain statements and expressions that bind names (assignments,
+``with ... as``, ``except ... as``, ``:=``), which it hands to ``bind``, and ``Function.withs``
+(the context managers of plain ``with``).
 
 It owns ``locks`` (the ``with`` locks and the locks a ``try`` releases in ``finally``, read by
 ``calls`` for ``Call.locks``) and ``in_test``. It needs ``function``, ``scope``, ``scopes``,
@@ -205,6 +206,22 @@ class StateCollector:
             return
         if len(reads) == 1:
             reads[0].into = name
+
+    def visit_NamedExpr(self, node) -> None:
+        """``(n := expr)`` binds ``n`` like an assignment (in a function: module level is left as it was)."""
+        self.visit(node.value)
+        if self.function is not None:
+            self.bind(node.target, self.describe(node.value), node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        """``except E as name`` binds ``name`` in the function: it hides a module name of that spelling."""
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name and self.function is not None:
+            self.bind(ast.Name(id=node.name, ctx=ast.Store(), lineno=node.lineno, col_offset=node.col_offset),
+                      None, node)
+        for s in node.body:
+            self.visit(s)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:

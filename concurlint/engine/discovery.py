@@ -144,7 +144,8 @@ def imported_project_files(facts, path: Path) -> List[Path]:
     top = facts.module.split(".", 1)[0]
     script = levels == 0
     out: List[Path] = []
-    for qualname in sorted(set(facts.imports.values())):
+    # module-level imports, and those made in functions (bound there only, so not in ``imports``)
+    for qualname in sorted(set(facts.imports.values()) | {q for q, _line, _col in facts.import_lines}):
         if not script and qualname != top and not qualname.startswith(top + "."):
             continue
         parts = qualname.split(".")
