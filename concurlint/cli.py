@@ -64,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--shard", metavar="K/N", help="analyse only shard K of N and write its facts to --facts-dir")
     report.add_argument("--facts-dir", metavar="DIR", help="where --shard writes its facts")
     report.add_argument("--from-facts", metavar="DIR", help="merge the facts of every shard in DIR and report")
-    from concurlint.fixes.command import add_arguments as add_fix_arguments
-
-    add_fix_arguments(sub.add_parser("fix", help="apply the fixes of the findings (safe ones unless --unsafe-fixes)"))
+    # the fix options are declared here, not in concurlint.fixes: importing that package imports
+    # LibCST (~150 ms of CPU), which check, explain, rules and probe never need
+    fix = sub.add_parser("fix", help="apply the fixes of the findings (safe ones unless --unsafe-fixes)")
+    _add_analysis_options(fix)
+    fix.add_argument("--diff", action="store_true", help="write nothing; print the changes as a unified diff")
+    fix.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that may change behaviour")
     probe = sub.add_parser("probe", help="run a function serially, in threads and in processes, and measure")
     try:
         from concurlint.probe.cli import add_arguments as add_probe_arguments

@@ -12,7 +12,6 @@ Exit status: 0 nothing left to fix or report; 1 ``--diff`` shows fixes, or findi
 """
 from __future__ import annotations
 
-import argparse
 import difflib
 import re
 import sys
@@ -22,14 +21,6 @@ from typing import Dict, List, Tuple
 from concurlint.fixes.base import Edit, Fix, Unfixable, apply_edits, check_new_text
 
 MAX_PASSES = 16
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from concurlint.cli import _add_analysis_options
-
-    _add_analysis_options(p)
-    p.add_argument("--diff", action="store_true", help="write nothing; print the changes as a unified diff")
-    p.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that may change behaviour")
 
 
 def _analyse(args, config, paths):
