@@ -212,8 +212,12 @@ def test_stopped_run_leaves_no_worker_behind(tmp_path, sig, status, words, early
     env = dict(os.environ, CONCURLINT_FILE_TIMEOUT="0")
     # stdout and stderr to files: a worker left alive would hold a pipe open
     with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        # Ctrl-C reaches a program whose SIGINT is not ignored; a suite started in the background by
+        # a non-interactive shell (as .ci/run starts the other Pythons' suites) ignores SIGINT, and
+        # its children would inherit that
         proc = subprocess.Popen([script("concurlint"), "check", ".", "--no-cache", "-j2"], cwd=proj,
-                                stdout=out, stderr=err, env=env)
+                                stdout=out, stderr=err, env=env,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 120
             wanted = 1 if early else 2
