@@ -96,12 +96,13 @@ def test_shallow_hierarchy_gives_the_same_findings(tmp_path):
 
 
 # --------------------------------------------------------------------------- time budget
-def _slow_module(path):
-    """~2 MB of ordinary handlers: parsing alone takes far more than 0.1 s of CPU."""
+def _slow_module(path, megabytes=2):
+    """~2 MB of ordinary handlers: parsing alone takes far more than 0.1 s of CPU (analysing 1 MB
+    takes ~1 s)."""
     parts = ["import requests", ""]
     i = 0
     size = 0
-    while size < 2_000_000:
+    while size < megabytes * 1_000_000:
         block = (f"def handler_{i}(request, db):\n"
                  f"    rows = db.execute('select * from t where id = ?', (request.id,)).fetchall()\n"
                  f"    total = 0\n    for r in rows:\n        total += r[1] * {i}\n"
@@ -112,13 +113,13 @@ def _slow_module(path):
     path.write_text("\n".join(parts))
 
 
-def _budget_project(tmp_path):
+def _budget_project(tmp_path, megabytes=2):
     proj = tmp_path / "proj"
     proj.mkdir()
     for name in ("CCL201.py", "CCL301.py", "CCL102_link_checker.py", "CCL402_scoring.py"):
         for k in range(2):  # eight small files or more: the worker pool is used
             (proj / f"{k}_{name}").write_text((FIXTURES / name).read_text())
-    _slow_module(proj / "generated_handlers.py")
+    _slow_module(proj / "generated_handlers.py", megabytes)
     return proj
 
 
@@ -155,7 +156,8 @@ def test_budget_applies_to_a_single_file_run_and_a_bad_value_is_the_default(tmp_
 
 
 def test_budget_in_flake8(tmp_path):
-    proj = _budget_project(tmp_path)
+    # 1 MB (still ~10x the budget): flake8's own checkers spend ~6 s of CPU on each megabyte
+    proj = _budget_project(tmp_path, megabytes=1)
     env = dict(os.environ, CONCURLINT_FILE_TIMEOUT="0.1")
     flake8 = subprocess.run([script("flake8"), "--select", "CCL", "generated_handlers.py", "0_CCL201.py"],
                             cwd=proj, capture_output=True, text=True, timeout=600, env=env)
