@@ -2,7 +2,8 @@
 
 Confidence follows what keeps the task alive: high in a plain function, medium in a method (the
 object often holds what the task waits on), low when every wait of the task holds it (the loop's
-timer, the instance's own queue or condition) or when it is started during start-up or shut-down.
+timer, the instance's own queue or condition) or when it is started during start-up or shut-down
+(a lifecycle method, or a function installed as a signal handler).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Iterator
 from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.hints import is_lifecycle, is_test_code
 from concurlint.checks.asyncio_rules import TASK_FACTORIES
+from concurlint.checks.library import SIGNAL_CALLS
 from concurlint.registry import Finding, Rule
 
 
@@ -20,6 +22,7 @@ class DanglingTask(Rule):
 
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
+        handlers = ctx.shared(_signal_handlers)
         for call in module.calls:
             if call.use != "discard":
                 continue
@@ -30,6 +33,8 @@ class DanglingTask(Rule):
             fn = project.functions.get(call.function) if call.function else None
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
+            elif _in_any(call.function, handlers):
+                conf = "low"  # started by a signal handler: once, usually to shut down
             elif _kept_alive(project, call):
                 conf = "low"  # what it waits on holds it: the object's own queue, or a timer
             elif fn is not None and fn.cls is not None:
@@ -37,6 +42,27 @@ class DanglingTask(Rule):
             else:
                 conf = "high"
             yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
+
+
+def _signal_handlers(ctx) -> frozenset:
+    """The functions the project installs as signal handlers (``signal.signal(SIGTERM, stop)``,
+    ``loop.add_signal_handler(SIGINT, self.shutdown)``)."""
+    project = ctx.project
+    out = set()
+    for _mod, call in project.all_calls():
+        if len(call.args) < 2:
+            continue
+        t = project.call_target(call)
+        if t in SIGNAL_CALLS or (t is None and call.method == "add_signal_handler"):
+            handler = call.args[1]
+            if handler.kind in ("function", "bound-method", "lambda") and handler.qualname:
+                out.add(handler.qualname)
+    return frozenset(out)
+
+
+def _in_any(function, handlers) -> bool:
+    """``function`` is one of ``handlers`` or nested in one."""
+    return bool(function) and any(function == h or function.startswith(h + ".<locals>.") for h in handlers)
 
 
 def _kept_alive(project, call: Call) -> bool:

@@ -12,8 +12,9 @@ change the state in between and its update is lost:
 Not reported: the write or the read made while an ``asyncio.Lock`` (or any lock) is held
 (``async with self._lock:`` around the read, the await and the write); a re-read after the await;
 ``ContextVar`` and the other values ``analysis.threads`` knows to be safe; a write that does not
-use what was read, or resets it to a constant. The await positions come from ``Function.awaits``, the reads and writes from
-``Function.accesses`` (``Access.into`` names the local a read was taken into).
+use what was read, or resets it to a constant; a test followed by a write of the state before the
+first await (the task claimed it: another task sees the new value). The await positions come from
+``Function.awaits``, the reads and writes from ``Function.accesses`` (``Access.into`` names the local a read was taken into).
 """
 from __future__ import annotations
 
@@ -178,8 +179,11 @@ class LostUpdateAcrossAwait(Rule):
                   and a.line < w.line]
         for c in checks:
             at = _between(fn.awaits, (c.line, c.col), w)
-            if at is not None and not LostUpdateAcrossAwait.reread(earlier, w.target, at):
-                return f"checked ('{c.op}')", c, at
+            if at is None or LostUpdateAcrossAwait.reread(earlier, w.target, at):
+                continue
+            if LostUpdateAcrossAwait.claimed(fn, c, w.target, at):
+                continue
+            return f"checked ('{c.op}')", c, at
         for r in reversed(earlier):
             if r.target == w.target and r.kind == "read" and r.into and not r.locks and _uses(w.op, r.into):
                 at = _between(fn.awaits, (r.line, r.col), w)
@@ -187,6 +191,14 @@ class LostUpdateAcrossAwait(Rule):
                     return f"read into '{r.into}'", r, at
                 break
         return None
+
+    @staticmethod
+    def claimed(fn: Function, check: Access, target: str, at: Pos) -> bool:
+        """The state is written after the test and before the await, on the await's path
+        (``if self.http is None: self.http = factory(); if iscoroutine(self.http): self.http =
+        await self.http``): another task that runs at the await sees it set, not the old value."""
+        return any(a.target == target and a.kind == "write" and (a.line, a.col) > (check.line, check.col)
+                   and a.line < at[0] and not _exclusive(fn, a.line, at[0]) for a in fn.accesses)
 
     @staticmethod
     def reread(earlier: List[Access], target: str, at: Pos) -> bool:
