@@ -72,6 +72,11 @@ class Matcher:
         return found
 
 
+def _specific(pattern: str) -> Tuple[bool, int]:
+    """How specific a pattern is: an exact name over any ``prefix*``, a longer prefix over a shorter."""
+    return not pattern.endswith("*"), len(pattern)
+
+
 class Stdlib:
     """rules/knowledge/stdlib.toml: one kind per standard-library callable, the most specific
     pattern winning (an exact name, then the longest ``prefix*``, whatever its kind)."""
@@ -139,6 +144,9 @@ class Knowledge:
         # user-declared names win over the shipped ones: check them first
         self._user = {c: Matcher((extra or {}).get(c, [])) for c in CATEGORIES}
         self._matchers = {c: Matcher(lists[c]) for c in CATEGORIES}
+        # shipped names that are no evidence either way, though a broader pattern above covers
+        # them (`numpy.dtype`, `numpy.isscalar` under `numpy.*`): the more specific pattern wins
+        self._neutral = Matcher(calls.get("neutral", []))
         self._cache: Dict[str, Optional[Tuple[str, str]]] = {}
         self.stdlib = Stdlib(tables.get("stdlib", {}))
 
@@ -177,6 +185,9 @@ class Knowledge:
                 if m is not None:
                     found = (c, m)
                     break
+            neutral = self._neutral.match(name)
+            if found is not None and neutral is not None and _specific(neutral) >= _specific(found[1]):
+                found = None
         self._cache[name] = found
         return found
 

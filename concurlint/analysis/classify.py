@@ -3,8 +3,9 @@
 Each function gets three weights:
 - ``io``: calls that wait (network, disk, processes, sleep), multiplied by the loops around them;
 - ``py``: CPU work done holding the GIL: loops and comprehensions doing arithmetic or string work
-  (a loop that also waits on IO is an IO loop: its arithmetic is bookkeeping), self-recursion
-  doing arithmetic (not mutual recursion, not constructors or reprs of callees), and
+  (a loop that also waits on IO is an IO loop: its arithmetic is bookkeeping; a single loop that
+  only indexes and compares is a filter, not work), branching self-recursion doing arithmetic
+  (not mutual recursion, not constructors or reprs of callees), and
   CPU-heavy library calls (json, re, sorted ...), one unit each, multiplied by enclosing loops;
 - ``gil``: CPU work done by code that releases the GIL (NumPy, hashlib, zlib ...), ten units a call.
 Callees' weights flow into callers (multiplied by the loops around the call site); cycles are
@@ -29,6 +30,8 @@ CPU_THRESHOLD = 10.0
 # arguments, and representations format them; neither is the work a caller exists to do
 NOT_WORK = frozenset({"__init__", "__new__", "__post_init__", "__repr__", "__str__", "__format__",
                       "__hash__", "__eq__", "__init_subclass__"})
+# builtins that compare their arguments when given two or more (a scan of an iterable given one)
+SCALAR_FORMS = frozenset({"builtins.min", "builtins.max"})
 MIXED_THRESHOLD = 100.0
 GIL_CALL_WEIGHT = 10.0
 LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
@@ -222,6 +225,8 @@ class Classifier:
                     mark_io(call.loop)
                     ev_io.append((m, f"{where} awaits {target} (async io)"))
             elif category == "cpu":
+                if target in SCALAR_FORMS and len(call.args) >= 2 and not call.star_args:
+                    continue  # min(a, b), max(lo, x): a comparison, not a pass over data
                 w = p.kb.cpu_weight(target, category) * m
                 s.py = min(CAP, s.py + w)
                 ev_cpu.append((w, f"{where} calls {target} (cpu{_declared_note(p.kb, target)}"
@@ -234,7 +239,7 @@ class Classifier:
         for i, loop in enumerate(fn.loops):
             if not loop_io[i] and loop.has_ops:
                 _add_loop_work(s, ev_cpu, path, loop, mult_of(i))
-        if recursive and s.io == 0 and self._computes(fn, component):
+        if recursive and s.io == 0 and self._computes(fn, component, p.calls_of(fn)):
             s.py = min(CAP, s.py + CPU_THRESHOLD)
             ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))
         self._decide(s)
@@ -253,12 +258,17 @@ class Classifier:
             return "thread, process or event"
         return None
 
-    @staticmethod
-    def _computes(fn: Function, component: set) -> bool:
+    def _computes(self, fn: Function, component: set, calls) -> bool:
         """Recursion is CPU evidence only for a function that calls itself and does arithmetic
-        of its own (``fib(n - 1) + fib(n - 2)``, a tree walk summing values); mutual recursion
-        through several functions is how parsers, visitors and retries are built."""
-        return len(component) == 1 and (fn.ops_outside_loops > 0 or any(loop.has_ops for loop in fn.loops))
+        of its own, and branches: it calls itself from two places or from a loop (``fib(n - 1) +
+        fib(n - 2)``, a tree walk summing values over children). Mutual recursion through several
+        functions is how parsers, visitors and retries are built; a single self-call handles one
+        more case (``normalise(str(path))``) and is a step, not a search, as is a self-call whose
+        result is returned as is (``return self.dispatch(cls)`` after loading a registry)."""
+        if len(component) != 1 or not (fn.ops_outside_loops > 0 or any(loop.has_ops for loop in fn.loops)):
+            return False
+        selves = [c for c in calls if self.p.call_target(c) == fn.qualname and c.use != "return"]
+        return len(selves) >= 2 or any(c.loop >= 0 for c in selves)
 
     @staticmethod
     def _decide(s: Summary) -> None:
@@ -313,8 +323,8 @@ def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop,
     if loop.has_ops < 2 and loop.desc.startswith("while"):
         return
     w = mult * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
-    if w < 3:
-        return
+    if w < 3 or (loop.has_ops < 2 and loop.parent < 0):
+        return  # a single pass that only indexes and compares (filtering a list) is no evidence
     s.py = min(CAP, s.py + w)
     nested = " nested" if loop.parent >= 0 else ""
     work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"

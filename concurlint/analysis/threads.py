@@ -9,7 +9,9 @@ memoised with ``ctx.shared(thread_map)`` so every rule that needs it pays once.
   ``multiprocessing.Process``).
 - An entry is *repeated* when the same code can run in several threads at once: a ``map``, a site
   inside a loop, a site in a function that is itself called in a loop (up to three callers up,
-  e.g. a server's per-request ``process_request``), or a function dispatched from several sites.
+  e.g. a server's per-request ``process_request``), or a function dispatched from several sites
+  (a site in an after-fork hook, which restarts the thread in the child, does not count with the
+  parent's sites).
 - Every function reachable from an entry through project calls is *reached*; a call made while a
   lock is held protects everything below it, so ``unlocked`` only keeps what is reachable through
   call edges made with no lock held.
@@ -219,19 +221,8 @@ def build(ctx) -> ThreadMap:
     tm = ThreadMap()
     callers = _callers(project)
     graph = call_graph(project)
-    per_function: Dict[str, int] = {}
+    per_function: Dict[Tuple[str, bool], int] = {}
     candidates = []
-    for site in ctx.sites:
-        if site.model not in THREAD_MODELS + PROCESS_MODELS:
-            continue
-        fn, callable_ = site.function, site.callable
-        if fn in ("threading.Thread.run", "multiprocessing.process.BaseProcess.run"):
-            # analysing threading.py itself makes Thread a project class: the work is the target
-            fn, callable_ = _constructor_target(project, site)
-        if fn not in project.functions:
-            continue
-        per_function[fn] = per_function.get(fn, 0) + 1
-        candidates.append((site, fn, callable_))
     for _, call in project.all_calls():
         t = project.call_target(call)
         if t in AFTER_FORK:
@@ -242,9 +233,23 @@ def build(ctx) -> ThreadMap:
                 q = project.function_of_value(v)
                 if q in project.functions:
                     tm.fork_child.add(q)
+    for site in ctx.sites:
+        if site.model not in THREAD_MODELS + PROCESS_MODELS:
+            continue
+        fn, callable_ = site.function, site.callable
+        if fn in ("threading.Thread.run", "multiprocessing.process.BaseProcess.run"):
+            # analysing threading.py itself makes Thread a project class: the work is the target
+            fn, callable_ = _constructor_target(project, site)
+        if fn not in project.functions:
+            continue
+        # a thread started again in an after-fork hook replaces, in the child, the one the
+        # parent started: the two never run in one process
+        key = (fn, site.call.function in tm.fork_child)
+        per_function[key] = per_function.get(key, 0) + 1
+        candidates.append((site, fn, callable_))
     for i, (site, fn, callable_) in enumerate(candidates):
         repeated = (site.style == "map" or site.call.loop >= 0
-                    or per_function[fn] > 1
+                    or per_function[(fn, site.call.function in tm.fork_child)] > 1
                     or _called_repeatedly(site.call.function, callers))
         bound = _bound_class(project, callable_) if callable_ is not site.call.receiver else None
         entry = Entry(i, site, fn, "threads" if site.model in THREAD_MODELS else "processes",

@@ -346,10 +346,11 @@ def _skipped_chain(project, chain: Tuple[str, ...]) -> bool:
 
 
 def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...],
-                        weight: float, where: str) -> str:
-    """high: per-call waits (network, processes, sleep; file contents in a coroutine of its own);
-    medium: file contents in a method of a long-lived object; low: test helpers, start-up or
-    shut-down code, file metadata (docs/precision.md)."""
+                        weight: float, where: str, in_loop: bool = False) -> str:
+    """high: per-call waits (network, processes, sleep; file contents read for every request or
+    for every item of a loop); medium: one file's contents (usually small and local: a config,
+    a key, a temp file); low: test helpers, start-up or shut-down code, file metadata
+    (docs/precision.md)."""
     if is_test_code(module.module, fn.qualname) or is_test_code(where):
         return "low"
     if weight <= 1:
@@ -360,8 +361,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "medium" if weight >= 3 else "low"
     if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
         return "medium"
-    if weight == 2 and fn.cls is not None and not is_request_handler(fn.params):
-        return "medium"  # a long-lived object's file, unless it is read for every request
+    if weight == 2 and not in_loop and not is_request_handler(fn.params):
+        return "medium"  # one file's contents, unless it is read for every request or item
     return "high"
 
 
@@ -379,7 +380,8 @@ class BlockingCallInAsyncFunction(Rule):
                     continue  # CCL504 names the asyncio replacement; or the data is there
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
-                    conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module)
+                    conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module,
+                                               in_loop=call.loop >= 0)
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      confidence=conf, root=_file_root(module, fn, call, target))
                     continue
@@ -391,7 +393,7 @@ class BlockingCallInAsyncFunction(Rule):
                     continue
                 end = project.function_module.get(r.chain[-1])
                 conf = blocking_confidence(project, module, fn, r.chain, r.weight,
-                                           end.module if end is not None else "")
+                                           end.module if end is not None else "", in_loop=call.loop >= 0)
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,

@@ -1,13 +1,14 @@
 """CCL503: a task created and dropped (the event loop keeps only a weak reference to it).
 
-Confidence follows what keeps the task alive: high in a plain function, medium in a method (the
-object often holds what the task waits on), low when every wait of the task holds it (the loop's
+Confidence follows what keeps the task alive: high in a plain function running a plain coroutine,
+medium in a method or when the task runs an object's method (the object often holds what the task
+waits on), low when every wait of the task holds it (the loop's
 timer, the instance's own queue or condition) or when it is started during start-up or shut-down
 (a lifecycle method, or a function installed as a signal handler).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.hints import is_lifecycle, is_test_code
@@ -35,13 +36,44 @@ class DanglingTask(Rule):
                 conf = "low"  # a test helper, or a task started while shutting down
             elif _in_any(call.function, handlers):
                 conf = "low"  # started by a signal handler: once, usually to shut down
-            elif _kept_alive(project, call):
+            elif _kept_alive(project, module, call):
                 conf = "low"  # what it waits on holds it: the object's own queue, or a timer
-            elif fn is not None and fn.cls is not None:
+            elif (fn is not None and fn.cls is not None) or _object_method(project, module, call):
                 conf = "medium"  # the object may hold what the task awaits (a future, a condition)
             else:
                 conf = "high"
             yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
+
+
+def _object_method(project, module: ModuleFacts, call: Call) -> bool:
+    """The task runs a method of an object (``worker.run()``, ``self.conn.reader()``), not a
+    module-level coroutine: the object may hold what the task waits on."""
+    coro = call.args[0] if call.args else None
+    if coro is None or coro.kind != "call":
+        return False
+    callee = coro.text.split("(", 1)[0]
+    if "." not in callee:
+        return False
+    target = coro.qualname or _target_at(project, module, coro)
+    fn = project.functions.get(target) if target else None
+    if fn is not None:
+        return fn.cls is not None
+    return target is None  # unresolved `obj.method()`: a module's function would resolve
+
+
+def _owner_alive(project, call: Call, coro_text: str) -> bool:
+    """The object whose method the task runs outlives the wait: it is the creator's own ``self``,
+    or a local of a coroutine that goes on awaiting after it made the task (``worker =
+    make_worker(); loop.create_task(worker.run()); async for ...: await ...``)."""
+    receiver = coro_text.split("(", 1)[0].rpartition(".")[0]
+    if receiver.startswith("self.") or receiver == "self":
+        return True
+    creator = project.functions.get(call.function) if call.function else None
+    if creator is None or not creator.is_async or not receiver.isidentifier():
+        return False
+    # it awaits later, or on the next turn of the loop the task is made in (`async for` included)
+    since = creator.loops[call.loop].line if 0 <= call.loop < len(creator.loops) else call.line + 1
+    return any(line >= since and line != call.line for line, _ in creator.awaits)
 
 
 def _signal_handlers(ctx) -> frozenset:
@@ -65,24 +97,41 @@ def _in_any(function, handlers) -> bool:
     return bool(function) and any(function == h or function.startswith(h + ".<locals>.") for h in handlers)
 
 
-def _kept_alive(project, call: Call) -> bool:
+def _target_at(project, module: ModuleFacts, value) -> Optional[str]:
+    """What the call written at ``value``'s position resolves to across the project
+    (``worker = create_worker(); worker.run()``: the return annotation of another module)."""
+    for c in module.calls:
+        if c.line == value.line and c.col == value.col:
+            return project.call_target(c)
+    return None
+
+
+def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
     """The task's coroutine is a project coroutine and every wait in it is on something that
     holds the task while it waits: the loop's timer (``await asyncio.sleep(...)``), an object its
     own instance holds (``await self.queue.get()``, ``await self.cond.wait()``), or another project
     coroutine that only waits on such things. Such a task cannot be collected midway."""
     coro = call.args[0] if call.args else None
-    if coro is None or coro.kind != "call" or not coro.qualname:
+    if coro is None or coro.kind != "call":
         return False
-    first = project.functions.get(coro.qualname)
+    first = project.functions.get(coro.qualname or _target_at(project, module, coro) or "")
     if first is None or not first.is_async:
         return False
-    todo, seen = [(first, coro.text.startswith("self."))], {first.qualname}
+    todo, seen = [(first, _owner_alive(project, call, coro.text))], {first.qualname}
     while todo:
         fn, bound = todo.pop()
         me = fn.params[0] + "." if bound and fn.cls is not None and fn.params else None
         waits = [c for c in project.calls_of(fn) if c.awaited]
-        if not waits:
+        if not waits and not fn.awaits:
             return False
+        called = {(c.line, c.col) for c in waits}
+        for line, col in fn.awaits:
+            if (line, col + 6) in called:
+                continue
+            # `await self.main_task`: a future the live object holds, which holds the task in turn
+            if not (me is not None and any(a.via_self and a.kind == "read" and (a.line, a.col) == (line, col + 6)
+                                           for a in fn.accesses)):
+                return False
         for c in waits:
             target = project.call_target(c)
             if target == "asyncio.sleep" or (me is not None and c.text.startswith(me) and "." in c.text[len(me):]):

@@ -102,6 +102,8 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
     return {q for q, flags in held.items() if all(flags)}, set(held)
 
 
+# the protocol methods one task drives for the object it iterates, enters or awaits
+ONE_DRIVER = frozenset({"__anext__", "__aiter__", "__aenter__", "__aexit__", "__await__"})
 # `= _State.CLOSED`, `= WebSocketState.DISCONNECTED`: a state constant, not the stale value
 ENUM_MEMBER = re.compile(r"^= [A-Za-z_][\w]*\.[A-Z][A-Z0-9_]*$")
 
@@ -213,6 +215,8 @@ class LostUpdateAcrossAwait(Rule):
             return "low"  # `if self.state == X`: the path that awaits usually leaves (returns, raises)
         if w.via_self and not LostUpdateAcrossAwait.task_shared(project, w.target[5:].rpartition(".")[0]):
             return "low"  # an object's own state: usually one task owns the object at a time
+        if fn.name in ONE_DRIVER:
+            return "low"  # `async for` / `async with` / `await obj`: the one task using the object drives it
         if is_lifecycle(fn.qualname):
             return "medium"  # connect/start/close: usually one task calls it once
         if fn.name.startswith("_") and not fn.name.endswith("__") and not called:

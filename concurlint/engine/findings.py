@@ -52,7 +52,8 @@ def _suppressed(f: Finding, noqa, config: Config) -> bool:
 def _one_per_cause(findings: List[Finding]) -> List[Finding]:
     """Findings of one rule that share a root cause (one blocking helper reached from many
     coroutines) become one finding: the first place, the most confident, with the others as
-    ``related`` locations and their number in ``count``."""
+    ``related`` locations and their number in ``count``. When the cause is one of the places (a
+    file opened, then read and written), the finding stays there, as confident as the surest."""
     groups: Dict[tuple, List[Finding]] = {}
     for f in findings:
         if f.root is not None:
@@ -62,6 +63,10 @@ def _one_per_cause(findings: List[Finding]) -> List[Finding]:
         if len(members) < 2:
             continue
         best = max(members, key=lambda f: CONFIDENCE_RANK[f.confidence])  # first of the most confident
+        at_root = [f for f in members if (f.path, f.line, f.col) == tuple(f.root)[:3]]
+        if at_root:  # one file opened and used: reported at the open(), as sure as its surest use
+            at_root[0].confidence = best.confidence
+            best = at_root[0]
         for f in members:
             if f is best:
                 continue
