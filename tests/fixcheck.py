@@ -81,10 +81,12 @@ def fix(target, cwd: Path, *args, exit_code=None):
 
 def check_fix(root: Path, target: str, *args) -> dict:
     """Run `concurlint fix` on ``root/target`` and check every promise of a fix; returns facts."""
-    before = findings(target, root)
+    shown = [a for i, a in enumerate(args) if a.startswith("--min-confidence") or
+             (i and args[i - 1] == "--min-confidence")]  # the findings `fix` works on
+    before = findings(target, root, *shown)
     texts = snapshot(root)
     first = fix(target, root, *args)
-    after = findings(target, root)
+    after = findings(target, root, *shown)
     # no finding is added (identity without line numbers), none is lost without a fix
     assert Counter(map(key, after)) - Counter(map(key, before)) == Counter(), (
         f"new findings after the fix:\n{first.stdout}\n" + "\n".join(map(str, after)))

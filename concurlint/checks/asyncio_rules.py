@@ -381,7 +381,7 @@ class BlockingCallInAsyncFunction(Rule):
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
                     conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module,
-                                               in_loop=call.loop >= 0)
+                                               in_loop=_per_item(fn, call, target))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      confidence=conf, root=_file_root(module, fn, call, target))
                     continue
@@ -393,11 +393,27 @@ class BlockingCallInAsyncFunction(Rule):
                     continue
                 end = project.function_module.get(r.chain[-1])
                 conf = blocking_confidence(project, module, fn, r.chain, r.weight,
-                                           end.module if end is not None else "", in_loop=call.loop >= 0)
+                                           end.module if end is not None else "", in_loop=_per_item(fn, call))
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=(r.path, r.line, r.col))
+
+
+def _per_item(fn: Function, call: Call, target: Optional[str] = None) -> bool:
+    """The call runs once per item of a ``for`` loop (the files of a list), not in a retry or a
+    service loop (``while True``, ``for _ in range(TRIES)``). On one open file, reading in a loop
+    streams a file too big to read at once (per item: yes); writing in a loop fills a buffer (no)."""
+    loop = fn.loops[call.loop] if 0 <= call.loop < len(fn.loops) else None
+    if loop is None:
+        return False
+    if target and target.startswith("io.IOBase."):
+        return target.rsplit(".", 1)[-1].startswith("read")
+    if not loop.desc.startswith(("for loop over", "async for loop over", "list comprehension over",
+                                 "set comprehension over", "dict comprehension over", "generator expression over")):
+        return False
+    over = loop.desc.split(" over ", 1)[1]
+    return not over.startswith("range(") or "len(" in over
 
 
 def _ready(fn: Function, call: Call) -> bool:
