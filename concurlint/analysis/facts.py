@@ -125,6 +125,8 @@ class Function:
     # else last line); code in one part never runs in the same pass as code in the other
     branches: List[Tuple[int, int, int, int]] = field(default_factory=list)
     awaits: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of every `await`
+    # parameters whose default is a number, a bool or None: (name, its source text)
+    defaults: Tuple[Tuple[str, str], ...] = ()
     # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
     async_withs: List[Tuple[str, int, int]] = field(default_factory=list)
 

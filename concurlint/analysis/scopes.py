@@ -267,6 +267,10 @@ class ScopeCollector:
         )
         all_args = list(getattr(args, "posonlyargs", [])) + list(args.args)
         fn.params = [a.arg for a in all_args + list(args.kwonlyargs)]
+        positional = all_args[len(all_args) - len(args.defaults):] if args.defaults else []
+        fn.defaults = tuple((a.arg, repr(d.value)) for a, d in
+                            list(zip(positional, args.defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+                            if isinstance(d, ast.Constant) and (d.value is None or isinstance(d.value, (int, float))))
         if args.vararg:
             fn.params.append(args.vararg.arg)
         if args.kwarg:

@@ -144,6 +144,19 @@ def _chain_text(chain: Tuple[str, ...]) -> str:
     return " -> ".join(names)
 
 
+# waits that take a timeout: (its position, its keyword)
+TIMEOUT_ARGS = {
+    "select.select": (3, "timeout"), "select.poll.poll": (0, "timeout"), "select.epoll.poll": (0, "timeout"),
+    "select.devpoll.poll": (0, "timeout"), "selectors.BaseSelector.select": (0, "timeout"),
+}
+ZERO = ("0", "0.0", "False")
+
+
+def _timeout_of(call: Call, target: str) -> Optional[Value]:
+    pos, key = TIMEOUT_ARGS[target]
+    return call.kwargs.get(key) or (call.args[pos] if len(call.args) > pos else None)
+
+
 def _literal_false(v: Optional[Value]) -> bool:
     return v is not None and v.kind == "literal" and v.text in ("False", "0", "0.0")
 
@@ -157,6 +170,8 @@ def _nonblocking_wait(call: Call, target: str) -> bool:
             return True
         if _literal_false(call.kwargs.get("timeout")):
             return True
+    if target in TIMEOUT_ARGS and _literal_false(_timeout_of(call, target)):
+        return True  # select(r, w, x, 0), poll(0): a readiness check that returns at once
     if target in ("threading.Event.wait", "threading.Condition.wait"):
         t = call.kwargs.get("timeout") or (call.args[0] if call.args else None)
         if _literal_false(t):
@@ -256,6 +271,7 @@ class _Walker:
         self.weight = weight
         self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
         self.table: Optional[Dict[str, Reach]] = None
+        self.conditional: Dict[str, Tuple[str, Reach]] = {}
 
     def runs(self, call: Call, target: Optional[str]) -> Optional[Function]:
         """The sync project function this call runs on the caller's thread, if any."""
@@ -273,6 +289,7 @@ class _Walker:
         table: Dict[str, Reach] = {}
         callers: Dict[str, List[Tuple[str, Call]]] = {}
         queue: deque = deque()
+        self.conditional = {}
         for q, fn in p.functions.items():
             if fn.is_async or self.cold.match(q):
                 continue
@@ -280,6 +297,12 @@ class _Walker:
             for call in p.calls_of(fn):
                 target = p.call_target(call)
                 desc = self.pred(call, target)
+                param = _param_condition(fn, call, target) if desc is not None else None
+                if param is not None:
+                    # waits only when the caller passes a non-zero value for `param`
+                    self.conditional.setdefault(q, (param, Reach((q,), desc, mod.path, call.line, call.col,
+                                                                  self.weight(target or ""))))
+                    continue
                 if desc is not None:
                     # the call in this function that waits longest is the one to name
                     w = self.weight(target or "")
@@ -292,6 +315,13 @@ class _Walker:
                 callee = self.runs(call, target)
                 if callee is not None and callee.qualname != q:
                     callers.setdefault(callee.qualname, []).append((q, call))
+        for q, (param, r) in self.conditional.items():
+            if q in table:
+                continue
+            for caller, call in callers.get(q, ()):
+                if caller not in table and _passes_nonzero(p.functions[q], param, call):
+                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight)
+                    queue.append(caller)
         while queue:
             q = queue.popleft()
             r = table[q]
@@ -301,10 +331,53 @@ class _Walker:
                     queue.append(caller)
         return table
 
-    def reach(self, q: str) -> Optional[Reach]:
+    def reach(self, q: str, call: Optional[Call] = None) -> Optional[Reach]:
+        """The nearest matching call below ``q``; with ``call`` (the call of ``q`` being
+        judged), also a wait that depends on what that call passes (``timeout=5``)."""
         if self.table is None:
             self.table = self._build()
-        return self.table.get(q)
+        r = self.table.get(q)
+        if r is None and call is not None and q in self.conditional:
+            param, r = self.conditional[q]
+            if not _passes_nonzero(self.p.functions[q], param, call):
+                return None
+        return r
+
+
+def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optional[str]:
+    """The parameter of ``fn`` the wait depends on, when a zero makes it return at once: the
+    timeout of a ``select``/``poll`` given as a parameter whose default is 0
+    (``def select(self, sock, timeout=0): select.select([sock], [], [], timeout)``), or the count
+    of the ``for _ in range(n)`` loop around it (``n=0``: it never runs)."""
+    if target in TIMEOUT_ARGS:
+        t = _timeout_of(call, target)
+        if t is not None and t.kind == "name" and dict(fn.defaults).get(t.text) in ZERO:
+            return t.text
+    i = call.loop
+    while 0 <= i < len(fn.loops):
+        loop = fn.loops[i]
+        if loop.desc.startswith("for loop over range(") and loop.desc.endswith(")"):
+            n = loop.desc[len("for loop over range("):-1]
+            if n in fn.params:
+                return n
+        i = loop.parent
+    return None
+
+
+def _passes_nonzero(fn: Function, param: str, call: Call) -> bool:
+    """Does ``call`` (of ``fn``) give ``param`` a value other than zero (by default too)?"""
+    value = call.kwargs.get(param)
+    if value is None and param in fn.params:
+        index = fn.params.index(param)
+        if fn.cls is not None and "." in call.text and fn.params[:1] in (["self"], ["cls"]):
+            index -= 1  # obj.method(...): the instance is the first parameter
+        if 0 <= index < len(call.args) and not call.star_args:
+            value = call.args[index]
+        elif call.star_args or call.kwargs.get("**"):
+            return True  # passed through *args / **kwargs: unknown
+    if value is None:
+        return dict(fn.defaults).get(param) not in ZERO
+    return not _literal_false(value)
 
 
 def _coroutines(module: ModuleFacts) -> Iterator[Function]:
@@ -388,7 +461,7 @@ class BlockingCallInAsyncFunction(Rule):
                 callee = walker.runs(call, target)
                 if callee is None:
                     continue
-                r = walker.reach(callee.qualname)
+                r = walker.reach(callee.qualname, call)
                 if r is None or _skipped_chain(project, r.chain):
                     continue
                 end = project.function_module.get(r.chain[-1])
@@ -523,7 +596,7 @@ class AsyncioRunInRunningLoop(Rule):
                 callee = walker.runs(call, target)
                 if callee is None:
                     continue
-                r = walker.reach(callee.qualname)
+                r = walker.reach(callee.qualname, call)
                 if r is None:
                     continue
                 yield ctx.report(self.code, module, call, function=fn.qualname, api=r.desc,
