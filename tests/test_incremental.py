@@ -4,8 +4,9 @@ that import it. Through the real CLI, with a cache directory kept between runs a
 pre-commit hook keeps it. (How fast such a run is: bench/project_pass.py, docs/performance.md.)
 
 The project: a feed refresher whose coroutine reads its state through a helper module. The helper
-first keeps the state in memory, then is edited to read it from a file (blocking the event loop
-through the coroutine that calls it: CCL501 in the importer), then the edit is undone.
+first keeps the state in memory, then is edited to fetch it from a state service with a blocking
+HTTP call (blocking the event loop through the coroutine that calls it: CCL501 in the importer),
+then the edit is undone.
 """
 from __future__ import annotations
 
@@ -56,18 +57,19 @@ def load_state(path):
     return dict(_SEEN)
 '''
 
-FROM_FILE = '''"""Where fetched feed entries are kept between refreshes."""
+FROM_SERVICE = '''"""Where fetched feed entries are kept between refreshes."""
 import json
+import urllib.request
 
 
 def entry_key(entry):
     return f"{entry['feed']}:{entry['id']}"
 
 
-def load_state(path):
-    """The entries already seen, keyed by entry_key."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+def load_state(url):
+    """The entries already seen, keyed by entry_key, from the state service."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
 '''
 
 
@@ -104,7 +106,7 @@ def test_an_edited_helper_changes_the_importers_findings(project):
     assert blocking(before) == set()  # the in-memory helper blocks nothing
     assert report(project, "--cache-dir", cache) == before  # warm, nothing changed
 
-    (project / "app" / "storage.py").write_text(FROM_FILE)
+    (project / "app" / "storage.py").write_text(FROM_SERVICE)
     edited = report(project, "--cache-dir", cache)  # feeds.py's facts come from the cache
     assert blocking(edited) == {("app/feeds.py", 8)}, edited
     assert edited == report(project, "--no-cache")  # the same bytes as a run from scratch
@@ -122,8 +124,8 @@ def test_the_importer_named_alone_sees_the_edited_helper(project):
     proc = run_cli(*check, cwd=project)
     assert proc.returncode == 0 and "CCL501" not in proc.stdout, proc.stdout + proc.stderr
 
-    (project / "app" / "storage.py").write_text(FROM_FILE)
+    (project / "app" / "storage.py").write_text(FROM_SERVICE)
     proc = run_cli(*check, cwd=project)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("app/feeds.py:8:12: CCL501 open() blocks the event loop"), proc.stdout
+    assert proc.stdout.startswith("app/feeds.py:8:12: CCL501 urllib.request.urlopen() blocks the event loop"), proc.stdout
     assert proc.stdout == run_cli("check", "app/feeds.py", "--no-cache", cwd=project).stdout

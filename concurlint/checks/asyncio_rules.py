@@ -65,7 +65,8 @@ META_METHODS = frozenset({"exists", "is_dir", "is_file", "is_symlink", "stat", "
 FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.listdir", "os.scandir",
                  "os.walk", "shutil.", "pathlib.", "tempfile.", "gzip.", "bz2.", "lzma.", "zipfile.",
                  "tarfile.", "json.load", "json.dump", "pickle.load", "pickle.dump", "csv.", "os.fsync",
-                 "shelve.", "dbm.", "glob.", "fnmatch.", "os.sendfile", "os.copy_file_range")
+                 "shelve.", "dbm.", "glob.", "fnmatch.", "os.sendfile", "os.copy_file_range", "tokenize.open",
+                 "linecache.")
 
 
 def wait_weight(target: str) -> float:
