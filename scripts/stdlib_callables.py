@@ -13,6 +13,11 @@ enumerations (``socket.AddressFamily``), and the methods a class inherits from a
     python scripts/stdlib_callables.py                 # the names, one a line
     python scripts/stdlib_callables.py --unclassified  # names rules/knowledge/stdlib.toml misses (exit 1 if any)
     python scripts/stdlib_callables.py --check FILE    # same, for a list written by another Python
+    python3.X scripts/stdlib_callables.py --write      # write tests/data/stdlib_callables/3.X.txt
+
+The checked-in lists (one per supported Python, 3.9-3.14) are what the coverage test checks on
+every Python; adding a Python is the last command, run by that Python (it needs only the standard
+library), then classifying in rules/knowledge/stdlib.toml whatever ``--check`` reports.
 """
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ MODULES = (
     "multiprocessing", "multiprocessing.pool", "multiprocessing.connection", "multiprocessing.queues",
     "concurrent.futures", "asyncio", "asyncio.subprocess",
 )
+
+LISTS = Path(__file__).resolve().parent.parent / "tests" / "data" / "stdlib_callables"
 
 _BUILTIN_BASES = (object, dict, list, tuple, set, frozenset, str, bytes, bytearray, int, float, type)
 
@@ -130,7 +137,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--unclassified", action="store_true", help="list the names the knowledge base misses")
     ap.add_argument("--check", metavar="FILE", help="check a list written by this script (on any Python)")
+    ap.add_argument("--write", action="store_true",
+                    help="write the list to tests/data/stdlib_callables/<this Python's X.Y>.txt")
     args = ap.parse_args(argv)
+    if args.write:
+        out = LISTS / ("%d.%d.txt" % sys.version_info[:2])
+        out.write_text("".join(n + "\n" for n in stdlib_callables()))
+        print(f"{out}: {len(out.read_text().splitlines())} names")
+        return 0
     if args.check:
         names = [ln.strip() for ln in Path(args.check).read_text().splitlines() if ln.strip()]
     else:
