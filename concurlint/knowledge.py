@@ -29,6 +29,13 @@ STDLIB_KINDS = {
 CPU_CALL_WEIGHT = 1.0
 DECLARED_CPU_WEIGHT = 1000.0
 RELEASES_GIL_WEIGHT = 10.0
+# A ``cpu-per-size`` call whose input size the code fixes weighs one unit per SIZE_UNIT bytes, at
+# least one unit (on a short input the call itself costs about one loop step of arithmetic) and at
+# most as much as a loop over data of unknown size (10 units: json.loads of 40 KiB and more).
+# Input of unknown size: one unit, as a ``cpu`` (per call) entry.
+SIZE_UNIT = 4096
+MIN_SIZED_WEIGHT = CPU_CALL_WEIGHT
+MAX_SIZED_WEIGHT = 10.0
 
 
 def rules_dir() -> Path:
@@ -94,6 +101,8 @@ class Stdlib:
         self.prefixes = sorted(prefixes.items(), key=lambda kv: len(kv[0]), reverse=True)
         self.gil_from = Matcher(table.get("releases-gil-from", {}))
         self._gil_from: Dict[str, int] = dict(table.get("releases-gil-from", {}))
+        self._inputs: Dict[str, list] = dict(table.get("input-argument", {}))
+        self.inputs = Matcher(self._inputs)
         self._memo: Dict[str, Optional[Tuple[str, str]]] = {}
 
     def _own(self, name: str) -> str:
@@ -127,8 +136,17 @@ class Stdlib:
 
     def releases_gil_from(self, name: str) -> Optional[int]:
         """From what input size (bytes) a ``releases-gil`` call releases the GIL."""
-        m = self.gil_from.match(name)
+        m = self.gil_from.match(self._own(name))
         return None if m is None else int(self._gil_from[m])
+
+    def input_argument(self, name: str) -> Tuple[int, Tuple[str, ...]]:
+        """(position, keyword names) of the argument whose size the call's cost depends on:
+        [input-argument] of stdlib.toml, else the first argument (``data``/``string``/``s``)."""
+        m = self.inputs.match(self._own(name))
+        if m is None:
+            return 0, ("data", "string", "s")
+        spec = self._inputs[m]
+        return int(spec[0]), tuple(str(k) for k in spec[1:])
 
 
 class Knowledge:
@@ -208,6 +226,26 @@ class Knowledge:
         if declared is not None and declared[0] == "cpu":
             return DECLARED_CPU_WEIGHT
         return CPU_CALL_WEIGHT
+
+    def sized_cost(self, name: str, category: str, size: Optional[int]) -> Tuple[str, float, str]:
+        """The cost model of rules/knowledge/stdlib.toml applied to one call of ``name`` (of
+        ``category`` cpu or releases-gil) whose input is ``size`` bytes (None: not known).
+        Returns (category, weight, what the evidence says): ``releases-gil`` below the size from
+        which the call releases the GIL is ``cpu`` (hashing an 8-byte key holds it), and a
+        ``cpu-per-size`` call weighs by its input."""
+        kind = self.stdlib.kind(name)
+        if category == "releases-gil":
+            start = self.stdlib.releases_gil_from(name) if kind is not None else None
+            if size is None or not start:
+                return category, RELEASES_GIL_WEIGHT, "cpu, releases the GIL"
+            if size < start:
+                return "cpu", CPU_CALL_WEIGHT, f"cpu on a {size}-byte input: holds the GIL, released only from {start} bytes"
+            return category, RELEASES_GIL_WEIGHT, f"cpu, releases the GIL: {size}-byte input, from {start} bytes"
+        weight = self.cpu_weight(name, category)
+        if size is None or kind is None or kind[0] != "cpu-per-size" or self.declared(name) is not None:
+            return category, weight, "cpu"
+        sized = min(MAX_SIZED_WEIGHT, max(MIN_SIZED_WEIGHT, size / SIZE_UNIT))
+        return category, sized, f"cpu on a {size}-byte input: cost per size"
 
     def table(self, name: str) -> dict:
         return self.tables.get(name, {})

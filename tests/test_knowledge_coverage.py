@@ -109,8 +109,38 @@ def test_releases_gil_entries_say_from_what_size():
         probe = pattern[:-1] + "x" if pattern.endswith("*") else pattern
         assert kb.stdlib.releases_gil_from(probe) is not None, pattern
     assert kb.stdlib.releases_gil_from("hashlib.sha256") == 2048
-    assert kb.stdlib.releases_gil_from("zlib.crc32") == 5120
+    assert kb.stdlib.releases_gil_from("hashlib.HASH.update") == 2048
+    assert kb.stdlib.releases_gil_from("zlib.crc32") == 5121  # `len > 5 * 1024` in zlibmodule.c
     assert kb.stdlib.releases_gil_from("bz2.compress") == 0
+    assert kb.stdlib.releases_gil_from("hashlib.pbkdf2_hmac") == 0  # key derivation: always
+    assert kb.stdlib.releases_gil_from("zlib.Compress.compress") == 0
+
+
+@pytest.mark.parametrize("name, size, category, weight, says", [
+    ("hashlib.sha256", None, "releases-gil", 10.0, "cpu, releases the GIL"),  # size unknown: the entry's kind
+    ("hashlib.sha256", 8, "cpu", 1.0, "holds the GIL, released only from 2048 bytes"),
+    ("hashlib.sha256", 2047, "cpu", 1.0, "holds the GIL"),
+    ("hashlib.sha256", 2048, "releases-gil", 10.0, "releases the GIL: 2048-byte input"),
+    ("zlib.crc32", 5120, "cpu", 1.0, "released only from 5121 bytes"),
+    ("zlib.compress", 1, "releases-gil", 10.0, "releases the GIL"),
+    ("numpy.dot", 8, "releases-gil", 10.0, "cpu, releases the GIL"),  # not the standard library: no threshold
+])
+def test_the_gil_release_follows_the_input_size(name, size, category, weight, says):
+    kb = knowledge.load()
+    got = kb.sized_cost(name, kb.category(name)[0], size)
+    assert got[:2] == (category, weight) and says in got[2], got
+
+
+def test_the_cost_follows_the_input_size_only_for_per_size_entries():
+    kb = knowledge.load()
+    assert kb.sized_cost("json.loads", "cpu", None)[1] == 1.0  # unknown: one call
+    assert kb.sized_cost("json.loads", "cpu", 40)[1] == 1.0  # a short input costs a call
+    assert kb.sized_cost("json.loads", "cpu", 16 * 4096)[1] == 10.0  # 64 KiB: like a loop over data
+    assert kb.sized_cost("json.loads", "cpu", 8 * 4096)[1] == 8.0
+    assert kb.sized_cost("struct.unpack", "cpu", 1 << 20)[1] == 1.0  # per call whatever the size
+    assert kb.stdlib.input_argument("re.sub") == (2, ("string",))
+    assert kb.stdlib.input_argument("hashlib.new") == (1, ("data", "string"))
+    assert kb.stdlib.input_argument("json.loads")[0] == 0
 
 
 def test_no_pattern_has_two_kinds():

@@ -224,17 +224,21 @@ class Classifier:
                     s.async_io = True
                     mark_io(call.loop)
                     ev_io.append((m, f"{where} awaits {target} (async io)"))
-            elif category == "cpu":
-                if target in SCALAR_FORMS and len(call.args) >= 2 and not call.star_args:
+            elif category in ("cpu", "releases-gil"):
+                if category == "cpu" and target in SCALAR_FORMS and len(call.args) >= 2 and not call.star_args:
                     continue  # min(a, b), max(lo, x): a comparison, not a pass over data
-                w = p.kb.cpu_weight(target, category) * m
-                s.py = min(CAP, s.py + w)
-                ev_cpu.append((w, f"{where} calls {target} (cpu{_declared_note(p.kb, target)}"
-                                  f"{', in a loop' if m > 1 else ''})"))
-            elif category == "releases-gil":
-                w = GIL_CALL_WEIGHT * m
-                s.gil = min(CAP, s.gil + w)
-                ev_cpu.append((w, f"{where} calls {target} (cpu, releases the GIL)"))
+                size = _input_size(p.kb, target, call, category == "releases-gil")
+                if size == 0 and category == "releases-gil":
+                    continue  # hashlib.sha256() with nothing to hash yet: update() does the work
+                category, unit, what = p.kb.sized_cost(target, category, size)
+                w = unit * m
+                if category == "cpu":
+                    s.py = min(CAP, s.py + w)
+                    ev_cpu.append((w, f"{where} calls {target} ({what}{_declared_note(p.kb, target)}"
+                                      f"{', in a loop' if m > 1 else ''})"))
+                else:
+                    s.gil = min(CAP, s.gil + w)
+                    ev_cpu.append((w, f"{where} calls {target} ({what})"))
         _declared_work(s, p.kb, fn, path, ev_io, ev_cpu)
         for i, loop in enumerate(fn.loops):
             if not loop_io[i] and loop.has_ops:
@@ -286,6 +290,28 @@ class Classifier:
             s.releases_gil = s.gil > s.py
         else:
             s.releases_gil = None
+
+
+def _input_size(kb, target: str, call: Call, hashing: bool) -> Optional[int]:
+    """The size in bytes of the input of a standard-library call whose cost or GIL release
+    depends on it (the knowledge base's [input-argument]), when the code fixes it; for a hashing
+    or compressing call (``hashing``), 0 when it has no input at all (``hashlib.sha256()``); None
+    when it is not known (a name, a parameter, the state of the object a method is called on)."""
+    if kb.stdlib.kind(target) is None:
+        return None  # only the standard library's entries record a cost model
+    position, keywords = kb.stdlib.input_argument(target)
+    value = next((call.kwargs[k] for k in keywords if k in call.kwargs), None)
+    if value is None:
+        if call.star_args:
+            return None
+        if len(call.args) <= position:
+            return 0 if hashing else None
+        value = call.args[position]
+    if "bytes" in value.meta:
+        return int(value.meta["bytes"])
+    if value.kind == "literal" and value.size is not None and value.meta.get("type") in ("builtins.bytes", "builtins.str"):
+        return value.size
+    return None
 
 
 def _declared_note(kb, name: str) -> str:

@@ -46,7 +46,7 @@ class LoopCollector:
     def visit_For(self, node: ast.For) -> None:
         self.use[id(node.iter)] = ("iter", None)
         self.visit(node.iter)
-        self.bind(node.target, None, node)
+        self.bind(node.target, self.chunk_of(node.iter), node)  # `for block in iter(lambda: f.read(N), b"")`
         self._write_target(node.target, "write", "for-loop target")
         mult, desc = _loop_weight(node.iter, self.segment(node.iter, 40))
         kind = "async for loop" if isinstance(node, ast.AsyncFor) else "for loop"  # awaits every step
