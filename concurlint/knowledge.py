@@ -149,6 +149,35 @@ class Stdlib:
         return int(spec[0]), tuple(str(k) for k in spec[1:])
 
 
+CONFIDENCES = ("low", "medium", "high")
+
+
+class Protocol:
+    """One duck-typed protocol of calls.toml's [protocols] (socket, db-api, file, queue...): the
+    methods by which an object of unknown type is recognised as waiting."""
+
+    def __init__(self, name: str, table: dict):
+        self.name = name
+        self.confidence = str(table.get("confidence", "medium"))
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"[protocols.{name}] confidence must be one of {', '.join(CONFIDENCES)}")
+        self.waits = frozenset(table.get("waits", ()))
+        self.bare_waits = frozenset(table.get("waits-without-arguments", ()))
+        self.ambiguous = frozenset(table.get("ambiguous", ()))
+        self.no_positional = frozenset(table.get("no-positional", ()))
+        self.confirmed_by = frozenset(table.get("confirmed-by", ()))
+        self.made_by = frozenset(table.get("made-by", ()))
+
+    @property
+    def lower(self) -> str:
+        """The confidence of a wait recognised through an ambiguous method: one step lower."""
+        return CONFIDENCES[max(0, CONFIDENCES.index(self.confidence) - 1)]
+
+
+def protocols(table: dict) -> List[Protocol]:
+    return [Protocol(name, t) for name, t in table.items() if isinstance(t, dict)]
+
+
 class Knowledge:
     def __init__(self, tables: Dict[str, dict], extra: Optional[Dict[str, List[str]]] = None):
         calls = tables.get("calls", {})
@@ -167,6 +196,7 @@ class Knowledge:
         self._neutral = Matcher(calls.get("neutral", []))
         self._cache: Dict[str, Optional[Tuple[str, str]]] = {}
         self.stdlib = Stdlib(tables.get("stdlib", {}))
+        self.protocols = protocols(calls.get("protocols", {}))
 
     def stdlib_kind(self, name: str) -> Optional[Tuple[str, str]]:
         """(kind, pattern) from rules/knowledge/stdlib.toml: io, metadata-io, wait, async-io, cpu,

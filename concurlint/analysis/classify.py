@@ -109,10 +109,9 @@ class Classifier:
         self.summaries: Dict[str, Summary] = {}
         self.edges: Dict[str, List[Tuple[Call, str]]] = {}
         self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
-        protocols = project.kb.table("calls").get("protocols", {})
-        self.no_arg_waits = frozenset(protocols.get("waits-without-arguments", ()))
-        self.protocol_of = {m: name for name, methods in protocols.items()
-                            if name != "waits-without-arguments" for m in methods}
+        self.protocols = project.kb.protocols
+        self._class_receivers: Dict[str, Dict[str, set]] = {}
+        self._methods_of: Optional[Dict[str, List[Function]]] = None
 
     def run(self) -> Dict[str, Summary]:
         p = self.p
@@ -158,6 +157,7 @@ class Classifier:
                 loop_io[loop] = True
                 loop = fn.loops[loop].parent
 
+        receivers: Optional[Dict[str, set]] = None  # receiver text -> methods used on it, when asked
         for call in p.calls_of(fn):
             target = p.call_target(call)
             m = mult_of(call.loop)
@@ -168,11 +168,13 @@ class Classifier:
                 ev_io.append((m * 0.5, f"{path}:{call.line} awaits {target or call.text} (a wait)"))
                 continue
             if target is None:
-                protocol = self._protocol_wait(call)
+                if receivers is None:
+                    receivers = self._receivers(fn)
+                protocol = self._protocol_wait(call, receivers)
                 if protocol is not None:  # recv() on an untyped self._sock, fetchall() on conn.cursor()
                     s.io = min(CAP, s.io + m)
                     mark_io(call.loop)
-                    ev_io.append((m, f"{path}:{call.line} {call.text}() waits ({protocol}-like object)"))
+                    ev_io.append((m, f"{path}:{call.line} {call.text}() waits ({protocol})"))
                 continue
             if target in p.functions:
                 if self.cold.match(target):
@@ -250,17 +252,64 @@ class Classifier:
         s.evidence = _strongest(s.kind, ev_io, ev_cpu)
         return s
 
-    def _protocol_wait(self, call: Call) -> Optional[str]:
-        """The protocol (socket, db-api, file, process, thread/queue/event) whose waiting method an
-        unresolved method call names, else None."""
+    def _protocol_wait(self, call: Call, receivers: Dict[str, set]) -> Optional[str]:
+        """How an unresolved method call waits through a duck-typed protocol (calls.toml's
+        [protocols]): "socket-like object", "db-api-like object: execute with commit on conn,
+        medium confidence"; None when it does not (or only at low confidence)."""
         method = call.method  # set for attribute calls only (obj.recv(), not recv())
         if method is None:
             return None
-        if method in self.protocol_of:
-            return self.protocol_of[method]
-        if method in self.no_arg_waits and not call.args and not call.star_args:
-            return "thread, process or event"
+        positional = bool(call.args) or call.star_args
+        for proto in self.protocols:
+            if method in proto.waits or (method in proto.bare_waits and not positional):
+                return _protocol_note(proto.name, proto.confidence)
+        recv = _receiver_text(call)
+        for proto in self.protocols:
+            if method not in proto.ambiguous or (method in proto.no_positional and positional):
+                continue
+            if proto.lower == "low":
+                continue
+            if recv is not None:
+                others = sorted((receivers.get(recv, set()) & proto.confirmed_by) - {method})
+                if others:
+                    why = f"{method} with {others[0]} on {recv}"
+                    return _protocol_note(proto.name, proto.lower, why)
+            made = call.receiver.text if call.receiver is not None and call.receiver.kind == "call" else ""
+            maker = made.rpartition("(")[0].rpartition(".")[2] if made.endswith(")") else ""
+            if maker and maker in proto.made_by:
+                return _protocol_note(proto.name, proto.lower, f"{method} on what {maker}() returned")
         return None
+
+    def _receivers(self, fn: Function) -> Dict[str, set]:
+        """The methods called on each receiver in ``fn``; for ``self.x``, in every method of the
+        class (``self._conn.execute`` in one method, ``self._conn.commit()`` in another)."""
+        out: Dict[str, set] = {}
+        for call in self.p.calls_of(fn):
+            recv = _receiver_text(call)
+            if recv is not None and not recv.startswith("self."):
+                out.setdefault(recv, set()).add(call.method)
+        if fn.cls is not None:
+            for recv, methods in self._class_receiver_methods(fn.cls).items():
+                out.setdefault(recv, set()).update(methods)
+        return out
+
+    def _class_receiver_methods(self, cls: str) -> Dict[str, set]:
+        memo = self._class_receivers.get(cls)
+        if memo is not None:
+            return memo
+        if self._methods_of is None:
+            self._methods_of = {}
+            for other in self.p.functions.values():
+                if other.cls is not None:
+                    self._methods_of.setdefault(other.cls, []).append(other)
+        memo = {}
+        for other in self._methods_of.get(cls, ()):
+            for call in self.p.calls_of(other):
+                recv = _receiver_text(call)
+                if recv is not None and recv.startswith("self."):
+                    memo.setdefault(recv, set()).add(call.method)
+        self._class_receivers[cls] = memo
+        return memo
 
     def _computes(self, fn: Function, component: set, calls) -> bool:
         """Recursion is CPU evidence only for a function that calls itself and does arithmetic
@@ -290,6 +339,21 @@ class Classifier:
             s.releases_gil = s.gil > s.py
         else:
             s.releases_gil = None
+
+
+def _receiver_text(call: Call) -> Optional[str]:
+    """``cur`` for ``cur.execute(q)``, ``self._conn`` for ``self._conn.commit()``: the receiver of
+    a method call written as a name or an attribute chain; None otherwise."""
+    if call.method is None or not call.text.endswith("." + call.method):
+        return None
+    recv = call.text[: -len(call.method) - 1]
+    return recv if recv.replace(".", "").replace("_", "").isalnum() else None
+
+
+def _protocol_note(name: str, confidence: str, why: str = "") -> str:
+    if not why and confidence == "high":
+        return f"{name}-like object"
+    return f"{name}-like object{': ' + why if why else ''}, {confidence} confidence"
 
 
 def _input_size(kb, target: str, call: Call, hashing: bool) -> Optional[int]:
