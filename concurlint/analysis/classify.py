@@ -8,6 +8,10 @@ Each function gets three weights:
   (not mutual recursion, not constructors or reprs of callees), and
   CPU-heavy library calls (json, re, sorted ...), one unit each, multiplied by enclosing loops;
 - ``gil``: CPU work done by code that releases the GIL (NumPy, hashlib, zlib ...), ten units a call.
+The standard library's cost model (rules/knowledge/stdlib.toml) applies where the code fixes the
+size of a call's input (``knowledge.sized_cost``): hashlib on an 8-byte key holds the GIL (``py``),
+on a 1 MiB chunk releases it (``gil``); a ``cpu-per-size`` call weighs by its input.
+Unresolved method calls on untyped receivers wait when calls.toml's duck-typed [protocols] say so.
 Callees' weights flow into callers (multiplied by the loops around the call site); cycles are
 solved per strongly connected component. Then:
 - cpu when ``py + gil >= CPU_THRESHOLD`` and there is no IO;
