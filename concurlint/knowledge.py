@@ -263,7 +263,7 @@ class Knowledge:
         Returns (category, weight, what the evidence says): ``releases-gil`` below the size from
         which the call releases the GIL is ``cpu`` (hashing an 8-byte key holds it), and a
         ``cpu-per-size`` call weighs by its input."""
-        kind = self.stdlib.kind(name)
+        kind = self.stdlib.kind(name) if self.declared(name) is None else None  # the user's word wins
         if category == "releases-gil":
             start = self.stdlib.releases_gil_from(name) if kind is not None else None
             if size is None or not start:
@@ -272,7 +272,7 @@ class Knowledge:
                 return "cpu", CPU_CALL_WEIGHT, f"cpu on a {size}-byte input: holds the GIL, released only from {start} bytes"
             return category, RELEASES_GIL_WEIGHT, f"cpu, releases the GIL: {size}-byte input, from {start} bytes"
         weight = self.cpu_weight(name, category)
-        if size is None or kind is None or kind[0] != "cpu-per-size" or self.declared(name) is not None:
+        if size is None or kind is None or kind[0] != "cpu-per-size":
             return category, weight, "cpu"
         sized = min(MAX_SIZED_WEIGHT, max(MIN_SIZED_WEIGHT, size / SIZE_UNIT))
         return category, sized, f"cpu on a {size}-byte input: cost per size"

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function
 from concurlint.analysis.project import Project
+from concurlint.analysis.values import byte_size
 from concurlint.knowledge import Matcher
 
 CPU_THRESHOLD = 10.0
@@ -278,8 +279,7 @@ class Classifier:
                 if others:
                     why = f"{method} with {others[0]} on {recv}"
                     return _protocol_note(proto.name, proto.lower, why)
-            made = call.receiver.text if call.receiver is not None and call.receiver.kind == "call" else ""
-            maker = made.rpartition("(")[0].rpartition(".")[2] if made.endswith(")") else ""
+            maker = _made_by(call)
             if maker and maker in proto.made_by:
                 return _protocol_note(proto.name, proto.lower, f"{method} on what {maker}() returned")
         return None
@@ -354,6 +354,21 @@ def _receiver_text(call: Call) -> Optional[str]:
     return recv if recv.replace(".", "").replace("_", "").isalnum() else None
 
 
+def _made_by(call: Call) -> str:
+    """``cursor`` when the receiver was made by ``conn.cursor()`` / ``db.cursor(factory=F())``:
+    the method of the outermost call that made it, "" when it is not a method call."""
+    made = call.receiver.text if call.receiver is not None and call.receiver.kind == "call" else ""
+    if not made.endswith(")"):
+        return ""
+    depth = 0
+    for i in range(len(made) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(made[i], 0)
+        if depth == 0:
+            head = made[:i]
+            return head.rpartition(".")[2] if "." in head else ""
+    return ""
+
+
 def _protocol_note(name: str, confidence: str, why: str = "") -> str:
     if not why and confidence == "high":
         return f"{name}-like object"
@@ -375,11 +390,7 @@ def _input_size(kb, target: str, call: Call, hashing: bool) -> Optional[int]:
         if len(call.args) <= position:
             return 0 if hashing else None
         value = call.args[position]
-    if "bytes" in value.meta:
-        return int(value.meta["bytes"])
-    if value.kind == "literal" and value.size is not None and value.meta.get("type") in ("builtins.bytes", "builtins.str"):
-        return value.size
-    return None
+    return byte_size(value)
 
 
 def _declared_note(kb, name: str) -> str:

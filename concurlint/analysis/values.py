@@ -202,7 +202,7 @@ class ValueCollector:
                              meta={"type": "builtins.int", "value": str(n)})
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             # b"v1:" + uid.to_bytes(8, "big"): a buffer of known size when both parts are
-            a, b = self.byte_size(self.describe(node.left)), self.byte_size(self.describe(node.right))
+            a, b = byte_size(self.describe(node.left)), byte_size(self.describe(node.right))
             if a is not None and b is not None:
                 return Value("other", None, self.segment(node), line, col, meta={"bytes": str(a + b)})
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
@@ -233,15 +233,6 @@ class ValueCollector:
             if v is not None and v.kind == "literal" and v.meta.get("type") == "builtins.int" and "value" in v.meta:
                 n = int(v.meta["value"])
         return n
-
-    @staticmethod
-    def byte_size(v: Value) -> Optional[int]:
-        """The size in bytes (or characters) of a buffer value, when the code fixes it."""
-        if "bytes" in v.meta:
-            return int(v.meta["bytes"])
-        if v.kind == "literal" and v.size is not None and v.meta.get("type") in ("builtins.bytes", "builtins.str"):
-            return v.size
-        return None
 
     def _call_bytes(self, node: ast.Call) -> Optional[int]:
         """``f.read(65536)``, ``sock.recv(4096)``, ``os.read(fd, n)``, ``uid.to_bytes(8, "big")``,
@@ -447,6 +438,16 @@ class ValueCollector:
 CHUNK_READS = frozenset({"read", "read1", "recv", "pread"})
 # methods that yield chunks of chunk_size bytes (requests, httpx, aiohttp)
 CHUNK_ITERATORS = frozenset({"iter_content", "iter_bytes", "iter_raw", "iter_chunked"})
+
+
+def byte_size(v: Value) -> Optional[int]:
+    """The size in bytes (or characters) of a buffer value, when the code fixes it: a str/bytes
+    literal, or what ``ValueCollector`` recorded in ``meta["bytes"]`` (a chunk read, a slice...)."""
+    if "bytes" in v.meta:
+        return int(v.meta["bytes"])
+    if v.kind == "literal" and v.size is not None and v.meta.get("type") in ("builtins.bytes", "builtins.str"):
+        return v.size
+    return None
 
 
 def _with_bytes(v: Value, n: Optional[int]) -> Value:
