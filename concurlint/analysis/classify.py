@@ -38,6 +38,23 @@ NOT_WORK = frozenset({"__init__", "__new__", "__post_init__", "__repr__", "__str
 # builtins that compare their arguments when given two or more (a scan of an iterable given one)
 SCALAR_FORMS = frozenset({"builtins.min", "builtins.max"})
 MIXED_THRESHOLD = 100.0
+# a function that also calls methods of objects we cannot see into (``self.fs.copy()``,
+# ``client.get_object()``) is cpu only when its visible work is heavy: those calls may be the
+# real work, or wait
+OPAQUE_BAR = 100.0
+# methods of str, bytes, list, dict, set and tuple: on an object we cannot type they are still no
+# wait and no hidden work
+PLAIN_METHODS = frozenset({
+    "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "join", "encode",
+    "decode", "startswith", "endswith", "replace", "format", "find", "rfind", "index", "rindex", "count",
+    "partition", "rpartition", "isdigit", "isalpha", "isalnum", "isspace", "title", "capitalize", "casefold",
+    "zfill", "ljust", "rjust", "center", "expandtabs", "translate", "hex", "fromhex", "to_bytes", "from_bytes",
+    "append", "extend", "insert", "pop", "remove", "clear", "copy", "sort", "reverse", "get", "items", "keys",
+    "values", "update", "setdefault", "popitem", "add", "discard", "union", "intersection", "difference",
+    "issubset", "issuperset", "symmetric_difference", "most_common", "appendleft", "popleft", "group",
+    "groups", "groupdict", "span", "start", "end", "bit_length", "conjugate", "is_integer", "as_integer_ratio",
+    "hexdigest", "digest", "tolist", "tobytes", "astype", "reshape", "sum", "mean", "std",
+})
 GIL_CALL_WEIGHT = 10.0
 LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
 CAP = 1e9
@@ -149,6 +166,7 @@ class Classifier:
         ev_io: List[Tuple[float, str]] = []
         ev_cpu: List[Tuple[float, str]] = []
         loop_io = [False] * len(fn.loops)
+        opaque = 0
 
         def mult_of(loop: int) -> float:
             m = 1.0
@@ -180,6 +198,8 @@ class Classifier:
                     s.io = min(CAP, s.io + m)
                     mark_io(call.loop)
                     ev_io.append((m, f"{path}:{call.line} {call.text}() waits ({protocol})"))
+                elif call.method is not None and call.method not in PLAIN_METHODS:
+                    opaque += 1  # self.fs.copy(), client.get_object(): it may wait, we cannot see
                 continue
             if target in p.functions:
                 if self.cold.match(target):
@@ -254,6 +274,8 @@ class Classifier:
             s.py = min(CAP, s.py + CPU_THRESHOLD)
             ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))
         self._decide(s)
+        if s.kind == "cpu" and opaque and s.py + s.gil < OPAQUE_BAR:
+            s.kind, s.releases_gil = "unknown", None  # light work beside calls we cannot see into
         s.evidence = _strongest(s.kind, ev_io, ev_cpu)
         return s
 
