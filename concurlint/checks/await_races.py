@@ -10,7 +10,8 @@ change the state in between and its update is lost:
 - a stale local: ``n = self.count`` ... ``await ...`` ... ``self.count = n + 1``.
 
 Not reported: the write or the read made while an ``asyncio.Lock`` (or any lock) is held
-(``async with self._lock:`` around the read, the await and the write); a re-read after the await;
+(``async with self._lock:`` around the read, the await and the write, or ``await
+self._lock.acquire()`` before them); a re-read after the await;
 ``ContextVar`` and the other values ``analysis.threads`` knows to be safe; a write that does not
 use what was read, or resets it to a constant; a test followed by a write of the state before the
 first await (the task claimed it: another task sees the new value). The await positions come from
@@ -56,8 +57,16 @@ def _uses(op: str, name: str) -> bool:
     return bool(name) and re.search(rf"(?<![\w.]){re.escape(name)}\b", op) is not None
 
 
-def _locked_spans(fn: Function) -> List[Tuple[int, int]]:
-    return [(a, b) for what, a, b in fn.async_withs if LOCKISH.search(what)]
+def _locked_spans(fn: Function, calls=None) -> List[Tuple[int, int]]:
+    """Where a lock is held: ``async with lock:`` blocks, and ``await lock.acquire()`` up to the
+    ``lock.release()`` on the same object (or the end of the function: released elsewhere)."""
+    spans = [(a, b) for what, a, b in fn.async_withs if LOCKISH.search(what)]
+    for c in calls or ():
+        recv = c.text[:-len(".acquire")] if c.text.endswith(".acquire") else None
+        if recv and c.awaited and LOCKISH.search(recv):
+            ends = [r.line for r in calls if r.text == recv + ".release" and r.line > c.line]
+            spans.append((c.line, min(ends) if ends else fn.end_line))
+    return spans
 
 
 def _inside(spans: List[Tuple[int, int]], *lines: int) -> bool:
@@ -86,7 +95,7 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
             locked = False
         else:
             if caller.qualname not in spans:
-                spans[caller.qualname] = _locked_spans(caller)
+                spans[caller.qualname] = _locked_spans(caller, list(project.calls_of(caller)))
             locked = _inside(spans[caller.qualname], call.line)
         held.setdefault(t, []).append(locked)
         # ``self.m()`` in a base class runs a subclass's override of ``m`` as well (only
@@ -128,7 +137,7 @@ class LostUpdateAcrossAwait(Rule):
                 continue
             if fn.cls and PRIMITIVE.search(fn.cls.rsplit(".", 1)[-1]):
                 continue
-            spans = _locked_spans(fn)
+            spans = _locked_spans(fn, [module.calls[i] for i in fn.calls])
             done = set()
             for i, w in enumerate(fn.accesses):
                 if w.locks or w.target in done or not (w.kind in ("write", "rmw") or w.op.startswith("[...] =")):
@@ -221,7 +230,25 @@ class LostUpdateAcrossAwait(Rule):
             return "medium"  # connect/start/close: usually one task calls it once
         if fn.name.startswith("_") and not fn.name.endswith("__") and not called:
             return "medium"  # a private helper whose callers are not seen: they may hold the lock
+        if r.kind == "check" and LostUpdateAcrossAwait.cached_query(module, fn, w):
+            return "medium"  # both tasks would store the same answer: a duplicate query, not a lost update
         return "high"
+
+    @staticmethod
+    def cached_query(module: ModuleFacts, fn: Function, w: Access) -> bool:
+        """``if self.cwd is None: self.cwd = await self.realpath(".")``: the value stored is what
+        one of the object's own methods answers to constant arguments (a host name, a working
+        directory); a resource taken from another object (``await self.pool.get_connection()``)
+        is not."""
+        for i in fn.calls:
+            c = module.calls[i]
+            if c.line != w.line or not c.awaited:
+                continue
+            head, _, method = c.text.rpartition(".")
+            if head in ("self", "cls") and method and all(a.kind == "literal" for a in c.args) \
+                    and all(v.kind == "literal" for v in c.kwargs.values()) and not c.star_args:
+                return True
+        return False
 
     @staticmethod
     def task_shared(project, cls: str) -> bool:
