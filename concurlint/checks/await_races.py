@@ -230,12 +230,12 @@ class LostUpdateAcrossAwait(Rule):
             return "medium"  # connect/start/close: usually one task calls it once
         if fn.name.startswith("_") and not fn.name.endswith("__") and not called:
             return "medium"  # a private helper whose callers are not seen: they may hold the lock
-        if r.kind == "check" and LostUpdateAcrossAwait.cached_query(module, fn, w):
+        if r.kind == "check" and LostUpdateAcrossAwait.cached_query(project, module, fn, w):
             return "medium"  # both tasks would store the same answer: a duplicate query, not a lost update
         return "high"
 
     @staticmethod
-    def cached_query(module: ModuleFacts, fn: Function, w: Access) -> bool:
+    def cached_query(project, module: ModuleFacts, fn: Function, w: Access) -> bool:
         """``if self.cwd is None: self.cwd = await self.realpath(".")``: the value stored is what
         one of the object's own methods answers to constant arguments (a host name, a working
         directory); a resource taken from another object (``await self.pool.get_connection()``)
@@ -245,6 +245,9 @@ class LostUpdateAcrossAwait(Rule):
             if c.line != w.line or not c.awaited:
                 continue
             head, _, method = c.text.rpartition(".")
+            callee = project.functions.get(project.call_target(c) or "")
+            if callee is None or callee.cls is None:
+                continue  # a callable held in an attribute (a token fetcher passed in): anything
             if head in ("self", "cls") and method and all(a.kind == "literal" for a in c.args) \
                     and all(v.kind == "literal" for v in c.kwargs.values()) and not c.star_args:
                 return True
