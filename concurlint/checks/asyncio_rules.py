@@ -440,6 +440,37 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     return "high"
 
 
+def _private_loops(ctx) -> frozenset:
+    """Coroutines that run alone on an event loop of their own in a worker thread: every call of
+    them is handed to ``asyncio.run()`` / ``loop.run_until_complete()`` inside a thread's body
+    (``class Heartbeat(Thread): def run(self): loop = asyncio.new_event_loop();
+    loop.run_until_complete(self._beat())``). Blocking there stalls no other coroutine."""
+    from concurlint.analysis.threads import thread_map
+
+    project = ctx.project
+    tm = ctx.shared(thread_map)
+    handed: Dict[str, set] = {}  # coroutine -> positions where a runner in a thread receives it
+    called: Dict[str, set] = {}  # coroutine -> positions of every call of it
+    for mod, call in project.all_calls():
+        t = project.call_target(call)
+        if t in project.functions and project.functions[t].is_async:
+            called.setdefault(t, set()).add((mod.path, call.line, call.col))
+        if t in LOOP_RUNNERS and call.args and call.args[0].kind == "call" and call.function:
+            fn = project.functions.get(call.function)
+            in_thread = tm.runs_in_thread(call.function) or (
+                fn is not None and fn.name == "run" and fn.cls is not None
+                and project.is_subclass(fn.cls, "threading.Thread"))
+            if not in_thread:
+                continue
+            coro = call.args[0]
+            for c in mod.calls:
+                if c.line == coro.line and c.col == coro.col:
+                    q = project.call_target(c)
+                    if q:
+                        handed.setdefault(q, set()).add((mod.path, c.line, c.col))
+    return frozenset(q for q, where in handed.items() if called.get(q, set()) <= where)
+
+
 class BlockingCallInAsyncFunction(Rule):
     code = "CCL501"
 
@@ -447,15 +478,18 @@ class BlockingCallInAsyncFunction(Rule):
         project = ctx.project
         walker: _Walker = ctx.shared(_blocking_walker)
         nonblocking = ctx.shared(_nonblocking_sockets)
+        private = ctx.shared(_private_loops)
         for fn in _coroutines(module):
+            alone = fn.qualname in private  # on a loop of its own in a thread: it blocks only itself
             for call in _calls(module, fn):
                 target = project.call_target(call)
                 if target in THREAD_WAITS or _ready(fn, call):
                     continue  # CCL504 names the asyncio replacement; or the data is there
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
-                    conf = blocking_confidence(project, module, fn, (), wait_weight(target or ""), module.module,
-                                               in_loop=_per_item(fn, call, target))
+                    conf = "low" if alone else blocking_confidence(
+                        project, module, fn, (), wait_weight(target or ""), module.module,
+                        in_loop=_per_item(fn, call, target))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      confidence=conf, root=_file_root(module, fn, call, target))
                     continue
@@ -466,8 +500,9 @@ class BlockingCallInAsyncFunction(Rule):
                 if r is None or _skipped_chain(project, r.chain):
                     continue
                 end = project.function_module.get(r.chain[-1])
-                conf = blocking_confidence(project, module, fn, r.chain, r.weight,
-                                           end.module if end is not None else "", in_loop=_per_item(fn, call))
+                conf = "low" if alone else blocking_confidence(
+                    project, module, fn, r.chain, r.weight, end.module if end is not None else "",
+                    in_loop=_per_item(fn, call))
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
@@ -542,13 +577,14 @@ class ThreadingLockInAsyncFunction(Rule):
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
         shared = None
+        private = ctx.shared(_private_loops)
         for fn in _coroutines(module):
             if shared is None:
                 shared = _sync_users(module)
 
             def confidence(text: str, lock: bool = True) -> str:
-                if is_test_code(module.module, fn.qualname):
-                    return "low"
+                if is_test_code(module.module, fn.qualname) or fn.qualname in private:
+                    return "low"  # a test helper; or alone on its own loop in a thread: a wait paces it
                 # a lock also taken by synchronous code: held for microseconds on both sides, and
                 # an asyncio lock would not work for the threads (docs/precision.md), so the
                 # advice would be wrong. A wait (Event.wait, Queue.get) can last as long as the
