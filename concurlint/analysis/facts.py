@@ -127,6 +127,9 @@ class Function:
     awaits: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of every `await`
     # parameters whose default is a number, a bool or None: (name, its source text)
     defaults: Tuple[Tuple[str, str], ...] = ()
+    # `if` bodies run only when a name compares so to a constant (one conjunct of the test):
+    # (name, op: "==" "!=" "is" "is not" "truthy" "falsy", the constant's source, first line, last line)
+    guards: Tuple[Tuple[str, str, str, int, int], ...] = ()
     # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
     async_withs: List[Tuple[str, int, int]] = field(default_factory=list)
 

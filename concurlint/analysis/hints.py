@@ -71,3 +71,47 @@ def is_request_handler(params: Iterable[str]) -> bool:
     """Runs once per request: ASGI's ``receive`` and ``send`` callables, or a ``request``."""
     names = set(params)
     return {"receive", "send"} <= names or bool(names & _HANDLER_PARAMS)
+
+
+def argument_for(fn, param: str, call):
+    """What ``call`` (a call of ``fn``) gives ``param``: the argument's Value, the parameter's
+    default as source text when the call leaves it out (``"1"``, ``"None"``), or None when that
+    cannot be told (``*args``/``**kwargs`` at the call, a default that is not a constant)."""
+    value = call.kwargs.get(param)
+    if value is not None:
+        return value
+    if param not in fn.params:
+        return None
+    index = fn.params.index(param)
+    if fn.cls is not None and "." in call.text and fn.params[:1] in (["self"], ["cls"]):
+        index -= 1  # obj.method(...): the instance is the first parameter
+    if call.star_args or "**" in call.kwargs:
+        return None
+    if 0 <= index < len(call.args):
+        return call.args[index]
+    return dict(fn.defaults).get(param)
+
+
+def guard_holds(fn, line: int, call) -> bool:
+    """Can the code at ``line`` of ``fn`` run when ``call`` calls ``fn``? False when an ``if``
+    around it tests a parameter against a constant and the call's argument (or the default it
+    keeps) is a constant that fails the test (``if workers != 1:`` and ``workers`` left at 1)."""
+    import ast
+
+    for name, op, const, first, last in getattr(fn, "guards", ()):
+        if not (first <= line <= last) or name not in fn.params:
+            continue
+        given = argument_for(fn, name, call)
+        text = given if isinstance(given, str) else (given.text if given is not None and given.kind == "literal" else None)
+        if text is None:
+            continue
+        try:
+            value, c = ast.literal_eval(text), ast.literal_eval(const)
+        except (ValueError, SyntaxError):
+            continue
+        holds = {"==": value == c, "!=": value != c, "is": value is c or value == c and c is None,
+                 "is not": not (value is c or value == c and c is None),
+                 "truthy": bool(value), "falsy": not value}[op]
+        if not holds:
+            return False
+    return True

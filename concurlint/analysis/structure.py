@@ -89,6 +89,9 @@ class StructureCollector:
         self.visit(node.test)
         self.in_test -= 1
         fn = self.function
+        if fn is not None:
+            first, last = node.body[0].lineno, _last_line(node.body)
+            fn.guards += tuple((name, op, const, first, last) for name, op, const in _guards(node.test))
         if fn is not None and node.orelse:
             fn.branches.append((node.body[0].lineno, _last_line(node.body),
                                 node.orelse[0].lineno, _last_line(node.orelse)))
@@ -114,6 +117,25 @@ class StructureCollector:
 def _last_line(stmts) -> int:
     last = stmts[-1]
     return getattr(last, "end_lineno", None) or last.lineno
+
+
+_GUARD_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not"}
+
+
+def _guards(test: ast.AST):
+    """The conjuncts of an ``if`` test that compare a name to a constant (``workers != 1``,
+    ``mode is None``, ``multiprocess``, ``not dry_run``): the body runs only if each holds."""
+    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    for t in parts:
+        if isinstance(t, ast.Name):
+            yield t.id, "truthy", "True"
+        elif isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not) and isinstance(t.operand, ast.Name):
+            yield t.operand.id, "falsy", "False"
+        elif isinstance(t, ast.Compare) and len(t.ops) == 1 and type(t.ops[0]) in _GUARD_OPS \
+                and isinstance(t.left, ast.Name) and isinstance(t.comparators[0], ast.Constant):
+            value = t.comparators[0].value
+            if value is None or isinstance(value, (bool, int, float, str)):
+                yield t.left.id, _GUARD_OPS[type(t.ops[0])], repr(value)
 
 
 def _narrowing(node: ast.If) -> Optional[Tuple[str, Value, int]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts, Value
-from concurlint.analysis.hints import first_lifecycle, is_memoised, is_request_handler, is_test_code
+from concurlint.analysis.hints import argument_for, first_lifecycle, is_memoised, is_request_handler, is_test_code
 from concurlint.knowledge import Matcher
 from concurlint.registry import Finding, Rule
 
@@ -367,18 +367,12 @@ def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optiona
 
 def _passes_nonzero(fn: Function, param: str, call: Call) -> bool:
     """Does ``call`` (of ``fn``) give ``param`` a value other than zero (by default too)?"""
-    value = call.kwargs.get(param)
-    if value is None and param in fn.params:
-        index = fn.params.index(param)
-        if fn.cls is not None and "." in call.text and fn.params[:1] in (["self"], ["cls"]):
-            index -= 1  # obj.method(...): the instance is the first parameter
-        if 0 <= index < len(call.args) and not call.star_args:
-            value = call.args[index]
-        elif call.star_args or call.kwargs.get("**"):
-            return True  # passed through *args / **kwargs: unknown
-    if value is None:
-        return dict(fn.defaults).get(param) not in ZERO
-    return not _literal_false(value)
+    given = argument_for(fn, param, call)
+    if given is None:
+        return call.star_args or "**" in call.kwargs or dict(fn.defaults).get(param) not in ZERO
+    if isinstance(given, str):
+        return given not in ZERO  # the default it keeps
+    return not _literal_false(given)
 
 
 def _coroutines(module: ModuleFacts) -> Iterator[Function]:

@@ -14,6 +14,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from concurlint.advice import ctx_advice
 from concurlint.analysis.dispatch import iteration_count, literal_length
+from concurlint.analysis.hints import guard_holds
 from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.knowledge import Matcher
 from concurlint.registry import Finding, Rule
@@ -138,7 +139,8 @@ class PoolCreatedPerCall(Rule):
                 continue  # created and kept (lazy init, a factory): not torn down per call
             if callers is None:
                 callers = ctx.shared(_loop_callers)
-            sites = callers.get(call.function, [])
+            # callers whose arguments let the pool be made (not `workers` left at 1 under `if workers != 1:`)
+            sites = [(m, c) for m, c in callers.get(call.function, []) if fn is None or guard_holds(fn, call.line, c)]
             if not sites:
                 continue
             cmod, ccall = sites[0]
