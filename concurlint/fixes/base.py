@@ -194,13 +194,27 @@ class _PathReplace(cst.CSTTransformer):
         return self.new if original_node is self.old else updated_node
 
 
-def _walk_names(node: cst.CSTNode):
+def walk(node: cst.CSTNode):
+    """Every node of the tree under ``node`` (``node`` included), in no particular order."""
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, cst.Name):
-            yield n
+        yield n
         stack.extend(n.children)
+
+
+def _walk_names(node: cst.CSTNode):
+    return (n for n in walk(node) if isinstance(n, cst.Name))
+
+
+def nested_scope(source: FixSource, node: cst.CSTNode, stop: cst.CSTNode) -> bool:
+    """Is ``node`` inside a function, class or lambda that is itself inside ``stop``?"""
+    for anc in source.ancestors(node):
+        if anc is stop:
+            return False
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            return True
+    return False
 
 
 def fresh_name(taken: set, base: str) -> str:

@@ -26,7 +26,7 @@ from typing import List, Optional
 import libcst as cst
 
 from concurlint.fixes.base import UNSAFE, FixSource, Proposal, add_import, attr, fresh_name, import_binding, \
-    name_free_in
+    name_free_in, nested_scope, walk
 
 CREATE_TASK = {"asyncio.create_task", "asyncio.tasks.create_task"}
 TASK_GROUP = {"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup"}
@@ -53,7 +53,7 @@ def propose_group(source: FixSource, call: cst.Call, line: cst.CSTNode, fn: cst.
     asyncio_name, needs_import = import_binding(source, "asyncio")
     if asyncio_name is None or not name_free_in(source, loop, asyncio_name):
         return None
-    taken = {n.value for n in _walk(fn) if isinstance(n, cst.Name)} | source.module_names()
+    taken = {n.value for n in walk(fn) if isinstance(n, cst.Name)} | source.module_names()
     group = fresh_name(taken, "tg")
     body = loop.visit(_ToGroup({id(c) for c in calls}, group)).with_changes(leading_lines=[])
     wrapped = cst.With(
@@ -78,14 +78,6 @@ class _ToGroup(cst.CSTTransformer):
         if id(original) in self.targets:
             return updated.with_changes(func=attr(self.group, "create_task"))
         return updated
-
-
-def _walk(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(n.children)
 
 
 def _is_generator(fn: cst.FunctionDef) -> bool:
@@ -114,7 +106,7 @@ def _ends_here(source: FixSource, stmt: cst.CSTNode) -> bool:
     ret = after[0].body[0]
     return isinstance(ret, cst.Return) and (ret.value is None or isinstance(
         ret.value, (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Dict, cst.Tuple, cst.List))
-        and not any(isinstance(n, (cst.Call, cst.Await, cst.Subscript, cst.Attribute)) for n in _walk(ret.value)))
+        and not any(isinstance(n, (cst.Call, cst.Await, cst.Subscript, cst.Attribute)) for n in walk(ret.value)))
 
 
 def _owning_loop(source: FixSource, line: cst.CSTNode, fn: cst.FunctionDef) -> Optional[cst.CSTNode]:
@@ -159,7 +151,7 @@ def _enclosing_group(source: FixSource, loop: cst.CSTNode, fn: cst.FunctionDef) 
 def _dropped_in(source: FixSource, loop: cst.CSTNode) -> List[cst.Call]:
     """The calls of this file's CCL503 findings inside ``loop`` that are dropped
     ``asyncio.create_task`` statements of this function (one group takes them all)."""
-    inside = {id(n) for n in _walk(loop)}
+    inside = {id(n) for n in walk(loop)}
     out = []
     for f in source.findings:
         if f.code != "CCL503":
@@ -167,14 +159,7 @@ def _dropped_in(source: FixSource, loop: cst.CSTNode) -> List[cst.Call]:
         for c in source.nodes_at(f.line, f.col, (cst.Call,))[:1]:
             expr = source.parents.get(c)
             if (id(c) in inside and isinstance(expr, cst.Expr) and CREATE_TASK & source.qualified_names(c.func)
-                    and not any(isinstance(a, (cst.FunctionDef, cst.Lambda, cst.ClassDef))
-                                for a in _between(source, c, loop))):
+                    and not nested_scope(source, c, loop)):
                 out.append(c)
     return out
 
-
-def _between(source: FixSource, node: cst.CSTNode, stop: cst.CSTNode):
-    for anc in source.ancestors(node):
-        if anc is stop:
-            return
-        yield anc

@@ -30,7 +30,7 @@ from typing import List, Optional, Tuple
 
 import libcst as cst
 
-from concurlint.fixes.base import UNSAFE, FixSource, Outcome, Proposal, Unfixable, fresh_name
+from concurlint.fixes.base import UNSAFE, FixSource, Outcome, Proposal, Unfixable, fresh_name, nested_scope, walk
 
 # the pool method -> (how a result is checked, the collection's name, one item's name)
 FUTURES = {"submit": ("result", "futures", "future")}
@@ -61,7 +61,7 @@ def propose(source: FixSource, finding) -> Outcome:
         return Unfixable("waiting for the result in a coroutine would block the event loop; "
                          "await asyncio.wrap_future(...) (or loop.run_in_executor) instead")
     # names the new ones must not shadow: the function's own and the module's
-    taken = {n.value for n in _walk(fn) if isinstance(n, cst.Name)} | source.module_names() if fn is not None \
+    taken = {n.value for n in walk(fn) if isinstance(n, cst.Name)} | source.module_names() if fn is not None \
         else source.all_names()
     if method in ITERATORS:
         if not isinstance(small, cst.Expr):
@@ -145,7 +145,7 @@ def _returns_inside(node: cst.CSTNode) -> bool:
 def _dropped_in(source: FixSource, loop: cst.CSTNode, check: str) -> List[cst.Call]:
     """The calls of this file's CCL602 findings inside ``loop`` that are checked like ``check``
     and are whole statements of the loop (all go into one list)."""
-    inside = {id(n) for n in _walk(loop)}
+    inside = {id(n) for n in walk(loop)}
     out = []
     for f in source.findings:
         if f.code != "CCL602":
@@ -155,26 +155,9 @@ def _dropped_in(source: FixSource, loop: cst.CSTNode, check: str) -> List[cst.Ca
             continue
         kind = FUTURES.get(c.func.attr.value) or ASYNC_RESULTS.get(c.func.attr.value)
         stmt, _small = _statement(source, c)
-        if kind is not None and kind[0] == check and stmt is not None and not _nested_scope(source, c, loop):
+        if kind is not None and kind[0] == check and stmt is not None and not nested_scope(source, c, loop):
             out.append(c)
     return out
-
-
-def _nested_scope(source: FixSource, node: cst.CSTNode, stop: cst.CSTNode) -> bool:
-    for anc in source.ancestors(node):
-        if anc is stop:
-            return False
-        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            return True
-    return False
-
-
-def _walk(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(n.children)
 
 
 def _collect(source: FixSource, loop: cst.CSTNode, call: cst.Call, check: str, plural: str, single: str,

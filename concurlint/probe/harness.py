@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+# the child's own walk of /proc (standard library only, so the parent can share it)
+from concurlint.probe._runner import _descendants
+
 SCHEMA_ID = "concurlint-probe/1"
 ALL_MODES = ("serial", "threads", "processes", "asyncio", "interpreters")
 MODELS = ("serial", "threads", "processes", "asyncio", "interpreters", "free-threading")
@@ -230,32 +233,6 @@ def _signal_name(rc: int) -> str:
         return signal.Signals(-rc).name
     except (ValueError, AttributeError):
         return "signal %d" % -rc
-
-
-def _descendants(pid: int) -> List[int]:
-    """Every process below ``pid``, parents before children (Linux ``/proc``; else none)."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    children: Dict[int, List[int]] = {}
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry, "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue
-    out: List[int] = []
-    todo = [pid]
-    while todo:
-        for kid in children.get(todo.pop(), ()):
-            if kid not in out:
-                out.append(kid)
-                todo.append(kid)
-    return out
 
 
 def _signal_all(pids, sig) -> None:
