@@ -15,6 +15,7 @@ is worth acting on (docs/precision.md):
 """
 from __future__ import annotations
 
+import ast
 import re
 from typing import Iterable, Optional
 
@@ -96,8 +97,6 @@ def guard_holds(fn, line: int, call) -> bool:
     """Can the code at ``line`` of ``fn`` run when ``call`` calls ``fn``? False when an ``if``
     around it tests a parameter against a constant and the call's argument (or the default it
     keeps) is a constant that fails the test (``if workers != 1:`` and ``workers`` left at 1)."""
-    import ast
-
     for name, op, const, first, last in getattr(fn, "guards", ()):
         if not (first <= line <= last) or name not in fn.params:
             continue
@@ -109,9 +108,10 @@ def guard_holds(fn, line: int, call) -> bool:
             value, c = ast.literal_eval(text), ast.literal_eval(const)
         except (ValueError, SyntaxError):
             continue
-        holds = {"==": value == c, "!=": value != c, "is": value is c or value == c and c is None,
-                 "is not": not (value is c or value == c and c is None),
-                 "truthy": bool(value), "falsy": not value}[op]
-        if not holds:
+        if not _GUARD_TESTS[op](value, c):
             return False
     return True
+
+
+_GUARD_TESTS = {"==": lambda v, c: v == c, "!=": lambda v, c: v != c, "is": lambda v, c: v is c,
+                "is not": lambda v, c: v is not c, "truthy": lambda v, c: bool(v), "falsy": lambda v, c: not v}
