@@ -17,13 +17,12 @@ share (coroutines and their calls, the weights) is here.
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
-from concurlint.analysis.facts import Call, Function, ModuleFacts, Value
-from concurlint.analysis.hints import argument_for, first_lifecycle, is_memoised, is_request_handler, is_test_code
-from concurlint.knowledge import Matcher
+from concurlint.analysis.facts import Call, Function, ModuleFacts
+from concurlint.analysis.hints import first_lifecycle, is_memoised, is_request_handler, is_test_code
+from concurlint.checks.sync_reach import TIMEOUT_ARGS, Reach, _literal_false, _timeout_of, _Walker
 from concurlint.registry import Finding, Rule
 
 # ---------------------------------------------------------------- knowledge local to these rules
@@ -145,23 +144,6 @@ def _chain_text(chain: Tuple[str, ...]) -> str:
     return " -> ".join(names)
 
 
-# waits that take a timeout: (its position, its keyword)
-TIMEOUT_ARGS = {
-    "select.select": (3, "timeout"), "select.poll.poll": (0, "timeout"), "select.epoll.poll": (0, "timeout"),
-    "select.devpoll.poll": (0, "timeout"), "selectors.BaseSelector.select": (0, "timeout"),
-}
-ZERO = ("0", "0.0", "False")
-
-
-def _timeout_of(call: Call, target: str) -> Optional[Value]:
-    pos, key = TIMEOUT_ARGS[target]
-    return call.kwargs.get(key) or (call.args[pos] if len(call.args) > pos else None)
-
-
-def _literal_false(v: Optional[Value]) -> bool:
-    return v is not None and v.kind == "literal" and v.text in ("False", "0", "0.0")
-
-
 def _nonblocking_wait(call: Call, target: str) -> bool:
     """``lock.acquire(False)``, ``acquire(timeout=0)``, ``q.get(block=False)``, ``q.get(False)``:
     calls of a waiting API that return at once."""
@@ -242,137 +224,6 @@ def _local_resolution(call: Call) -> bool:
         text = host.text.strip("'\"")
         return host.text in LOCAL_HOSTS or text.replace(".", "").isdigit() or ":" in text
     return False
-
-
-# ---------------------------------------------------------------- reachability through sync code
-@dataclass
-class Reach:
-    chain: Tuple[str, ...]  # functions from the caller's callee down to the one making the call
-    desc: str
-    path: str
-    line: int
-    col: int
-    weight: float = 3  # wait_weight of the call (3 network/process/sleep, 2 files, 1 metadata)
-
-
-class _Walker:
-    """The shortest chain from a synchronous project function to a call matching ``pred``,
-    without leaving synchronous code (async callees are not run by calling them; generators only
-    when iterated) and without entering diagnostics-only code (``cold-paths`` in the knowledge
-    base: a warning or a traceback being formatted is not the loop's normal work).
-
-    Computed once for the whole project: functions that make a matching call directly are at
-    distance 1, and a breadth-first walk over the reversed call graph gives every other function
-    its nearest one, so the chain shown is the shortest, whatever the depth."""
-
-    def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]],
-                 weight: Callable[[str], int] = lambda target: 3):
-        self.p = project
-        self.pred = pred
-        self.weight = weight
-        self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
-        self.table: Optional[Dict[str, Reach]] = None
-        self.conditional: Dict[str, Tuple[str, Reach]] = {}
-
-    def runs(self, call: Call, target: Optional[str]) -> Optional[Function]:
-        """The sync project function this call runs on the caller's thread, if any."""
-        if target is None:
-            return None
-        fn = self.p.functions.get(target)
-        if fn is None or fn.is_async or self.cold.match(target):
-            return None
-        if fn.is_generator and call.use != "iter":
-            return None
-        return fn
-
-    def _build(self) -> Dict[str, Reach]:
-        p = self.p
-        table: Dict[str, Reach] = {}
-        callers: Dict[str, List[Tuple[str, Call]]] = {}
-        queue: deque = deque()
-        self.conditional = {}
-        for q, fn in p.functions.items():
-            if fn.is_async or self.cold.match(q):
-                continue
-            mod = p.function_module[q]
-            for call in p.calls_of(fn):
-                target = p.call_target(call)
-                desc = self.pred(call, target)
-                param = _param_condition(fn, call, target) if desc is not None else None
-                if param is not None:
-                    # waits only when the caller passes a non-zero value for `param`
-                    self.conditional.setdefault(q, (param, Reach((q,), desc, mod.path, call.line, call.col,
-                                                                  self.weight(target or ""))))
-                    continue
-                if desc is not None:
-                    # the call in this function that waits longest is the one to name
-                    w = self.weight(target or "")
-                    if q not in table:
-                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w)
-                        queue.append(q)
-                    elif w > table[q].weight:
-                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w)
-                    continue
-                callee = self.runs(call, target)
-                if callee is not None and callee.qualname != q:
-                    callers.setdefault(callee.qualname, []).append((q, call))
-        for q, (param, r) in self.conditional.items():
-            if q in table:
-                continue
-            for caller, call in callers.get(q, ()):
-                if caller not in table and _passes_nonzero(p.functions[q], param, call):
-                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight)
-                    queue.append(caller)
-        while queue:
-            q = queue.popleft()
-            r = table[q]
-            for caller, _call in callers.get(q, ()):
-                if caller not in table:
-                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight)
-                    queue.append(caller)
-        return table
-
-    def reach(self, q: str, call: Optional[Call] = None) -> Optional[Reach]:
-        """The nearest matching call below ``q``; with ``call`` (the call of ``q`` being
-        judged), also a wait that depends on what that call passes (``timeout=5``)."""
-        if self.table is None:
-            self.table = self._build()
-        r = self.table.get(q)
-        if r is None and call is not None and q in self.conditional:
-            param, r = self.conditional[q]
-            if not _passes_nonzero(self.p.functions[q], param, call):
-                return None
-        return r
-
-
-def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optional[str]:
-    """The parameter of ``fn`` the wait depends on, when a zero makes it return at once: the
-    timeout of a ``select``/``poll`` given as a parameter whose default is 0
-    (``def select(self, sock, timeout=0): select.select([sock], [], [], timeout)``), or the count
-    of the ``for _ in range(n)`` loop around it (``n=0``: it never runs)."""
-    if target in TIMEOUT_ARGS:
-        t = _timeout_of(call, target)
-        if t is not None and t.kind == "name" and dict(fn.defaults).get(t.text) in ZERO:
-            return t.text
-    i = call.loop
-    while 0 <= i < len(fn.loops):
-        loop = fn.loops[i]
-        if loop.desc.startswith("for loop over range(") and loop.desc.endswith(")"):
-            n = loop.desc[len("for loop over range("):-1]
-            if n in fn.params:
-                return n
-        i = loop.parent
-    return None
-
-
-def _passes_nonzero(fn: Function, param: str, call: Call) -> bool:
-    """Does ``call`` (of ``fn``) give ``param`` a value other than zero (by default too)?"""
-    given = argument_for(fn, param, call)
-    if given is None:
-        return call.star_args or "**" in call.kwargs or dict(fn.defaults).get(param) not in ZERO
-    if isinstance(given, str):
-        return given not in ZERO  # the default it keeps
-    return not _literal_false(given)
 
 
 def _coroutines(module: ModuleFacts) -> Iterator[Function]:
