@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.hints import guard_holds
 from concurlint.analysis.walk import Walk, drive
 
 INF = (10 ** 9, 0)
@@ -326,7 +327,10 @@ class ProcessModel:
         if site is not None:
             ts = ThreadStart(site.module, site.call, f"{site.api} running {_short(fn)}")
             return Running(ts)
+        here = self.project.functions.get(fn)
         for m2, c2 in self.callers.get(fn, []):
+            if here is not None and not guard_holds(here, call.line, c2):
+                continue  # `if multiprocess:` around the call, and this caller leaves it False
             r = yield self._running_at(m2, c2, depth + 1, seen)
             if r is not None:
                 return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(fn)}")])
