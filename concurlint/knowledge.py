@@ -184,6 +184,8 @@ class Knowledge:
         types = tables.get("types", {})
         self.returns: Dict[str, str] = dict(types.get("returns", {}))
         self.aliases: Dict[str, str] = dict(types.get("aliases", {}))
+        # constructors whose object does not block when one of these keywords is passed
+        self.nonblocking: Dict[str, List[str]] = {k: list(v) for k, v in types.get("nonblocking", {}).items()}
         self.tables = tables
         lists = {c: list(calls.get(c, [])) for c in CATEGORIES}
         for c, names in (extra or {}).items():

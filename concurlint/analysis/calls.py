@@ -45,7 +45,7 @@ class CallCollector:
             method=method if method else (node.func.attr if isinstance(node.func, ast.Attribute) else None),
             receiver=receiver,
             args=[self.describe(a) for a in node.args],
-            kwargs={k.arg: self.describe(k.value) for k in node.keywords if k.arg},
+            kwargs=self.keyword_values(node),
             star_args=any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords),
             loop=self.loop_stack[-1] if self.loop_stack else -1,
             awaited=id(node) in self.awaited,

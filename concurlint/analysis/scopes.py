@@ -32,7 +32,8 @@ LOCAL = Value("local")
 
 
 class _Scope:
-    __slots__ = ("function", "values", "globals", "self_name", "cls", "is_async", "local_defs", "comprehension")
+    __slots__ = ("function", "values", "globals", "self_name", "cls", "is_async", "local_defs", "comprehension",
+                 "dict_keys")
 
     def __init__(self, function: Optional[Function], cls: Optional[ClassInfo] = None, comprehension: bool = False):
         self.function = function
@@ -44,6 +45,9 @@ class _Scope:
         self.local_defs: Dict[str, Value] = {}
         # a comprehension's own scope inside a function: its targets are not the function's names
         self.comprehension = comprehension
+        # the string keys stored into a local dict (``kwargs["async_"] = True``): what a
+        # ``**kwargs`` splat passes besides what the caller gave
+        self.dict_keys: Dict[str, Dict[str, Value]] = {}
 
 
 class ScopeCollector:

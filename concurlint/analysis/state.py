@@ -187,12 +187,20 @@ class StateCollector:
         v = self.describe(node.value)
         for t in node.targets:
             if isinstance(t, ast.Subscript):
+                self._store_key(t, v)
                 self.visit(t.value)
                 self.visit(t.slice)
             elif isinstance(t, ast.Attribute):
                 self.visit(t.value)
             self._write_target(t, "write", "= " + _short(self.segment(node.value, 30)))
             self.bind(t, v, node)
+
+    def _store_key(self, target: ast.Subscript, v: Value) -> None:
+        """``kwargs["async_"] = ...`` in a function: remember the key for ``f(**kwargs)``."""
+        key = target.slice
+        if self.function is not None and isinstance(target.value, ast.Name) \
+                and isinstance(key, ast.Constant) and isinstance(key.value, str):
+            self.scope.dict_keys.setdefault(target.value.id, {})[key.value] = v
 
     @staticmethod
     def _mark_into(fn: Function, first: int, value: ast.AST, name: str) -> None:

@@ -334,6 +334,8 @@ class ValueCollector:
         if target in ("builtins.iter", "builtins.map", "builtins.filter", "builtins.zip", "builtins.enumerate"):
             return Value("generator", target, text, line, col)
         rtype = self.kb.returns.get(target)
+        if rtype is not None and self.asks_nonblocking(target, node):
+            return Value("call", None, text, line, col)  # its methods are not the blocking ones
         if rtype is None and target.startswith("builtins.") and target[9:] in ("list", "dict", "set", "bytearray", "tuple"):
             rtype = target
         if rtype is not None:
@@ -362,6 +364,27 @@ class ValueCollector:
         inner = [self.describe(node.func)] if isinstance(node.func, ast.Call) else []
         inner += [self.describe(a) for a in node.args[:8]]
         return Value("call", target, text, line, col, inner=inner)
+
+    def keyword_values(self, node: ast.Call) -> Dict[str, Value]:
+        """The keywords a call passes: those written, and the keys its function stored into a
+        dict it splats (``kwargs["async_"] = True`` ... ``connect(dsn, **kwargs)``)."""
+        out: Dict[str, Value] = {}
+        for k in node.keywords:
+            if k.arg is None and isinstance(k.value, ast.Name) and self.function is not None:
+                for key, v in self.scope.dict_keys.get(k.value.id, {}).items():
+                    out.setdefault(key, v)
+            elif k.arg:
+                out[k.arg] = self.describe(k.value)
+        return out
+
+    def asks_nonblocking(self, target: str, node: ast.Call) -> bool:
+        """The call opens its object in non-blocking mode (``psycopg2.connect(dsn, async_=True)``,
+        the knowledge base's ``nonblocking`` table): the object's methods return at once."""
+        names = self.kb.nonblocking.get(target)
+        if not names:
+            return False
+        kwargs = self.keyword_values(node)
+        return any(name in kwargs and not _literal_false(kwargs[name]) for name in names)
 
     def _receiver_value(self, node: ast.Call) -> Optional[Value]:
         if isinstance(node.func, ast.Attribute):
@@ -492,3 +515,7 @@ def _const_int(node: ast.AST) -> Optional[int]:
         r = op(a, b)
         return r if abs(r) < 10 ** 15 else None
     return None
+
+
+def _literal_false(v: Value) -> bool:
+    return v.kind == "literal" and v.text in ("False", "0", "None")

@@ -175,6 +175,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
+    if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
+        return None  # psycopg2.connect(dsn, async_=True): returns at once, the caller polls it
     cat = project.kb.category(target)
     if cat is None or cat[0] != "io":
         return None
