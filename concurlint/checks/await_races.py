@@ -37,6 +37,11 @@ PRIMITIVE = re.compile(r"(Lock|Semaphore|Condition|Event|Queue|Barrier|Limiter|M
 STATE_MACHINE = re.compile(r"==|!=|\bis\s+(not\s+)?(?!None\b)\w")
 # objects made to be used by many tasks at once
 TASK_SHARED = re.compile(r"(Client|Pool|Cache|Session|Registry|Manager|Limiter|Scheduler|Broker)$")
+# awaited calls that hand out a resource someone must give back or close: a second task's
+# overwrite leaks the first one's (`self.conn = await pool.get_connection()`); and tokens: an
+# authorisation server that rotates them revokes the first task's when it issues the second
+RESOURCE = re.compile(r"acquire|connect|connection|open|create|spawn|start|lease|checkout|session|client|"
+                      r"channel|socket|transport|stream|cursor|subscribe|lock|pool|new|token|refresh", re.I)
 
 
 class _Pos:
@@ -232,7 +237,23 @@ class LostUpdateAcrossAwait(Rule):
             return "medium"  # a private helper whose callers are not seen: they may hold the lock
         if r.kind == "check" and LostUpdateAcrossAwait.cached_query(project, module, fn, w):
             return "medium"  # both tasks would store the same answer: a duplicate query, not a lost update
+        if r.kind == "check" and LostUpdateAcrossAwait.lazy_answer(module, fn, w, r):
+            return "medium"  # both tasks load an equivalent value: a duplicate load, not a leak
         return "high"
+
+    @staticmethod
+    def lazy_answer(module: ModuleFacts, fn: Function, w: Access, r: Access) -> bool:
+        """``if self._credentials is None: self._credentials = await provider.load_credentials()``:
+        lazy initialisation from an awaited call that answers a question (credentials, a
+        configuration, a path); two tasks both load it and the second value replaces an equally
+        good first. Not when the call hands out a resource to release (a connection, a lease):
+        the overwritten one leaks."""
+        if not (re.search(r"\bis\s+None\b", r.op) or r.op.lstrip().startswith("not ")):
+            return False
+        if not w.op.startswith("= await"):
+            return False
+        awaited = [module.calls[i] for i in fn.calls if module.calls[i].line == w.line and module.calls[i].awaited]
+        return bool(awaited) and not any(RESOURCE.search(c.text) for c in awaited)
 
     @staticmethod
     def cached_query(project, module: ModuleFacts, fn: Function, w: Access) -> bool:
