@@ -20,12 +20,14 @@ first await (the task claimed it: another task sees the new value). The await po
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
 from concurlint.analysis.hints import is_lifecycle, is_test_code
 from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import is_thread_safe_value, state_info
+from concurlint.checks.asyncio_rules import TASK_FACTORIES
+from concurlint.checks.asyncio_tasks import _target_at
 from concurlint.registry import Finding, Rule
 
 Pos = Tuple[int, int]
@@ -78,6 +80,15 @@ def _inside(spans: List[Tuple[int, int]], *lines: int) -> bool:
     return any(all(a <= ln <= b for ln in lines) for a, b in spans)
 
 
+def _rechecked_under_lock(fn: Function, spans: List[Tuple[int, int]], w: Access) -> bool:
+    """Double-checked locking: the write sits under a lock after a test of the same state under
+    that lock (``if key in self._conns: ...`` then ``async with self._lock: if key in
+    self._conns: return ...; self._conns[key] = await connect()``): the test outside only skips
+    the lock when the work is done."""
+    return any(a <= c.line < w.line <= b for a, b in spans for c in fn.accesses
+               if c.target == w.target and (c.kind == "check" or c.in_check))
+
+
 def _called_under_lock(ctx) -> Tuple[set, set]:
     """(coroutines every project caller awaits while holding a lock: the lock covers them,
     functions the project calls at all)."""
@@ -116,6 +127,46 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
     return {q for q, flags in held.items() if all(flags)}, set(held)
 
 
+def _task_drivers(ctx) -> Tuple[Dict[str, int], Dict[str, List[str]]]:
+    """(coroutine -> how many places start it as a task, function -> the functions that call
+    it). A task factory is asyncio's or a project helper named like one (``util.create_task``)."""
+    project = ctx.project
+    started: Dict[str, int] = {}
+    callers: Dict[str, List[str]] = {}
+    bodies = set()  # where the coroutine call handed to a factory is written: not a direct call
+    for mod, call in project.all_calls():
+        t = project.call_target(call) or ""
+        if t in TASK_FACTORIES or (t in project.functions and t.rsplit(".", 1)[-1] in ("create_task", "ensure_future")):
+            coro = call.args[0] if call.args else None
+            if coro is not None and coro.kind == "call":
+                body = coro.qualname or _target_at(project, mod, coro)
+                if body in project.functions:
+                    started[body] = started.get(body, 0) + 1
+                    bodies.add((mod.path, coro.line, coro.col))
+    for mod, call in project.all_calls():
+        t = project.call_target(call)
+        if t in project.functions and call.function and (mod.path, call.line, call.col) not in bodies:
+            callers.setdefault(t, []).append(call.function)
+    return started, callers
+
+
+def _one_task(project, fn: Function, drivers, depth: int = 0) -> bool:
+    """Only one task ever runs ``fn``: it is the body of a task started at one place and called
+    nowhere else (``self._task = create_task(self._coordination_routine())``), or a private
+    coroutine of the same class called only from such code. Two tasks cannot interleave in it."""
+    started, callers = drivers
+    direct = callers.get(fn.qualname, [])
+    if started.get(fn.qualname) == 1 and not direct:
+        return True
+    if depth > 4 or not direct or not fn.name.startswith("_"):
+        return False
+    for q in set(direct):
+        g = project.functions.get(q)
+        if g is None or not g.is_async or g.cls != fn.cls or not _one_task(project, g, drivers, depth + 1):
+            return False
+    return True
+
+
 # the protocol methods one task drives for the object it iterates, enters or awaits
 ONE_DRIVER = frozenset({"__anext__", "__aiter__", "__aenter__", "__aexit__", "__await__"})
 # `= _State.CLOSED`, `= WebSocketState.DISCONNECTED`: a state constant, not the stale value
@@ -137,6 +188,7 @@ class LostUpdateAcrossAwait(Rule):
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
         covered, called = ctx.shared(_called_under_lock)
+        drivers = ctx.shared(_task_drivers)
         for fn in module.functions.values():
             if not fn.is_async or not fn.awaits or fn.is_lambda or fn.qualname in covered:
                 continue
@@ -153,7 +205,7 @@ class LostUpdateAcrossAwait(Rule):
                 if found is None:
                     continue
                 how, r, at = found
-                if _inside(spans, r.line, w.line):
+                if _inside(spans, r.line, w.line) or _rechecked_under_lock(fn, spans, w):
                     continue
                 if _exclusive(fn, r.line, w.line):
                     continue  # the read and the write are on different branches of an `if`
@@ -170,7 +222,8 @@ class LostUpdateAcrossAwait(Rule):
                 if path:
                     related.append({"path": path, "line": line, "col": 0, "message": f"{desc} is defined here"})
                 yield ctx.report(self.code, module, _Pos(r.line, r.col, r.op), function=fn.qualname, related=related,
-                                 confidence=self.confidence(project, module, fn, w, r, fn.qualname in called),
+                                 confidence=("low" if _one_task(project, fn, drivers)
+                                             else self.confidence(project, module, fn, w, r, fn.qualname in called)),
                                  state=desc, how=how,
                                  await_line=at[0], write=f"'{w.op}' at line {w.line}")
 
@@ -235,6 +288,8 @@ class LostUpdateAcrossAwait(Rule):
             return "medium"  # connect/start/close: usually one task calls it once
         if fn.name.startswith("_") and not fn.name.endswith("__") and not called:
             return "medium"  # a private helper whose callers are not seen: they may hold the lock
+        if fn.name.startswith("_") and not fn.name.endswith("__") and w.via_self:
+            return "medium"  # a private helper of the object: its own machinery decides who runs it when
         if r.kind == "check" and LostUpdateAcrossAwait.cached_query(project, module, fn, w):
             return "medium"  # both tasks would store the same answer: a duplicate query, not a lost update
         if r.kind == "check" and LostUpdateAcrossAwait.lazy_answer(module, fn, w, r):
