@@ -226,7 +226,7 @@ def _unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int =
         if t in CONNECTIONS:
             return Problem("CCL407", f"{t} database handle", v)
         if t in project.classes:
-            held = _held_unpicklable(t, project, depth)
+            held = _held_unpicklable(t, project, depth, allow_mp_lock)
             if held is not None:
                 attr, problem = held
                 return Problem("CCL408", f"object of class '{_short(t)}' holding {problem.what} in '{attr}'", v)
@@ -236,7 +236,10 @@ def _unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int =
         if t is not None and t in project.classes:
             if project.classes[t].local:
                 return Problem("CCL403", f"bound method of local class '{_short(t)}'", v)
-            held = _held_unpicklable(t, project, depth)
+            method = project.functions.get(v.qualname or "")
+            if method is not None and any(d in ("staticmethod", "builtins.staticmethod") for d in method.decorators):
+                return None  # self.helper for a @staticmethod is the plain function: pickled by name
+            held = _held_unpicklable(t, project, depth, allow_mp_lock)
             if held is not None:
                 attr, problem = held
                 return Problem("CCL408", f"bound method '{v.attr}' of an object holding {problem.what} in 'self.{attr}'", v)
@@ -289,9 +292,11 @@ def _decorated(v: Value, project, flow: Flow) -> Optional[Problem]:
     return None
 
 
-def _held_unpicklable(cls: str, project, depth: int) -> Optional[Tuple[str, Problem]]:
+def _held_unpicklable(cls: str, project, depth: int, allow_mp_lock: bool = False) -> Optional[Tuple[str, Problem]]:
     """An attribute of instances of ``cls`` that makes them unpicklable, unless the class
-    defines ``__getstate__``/``__reduce__`` to leave it out."""
+    defines ``__getstate__``/``__reduce__`` to leave it out. ``allow_mp_lock``: the object is
+    pickled while a process is spawned (``Process(target=obj.method)``), when multiprocessing's
+    locks and queues do pickle."""
     info = project.classes.get(cls)
     if info is None:
         return None
@@ -299,7 +304,7 @@ def _held_unpicklable(cls: str, project, depth: int) -> Optional[Tuple[str, Prob
         return None
     for attr, value in sorted(info.attrs.items()):
         if value.kind in ("instance", "lambda") or (value.kind == "function" and value.local):
-            p = _unpicklable(value, project, depth=depth + 1)
+            p = _unpicklable(value, project, allow_mp_lock=allow_mp_lock, depth=depth + 1)
             if p is not None and p.code != "CCL408":
                 return attr, p
     return None
