@@ -44,6 +44,9 @@ class ThreadStart:
     call: Call
     what: str
     end: Pos = INF
+    # how sure a multiprocessing fork while it runs is a hazard (threads.toml `mp-fork-confidence`:
+    # a multiprocessing queue's feeder thread, whose state multiprocessing resets in its children)
+    mp_fork_confidence: str = "high"
 
     @property
     def pos(self) -> Pos:
@@ -218,7 +221,8 @@ class ProcessModel:
                 continue
             spec = self.stdlib.get(t)
             if spec is not None:
-                out.append(ThreadStart(mod, call, spec.get("what", t), self._end(calls, i, spec.get("stops", []))))
+                out.append(ThreadStart(mod, call, spec.get("what", t), self._end(calls, i, spec.get("stops", [])),
+                                       spec.get("mp-fork-confidence", "high")))
             elif t in self.lib_calls:
                 out.append(ThreadStart(mod, call, f"{t}()"))
             elif t == "threading.Thread":
@@ -251,6 +255,22 @@ class ProcessModel:
                     return (c.block_end, 10 ** 6)
         for _, c in calls[i + 1:]:
             if c.method in stops and c.receiver is not None and (c.receiver.line, c.receiver.col) in idents:
+                return (c.line, c.col)
+        if "join" in stops and call.method == "start":
+            return self._joined_from_list(calls[i + 1:], call.text.rpartition(".")[0])
+        return INF
+
+    def _joined_from_list(self, later: List[Tuple[ModuleFacts, Call]], name: str) -> Pos:
+        """``threads.append(t)`` after ``t.start()``, then ``for t in threads: t.join()``: the
+        thread ends at that join."""
+        lists = {c.text.rpartition(".")[0] for _, c in later if c.method == "append" and c.args
+                 and c.args[0].text == name}
+        for _, c in later:
+            if c.method != "join" or c.loop < 0 or not lists:
+                continue
+            fn = self.project.functions.get(c.function or "")
+            loop = fn.loops[c.loop] if fn is not None and c.loop < len(fn.loops) else None
+            if loop is not None and any(loop.desc.endswith(f" over {lst}") for lst in lists):
                 return (c.line, c.col)
         return INF
 

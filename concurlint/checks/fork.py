@@ -74,8 +74,9 @@ class ForkAfterThreadStart(Rule):
                 advice = ("use multiprocessing.get_context('spawn') (or 'forkserver') for it, or start the "
                           "threads after the worker processes")
             related = [r.start.related()] + r.via
+            conf = start.mp_fork_confidence if fp.kind == "multiprocessing" else "high"
             yield ctx.report(self.code, module, fp.call, function=fp.call.function, related=related,
-                             fork=m.fork_words(fp), thread=r.describe(), advice=advice)
+                             fork=m.fork_words(fp), thread=r.describe(), advice=advice, confidence=conf)
 
 
 class PreexecFnInThreadedProgram(Rule):
