@@ -308,10 +308,23 @@ class _Analysis:
     def parent_read(self, target: str):
         for mod, fn, acc in self.by_target.get(target, ()):
             if acc.kind in ("read", "check") and fn.qualname not in self.tm.process:
-                if fn.name == "__init__":
+                if fn.name == "__init__" or _registered_callback(fn):
                     continue
                 return mod, fn, acc
         return None
+
+
+# decorators that leave a function where it is called from
+PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "builtins.staticmethod",
+                              "builtins.classmethod", "builtins.property", "functools.wraps",
+                              "functools.cache", "functools.lru_cache", "functools.cached_property"})
+
+
+def _registered_callback(fn) -> bool:
+    """A function handed to a framework by a decorator (``@app.route("/")``, ``@task``): the
+    framework decides in which process it runs (often the very child that wrote the state), so
+    its reads are no evidence that the parent reads it."""
+    return any(d not in PLAIN_DECORATORS for d in fn.decorators)
 
 
 def _analysis(ctx) -> _Analysis:
