@@ -58,6 +58,15 @@ def is_memoised(decorators: Iterable[str]) -> bool:
     return any(_MEMO.search(d.split("(", 1)[0]) for d in decorators)
 
 
+def caches_per_key(fn) -> bool:
+    """The function keeps what it makes in a dict it tests first (``if cached :=
+    self._clients.get(url): return cached`` ... ``self._clients[url] = client``): what it calls
+    after the test runs once per key, not once per call."""
+    tested = {a.target for a in fn.accesses if a.in_check and a.kind in ("read", "check")
+              and (a.op == ".get()" or " in " in a.op)}
+    return any(a.target in tested and a.kind == "mutate" and a.op.startswith("[...] =") for a in fn.accesses)
+
+
 def first_lifecycle(chain: Iterable[str]) -> Optional[str]:
     for q in chain:
         if is_lifecycle(q):

@@ -334,7 +334,7 @@ class ValueCollector:
         if target in ("builtins.iter", "builtins.map", "builtins.filter", "builtins.zip", "builtins.enumerate"):
             return Value("generator", target, text, line, col)
         rtype = self.kb.returns.get(target)
-        if rtype is not None and self.asks_nonblocking(target, node):
+        if rtype is not None and (self.asks_nonblocking(target, node) or self._opens_memory(node)):
             return Value("call", None, text, line, col)  # its methods are not the blocking ones
         if rtype is None and target.startswith("builtins.") and target[9:] in ("list", "dict", "set", "bytearray", "tuple"):
             rtype = target
@@ -385,6 +385,16 @@ class ValueCollector:
             return False
         kwargs = self.keyword_values(node)
         return any(name in kwargs and not _literal_false(kwargs[name]) for name in names)
+
+    def _opens_memory(self, node: ast.Call) -> bool:
+        """``zipfile.ZipFile(io.BytesIO(data))``, ``tarfile.open(fileobj=io.BytesIO(data))``: the
+        object reads and writes a buffer in memory, not a file."""
+        given = [k.value for k in node.keywords if k.arg in ("fileobj", "file")] + node.args[:1]
+        for g in given:
+            v = self.describe(g)
+            if v.kind == "instance" and v.qualname in ("io.BytesIO", "io.StringIO"):
+                return True
+        return False
 
     def _receiver_value(self, node: ast.Call) -> Optional[Value]:
         if isinstance(node.func, ast.Attribute):

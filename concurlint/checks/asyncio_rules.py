@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import first_lifecycle, is_memoised, is_request_handler, is_test_code
+from concurlint.analysis.hints import caches_per_key, first_lifecycle, is_memoised, is_request_handler, is_test_code
 from concurlint.checks.sync_reach import TIMEOUT_ARGS, Reach, _literal_false, _timeout_of, _Walker
 from concurlint.registry import Finding, Rule
 
@@ -175,6 +175,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
+    if _in_memory(call):
+        return None  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
     if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
         return None  # psycopg2.connect(dsn, async_=True): returns at once, the caller polls it
     cat = project.kb.category(target)
@@ -199,6 +201,16 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
     text = call.text or _short(target)
     return f"{text}()"
+
+
+IN_MEMORY = frozenset({"io.BytesIO", "io.StringIO"})
+
+
+def _in_memory(call: Call) -> bool:
+    """The file the call opens is an in-memory buffer: its ``fileobj=``/``file=`` argument, or
+    its first positional one, is an ``io.BytesIO``/``io.StringIO``."""
+    given = [call.kwargs.get("fileobj"), call.kwargs.get("file")] + call.args[:1]
+    return any(v is not None and v.kind == "instance" and v.qualname in IN_MEMORY for v in given)
 
 
 def _nonblocking_sockets(ctx) -> frozenset:
@@ -276,6 +288,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "low"
     if weight <= 1:
         return "low"
+    if any(caches_per_key(f) for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None):
+        return "low"  # behind a per-key cache (a client per proxy URL): once per key, not per call
     if first_lifecycle((fn.qualname,) + chain) is not None:
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
