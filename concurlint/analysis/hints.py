@@ -39,6 +39,16 @@ def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
     return False
 
 
+_CLI_MODULE = re.compile(r"(^|\.)(cli|__main__|commands|management)(\.|$)")
+
+
+def is_cli_code(module: str) -> bool:
+    """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, a Django
+    ``management.commands`` module): a coroutine there is usually the whole program's one task,
+    so a blocking call in it stalls nothing else."""
+    return bool(_CLI_MODULE.search(module or ""))
+
+
 _LIFECYCLE_WORDS = frozenset({"startup", "shutdown", "teardown", "setup", "init", "initialize", "initialise",
                               "cleanup", "bootstrap", "close", "exit", "atexit", "finalize", "finalise"})
 

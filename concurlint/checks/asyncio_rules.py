@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import caches_per_key, first_lifecycle, is_memoised, is_request_handler, is_test_code
+from concurlint.analysis.hints import caches_per_key, first_lifecycle, is_cli_code, is_memoised, is_request_handler, is_test_code
 from concurlint.checks.sync_reach import TIMEOUT_ARGS, Reach, _literal_false, _timeout_of, _Walker
 from concurlint.registry import Finding, Rule
 
@@ -286,8 +286,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     (docs/precision.md)."""
     if is_test_code(module.module, fn.qualname) or is_test_code(where):
         return "low"
-    if weight <= 1:
-        return "low"
+    if weight <= 1 or is_cli_code(module.module):
+        return "low"  # file metadata; or a command-line program's coroutine, alone on its loop
     if any(caches_per_key(f) for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None):
         return "low"  # behind a per-key cache (a client per proxy URL): once per key, not per call
     if first_lifecycle((fn.qualname,) + chain) is not None:
