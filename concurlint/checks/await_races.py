@@ -265,8 +265,10 @@ class LostUpdateAcrossAwait(Rule):
     def claimed(fn: Function, check: Access, target: str, at: Pos) -> bool:
         """The state is written after the test and before the await, on the await's path
         (``if self.http is None: self.http = factory(); if iscoroutine(self.http): self.http =
-        await self.http``): another task that runs at the await sees it set, not the old value."""
-        return any(a.target == target and a.kind == "write" and (a.line, a.col) > (check.line, check.col)
+        await self.http``; ``if key not in self._fetchers: self._fetchers[key] = None`` as a
+        placeholder): another task that runs at the await sees it set, not the old value."""
+        return any(a.target == target and (a.kind == "write" or (a.kind == "mutate" and a.op.startswith("[...] =")))
+                   and (a.line, a.col) > (check.line, check.col)
                    and a.line < at[0] and not _exclusive(fn, a.line, at[0]) for a in fn.accesses)
 
     @staticmethod
