@@ -268,8 +268,10 @@ class Knowledge:
         kind = self.stdlib.kind(name) if self.declared(name) is None else None  # the user's word wins
         if category == "releases-gil":
             start = self.stdlib.releases_gil_from(name) if kind is not None else None
-            if size is None or not start:
+            if not start:
                 return category, RELEASES_GIL_WEIGHT, "cpu, releases the GIL"
+            if size is None:  # the entry's kind stands, and the message says on what it depends
+                return category, RELEASES_GIL_WEIGHT, f"cpu, releases the GIL from {start}-byte inputs, size not known here"
             if size < start:
                 return "cpu", CPU_CALL_WEIGHT, f"cpu on a {size}-byte input: holds the GIL, released only from {start} bytes"
             return category, RELEASES_GIL_WEIGHT, f"cpu, releases the GIL: {size}-byte input, from {start} bytes"

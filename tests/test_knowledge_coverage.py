@@ -117,7 +117,7 @@ def test_releases_gil_entries_say_from_what_size():
 
 
 @pytest.mark.parametrize("name, size, category, weight, says", [
-    ("hashlib.sha256", None, "releases-gil", 10.0, "cpu, releases the GIL"),  # size unknown: the entry's kind
+    ("hashlib.sha256", None, "releases-gil", 10.0, "cpu, releases the GIL from 2048-byte inputs, size not known here"),  # size unknown: the entry's kind
     ("hashlib.sha256", 8, "cpu", 1.0, "holds the GIL, released only from 2048 bytes"),
     ("hashlib.sha256", 2047, "cpu", 1.0, "holds the GIL"),
     ("hashlib.sha256", 2048, "releases-gil", 10.0, "releases the GIL: 2048-byte input"),
