@@ -115,8 +115,10 @@ class _Analysis:
             return None
         if target.startswith("attr:"):
             cls, _, attr = target[5:].rpartition(".")
-            if not is_class_level(self.project, cls, attr):
+            if not is_class_level(self.project, cls, attr) or _assigns_through_self(fn, target):
                 # an instance attribute is shared when one object's method runs in several threads
+                # (so is a class-level default the method only assigns through `self`: the
+                # assignment makes an attribute of the instance, it never changes the class's)
                 for r in reaches:
                     b = r.entry.bound_class
                     if r.entry.repeated and b and fn.cls and self.project.is_subclass(b, fn.cls):
@@ -318,6 +320,14 @@ class _Analysis:
 PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "builtins.staticmethod",
                               "builtins.classmethod", "builtins.property", "functools.wraps",
                               "functools.cache", "functools.lru_cache", "functools.cached_property"})
+
+
+def _assigns_through_self(fn: Function, target: str) -> bool:
+    """Every write of ``target`` in ``fn`` is an assignment through ``self`` (``self.opts =
+    self.opts.union(o)``, ``self.n += 1``), none a mutation of the object it holds: a class-level
+    default then only seeds the instance's own attribute."""
+    writes = [a for a in fn.accesses if a.target == target and a.kind in WRITE_KINDS]
+    return bool(writes) and all(a.via_self and a.kind in ("write", "rmw") for a in writes)
 
 
 def _registered_callback(fn) -> bool:
