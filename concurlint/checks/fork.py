@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Iterator, List, Optional, Tuple
 
+from concurlint.analysis.hints import is_test_code
 from concurlint.analysis.facts import ModuleFacts
 from concurlint.analysis.processes import ProcessModel, process_model
 from concurlint.registry import Finding, Rule
@@ -75,6 +76,8 @@ class ForkAfterThreadStart(Rule):
                           "threads after the worker processes")
             related = [r.start.related()] + r.via
             conf = start.mp_fork_confidence if fp.kind == "multiprocessing" else "high"
+            if is_test_code(start.module.module, start.call.function):
+                conf = "low"  # the thread is a test's: the library's own fork is not the hazard
             yield ctx.report(self.code, module, fp.call, function=fp.call.function, related=related,
                              fork=m.fork_words(fp), thread=r.describe(), advice=advice, confidence=conf)
 
