@@ -132,6 +132,9 @@ class Function:
     guards: Tuple[Tuple[str, str, str, int, int], ...] = ()
     # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
     async_withs: List[Tuple[str, int, int]] = field(default_factory=list)
+    # its work sits in a `try` that catches every exception (bare, Exception, BaseException) and
+    # no loop or `with` runs outside it: a caller can never see an exception from it
+    catches_all: bool = False
 
 
 @dataclass

@@ -317,6 +317,7 @@ class ScopeCollector:
                 self.visit(node.body)
             else:
                 self._prescan(node.body, fn)
+                fn.catches_all = _catches_all(node.body)
                 for stmt in node.body:
                     self.visit(stmt)
                 if self._calls_itself(fn):  # recursion counts as work only with arithmetic
@@ -374,3 +375,23 @@ def _block_statements(body):
             yield from _block_statements(h.body)
         for case in getattr(stmt, "cases", ()) or ():
             yield from _block_statements(case.body)
+
+
+_CATCH_ALL = frozenset({"Exception", "BaseException"})
+
+
+def _catches_all(body: List[ast.stmt]) -> bool:
+    """A top-level ``try`` with a handler for every exception holds the work: nothing outside
+    it loops or enters a context (a docstring, an assignment, a log call may stand beside it)."""
+    tries = [s for s in body if isinstance(s, ast.Try)]
+    if not tries:
+        return False
+    if any(isinstance(s, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Raise)) for s in body):
+        return False
+    for t in tries:
+        for h in t.handlers:
+            name = h.type.attr if isinstance(h.type, ast.Attribute) else getattr(h.type, "id", None)
+            if h.type is None or name in _CATCH_ALL:
+                if not any(isinstance(n, ast.Raise) for b in h.body for n in ast.walk(b)):
+                    return True
+    return False

@@ -367,7 +367,22 @@ class BlockingCallInAsyncFunction(Rule):
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
-                                 root=(r.path, r.line, r.col))
+                                 root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col))
+
+
+def _twin_root(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...]) -> Optional[tuple]:
+    """A class whose async methods call their synchronous twins (``async_save`` -> ``save``,
+    ``fetch_async`` -> ``fetch``, ``aclose`` -> ``close``): one cause, the class's async API wraps
+    its blocking one, reported once with the other methods as related places."""
+    first = project.functions.get(chain[0]) if chain else None
+    if fn.cls is None or first is None or first.cls is None:
+        return None
+    if fn.name not in (f"async_{first.name}", f"{first.name}_async", f"a{first.name}", f"async{first.name}"):
+        return None
+    if first.cls != fn.cls and not project.is_subclass(fn.cls, first.cls):
+        return None
+    info = project.classes.get(fn.cls)
+    return (module.path, info.line if info is not None else 0, -1, "sync twins of " + fn.cls)
 
 
 def _per_item(fn: Function, call: Call, target: Optional[str] = None) -> bool:

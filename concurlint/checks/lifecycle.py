@@ -124,10 +124,29 @@ class FutureResultNeverChecked(Rule):
             if fate is None or api is None:
                 continue
             fn_value = call.kwargs.get("fn") or call.kwargs.get("func") or (call.args[0] if call.args else None)
+            if fate == "dropped" and _never_raises(project, fn_value):
+                continue  # the task catches and handles every exception itself: nothing is lost
             task = f"'{fn_value.text}'" if fn_value is not None and fn_value.text else "the task"
             short_api = ".".join(api.split(".")[-2:])
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
                              what=what, api=short_api, fate=fate, task=task)
+
+
+def _never_raises(project, value) -> bool:
+    """The submitted function catches every exception around its work, itself or in the one
+    project function it hands the work to (``def _run(): self.run_listeners(msg)``)."""
+    q = project.function_of_value(value) if value is not None else None
+    for _ in range(3):
+        fn = project.functions.get(q or "")
+        if fn is None:
+            return False
+        if fn.catches_all:
+            return True
+        calls = list(project.calls_of(fn))
+        if len(calls) != 1:
+            return False
+        q = project.call_target(calls[0])
+    return False
 
 
 def _thread_class(project, call: Call) -> Optional[str]:
