@@ -102,6 +102,7 @@ class Stdlib:
         self.gil_from = Matcher(table.get("releases-gil-from", {}))
         self._gil_from: Dict[str, int] = dict(table.get("releases-gil-from", {}))
         self._inputs: Dict[str, list] = dict(table.get("input-argument", {}))
+        self.connects_when_given: Dict[str, list] = dict(table.get("connects-when-given", {}))
         self.inputs = Matcher(self._inputs)
         self._memo: Dict[str, Optional[Tuple[str, str]]] = {}
 

@@ -175,6 +175,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
+    if target in project.kb.stdlib.connects_when_given and not _host_given(call, project.kb.stdlib.connects_when_given[target]):
+        return None  # smtplib.SMTP() with no host: an unconnected client; connect() is what waits
     if _in_memory(call):
         return None  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
     if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
@@ -201,6 +203,14 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
     text = call.text or _short(target)
     return f"{text}()"
+
+
+def _host_given(call: Call, spec: list) -> bool:
+    position, keyword = spec
+    given = call.kwargs.get(keyword) or (call.args[position] if len(call.args) > position else None)
+    if given is None:
+        return call.star_args  # passed through *args/**kwargs: it may be there
+    return not (given.kind == "literal" and given.text in ("''", '""', "None"))
 
 
 IN_MEMORY = frozenset({"io.BytesIO", "io.StringIO"})
@@ -412,10 +422,12 @@ def _ready(fn: Function, call: Call) -> bool:
 
 def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[str]) -> tuple:
     """Where a blocking call's cause is: the ``open()`` that made the file for the reads, writes
-    and seeks on it in the same function (one file, one finding), else the call itself."""
+    and seeks on it in the same function (one file, one finding), the constructor call that made
+    the client it calls (``with smtplib.SMTP(host) as c: c.noop()``: one client, one finding),
+    else the call itself."""
     recv = call.receiver
-    if (target and target.startswith("io.") and recv is not None and recv.kind == "instance"
-            and fn.line <= recv.line <= call.line):
+    if (target and recv is not None and recv.kind == "instance" and recv.line
+            and fn.line <= recv.line <= call.line and (recv.line, recv.col) != (call.line, call.col)):
         if recv.text.isidentifier():  # f = open(...) ... with f: -- the open() made it
             for i in fn.calls:
                 c = module.calls[i]
