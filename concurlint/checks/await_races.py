@@ -280,6 +280,8 @@ class LostUpdateAcrossAwait(Rule):
     def confidence(project, module: ModuleFacts, fn: Function, w: Access, r: Access, called: bool) -> str:
         if is_test_code(module.module, fn.qualname):
             return "low"
+        if r.into and w.op.strip() == f"= {r.into}":
+            return "low"  # old = self.x; self.x = new; await ...; self.x = old: a save and restore
         if r.kind == "check" and STATE_MACHINE.search(r.op):
             return "low"  # `if self.state == X`: the path that awaits usually leaves (returns, raises)
         if w.via_self and not LostUpdateAcrossAwait.task_shared(project, w.target[5:].rpartition(".")[0]):
