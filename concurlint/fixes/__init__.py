@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import importlib
 import tokenize
-from typing import Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
-from concurlint.fixes.base import Fix, FixSource, Proposal, Unfixable, check_new_text, edits_between
+if TYPE_CHECKING:
+    from concurlint.fixes.base import Fix, FixSource, Unfixable
 
 FIXERS = {
     "CCL105": "chunksize",
@@ -27,7 +28,19 @@ FIXERS = {
     "CCL602": "unchecked_future",
 }
 
-Planned = Union[Fix, Unfixable]
+Planned = Union["Fix", "Unfixable"]
+
+# concurlint.fixes.base imports LibCST (~0.1 s of CPU a process): it is imported when a fix is
+# planned, not by the reports of runs with nothing fixable (PERFORMANCE.md: lazy imports)
+_FROM_BASE = ("Fix", "FixSource", "Proposal", "Unfixable", "check_new_text", "edits_between")
+
+
+def __getattr__(name: str):
+    if name in _FROM_BASE:
+        from concurlint.fixes import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fixable_codes() -> List[str]:
@@ -57,8 +70,10 @@ def target_tuple(target_version: Optional[str]) -> Optional[Tuple[int, int]]:
     return int(major), int(minor)
 
 
-def _checked(text: str, f, proposal: Proposal) -> Planned:
+def _checked(text: str, f, proposal) -> Planned:
     """The proposal as a Fix (its edits against ``text``), or why it cannot be offered."""
+    from concurlint.fixes.base import Fix, Unfixable, check_new_text, edits_between
+
     try:
         new = proposal.module.code
     except Exception as exc:
@@ -72,6 +87,8 @@ def _checked(text: str, f, proposal: Proposal) -> Planned:
 
 def plan_file(text: str, findings: list, target: Optional[Tuple[int, int]] = None) -> Dict[int, Planned]:
     """id(finding) -> its fix or why it has none, for the findings of one file with this text."""
+    from concurlint.fixes.base import Fix, FixSource, Proposal, Unfixable
+
     out: Dict[int, Planned] = {}
     try:
         source = FixSource(text, findings, target)
@@ -108,6 +125,10 @@ def plan(findings: list, texts: Optional[Dict[str, str]] = None,
         if f.code in FIXERS:
             by_path.setdefault(f.path, []).append(f)
     out: Dict[int, Planned] = {}
+    if not by_path:
+        return out  # nothing fixable: LibCST is not even imported
+    from concurlint.fixes.base import Unfixable
+
     for path, group in by_path.items():
         try:
             text = texts[path] if texts and path in texts else read_source(path)[0]
@@ -124,6 +145,10 @@ def report_fixes(report) -> List[Optional[dict]]:
     ``concurlint fix`` applies by default; ``fix_alternative``, an unsafe one ``--unsafe-fixes``
     prefers, when there is one) or ``fix_unavailable`` (the reason)."""
     planned = plan(report.findings, target_version=getattr(report, "target_version", None))
+    if not planned:
+        return [None] * len(report.findings)
+    from concurlint.fixes.base import Fix, Unfixable
+
     out: List[Optional[dict]] = []
     for f in report.findings:
         p = planned.get(id(f))

@@ -12,9 +12,12 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from concurlint.probe.harness import ALL_MODES, MODELS, START_METHODS, ProbeSpec, ProbeUsageError
+from concurlint.probe.names import ALL_MODES, MODELS, START_METHODS, ProbeUsageError
+
+if TYPE_CHECKING:
+    from concurlint.probe.harness import ProbeSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +81,7 @@ def _json_arg(text: Optional[str], name: str, kind: type) -> Any:
 def build_specs(args: argparse.Namespace, cwd: Optional[str] = None) -> List[ProbeSpec]:
     """Merge CLI options over pyproject entries (CLI > pyproject > defaults)."""
     from concurlint.probe.config import load_entries, spec_fields
+    from concurlint.probe.harness import ProbeSpec
 
     cli: Dict[str, Any] = {}
     for name, kind in (("args", list), ("kwargs", dict)):

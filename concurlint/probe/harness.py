@@ -23,13 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-# the child's own walk of /proc (standard library only, so the parent can share it)
-from concurlint.probe._runner import _descendants
+from concurlint.probe.names import ALL_MODES, MODELS, START_METHODS, ProbeUsageError  # noqa: F401
 
 SCHEMA_ID = "concurlint-probe/1"
-ALL_MODES = ("serial", "threads", "processes", "asyncio", "interpreters")
-MODELS = ("serial", "threads", "processes", "asyncio", "interpreters", "free-threading")
-START_METHODS = ("fork", "spawn", "forkserver")
 RUNNER = Path(__file__).with_name("_runner.py")
 
 #: a parallel mode must beat serial by this factor to be worth recommending
@@ -41,10 +37,6 @@ CPU_RATIO = 0.8
 IO_RATIO = 0.2
 #: a serial run shorter than this is mostly overhead: no verdict on the kind
 MIN_SERIAL_S = 0.02
-
-
-class ProbeUsageError(ValueError):
-    """A probe request that cannot run (bad target, bad option): one sentence."""
 
 
 @dataclass
@@ -251,6 +243,10 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     and stays in the tree. The tree is frozen (SIGSTOP) first so that nothing forks while it
     is being killed."""
     if hasattr(signal, "SIGSTOP") and proc.poll() is None:
+        # the child's own walk of /proc (standard library only, so the parent can share it);
+        # imported here: the runner imports asyncio, which no other command needs at start-up
+        from concurlint.probe._runner import _descendants
+
         frozen: List[int] = []
         for _ in range(5):
             found = [p for p in [proc.pid] + _descendants(proc.pid) if p not in frozen]
