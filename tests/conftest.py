@@ -30,6 +30,44 @@ def pytest_sessionstart(session):
     compileall.compile_dir(str(Path(concurlint.__file__).parent), quiet=1)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "exclusive: the test measures timings; under pytest-xdist no other test of the session "
+        "runs meanwhile (the machine is as quiet as in a run with one process)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With pytest-xdist (the default, see pyproject.toml), tests run in two processes at once.
+    A test marked ``exclusive`` (it measures speed-ups, which need both CPUs) runs alone: it waits
+    until the test running in the other worker ends, and that worker waits until it is done.
+    Every test takes a shared lock for its setup, call and teardown (module fixtures included),
+    an exclusive test an exclusive one; a gate taken before either keeps the exclusive test from
+    waiting for ever behind a stream of shared ones. One process (``-n 0``): no locks."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        fcntl = None
+    if worker is None or fcntl is None:
+        yield
+        return
+    # the session's base temporary directory, shared by its workers (each has its own below it)
+    where = item.config._tmp_path_factory.getbasetemp().parent
+    exclusive = item.get_closest_marker("exclusive") is not None
+    with open(where / "xdist-turn.gate", "a") as gate, open(where / "xdist-turn.lock", "a") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if not exclusive:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if exclusive:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+
+
 def script(name: str) -> str:
     """The console script installed next to this interpreter (the real `concurlint`/`flake8`)."""
     candidate = Path(sys.executable).parent / name

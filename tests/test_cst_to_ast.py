@@ -8,6 +8,7 @@ by running the converter under Python 3.9 and 3.11 in a subprocess.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import shutil
@@ -522,19 +523,46 @@ def _pyenv_python(version: str) -> Optional[Path]:
 
 
 def _python_with_libcst(version: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The pyenv interpreter `version`, or a throwaway venv of it, that can import libcst."""
+    """The pyenv interpreter `version`, or a venv of it, that can import libcst.
+
+    Under that very interpreter (the 3.9 suite of .ci/run), this one: it imports libcst already.
+    Otherwise the venv with libcst is kept between sessions in the user's cache directory (one
+    per interpreter: rebuilt when the interpreter changes or the venv no longer imports libcst),
+    so a session does not spend ~10 s creating it and installing libcst again."""
     python = _pyenv_python(version)
     if python is None:
         pytest.skip(f"no Python {version} under pyenv")
+    if Path(sys.base_prefix).resolve() == python.parent.parent.resolve():
+        return Path(sys.executable)
     if subprocess.run([str(python), "-c", "import libcst"], capture_output=True).returncode == 0:
         return python
-    venv = tmp_path_factory.mktemp(f"venv-{version}")
+    try:
+        import fcntl
+    except ImportError:  # no file locks: a throwaway venv for this session
+        return _venv_with_libcst(python, version, tmp_path_factory.mktemp(f"venv-{version}"))
+    stamp = python.resolve().stat()
+    key = hashlib.sha256(f"{python.resolve()}|{stamp.st_size}|{stamp.st_mtime_ns}|libcst".encode()).hexdigest()[:12]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "concurlint-tests"
+    root.mkdir(parents=True, exist_ok=True)
+    venv = root / f"venv-{version}-{key}"
+    with open(root / f"venv-{version}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # sessions running at once build it once
+        venv_python = venv / "bin" / "python"
+        if venv_python.exists() and subprocess.run([str(venv_python), "-c", "import libcst"],
+                                                   capture_output=True).returncode == 0:
+            return venv_python
+        shutil.rmtree(venv, ignore_errors=True)
+        return _venv_with_libcst(python, version, venv)
+
+
+def _venv_with_libcst(python: Path, version: str, venv: Path) -> Path:
     subprocess.run([str(python), "-m", "venv", str(venv)], check=True, capture_output=True)
     venv_python = venv / "bin" / "python"
     install = subprocess.run(
         [str(venv_python), "-m", "pip", "install", "--quiet", "libcst"], capture_output=True, text=True
     )
     if install.returncode != 0:
+        shutil.rmtree(venv, ignore_errors=True)
         pytest.skip(f"libcst cannot be installed for Python {version}: {install.stderr.strip()[-500:]}")
     return venv_python
 

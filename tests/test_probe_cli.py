@@ -131,6 +131,7 @@ def test_method_through_factory_and_through_class():
     assert r["ok"] and r["result_repr"] == repr(__import__("pt_work").crunch(1000))
 
 
+@pytest.mark.exclusive  # a measurement (conftest.py)
 def test_coroutine_function_runs_in_every_mode():
     def run():
         return probe("pt_work:async_sleepy", args=[0.05], modes=["threads", "processes", "asyncio"], tasks=4,
@@ -173,6 +174,7 @@ def test_plot_svg(tmp_path):
         assert words in texts
 
 
+@pytest.mark.exclusive  # a measurement (conftest.py)
 def test_expect_mismatch_exits_1():
     done = run_cli("pt_work:sleepy", "--args", "[0.05]", "--modes", "threads", "--tasks", "4", "--workers", "4",
                    "--repeat", "1", "--expect", "serial")

@@ -5,6 +5,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent / "probe_targets"))
 
 from probe_testlib import TARGETS  # noqa: E402
@@ -43,6 +45,7 @@ def test_marker_passes(request):
 '''
 
 
+@pytest.mark.exclusive  # measurements (conftest.py)
 def test_plugin_fixture_and_marker(tmp_path):
     (tmp_path / "test_user.py").write_text(textwrap.dedent(TESTS))
     done = subprocess.run(

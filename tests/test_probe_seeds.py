@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "probe_targets"))
 
 from probe_testlib import EXAMPLES, busy, measure_until, probe  # noqa: E402
 
+# speed-ups are measured: no other test of the session runs meanwhile (conftest.py)
+pytestmark = pytest.mark.exclusive
+
 
 def seed(target, args, **kw):
     kw.setdefault("tasks", 4)
