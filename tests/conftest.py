@@ -96,10 +96,22 @@ def run_cli(*args, cwd=None, env=None, check_exit=None, input_text=None):
     return proc
 
 
+_VALIDATOR = []
+
+
 def validate_report(doc: dict) -> None:
+    """``jsonschema.validate(doc, schema)``, with the schema checked and its validator built once a
+    session instead of once a call (~15 ms each, ~250 calls)."""
     import jsonschema
 
-    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    if not _VALIDATOR:
+        schema = json.loads(SCHEMA.read_text())
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _VALIDATOR.append(cls(schema))
+    error = jsonschema.exceptions.best_match(_VALIDATOR[0].iter_errors(doc))
+    if error is not None:
+        raise error
 
 
 def report_json(*args, cwd=None, env=None) -> dict:
