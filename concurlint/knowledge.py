@@ -63,6 +63,8 @@ class Matcher:
             else:
                 self.exact.add(p)
         self.prefixes = tuple(sorted(set(prefixes), key=len, reverse=True))
+        self._by_prefix = {p: p + "*" for p in self.prefixes}
+        self._lengths = _lengths(self.prefixes)
         self._memo: Dict[str, Optional[str]] = {}
 
     def match(self, name: str) -> Optional[str]:
@@ -70,13 +72,27 @@ class Matcher:
             return name
         if name in self._memo:
             return self._memo[name]
-        found = None
-        for p in self.prefixes:
-            if name.startswith(p):
-                found = p + "*"
-                break
+        found = _longest(name, self._by_prefix, self._lengths)
         self._memo[name] = found
         return found
+
+
+def _lengths(prefixes: Iterable[str]) -> Tuple[int, ...]:
+    """The distinct lengths of ``prefixes``, longest first."""
+    return tuple(sorted({len(p) for p in prefixes}, reverse=True))
+
+
+def _longest(name: str, table: Dict[str, object], lengths: Tuple[int, ...]):
+    """``table``'s value for the longest key that ``name`` starts with, else None: one lookup
+    per distinct key length (a name is asked about once per run, ~10k names on the standard
+    library, where a scan tried every prefix of the knowledge base: 1.3M ``startswith``)."""
+    n = len(name)
+    for length in lengths:
+        if length <= n:
+            hit = table.get(name[:length])
+            if hit is not None:
+                return hit
+    return None
 
 
 def _specific(pattern: str) -> Tuple[bool, int]:
@@ -99,6 +115,8 @@ class Stdlib:
                 else:
                     self.exact[n] = kind
         self.prefixes = sorted(prefixes.items(), key=lambda kv: len(kv[0]), reverse=True)
+        self._by_prefix = {prefix: (kind, prefix + "*") for prefix, kind in self.prefixes}
+        self._lengths = _lengths(prefixes)
         self.gil_from = Matcher(table.get("releases-gil-from", {}))
         self._gil_from: Dict[str, int] = dict(table.get("releases-gil-from", {}))
         self._inputs: Dict[str, list] = dict(table.get("input-argument", {}))
@@ -124,14 +142,10 @@ class Stdlib:
             found: Optional[Tuple[str, str]] = (self.exact[name], name)
         else:
             own = self._own(name)
-            found = None
             if own in self.exact:
                 found = (self.exact[own], own)
             else:
-                for prefix, kind in self.prefixes:
-                    if own.startswith(prefix):
-                        found = (kind, prefix + "*")
-                        break
+                found = _longest(own, self._by_prefix, self._lengths)
         self._memo[name] = found
         return found
 
