@@ -20,10 +20,18 @@ Figures are medians over the repeats. Issue #16 item 10 asks that one changed fi
 of a cold run: the rows say which parts of the project pass would have to become incremental.
 
 ``--cli`` measures that ratio itself, with the real command (``concurlint report --format json -o
-FILE -j2``, the interpreter running this script): a cold run (empty cache directory) and a run after
-one changed file (the same edit), alternately, ``--repeat`` times each; wall time and the CPU time of
-the command and its worker processes (``os.wait4``), medians, and one-changed / cold; and the peak RSS
-of each run (its largest process).
+FILE -j2``, the interpreter running this script): for each repeat, one edit, then a cold run (empty
+cache directory) and a run with the kept cache, on the same tree; wall time and the CPU time of the
+command and its worker processes (``os.wait4``), medians, and one-changed / cold; the peak RSS of each
+run (its largest process). The two JSON reports of every repeat must be byte-identical (the script
+stops otherwise).
+
+``--kind`` chooses the edit (each repeat makes a different one, so the file's cache entry misses):
+``append`` (a new module-level line at the end of ``--edit``, the default), ``comment`` (a comment
+line before its first function: every later line moves), ``import`` (a new import after its first
+one), ``thread`` (a new function starting ``threading.Thread(target=_python_exit)`` at its end: meant
+for ``concurrent/futures/thread.py``), ``body`` (a new statement at the top of ``posixpath.join``, a
+helper called from all over the library: ``--edit posixpath.py``).
 """
 from __future__ import annotations
 
@@ -54,6 +62,25 @@ class Clock:
         finally:
             self.wall[name] += time.perf_counter() - w
             self.cpu[name] += time.process_time() - c
+
+
+def edited(text: str, kind: str, i: int) -> str:
+    """``text`` after edit number ``i`` of ``kind`` (see the module docstring)."""
+    lines = text.splitlines(keepends=True)
+    if kind == "append":
+        return text + f"\n_bench_edit_{i} = {i}\n"
+    if kind == "comment":
+        at = next(n for n, line in enumerate(lines) if line.startswith("def "))
+        return "".join(lines[:at] + [f"# bench note {i}: why the helpers below exist\n"] + lines[at:])
+    if kind == "import":
+        at = next(n for n, line in enumerate(lines) if line.startswith("import "))
+        return "".join(lines[:at + 1] + [f"import json  # bench {i}\n"] + lines[at + 1:])
+    if kind == "thread":
+        return text + f"\n\ndef _bench_start_{i}():\n    threading.Thread(target=_python_exit).start()\n"
+    if kind == "body":
+        at = next(n for n, line in enumerate(lines) if line.startswith("def join("))
+        return "".join(lines[:at + 1] + [f"    a = os.fspath(a)  # bench {i}\n"] + lines[at + 1:])
+    raise SystemExit(f"unknown edit kind {kind!r}")
 
 
 def one_run(corpus: Path, cache: Path, clock: Clock) -> None:
@@ -124,21 +151,25 @@ def cli_run(corpus: Path, cache: Path, out: Path) -> dict:
     return {"wall": time.perf_counter() - w, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}
 
 
-def cli_ratio(corpus: Path, tmp: Path, edit: str, repeat: int) -> None:
+def cli_ratio(corpus: Path, tmp: Path, edit: str, kind: str, repeat: int) -> None:
     warm_cache = tmp / "cli-cache"
-    out = tmp / "out.json"
+    out, cold_out = tmp / "out.json", tmp / "cold.json"
+    original = (corpus / edit).read_text(encoding="utf-8")
     cli_run(corpus, warm_cache, out)  # fill the cache the one-changed runs use
     cold, changed = [], []
     for i in range(repeat):
+        (corpus / edit).write_text(edited(original, kind, i), encoding="utf-8")
         cold_cache = tmp / f"cli-cold-{i}"
-        cold.append(cli_run(corpus, cold_cache, out))
+        cold.append(cli_run(corpus, cold_cache, cold_out))
         shutil.rmtree(cold_cache)
-        with open(corpus / edit, "a", encoding="utf-8") as f:
-            f.write(f"\n_bench_cli_edit_{i} = {i}\n")
         changed.append(cli_run(corpus, warm_cache, out))
+        if out.read_bytes() != cold_out.read_bytes():
+            raise SystemExit(f"edit {kind} {i}: the report with the kept cache differs from the cold one")
         print(f"  cli run {i + 1}: cold {cold[-1]['wall']:.2f} s wall / {cold[-1]['cpu']:.2f} s CPU / "
               f"{cold[-1]['rss']:.0f} MB, one changed {changed[-1]['wall']:.2f} s / {changed[-1]['cpu']:.2f} s / "
               f"{changed[-1]['rss']:.0f} MB", flush=True)
+    (corpus / edit).write_text(original, encoding="utf-8")
+    print(f"\nedit: {kind} in {edit}; the warm and cold reports were byte-identical every time")
     print(f"\n{'concurlint report -j2':<24}{'wall (median)':>15}{'CPU (median)':>15}")
     med = {}
     for name, runs in (("cold", cold), ("one changed", changed)):
@@ -152,8 +183,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=HERE / "corpus" / "stdlib")
     ap.add_argument("--edit", default="concurrent/futures/thread.py", help="the file changed before each run")
+    ap.add_argument("--kind", default="append", choices=("append", "comment", "import", "thread", "body"),
+                    help="the edit made before each one-changed run")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cli", action="store_true", help="also time the real command: cold and one changed")
+    ap.add_argument("--cli-only", action="store_true", help="time the real command only (no phases)")
     args = ap.parse_args()
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus}: run bench/run.py once to copy the standard library", file=sys.stderr)
@@ -163,15 +197,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / args.corpus.name
         shutil.copytree(args.corpus, corpus)
-        if args.cli:  # first: a child's peak RSS counts the pages it was forked with (this process's)
-            cli_ratio(corpus, Path(tmp), args.edit, args.repeat)
+        if args.cli or args.cli_only:  # first: a child's peak RSS counts the pages it was forked with (this process's)
+            cli_ratio(corpus, Path(tmp), args.edit, args.kind, args.repeat)
+            if args.cli_only:
+                return 0
         cache = Path(tmp) / "cache"
         one_run(corpus, cache, Clock())  # fill the cache
         target = corpus / args.edit
+        original = target.read_text(encoding="utf-8")
         runs = []
         for i in range(args.repeat):
-            with open(target, "a", encoding="utf-8") as f:
-                f.write(f"\n_bench_edit_{i} = {i}\n")
+            target.write_text(edited(original, args.kind, i), encoding="utf-8")
             clock = Clock()
             start_w, start_c = time.perf_counter(), time.process_time()
             one_run(corpus, cache, clock)
