@@ -14,7 +14,7 @@ The program-wide facts (fork points, start methods, running threads) come from
 """
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.hints import is_test_code
 from concurlint.analysis.facts import ModuleFacts
@@ -118,6 +118,12 @@ def _preexec_instead(fn: Optional[str]) -> str:
     return "start_new_session/process_group/user/group/umask arguments or a wrapper command"
 
 
+def _launches_reached(ctx) -> dict:
+    """CCL303's memo for this run: project function -> the spawn-like launch it reaches (with
+    the chain of calls), or None."""
+    return {}
+
+
 class MissingMainGuard(Rule):
     code = "CCL303"
 
@@ -141,12 +147,15 @@ class MissingMainGuard(Rule):
             t = m.target(call)
             if t not in ctx.project.functions:
                 continue
-            found = m.reached_from(t, lambda mod, c: id(c) in by_call)
+            memo = ctx.shared(_launches_reached)  # the same launches for every module: one walk per function
+            if t not in memo:
+                memo[t] = m.reached_from(t, lambda mod, c: id(c) in by_call)
+            found = memo[t]
             if found is None:
                 continue
             mod2, c2, chain = found
             fp = by_call[id(c2)]
-            related = chain + [{"path": mod2.path, "line": c2.line, "col": c2.col,
+            related = [dict(r) for r in chain] + [{"path": mod2.path, "line": c2.line, "col": c2.col,
                                 "message": f"{fp.what} launches worker processes here"}]
             yield ctx.report(self.code, module, call, related=related, what=fp.what,
                              method=m.method_words(fp), via=f" (through {t.rsplit('.', 1)[-1]}())")
@@ -206,14 +215,22 @@ class _Loc:
 
 
 def _writers(ctx, modname: str, name: str) -> List[Tuple[str, object]]:
-    """Functions that rebind the global ``modname.name`` (``global name; name = ...``)."""
-    key = f"global:{modname}.{name}"
-    out = []
+    """Functions that rebind the global ``modname.name`` (``global name; name = ...``), each with
+    its first such access, in the project's order of functions."""
+    return ctx.shared(_global_writers).get(f"global:{modname}.{name}", [])
+
+
+def _global_writers(ctx) -> Dict[str, List[Tuple[str, object]]]:
+    """``global:module.name`` -> what ``_writers`` answers for it, for every global, once per run
+    (asked per global read by a worker, a scan of every function's accesses cost ~0.1 s a run)."""
+    out: Dict[str, List[Tuple[str, object]]] = {}
     for q, fn in ctx.project.functions.items():
+        first: Dict[str, object] = {}
         for acc in fn.accesses:
-            if acc.target == key and acc.kind in ("write", "rmw"):
-                out.append((q, acc))
-                break
+            if acc.kind in ("write", "rmw") and acc.target.startswith("global:") and acc.target not in first:
+                first[acc.target] = acc
+        for key, acc in first.items():
+            out.setdefault(key, []).append((q, acc))
     return out
 
 
