@@ -70,6 +70,8 @@ class Matcher:
     def match(self, name: str) -> Optional[str]:
         if name in self.exact:
             return name
+        if not self.prefixes:  # the user's lists are usually empty: asked for every function
+            return None
         if name in self._memo:
             return self._memo[name]
         found = _longest(name, self._by_prefix, self._lengths)

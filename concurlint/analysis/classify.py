@@ -180,7 +180,7 @@ class Classifier:
                 loop_io[loop] = True
                 loop = fn.loops[loop].parent
 
-        receivers: Optional[Dict[str, set]] = None  # receiver text -> methods used on it, when asked
+        receivers: Optional[_Receivers] = None  # receiver text -> methods used on it, when asked
         for call in p.calls_of(fn):
             target = p.call_target(call)
             m = mult_of(call.loop)
@@ -279,7 +279,7 @@ class Classifier:
         s.evidence = _strongest(s.kind, ev_io, ev_cpu)
         return s
 
-    def _protocol_wait(self, call: Call, receivers: Dict[str, set]) -> Optional[str]:
+    def _protocol_wait(self, call: Call, receivers: "_Receivers") -> Optional[str]:
         """How an unresolved method call waits through a duck-typed protocol (calls.toml's
         [protocols]): "socket-like object", "db-api-like object: execute with commit on conn,
         medium confidence"; None when it does not (or only at low confidence)."""
@@ -306,18 +306,10 @@ class Classifier:
                 return _protocol_note(proto.name, proto.lower, f"{method} on what {maker}() returned")
         return None
 
-    def _receivers(self, fn: Function) -> Dict[str, set]:
+    def _receivers(self, fn: Function) -> "_Receivers":
         """The methods called on each receiver in ``fn``; for ``self.x``, in every method of the
         class (``self._conn.execute`` in one method, ``self._conn.commit()`` in another)."""
-        out: Dict[str, set] = {}
-        for call in self.p.calls_of(fn):
-            recv = _receiver_text(call)
-            if recv is not None and not recv.startswith("self."):
-                out.setdefault(recv, set()).add(call.method)
-        if fn.cls is not None:
-            for recv, methods in self._class_receiver_methods(fn.cls).items():
-                out.setdefault(recv, set()).update(methods)
-        return out
+        return _Receivers(self, fn)
 
     def _class_receiver_methods(self, cls: str) -> Dict[str, set]:
         memo = self._class_receivers.get(cls)
@@ -365,6 +357,31 @@ class Classifier:
             s.releases_gil = s.gil > s.py
         else:
             s.releases_gil = None
+
+
+class _Receivers:
+    """``Classifier._receivers``: receiver text -> the methods called on it, worked out when
+    first asked (most functions never ask). ``self.x`` receivers come from the class's memo
+    (every method of the class), the others from the function's own calls: the two never share
+    a key, so neither is copied into the other."""
+
+    def __init__(self, classifier: "Classifier", fn: Function):
+        self._classifier = classifier
+        self._fn = fn
+        self._own: Optional[Dict[str, set]] = None
+
+    def get(self, recv: str, default: set) -> set:
+        if recv.startswith("self."):
+            if self._fn.cls is None:
+                return default
+            return self._classifier._class_receiver_methods(self._fn.cls).get(recv, default)
+        if self._own is None:
+            self._own = {}
+            for call in self._classifier.p.calls_of(self._fn):
+                r = _receiver_text(call)
+                if r is not None and not r.startswith("self."):
+                    self._own.setdefault(r, set()).add(call.method)
+        return self._own.get(recv, default)
 
 
 def _receiver_text(call: Call) -> Optional[str]:
