@@ -51,6 +51,10 @@ def rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
+_PREFIX_MEMOS: Dict[Tuple[str, ...], Dict[str, Optional[str]]] = {}
+_MAX_MEMO = 200_000
+
+
 class Matcher:
     """Exact names in a set, ``prefix*`` patterns checked longest-first."""
 
@@ -65,7 +69,11 @@ class Matcher:
         self.prefixes = tuple(sorted(set(prefixes), key=len, reverse=True))
         self._by_prefix = {p: p + "*" for p in self.prefixes}
         self._lengths = _lengths(self.prefixes)
-        self._memo: Dict[str, Optional[str]] = {}
+        # the answer depends on the prefixes only: matchers built from the same list (each
+        # analysis makes its own for cold-paths) share one memo
+        self._memo: Dict[str, Optional[str]] = _PREFIX_MEMOS.setdefault(self.prefixes, {})
+        if len(self._memo) > _MAX_MEMO:  # a long-lived process (the flake8 plugin) sees many names
+            self._memo.clear()
 
     def match(self, name: str) -> Optional[str]:
         if name in self.exact:
