@@ -103,11 +103,9 @@ class ProcessModel:
         self.import_modules = tuple(table.get("imports", {}).get("modules", []))
         self.calls: Dict[Key, List[Tuple[ModuleFacts, Call]]] = {}
         self.callers: Dict[str, List[Tuple[ModuleFacts, Call]]] = {}
-        self.targets: Dict[int, Optional[str]] = {}
         for mod, call in project.all_calls():
             self.calls.setdefault(key_of(mod, call), []).append((mod, call))
             t = project.call_target(call)
-            self.targets[id(call)] = t
             if t in project.functions:
                 self.callers.setdefault(t, []).append((mod, call))
         for lst in self.calls.values():
@@ -134,9 +132,7 @@ class ProcessModel:
         return out
 
     def target(self, call: Call) -> Optional[str]:
-        if id(call) in self.targets:
-            return self.targets[id(call)]
-        return self.project.call_target(call)
+        return self.project.call_target(call)  # memoised on the call
 
     def method_for(self, mod: ModuleFacts, call: Call) -> Optional[str]:
         m = None
