@@ -113,10 +113,10 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     if explicit:
         context = with_context(files, results, config, n, cache_dir)
         if context:
-            report = run_project(results + context, config, codes)
+            report = run_project(results + context, config, codes, freeze=True)
             _only(report, {sf.display for sf in files})
             return report
-    report = run_project(results, config, codes)
+    report = run_project(results, config, codes, freeze=True)
     if key is not None and not report.transient:  # a timeout belongs to this run, not to the input
         store_report(cache_dir, key, Report(report.findings, report.functions, report.recommendations,
                                             report.files, readiness=report.readiness))
