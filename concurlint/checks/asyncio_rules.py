@@ -70,8 +70,8 @@ FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.l
 
 def wait_weight(target: str) -> float:
     """3: waits on the network, another process or a timer; 2.5: waits on another thread (a
-    queue, a lock, a join); 2: reads or writes file contents or directories; 1: file metadata
-    (microseconds on a local disk)."""
+    queue, a lock, a join); 2: reads or writes file contents or directories, or starts a process
+    without waiting for it; 1: file metadata (microseconds on a local disk)."""
     if target in THREAD_WAITS or target.endswith(("Thread.join", "Queue.get", "Queue.put")):
         return 2.5
     if target in META_IO or (target.startswith("pathlib.") and target.rsplit(".", 1)[-1] in META_METHODS):
@@ -81,9 +81,14 @@ def wait_weight(target: str) -> float:
     if target in ("shutil.rmtree", "shutil.copytree", "shutil.make_archive", "shutil.unpack_archive") \
             or target.endswith(("ZipFile.extractall", "TarFile.extractall")):
         return 3  # whole trees: as long as the tree is big
-    if target.startswith(FILE_PREFIXES):
-        return 2
+    if target.startswith(FILE_PREFIXES) or target in SPAWNS:
+        return 2  # a file's contents; or starting a process: fork/exec, without waiting for it
     return 3
+
+
+# start a process and return without waiting for it (its wait(), communicate() or run() waits)
+# (os.spawn* are left out: with os.P_WAIT they wait for the child)
+SPAWNS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.posix_spawnp"})
 # generator APIs: calling them touches nothing; the IO happens when they are iterated
 LAZY_IO = frozenset({"pathlib.Path.iterdir", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.walk",
                      "os.walk"})
