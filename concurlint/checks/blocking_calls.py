@@ -1,0 +1,210 @@
+"""What counts as a blocking call on an event loop, and how long it holds the loop.
+
+``blocking_desc`` answers for one call (with its resolved target): the knowledge base's ``io``
+calls, less the forms that return at once (non-blocking sockets, zero timeouts, ``WNOHANG``,
+numeric hosts, in-memory archives, unconnected clients, connections opened in non-blocking
+mode); ``wait_weight`` says how long it waits (a file's contents, file metadata, another thread,
+the network). CCL501 (``asyncio_rules``) and the walk through synchronous helpers
+(``sync_reach``) ask them.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from concurlint.analysis.facts import Call
+from concurlint.checks.sync_reach import TIMEOUT_ARGS, _literal_false, _timeout_of
+
+# ---------------------------------------------------------------- knowledge local to these rules
+# socket methods that never wait (the io list covers ``socket.socket.*``)
+NONBLOCKING_METHODS = frozenset({
+    "setblocking", "settimeout", "gettimeout", "getblocking", "fileno", "getsockname", "getpeername",
+    "setsockopt", "getsockopt", "close", "detach", "shutdown", "family", "type", "proto", "dup",
+    "set_inheritable", "get_inheritable", "listen", "bind", "makefile", "selected_alpn_protocol",
+    "selected_npn_protocol", "version", "cipher", "compression", "getpeercert", "pending",
+    "get_channel_binding", "server_side", "server_hostname", "context", "session", "session_reused",
+    "unwrap",
+})
+NONBLOCKING_RECEIVERS = ("socket.socket.", "ssl.SSLSocket.")
+NONBLOCKING_CALLS = frozenset({"socket.socketpair"})  # creates two sockets, never waits
+# methods that never wait on any file-like or socket-like object
+NEVER_WAIT = frozenset({"fileno", "close", "closed", "detach", "readable", "writable", "seekable",
+                        "isatty", "name", "mode", "getblocking", "setblocking", "settimeout"})
+# name resolution that never leaves the machine: numeric-only flags, the local host name
+RESOLVERS = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
+                       "socket.getnameinfo", "socket.gethostbyaddr"})
+LOCAL_HOSTS = frozenset({"'localhost'", '"localhost"', "''", '""'})
+OPENERS = frozenset({"builtins.open", "io.open", "pathlib.Path.open", "gzip.open", "bz2.open", "lzma.open"})
+# what returns at once after a loop waited for data (``Function.ready``)
+READS_WHEN_READY = frozenset({"recv", "recv_bytes", "get", "read", "readline", "get_nowait"})
+# how long a blocking call waits, for naming the call that waits longest and for confidence:
+# 3 network / processes / sleep / thread waits, 2 file contents and directories, 1 metadata
+META_IO = frozenset({
+    "os.stat", "os.lstat", "os.fstat", "os.chmod", "os.chown", "os.lchown", "os.unlink", "os.remove",
+    "os.rmdir", "os.mkdir", "os.makedirs", "os.rename", "os.renames", "os.replace", "os.access",
+    "os.utime", "os.symlink", "os.link", "os.readlink", "os.getcwd", "os.chdir", "os.umask",
+    "os.path.exists", "os.path.lexists", "os.path.isfile", "os.path.isdir", "os.path.islink",
+    "os.path.getsize", "os.path.getmtime", "os.path.getctime", "os.path.getatime", "os.path.realpath",
+    "os.path.samefile", "os.path.ismount", "shutil.which", "shutil.disk_usage", "os.truncate",
+    "tempfile.mkdtemp", "tempfile.gettempdir",
+})
+META_METHODS = frozenset({"exists", "is_dir", "is_file", "is_symlink", "stat", "lstat", "chmod", "unlink",
+                          "mkdir", "rmdir", "rename", "replace", "touch", "resolve", "samefile",
+                          "is_mount", "owner", "group", "lchmod", "symlink_to", "hardlink_to"})
+FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.listdir", "os.scandir",
+                 "os.walk", "shutil.", "pathlib.", "tempfile.", "gzip.", "bz2.", "lzma.", "zipfile.",
+                 "tarfile.", "json.load", "json.dump", "pickle.load", "pickle.dump", "csv.", "os.fsync",
+                 "shelve.", "dbm.", "glob.", "fnmatch.", "os.sendfile", "os.copy_file_range", "tokenize.open",
+                 "linecache.")
+
+
+# waits on threading / queue primitives: CCL504 reports them where a coroutine calls them itself
+THREAD_WAITS = {
+    "threading.Lock.acquire": "asyncio.Lock",
+    "threading.RLock.acquire": "asyncio.Lock",
+    "threading.Condition.acquire": "asyncio.Condition",
+    "threading.Condition.wait": "asyncio.Condition",
+    "threading.Condition.wait_for": "asyncio.Condition",
+    "threading.Semaphore.acquire": "asyncio.Semaphore",
+    "threading.BoundedSemaphore.acquire": "asyncio.BoundedSemaphore",
+    "threading.Event.wait": "asyncio.Event",
+    "threading.Barrier.wait": "asyncio.Barrier (3.11+)",
+    "queue.Queue.get": "asyncio.Queue",
+    "queue.Queue.join": "asyncio.Queue",
+}
+def wait_weight(target: str) -> float:
+    """3: waits on the network, another process or a timer; 2.5: waits on another thread (a
+    queue, a lock, a join); 2: reads or writes file contents or directories, or starts a process
+    without waiting for it; 1: file metadata (microseconds on a local disk)."""
+    if target in THREAD_WAITS or target.endswith(("Thread.join", "Queue.get", "Queue.put")):
+        return 2.5
+    if target in META_IO or (target.startswith("pathlib.") and target.rsplit(".", 1)[-1] in META_METHODS):
+        return 1
+    if target.startswith("io.") and target.endswith((".seek", ".tell")):
+        return 1  # moves a file position: no disk access of its own
+    if target in ("shutil.rmtree", "shutil.copytree", "shutil.make_archive", "shutil.unpack_archive") \
+            or target.endswith(("ZipFile.extractall", "TarFile.extractall")):
+        return 3  # whole trees: as long as the tree is big
+    if target.startswith(FILE_PREFIXES) or target in SPAWNS:
+        return 2  # a file's contents; or starting a process: fork/exec, without waiting for it
+    return 3
+
+
+# start a process and return without waiting for it (its wait(), communicate() or run() waits)
+# (os.spawn* are left out: with os.P_WAIT they wait for the child)
+SPAWNS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.posix_spawnp"})
+# generator APIs: calling them touches nothing; the IO happens when they are iterated
+LAZY_IO = frozenset({"pathlib.Path.iterdir", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.walk",
+                     "os.walk"})
+CONSUMERS = frozenset({"builtins.list", "builtins.tuple", "builtins.set", "builtins.sorted", "builtins.any",
+                       "builtins.all", "builtins.next", "builtins.sum", "builtins.max", "builtins.min"})
+
+def _short(q: Optional[str]) -> str:
+    if not q:
+        return "?"
+    return q.replace(".<locals>", "").rsplit(".", 1)[-1]
+
+
+def _nonblocking_wait(call: Call, target: str) -> bool:
+    """``lock.acquire(False)``, ``acquire(timeout=0)``, ``q.get(block=False)``, ``q.get(False)``:
+    calls of a waiting API that return at once."""
+    if target.endswith(".acquire") or target == "queue.Queue.get":
+        key = "blocking" if target.endswith(".acquire") else "block"
+        if _literal_false(call.kwargs.get(key)) or (call.args and _literal_false(call.args[0])):
+            return True
+        if _literal_false(call.kwargs.get("timeout")):
+            return True
+    if target in TIMEOUT_ARGS and _literal_false(_timeout_of(call, target)):
+        return True  # select(r, w, x, 0), poll(0): a readiness check that returns at once
+    if target in ("threading.Event.wait", "threading.Condition.wait"):
+        t = call.kwargs.get("timeout") or (call.args[0] if call.args else None)
+        if _literal_false(t):
+            return True
+    return False
+
+
+def blocking_desc(project, call: Call, target: Optional[str], nonblocking: frozenset = frozenset()) -> Optional[str]:
+    """How to name ``call`` if it waits synchronously (network, disk, processes, sleep), else None.
+    ``nonblocking``: the sockets put in non-blocking mode (:func:`_nonblocking_sockets`)."""
+    if target is None:
+        return None
+    if target in CONSUMERS:  # list(path.glob("*.json")): the consumer runs the lazy IO
+        for v in call.args[:1]:
+            inner = project.resolve(v.qualname) if v.kind == "call" and v.qualname else None
+            if inner in LAZY_IO:
+                return f"{v.text.split('(', 1)[0]}() (consumed by {_short(target)}())"
+        return None
+    if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
+        return None
+    if target in project.kb.stdlib.connects_when_given and not _host_given(call, project.kb.stdlib.connects_when_given[target]):
+        return None  # smtplib.SMTP() with no host: an unconnected client; connect() is what waits
+    if _in_memory(call):
+        return None  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
+    if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
+        return None  # psycopg2.connect(dsn, async_=True): returns at once, the caller polls it
+    cat = project.kb.category(target)
+    if cat is None or cat[0] != "io":
+        return None
+    if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
+        return None  # sleep(0) yields the GIL, it does not wait
+    if target.startswith(NONBLOCKING_RECEIVERS) and target.rsplit(".", 1)[-1] in NONBLOCKING_METHODS:
+        return None
+    if target.rsplit(".", 1)[-1] in NEVER_WAIT:
+        return None
+    if target in RESOLVERS and _local_resolution(call):
+        return None
+    if call.receiver is not None and nonblocking and _on_nonblocking_socket(project, call, nonblocking):
+        return None
+    if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
+        if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
+            return None  # polling, returns at once
+    if _nonblocking_wait(call, target):
+        return None
+    if getattr(call, "nonblocking_try", False):
+        return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
+    text = call.text or _short(target)
+    return f"{text}()"
+
+
+def _host_given(call: Call, spec: list) -> bool:
+    position, keyword = spec
+    given = call.kwargs.get(keyword) or (call.args[position] if len(call.args) > position else None)
+    if given is None:
+        return call.star_args  # passed through *args/**kwargs: it may be there
+    return not (given.kind == "literal" and given.text in ("''", '""', "None"))
+
+
+IN_MEMORY = frozenset({"io.BytesIO", "io.StringIO"})
+
+
+def _in_memory(call: Call) -> bool:
+    """The file the call opens is an in-memory buffer: its ``fileobj=``/``file=`` argument, or
+    its first positional one, is an ``io.BytesIO``/``io.StringIO``."""
+    given = [call.kwargs.get("fileobj"), call.kwargs.get("file")] + call.args[:1]
+    return any(v is not None and v.kind == "instance" and v.qualname in IN_MEMORY for v in given)
+
+
+def _nonblocking_sockets(ctx) -> frozenset:
+    """(module, receiver text) of every socket the code puts in non-blocking mode
+    (``self._sock.setblocking(False)``): its connect/recv/send return at once. Once per run."""
+    return frozenset((mod.module, call.receiver.text) for mod, call in ctx.project.all_calls()
+                     if call.method == "setblocking" and call.receiver is not None and call.args
+                     and _literal_false(call.args[0]))
+
+
+def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
+    mod = project.function_module.get(call.function) if call.function else None
+    return mod is not None and (mod.module, call.receiver.text) in nonblocking
+
+
+def _local_resolution(call: Call) -> bool:
+    """``getaddrinfo(host, port, flags=AI_NUMERICHOST)``, ``gethostbyname("localhost")``: answered
+    without a network round trip."""
+    values = list(call.args) + list(call.kwargs.values())
+    if any("NUMERIC" in (v.text or "") or (v.qualname or "").endswith(("NUMERICHOST", "NUMERIC_ONLY"))
+           for v in values):
+        return True
+    host = call.args[0] if call.args else call.kwargs.get("host")
+    if host is not None and host.kind == "literal":
+        text = host.text.strip("'\"")
+        return host.text in LOCAL_HOSTS or text.replace(".", "").isdigit() or ":" in text
+    return False
