@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function
 from concurlint.analysis.project import Project
-from concurlint.analysis.values import byte_size
+from concurlint.analysis.sizes import byte_size
 from concurlint.knowledge import Matcher
 
 CPU_THRESHOLD = 10.0

@@ -4,6 +4,7 @@ Each collector is a mixin holding the ``visit_*`` methods and helpers of one con
 
 - ``scopes``    names, imports, scopes, bindings, functions and lambdas (the shared scope state)
 - ``values``    what an expression stands for and what a call calls (no visitors; a memo per expression)
+- ``sizes``     how many bytes a buffer holds where the code fixes it (no visitors; for the cost model)
 - ``calls``     one ``Call`` per call, with how its result is used and its context
 - ``loops``     loops and comprehensions, and how much work they multiply
 - ``state``     reads and writes of shared state, assignments, the locks held
@@ -29,13 +30,15 @@ from concurlint.analysis.loops import LoopCollector
 from concurlint.analysis.scopes import ScopeCollector
 from concurlint.analysis.state import StateCollector
 from concurlint.analysis.structure import StructureCollector
+from concurlint.analysis.sizes import SizeCollector
 from concurlint.analysis.values import ValueCollector
 from concurlint.knowledge import Knowledge
 
-COLLECTORS = (ScopeCollector, ValueCollector, CallCollector, LoopCollector, StateCollector, StructureCollector)
+COLLECTORS = (ScopeCollector, ValueCollector, SizeCollector, CallCollector, LoopCollector, StateCollector,
+              StructureCollector)
 
 
-class Extractor(ScopeCollector, ValueCollector, CallCollector, LoopCollector, StateCollector,
+class Extractor(ScopeCollector, ValueCollector, SizeCollector, CallCollector, LoopCollector, StateCollector,
                 StructureCollector, ast.NodeVisitor):
     """Walks one module once and fills a ``ModuleFacts``."""
 

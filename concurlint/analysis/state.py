@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 from typing import Dict, List, Optional
 
-from concurlint.analysis.facts import Access, Function
+from concurlint.analysis.facts import Access, Function, Value
 
 LOCK_TYPES = frozenset(
     {
