@@ -17,9 +17,12 @@ read by threads (written once before they start) produces no write access at all
 """
 from __future__ import annotations
 
+import re
+
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
+from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import (
     Reach, chain_text, is_class_level, is_thread_safe_value, short_name, state_info, thread_map,
 )
@@ -163,17 +166,20 @@ class _Analysis:
                     else:  # self.X += 1 on an object whose method runs in several threads
                         self.report_check(mod, fn, acc, r, "the read", f"the write of '{acc.op}' at line {acc.line}")
                 elif acc.kind == "check":
-                    if r is None:
+                    if r is None or _only_resets_after(fn, acc):
                         continue
                     done.add((acc.target, acc.kind))
                     self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it")
                 elif acc.kind in ("write", "mutate"):
                     if r is not None and (acc.target, "check") not in done:
                         rd = self.read_before(fn, acc)
+                        if rd is not None and acc.kind == "write" and CONSTANT.match(acc.op):
+                            continue  # a reset to a constant (`self.conn = None`): nothing read is carried
                         if rd is not None:
                             done.add((acc.target, "check"))
                             self.report_check(mod, fn, rd, r, f"read '{rd.op}' at line {rd.line}",
-                                              f"the write-back '{acc.op}' at line {acc.line}", at=rd)
+                                              f"the write-back '{acc.op}' at line {acc.line}", at=rd,
+                                              confidence="low" if _fills_cache(fn, rd, acc) else "high")
                             continue
                     if acc.op.startswith(SIZE_CHANGING) or acc.op.startswith("[...] ="):
                         if (acc.target, "iter") in done:
@@ -234,12 +240,13 @@ class _Analysis:
                  action=action, state=desc, defined=self.defined_at(acc.target), runner=_runner(r, self.project),
                  consequence=consequence, ft=self.ft)
 
-    def report_check(self, mod, fn, acc, r: Reach, first: str, second: str, at: Optional[Access] = None) -> None:
+    def report_check(self, mod, fn, acc, r: Reach, first: str, second: str, at: Optional[Access] = None,
+                     confidence: str = "high") -> None:
         desc = self.definition(acc.target)[0]
         self.add("CCL202", mod, fn, _Pos(acc.line, acc.col, acc.op),
                  self.def_related(acc.target) + [self.runner_related(r)],
                  first=first, second=second, state=desc, defined=self.defined_at(acc.target),
-                 runner=_runner(r, self.project), ft=self.ft)
+                 runner=_runner(r, self.project), ft=self.ft, confidence=confidence)
 
     def report_iteration(self, mod, fn, acc, other) -> None:
         omod, ofn, oacc = other
@@ -320,6 +327,27 @@ class _Analysis:
 PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "builtins.staticmethod",
                               "builtins.classmethod", "builtins.property", "functools.wraps",
                               "functools.cache", "functools.lru_cache", "functools.cached_property"})
+
+
+# `[...] = proxy`, `[...] = make_class(spec)`: a value stored whole under a key, not computed
+# from what was read (`[...] = n + 1`)
+_PLAIN_STORE = re.compile(r"^\[\.\.\.\] = [A-Za-z_][\w.]*(\(.*)?$")
+
+
+def _only_resets_after(fn: Function, check: Access) -> bool:
+    """Every write of the state after the test stores a constant (``if self._root is not None:
+    self._root = None``): a second thread doing the same reset changes nothing."""
+    writes = [a for a in fn.accesses if a.target == check.target and a.kind in WRITE_KINDS and a.line >= check.line]
+    return bool(writes) and all(a.kind == "write" and CONSTANT.match(a.op) for a in writes)
+
+
+def _fills_cache(fn: Function, read: Access, write: Access) -> bool:
+    """A cache filled on a miss (``v = cache.get(k)``, or ``if k in cache: return cache[k]``,
+    then ``cache[k] = make(k)``): two threads that both miss both build a value and the second
+    store replaces an equivalent first one; work is duplicated, nothing is lost."""
+    tested = read.op == ".get()" or any(a.target == write.target and a.in_check and a.line <= read.line
+                                         for a in fn.accesses)
+    return tested and bool(_PLAIN_STORE.match(write.op))
 
 
 def _assigns_through_self(fn: Function, target: str) -> bool:
