@@ -28,6 +28,12 @@ _LIFECYCLE = re.compile(
     r"startup|on_startup|on_shutdown|create_server|listen|bind)$")
 _MEMO = re.compile(r"(^|\.)(cache|lru_cache|cached|cached_property|memoize|memoized|memoise|cache_on_self)$")
 
+# calls that hand out a resource someone must give back or close: a second task's (or
+# thread's) overwrite leaks the first one's (`self.conn = await pool.get_connection()`); and tokens: an
+# authorisation server that rotates them revokes the first task's when it issues the second
+RESOURCE = re.compile(r"acquire|connect|connection|open|create|spawn|start|lease|checkout|session|client|"
+                      r"channel|socket|transport|stream|cursor|subscribe|lock|pool|new|token|refresh", re.I)
+
 
 def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
     """A test helper: its module (or the function's own name) says it is test support."""

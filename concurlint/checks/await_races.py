@@ -23,7 +23,7 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
-from concurlint.analysis.hints import is_lifecycle, is_test_code
+from concurlint.analysis.hints import RESOURCE, is_lifecycle, is_test_code
 from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import is_thread_safe_value, state_info
 from concurlint.checks.asyncio_rules import TASK_FACTORIES
@@ -39,11 +39,6 @@ PRIMITIVE = re.compile(r"(Lock|Semaphore|Condition|Event|Queue|Barrier|Limiter|M
 STATE_MACHINE = re.compile(r"==|!=|\bis\s+(not\s+)?(?!None\b)\w")
 # objects made to be used by many tasks at once
 TASK_SHARED = re.compile(r"(Client|Pool|Cache|Session|Registry|Manager|Limiter|Scheduler|Broker)$")
-# awaited calls that hand out a resource someone must give back or close: a second task's
-# overwrite leaks the first one's (`self.conn = await pool.get_connection()`); and tokens: an
-# authorisation server that rotates them revokes the first task's when it issues the second
-RESOURCE = re.compile(r"acquire|connect|connection|open|create|spawn|start|lease|checkout|session|client|"
-                      r"channel|socket|transport|stream|cursor|subscribe|lock|pool|new|token|refresh", re.I)
 
 
 class _Pos:

@@ -22,6 +22,7 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
+from concurlint.analysis.hints import RESOURCE
 from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import (
     Reach, chain_text, is_class_level, is_thread_safe_value, short_name, state_info, thread_map,
@@ -169,7 +170,11 @@ class _Analysis:
                     if r is None or _only_resets_after(fn, acc):
                         continue
                     done.add((acc.target, acc.kind))
-                    self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it")
+                    writes = [w for w in fn.accesses if w.target == acc.target and w.kind in WRITE_KINDS
+                              and w.line >= acc.line]
+                    cache = bool(writes) and all(_fills_cache(fn, acc, w) for w in writes)
+                    self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it",
+                                      confidence="low" if cache else "high")
                 elif acc.kind in ("write", "mutate"):
                     if r is not None and (acc.target, "check") not in done:
                         rd = self.read_before(fn, acc)
@@ -344,10 +349,12 @@ def _only_resets_after(fn: Function, check: Access) -> bool:
 def _fills_cache(fn: Function, read: Access, write: Access) -> bool:
     """A cache filled on a miss (``v = cache.get(k)``, or ``if k in cache: return cache[k]``,
     then ``cache[k] = make(k)``): two threads that both miss both build a value and the second
-    store replaces an equivalent first one; work is duplicated, nothing is lost."""
-    tested = read.op == ".get()" or any(a.target == write.target and a.in_check and a.line <= read.line
-                                         for a in fn.accesses)
-    return tested and bool(_PLAIN_STORE.match(write.op))
+    store replaces an equivalent first one; work is duplicated, nothing is lost. Not when the
+    value is a resource to close (``cache[k] = make_session(k)``): the replaced one leaks."""
+    tested = read.op == ".get()" or read.kind == "check" or any(
+        a.target == write.target and a.in_check and a.line <= read.line for a in fn.accesses)
+    # ... unless what is stored is a resource to close (a session, a connection): one leaks
+    return tested and bool(_PLAIN_STORE.match(write.op)) and not RESOURCE.search(write.op)
 
 
 def _assigns_through_self(fn: Function, target: str) -> bool:
