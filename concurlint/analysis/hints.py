@@ -34,6 +34,10 @@ _MEMO = re.compile(r"(^|\.)(cache|lru_cache|cached|cached_property|memoize|memoi
 RESOURCE = re.compile(r"acquire|connect|connection|open|create|spawn|start|lease|checkout|session|client|"
                       r"channel|socket|transport|stream|cursor|subscribe|lock|pool|new|token|refresh", re.I)
 
+# a store of a fresh clock reading (`= time.monotonic()`, `= loop.time() + delay`): a later
+# writer's time replaces an earlier one's, and nothing read before is carried over
+FRESH_CLOCK = re.compile(r"^= (?:[\w.]*\.)?(monotonic|monotonic_ns|time|time_ns|perf_counter|now|utcnow)\(\)")
+
 
 def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
     """A test helper: its module (or the function's own name) says it is test support."""

@@ -81,6 +81,13 @@ class StructureCollector:
                                 info.attrs[t.attr] = v
 
     def visit_If(self, node: ast.If) -> None:
+        if isinstance(node.test, ast.Constant):
+            # `if True: ... else: ...`, `if False: ...`, `if 0:`: the compiler drops the dead
+            # branch, so do the facts (code generated from a sync twin keeps the sync calls there)
+            self.visit(node.test)
+            for stmt in (node.body if node.test.value else node.orelse):
+                self.visit(stmt)
+            return
         guard = _is_main_guard(node.test)
         if guard and self.function is None and not self.class_stack:
             self.facts.has_main_guard = True

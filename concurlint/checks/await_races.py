@@ -23,7 +23,7 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
-from concurlint.analysis.hints import RESOURCE, is_lifecycle, is_test_code
+from concurlint.analysis.hints import FRESH_CLOCK, RESOURCE, is_lifecycle, is_test_code
 from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import is_thread_safe_value, state_info
 from concurlint.checks.asyncio_rules import TASK_FACTORIES
@@ -194,8 +194,9 @@ class LostUpdateAcrossAwait(Rule):
             for i, w in enumerate(fn.accesses):
                 if w.locks or w.target in done or not (w.kind in ("write", "rmw") or w.op.startswith("[...] =")):
                     continue
-                if not self.shared(project, w) or (w.kind == "write" and (CONSTANT.match(w.op) or ENUM_MEMBER.match(w.op))):
-                    continue  # a reset to a constant (`self.fut = None`) does not carry the stale value
+                if not self.shared(project, w) or (w.kind == "write" and (CONSTANT.match(w.op) or ENUM_MEMBER.match(w.op)
+                                                                          or FRESH_CLOCK.match(w.op))):
+                    continue  # a reset to a constant (`self.fut = None`) or a fresh time: no stale value carried
                 found = self.stale_read(fn, i, w)
                 if found is None:
                     continue
