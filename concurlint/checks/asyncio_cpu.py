@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, Optional
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import first_lifecycle, is_test_code
+from concurlint.analysis.hints import first_lifecycle, is_cli_code, is_test_code
 from concurlint.checks.asyncio_rules import HEAVY, HEAVY_CALLEE, MAX_DEPTH, _calls, _coroutines, _Pos, _short
 from concurlint.registry import Finding, Rule
 
@@ -106,9 +106,12 @@ def cpu_confidence(ctx, module: ModuleFacts, fn: Function, callee: Optional[str]
     object's own state (workers, headers, handlers) and whose work could not move to a process
     pool anyway; low: test helpers, start-up or shut-down code, and error paths (an ``except``
     block formatting or reporting the exception: it runs when something failed, and what it
-    works on, a traceback, cannot be sent to a process pool)."""
+    works on, a traceback, cannot be sent to a process pool), and a command-line program's own
+    modules."""
     if is_test_code(module.module, fn.qualname) or first_lifecycle((fn.qualname,) + ((callee,) if callee else ())):
         return "low"
+    if is_cli_code(module.module):
+        return "low"  # a command-line program's coroutine: usually the program's only task
     if call is not None and call.in_handler:
         return "low"
     if fn.cls is not None:
