@@ -26,8 +26,8 @@ class FeedClient:
 
     def fetch_unlocked(self, path):
         text = self.session.get(f"{self.base_url}/{path}", timeout=10).text
-        if path not in SEEN:  # CCL202: check-then-act on a shared dict, no lock
-            SEEN[path] = len(text)
+        fetches = SEEN.get(path, 0)  # CCL202: read, then write-back to a shared dict, no lock
+        SEEN[path] = fetches + 1
         return text
 
 
