@@ -137,6 +137,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if target in project.kb.stdlib.connects_when_given and not _host_given(call, project.kb.stdlib.connects_when_given[target]):
         return None  # smtplib.SMTP() with no host: an unconnected client; connect() is what waits
+    if target in OPENERS and call.args and (call.args[0].qualname == "os.devnull" or call.args[0].text == "os.devnull"):
+        return None  # the null device: nothing is read or written
     if _in_memory(call):
         return None  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
     if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
