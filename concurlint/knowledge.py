@@ -284,17 +284,27 @@ class Knowledge:
             return DECLARED_CPU_WEIGHT
         return CPU_CALL_WEIGHT
 
-    def sized_cost(self, name: str, category: str, size: Optional[int]) -> Tuple[str, float, str]:
+    def sized_cost(self, name: str, category: str, size: Optional[int],
+                   handed_in: bool = False) -> Tuple[str, float, str]:
         """The cost model of rules/knowledge/stdlib.toml applied to one call of ``name`` (of
         ``category`` cpu or releases-gil) whose input is ``size`` bytes (None: not known).
         Returns (category, weight, what the evidence says): ``releases-gil`` below the size from
         which the call releases the GIL is ``cpu`` (hashing an 8-byte key holds it), and a
-        ``cpu-per-size`` call weighs by its input."""
+        ``cpu-per-size`` call weighs by its input. An input of unknown size releases the GIL as the
+        entry says when it is ``handed_in`` (a parameter of the calling function, hashed whole: its
+        callers size it); any other (``key.encode()``, ``str(token).encode()``, a local) weighs
+        one call, for a hash or checksum (an entry with a threshold); compression always weighs
+        ten."""
         kind = self.stdlib.kind(name) if self.declared(name) is None else None  # the user's word wins
         if category == "releases-gil":
             start = self.stdlib.releases_gil_from(name) if kind is not None else None
             if not start:
                 return category, RELEASES_GIL_WEIGHT, "cpu, releases the GIL"
+            if size is None and not handed_in:
+                # a hash or checksum of a value the function makes and the code does not size (a
+                # key or a password encoded, a token's repr, a signature base string) is one call:
+                # GB/s in C, no evidence of heavy work alone; hashing every item of a loop is
+                return category, CPU_CALL_WEIGHT, f"cpu, releases the GIL from {start}-byte inputs, size not known here"
             if size is None:  # the entry's kind stands, and the message says on what it depends
                 return category, RELEASES_GIL_WEIGHT, f"cpu, releases the GIL from {start}-byte inputs, size not known here"
             if size < start:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from concurlint.analysis.facts import Call, Function
+from concurlint.analysis.facts import Call, Function, Value
 from concurlint.analysis.project import Project
 from concurlint.analysis.sizes import byte_size
 from concurlint.knowledge import Matcher
@@ -57,6 +57,7 @@ PLAIN_METHODS = frozenset({
 })
 GIL_CALL_WEIGHT = 10.0
 LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
+LIGHT_NESTING = 1000.0  # ... three deep: a loop in a loop over unknown iterables is often small x small
 CAP = 1e9
 MAX_EVIDENCE = 8
 
@@ -220,8 +221,9 @@ class Classifier:
                     s.io = min(CAP, s.io + m)
                     s.async_io = True
                     ev_io.append((m * 0.5, f"{path}:{call.line} awaits what {target} returns (a wait)"))
-                if (callee.py or callee.gil) and (callee_fn.name in NOT_WORK or callee.kind == "unknown"):
-                    pass  # building or printing an object, or work too small to name, is no evidence
+                if (callee.py or callee.gil) and (callee_fn.name in NOT_WORK or callee.kind not in ("cpu", "mixed")):
+                    pass  # building or printing an object, work too small to name, or the bookkeeping
+                    # of a callee that waits (io: its CPU part is below the mixed bar), is no evidence
                 elif callee.py or callee.gil:
                     s.py = min(CAP, s.py + callee.py * m)
                     s.gil = min(CAP, s.gil + callee.gil * m)
@@ -254,11 +256,15 @@ class Classifier:
             elif category in ("cpu", "releases-gil"):
                 if category == "cpu" and target in SCALAR_FORMS and len(call.args) >= 2 and not call.star_args:
                     continue  # min(a, b), max(lo, x): a comparison, not a pass over data
-                size = _input_size(p.kb, target, call, category == "releases-gil")
+                size, value = _input_size(p.kb, target, call, category == "releases-gil")
                 if size == 0 and category == "releases-gil":
                     continue  # hashlib.sha256() with nothing to hash yet: update() does the work
-                category, unit, what = p.kb.sized_cost(target, category, size)
+                handed_in = value is not None and value.kind == "name" and value.text in fn.params
+                category, unit, what = p.kb.sized_cost(target, category, size, handed_in)
                 w = unit * m
+                if category == "cpu" and m > 1 and p.kb.stdlib.kind(target) is not None \
+                        and p.kb.stdlib.kind(target)[0] == "cpu" and not p.kb.declared(target):
+                    w = unit * m * LIGHT_LOOP_FACTOR  # struct.pack, math.isnan per item: a step, like indexing
                 if category == "cpu":
                     s.py = min(CAP, s.py + w)
                     ev_cpu.append((w, f"{where} calls {target} ({what}{_declared_note(p.kb, target)}"
@@ -330,14 +336,16 @@ class Classifier:
         return memo
 
     def _computes(self, fn: Function, component: set, calls) -> bool:
-        """Recursion is CPU evidence only for a function that calls itself and does arithmetic
-        of its own, and branches: it calls itself from two places or from a loop (``fib(n - 1) +
-        fib(n - 2)``, a tree walk summing values over children). Mutual recursion through several
+        """Recursion is CPU evidence only for a function that calls itself, combines what the
+        calls return by arithmetic, and branches: it calls itself from two places or from a loop
+        (``fib(n - 1) + fib(n - 2)``, a tree walk summing values over children). A recursion that
+        maps itself over a container's items or merges nested dicts walks a structure (the size
+        of a config or a path list). Mutual recursion through several
         functions is how parsers, visitors and retries are built; a single self-call handles one
         more case (``normalise(str(path))``) and is a step, not a search, as is a self-call whose
         result is returned as is (``return self.dispatch(cls)`` after loading a registry)."""
-        if len(component) != 1 or not (fn.ops_outside_loops > 0 or any(loop.has_ops for loop in fn.loops)):
-            return False
+        if len(component) != 1 or not fn.self_arith:
+            return False  # no arithmetic on what the self-calls return: a walk over a structure
         selves = [c for c in calls if self.p.call_target(c) == fn.qualname and c.use != "return"]
         return len(selves) >= 2 or any(c.loop >= 0 for c in selves)
 
@@ -345,7 +353,10 @@ class Classifier:
     def _decide(s: Summary) -> None:
         cpu = s.py + s.gil
         if s.io > 0 or s.async_io:
-            if cpu >= MIXED_THRESHOLD:
+            # mixed needs heavy CPU work that also outweighs the waits, unit for unit: a wait
+            # (a round trip, a read) lasts far longer than a unit of CPU work (one call into C,
+            # one turn of a loop), so protocol bookkeeping around many waits is still io
+            if cpu >= MIXED_THRESHOLD and cpu >= s.io:
                 s.kind = "mixed"
             else:
                 s.kind = "io"
@@ -414,22 +425,23 @@ def _protocol_note(name: str, confidence: str, why: str = "") -> str:
     return f"{name}-like object{': ' + why if why else ''}, {confidence} confidence"
 
 
-def _input_size(kb, target: str, call: Call, hashing: bool) -> Optional[int]:
+def _input_size(kb, target: str, call: Call, hashing: bool) -> Tuple[Optional[int], Optional[Value]]:
     """The size in bytes of the input of a standard-library call whose cost or GIL release
     depends on it (the knowledge base's [input-argument]), when the code fixes it; for a hashing
     or compressing call (``hashing``), 0 when it has no input at all (``hashlib.sha256()``); None
-    when it is not known (a name, a parameter, the state of the object a method is called on)."""
+    when it is not known (a name, a parameter, the state of the object a method is called on).
+    Also the input's value, when the call has one."""
     if kb.stdlib.kind(target) is None:
-        return None  # only the standard library's entries record a cost model
+        return None, None  # only the standard library's entries record a cost model
     position, keywords = kb.stdlib.input_argument(target)
     value = next((call.kwargs[k] for k in keywords if k in call.kwargs), None)
     if value is None:
         if call.star_args:
-            return None
+            return None, None
         if len(call.args) <= position:
-            return 0 if hashing else None
+            return (0 if hashing else None), None
         value = call.args[position]
-    return byte_size(value)
+    return byte_size(value), value
 
 
 def _declared_note(kb, name: str) -> str:
@@ -467,8 +479,10 @@ def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop,
     if loop.has_ops < 2 and loop.desc.startswith("while"):
         return
     w = mult * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
-    if w < 3 or (loop.has_ops < 2 and loop.parent < 0):
-        return  # a single pass that only indexes and compares (filtering a list) is no evidence
+    if w < 3 or (loop.has_ops < 2 and (loop.parent < 0 or (mult < LIGHT_NESTING and not loop.numeric))):
+        return  # a pass that only indexes and compares (filtering a list) is no evidence, nor is
+        # a loop of them over collections (names against a few patterns, each part's headers)
+        # until three deep; nested sweeps over index ranges (a sieve) are
     s.py = min(CAP, s.py + w)
     nested = " nested" if loop.parent >= 0 else ""
     work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"

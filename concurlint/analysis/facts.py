@@ -80,6 +80,7 @@ class Loop:
     parent: int  # enclosing loop index or -1
     has_ops: int = 0  # work per iteration in its own body: 2 arithmetic, 1 light (indexing, compares)
     bounded: bool = False  # a while loop that counts its turns and gives up (raise/break/return)
+    numeric: bool = False  # a for loop or comprehension over range(): a sweep over indices
 
 
 @dataclass
@@ -117,6 +118,9 @@ class Function:
     globals_declared: List[str] = field(default_factory=list)
     loaded_names: List[str] = field(default_factory=list)
     ops_outside_loops: int = 0
+    # a call of its own name is an operand of arithmetic (``fib(n - 1) + fib(n - 2)``,
+    # ``total += walk(child)``, ``sum(size(c) for c in children)``): set for recursive functions only
+    self_arith: bool = False
     withs: List["Value"] = field(default_factory=list)  # context managers of plain (sync) `with`
     # receivers a `while` loop waits on until they have data (`while not pipe.poll():`,
     # `while q.empty():`), with the loop's last line: after it, pipe.recv() / q.get() return at once

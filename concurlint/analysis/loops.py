@@ -35,7 +35,10 @@ class LoopCollector:
             return
         parent = self.loop_stack[-1] if self.loop_stack else -1
         idx = len(fn.loops)
-        fn.loops.append(Loop(node.lineno, desc, mult, parent, has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node))))
+        items = _item_names(node.target, body) if isinstance(node, (ast.For, ast.AsyncFor)) else None
+        fn.loops.append(Loop(node.lineno, desc, mult, parent,
+                             has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node), items=items),
+                             numeric=_is_range(node)))
         self.loop_stack.append(idx)
         try:
             for b in body:
@@ -66,6 +69,9 @@ class LoopCollector:
         self.in_test -= 1
         idx = len(self.function.loops) if self.function is not None else -1
         self._loop(node, "while loop", 10, list(node.body), test=node.test)  # the test runs every turn
+        if idx >= 0 and (_halves(node) or _steps_through(node)):
+            loop = self.function.loops[idx]
+            loop.has_ops = min(loop.has_ops, 1)
         if idx >= 0 and _counts_and_exits(node):
             self.function.loops[idx].bounded = True
         for s in node.orelse:
@@ -97,7 +103,9 @@ class LoopCollector:
             mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40))
             parent = self.loop_stack[-1] if self.loop_stack else -1
             fn.loops.append(Loop(node.lineno, f"{kind} over {desc}", mult, parent,
-                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g))))
+                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g),
+                                                  items=_item_names(g.target, ())),
+                                 numeric=_is_range(g)))
             self.loop_stack.append(len(fn.loops) - 1)
             pushed += 1
             for cond in g.ifs:
@@ -159,6 +167,13 @@ def _cursor_step(node: ast.AST) -> bool:
     return False
 
 
+def _size_step(node: ast.AST) -> bool:
+    """``offset += len(buf)``, ``pos -= len(chunk)``: a cursor moved by the size of an item."""
+    v = getattr(node, "value", None)
+    return (isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub))
+            and isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "len")
+
+
 def _counts_and_exits(node: ast.While) -> bool:
     """``while not ready: sleep(0.1); misses += 1; if misses > LIMIT: raise ...``: a wait with a
     turn counter and a way out (raise, break or return) ends by itself."""
@@ -209,10 +224,32 @@ def _loop_weight(iter_node: ast.AST, text: str) -> Tuple[int, str]:
     return 10, text
 
 
-def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
+def _names_in(node: ast.AST) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _item_names(target: ast.AST, body: Sequence[ast.AST]) -> frozenset:
+    """The names that hold a loop's items: its target's names, and the names its body assigns
+    from them (``parts = line.split()``), in two passes (enough for ``a = f(item); b = a[1]``)."""
+    items = _names_in(target)
+    assigns = [n for b in body for n in ast.walk(b) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))]
+    for _ in range(2):
+        for a in assigns:
+            value = a.value
+            if value is not None and _names_in(value) & items:
+                for t in (a.targets if isinstance(a, ast.Assign) else [a.target]):
+                    if not isinstance(a, ast.AugAssign):  # total += x: an accumulator, not an item
+                        items |= _names_in(t)
+    return frozenset(items)
+
+
+def _has_ops(body: Sequence[ast.AST], numeric: bool = False, items: Optional[frozenset] = None) -> int:
     """How much work this block (not counting nested loops' bodies) does per iteration:
     2 = real arithmetic (two or more operations, or one in a loop over a range()),
-    1 = light work (a counter increment, indexing, comparisons, f-strings), 0 = none."""
+    1 = light work (a counter increment, indexing, comparisons, f-strings), 0 = none.
+    With ``items`` (the names holding a for loop's items), only arithmetic on the items is real:
+    ``total = total * 31 + b`` over bytes is, ``n - last_print_n`` or ``now - start`` beside each
+    item (a progress counter, a clock) is bookkeeping."""
     stack = list(body)
     level = 0
     ops = 1 if numeric else 0
@@ -222,11 +259,18 @@ def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
             continue  # building an error message is not the loop's work
         if isinstance(node, ast.BinOp) and _constant_operand(node.left) and _constant_operand(node.right):
             continue  # _MAXLINE + 1: a constant, whatever the loop does
-        if _cursor_step(node):
-            level = max(level, 1)  # i = i + 1, k += 3: a cursor or a counter moving on
+        if _cursor_step(node) or _size_step(node):
+            level = max(level, 1)  # i = i + 1, k += 3, offset += len(buf): a cursor moving on
+            continue
+        if isinstance(node, ast.Slice):
+            level = max(level, 1)  # data[i:i + size]: the bounds of a slice are positions
             continue
         if _offset(node):
             level = max(level, 1)  # len(p) + 3, proto + "://": an offset or a suffix
+            stack.extend(ast.iter_child_nodes(node))
+            continue
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and items is not None and not (_names_in(node) & items):
+            level = max(level, 1)  # arithmetic on counters and clocks beside the items
             stack.extend(ast.iter_child_nodes(node))
             continue
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
@@ -244,3 +288,95 @@ def _has_ops(body: Sequence[ast.AST], numeric: bool = False) -> int:
             level = 1
         stack.extend(ast.iter_child_nodes(node))
     return level
+
+
+_AGGREGATES = frozenset({"sum", "max", "min"})
+# arithmetic; ``|``/``&`` on what recursive calls return are mostly set unions (paths found)
+_NUMERIC_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult)
+
+
+def _self_call(node: ast.AST, own: frozenset) -> bool:
+    """A call of the function itself, written ``name(...)``, ``self.name(...)`` or ``cls.name(...)``
+    (by its text: the project pass checks that it resolves to the function)."""
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    if isinstance(f, ast.Name):
+        return f.id in own
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f"{f.value.id}.{f.attr}" in own
+
+
+def _holds_self_call(node: ast.AST, own: frozenset) -> bool:
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        if _self_call(sub, own):
+            return True
+        if not isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(sub))
+    return False
+
+
+def combines_self(body: Sequence[ast.AST], name: str) -> bool:
+    """Whether the results of calls of the function itself are combined by arithmetic: an operand
+    of a binary operation or an augmented assignment, or summed/maxed (``fib(n - 1) + fib(n - 2)``,
+    ``total += walk(child)``, ``sum(size(c) for c in node.children)``). A recursion that maps
+    itself over the items of a container (``[strip(p) for p in paths]``) or merges nested dicts
+    (``update(old[k], v)``) walks a structure: no arithmetic on what the calls return."""
+    own = frozenset({name, "self." + name, "cls." + name})
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _NUMERIC_OPS) and not _offset(node):
+            if _holds_self_call(node.left, own) or _holds_self_call(node.right, own):
+                return True
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, _NUMERIC_OPS) and _holds_self_call(node.value, own):
+            return True
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _AGGREGATES
+              and any(_holds_self_call(a, own) for a in node.args)):
+            return True
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+_PLAIN = (ast.Name, ast.Attribute, ast.Constant, ast.Subscript)
+
+
+def _plain(node: ast.AST) -> bool:
+    """A name, an attribute, a constant, an item or ``len(x)``: a size or a position."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "len"
+    return isinstance(node, _PLAIN)
+
+
+def _halves(node: ast.While) -> bool:
+    """``x //= 128``, ``x >>= 7``, ``mid = (lo + hi) // 2``: a while loop dividing a value down by
+    a constant each turn (a varint encoder, a bisection, digits of a number) runs a logarithmic
+    number of turns: a few, whatever the input."""
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.BinOp, ast.AugAssign)) and isinstance(sub.op, (ast.FloorDiv, ast.RShift)):
+            right = sub.right if isinstance(sub, ast.BinOp) else sub.value
+            if isinstance(right, ast.Constant) and isinstance(right.value, int) and right.value >= 2:
+                return True
+    return False
+
+
+def _steps_through(node: ast.While) -> bool:
+    """``while pos < len(data): ...; pos += size`` with no other arithmetic than adding and
+    subtracting positions and sizes (``data[pos:pos + n]``, ``remaining = n - fetched``): a
+    cursor stepping through a buffer by records or chunks, bookkeeping per chunk."""
+    found = False
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return False
+        if isinstance(sub, ast.BinOp):
+            if not (isinstance(sub.op, (ast.Add, ast.Sub)) and _plain(sub.left) and _plain(sub.right)):
+                return False
+            found = True
+        elif isinstance(sub, ast.AugAssign):
+            if not (isinstance(sub.op, (ast.Add, ast.Sub)) and _plain(sub.value)):
+                return False
+            found = True
+    return found

@@ -321,9 +321,10 @@ class ScopeCollector:
                 for stmt in node.body:
                     self.visit(stmt)
                 if self._calls_itself(fn):  # recursion counts as work only with arithmetic
-                    from concurlint.analysis.loops import _has_ops
+                    from concurlint.analysis.loops import _has_ops, combines_self
 
                     fn.ops_outside_loops = _has_ops(node.body)
+                    fn.self_arith = combines_self(node.body, fn.name)
         finally:
             self.scopes.pop()
             self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.narrowed = saved
