@@ -57,7 +57,6 @@ PLAIN_METHODS = frozenset({
 })
 GIL_CALL_WEIGHT = 10.0
 LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
-LIGHT_NESTING = 1000.0  # ... three deep: a loop in a loop over unknown iterables is often small x small
 CAP = 1e9
 MAX_EVIDENCE = 8
 
@@ -479,10 +478,8 @@ def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop,
     if loop.has_ops < 2 and loop.desc.startswith("while"):
         return
     w = mult * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
-    if w < 3 or (loop.has_ops < 2 and (loop.parent < 0 or (mult < LIGHT_NESTING and not loop.numeric))):
-        return  # a pass that only indexes and compares (filtering a list) is no evidence, nor is
-        # a loop of them over collections (names against a few patterns, each part's headers)
-        # until three deep; nested sweeps over index ranges (a sieve) are
+    if w < 3 or (loop.has_ops < 2 and loop.parent < 0):
+        return  # a single pass that only indexes and compares (filtering a list) is no evidence
     s.py = min(CAP, s.py + w)
     nested = " nested" if loop.parent >= 0 else ""
     work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"

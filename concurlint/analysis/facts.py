@@ -80,7 +80,6 @@ class Loop:
     parent: int  # enclosing loop index or -1
     has_ops: int = 0  # work per iteration in its own body: 2 arithmetic, 1 light (indexing, compares)
     bounded: bool = False  # a while loop that counts its turns and gives up (raise/break/return)
-    numeric: bool = False  # a for loop or comprehension over range(): a sweep over indices
 
 
 @dataclass

@@ -37,8 +37,7 @@ class LoopCollector:
         idx = len(fn.loops)
         items = _item_names(node.target, body) if isinstance(node, (ast.For, ast.AsyncFor)) else None
         fn.loops.append(Loop(node.lineno, desc, mult, parent,
-                             has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node), items=items),
-                             numeric=_is_range(node)))
+                             has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node), items=items)))
         self.loop_stack.append(idx)
         try:
             for b in body:
@@ -104,8 +103,7 @@ class LoopCollector:
             parent = self.loop_stack[-1] if self.loop_stack else -1
             fn.loops.append(Loop(node.lineno, f"{kind} over {desc}", mult, parent,
                                  has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g),
-                                                  items=_item_names(g.target, ())),
-                                 numeric=_is_range(g)))
+                                                  items=_item_names(g.target, ()))))
             self.loop_stack.append(len(fn.loops) - 1)
             pushed += 1
             for cond in g.ifs:
@@ -151,6 +149,20 @@ def _offset(node: ast.AST) -> bool:
     # x * 1.2 + 3 is arithmetic: only a plain value (a name, an attribute, a call, an item) moved
     return (isinstance(const, ast.Constant) and isinstance(const.value, (int, str))
             and isinstance(other, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)))
+
+
+def _text(node: ast.AST) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)))
+
+
+def _formatting(node: ast.AST) -> bool:
+    """``"%s@%s" % (key, ts)``, ``"   " + line``, ``out += "\n"``: building text (a message, a
+    label, a line of a report), not arithmetic."""
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Mod):
+            return _text(node.left)
+        return isinstance(node.op, ast.Add) and (_text(node.left) or _text(node.right))
+    return isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add) and _text(node.value)
 
 
 def _cursor_step(node: ast.AST) -> bool:
@@ -265,8 +277,8 @@ def _has_ops(body: Sequence[ast.AST], numeric: bool = False, items: Optional[fro
         if isinstance(node, ast.Slice):
             level = max(level, 1)  # data[i:i + size]: the bounds of a slice are positions
             continue
-        if _offset(node):
-            level = max(level, 1)  # len(p) + 3, proto + "://": an offset or a suffix
+        if _offset(node) or _formatting(node):
+            level = max(level, 1)  # len(p) + 3, proto + "://", "%s@%s" % (k, t): an offset, text
             stack.extend(ast.iter_child_nodes(node))
             continue
         if isinstance(node, (ast.BinOp, ast.AugAssign)) and items is not None and not (_names_in(node) & items):
@@ -348,6 +360,8 @@ def _plain(node: ast.AST) -> bool:
     """A name, an attribute, a constant, an item or ``len(x)``: a size or a position."""
     if isinstance(node, ast.Call):
         return isinstance(node.func, ast.Name) and node.func.id == "len"
+    if isinstance(node, ast.BinOp):  # i + 3 + len_: a sum of positions and sizes
+        return isinstance(node.op, (ast.Add, ast.Sub)) and _plain(node.left) and _plain(node.right)
     return isinstance(node, _PLAIN)
 
 
@@ -371,6 +385,8 @@ def _steps_through(node: ast.While) -> bool:
     for sub in ast.walk(node):
         if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             return False
+        if _formatting(sub):
+            continue  # the text of an error or a label
         if isinstance(sub, ast.BinOp):
             if not (isinstance(sub.op, (ast.Add, ast.Sub)) and _plain(sub.left) and _plain(sub.right)):
                 return False
