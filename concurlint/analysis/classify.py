@@ -57,6 +57,7 @@ PLAIN_METHODS = frozenset({
 })
 GIL_CALL_WEIGHT = 10.0
 LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
+LIGHT_NESTING = 1000.0  # ... over the input, or three deep over state: small x small is common there
 CAP = 1e9
 MAX_EVIDENCE = 8
 
@@ -478,8 +479,11 @@ def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop,
     if loop.has_ops < 2 and loop.desc.startswith("while"):
         return
     w = mult * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
-    if w < 3 or (loop.has_ops < 2 and loop.parent < 0):
-        return  # a single pass that only indexes and compares (filtering a list) is no evidence
+    if w < 3 or (loop.has_ops < 2 and (loop.parent < 0 or (mult < LIGHT_NESTING and not loop.over_input))):
+        return  # a single pass that only indexes and compares (filtering a list) is no evidence,
+        # nor, until three deep, lookups nested over the object's state or globals (each running
+        # task's few resources, each collector's metric names); over the input (the words of each
+        # line, the columns of a second string) they are
     s.py = min(CAP, s.py + w)
     nested = " nested" if loop.parent >= 0 else ""
     work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"

@@ -80,6 +80,7 @@ class Loop:
     parent: int  # enclosing loop index or -1
     has_ops: int = 0  # work per iteration in its own body: 2 arithmetic, 1 light (indexing, compares)
     bounded: bool = False  # a while loop that counts its turns and gives up (raise/break/return)
+    over_input: bool = False  # iterates a parameter (not self/cls) or an item of the enclosing loop
 
 
 @dataclass

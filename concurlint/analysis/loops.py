@@ -26,6 +26,7 @@ class LoopCollector:
 
     def _init_loops(self) -> None:
         self.loop_stack: List[int] = []
+        self.loop_items: List[frozenset] = []  # beside loop_stack: the names holding each loop's items
 
     def _loop(self, node: ast.AST, desc: str, mult: int, body: List[ast.AST], test: Optional[ast.AST] = None) -> None:
         fn = self.function
@@ -37,13 +38,26 @@ class LoopCollector:
         idx = len(fn.loops)
         items = _item_names(node.target, body) if isinstance(node, (ast.For, ast.AsyncFor)) else None
         fn.loops.append(Loop(node.lineno, desc, mult, parent,
-                             has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node), items=items)))
+                             has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node), items=items),
+                             over_input=self._over_input(getattr(node, "iter", None))))
         self.loop_stack.append(idx)
+        self.loop_items.append(items or frozenset())
         try:
             for b in body:
                 self.visit(b)
         finally:
             self.loop_stack.pop()
+            self.loop_items.pop()
+
+    def _over_input(self, iterable: Optional[ast.AST]) -> bool:
+        """The loop iterates over what the function is handed (a parameter other than self/cls:
+        ``for b in blob``, ``range(len(b))``) or over an item of the loop around it (``for word in
+        line.split()`` inside ``for line in lines``), not over the object's state or a global."""
+        if iterable is None or self.function is None:
+            return False
+        names = _names_in(iterable)
+        params = set(self.function.params) - {"self", "cls"}
+        return bool(names & params) or bool(self.loop_items and names & self.loop_items[-1])
 
     def visit_For(self, node: ast.For) -> None:
         self.use[id(node.iter)] = ("iter", None)
@@ -101,10 +115,12 @@ class LoopCollector:
             self.bind(g.target, None, node)
             mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40))
             parent = self.loop_stack[-1] if self.loop_stack else -1
+            items = _item_names(g.target, ())
             fn.loops.append(Loop(node.lineno, f"{kind} over {desc}", mult, parent,
-                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g),
-                                                  items=_item_names(g.target, ()))))
+                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g), items=items),
+                                 over_input=self._over_input(g.iter)))
             self.loop_stack.append(len(fn.loops) - 1)
+            self.loop_items.append(items)
             pushed += 1
             for cond in g.ifs:
                 self.visit(cond)
@@ -112,6 +128,7 @@ class LoopCollector:
             self.visit(part)
         for _ in range(pushed):
             self.loop_stack.pop()
+            self.loop_items.pop()
 
     def visit_ListComp(self, node):
         self._comprehension(node, "list comprehension")

@@ -309,6 +309,7 @@ class ScopeCollector:
         # a body starts outside the enclosing loops, `with` locks, main guard and try (the state
         # of the loops, state, structure and calls collectors); in_test and nb_try carry on
         saved = (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.narrowed)
+        saved_items, self.loop_items = self.loop_items, []
         self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler = [], [], False, 0, 0
         self.narrowed = []
         self.scopes.append(scope)
@@ -328,6 +329,7 @@ class ScopeCollector:
         finally:
             self.scopes.pop()
             self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.narrowed = saved
+            self.loop_items = saved_items
 
     def _calls_itself(self, fn: Function) -> bool:
         """Calls ``name(...)`` or ``self.name(...)`` in its own body (by the callee's text: the
