@@ -37,11 +37,12 @@ class LoopCollector:
         parent = self.loop_stack[-1] if self.loop_stack else -1
         idx = len(fn.loops)
         items = _item_names(node.target, body) if isinstance(node, (ast.For, ast.AsyncFor)) else None
+        over_input = self._over_input(getattr(node, "iter", None))
         fn.loops.append(Loop(node.lineno, desc, mult, parent,
                              has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node), items=items),
-                             over_input=self._over_input(getattr(node, "iter", None))))
+                             over_input=over_input))
         self.loop_stack.append(idx)
-        self.loop_items.append(items or frozenset())
+        self.loop_items.append((items or frozenset()) if over_input else frozenset())
         try:
             for b in body:
                 self.visit(b)
@@ -51,8 +52,9 @@ class LoopCollector:
 
     def _over_input(self, iterable: Optional[ast.AST]) -> bool:
         """The loop iterates over what the function is handed (a parameter other than self/cls:
-        ``for b in blob``, ``range(len(b))``) or over an item of the loop around it (``for word in
-        line.split()`` inside ``for line in lines``), not over the object's state or a global."""
+        ``for b in blob``, ``range(len(b))``) or over an item of a loop around it that does
+        (``for word in line.split()`` inside ``for line in lines``), not over the object's state
+        or a global (``for task in self.running: for r in task.resources``)."""
         if iterable is None or self.function is None:
             return False
         names = _names_in(iterable)
@@ -116,11 +118,12 @@ class LoopCollector:
             mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40))
             parent = self.loop_stack[-1] if self.loop_stack else -1
             items = _item_names(g.target, ())
+            over_input = self._over_input(g.iter)
             fn.loops.append(Loop(node.lineno, f"{kind} over {desc}", mult, parent,
                                  has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g), items=items),
-                                 over_input=self._over_input(g.iter)))
+                                 over_input=over_input))
             self.loop_stack.append(len(fn.loops) - 1)
-            self.loop_items.append(items)
+            self.loop_items.append(items if over_input else frozenset())
             pushed += 1
             for cond in g.ifs:
                 self.visit(cond)

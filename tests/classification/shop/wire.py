@@ -147,3 +147,19 @@ def broadcast(sockets, messages):  # kind: io
     for sock in sockets:
         for kind, payload in messages:
             send_frame(sock, kind, payload)
+
+
+# --- lookups nested over the object's own state: a few tasks, each with a few resources ----------
+
+class Scheduler:
+    def __init__(self):
+        self.running = []
+        self.limits = {}
+
+    def resource_usage(self):  # kind: unknown
+        used = {}
+        for task in self.running:
+            for name, amount in task.resources.items():
+                if name in self.limits and amount:
+                    used[name] = used.get(name, 0) + amount
+        return used
