@@ -117,7 +117,8 @@ def test_releases_gil_entries_say_from_what_size():
 
 
 @pytest.mark.parametrize("name, size, category, weight, says", [
-    ("hashlib.sha256", None, "releases-gil", 10.0, "cpu, releases the GIL from 2048-byte inputs, size not known here"),  # size unknown: the entry's kind
+    # size unknown: the entry's kind, one call for a value the function makes (a key encoded)
+    ("hashlib.sha256", None, "releases-gil", 1.0, "cpu, releases the GIL from 2048-byte inputs, size not known here"),
     ("hashlib.sha256", 8, "cpu", 1.0, "holds the GIL, released only from 2048 bytes"),
     ("hashlib.sha256", 2047, "cpu", 1.0, "holds the GIL"),
     ("hashlib.sha256", 2048, "releases-gil", 10.0, "releases the GIL: 2048-byte input"),
@@ -129,6 +130,15 @@ def test_the_gil_release_follows_the_input_size(name, size, category, weight, sa
     kb = knowledge.load()
     got = kb.sized_cost(name, kb.category(name)[0], size)
     assert got[:2] == (category, weight) and says in got[2], got
+
+
+def test_a_hash_of_what_the_caller_hands_in_weighs_as_the_entry_says():
+    kb = knowledge.load()
+    handed = kb.sized_cost("hashlib.sha256", "releases-gil", None, handed_in=True)  # def digest(blob)
+    made = kb.sized_cost("hashlib.sha256", "releases-gil", None)  # sha256(key.encode())
+    assert handed[:2] == ("releases-gil", 10.0) and made[:2] == ("releases-gil", 1.0)
+    assert handed[2] == made[2] == "cpu, releases the GIL from 2048-byte inputs, size not known here"
+    assert kb.sized_cost("zlib.compress", "releases-gil", None)[:2] == ("releases-gil", 10.0)  # compression: always
 
 
 def test_the_cost_follows_the_input_size_only_for_per_size_entries():
