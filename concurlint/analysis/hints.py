@@ -19,8 +19,8 @@ import ast
 import re
 from typing import Iterable, Optional
 
-_TEST_MODULE = re.compile(r"(^|\.)(tests?|testing|conftest|utils_test|test_utils|testclient|_testing)(\.|$)"
-                          r"|(^|\.)test_[^.]*$|(^|\.)[^.]*_tests?$")
+_TEST_MODULE = re.compile(r"(^|\.)(conftest|utils_test|test_utils|testclient|_testing)(\.|$)"
+                          r"|(^|\.)([^.]*_)?(tests?|testing)(_[^.]*)?(\.|$)")
 _LIFECYCLE = re.compile(
     r"^_*(a?init|__init__|__post_init__|__del__|__enter__|__exit__|__aenter__|__aexit__|"
     r"a?close|aclose|shutdown|stop|start|start_unsafe|setup|set_up|setup_\w+|teardown|"

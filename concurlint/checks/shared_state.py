@@ -172,7 +172,7 @@ class _Analysis:
                     done.add((acc.target, acc.kind))
                     writes = [w for w in fn.accesses if w.target == acc.target and w.kind in WRITE_KINDS
                               and w.line >= acc.line]
-                    cache = bool(writes) and all(_fills_cache(fn, acc, w) for w in writes)
+                    cache = bool(writes) and all(_fills_cache(fn, acc, w, self.project) for w in writes)
                     self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it",
                                       confidence="low" if cache else "high")
                 elif acc.kind in ("write", "mutate"):
@@ -184,7 +184,7 @@ class _Analysis:
                             done.add((acc.target, "check"))
                             self.report_check(mod, fn, rd, r, f"read '{rd.op}' at line {rd.line}",
                                               f"the write-back '{acc.op}' at line {acc.line}", at=rd,
-                                              confidence="low" if _fills_cache(fn, rd, acc) else "high")
+                                              confidence="low" if _fills_cache(fn, rd, acc, self.project) else "high")
                             continue
                     if acc.op.startswith(SIZE_CHANGING) or acc.op.startswith("[...] ="):
                         if (acc.target, "iter") in done:
@@ -346,7 +346,17 @@ def _only_resets_after(fn: Function, check: Access) -> bool:
     return bool(writes) and all(a.kind == "write" and CONSTANT.match(a.op) for a in writes)
 
 
-def _fills_cache(fn: Function, read: Access, write: Access) -> bool:
+def _stores_class(project, fn: Function, write: Access) -> bool:
+    """``cache[k] = _Client``: the value stored is a class (made in the function or the module),
+    not an instance of one: nothing to close, whatever its name."""
+    name = write.op[len("[...] = "):] if write.op.startswith("[...] = ") else ""
+    if not name.isidentifier():
+        return False
+    module = fn.qualname.rsplit(".", 1)[0] if fn.cls is None else fn.cls.rsplit(".", 1)[0]
+    return any(q in project.classes for q in (f"{fn.qualname}.<locals>.{name}", f"{module}.{name}"))
+
+
+def _fills_cache(fn: Function, read: Access, write: Access, project=None) -> bool:
     """A cache filled on a miss (``v = cache.get(k)``, or ``if k in cache: return cache[k]``,
     then ``cache[k] = make(k)``): two threads that both miss both build a value and the second
     store replaces an equivalent first one; work is duplicated, nothing is lost. Not when the
@@ -354,7 +364,8 @@ def _fills_cache(fn: Function, read: Access, write: Access) -> bool:
     tested = read.op == ".get()" or read.kind == "check" or any(
         a.target == write.target and a.in_check and a.line <= read.line for a in fn.accesses)
     # ... unless what is stored is a resource to close (a session, a connection): one leaks
-    return tested and bool(_PLAIN_STORE.match(write.op)) and not RESOURCE.search(write.op)
+    return tested and bool(_PLAIN_STORE.match(write.op)) and (
+        not RESOURCE.search(write.op) or (project is not None and _stores_class(project, fn, write)))
 
 
 def _assigns_through_self(fn: Function, target: str) -> bool:
