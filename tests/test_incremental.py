@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, validate_report
+from conftest import report_bytes, run_cli
 
 FEEDS = '''"""The refresh endpoint: fetch every feed, keep the entries not seen before."""
 import asyncio
@@ -85,15 +85,7 @@ def project(tmp_path) -> Path:
 
 
 def report(project: Path, *args) -> bytes:
-    out = project / "out.json"
-    if out.exists():
-        out.unlink()
-    proc = run_cli("report", "--format", "json", "-o", out, *args, "app", cwd=project)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    data = out.read_bytes()
-    validate_report(json.loads(data))
-    return data
+    return report_bytes(project, *args)
 
 
 def blocking(data: bytes) -> set:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, validate_report
+from conftest import report_bytes
 
 REPORT = '''"""The nightly report: a summary of every exported series."""
 from concurrent.futures import ThreadPoolExecutor
@@ -105,15 +105,7 @@ def project(tmp_path) -> Path:
 
 
 def report(project: Path, *args) -> bytes:
-    out = project / "out.json"
-    if out.exists():
-        out.unlink()
-    proc = run_cli("report", "--format", "json", "--min-confidence", "low", "-o", out, *args, "app", cwd=project)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    data = out.read_bytes()
-    validate_report(json.loads(data))
-    return data
+    return report_bytes(project, "--min-confidence", "low", *args)
 
 
 def warm_equals_cold(project: Path) -> dict:
