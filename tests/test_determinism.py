@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, script
+from conftest import report_bytes, script
 
 PACKAGES = ("concurrent", "asyncio", "multiprocessing", "logging")
 
@@ -30,13 +30,7 @@ def tree(tmp_path_factory) -> Path:
 
 
 def report(tree: Path, *args) -> bytes:
-    out = tree / "out.json"
-    if out.exists():
-        out.unlink()
-    proc = run_cli("report", "--format", "json", "-o", out, *args, "proj", cwd=tree)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return out.read_bytes()
+    return report_bytes(tree, *args, target="proj", validate=False)
 
 
 def entries(cache: Path):
