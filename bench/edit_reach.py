@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -48,17 +47,15 @@ def index(doc: dict):
 
 
 def main() -> int:
-    from project_pass import edited
+    from project_pass import copy_of, corpus_missing, edited
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=HERE / "corpus" / "stdlib")
     args = ap.parse_args()
-    if not args.corpus.is_dir():
-        print(f"no corpus at {args.corpus}: run bench/run.py once to copy the standard library", file=sys.stderr)
+    if corpus_missing(args.corpus):
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / args.corpus.name
-        shutil.copytree(args.corpus, corpus)
+        corpus = copy_of(args.corpus, tmp)
         os.environ["CONCURLINT_CACHE_DIR"] = str(Path(tmp) / "cache")
         fns, finds = index(report(corpus))
         for kind, name in EDITS:

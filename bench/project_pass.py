@@ -179,6 +179,21 @@ def cli_ratio(corpus: Path, tmp: Path, edit: str, kind: str, repeat: int) -> Non
           f"{med['one changed']['cpu'] / med['cold']['cpu']:>15.2f}")
 
 
+def corpus_missing(path: Path) -> bool:
+    """Say so (one sentence) when the stdlib copy the benchmarks work on is not there."""
+    if path.is_dir():
+        return False
+    print(f"no corpus at {path}: run bench/run.py once to copy the standard library", file=sys.stderr)
+    return True
+
+
+def copy_of(corpus: Path, tmp: str) -> Path:
+    """A copy of the corpus in ``tmp`` that the benchmark may edit."""
+    copy = Path(tmp) / corpus.name
+    shutil.copytree(corpus, copy)
+    return copy
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=HERE / "corpus" / "stdlib")
@@ -189,14 +204,12 @@ def main() -> int:
     ap.add_argument("--cli", action="store_true", help="also time the real command: cold and one changed")
     ap.add_argument("--cli-only", action="store_true", help="time the real command only (no phases)")
     args = ap.parse_args()
-    if not args.corpus.is_dir():
-        print(f"no corpus at {args.corpus}: run bench/run.py once to copy the standard library", file=sys.stderr)
+    if corpus_missing(args.corpus):
         return 2
     import gc
 
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / args.corpus.name
-        shutil.copytree(args.corpus, corpus)
+        corpus = copy_of(args.corpus, tmp)
         if args.cli or args.cli_only:  # first: a child's peak RSS counts the pages it was forked with (this process's)
             cli_ratio(corpus, Path(tmp), args.edit, args.kind, args.repeat)
             if args.cli_only:

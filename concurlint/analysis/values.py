@@ -19,6 +19,8 @@ from typing import Dict, Optional, Tuple
 from concurlint.analysis.facts import Value
 from concurlint.analysis.sizes import _const_int, _with_bytes, byte_size
 
+# buffers in memory: a file object made over one reads and writes no file
+IN_MEMORY = frozenset({"io.BytesIO", "io.StringIO"})
 MUTABLE_TYPES = frozenset(
     {"builtins.list", "builtins.dict", "builtins.set", "builtins.bytearray", "collections.deque"}
 )
@@ -292,7 +294,7 @@ class ValueCollector:
         given = [k.value for k in node.keywords if k.arg in ("fileobj", "file")] + node.args[:1]
         for g in given:
             v = self.describe(g)
-            if v.kind == "instance" and v.qualname in ("io.BytesIO", "io.StringIO"):
+            if v.kind == "instance" and v.qualname in IN_MEMORY:
                 return True
         return False
 

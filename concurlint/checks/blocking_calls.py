@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from concurlint.analysis.facts import Call
+from concurlint.analysis.values import IN_MEMORY
 from concurlint.checks.sync_reach import TIMEOUT_ARGS, _literal_false, _timeout_of
 
 # ---------------------------------------------------------------- knowledge local to these rules
@@ -173,9 +174,6 @@ def _host_given(call: Call, spec: list) -> bool:
     if given is None:
         return call.star_args  # passed through *args/**kwargs: it may be there
     return not (given.kind == "literal" and given.text in ("''", '""', "None"))
-
-
-IN_MEMORY = frozenset({"io.BytesIO", "io.StringIO"})
 
 
 def _in_memory(call: Call) -> bool:
