@@ -24,7 +24,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import caches_per_key, first_lifecycle, is_cli_code, is_memoised, is_request_handler, is_test_code
 from concurlint.checks.blocking_calls import (
-    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _nonblocking_wait, _short, blocking_desc, wait_weight,
+    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _nonblocking_wait, _short, blocking_desc, remedy, wait_weight,
 )
 from concurlint.checks.sync_reach import Reach, _Walker
 from concurlint.registry import Finding, Rule
@@ -175,7 +175,7 @@ class BlockingCallInAsyncFunction(Rule):
                         project, module, fn, (), wait_weight(target or ""), module.module,
                         in_loop=_per_item(fn, call, target))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
-                                     confidence=conf, root=_file_root(module, fn, call, target))
+                                     instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target))
                     continue
                 callee = walker.runs(call, target)
                 if callee is None:
@@ -189,7 +189,7 @@ class BlockingCallInAsyncFunction(Rule):
                     in_loop=_per_item(fn, call))
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
-                                 related=_related(r, f"{r.desc} blocks here"), confidence=conf,
+                                 instead=remedy(r.target, call.text, helper=True), related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col))
 
 

@@ -208,3 +208,40 @@ def _local_resolution(call: Call) -> bool:
         text = host.text.strip("'\"")
         return host.text in LOCAL_HOSTS or text.replace(".", "").isdigit() or ":" in text
     return False
+
+
+# ---------------------------------------------------------------- what to do instead (CCL501)
+HTTP_PREFIXES = ("requests.", "urllib.request.", "http.client.", "urllib3.", "httpx.", "xmlrpc.client.")
+PROCESS_PREFIXES = ("subprocess.", "os.system", "os.popen", "os.wait", "os.spawn")
+
+
+def remedy(target: str, text: str = "", helper: bool = False) -> str:
+    """The message's advice for a blocking call that resolves to ``target``: the asyncio form of
+    that call when there is one, else running it in a thread. ``text`` is how the coroutine's own
+    call is written (``shutil.rmtree``, ``self.save``); ``helper``: that call is a synchronous
+    project function that reaches the blocking call, and it is what should move to a thread."""
+    thread = f"`await asyncio.to_thread({text}, ...)`" if text.replace(".", "").replace("_", "").isalnum() \
+        else "`await asyncio.to_thread(...)`"
+    if helper:
+        name = f"`{text.rsplit('.', 1)[-1]}`" if text else "the helper"
+        if target == "time.sleep":
+            return f"move the call to a thread: {thread}, or make {name} a coroutine that awaits `asyncio.sleep(...)`"
+        return f"move the call to a thread: {thread}, or give {name} an async version"
+    if target == "time.sleep":
+        return "use `await asyncio.sleep(...)`"
+    if target in RESOLVERS:
+        name = "getnameinfo" if target in ("socket.getnameinfo", "socket.gethostbyaddr") else "getaddrinfo"
+        return f"use `await asyncio.get_running_loop().{name}(...)`"
+    if target.startswith(PROCESS_PREFIXES):
+        return "use `await asyncio.create_subprocess_exec(...)` and await the process, or " + thread
+    if target.startswith(HTTP_PREFIXES):
+        return "use an async HTTP client (httpx.AsyncClient, aiohttp), or " + thread
+    if target.startswith(("socket.", "ssl.")):
+        return "use asyncio streams (`await asyncio.open_connection(...)`) or the loop's `sock_*` methods, or " + thread
+    if target.endswith("Future.result"):
+        return "await the future instead: `await asyncio.wrap_future(...)`"
+    if target == "builtins.input":
+        return "read it with `await asyncio.to_thread(input, ...)`"
+    if target.startswith(FILE_PREFIXES):
+        return f"file IO has no asyncio API: {thread}"
+    return f"use the library's async API, or {thread}"

@@ -42,6 +42,7 @@ class Reach:
     line: int
     col: int
     weight: float = 3  # wait_weight of the call (3 network/process/sleep, 2 files, 1 metadata)
+    target: str = ""  # what the call resolves to (``time.sleep``), for naming the remedy
 
 
 class _Walker:
@@ -91,16 +92,16 @@ class _Walker:
                 if param is not None:
                     # waits only when the caller passes a non-zero value for `param`
                     self.conditional.setdefault(q, (param, Reach((q,), desc, mod.path, call.line, call.col,
-                                                                  self.weight(target or ""))))
+                                                                  self.weight(target or ""), target or "")))
                     continue
                 if desc is not None:
                     # the call in this function that waits longest is the one to name
                     w = self.weight(target or "")
                     if q not in table:
-                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w)
+                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w, target or "")
                         queue.append(q)
                     elif w > table[q].weight:
-                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w)
+                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w, target or "")
                     continue
                 callee = self.runs(call, target)
                 if callee is not None and callee.qualname != q:
@@ -110,14 +111,14 @@ class _Walker:
                 continue
             for caller, call in callers.get(q, ()):
                 if caller not in table and _passes_nonzero(p.functions[q], param, call):
-                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight)
+                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
                     queue.append(caller)
         while queue:
             q = queue.popleft()
             r = table[q]
             for caller, _call in callers.get(q, ()):
                 if caller not in table:
-                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight)
+                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
                     queue.append(caller)
         return table
 

@@ -1,0 +1,74 @@
+"""CCL501 says what to do instead, for the call it found: the asyncio form of that call when there
+is one (``asyncio.sleep``, ``loop.getaddrinfo``, ``create_subprocess_exec``, ``wrap_future``), else
+the call moved to a thread; a blocking helper reached through the call graph is the call to move.
+Through the real CLI on a small web service."""
+from __future__ import annotations
+
+import textwrap
+
+from conftest import report_json
+
+SERVICE = '''
+import shutil
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+thumbnails = ThreadPoolExecutor(max_workers=4)
+
+
+def wait_for_quota(seconds):
+    """Back off before calling the upstream API again."""
+    time.sleep(seconds)
+
+
+def fetch_profile(url):
+    return requests.get(url, timeout=5).json()
+
+
+def render_thumbnail(path):
+    return path + ".png"
+
+
+async def handle_upload(request, upload_dir):
+    time.sleep(0.2)                                    # a direct sleep
+    addr = socket.getaddrinfo(request.host, 443)       # DNS on the loop
+    subprocess.run(["clamscan", upload_dir], check=True)
+    wait_for_quota(1)                                  # a helper that sleeps
+    profile = fetch_profile(request.profile_url)       # a helper that does HTTP
+    shutil.rmtree(upload_dir)                          # a whole tree removed
+    thumb = thumbnails.submit(render_thumbnail, upload_dir).result()
+    return addr, profile, thumb
+'''
+
+
+def _messages(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "uploads.py").write_text(textwrap.dedent(SERVICE))
+    doc = report_json(str(app), "--select", "CCL501", "--min-confidence", "low")
+    return {f["line"]: f["message"].split("; ", 1)[1] for f in doc["findings"]}
+
+
+def test_each_blocking_call_gets_the_asyncio_form_of_itself(tmp_path):
+    msgs = _messages(tmp_path)
+    assert msgs[27] == "use `await asyncio.sleep(...)`"
+    assert msgs[28] == "use `await asyncio.get_running_loop().getaddrinfo(...)`"
+    assert msgs[29].startswith("use `await asyncio.create_subprocess_exec(...)`")
+    assert msgs[29].endswith("`await asyncio.to_thread(subprocess.run, ...)`")
+    assert msgs[32] == "file IO has no asyncio API: `await asyncio.to_thread(shutil.rmtree, ...)`"
+    assert msgs[33].startswith("await the future instead: `await asyncio.wrap_future(")
+
+
+def test_a_blocking_helper_is_the_call_to_move(tmp_path):
+    msgs = _messages(tmp_path)
+    # the sleep is in wait_for_quota: that call moves to a thread (or the helper becomes async)
+    assert msgs[30] == ("move the call to a thread: `await asyncio.to_thread(wait_for_quota, ...)`, "
+                        "or make `wait_for_quota` a coroutine that awaits `asyncio.sleep(...)`")
+    assert msgs[31] == ("move the call to a thread: `await asyncio.to_thread(fetch_profile, ...)`, "
+                        "or give `fetch_profile` an async version")
+    # never the generic list of every remedy
+    assert not any("async counterpart" in m for m in msgs.values())
