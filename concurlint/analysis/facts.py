@@ -81,6 +81,7 @@ class Loop:
     has_ops: int = 0  # work per iteration in its own body: 2 arithmetic, 1 light (indexing, compares)
     bounded: bool = False  # a while loop that counts its turns and gives up (raise/break/return)
     over_input: bool = False  # iterates a parameter (not self/cls) or an item of the enclosing loop
+    ends: bool = False  # a while loop with a way out: a test that is not constant, or a break/return
 
 
 @dataclass
@@ -139,6 +140,7 @@ class Function:
     # its work sits in a `try` that catches every exception (bare, Exception, BaseException) and
     # no loop or `with` runs outside it: a caller can never see an exception from it
     catches_all: bool = False
+    handles_errors: bool = False  # a top-level try has a handler for every exception (it may log and re-raise)
 
 
 @dataclass

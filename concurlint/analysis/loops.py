@@ -89,6 +89,8 @@ class LoopCollector:
             loop.has_ops = min(loop.has_ops, 1)
         if idx >= 0 and _counts_and_exits(node):
             self.function.loops[idx].bounded = True
+        if idx >= 0 and _can_end(node):
+            self.function.loops[idx].ends = True
         for s in node.orelse:
             self.visit(s)
 
@@ -221,6 +223,29 @@ def _counts_and_exits(node: ast.While) -> bool:
             exits = True
         stack.extend(ast.iter_child_nodes(sub))
     return counts and exits
+
+
+def _can_end(node: ast.While) -> bool:
+    """The loop has a way out other than an exception: a test that is not a constant
+    (``while self.running``, ``while not stop.is_set()``), or a ``break``/``return`` of its own
+    (``item = q.get(); if item is STOP: return``)."""
+    if not (isinstance(node.test, ast.Constant) and node.test.value):
+        return True
+    stack = list(node.body)
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(sub, ast.Return):
+            return True
+        if isinstance(sub, ast.Break):
+            return True
+        if isinstance(sub, (ast.While, ast.For, ast.AsyncFor)):
+            stack.extend(sub.orelse)  # a break in a nested loop ends that loop, not this one
+            stack.extend(n for b in sub.body for n in ast.walk(b) if isinstance(n, ast.Return))
+            continue
+        stack.extend(ast.iter_child_nodes(sub))
+    return False
 
 
 def _constant_operand(node: ast.AST) -> bool:

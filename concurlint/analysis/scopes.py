@@ -319,6 +319,7 @@ class ScopeCollector:
             else:
                 self._prescan(node.body, fn)
                 fn.catches_all = _catches_all(node.body)
+                fn.handles_errors = fn.catches_all or _handles_errors(node.body)
                 for stmt in node.body:
                     self.visit(stmt)
                 if self._calls_itself(fn):  # recursion counts as work only with arithmetic
@@ -381,6 +382,17 @@ def _block_statements(body):
 
 
 _CATCH_ALL = frozenset({"Exception", "BaseException"})
+
+
+def _catch_all_handlers(t: ast.Try) -> List[ast.ExceptHandler]:
+    return [h for h in t.handlers if h.type is None or (
+        h.type.attr if isinstance(h.type, ast.Attribute) else getattr(h.type, "id", None)) in _CATCH_ALL]
+
+
+def _handles_errors(body: List[ast.stmt]) -> bool:
+    """A top-level ``try`` with a handler for every exception: the author decided what happens to
+    an error there (logs it and re-raises, hands it to a future, drops it on purpose)."""
+    return any(isinstance(s, ast.Try) and _catch_all_handlers(s) for s in body)
 
 
 def _catches_all(body: List[ast.stmt]) -> bool:

@@ -101,6 +101,33 @@ def _skipped_chain(project, chain: Tuple[str, ...]) -> bool:
     return False
 
 
+EXITS = frozenset({"sys.exit", "os._exit", "builtins.exit", "builtins.quit", "os.abort"})
+
+
+def _exits_after(project, qualname: str, line: int) -> bool:
+    """The function ends the process after the blocking call (``send_goodbye(); time.sleep(1);
+    sys.exit(255)``): nothing else will run on that loop."""
+    fn = project.functions.get(qualname)
+    if fn is None:
+        return False
+    calls = list(project.calls_of(fn))
+    if not calls:
+        return False
+    indent = min(c.col for c in calls)  # the body's own statements (a call nested in an `if` is further right)
+    return any(c.line > line and c.line >= fn.end_line - 1 and c.col == indent and c.loop < 0 and not c.in_handler
+               and not c.in_try and project.call_target(c) in EXITS for c in calls)
+
+
+def _tiny_sleep(call: Call, target: Optional[str]) -> bool:
+    """``time.sleep(1e-6)`` once, not in a loop: a microsecond, not a stall."""
+    if target != "time.sleep" or call.loop >= 0 or not call.args or call.args[0].kind != "literal":
+        return False
+    try:
+        return float(call.args[0].text) < 0.01
+    except ValueError:
+        return False
+
+
 def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...],
                         weight: float, where: str, in_loop: bool = False) -> str:
     """high: per-call waits (network, processes, sleep; file contents read for every request or
@@ -171,7 +198,8 @@ class BlockingCallInAsyncFunction(Rule):
                     continue  # CCL504 names the asyncio replacement; or the data is there
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
-                    conf = "low" if alone else blocking_confidence(
+                    moot = alone or _tiny_sleep(call, target) or _exits_after(project, fn.qualname, call.line)
+                    conf = "low" if moot else blocking_confidence(
                         project, module, fn, (), wait_weight(target or ""), module.module,
                         in_loop=_per_item(fn, call, target))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
@@ -184,7 +212,8 @@ class BlockingCallInAsyncFunction(Rule):
                 if r is None or _skipped_chain(project, r.chain):
                     continue
                 end = project.function_module.get(r.chain[-1])
-                conf = "low" if alone else blocking_confidence(
+                moot = alone or _exits_after(project, r.chain[-1], r.line) or _exits_after(project, fn.qualname, call.line)
+                conf = "low" if moot else blocking_confidence(
                     project, module, fn, r.chain, r.weight, end.module if end is not None else "",
                     in_loop=_per_item(fn, call))
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"

@@ -106,6 +106,10 @@ def _target_at(project, module: ModuleFacts, value) -> Optional[str]:
     return None
 
 
+# waits on the loop's timer: the timer handle holds the sleeping task
+TIMER_WAITS = frozenset({"asyncio.sleep", "anyio.sleep", "anyio.sleep_until"})
+
+
 def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
     """The task's coroutine is a project coroutine and every wait in it is on something that
     holds the task while it waits: the loop's timer (``await asyncio.sleep(...)``), an object its
@@ -134,7 +138,7 @@ def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
                 return False
         for c in waits:
             target = project.call_target(c)
-            if target == "asyncio.sleep" or (me is not None and c.text.startswith(me) and "." in c.text[len(me):]):
+            if target in TIMER_WAITS or (me is not None and c.text.startswith(me) and "." in c.text[len(me):]):
                 continue  # the loop's timer, or self.q.get(): held while it waits
             callee = project.functions.get(target) if target else None
             if callee is None or not callee.is_async:

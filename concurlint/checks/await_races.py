@@ -197,7 +197,7 @@ class LostUpdateAcrossAwait(Rule):
                 if not self.shared(project, w) or (w.kind == "write" and (CONSTANT.match(w.op) or ENUM_MEMBER.match(w.op)
                                                                           or FRESH_CLOCK.match(w.op))):
                     continue  # a reset to a constant (`self.fut = None`) or a fresh time: no stale value carried
-                found = self.stale_read(fn, i, w)
+                found = self.stale_read(fn, i, w, module.calls)
                 if found is None:
                     continue
                 how, r, at = found
@@ -233,7 +233,7 @@ class LostUpdateAcrossAwait(Rule):
         return w.target.startswith("attr:") or path is not None
 
     @staticmethod
-    def stale_read(fn: Function, index: int, w: Access) -> Optional[Tuple[str, Access, Pos]]:
+    def stale_read(fn: Function, index: int, w: Access, calls=None) -> Optional[Tuple[str, Access, Pos]]:
         """(how the write depends on the read, the read, the await between) or None."""
         if w.kind == "rmw":
             at = next((a for a in fn.awaits if a[0] == w.line and a[1] > w.col), None)
@@ -252,10 +252,25 @@ class LostUpdateAcrossAwait(Rule):
         for r in reversed(earlier):
             if r.target == w.target and r.kind == "read" and r.into and not r.locks and _uses(w.op, r.into):
                 at = _between(fn.awaits, (r.line, r.col), w)
-                if at is not None:
+                if at is not None and not LostUpdateAcrossAwait.rebound(fn, r, w, calls):
                     return f"read into '{r.into}'", r, at
                 break
         return None
+
+    @staticmethod
+    def rebound(fn: Function, r: Access, w: Access, calls) -> bool:
+        """The local name the read went into is bound again, from something new, before the write
+        (``services = self._cache.get(key)`` ... ``services = Collection()`` ... ``self._cache[key] =
+        services``): the value written is not the one read."""
+        if calls is None:
+            return False
+        for i in fn.calls:
+            c = calls[i]
+            if c.assigned_to == r.into and r.line < c.line <= w.line \
+                    and not any(_uses(v.text or "", r.into) for v in list(c.args) + list(c.kwargs.values())) \
+                    and not (c.text or "").startswith(r.into + "."):
+                return True
+        return False
 
     @staticmethod
     def claimed(fn: Function, check: Access, target: str, at: Pos) -> bool:

@@ -242,6 +242,6 @@ def remedy(target: str, text: str = "", helper: bool = False) -> str:
         return "await the future instead: `await asyncio.wrap_future(...)`"
     if target == "builtins.input":
         return "read it with `await asyncio.to_thread(input, ...)`"
-    if target.startswith(FILE_PREFIXES):
+    if target.startswith(FILE_PREFIXES + ("os.", "pathlib.")) or target in META_IO:
         return f"file IO has no asyncio API: {thread}"
     return f"use the library's async API, or {thread}"

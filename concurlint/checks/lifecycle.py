@@ -128,8 +128,11 @@ class FutureResultNeverChecked(Rule):
                 continue  # the task catches and handles every exception itself: nothing is lost
             task = f"'{fn_value.text}'" if fn_value is not None and fn_value.text else "the task"
             short_api = ".".join(api.split(".")[-2:])
+            # the task (or the decorator wrapping it) has its own catch-all handler: its author
+            # chose what an error does (logged, handed to another future): low
+            conf = "low" if fate == "dropped" and _handles_errors(project, fn_value) else "high"
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
-                             what=what, api=short_api, fate=fate, task=task)
+                             what=what, api=short_api, fate=fate, task=task, confidence=conf)
 
 
 def _never_raises(project, value) -> bool:
@@ -146,6 +149,24 @@ def _never_raises(project, value) -> bool:
         if len(calls) != 1:
             return False
         q = project.call_target(calls[0])
+    return False
+
+
+def _handles_errors(project, value) -> bool:
+    """The submitted function has a top-level ``try`` with a handler for every exception, or a
+    project decorator wraps it in one (``@wrap_with_logs``: logs every exception, then re-raises)."""
+    q = project.function_of_value(value) if value is not None else None
+    fn = project.functions.get(q or "")
+    if fn is None:
+        return False
+    if fn.handles_errors:
+        return True
+    for d in fn.decorators:
+        deco = project.resolve(d) if d else None
+        if deco in project.functions:
+            inner = deco + ".<locals>."
+            if any(w.handles_errors for k, w in project.functions.items() if k.startswith(inner)):
+                return True
     return False
 
 
@@ -222,14 +243,14 @@ class NonDaemonThreadNeverJoined(Rule):
 
 
 def _runs_forever(project, qualname: Optional[str]) -> bool:
-    """The thread body (or a function it calls directly) has a ``while`` loop that does not count
-    its turns and give up (a bounded wait ends by itself)."""
+    """The thread body (or a function it calls directly) has a ``while True`` loop with no way out:
+    no ``break`` or ``return`` (a sentinel from its queue, a stop flag), no turn counter that gives up."""
     fn = project.functions.get(qualname) if qualname else None
     if fn is None:
         return False
     todo = [fn] + [project.functions[t] for t in (project.call_target(c) for c in project.calls_of(fn))
                    if t in project.functions]
-    return any(loop.desc.startswith("while") and not loop.bounded for f in todo for loop in f.loops)
+    return any(loop.desc.startswith("while") and not loop.bounded and not loop.ends for f in todo for loop in f.loops)
 
 
 class ThreadCallablePassedAsGroup(Rule):

@@ -286,12 +286,16 @@ class _Analysis:
                 reaches = [r for r in tm.process_reaches(q) if self.owned_by_dispatcher(acc.target, r)]
                 if not reaches:
                     continue  # another library's per-process state (threading._active, caches)
-                read = self.parent_read(acc.target)
-                if read is None:
+                reads = self.parent_reads(acc.target)
+                if not reads:
                     continue
                 done.add(acc.target)
-                rmod, rfn, racc = read
-                r = reaches[0]
+                # the parent waits for the child and then reads what it expected the child to
+                # change: high; a read elsewhere may be the parent's own use of its copy
+                # (a status it sets itself from messages the child sends): medium
+                after = [(r, rd) for r in reaches for rd in reads if _reads_after(r.entry.site, rd)]
+                r, (rmod, rfn, racc) = after[0] if after else (reaches[0], reads[0])
+                conf = "high" if after else "medium"
                 desc = self.definition(acc.target)[0]
                 via = f" via {chain_text(r.chain, project)}" if len(r.chain) > 1 else ""
                 self.add("CCL203", mod, fn, _Pos(acc.line, acc.col, acc.op),
@@ -301,7 +305,8 @@ class _Analysis:
                               "message": f"the parent reads {desc} here"}],
                          action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target),
                          runner=f"'{r.entry.short}' ({r.entry.site.api} at {r.entry.site.path}:{r.entry.site.call.line}{via})",
-                         read_at=f"{rmod.path}:{racc.line} ('{short_name(rfn.qualname, project)}')")
+                         read_at=f"{rmod.path}:{racc.line} ('{short_name(rfn.qualname, project)}')",
+                         confidence=conf)
 
     def owned_by_dispatcher(self, target: str, r) -> bool:
         """Is the state defined in the module that dispatches the work or defines the worker?
@@ -319,13 +324,18 @@ class _Analysis:
         entry_mod = self.project.function_module.get(r.chain[0]) if r.chain else None
         return home in (r.entry.site.module.module, entry_mod.module if entry_mod else None)
 
-    def parent_read(self, target: str):
-        for mod, fn, acc in self.by_target.get(target, ()):
-            if acc.kind in ("read", "check") and fn.qualname not in self.tm.process:
-                if fn.name == "__init__" or _registered_callback(fn):
-                    continue
-                return mod, fn, acc
-        return None
+    def parent_reads(self, target: str) -> List[tuple]:
+        """(module, function, access) of every read of ``target`` in code the parent runs."""
+        return [(mod, fn, acc) for mod, fn, acc in self.by_target.get(target, ())
+                if acc.kind in ("read", "check") and fn.qualname not in self.tm.process
+                and fn.name != "__init__" and not _registered_callback(fn)]
+
+
+def _reads_after(site, read) -> bool:
+    """The read is in the function that hands the work to the child, after it does
+    (``pool.map(score, docs)`` then ``sum(results)``; ``p.start(); p.join(); print(obj.total)``)."""
+    mod, fn, acc = read
+    return fn.qualname == site.call.function and mod.path == site.path and acc.line > site.call.line
 
 
 # decorators that leave a function where it is called from
