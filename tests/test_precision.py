@@ -153,6 +153,20 @@ async def whoami():
 
 async def resolve(host):
     return parse_numeric(host, 443)
+
+
+def default_route_ip(reachable="8.8.8.8"):
+    """The local address of the default route: a UDP connect sends no packet."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect((reachable, 80))
+        return s.getsockname()[0]
+    finally:
+        s.close()
+
+
+async def banner():
+    return f"listening on {default_route_ip()}"
 '''
 
 
@@ -160,6 +174,26 @@ def test_calls_that_cannot_block_in_this_form_are_not_reported(tmp_path):
     name = _write(tmp_path, NOT_BLOCKING)
     doc = report_json(name, "--min-confidence", "low", cwd=tmp_path)
     assert [f for f in doc["findings"] if f["code"] == "CCL501"] == []
+
+
+def test_a_udp_socket_still_waits_to_receive(tmp_path):
+    name = _write(tmp_path, '''\
+import socket
+
+
+def query_dns(server, packet):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((server, 53))
+    s.send(packet)
+    return s.recv(512)
+
+
+async def lookup(server, packet):
+    return query_dns(server, packet)
+''')
+    doc = report_json(name, "--min-confidence", "low", cwd=tmp_path)
+    msgs = [f["message"] for f in doc["findings"] if f["code"] == "CCL501"]
+    assert len(msgs) == 1 and msgs[0].startswith("s.recv() blocks the event loop (via lookup -> query_dns)"), msgs
 
 
 MODELS = '''\

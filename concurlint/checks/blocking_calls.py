@@ -157,6 +157,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if call.receiver is not None and nonblocking and _on_nonblocking_socket(project, call, nonblocking):
         return None
+    if target.rsplit(".", 1)[-1] in UDP_NEVER_WAIT and target.startswith("socket.") and _udp_socket(project, call):
+        return None  # connect() on a UDP socket only sets the default peer; nothing is sent
     if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
         if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
             return None  # polling, returns at once
@@ -166,6 +168,23 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
     text = call.text or _short(target)
     return f"{text}()"
+
+
+# on a datagram socket: connect() records the default peer (no handshake), sends fill a buffer
+UDP_NEVER_WAIT = frozenset({"connect", "connect_ex", "send", "sendto"})
+
+
+def _udp_socket(project, call: Call) -> bool:
+    """The receiver was made, in the same function, by ``socket.socket(..., SOCK_DGRAM)``."""
+    recv = call.receiver
+    mod = project.function_module.get(call.function) if call.function else None
+    if recv is None or mod is None or not recv.line:
+        return False
+    for c in mod.calls:
+        if (c.line, c.col) == (recv.line, recv.col):
+            kind = c.kwargs.get("type") or (c.args[1] if len(c.args) > 1 else None)
+            return kind is not None and "SOCK_DGRAM" in ((kind.qualname or "") + (kind.text or ""))
+    return False
 
 
 def _host_given(call: Call, spec: list) -> bool:
