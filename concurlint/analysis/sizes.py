@@ -17,6 +17,25 @@ from concurlint.analysis.facts import Value
 class SizeCollector:
     """How many bytes a call returns, a slice holds or a loop's step reads (a mixin of ``Extractor``)."""
 
+    def few_items(self, node: ast.AST) -> Optional[int]:
+        """At most how many items a comprehension makes, when its only generator runs over a
+        display or a name bound to one (``paths = [p for p in [cert, key, ca] if p]``: 3)."""
+        gens = getattr(node, "generators", None)
+        if not gens or len(gens) != 1:
+            return None
+        return self.items_in(gens[0].iter)
+
+    def items_in(self, node: ast.AST) -> Optional[int]:
+        """How many items iterating ``node`` yields, where the code fixes it: a list, tuple or set
+        display, or a local name bound to one (or to a comprehension over one)."""
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and not any(isinstance(e, ast.Starred) for e in node.elts):
+            return len(node.elts)
+        if isinstance(node, ast.Name):
+            v = self.lookup(node.id)
+            if v is not None and v.kind == "container" and v.size is not None and v.meta.get("type") != "builtins.dict":
+                return v.size
+        return None
+
     def const_int(self, node: Optional[ast.AST]) -> Optional[int]:
         """An integer the code fixes: a literal or constant expression, or a name bound to one
         (``CHUNK = 1 << 20`` at module level)."""

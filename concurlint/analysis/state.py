@@ -151,7 +151,8 @@ class StateCollector:
     def visit_With(self, node: ast.With) -> None:
         held = []
         for item in node.items:
-            self.use[id(item.context_expr)] = ("with", None)
+            as_name = item.optional_vars.id if isinstance(item.optional_vars, ast.Name) else None
+            self.use[id(item.context_expr)] = ("with", as_name)  # `with open(p) as f`: f
             first = len(self.facts.calls)
             self.visit(item.context_expr)
             if isinstance(item.context_expr, ast.Call) and len(self.facts.calls) > first:

@@ -181,7 +181,7 @@ class ValueCollector:
                 ev = self.describe(elt)
                 meta.update(element_kind=ev.kind, element_qualname=ev.qualname or "", element_text=ev.text,
                             element_at=f"{ev.line}:{ev.col}", element_local="1")
-            return Value("container", None, self.segment(node), line, col, meta=meta)
+            return Value("container", None, self.segment(node), line, col, meta=meta, size=self.few_items(node))
         if isinstance(node, ast.Constant):
             v = node.value
             t = type(v).__name__

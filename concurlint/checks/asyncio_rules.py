@@ -199,9 +199,9 @@ class BlockingCallInAsyncFunction(Rule):
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
                     moot = alone or _tiny_sleep(call, target) or _exits_after(project, fn.qualname, call.line)
+                    weight = 1 if _only_opened(module, fn, call, target) else wait_weight(target or "")
                     conf = "low" if moot else blocking_confidence(
-                        project, module, fn, (), wait_weight(target or ""), module.module,
-                        in_loop=_per_item(fn, call, target))
+                        project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target))
                     continue
@@ -242,8 +242,8 @@ def _per_item(fn: Function, call: Call, target: Optional[str] = None) -> bool:
     service loop (``while True``, ``for _ in range(TRIES)``). On one open file, reading in a loop
     streams a file too big to read at once (per item: yes); writing in a loop fills a buffer (no)."""
     loop = fn.loops[call.loop] if 0 <= call.loop < len(fn.loops) else None
-    if loop is None:
-        return False
+    if loop is None or loop.mult <= 1:
+        return False  # no loop, or one over a handful of items written in the code ([cert, key, ca])
     if target and target.startswith("io.IOBase."):
         return target.rsplit(".", 1)[-1].startswith("read")
     if not loop.desc.startswith(("for loop over", "async for loop over", "list comprehension over",
@@ -251,6 +251,14 @@ def _per_item(fn: Function, call: Call, target: Optional[str] = None) -> bool:
         return False
     over = loop.desc.split(" over ", 1)[1]
     return not over.startswith("range(") or "len(" in over
+
+
+def _only_opened(module: ModuleFacts, fn: Function, call: Call, target: Optional[str]) -> bool:
+    """``with open(path):`` and nothing reads or writes the file (an existence check before
+    handing the path to a streaming response): an open and a close, file metadata."""
+    if target not in OPENERS or call.use != "with":
+        return False
+    return call.assigned_to is None or call.assigned_to not in fn.loaded_names
 
 
 def _ready(fn: Function, call: Call) -> bool:
