@@ -108,3 +108,18 @@ def test_flake8_plugin_uses_cached_project_facts(tmp_path):
     flake = subprocess.run([script("flake8"), "--select", "CCL1", "app/jobs.py"], cwd=tmp_path,
                            capture_output=True, text=True)
     assert "CCL101" in flake.stdout, flake.stdout + flake.stderr
+
+
+def test_weak_evidence_is_named_and_held(report):
+    """A library call in a loop over a table says so; a helper's one pass decides its own kind,
+    and its callers' only when they call it in a loop over their input (shop/gateway.py)."""
+    functions = {f["qualname"]: f for f in report["functions"]}
+    route = functions["shop.gateway.route_name"]
+    assert route["kind"] == "unknown"
+    assert any("re.fullmatch (cpu, in a loop not over the input)" in e for e in route["evidence"])
+    assert functions["shop.gateway.checksum"]["kind"] == "cpu"
+    assert functions["shop.gateway.etag"]["kind"] == "unknown"
+    etags = functions["shop.gateway.etags"]
+    assert etags["kind"] == "cpu" and any("calls shop.gateway.checksum (cpu)" in e for e in etags["evidence"])
+    assert any("calls shop.compute.Stats.report (unknown: a pass over data, every turn)" in e
+               for e in functions["shop.pipeline.summarise_each"]["evidence"])

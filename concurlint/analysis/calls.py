@@ -57,6 +57,7 @@ class CallCollector:
             in_try=self.in_try > 0,
             nonblocking_try=self.nb_try > 0,
             in_handler=self.in_handler > 0,
+            on_input=self._on_input(node),
         )
         idx = len(self.facts.calls)
         self.facts.calls.append(call)
@@ -72,6 +73,29 @@ class CallCollector:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+    def _on_input(self, node: ast.Call) -> Tuple[str, ...]:
+        """The arguments of a call in loops over the input (``LoopCollector.loop_items``) that
+        are those loops' items or the parameter they iterate: ``("0",)`` for ``json.loads(line)``
+        in ``for line in lines``; none for ``re.match(pattern, url)`` in a loop over a table of
+        patterns (the url is the same every turn) or in a loop over the object's state."""
+        names: set = set()
+        for items in self.loop_items:
+            names |= items
+        if not names:
+            return ()
+        out = []
+
+        def on(expr: ast.AST) -> bool:
+            return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr))
+
+        for i, a in enumerate(node.args):
+            if on(a):
+                out.append(str(i))
+        out.extend(k.arg for k in node.keywords if k.arg and on(k.value))
+        if isinstance(node.func, ast.Attribute) and on(node.func.value):
+            out.append("self")
+        return tuple(out)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Call):

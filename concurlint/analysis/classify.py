@@ -12,7 +12,9 @@ The standard library's cost model (rules/knowledge/stdlib.toml) applies where th
 size of a call's input (``knowledge.sized_cost``): hashlib on an 8-byte key holds the GIL (``py``),
 on a 1 MiB chunk releases it (``gil``); a ``cpu-per-size`` call weighs by its input.
 Unresolved method calls on untyped receivers wait when calls.toml's duck-typed [protocols] say so.
-Callees' weights flow into callers (multiplied by the loops around the call site); cycles are
+Callees' weights flow into callers (multiplied by the loops around the call site); pure-Python
+work under ``STRONG`` (one pass over data of unknown size) is held when called once: it decides
+the helper's kind, not the caller's, and passes on to callers that call it in a loop. Cycles are
 solved per strongly connected component. Then:
 - cpu when ``py + gil >= CPU_THRESHOLD`` and there is no IO;
 - mixed when there is IO and ``py + gil >= MIXED_THRESHOLD``;
@@ -25,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from concurlint.analysis.evidence import (CAP, LIGHT_LOOP_FACTOR, add_loop_work, is_cursor, pass_work,
+                                          works_on_input)
 from concurlint.analysis.facts import Call, Function, Value
 from concurlint.analysis.project import Project
 from concurlint.analysis.sizes import byte_size
@@ -56,9 +60,6 @@ PLAIN_METHODS = frozenset({
     "hexdigest", "digest", "tolist", "tobytes", "astype", "reshape", "sum", "mean", "std",
 })
 GIL_CALL_WEIGHT = 10.0
-LIGHT_LOOP_FACTOR = 0.34  # a loop that only indexes and compares is bookkeeping until nested
-LIGHT_NESTING = 1000.0  # ... over the input, or three deep over state: small x small is common there
-CAP = 1e9
 MAX_EVIDENCE = 8
 
 
@@ -76,6 +77,12 @@ class Summary:
     # (chain of function qualnames from this one, description of the call, path, line)
     blocking: Optional[Tuple[Tuple[str, ...], str, str, int]] = None
     recursive: bool = False
+    # pure-Python work of helpers called once, each under STRONG (one pass over data of unknown
+    # size): not evidence for this function's kind, but passed on to callers that call it in a loop
+    held: float = 0.0
+    # reaches a method whose body only raises NotImplementedError: a subclass does that work (or
+    # waits), and the analysis cannot see it (like a call on an object it cannot type)
+    abstract: bool = False
 
 
 def _scc(graph: Dict[str, List[str]]) -> List[List[str]]:
@@ -169,10 +176,13 @@ class Classifier:
         loop_io = [False] * len(fn.loops)
         opaque = 0
 
-        def mult_of(loop: int) -> float:
+        def mult_of(loop: int, inner: bool = False) -> float:
+            """The loops' multiplier; for the work of a loop (``inner``), a cursor around it
+            (a while loop stepping through one small structure) runs a few turns: x1."""
             m = 1.0
             while loop >= 0:
-                m *= fn.loops[loop].mult
+                if not (inner and is_cursor(fn.loops[loop])):
+                    m *= fn.loops[loop].mult
                 loop = fn.loops[loop].parent
             return m
 
@@ -221,15 +231,16 @@ class Classifier:
                     s.io = min(CAP, s.io + m)
                     s.async_io = True
                     ev_io.append((m * 0.5, f"{path}:{call.line} awaits what {target} returns (a wait)"))
-                if (callee.py or callee.gil) and (callee_fn.name in NOT_WORK or callee.kind not in ("cpu", "mixed")):
-                    pass  # building or printing an object, work too small to name, or the bookkeeping
-                    # of a callee that waits (io: its CPU part is below the mixed bar), is no evidence
-                elif callee.py or callee.gil:
-                    s.py = min(CAP, s.py + callee.py * m)
-                    s.gil = min(CAP, s.gil + callee.gil * m)
-                    if callee.py + callee.gil >= 1:
-                        ev_cpu.append(((callee.py + callee.gil) * m,
-                                       f"{path}:{call.line} calls {target} ({callee.kind})"))
+                settled = callee.kind in ("cpu", "mixed")
+                if callee_fn.name in NOT_WORK or call.in_handler or not (settled or callee.held):
+                    pass  # building or printing an object, an error path (an `except` block runs
+                    # when something failed), work too small to name, or the bookkeeping of a
+                    # callee that waits (io: its CPU part is below the mixed bar), is no evidence
+                else:
+                    pass_work(s, ev_cpu, callee, settled, m, f"{path}:{call.line} calls {target}",
+                              own_component=target in component, on_input=bool(call.on_input))
+                if callee_fn.abstract or callee.abstract:
+                    s.abstract = True  # it reaches a method a subclass implements: hidden work
                 if callee.blocking is not None and not callee_fn.is_async and s.blocking is None:
                     chain, desc, bpath, bline = callee.blocking
                     s.blocking = ((fn.qualname,) + chain, desc, bpath, bline)
@@ -254,6 +265,8 @@ class Classifier:
                     mark_io(call.loop)
                     ev_io.append((m, f"{where} awaits {target} (async io)"))
             elif category in ("cpu", "releases-gil"):
+                if call.in_handler:
+                    continue  # an `except` block: an error path (a fuzzy match for a typo), not the work
                 if category == "cpu" and target in SCALAR_FORMS and len(call.args) >= 2 and not call.star_args:
                     continue  # min(a, b), max(lo, x): a comparison, not a pass over data
                 size, value = _input_size(p.kb, target, call, category == "releases-gil")
@@ -262,25 +275,32 @@ class Classifier:
                 handed_in = value is not None and value.kind == "name" and value.text in fn.params
                 category, unit, what = p.kb.sized_cost(target, category, size, handed_in)
                 w = unit * m
-                if category == "cpu" and m > 1 and p.kb.stdlib.kind(target) is not None \
+                in_loop = ", in a loop" if m > 1 else ""
+                if m > 1 and size is None and not works_on_input(p.kb, target, call) \
+                        and not p.kb.declared(target):
+                    # re.match(pattern, url) for each pattern of a table, sorted(app.tables) for
+                    # each app, deepcopy(cmd) for each batch: the loop is not over the input, so
+                    # its turns are a handful (a table, the object's parts), one call's work
+                    w = unit
+                    in_loop = ", in a loop not over the input"
+                elif category == "cpu" and m > 1 and p.kb.stdlib.kind(target) is not None \
                         and p.kb.stdlib.kind(target)[0] == "cpu" and not p.kb.declared(target):
                     w = unit * m * LIGHT_LOOP_FACTOR  # struct.pack, math.isnan per item: a step, like indexing
                 if category == "cpu":
                     s.py = min(CAP, s.py + w)
-                    ev_cpu.append((w, f"{where} calls {target} ({what}{_declared_note(p.kb, target)}"
-                                      f"{', in a loop' if m > 1 else ''})"))
+                    ev_cpu.append((w, f"{where} calls {target} ({what}{_declared_note(p.kb, target)}{in_loop})"))
                 else:
                     s.gil = min(CAP, s.gil + w)
                     ev_cpu.append((w, f"{where} calls {target} ({what})"))
         _declared_work(s, p.kb, fn, path, ev_io, ev_cpu)
         for i, loop in enumerate(fn.loops):
             if not loop_io[i] and loop.has_ops:
-                _add_loop_work(s, ev_cpu, path, loop, mult_of(i))
+                add_loop_work(s, ev_cpu, path, loop, mult_of(i, inner=True))
         if recursive and s.io == 0 and self._computes(fn, component, p.calls_of(fn)):
             s.py = min(CAP, s.py + CPU_THRESHOLD)
             ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))
         self._decide(s)
-        if s.kind == "cpu" and opaque and s.py + s.gil < OPAQUE_BAR:
+        if s.kind == "cpu" and (opaque or s.abstract) and s.py + s.gil < OPAQUE_BAR:
             s.kind, s.releases_gil = "unknown", None  # light work beside calls we cannot see into
         s.evidence = _strongest(s.kind, ev_io, ev_cpu)
         return s
@@ -470,24 +490,6 @@ def _declared_work(s: Summary, kb, fn: Function, path: str, ev_io: List[Tuple[fl
         else:
             s.gil = min(CAP, s.gil + w)
         ev_cpu.append((w, where))
-
-
-def _add_loop_work(s: Summary, ev_cpu: List[Tuple[float, str]], path: str, loop, mult: float) -> None:
-    """A loop that does not wait: its work, weighted by the loops around it. A ``while`` loop that
-    only indexes and compares is a cursor stepping through a small structure (a tokenizer over
-    one header, a retry, a state machine): how often it runs is unknown, so it is no evidence."""
-    if loop.has_ops < 2 and loop.desc.startswith("while"):
-        return
-    w = mult * (1.0 if loop.has_ops >= 2 else LIGHT_LOOP_FACTOR)
-    if w < 3 or (loop.has_ops < 2 and (loop.parent < 0 or (mult < LIGHT_NESTING and not loop.over_input))):
-        return  # a single pass that only indexes and compares (filtering a list) is no evidence,
-        # nor, until three deep, lookups nested over the object's state or globals (each running
-        # task's few resources, each collector's metric names); over the input (the words of each
-        # line, the columns of a second string) they are
-    s.py = min(CAP, s.py + w)
-    nested = " nested" if loop.parent >= 0 else ""
-    work = "arithmetic" if loop.has_ops >= 2 else "indexing/comparisons"
-    ev_cpu.append((w, f"{path}:{loop.line}{nested} {loop.desc} doing {work} (x{int(mult)})"))
 
 
 def _strongest(kind: str, ev_io: List[Tuple[float, str]], ev_cpu: List[Tuple[float, str]]) -> List[str]:

@@ -69,6 +69,10 @@ class Call:
     in_try: bool = False
     nonblocking_try: bool = False  # in a try that catches BlockingIOError: a non-blocking IO attempt
     in_handler: bool = False  # in an `except` block: runs only when something failed
+    # in a loop over the input, the arguments that are its items or the parameter it iterates:
+    # positions ("0", "1"), keyword names, "self" for the receiver (json.loads(line) for each line
+    # handed in: ("0",); deepcopy(pairs) for each pair of pairs: ("0",))
+    on_input: Tuple[str, ...] = ()
     block_end: int = 0  # for a call used as a `with` context expression: last line of the block
 
 
@@ -141,6 +145,9 @@ class Function:
     # no loop or `with` runs outside it: a caller can never see an exception from it
     catches_all: bool = False
     handles_errors: bool = False  # a top-level try has a handler for every exception (it may log and re-raise)
+    # its body only raises NotImplementedError (after a docstring): a method a subclass implements,
+    # whose work (a listing, a download, a computation) cannot be seen here
+    abstract: bool = False
 
 
 @dataclass

@@ -13,7 +13,7 @@ a ``for`` iterable is marked "iter"), ``_write_target`` and ``in_test`` (state).
 from __future__ import annotations
 
 import ast
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from concurlint.analysis.facts import Loop
 
@@ -39,10 +39,13 @@ class LoopCollector:
         items = _item_names(node.target, body) if isinstance(node, (ast.For, ast.AsyncFor)) else None
         over_input = self._over_input(getattr(node, "iter", None))
         fn.loops.append(Loop(node.lineno, desc, mult, parent,
-                             has_ops=_has_ops(body + ([test] if test is not None else []), numeric=_is_range(node), items=items),
+                             has_ops=_has_ops(body + ([test] if test is not None else []),
+                                              numeric=_is_range(node) and self._sized_by_input(node.iter),
+                                              items=items, text=self._text_name),
                              over_input=over_input))
         self.loop_stack.append(idx)
-        self.loop_items.append((items or frozenset()) if over_input else frozenset())
+        iterable = getattr(node, "iter", None)
+        self.loop_items.append(_input_names(items, iterable, self.function) if over_input else frozenset())
         try:
             for b in body:
                 self.visit(b)
@@ -60,6 +63,38 @@ class LoopCollector:
         names = _names_in(iterable)
         params = set(self.function.params) - {"self", "cls"}
         return bool(names & params) or bool(self.loop_items and names & self.loop_items[-1])
+
+    def _sized_by_input(self, rng: ast.AST) -> bool:
+        """``range(n)``, ``range(len(data))``, ``range(0, end, 4)``: a stop the function is handed,
+        measures or computes. ``range(self.window)``, ``range(3, self.max_files)``,
+        ``range(RETRIES)`` count a setting of the object or the module (a window of seconds, a
+        limit of file descriptors, a number of attempts), not data."""
+        args = list(getattr(rng, "args", ()))
+        stop = args[1] if len(args) > 1 else (args[0] if args else None)
+        if stop is None or self.function is None:
+            return False
+        for sub in ast.walk(stop):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "len":
+                return True
+            if isinstance(sub, ast.Name) and sub.id not in ("self", "cls") and self._local_name(sub.id):
+                return True
+        return False
+
+    def _local_name(self, name: str) -> bool:
+        """A parameter or a local of the function (or of a function around it), not a global."""
+        for sc in reversed(self.scopes):
+            if sc.function is None:
+                return False
+            if name in sc.globals:
+                return False
+            if name in sc.values:
+                return True
+        return False
+
+    def _text_name(self, name: str) -> bool:
+        """A name bound to a str or bytes literal (``output = ""``): ``output += value`` builds text."""
+        v = self.lookup(name)
+        return v is not None and v.kind == "literal" and v.meta.get("type") in ("builtins.str", "builtins.bytes")
 
     def visit_For(self, node: ast.For) -> None:
         self.use[id(node.iter)] = ("iter", None)
@@ -125,10 +160,12 @@ class LoopCollector:
             items = _item_names(g.target, ())
             over_input = self._over_input(g.iter)
             fn.loops.append(Loop(node.lineno, f"{kind} over {desc}", mult, parent,
-                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs), numeric=_is_range(g), items=items),
+                                 has_ops=_has_ops(_comp_parts(node) + list(g.ifs),
+                                                  numeric=_is_range(g) and self._sized_by_input(g.iter),
+                                                  items=items, text=self._text_name),
                                  over_input=over_input))
             self.loop_stack.append(len(fn.loops) - 1)
-            self.loop_items.append(items if over_input else frozenset())
+            self.loop_items.append(_input_names(items, g.iter, fn) if over_input else frozenset())
             pushed += 1
             for cond in g.ifs:
                 self.visit(cond)
@@ -186,8 +223,41 @@ def _formatting(node: ast.AST) -> bool:
     if isinstance(node, ast.BinOp):
         if isinstance(node.op, ast.Mod):
             return _text(node.left)
-        return isinstance(node.op, ast.Add) and (_text(node.left) or _text(node.right))
-    return isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add) and _text(node.value)
+        return isinstance(node.op, ast.Add) and any(_text(part) for part in _add_chain(node))
+    return (isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add)
+            and any(_text(p) for p in _add_chain(node.value)))
+
+
+def _add_chain(node: ast.AST) -> List[ast.AST]:
+    """The operands of ``a + b" " + c + b": " + d``, left to right."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _add_chain(node.left) + _add_chain(node.right)
+    return [node]
+
+
+def _appends_text(node: ast.AST, text: Callable[[str], bool]) -> bool:
+    """``out += value`` / ``arg = arg + c`` onto a name the function bound to a str or bytes literal."""
+    if isinstance(node, ast.AugAssign):
+        return isinstance(node.op, ast.Add) and isinstance(node.target, ast.Name) and text(node.target.id)
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        v = node.value
+        return (isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) and isinstance(v.left, ast.Name)
+                and v.left.id == node.targets[0].id and text(v.left.id))
+    return False
+
+
+def _format_parts(node: ast.AST) -> List[ast.AST]:
+    """What a piece of text building is built from: the values formatted or appended (their
+    computation may be work), not the concatenations themselves."""
+    if isinstance(node, ast.AugAssign):
+        return [p for p in _add_chain(node.value) if not _text(p)]
+    if isinstance(node, ast.Assign):
+        node = node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return list(node.right.elts) if isinstance(node.right, ast.Tuple) else [node.right]
+    if isinstance(node, ast.BinOp):
+        return [p for p in _add_chain(node) if not _text(p)]
+    return list(ast.iter_child_nodes(node))
 
 
 def _cursor_step(node: ast.AST) -> bool:
@@ -205,10 +275,12 @@ def _cursor_step(node: ast.AST) -> bool:
 
 
 def _size_step(node: ast.AST) -> bool:
-    """``offset += len(buf)``, ``pos -= len(chunk)``: a cursor moved by the size of an item."""
+    """``offset += len(buf)``, ``pos -= len(chunk)``, ``size += encode(pieces, key)``: a cursor or
+    a total moved by what one call returns (a size, a count): the call's own work is counted
+    through the call graph, the sum is bookkeeping."""
     v = getattr(node, "value", None)
     return (isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub))
-            and isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "len")
+            and isinstance(v, ast.Call))
 
 
 def _counts_and_exits(node: ast.While) -> bool:
@@ -284,6 +356,14 @@ def _loop_weight(iter_node: ast.AST, text: str) -> Tuple[int, str]:
     return 10, text
 
 
+def _input_names(items: Optional[frozenset], iterable: Optional[ast.AST], fn) -> frozenset:
+    """What a loop over the input works on each turn: its items and the names derived from them,
+    and the parameter it iterates (``deepcopy(pairs)`` for each pair of ``pairs``: the whole
+    input again every turn)."""
+    own = _names_in(iterable) & (set(fn.params) - {"self", "cls"}) if iterable is not None else set()
+    return frozenset(items or ()) | frozenset(own)
+
+
 def _names_in(node: ast.AST) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
@@ -303,13 +383,16 @@ def _item_names(target: ast.AST, body: Sequence[ast.AST]) -> frozenset:
     return frozenset(items)
 
 
-def _has_ops(body: Sequence[ast.AST], numeric: bool = False, items: Optional[frozenset] = None) -> int:
+def _has_ops(body: Sequence[ast.AST], numeric: bool = False, items: Optional[frozenset] = None,
+             text: Optional[Callable[[str], bool]] = None) -> int:
     """How much work this block (not counting nested loops' bodies) does per iteration:
-    2 = real arithmetic (two or more operations, or one in a loop over a range()),
+    2 = real arithmetic (two or more operations, or one in a loop over a range() that counts
+    data: ``numeric``, see ``LoopCollector._sized_by_input``),
     1 = light work (a counter increment, indexing, comparisons, f-strings), 0 = none.
     With ``items`` (the names holding a for loop's items), only arithmetic on the items is real:
     ``total = total * 31 + b`` over bytes is, ``n - last_print_n`` or ``now - start`` beside each
-    item (a progress counter, a clock) is bookkeeping."""
+    item (a progress counter, a clock) is bookkeeping. Building text is no work (``text``: whether
+    a name holds a str or bytes literal, so ``out += value`` onto ``out = ""`` appends text)."""
     stack = list(body)
     level = 0
     ops = 1 if numeric else 0
@@ -325,8 +408,13 @@ def _has_ops(body: Sequence[ast.AST], numeric: bool = False, items: Optional[fro
         if isinstance(node, ast.Slice):
             level = max(level, 1)  # data[i:i + size]: the bounds of a slice are positions
             continue
-        if _offset(node) or _formatting(node):
-            level = max(level, 1)  # len(p) + 3, proto + "://", "%s@%s" % (k, t): an offset, text
+        if _formatting(node) or (text is not None and _appends_text(node, text)):
+            # "%s@%s" % (k, t), "  " + line, out += value onto out = "": building text is not work
+            # (what the parts are computed from still is)
+            stack.extend(_format_parts(node))
+            continue
+        if _offset(node):
+            level = max(level, 1)  # len(p) + 3: an offset
             stack.extend(ast.iter_child_nodes(node))
             continue
         if isinstance(node, (ast.BinOp, ast.AugAssign)) and items is not None and not (_names_in(node) & items):

@@ -320,6 +320,7 @@ class ScopeCollector:
                 self._prescan(node.body, fn)
                 fn.catches_all = _catches_all(node.body)
                 fn.handles_errors = fn.catches_all or _handles_errors(node.body)
+                fn.abstract = _only_not_implemented(node.body)
                 for stmt in node.body:
                     self.visit(stmt)
                 if self._calls_itself(fn):  # recursion counts as work only with arithmetic
@@ -393,6 +394,18 @@ def _handles_errors(body: List[ast.stmt]) -> bool:
     """A top-level ``try`` with a handler for every exception: the author decided what happens to
     an error there (logs it and re-raises, hands it to a future, drops it on purpose)."""
     return any(isinstance(s, ast.Try) and _catch_all_handlers(s) for s in body)
+
+
+def _only_not_implemented(body: List[ast.stmt]) -> bool:
+    """``raise NotImplementedError`` (or ``NotImplementedError(...)``), after a docstring: the
+    body of a method its subclasses implement."""
+    stmts = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(stmts) != 1 or not isinstance(stmts[0], ast.Raise) or stmts[0].exc is None:
+        return False
+    exc = stmts[0].exc
+    if isinstance(exc, ast.Call):
+        exc = exc.func
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
 def _catches_all(body: List[ast.stmt]) -> bool:

@@ -58,9 +58,14 @@ def price_report(base, skus):  # kind: io
     return catalog.all_prices(skus)
 
 
-def summarise(values):  # kind: cpu
+def summarise(values):  # kind: unknown
     stats = compute.Stats(values)
     return stats.report()
+
+
+def summarise_each(batches):  # kind: cpu
+    # one pass over every batch: the held work of Stats.report, in a loop over the input
+    return [compute.Stats(values).report() for values in batches]
 
 
 def fingerprint_batch(blobs):  # kind: cpu, releases-gil
