@@ -35,7 +35,10 @@ def _deep_crawler(path):
             body = "    global pages_fetched\n    pages_fetched += 1\n    return requests.get(url, timeout=10).text\n"
         src.append(f"def fetch_{i}(url):\n{body}")
     for i in range(N):
-        body = f"    return crunch_{i + 1}(n)\n" if i + 1 < N else "    return sum(k * k for k in range(n))\n"
+        # the far end does two nested loops of arithmetic: one pass (sum(k * k for k in range(n)))
+        # is the helper's own verdict and is not passed up a chain of single calls
+        body = (f"    return crunch_{i + 1}(n)\n" if i + 1 < N
+                else "    return sum(j * k for j in range(n) for k in range(n))\n")
         src.append(f"def crunch_{i}(n):\n{body}")
     src.append("class Worker0(threading.Thread):\n    def run(self):\n        global jobs_done\n        jobs_done += 1\n")
     src += [f"class Worker{i}(Worker{i - 1}):\n    pass\n" for i in range(1, N)]
