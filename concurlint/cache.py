@@ -23,20 +23,30 @@ class Cache:
         self.salt = salt
         self._ok = True
 
-    def _key(self, data: bytes, rel: str, module: str, is_package: bool) -> Path:
+    def key_of(self, data: bytes, rel: str, module: str, is_package: bool) -> str:
         """``rel``: the file's path relative to its project root (engine.root_relative), so runs
         from any working directory, and the flake8 plugin, find the same entry."""
         h = hashlib.sha256()
         h.update(f"{FORMAT}\0{self.salt}\0{rel}\0{module}\0{is_package}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
-        digest = h.hexdigest()
+        return h.hexdigest()
+
+    def _key(self, data: bytes, rel: str, module: str, is_package: bool) -> Path:
+        return self._path(self.key_of(data, rel, module, is_package))
+
+    def _path(self, digest: str) -> Path:
         return self.dir / digest[:2] / f"{digest[2:]}.entry"
 
     def get(self, data: bytes, rel: str, module: str, is_package: bool):
+        return self.get_entry(self.key_of(data, rel, module, is_package))
+
+    def get_entry(self, digest: str):
+        """The entry of a per-file key (``key_of``), or None."""
         from concurlint.engine import FileResult
 
-        path = self._key(data, rel, module, is_package)
-        return _read(path, FileResult)
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            return None
+        return _read(self._path(digest), FileResult)
 
     def put(self, data: bytes, rel: str, module: str, is_package: bool, result) -> None:
         if not self._ok:
@@ -89,6 +99,26 @@ def load_report(cache_dir: str, key: str):
     from concurlint.engine import Report
 
     return _read(Path(cache_dir) / "reports" / f"{key}.entry", Report)
+
+
+def load_manifest(cache_dir: str, config_key: str):
+    """Which per-file entries the last stored report of this configuration was computed from
+    (engine.reuse)."""
+    from concurlint.engine.reuse import Manifest
+
+    return _read(Path(cache_dir) / "reports" / f"{config_key}.manifest", Manifest)
+
+
+def store_manifest(cache_dir: str, config_key: str, manifest, keep: int = 8) -> None:
+    d = Path(cache_dir) / "reports"
+    sealed = seal(manifest)
+    if sealed is None or not write_atomic(d / f"{config_key}.manifest", sealed):
+        return
+    try:
+        for p in sorted(d.glob("*.manifest"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+            p.unlink()
+    except OSError:
+        pass
 
 
 def store_report(cache_dir: str, key: str, report, keep: int = 8) -> None:

@@ -13,12 +13,10 @@ This module runs the three (``run``) and re-exports what the front-ends use.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Callable
 
-from concurlint import __version__
 from concurlint.config import Config
 from concurlint.engine.discovery import (  # noqa: F401
     PROJECT_FILES, VCS_DIRS, SourceFile, discover, display_of, imported_project_files, module_name, project_root,
@@ -97,17 +95,25 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     ign = (config.ignore or []) + (ignore or [])
     codes = enabled_codes(sel, ign)
     cache_dir = cache_directory(config) if use_cache else None
-    key = None
+    snap = None
     # files named one by one pull in the project modules they import (see with_context): the
     # report then depends on files not in the key, so the whole-report cache is for trees only
     explicit = any(Path(p).is_file() for p in paths)
     if cache_dir is not None and not explicit:
-        from concurlint.cache import load_report, store_report
+        from concurlint.cache import load_report
+        from concurlint.engine.per_file import _make_cache
+        from concurlint.engine.reuse import reuse, snapshot, trace
 
-        key = _report_key(files, config, codes)
-        cached = load_report(cache_dir, key) if key is not None else None
+        cache = _make_cache(cache_dir, cache_salt(config))
+        snap = snapshot(files, config, codes, cache)
+        cached = load_report(cache_dir, snap.key)
         if cached is not None:
+            trace("the stored report of these same inputs")
             return cached
+        reused = reuse(files, snap, config, cache_dir, cache)
+        if reused is not None:
+            _store(cache_dir, snap, files, reused)
+            return reused
     n = jobs or config.jobs or default_jobs()
     results = analyse_files(files, config, n, cache_dir, progress)
     if explicit:
@@ -117,10 +123,20 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
             _only(report, {sf.display for sf in files})
             return report
     report = run_project(results, config, codes, freeze=True)
-    if key is not None and not report.transient:  # a timeout belongs to this run, not to the input
-        store_report(cache_dir, key, Report(report.findings, report.functions, report.recommendations,
-                                            report.files, readiness=report.readiness))
+    if snap is not None and not report.transient:  # a timeout belongs to this run, not to the input
+        trace("computed by the project pass")
+        _store(cache_dir, snap, files, Report(report.findings, report.functions, report.recommendations,
+                                              report.files, readiness=report.readiness))
     return report
+
+
+def _store(cache_dir: str, snap, files: List[SourceFile], report: Report) -> None:
+    """The report under its inputs' key, and the manifest that lets a run after an edit that
+    changed no file's facts read it back (engine.reuse)."""
+    from concurlint.cache import store_manifest, store_report
+
+    store_report(cache_dir, snap.key, report)
+    store_manifest(cache_dir, snap.config_key, snap.manifest(files))
 
 
 def _only(report: Report, displays: set) -> None:
@@ -131,22 +147,6 @@ def _only(report: Report, displays: set) -> None:
     if report.readiness is not None:
         report.readiness = [m for m in report.readiness if m["path"] in displays]
     report.files = len(displays)
-
-
-def _report_key(files: List[SourceFile], config: Config, codes: List[str]) -> Optional[str]:
-    """Everything a whole report depends on: every file's path and content, the configuration,
-    the enabled rules, and the code of concurlint itself (rules included). Hashing the standard
-    library's 11 MB costs ~20 ms, so an unchanged project is answered without any analysis."""
-    h = hashlib.sha256()
-    h.update(f"{__version__}\0{_all_code_fingerprint()}\0{cache_salt(config)}\0".encode())
-    h.update(repr((config.target_version, sorted(config.per_file_ignores.items()), codes, config.min_confidence)).encode("utf-8", "surrogateescape"))
-    for sf in files:
-        data, err = _read(sf.path)
-        if data is None:  # its CCL000 depends only on why it cannot be read
-            data = f"<{err}>".encode("utf-8", "surrogateescape")
-        h.update(f"\0{sf.display}\0{sf.module}\0{sf.is_package}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
-        h.update(data)
-    return h.hexdigest()
 
 
 def rule_meta(code: str) -> RuleMeta:
