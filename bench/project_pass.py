@@ -31,7 +31,10 @@ stops otherwise).
 line before its first function: every later line moves), ``import`` (a new import after its first
 one), ``thread`` (a new function starting ``threading.Thread(target=_python_exit)`` at its end: meant
 for ``concurrent/futures/thread.py``), ``body`` (a new statement at the top of ``posixpath.join``, a
-helper called from all over the library: ``--edit posixpath.py``).
+helper called from all over the library: ``--edit posixpath.py``), ``docstring`` (the first
+docstring reworded in place, no line moves: the run answers with the last report when the file's
+facts are byte for byte the same, see ``concurlint/engine/reuse.py``; in the first file the bench
+edits, the module docstring).
 """
 from __future__ import annotations
 
@@ -80,6 +83,9 @@ def edited(text: str, kind: str, i: int) -> str:
     if kind == "body":
         at = next(n for n, line in enumerate(lines) if line.startswith("def join("))
         return "".join(lines[:at + 1] + [f"    a = os.fspath(a)  # bench {i}\n"] + lines[at + 1:])
+    if kind == "docstring":
+        at = next(n for n, line in enumerate(lines) if '"""' in line)
+        return "".join(lines[:at] + [lines[at].replace('"""', f'"""(revision {i}) ', 1)] + lines[at + 1:])
     raise SystemExit(f"unknown edit kind {kind!r}")
 
 
@@ -198,7 +204,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=HERE / "corpus" / "stdlib")
     ap.add_argument("--edit", default="concurrent/futures/thread.py", help="the file changed before each run")
-    ap.add_argument("--kind", default="append", choices=("append", "comment", "import", "thread", "body"),
+    ap.add_argument("--kind", default="append", choices=("append", "comment", "import", "thread", "body", "docstring"),
                     help="the edit made before each one-changed run")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cli", action="store_true", help="also time the real command: cold and one changed")

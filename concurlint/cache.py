@@ -121,10 +121,14 @@ def store_manifest(cache_dir: str, config_key: str, manifest, keep: int = 8) -> 
         pass
 
 
-def store_report(cache_dir: str, key: str, report, keep: int = 8) -> None:
-    """Atomically store ``report``; keep only the most recent few (one per config/selection)."""
+def store_report(cache_dir: str, key: str, report, keep: int = 8, same_as: str = "") -> None:
+    """Atomically store ``report``; keep only the most recent few (one per config/selection).
+    ``same_as``: the key of a stored report holding exactly ``report`` (engine.reuse), whose
+    sealed bytes are copied instead of pickling it again."""
     d = Path(cache_dir) / "reports"
-    sealed = seal(report)
+    sealed = read_limited(d / f"{same_as}.entry", _MAX_ENTRY) if same_as else None
+    if sealed is None:
+        sealed = seal(report)
     if sealed is None:
         return
     try:

@@ -112,10 +112,13 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
             return cached
         reused = reuse(files, snap, config, cache_dir, cache)
         if reused is not None:
-            _store(cache_dir, snap, files, reused)
-            return reused
+            report, stored_as = reused
+            _store(cache_dir, snap, files, report, same_as=stored_as)
+            return report
     n = jobs or config.jobs or default_jobs()
-    results = analyse_files(files, config, n, cache_dir, progress)
+    results = analyse_files(files, config, n, cache_dir, progress, known=snap)
+    if snap is not None:
+        snap.data = []  # the files' bytes: no longer needed
     if explicit:
         context = with_context(files, results, config, n, cache_dir)
         if context:
@@ -130,12 +133,12 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     return report
 
 
-def _store(cache_dir: str, snap, files: List[SourceFile], report: Report) -> None:
+def _store(cache_dir: str, snap, files: List[SourceFile], report: Report, same_as: str = "") -> None:
     """The report under its inputs' key, and the manifest that lets a run after an edit that
     changed no file's facts read it back (engine.reuse)."""
     from concurlint.cache import store_manifest, store_report
 
-    store_report(cache_dir, snap.key, report)
+    store_report(cache_dir, snap.key, report, same_as=same_as)
     store_manifest(cache_dir, snap.config_key, snap.manifest(files))
 
 

@@ -140,10 +140,11 @@ def _analyse_file(sf: SourceFile, kb, cache, data: Optional[bytes] = None, looku
     return result
 
 
-def _cached(cache, data: bytes, sf: SourceFile) -> Optional[FileResult]:
+def _cached(cache, data: bytes, sf: SourceFile, entry: Optional[str] = None) -> Optional[FileResult]:
     """The cached facts of ``sf`` (keyed by its root-relative path, so a run from any directory
-    and the flake8 plugin share them), shown under this run's display path."""
-    hit = cache.get(data, sf.key, sf.module, sf.is_package)
+    and the flake8 plugin share them), shown under this run's display path. ``entry``: its key
+    (``Cache.key_of``) when the caller has it already."""
+    hit = cache.get_entry(entry) if entry is not None else cache.get(data, sf.key, sf.module, sf.is_package)
     if hit is not None and hit.display != sf.display:
         hit.display = sf.display
         if hit.facts is not None:

@@ -91,8 +91,8 @@ def snapshot(files: List[SourceFile], config: Config, codes: List[str], cache) -
 
 
 def reuse(files: List[SourceFile], snap: Snapshot, config: Config, cache_dir: str, cache):
-    """The stored report of the last full run of this configuration, when every file that
-    changed since has exactly the per-file result it had then; else None."""
+    """The stored report of the last full run of this configuration and its key, when every
+    file that changed since has exactly the per-file result it had then; else None."""
     from concurlint.cache import load_manifest, load_report
 
     last = load_manifest(cache_dir, snap.config_key)
@@ -130,7 +130,7 @@ def reuse(files: List[SourceFile], snap: Snapshot, config: Config, cache_dir: st
             trace(f"{sf.display}: its facts changed; the project pass runs")
             return None
     trace(f"reused the last report: {len(changed)} changed file(s) with the facts they had")
-    return report
+    return report, last.report_key
 
 
 def _inputs(result: FileResult, sf: SourceFile) -> bytes:

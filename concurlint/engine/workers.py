@@ -129,11 +129,13 @@ _MIN_POOL_FILES = 8
 
 
 def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir: Optional[str],
-                  progress: Optional[Callable[[int, int], None]] = None, freeze: bool = True) -> List[FileResult]:
+                  progress: Optional[Callable[[int, int], None]] = None, freeze: bool = True,
+                  known=None) -> List[FileResult]:
     """Facts of every file, in the order of ``files``. Cached files are loaded here, in this
     process (reading + hashing the whole stdlib costs ~15 ms); only the misses are analysed,
     in worker processes when there are enough of them. A warm run therefore never starts a
-    pool, never imports LibCST, and never pickles facts through a pipe."""
+    pool, never imports LibCST, and never pickles facts through a pipe. ``known``: the
+    ``reuse.Snapshot`` of these files, whose bytes and cache keys are not read or hashed again."""
     import gc
 
     salt = cache_salt(config)
@@ -152,11 +154,15 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
             if cache is None:
                 pending.append(i)
                 continue
-            data, err = _read(sf.path)
+            entry = None
+            if known is not None and known.data[i] is not None:
+                data, err, entry = known.data[i], None, known.entries[i]
+            else:
+                data, err = _read(sf.path)
             if data is None:
                 results[i] = FileResult(sf.display, "", error=(err or "cannot read", 1, 0))
             else:
-                results[i] = _cached(cache, data, sf)
+                results[i] = _cached(cache, data, sf, entry)
             if results[i] is None:
                 pending.append(i)
                 if data is not None and (jobs <= 1 or len(files) < _MIN_POOL_FILES):
