@@ -242,3 +242,16 @@ def test_a_damaged_manifest_or_report_is_not_trusted(project):
         entry.write_bytes(bytes(data))
     edit(project, "stats.py", "over the last 50 points", "over the 50 points before it")
     assert warm(project) == (before, "computed")
+
+
+def test_after_an_edit_is_undone_the_next_edit_is_compared_with_the_files_as_they_are(project):
+    original, _ = warm(project)
+    edit(project, "report.py", "def summarise_all", "# one summary per series\ndef summarise_all")
+    moved, how = warm(project)
+    assert how == "computed" and places(moved, "CCL101") == {("app/report.py", 10)}
+
+    (project / "app" / "report.py").write_text(REPORT)  # undone: the first report, as stored
+    assert warm(project) == (original, "same inputs")
+    # the same kind of edit again, in other words: lines move against the files as they are now
+    edit(project, "report.py", "def summarise_all", "# a summary of each series\ndef summarise_all")
+    assert warm(project) == (moved, "computed")

@@ -109,6 +109,7 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
         cached = load_report(cache_dir, snap.key)
         if cached is not None:
             trace("the stored report of these same inputs")
+            _current(cache_dir, snap, files)
             return cached
         reused = reuse(files, snap, config, cache_dir, cache)
         if reused is not None:
@@ -140,6 +141,16 @@ def _store(cache_dir: str, snap, files: List[SourceFile], report: Report, same_a
 
     store_report(cache_dir, snap.key, report, same_as=same_as)
     store_manifest(cache_dir, snap.config_key, snap.manifest(files))
+
+
+def _current(cache_dir: str, snap, files: List[SourceFile]) -> None:
+    """After a report read back for the same inputs (an edit undone), the next run compares the
+    files with these inputs, not with those of the last report computed (engine.reuse)."""
+    from concurlint.cache import load_manifest, store_manifest
+
+    last = load_manifest(cache_dir, snap.config_key)
+    if last is None or last.report_key != snap.key:
+        store_manifest(cache_dir, snap.config_key, snap.manifest(files))
 
 
 def _only(report: Report, displays: set) -> None:

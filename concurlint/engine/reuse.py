@@ -108,9 +108,6 @@ def reuse(files: List[SourceFile], snap: Snapshot, config: Config, cache_dir: st
             changed.append((sf, entry, new, data))
     if not changed or len(changed) > MAX_CHANGED:
         return None
-    report = load_report(cache_dir, last.report_key)
-    if report is None:
-        return None
     kb = None
     for sf, entry, new, data in changed:
         old = cache.get_entry(entry)
@@ -129,6 +126,9 @@ def reuse(files: List[SourceFile], snap: Snapshot, config: Config, cache_dir: st
         if now is None or _inputs(old, sf) != _inputs(now, sf):
             trace(f"{sf.display}: its facts changed; the project pass runs")
             return None
+    report = load_report(cache_dir, last.report_key)
+    if report is None:
+        return None
     trace(f"reused the last report: {len(changed)} changed file(s) with the facts they had")
     return report, last.report_key
 
