@@ -19,41 +19,14 @@ makes ``PPE`` mean ``concurrent.futures.ProcessPoolExecutor``; ``s = requests.Se
 from __future__ import annotations
 
 import ast
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from concurlint.knowledge import Knowledge
 
 
-class Compact:
-    """Pickled without the fields that hold their plain default (``None``, ``False``, ``0``,
-    ``""``, ``()``, ...): a decoded object reads those from the class, so it has the same value in
-    every field, and the cache holds ~25% fewer bytes to decode (most calls and values use few of
-    their optional fields). Fields whose default is made by a factory are always kept: they have
-    no class attribute to fall back on."""
-
-    __slots__ = ()
-
-    def __getstate__(self):
-        defaults = _PLAIN_DEFAULTS.get(type(self))
-        if defaults is None:
-            defaults = _PLAIN_DEFAULTS[type(self)] = {
-                f.name: f.default for f in fields(self) if f.default is not MISSING}
-        state = {}
-        for name, value in self.__dict__.items():
-            if name in defaults:
-                default = defaults[name]
-                if value is default or (type(value) is type(default) and value == default):
-                    continue
-            state[name] = value
-        return state
-
-
-_PLAIN_DEFAULTS: Dict[type, Dict[str, object]] = {}
-
-
 @dataclass
-class Value(Compact):
+class Value:
     """What an expression evaluates to, as far as one module can tell.
 
     kind: lambda | function | class | instance | call | partial | bound-method | generator |
@@ -73,7 +46,7 @@ class Value(Compact):
 
 
 @dataclass
-class Call(Compact):
+class Call:
     line: int
     col: int
     end_line: int
@@ -104,7 +77,7 @@ class Call(Compact):
 
 
 @dataclass
-class Loop(Compact):
+class Loop:
     line: int
     desc: str
     mult: int  # how much this loop multiplies the work in its body
@@ -116,7 +89,7 @@ class Loop(Compact):
 
 
 @dataclass
-class Access(Compact):
+class Access:
     """A read or write of state that outlives the call: module globals, class and self attributes."""
 
     target: str  # "global:pkg.mod.NAME" | "attr:pkg.mod.Cls.NAME" (self.NAME / Cls.NAME)
@@ -131,7 +104,7 @@ class Access(Compact):
 
 
 @dataclass
-class Function(Compact):
+class Function:
     qualname: str
     name: str
     line: int
@@ -178,7 +151,7 @@ class Function(Compact):
 
 
 @dataclass
-class ClassInfo(Compact):
+class ClassInfo:
     qualname: str
     name: str
     line: int
@@ -190,7 +163,7 @@ class ClassInfo(Compact):
 
 
 @dataclass
-class GlobalDef(Compact):
+class GlobalDef:
     name: str
     line: int
     col: int
@@ -200,7 +173,7 @@ class GlobalDef(Compact):
 
 
 @dataclass
-class ModuleFacts(Compact):
+class ModuleFacts:
     path: str
     module: str
     functions: Dict[str, Function] = field(default_factory=dict)
