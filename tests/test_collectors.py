@@ -36,3 +36,64 @@ def test_facts_api_is_unchanged():
         assert hasattr(facts, name)
         if name != "extract":
             assert getattr(facts, name).__module__ == "concurlint.analysis.facts"  # pickled cache and shards
+
+
+def test_facts_read_back_from_a_sealed_entry_are_the_facts_written():
+    """Fact objects are decoded field by field (``facts.Record``): every field of every object
+    comes back with its value and type, in the order ``__init__`` sets them."""
+    from concurlint import knowledge
+    from concurlint.engine.per_file import FileResult, analyse_source
+    from concurlint.sealed import seal, unseal
+
+    source = b'''"""A scraper: pages fetched on a thread pool, parsed in processes."""
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import requests
+
+_lock = threading.Lock()
+seen = {}
+
+
+class Fetcher:
+    def __init__(self, session=None, retries=3):
+        self.session = session or requests.Session()
+        self.retries = retries
+
+    def fetch(self, url):
+        for attempt in range(self.retries):
+            with _lock:
+                seen[url] = seen.get(url, 0) + 1
+            return self.session.get(url, timeout=10).text
+
+
+def crawl(urls):
+    fetcher = Fetcher()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pages = list(pool.map(fetcher.fetch, urls))
+    with ProcessPoolExecutor() as procs:
+        return list(procs.map(len, pages))
+'''
+    result = analyse_source(source, "app/scraper.py", "app.scraper", False, knowledge.load(None))
+    assert result.facts is not None and result.facts.calls and result.facts.functions
+    back = unseal(seal(result), FileResult)
+    assert back == result
+
+    def walk(a, b):
+        assert type(a) is type(b)
+        if isinstance(a, facts.Record):
+            assert list(vars(a)) == list(vars(b))  # every field, in __init__'s order
+            for name in vars(a):
+                walk(getattr(a, name), getattr(b, name))
+        elif isinstance(a, dict):
+            assert list(a) == list(b)
+            for k in a:
+                walk(a[k], b[k])
+        elif isinstance(a, (list, tuple)):
+            assert len(a) == len(b)
+            for x, y in zip(a, b):
+                walk(x, y)
+        else:
+            assert a == b
+
+    walk(result.facts, back.facts)
