@@ -300,7 +300,7 @@ class ScopeCollector:
                 scope.values[scope.self_name] = Value("class", cls.qualname, scope.self_name, local=cls.local)
         for a in all_args + list(args.kwonlyargs):
             if a.annotation is not None:
-                t = self.resolve(a.annotation)
+                t = self.annotated_type(a.annotation)
                 if t:
                     t = self.kb.canonical(t)
                     local_cls = self.facts.classes.get(t)

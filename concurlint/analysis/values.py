@@ -75,6 +75,31 @@ class ValueCollector:
                 return f"{t}.{node.attr}"
         return None
 
+    def annotated_type(self, node: ast.AST, depth: int = 0) -> Optional[str]:
+        """The one type an annotation names, through ``Optional[T]``, ``Union[T, None]``,
+        ``T | None`` and a string (``"asyncio.AbstractEventLoop | None"``); None for a real union."""
+        if depth > 3:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                inner = ast.parse(node.value.strip(), mode="eval").body
+            except (SyntaxError, ValueError):
+                return None
+            return self.annotated_type(inner, depth + 1)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            parts = [n for n in (node.left, node.right) if not _is_none(n)]
+            return self.annotated_type(parts[0], depth + 1) if len(parts) == 1 else None
+        if isinstance(node, ast.Subscript):
+            outer = self.resolve(node.value) or ""
+            if outer in ("typing.Optional", "typing_extensions.Optional"):
+                return self.annotated_type(node.slice, depth + 1)
+            if outer in ("typing.Union", "typing_extensions.Union"):
+                elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+                parts = [n for n in elts if not _is_none(n)]
+                return self.annotated_type(parts[0], depth + 1) if len(parts) == 1 else None
+            return None
+        return self.resolve(node)
+
     def type_of(self, v: Value) -> Optional[str]:
         if v.kind == "instance":
             return v.qualname
@@ -382,3 +407,7 @@ _TRACED = frozenset({"lambda", "function", "class", "instance", "partial", "cont
 
 def _literal_false(v: Value) -> bool:
     return v.kind == "literal" and v.text in ("False", "0", "None")
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
