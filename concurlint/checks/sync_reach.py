@@ -20,6 +20,7 @@ from concurlint.knowledge import Matcher
 TIMEOUT_ARGS = {
     "select.select": (3, "timeout"), "select.poll.poll": (0, "timeout"), "select.epoll.poll": (0, "timeout"),
     "select.devpoll.poll": (0, "timeout"), "selectors.BaseSelector.select": (0, "timeout"),
+    "zmq.Poller.poll": (0, "timeout"),
 }
 ZERO = ("0", "0.0", "False")
 
