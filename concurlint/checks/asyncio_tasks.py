@@ -39,7 +39,9 @@ class DanglingTask(Rule):
             elif _kept_alive(project, module, call):
                 conf = "low"  # what it waits on holds it: the object's own queue, or a timer
             elif (fn is not None and fn.cls is not None) or _object_method(project, module, call):
-                conf = "medium"  # the object may hold what the task awaits (a future, a condition)
+                # the object may hold what the task awaits (a future, a condition); when every
+                # wait we can see is a call on some object, those objects' futures hold it: low
+                conf = "low" if _kept_alive(project, module, call, objects=True) else "medium"
             else:
                 conf = "high"
             yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
@@ -76,6 +78,12 @@ def _owner_alive(project, call: Call, coro_text: str) -> bool:
     return any(line >= since and line != call.line for line, _ in creator.awaits)
 
 
+def _on_object(c: Call, target: Optional[str]) -> bool:
+    """An awaited method call on an object (``self.lock.acquire()``, ``conn.send(msg)``), not a
+    module-level coroutine function (``broadcast(msg)``, ``asyncio.wait_for(...)``)."""
+    return c.receiver is not None and c.receiver.kind not in ("ref", "class") and c.method is not None
+
+
 def _signal_handlers(ctx) -> frozenset:
     """The functions the project installs as signal handlers (``signal.signal(SIGTERM, stop)``,
     ``loop.add_signal_handler(SIGINT, self.shutdown)``)."""
@@ -110,7 +118,7 @@ def _target_at(project, module: ModuleFacts, value) -> Optional[str]:
 TIMER_WAITS = frozenset({"asyncio.sleep", "anyio.sleep", "anyio.sleep_until"})
 
 
-def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
+def _kept_alive(project, module: ModuleFacts, call: Call, objects: bool = False) -> bool:
     """The task's coroutine is a project coroutine and every wait in it is on something that
     holds the task while it waits: the loop's timer (``await asyncio.sleep(...)``), an object its
     own instance holds (``await self.queue.get()``, ``await self.cond.wait()``), or another project
@@ -140,6 +148,8 @@ def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
             target = project.call_target(c)
             if target in TIMER_WAITS or (me is not None and c.text.startswith(me) and "." in c.text[len(me):]):
                 continue  # the loop's timer, or self.q.get(): held while it waits
+            if objects and _on_object(c, target):
+                continue  # await self.session.request(...), await conn.drain(): the live object holds it
             callee = project.functions.get(target) if target else None
             if callee is None or not callee.is_async:
                 return False
