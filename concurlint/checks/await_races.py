@@ -300,15 +300,15 @@ class LostUpdateAcrossAwait(Rule):
         if fn.name in ONE_DRIVER:
             return "low"  # `async for` / `async with` / `await obj`: the one task using the object drives it
         if is_lifecycle(fn.qualname):
-            return "medium"  # connect/start/close: usually one task calls it once
+            return "low"  # connect/start/close: usually one task calls it once
         if fn.name.startswith("_") and not fn.name.endswith("__") and not called:
-            return "medium"  # a private helper whose callers are not seen: they may hold the lock
+            return "low"  # a private helper whose callers are not seen: they may hold the lock
         if fn.name.startswith("_") and not fn.name.endswith("__") and w.via_self:
-            return "medium"  # a private helper of the object: its own machinery decides who runs it when
+            return "low"  # a private helper of the object: its own machinery decides who runs it when
         if r.kind == "check" and LostUpdateAcrossAwait.cached_query(project, module, fn, w):
-            return "medium"  # both tasks would store the same answer: a duplicate query, not a lost update
+            return "low"  # both tasks would store the same answer: a duplicate query, not a lost update
         if r.kind == "check" and LostUpdateAcrossAwait.lazy_answer(module, fn, w, r):
-            return "medium"  # both tasks load an equivalent value: a duplicate load, not a leak
+            return "low"  # both tasks load an equivalent value: a duplicate load, not a leak
         return "high"
 
     @staticmethod
