@@ -143,6 +143,9 @@ class Function(Record):
     # receivers a `while` loop waits on until they have data (`while not pipe.poll():`,
     # `while q.empty():`), with the loop's last line: after it, pipe.recv() / q.get() return at once
     ready: List[Tuple[str, int]] = field(default_factory=list)
+    # bodies that run only while a receiver has data (`while not q.empty():`, `if pipe.poll():`):
+    # (receiver text, first line, last line); a read of it there returns at once
+    has_data: List[Tuple[str, int, int]] = field(default_factory=list)
     # `if` statements with an `else`/`elif`: (body first line, body last line, else first line,
     # else last line); code in one part never runs in the same pass as code in the other
     branches: List[Tuple[int, int, int, int]] = field(default_factory=list)

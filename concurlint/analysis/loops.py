@@ -96,6 +96,14 @@ class LoopCollector:
         v = self.lookup(name)
         return v is not None and v.kind == "literal" and v.meta.get("type") in ("builtins.str", "builtins.bytes")
 
+    def note_has_data(self, node) -> None:
+        """Record the body of ``while not q.empty():`` / ``if pipe.poll():`` as a span where a
+        read of that receiver returns at once (``Function.has_data``)."""
+        got = has_data(node.test)
+        if got is not None and self.function is not None and node.body:
+            last = max(getattr(b, "end_lineno", b.lineno) or b.lineno for b in node.body)
+            self.function.has_data.append((self.segment(got, 60), node.body[0].lineno, last))
+
     def visit_For(self, node: ast.For) -> None:
         self.use[id(node.iter)] = ("iter", None)
         self.visit(node.iter)
@@ -117,6 +125,7 @@ class LoopCollector:
         if polled is not None and self.function is not None:
             end = getattr(node, "end_lineno", node.lineno) or node.lineno
             self.function.ready.append((self.segment(polled, 60), end))
+        self.note_has_data(node)
         self.in_test += 1
         self.visit(node.test)
         self.in_test -= 1
@@ -190,6 +199,18 @@ class LoopCollector:
 
 POLLS = frozenset({"poll", "readable"})  # `while not x.poll():` waits until x has data
 EMPTIES = frozenset({"empty"})  # `while x.empty():` likewise
+
+
+def has_data(test: ast.AST) -> Optional[ast.AST]:
+    """The receiver a ``while``/``if`` test proves has data inside the body (``while not
+    q.empty():``, ``if pipe.poll():``, ``while q.qsize():``), else None."""
+    negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+    call = test.operand if negated else test
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return None
+    if (negated and call.func.attr in EMPTIES) or (not negated and call.func.attr in POLLS | {"qsize"}):
+        return call.func.value
+    return None
 
 
 def _polled(test: ast.AST) -> Optional[ast.AST]:

@@ -393,7 +393,14 @@ def _catch_all_handlers(t: ast.Try) -> List[ast.ExceptHandler]:
 def _handles_errors(body: List[ast.stmt]) -> bool:
     """A top-level ``try`` with a handler for every exception: the author decided what happens to
     an error there (logs it and re-raises, hands it to a future, drops it on purpose)."""
-    return any(isinstance(s, ast.Try) and _catch_all_handlers(s) for s in body)
+    for s in body:
+        if isinstance(s, ast.Try) and _catch_all_handlers(s):
+            return True
+        # a service loop whose every turn runs in such a try (`while running: try: ... except
+        # Exception: log.exception(...)`)
+        if isinstance(s, (ast.While, ast.For)) and any(isinstance(b, ast.Try) and _catch_all_handlers(b) for b in s.body):
+            return True
+    return False
 
 
 def _only_not_implemented(body: List[ast.stmt]) -> bool:

@@ -95,6 +95,7 @@ class StructureCollector:
         self.in_test += 1
         self.visit(node.test)
         self.in_test -= 1
+        self.note_has_data(node)
         fn = self.function
         if fn is not None:
             first, last = node.body[0].lineno, _last_line(node.body)

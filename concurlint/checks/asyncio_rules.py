@@ -263,10 +263,13 @@ def _only_opened(module: ModuleFacts, fn: Function, call: Call, target: Optional
 
 def _ready(fn: Function, call: Call) -> bool:
     """``while not pipe.poll(): await asyncio.sleep(...)`` then ``pipe.recv()``: the loop waited
-    (yielding) until the data was there, so the read returns at once."""
+    (yielding) until the data was there, so the read returns at once; so does ``q.get()`` in the
+    body of ``while not q.empty():`` or ``if pipe.poll():``."""
     if call.method not in READS_WHEN_READY or "." not in call.text:
         return False
     receiver = call.text.rsplit(".", 1)[0]
+    if any(text == receiver and first <= call.line <= last for text, first, last in fn.has_data):
+        return True  # while not q.empty(): q.get() -- the test just saw an item there
     return any(text == receiver and end < call.line for text, end in getattr(fn, "ready", ()))
 
 

@@ -130,7 +130,8 @@ class FutureResultNeverChecked(Rule):
             short_api = ".".join(api.split(".")[-2:])
             # the task (or the decorator wrapping it) has its own catch-all handler: its author
             # chose what an error does (logged, handed to another future): low
-            conf = "low" if fate == "dropped" and _handles_errors(project, fn_value) else "high"
+            conf = "low" if fate == "dropped" and (_handles_errors(project, fn_value)
+                                                   or _handed_in(module, call, fn_value)) else "high"
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
                              what=what, api=short_api, fate=fate, task=task, confidence=conf)
 
@@ -150,6 +151,14 @@ def _never_raises(project, value) -> bool:
             return False
         q = project.call_target(calls[0])
     return False
+
+
+def _handed_in(module: ModuleFacts, call: Call, value) -> bool:
+    """The submitted callable is a parameter of the function that submits it (``def schedule(self,
+    callback, *args): self._executor.submit(callback, *args)``): a generic scheduler, whose caller
+    decides what errors do (it usually wraps the callback)."""
+    fn = module.functions.get(call.function) if call.function else None
+    return fn is not None and value is not None and value.kind == "name" and value.text in fn.params
 
 
 def _handles_errors(project, value) -> bool:
