@@ -145,6 +145,14 @@ def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optiona
         t = _timeout_of(call, target)
         if t is not None and t.kind == "name" and dict(fn.defaults).get(t.text) in ZERO:
             return t.text
+    for name, op, const, first, last in fn.guards:
+        # `if timeout is not None: ... time.sleep(...)`, `if retry: ... time.sleep(...)`: the wait
+        # runs only when the caller passes the parameter (its default turns it off)
+        if first <= call.line <= last and name in fn.params:
+            if op == "is not" and const == "None":
+                return name + "|none"
+            if op == "truthy":
+                return name + "|falsy"
     i = call.loop
     while 0 <= i < len(fn.loops):
         loop = fn.loops[i]
@@ -156,11 +164,17 @@ def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optiona
     return None
 
 
+FALSY = ZERO + ("None", "''", '""', "[]", "{}", "()")
+
+
 def _passes_nonzero(fn: Function, param: str, call: Call) -> bool:
-    """Does ``call`` (of ``fn``) give ``param`` a value other than zero (by default too)?"""
+    """Does ``call`` (of ``fn``) give ``param`` a value other than zero (by default too)? With a
+    ``|none`` suffix: other than None; with ``|falsy``: a true value."""
+    param, _, kind = param.partition("|")
+    off = ("None",) if kind == "none" else FALSY if kind == "falsy" else ZERO
     given = argument_for(fn, param, call)
     if given is None:
-        return call.star_args or "**" in call.kwargs or dict(fn.defaults).get(param) not in ZERO
+        return call.star_args or "**" in call.kwargs or dict(fn.defaults).get(param) not in off
     if isinstance(given, str):
-        return given not in ZERO  # the default it keeps
-    return not _literal_false(given)
+        return given not in off  # the default it keeps
+    return not (given.kind == "literal" and given.text in off)
