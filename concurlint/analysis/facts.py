@@ -140,6 +140,7 @@ class Function(Record):
     # ``total += walk(child)``, ``sum(size(c) for c in children)``): set for recursive functions only
     self_arith: bool = False
     withs: List["Value"] = field(default_factory=list)  # context managers of plain (sync) `with`
+    with_blocks: List[Tuple[str, int, int]] = field(default_factory=list)  # (their text, first line, last line)
     # receivers a `while` loop waits on until they have data (`while not pipe.poll():`,
     # `while q.empty():`), with the loop's last line: after it, pipe.recv() / q.get() return at once
     ready: List[Tuple[str, int]] = field(default_factory=list)

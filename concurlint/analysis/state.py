@@ -160,6 +160,8 @@ class StateCollector:
             v = self.describe(item.context_expr)
             if self.function is not None and isinstance(node, ast.With):
                 self.function.withs.append(v)
+                self.function.with_blocks.append((self.segment(item.context_expr, 60), node.lineno,
+                                                  getattr(node, "end_lineno", 0) or node.lineno))
             elif self.function is not None:
                 self.function.async_withs.append((v.qualname or self.segment(item.context_expr, 60), node.lineno,
                                                   getattr(node, "end_lineno", 0) or node.lineno))

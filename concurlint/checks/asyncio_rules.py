@@ -312,6 +312,18 @@ def _sync_users(module: ModuleFacts) -> set:
     return out
 
 
+def _held_across_await(module: ModuleFacts) -> set:
+    """(class, lock text) of the ``with lock:`` blocks of this module's coroutines that contain an
+    ``await``: only such a holder can keep the lock while another task of the loop waits for it."""
+    out = set()
+    for fn in module.functions.values():
+        if fn.is_async:
+            for text, first, last in fn.with_blocks:
+                if any(first <= line <= last for line, _ in fn.awaits):
+                    out.add((fn.cls, text))
+    return out
+
+
 class ThreadingLockInAsyncFunction(Rule):
     code = "CCL504"
 
@@ -322,6 +334,7 @@ class ThreadingLockInAsyncFunction(Rule):
         for fn in _coroutines(module):
             if shared is None:
                 shared = _sync_users(module)
+                awaited_under = _held_across_await(module)
 
             def confidence(text: str, lock: bool = True) -> str:
                 if is_test_code(module.module, fn.qualname) or fn.qualname in private:
@@ -335,9 +348,13 @@ class ThreadingLockInAsyncFunction(Rule):
             for v in getattr(fn, "withs", ()):
                 t = project.value_type(v) if v.kind == "instance" else None
                 if t in THREAD_LOCKS:
+                    # no coroutine of the module awaits while holding it: the lock is only ever
+                    # held for the microseconds between two statements, no task can hold it
+                    # while another waits for it (a deadlock needs an await under the lock)
+                    brief = t in ("threading.Lock", "threading.RLock") and (fn.cls, v.text) not in awaited_under
                     yield ctx.report(self.code, module, _Pos(v.line, v.col), function=fn.qualname,
                                      what=f"`with {v.text}:` ({t})", instead=THREAD_LOCKS[t],
-                                     confidence=confidence(v.text))
+                                     confidence="low" if brief else confidence(v.text))
             for call in _calls(module, fn):
                 target = project.call_target(call)
                 if target not in THREAD_WAITS or _nonblocking_wait(call, target) or _ready(fn, call):
