@@ -272,7 +272,7 @@ class Classifier:
                 size, value = _input_size(p.kb, target, call, category == "releases-gil")
                 if size == 0 and category == "releases-gil":
                     continue  # hashlib.sha256() with nothing to hash yet: update() does the work
-                handed_in = value is not None and value.kind == "name" and value.text in fn.params
+                handed_in = value is not None and value.kind in ("name", "instance") and value.text in fn.params
                 category, unit, what = p.kb.sized_cost(target, category, size, handed_in)
                 w = unit * m
                 in_loop = ", in a loop" if m > 1 else ""

@@ -245,11 +245,14 @@ def build(ctx) -> ThreadMap:
         # a thread started again in an after-fork hook replaces, in the child, the one the
         # parent started: the two never run in one process
         key = (fn, site.call.function in tm.fork_child)
-        per_function[key] = per_function.get(key, 0) + 1
+        if site.call.function != fn or site.call.loop >= 0:
+            # a function that starts its own next run (`Timer(120, ping).start()` at the end of
+            # ping) is a chain of runs one after another, not a second thread beside the first
+            per_function[key] = per_function.get(key, 0) + 1
         candidates.append((site, fn, callable_))
     for i, (site, fn, callable_) in enumerate(candidates):
         repeated = (site.style == "map" or site.call.loop >= 0
-                    or per_function[(fn, site.call.function in tm.fork_child)] > 1
+                    or per_function.get((fn, site.call.function in tm.fork_child), 0) > 1
                     or _called_repeatedly(site.call.function, callers))
         bound = _bound_class(project, callable_) if callable_ is not site.call.receiver else None
         entry = Entry(i, site, fn, "threads" if site.model in THREAD_MODELS else "processes",

@@ -280,7 +280,10 @@ class WorkerReliesOnForkInheritedState(Rule):
                     related.append({"path": gmod.path, "line": g.line, "col": g.col,
                                     "message": f"'{name}' is set here, in the parent only"})
                 else:
-                    writers = [(q, a) for q, a in _writers(ctx, modname, name)
+                    every = _writers(ctx, modname, name)
+                    if any(q in worker_fns and a.kind == "write" for q, a in every):
+                        continue  # the worker sets its own copy (`if not _configured: ... _configured = True`)
+                    writers = [(q, a) for q, a in every
                                if q not in worker_fns and q not in inits and not _runs_at_import(m, q)]
                     if writers and g.assigned_in_function:
                         q, a = writers[0]

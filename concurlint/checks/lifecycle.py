@@ -158,7 +158,7 @@ def _handed_in(module: ModuleFacts, call: Call, value) -> bool:
     callback, *args): self._executor.submit(callback, *args)``): a generic scheduler, whose caller
     decides what errors do (it usually wraps the callback)."""
     fn = module.functions.get(call.function) if call.function else None
-    return fn is not None and value is not None and value.kind == "name" and value.text in fn.params
+    return fn is not None and value is not None and value.kind in ("name", "instance") and value.text in fn.params
 
 
 def _handles_errors(project, value) -> bool:

@@ -368,7 +368,7 @@ def _all_problems(ctx) -> dict:
         p = unpicklable(v, project, allow_mp_lock=allow_mp_lock, flow=flow)
         if p is not None:
             add(mod, call, p, api)
-        elif v.kind == "name" and call.function:
+        elif v.kind in ("name", "instance") and call.function:
             _through_parameter(mod, call, v, api, allow_mp_lock)
 
     def _through_parameter(mod, call, v, api, allow_mp_lock):

@@ -143,16 +143,8 @@ def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optiona
     of the ``for _ in range(n)`` loop around it (``n=0``: it never runs)."""
     if target in TIMEOUT_ARGS:
         t = _timeout_of(call, target)
-        if t is not None and t.kind == "name" and dict(fn.defaults).get(t.text) in ZERO:
+        if t is not None and t.kind in ("name", "instance") and t.text in fn.params and dict(fn.defaults).get(t.text) in ZERO:
             return t.text
-    for name, op, const, first, last in fn.guards:
-        # `if timeout is not None: ... time.sleep(...)`, `if retry: ... time.sleep(...)`: the wait
-        # runs only when the caller passes the parameter (its default turns it off)
-        if first <= call.line <= last and name in fn.params:
-            if op == "is not" and const == "None":
-                return name + "|none"
-            if op == "truthy":
-                return name + "|falsy"
     i = call.loop
     while 0 <= i < len(fn.loops):
         loop = fn.loops[i]
@@ -161,6 +153,14 @@ def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optiona
             if n in fn.params:
                 return n
         i = loop.parent
+    for name, op, const, first, last in fn.guards:
+        # `if timeout is not None: ... time.sleep(...)`, `if retry: ... time.sleep(...)`: the wait
+        # runs only when the caller passes the parameter (its default turns it off)
+        if first <= call.line <= last and name in fn.params:
+            if op == "is not" and const == "None":
+                return name + "|none"
+            if op == "truthy":
+                return name + "|falsy"
     return None
 
 
