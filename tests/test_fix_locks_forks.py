@@ -19,9 +19,10 @@ COUNTS = textwrap.dedent('''\
     counts_lock = threading.Lock()  # guards counts
 
 
-    async def record(key):
+    async def record(key, sink):
         with counts_lock:
             counts[key] = counts.get(key, 0) + 1
+            await sink.publish(key, counts[key])  # held across an await: the deadlock
 
 
     async def snapshot():
