@@ -277,7 +277,7 @@ class Classifier:
                 w = unit * m
                 in_loop = ", in a loop" if m > 1 else ""
                 if m > 1 and size is None and not works_on_input(p.kb, target, call) \
-                        and not p.kb.declared(target):
+                        and not p.kb.declared(target) and not _repeats(fn, call):
                     # re.match(pattern, url) for each pattern of a table, sorted(app.tables) for
                     # each app, deepcopy(cmd) for each batch: the loop is not over the input, so
                     # its turns are a handful (a table, the object's parts), one call's work
@@ -506,3 +506,10 @@ def _strongest(kind: str, ev_io: List[Tuple[float, str]], ev_cpu: List[Tuple[flo
 
 def classify(project: Project) -> Dict[str, Summary]:
     return Classifier(project).run()
+
+
+def _repeats(fn: Function, call: Call) -> bool:
+    """The call sits in ``for _ in range(rounds)`` with ``rounds`` a parameter: the same work done
+    as many times as the caller asks, every turn counts (not a handful of table entries)."""
+    loop = fn.loops[call.loop] if 0 <= call.loop < len(fn.loops) else None
+    return loop is not None and loop.over_input and loop.desc.startswith("for loop over range(")

@@ -98,7 +98,7 @@ class Loop(Record):
     has_ops: int = 0  # work per iteration in its own body: 2 arithmetic, 1 light (indexing, compares)
     bounded: bool = False  # a while loop that counts its turns and gives up (raise/break/return)
     over_input: bool = False  # iterates a parameter (not self/cls) or an item of the enclosing loop
-    ends: bool = False  # a while loop with a way out: a test that is not constant, or a break/return
+    ends: bool = False  # a while loop with a way out: a test that is not constant, a break/return, an enclosing try
 
 
 @dataclass

@@ -136,7 +136,9 @@ class LoopCollector:
             loop.has_ops = min(loop.has_ops, 1)
         if idx >= 0 and _counts_and_exits(node):
             self.function.loops[idx].bounded = True
-        if idx >= 0 and _can_end(node):
+        if idx >= 0 and (_can_end(node) or self.in_try):
+            # a way out of its own, or inside a `try`: it ends by an exception the function
+            # expects (`while True: conn = sock.accept()` until the socket is closed: OSError)
             self.function.loops[idx].ends = True
         for s in node.orelse:
             self.visit(s)

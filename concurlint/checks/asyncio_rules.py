@@ -196,6 +196,8 @@ class BlockingCallInAsyncFunction(Rule):
                 target = project.call_target(call)
                 if target in THREAD_WAITS or _ready(fn, call):
                     continue  # CCL504 names the asyncio replacement; or the data is there
+                if call.awaited:
+                    continue  # `await session.execute(q)`: it returns an awaitable, whatever its annotation says
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
                     moot = alone or _tiny_sleep(call, target) or _exits_after(project, fn.qualname, call.line)
