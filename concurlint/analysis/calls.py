@@ -107,6 +107,8 @@ class CallCollector:
     def visit_Return(self, node: ast.Return) -> None:
         if isinstance(node.value, ast.Call):
             self.use[id(node.value)] = ("return", None)
+        elif isinstance(node.value, ast.Name) and self.function is not None:
+            self.function.returned_names.append(node.value.id)
         if node.value is not None:
             self.visit(node.value)
 

@@ -135,6 +135,7 @@ class Function(Record):
     accesses: List[Access] = field(default_factory=list)
     globals_declared: List[str] = field(default_factory=list)
     loaded_names: List[str] = field(default_factory=list)
+    returned_names: List[str] = field(default_factory=list)  # `return NAME` statements: the names
     ops_outside_loops: int = 0
     # a call of its own name is an operand of arithmetic (``fib(n - 1) + fib(n - 2)``,
     # ``total += walk(child)``, ``sum(size(c) for c in children)``): set for recursive functions only

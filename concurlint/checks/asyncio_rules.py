@@ -98,6 +98,20 @@ def _skipped_chain(project, chain: Tuple[str, ...]) -> bool:
             continue
         if is_memoised(fn.decorators) or fn.name in DUAL_API or "asynchronous" in fn.params:
             return True
+        if _returns_a_task(project, fn):
+            return True
+    return False
+
+
+def _returns_a_task(project, fn: Function) -> bool:
+    """A sync function that makes a task or future and returns it on some path (``future =
+    asyncio.ensure_future(self._send(...)); if self.run_async: return future; return
+    loop.run_until_complete(future)``): a dual API whose async mode a coroutine's caller uses."""
+    if not fn.returned_names:
+        return False
+    for call in project.calls_of(fn):
+        if call.assigned_to in fn.returned_names and project.call_target(call) in TASK_FACTORIES:
+            return True
     return False
 
 
@@ -394,8 +408,9 @@ class AsyncioRunInRunningLoop(Rule):
                 if callee is None:
                     continue
                 r = walker.reach(callee.qualname, call)
-                if r is None:
-                    continue
+                if r is None or any(_returns_a_task(project, project.functions[q]) for q in r.chain
+                                    if q in project.functions):
+                    continue  # a dual API: called from a coroutine it hands back the task
                 yield ctx.report(self.code, module, call, function=fn.qualname, api=r.desc,
                                  via=f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})",
                                  related=_related(r, f"{r.desc} is called here"))
