@@ -107,12 +107,21 @@ def _returns_a_task(project, fn: Function) -> bool:
     """A sync function that makes a task or future and returns it on some path (``future =
     asyncio.ensure_future(self._send(...)); if self.run_async: return future; return
     loop.run_until_complete(future)``): a dual API whose async mode a coroutine's caller uses."""
-    if not fn.returned_names:
-        return False
     for call in project.calls_of(fn):
-        if call.assigned_to in fn.returned_names and project.call_target(call) in TASK_FACTORIES:
-            return True
+        target = project.call_target(call)
+        made = target in TASK_FACTORIES or target in AWAITABLE_MAKERS or (
+            target in project.functions and project.functions[target].is_async)
+        if not made or call.awaited:
+            continue
+        if call.use == "return" or (call.assigned_to and call.assigned_to in fn.returned_names):
+            return True  # `return asyncio.wait(futures)` when a loop runs, a blocking wait otherwise
     return False
+
+
+# asyncio functions that return an awaitable without running it (a sync function returning one
+# hands the waiting to its async caller)
+AWAITABLE_MAKERS = frozenset({"asyncio.wait", "asyncio.sleep", "asyncio.gather", "asyncio.wait_for",
+                              "asyncio.shield", "asyncio.wrap_future"})
 
 
 EXITS = frozenset({"sys.exit", "os._exit", "builtins.exit", "builtins.quit", "os.abort"})
