@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import report_bytes
+from project_sources import COUNTERS, SERIAL_SERVER, THREADED_SERVER
 
 REPORT = '''"""The nightly report: a summary of every exported series."""
 from concurrent.futures import ThreadPoolExecutor
@@ -55,39 +56,6 @@ def summarise(series):
             acc += series[j] * series[j]
         out.append(acc / 50)
     return out
-'''
-
-COUNTERS = '''"""Request counters for the status page."""
-_served = 0
-
-
-def record(request):
-    global _served
-    _served += 1
-    return request
-'''
-
-SERIAL_SERVER = '''"""The request loop."""
-from app.counters import record
-
-
-def serve(requests):
-    for request in requests:
-        record(request)
-'''
-
-THREADED_SERVER = '''"""The request loop: one thread per request."""
-import threading
-
-from app.counters import record
-
-
-def serve(requests):
-    workers = [threading.Thread(target=record, args=(request,)) for request in requests]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
 '''
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, validate_report
+from project_sources import COUNTERS, SERIAL_SERVER, THREADED_SERVER
 
 REPORT = '''"""The nightly report: a summary of every exported series."""
 from concurrent.futures import ThreadPoolExecutor
@@ -52,39 +53,6 @@ def moving_average(url):
     """The series behind ``url``, fetched from the metrics store."""
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)
-'''
-
-COUNTERS = '''"""Request counters for the status page."""
-_served = 0
-
-
-def record(request):
-    global _served
-    _served += 1
-    return request
-'''
-
-SERIAL_SERVER = '''"""The request loop."""
-from app.counters import record
-
-
-def serve(requests):
-    for request in requests:
-        record(request)
-'''
-
-THREADED_SERVER = '''"""The request loop: one thread per request."""
-import threading
-
-from app.counters import record
-
-
-def serve(requests):
-    workers = [threading.Thread(target=record, args=(request,)) for request in requests]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
 '''
 
 SESSION = '''"""The metrics store client."""
