@@ -155,7 +155,8 @@ def _cached(cache, data: bytes, sf: SourceFile, entry: Optional[str] = None) -> 
 # concurlint's modules (below concurlint/) that compute the cached facts: part of the cache key
 _FACT_SOURCES = ("engine/per_file.py", "source.py", "knowledge.py", "analysis/facts.py", "analysis/cst_to_ast.py",
                  "analysis/extractor.py", "analysis/scopes.py", "analysis/values.py", "analysis/calls.py",
-                 "analysis/loops.py", "analysis/state.py", "analysis/structure.py")
+                 "analysis/loops.py", "analysis/while_shapes.py", "analysis/sizes.py", "analysis/state.py",
+                 "analysis/structure.py")
 
 
 def cache_salt(config: Config) -> str:

@@ -1,0 +1,173 @@
+"""Shapes of ``while`` loops and their tests, for the loop collector (``analysis.loops``).
+
+What a ``while`` test says about a receiver (``while not q.empty():`` -- it has data inside;
+``while not pipe.poll():`` -- it has data after), whether the loop has a way out (a flag in its
+test, a ``break``/``return``, a turn counter that gives up), and whether its arithmetic only steps
+a cursor or halves a range (a search, not work on data).
+"""
+from __future__ import annotations
+
+import ast
+from typing import List, Optional
+
+
+POLLS = frozenset({"poll", "readable"})  # `while not x.poll():` waits until x has data
+EMPTIES = frozenset({"empty"})  # `while x.empty():` likewise
+
+
+def has_data(test: ast.AST) -> Optional[ast.AST]:
+    """The receiver a ``while``/``if`` test proves has data inside the body (``while not
+    q.empty():``, ``if pipe.poll():``, ``while q.qsize():``), else None."""
+    negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+    call = test.operand if negated else test
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return None
+    if (negated and call.func.attr in EMPTIES) or (not negated and call.func.attr in POLLS | {"qsize"}):
+        return call.func.value
+    return None
+
+
+def _polled(test: ast.AST) -> Optional[ast.AST]:
+    """The receiver a ``while`` test waits on until it has data, else None."""
+    negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+    call = test.operand if negated else test
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return None
+    if (negated and call.func.attr in POLLS) or (not negated and call.func.attr in EMPTIES):
+        return call.func.value
+    return None
+
+
+def _cursor_step(node: ast.AST) -> bool:
+    """``i = i + 1``, ``k = k + 3``, ``n -= 1``: a statement moving a cursor or a counter by a
+    constant, bookkeeping rather than arithmetic on the data."""
+    if isinstance(node, ast.AugAssign):
+        return (isinstance(node.target, ast.Name) and isinstance(node.op, (ast.Add, ast.Sub))
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int))
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        v = node.value
+        return (isinstance(v, ast.BinOp) and isinstance(v.op, (ast.Add, ast.Sub))
+                and isinstance(v.left, ast.Name) and v.left.id == node.targets[0].id
+                and isinstance(v.right, ast.Constant) and isinstance(v.right.value, int))
+    return False
+
+
+def _size_step(node: ast.AST) -> bool:
+    """``offset += len(buf)``, ``pos -= len(chunk)``, ``size += encode(pieces, key)``: a cursor or
+    a total moved by what one call returns (a size, a count): the call's own work is counted
+    through the call graph, the sum is bookkeeping."""
+    v = getattr(node, "value", None)
+    return (isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub))
+            and isinstance(v, ast.Call))
+
+
+def _counts_and_exits(node: ast.While) -> bool:
+    """``while not ready: sleep(0.1); misses += 1; if misses > LIMIT: raise ...``: a wait with a
+    turn counter and a way out (raise, break or return) ends by itself."""
+    counts = exits = False
+    stack = list(node.body)
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.While, ast.For)):
+            continue
+        if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name) and isinstance(sub.op, (ast.Add, ast.Sub)):
+            counts = True
+        if isinstance(sub, (ast.Raise, ast.Break, ast.Return)):
+            exits = True
+        stack.extend(ast.iter_child_nodes(sub))
+    return counts and exits
+
+
+def _can_end(node: ast.While) -> bool:
+    """The loop has a way out other than an exception: a test that is not a constant
+    (``while self.running``, ``while not stop.is_set()``), or a ``break``/``return`` of its own
+    (``item = q.get(); if item is STOP: return``)."""
+    if not (isinstance(node.test, ast.Constant) and node.test.value):
+        return True
+    stack = list(node.body)
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(sub, ast.Return):
+            return True
+        if isinstance(sub, ast.Break):
+            return True
+        if isinstance(sub, (ast.While, ast.For, ast.AsyncFor)):
+            stack.extend(sub.orelse)  # a break in a nested loop ends that loop, not this one
+            stack.extend(n for b in sub.body for n in ast.walk(b) if isinstance(n, ast.Return))
+            continue
+        stack.extend(ast.iter_child_nodes(sub))
+    return False
+
+
+def _constant_operand(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id.isupper())
+
+
+_PLAIN = (ast.Name, ast.Attribute, ast.Constant, ast.Subscript)
+
+
+def _plain(node: ast.AST) -> bool:
+    """A name, an attribute, a constant, an item or ``len(x)``: a size or a position."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "len"
+    if isinstance(node, ast.BinOp):  # i + 3 + len_: a sum of positions and sizes
+        return isinstance(node.op, (ast.Add, ast.Sub)) and _plain(node.left) and _plain(node.right)
+    return isinstance(node, _PLAIN)
+
+
+def _halves(node: ast.While) -> bool:
+    """``x //= 128``, ``x >>= 7``, ``mid = (lo + hi) // 2``: a while loop dividing a value down by
+    a constant each turn (a varint encoder, a bisection, digits of a number) runs a logarithmic
+    number of turns: a few, whatever the input."""
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.BinOp, ast.AugAssign)) and isinstance(sub.op, (ast.FloorDiv, ast.RShift)):
+            right = sub.right if isinstance(sub, ast.BinOp) else sub.value
+            if isinstance(right, ast.Constant) and isinstance(right.value, int) and right.value >= 2:
+                return True
+    return False
+
+
+def _steps_through(node: ast.While) -> bool:
+    """``while pos < len(data): ...; pos += size`` with no other arithmetic than adding and
+    subtracting positions and sizes (``data[pos:pos + n]``, ``remaining = n - fetched``): a
+    cursor stepping through a buffer by records or chunks, bookkeeping per chunk."""
+    found = False
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return False
+        if _formatting(sub):
+            continue  # the text of an error or a label
+        if isinstance(sub, ast.BinOp):
+            if not (isinstance(sub.op, (ast.Add, ast.Sub)) and _plain(sub.left) and _plain(sub.right)):
+                return False
+            found = True
+        elif isinstance(sub, ast.AugAssign):
+            if not (isinstance(sub.op, (ast.Add, ast.Sub)) and _plain(sub.value)):
+                return False
+            found = True
+    return found
+
+
+# text building, which is not arithmetic (shared with the loop collector)
+def _text(node: ast.AST) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)))
+
+
+def _formatting(node: ast.AST) -> bool:
+    """``"%s@%s" % (key, ts)``, ``"   " + line``, ``out += "\n"``: building text (a message, a
+    label, a line of a report), not arithmetic."""
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Mod):
+            return _text(node.left)
+        return isinstance(node.op, ast.Add) and any(_text(part) for part in _add_chain(node))
+    return (isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add)
+            and any(_text(p) for p in _add_chain(node.value)))
+
+
+def _add_chain(node: ast.AST) -> List[ast.AST]:
+    """The operands of ``a + b" " + c + b": " + d``, left to right."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _add_chain(node.left) + _add_chain(node.right)
+    return [node]
