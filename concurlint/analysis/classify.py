@@ -32,6 +32,7 @@ from concurlint.analysis.evidence import (CAP, LIGHT_LOOP_FACTOR, add_loop_work,
 from concurlint.analysis.facts import Call, Function, Value
 from concurlint.analysis.project import Project
 from concurlint.analysis.sizes import byte_size
+from concurlint.analysis.walk import strongly_connected
 from concurlint.knowledge import Matcher
 
 CPU_THRESHOLD = 10.0
@@ -85,54 +86,6 @@ class Summary:
     abstract: bool = False
 
 
-def _scc(graph: Dict[str, List[str]]) -> List[List[str]]:
-    """Tarjan's algorithm, iterative; components come out callees-first."""
-    index: Dict[str, int] = {}
-    low: Dict[str, int] = {}
-    on_stack: set = set()
-    stack: List[str] = []
-    out: List[List[str]] = []
-    counter = 0
-    for root in graph:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            succ = graph.get(node, [])
-            recurse = False
-            while i < len(succ):
-                nxt = succ[i]
-                i += 1
-                if nxt not in index:
-                    work.append((node, i))
-                    work.append((nxt, 0))
-                    recurse = True
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            if recurse:
-                continue
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == node:
-                        break
-                out.append(comp)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return out
-
-
 class Classifier:
     def __init__(self, project: Project):
         self.p = project
@@ -156,7 +109,7 @@ class Classifier:
                     targets.append(t)
             self.edges[q] = out
             graph[q] = targets
-        for comp in _scc(graph):
+        for comp in strongly_connected(graph):
             members = set(comp)
             recursive = len(comp) > 1 or any(t == comp[0] for t in graph.get(comp[0], []))
             for q in comp:
