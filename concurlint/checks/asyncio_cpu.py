@@ -86,7 +86,11 @@ class _Peak:
                     if w > best:
                         looped = " in a loop" if call.loop >= 0 else ""
                         best, leaf, why = w, w, f"{_short(target)}(){looped} at {path}:{call.line}"
-                        wide = float("inf")  # a library call known to be CPU work: not a guess
+                        # a library call heavy on its own is not a guess; a light one (re.match,
+                        # json.loads, a hash of a few bytes) is heavy only through the loops around
+                        # it, and those are as much a guess as any loop over data of unknown size
+                        alone = self.p.kb.cpu_weight(target, cat[0])
+                        wide = float("inf") if alone >= HEAVY else widest(call.loop)
         finally:
             self.active.discard(q)
         self.memo[key] = best

@@ -135,7 +135,9 @@ def _kept_alive(project, module: ModuleFacts, call: Call, objects: bool = False)
         me = fn.params[0] + "." if bound and fn.cls is not None and fn.params else None
         waits = [c for c in project.calls_of(fn) if c.awaited]
         if not waits and not fn.awaits:
-            return False
+            if fn.async_withs or any(loop.desc.startswith("async for") for loop in fn.loops):
+                return False
+            continue  # no await at all: it runs to its end in its first step, nothing to collect midway
         called = {(c.line, c.col) for c in waits}
         for line, col in fn.awaits:
             if (line, col + 6) in called:

@@ -141,7 +141,9 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
     if target in OPENERS and call.args and (call.args[0].qualname == "os.devnull" or call.args[0].text == "os.devnull"):
         return None  # the null device: nothing is read or written
     if _in_memory(call):
-        return None  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
+        return None
+    if target == "sqlite3.connect" and call.args and call.args[0].text in ("':memory:'", '":memory:"'):
+        return None  # an in-memory database: no file is opened  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
     if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
         return None  # psycopg2.connect(dsn, async_=True): returns at once, the caller polls it
     cat = project.kb.category(target)

@@ -167,7 +167,7 @@ class _Analysis:
                     else:  # self.X += 1 on an object whose method runs in several threads
                         self.report_check(mod, fn, acc, r, "the read", f"the write of '{acc.op}' at line {acc.line}")
                 elif acc.kind == "check":
-                    if r is None or _only_resets_after(fn, acc):
+                    if r is None or _only_resets_after(fn, acc) or _double_checked(fn, acc):
                         continue
                     done.add((acc.target, acc.kind))
                     writes = [w for w in fn.accesses if w.target == acc.target and w.kind in WRITE_KINDS
@@ -347,6 +347,16 @@ PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "builti
 # `[...] = proxy`, `[...] = make_class(spec)`: a value stored whole under a key, not computed
 # from what was read (`[...] = n + 1`)
 _PLAIN_STORE = re.compile(r"^\[\.\.\.\] = [A-Za-z_][\w.]*(\(.*)?$")
+
+
+def _double_checked(fn: Function, check: Access) -> bool:
+    """``if _client is None: with _lock: if _client is None: _client = make()``: every write after
+    the unlocked test is made under a lock, after the state is tested again under that lock."""
+    writes = [a for a in fn.accesses if a.target == check.target and a.kind in WRITE_KINDS and a.line > check.line]
+    if not writes or any(not w.locks for w in writes):
+        return False
+    return all(any(c.kind == "check" and c.target == check.target and c.locks and set(c.locks) & set(w.locks)
+                   and check.line < c.line <= w.line for c in fn.accesses) for w in writes)
 
 
 def _only_resets_after(fn: Function, check: Access) -> bool:
