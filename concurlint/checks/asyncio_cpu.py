@@ -108,6 +108,16 @@ class _Peak:
 WRITTEN_SIZE = 100
 
 
+def _widest(fn: Function, i: int) -> float:
+    """The biggest multiplier among the loops around position ``i`` (cursor loops aside)."""
+    m = 0.0
+    while 0 <= i < len(fn.loops):
+        if not _cursor(fn.loops[i]):
+            m = max(m, fn.loops[i].mult)
+        i = fn.loops[i].parent
+    return m
+
+
 def _cursor(loop) -> bool:
     """A ``while`` loop that only indexes and compares: a cursor stepping through one small
     structure (a tokenizer over a header, a retry): how often it runs is unknown, so neither its
@@ -254,7 +264,12 @@ class CpuBoundWorkInAsyncFunction(Rule):
                 if w < HEAVY:
                     continue
                 where = f"called in a loop (x{int(m)})" if call.loop >= 0 else "declared CPU-heavy in [tool.concurlint.knowledge]"
+                conf = cpu_confidence(ctx, module, fn, call=call)
+                if not declared and kb.cpu_weight(target, cat[0]) < HEAVY and _widest(fn, call.loop) < WRITTEN_SIZE \
+                        and not call.on_input:
+                    # a light call (re.match) repeated over the object's own settings (its
+                    # prefixes, its commands), not over data the coroutine was handed: a guess
+                    conf = "low"
                 yield ctx.report(self.code, module, call, function=fn.qualname,
                                  what=f"{call.text}() {where}",
-                                 advice=_advice(cat[0] == "releases-gil"),
-                                 confidence=cpu_confidence(ctx, module, fn, call=call))
+                                 advice=_advice(cat[0] == "releases-gil"), confidence=conf)
