@@ -50,20 +50,12 @@ class _Peak:
                 i = fn.loops[i].parent
             return m
 
-        def widest(i: int) -> float:
-            m = 0.0
-            while i >= 0:
-                if not _cursor(fn.loops[i]):
-                    m = max(m, fn.loops[i].mult)
-                i = fn.loops[i].parent
-            return m
-
         best, why, leaf, wide = 0.0, "", 0.0, 0.0
         path = self.p.function_module[q].path if q in self.p.function_module else ""
         try:
             for i, loop in enumerate(fn.loops):
                 if loop.has_ops and not _cursor(loop) and mult(i) > best:
-                    best, leaf, wide = mult(i), mult(i), widest(i)
+                    best, leaf, wide = mult(i), mult(i), _widest(fn, i)
                     why = f"{'nested ' if loop.parent >= 0 else ''}{loop.desc.split(' over ')[0]} x{int(mult(i))} at {path}:{loop.line}"
             for call in self.p.calls_of(fn):
                 target = self.p.call_target(call)
@@ -78,7 +70,7 @@ class _Peak:
                         if w > best:
                             ckey = target if self.max_depth == MAX_DEPTH else (target, depth + 1)
                             best, why, leaf = w, self.why.get(ckey, ""), self.leaf.get(ckey, 0.0)
-                            wide = max(self.wide.get(ckey, 0.0), widest(call.loop))
+                            wide = max(self.wide.get(ckey, 0.0), _widest(fn, call.loop))
                     continue
                 cat = self.p.kb.category(target)
                 if cat is not None and cat[0] in ("cpu", "releases-gil"):
@@ -90,7 +82,7 @@ class _Peak:
                         # json.loads, a hash of a few bytes) is heavy only through the loops around
                         # it, and those are as much a guess as any loop over data of unknown size
                         alone = self.p.kb.cpu_weight(target, cat[0])
-                        wide = float("inf") if alone >= HEAVY else widest(call.loop)
+                        wide = float("inf") if alone >= HEAVY else _widest(fn, call.loop)
         finally:
             self.active.discard(q)
         self.memo[key] = best
