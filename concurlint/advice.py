@@ -262,10 +262,14 @@ def _row_io_bound(c: _Case) -> Optional[Tuple[str, List[str], str]]:
         if current in ("processes", "interpreters"):
             what = "process start-up and pickling" if current == "processes" else "interpreter start-up and pickling"
             if not network_io:
-                return ("threads", [current],
-                        f"{name} mostly reads and writes local files{ev}; file IO releases the GIL, so "
-                        f"a thread pool overlaps it as well without {what} (keep {current} if parsing "
-                        f"the data is the heavy part)")
+                # a pool of processes over local files is nearly always there for what happens
+                # between the reads (parsing, converting, compressing), which the classification
+                # cannot weigh: on real code the move to threads was wrong (streaming's JSONL-to-
+                # shards converter), so the model is kept and threads are the alternative
+                return (current, ["threads"],
+                        f"kept: {name} reads and writes local files{ev}; file IO releases the GIL, so "
+                        f"threads would overlap it without {what}, but whatever it parses or converts "
+                        f"between reads holds the GIL, and its weight is not known here")
             return ("threads", ["asyncio"],
                     f"{name} waits on IO{ev}: {what} buy nothing, as the GIL is released while "
                     f"waiting; a thread pool overlaps the waits")

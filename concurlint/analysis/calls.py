@@ -27,6 +27,7 @@ class CallCollector:
         self.in_try = 0
         self.nb_try = 0
         self.in_handler = 0
+        self.in_finally = 0
         self.use: Dict[int, Tuple[str, Optional[str]]] = {}
         self.awaited: set = set()
 
@@ -57,6 +58,7 @@ class CallCollector:
             in_try=self.in_try > 0,
             nonblocking_try=self.nb_try > 0,
             in_handler=self.in_handler > 0,
+            in_finally=self.in_finally > 0,
             on_input=self._on_input(node),
         )
         idx = len(self.facts.calls)
@@ -152,8 +154,12 @@ class CallCollector:
         for h in node.handlers:
             self.visit(h)
         self.in_handler -= 1
-        for s in node.orelse + node.finalbody:
+        for s in node.orelse:
             self.visit(s)
+        self.in_finally += 1
+        for s in node.finalbody:
+            self.visit(s)
+        self.in_finally -= 1
 
     visit_TryStar = visit_Try  # type: ignore[assignment]
 

@@ -82,6 +82,7 @@ class Call(Record):
     in_try: bool = False
     nonblocking_try: bool = False  # in a try that catches BlockingIOError: a non-blocking IO attempt
     in_handler: bool = False  # in an `except` block: runs only when something failed
+    in_finally: bool = False  # in a `finally` block: clean-up after the work, whatever happened
     # in a loop over the input, the arguments that are its items or the parameter it iterates:
     # positions ("0", "1"), keyword names, "self" for the receiver (json.loads(line) for each line
     # handed in: ("0",); deepcopy(pairs) for each pair of pairs: ("0",))
@@ -136,6 +137,9 @@ class Function(Record):
     globals_declared: List[str] = field(default_factory=list)
     loaded_names: List[str] = field(default_factory=list)
     returned_names: List[str] = field(default_factory=list)  # `return NAME` statements: the names
+    # a local name that took a read of state whole (Access.into) bound again from something that
+    # does not use it (``name = cache.get(k)`` ... ``name = await fetch(k)``): (name, line)
+    rebinds: List[Tuple[str, int]] = field(default_factory=list)
     ops_outside_loops: int = 0
     # a call of its own name is an operand of arithmetic (``fib(n - 1) + fib(n - 2)``,
     # ``total += walk(child)``, ``sum(size(c) for c in children)``): set for recursive functions only

@@ -87,6 +87,16 @@ def caches_per_key(fn) -> bool:
     return any(a.target in tested and a.kind == "mutate" and a.op.startswith("[...] =") for a in fn.accesses)
 
 
+def fills_once(fn, lines) -> bool:
+    """The function fills an attribute the first time and answers from it afterwards (``if
+    self._metadata is None: self._metadata = fetch(url)`` ... ``return self._metadata``), and a
+    call on one of ``lines`` makes the value stored: that call runs once per object, not once per
+    call of the function."""
+    tested = {a.target for a in fn.accesses if a.kind == "check" and a.target.startswith("attr:")
+              and (re.search(r"\bis\s+None\b", a.op) or a.op.lstrip().startswith("not "))}
+    return any(a.target in tested and a.kind == "write" and a.line in lines for a in fn.accesses)
+
+
 def first_lifecycle(chain: Iterable[str]) -> Optional[str]:
     for q in chain:
         if is_lifecycle(q):

@@ -308,9 +308,10 @@ class ScopeCollector:
                                                 local=bool(local_cls and local_cls.local))
         # a body starts outside the enclosing loops, `with` locks, main guard and try (the state
         # of the loops, state, structure and calls collectors); in_test and nb_try carry on
-        saved = (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.narrowed)
+        saved = (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.in_finally,
+                 self.narrowed)
         saved_items, self.loop_items = self.loop_items, []
-        self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler = [], [], False, 0, 0
+        self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.in_finally = [], [], False, 0, 0, 0
         self.narrowed = []
         self.scopes.append(scope)
         try:
@@ -330,7 +331,8 @@ class ScopeCollector:
                     fn.self_arith = combines_self(node.body, fn.name)
         finally:
             self.scopes.pop()
-            self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.narrowed = saved
+            (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.in_finally,
+             self.narrowed) = saved
             self.loop_items = saved_items
 
     def _calls_itself(self, fn: Function) -> bool:

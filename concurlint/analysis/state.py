@@ -186,7 +186,11 @@ class StateCollector:
         first = len(fn.accesses) if fn is not None else 0
         self.visit(node.value)
         if fn is not None and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            self._mark_into(fn, first, node.value, node.targets[0].id)
+            name = node.targets[0].id
+            if any(a.into == name for a in fn.accesses[:first]) and not any(
+                    isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value)):
+                fn.rebinds.append((name, node.lineno))  # the value read into it is replaced
+            self._mark_into(fn, first, node.value, name)
         v = self.describe(node.value)
         for t in node.targets:
             if isinstance(t, ast.Subscript):

@@ -52,6 +52,13 @@ class Entry:
     repeated: bool
     bound_class: Optional[str] = None  # the instance's class when a bound method is dispatched
     short: str = ""
+    # repeated only because the method that starts `self.work` in a thread is called again and
+    # again (a `start()` called per new object): each run has its own object, so the object's
+    # own attributes are not shared between those threads
+    per_object: bool = False
+
+    def repeated_on(self, instance_state: bool) -> bool:
+        return self.repeated and not (instance_state and self.per_object)
 
     def describe(self) -> str:
         """``'crawl' (ThreadPoolExecutor.map at app.py:30)``"""
@@ -216,6 +223,16 @@ def _constructor_target(project, site) -> Tuple[Optional[str], Optional[object]]
     return None, None
 
 
+def _on_own_self(project, site, v) -> bool:
+    """``Thread(target=self._daemon)`` in a method of the object's own class."""
+    if v is not None and v.kind == "partial" and v.inner:
+        v = v.inner[0]
+    starter = project.functions.get(site.call.function or "")
+    if v is None or v.kind != "bound-method" or not v.inner or starter is None or not starter.cls:
+        return False
+    return v.inner[0].text == (starter.params[:1] or ["self"])[0]
+
+
 def build(ctx) -> ThreadMap:
     project = ctx.project
     tm = ThreadMap()
@@ -255,8 +272,11 @@ def build(ctx) -> ThreadMap:
                     or per_function.get((fn, site.call.function in tm.fork_child), 0) > 1
                     or _called_repeatedly(site.call.function, callers))
         bound = _bound_class(project, callable_) if callable_ is not site.call.receiver else None
+        per_object = (repeated and bound is not None and site.style != "map" and site.call.loop < 0
+                      and per_function.get((fn, site.call.function in tm.fork_child), 0) <= 1
+                      and _on_own_self(project, site, callable_))
         entry = Entry(i, site, fn, "threads" if site.model in THREAD_MODELS else "processes",
-                      repeated, bound, short_name(fn, project))
+                      repeated, bound, short_name(fn, project), per_object)
         tm.entries.append(entry)
         target = tm.thread if entry.model == "threads" else tm.process
         _walk(entry, graph, target)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import caches_per_key, first_lifecycle, is_cli_code, is_memoised, is_request_handler, is_test_code
+from concurlint.analysis.hints import caches_per_key, fills_once, first_lifecycle, is_cli_code, is_memoised, is_request_handler, is_test_code
 from concurlint.checks.blocking_calls import (
     OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _nonblocking_wait, _short, blocking_desc, remedy, wait_weight,
 )
@@ -151,6 +151,41 @@ def _tiny_sleep(call: Call, target: Optional[str]) -> bool:
         return False
 
 
+# removing files and directories: in a `finally` block, the clean-up of what the coroutine made
+# (a temporary directory, an uploaded archive), once per call and usually small
+REMOVALS = frozenset({"shutil.rmtree", "os.remove", "os.unlink", "os.rmdir", "os.removedirs",
+                      "pathlib.Path.unlink", "pathlib.Path.rmdir"})
+
+
+def _cleanup(call, target: Optional[str], conf: str) -> str:
+    """``finally: shutil.rmtree(tempdir)``: medium at most (the removal of a temporary directory
+    the coroutine made; a whole tree removed as the work itself stays high)."""
+    return "medium" if conf == "high" and call.in_finally and target in REMOVALS else conf
+
+
+SELF_OPENERS = frozenset({"open", "connect", "aopen", "aconnect", "open_async", "connect_async"})
+
+
+def _opens_itself(fn: Optional[Function]) -> bool:
+    """``async def open(self)`` of a storage or client object, with no argument: it opens the
+    object itself, once per object (``FileStorage.open`` loading the session database); an
+    ``open(self, path)`` opens something new on every call."""
+    return fn is not None and fn.cls is not None and fn.name in SELF_OPENERS and len(fn.params) == 1
+
+
+def _filled_once(project, chain: Tuple[str, ...]) -> bool:
+    """A helper on the chain stores what the next step returns in an attribute it fills only
+    the first time (``if self._metadata is None: self._metadata = fetch()``): once per object."""
+    for q, nxt in zip(chain, chain[1:]):
+        f, mod = project.functions.get(q), project.function_module.get(q)
+        if f is None or mod is None:
+            continue
+        lines = {mod.calls[i].line for i in f.calls if project.call_target(mod.calls[i]) == nxt}
+        if lines and fills_once(f, lines):
+            return True
+    return False
+
+
 def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...],
                         weight: float, where: str, in_loop: bool = False) -> str:
     """high: per-call waits (network, processes, sleep; file contents read for every request or
@@ -163,7 +198,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "low"  # file metadata; or a command-line program's coroutine, alone on its loop
     if any(caches_per_key(f) for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None):
         return "low"  # behind a per-key cache (a client per proxy URL): once per key, not per call
-    if first_lifecycle((fn.qualname,) + chain) is not None:
+    if first_lifecycle((fn.qualname,) + chain) is not None or _filled_once(project, (fn.qualname,) + chain) \
+            or any(_opens_itself(project.functions.get(q)) for q in (fn.qualname,) + chain[:-1]):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
         return "medium" if weight >= 3 else "low"
@@ -225,8 +261,8 @@ class BlockingCallInAsyncFunction(Rule):
                 if desc is not None:
                     moot = alone or _tiny_sleep(call, target) or _exits_after(project, fn.qualname, call.line)
                     weight = 1 if _only_opened(module, fn, call, target) else wait_weight(target or "")
-                    conf = "low" if moot else blocking_confidence(
-                        project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target))
+                    conf = "low" if moot else _cleanup(call, target, blocking_confidence(
+                        project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target)))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target))
                     continue
@@ -238,9 +274,9 @@ class BlockingCallInAsyncFunction(Rule):
                     continue
                 end = project.function_module.get(r.chain[-1])
                 moot = alone or _exits_after(project, r.chain[-1], r.line) or _exits_after(project, fn.qualname, call.line)
-                conf = "low" if moot else blocking_confidence(
+                conf = "low" if moot else _cleanup(call, r.target, blocking_confidence(
                     project, module, fn, r.chain, r.weight, end.module if end is not None else "",
-                    in_loop=_per_item(fn, call))
+                    in_loop=_per_item(fn, call)))
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  instead=remedy(r.target, call.text, helper=True), related=_related(r, f"{r.desc} blocks here"), confidence=conf,

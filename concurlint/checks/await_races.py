@@ -262,6 +262,8 @@ class LostUpdateAcrossAwait(Rule):
         """The local name the read went into is bound again, from something new, before the write
         (``services = self._cache.get(key)`` ... ``services = Collection()`` ... ``self._cache[key] =
         services``): the value written is not the one read."""
+        if any(name == r.into and r.line < line <= w.line for name, line in fn.rebinds):
+            return True
         if calls is None:
             return False
         for i in fn.calls:
@@ -293,6 +295,8 @@ class LostUpdateAcrossAwait(Rule):
             return "low"
         if r.into and w.op.strip() == f"= {r.into}":
             return "low"  # old = self.x; self.x = new; await ...; self.x = old: a save and restore
+        if r.kind == "check" and w.op.startswith("[...] =") and not LostUpdateAcrossAwait.takes_resource(module, fn, w):
+            return "low"  # `if key not in cache: ... cache[key] = await fetch(key)`: a keyed fill, a duplicate fetch at worst
         if r.kind == "check" and STATE_MACHINE.search(r.op):
             return "low"  # `if self.state == X`: the path that awaits usually leaves (returns, raises)
         if w.via_self and not LostUpdateAcrossAwait.task_shared(project, w.target[5:].rpartition(".")[0]):
@@ -310,6 +314,17 @@ class LostUpdateAcrossAwait(Rule):
         if r.kind == "check" and LostUpdateAcrossAwait.lazy_answer(module, fn, w, r):
             return "low"  # both tasks load an equivalent value: a duplicate load, not a leak
         return "high"
+
+    @staticmethod
+    def takes_resource(module: ModuleFacts, fn: Function, w: Access) -> bool:
+        """``self._pending[node] = await open_connection(host, port)``: the value stored is a
+        resource taken at the await (the overwritten one leaks). Not when it is entered into an
+        exit stack (``await stack.enter_async_context(...)``): the stack closes every one."""
+        if not w.op.startswith("[...] = await"):
+            return False
+        awaited = [module.calls[i] for i in fn.calls if module.calls[i].line == w.line and module.calls[i].awaited]
+        return any(RESOURCE.search(c.text) for c in awaited) and not any(
+            c.text.endswith("enter_async_context") for c in awaited)
 
     @staticmethod
     def lazy_answer(module: ModuleFacts, fn: Function, w: Access, r: Access) -> bool:

@@ -125,7 +125,7 @@ class _Analysis:
                 # assignment makes an attribute of the instance, it never changes the class's)
                 for r in reaches:
                     b = r.entry.bound_class
-                    if r.entry.repeated and b and fn.cls and self.project.is_subclass(b, fn.cls):
+                    if r.entry.repeated_on(True) and b and fn.cls and self.project.is_subclass(b, fn.cls):
                         return r
                 return None
         parties = writers.get(target, {})
@@ -218,13 +218,15 @@ class _Analysis:
         mine = {r.entry.key for r in reaches}
         if not mine:
             return None  # every thread that reaches this write holds a lock on the way
+        instance = False
         if w.target.startswith("attr:"):
             cls, _, attr = w.target[5:].rpartition(".")
-            if not is_class_level(self.project, cls, attr) and not any(
+            instance = not is_class_level(self.project, cls, attr)
+            if instance and not any(
                     r.entry.bound_class and fn.cls and self.project.is_subclass(r.entry.bound_class, fn.cls)
                     for r in reaches):
                 return None  # instance state: only one object's own thread shares it
-        repeated = any(r.entry.repeated for r in self.tm.thread_reaches(fn.qualname, unlocked_only=True))
+        repeated = any(r.entry.repeated_on(instance) for r in reaches)
         for mod, other, acc in self.by_target.get(w.target, ()):
             if other.qualname == fn.qualname or acc.locks or other.qualname in self.tm.fork_child:
                 continue
@@ -347,6 +349,9 @@ PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "builti
 # `[...] = proxy`, `[...] = make_class(spec)`: a value stored whole under a key, not computed
 # from what was read (`[...] = n + 1`)
 _PLAIN_STORE = re.compile(r"^\[\.\.\.\] = [A-Za-z_][\w.]*(\(.*)?$")
+_CALL_STORE = re.compile(r"^= [A-Za-z_][\w.]*\(.*$")
+_NAMED_CONSTANT = re.compile(r"^= [A-Z_][A-Z0-9_]*$")
+_LAZY_TEST = re.compile(r"\bis\s+None\b|^\s*not\s")
 
 
 def _double_checked(fn: Function, check: Access) -> bool:
@@ -381,6 +386,12 @@ def _fills_cache(fn: Function, read: Access, write: Access, project=None) -> boo
     then ``cache[k] = make(k)``): two threads that both miss both build a value and the second
     store replaces an equivalent first one; work is duplicated, nothing is lost. Not when the
     value is a resource to close (``cache[k] = make_session(k)``): the replaced one leaks."""
+    if read.kind == "check" and _LAZY_TEST.search(read.op) and write.kind == "write":
+        # `if _registry is None: _registry = _load_registry()`: lazy initialisation from a call;
+        # two threads both load an equivalent value, unless the call makes a resource to close
+        if CONSTANT.match(write.op) or _NAMED_CONSTANT.match(write.op):
+            return True  # the fallback (`_registry = _EMPTY_REGISTRY`) of the same initialisation
+        return bool(_CALL_STORE.match(write.op)) and not RESOURCE.search(write.op)
     tested = read.op == ".get()" or read.kind == "check" or any(
         a.target == write.target and a.in_check and a.line <= read.line for a in fn.accesses)
     # ... unless what is stored is a resource to close (a session, a connection): one leaks
