@@ -88,11 +88,26 @@ class SignalHandlerSetOutsideMainThread(Rule):
             for call in project.calls_of(fn):
                 if project.call_target(call) not in SIGNAL_CALLS or call.in_try:
                     continue
-                r = reaches[0]
+                unchecked = [r for r in reaches if not _checks_thread(project, r.chain + (q,))]
+                r = (unchecked or reaches)[0]
                 via = f" via {chain_text(r.chain, project)}" if len(r.chain) > 1 else ""
                 yield ctx.report(self.code, module, _Pos(call), function=q,
                                  related=[r.entry.related(f"'{r.entry.short}' is started in a thread here")],
-                                 func=short_name(q, project), runner=f"{r.entry.describe()}{via}")
+                                 func=short_name(q, project), runner=f"{r.entry.describe()}{via}",
+                                 # the way there asks which thread it runs in (`if not in_main_thread():
+                                 # handle_sigint = False`): the author knows, and it is usually guarded
+                                 confidence="high" if unchecked else "low")
+
+
+def _checks_thread(project, chain) -> bool:
+    """A function on the way asks whether it runs in the main thread (``threading.main_thread()``,
+    a project helper such as ``in_main_thread()``)."""
+    for q in chain:
+        fn = project.functions.get(q)
+        if fn is not None and any((project.call_target(c) or "").endswith("main_thread")
+                                  for c in project.calls_of(fn)):
+            return True
+    return False
 
 
 def _name_used(fn, name: str) -> bool:
