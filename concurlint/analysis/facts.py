@@ -19,23 +19,22 @@ makes ``PPE`` mean ``concurrent.futures.ProcessPoolExecutor``; ``s = requests.Se
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Dict, List, Optional, Tuple
 
 from concurlint.knowledge import Knowledge
 
 
 class Record:
-    """Decoded field by field with ``setattr`` (the pickle state is ``(None, fields)``), not by
-    filling the instance's ``__dict__`` in one go: the decoded object then has the compact layout
-    of one built by its ``__init__``, whose attributes the project pass reads faster (measured on
-    the standard library: the pass ~0.2 s quicker on facts read from the cache, decoding as quick).
-    The same fields and values either way."""
+    """A fact pickles as the tuple of its fields' values, in declaration order, and is decoded by
+    one generated ``__setstate__`` that assigns them in that order (``_encode_by_fields``). The
+    decoded object then has the compact layout of one built by its ``__init__``, whose attributes
+    the project pass reads faster, and decoding builds no per-object dictionary of field names
+    nor sets attributes one ``setattr`` at a time: on the standard library's 624 files, ~0.45 s →
+    ~0.3 s to decode the cached facts. Attributes that are not fields (a memo the project pass
+    sets, ``Call._resolved``) are never pickled. The same fields and values either way."""
 
     __slots__ = ()
-
-    def __getstate__(self):
-        return None, self.__dict__
 
 
 @dataclass
@@ -209,6 +208,25 @@ class ModuleFacts(Record):
     main_guard_line: int = 0
     noqa: Dict[int, Optional[Tuple[str, ...]]] = field(default_factory=dict)
     lines: int = 0
+
+
+def _encode_by_fields(cls) -> None:
+    """Give the dataclass ``cls`` a ``__getstate__`` returning its fields' values as a tuple and a
+    ``__setstate__`` assigning them back in the same order, generated from its fields (as
+    ``dataclasses`` generates ``__init__``): one tuple-unpacking assignment, no loop, no names."""
+    names = [f.name for f in fields(cls)]
+    targets = ", ".join(f"self.{n}" for n in names)
+    source = (f"def __getstate__(self):\n    return ({targets},)\n"
+              f"def __setstate__(self, state):\n    {targets}, = state\n")
+    namespace: Dict[str, object] = {}
+    exec(source, {}, namespace)  # noqa: S102 - our own field names, nothing from the input
+    cls.__getstate__ = namespace["__getstate__"]
+    cls.__setstate__ = namespace["__setstate__"]
+
+
+for _cls in (Value, Call, Loop, Access, Function, ClassInfo, GlobalDef, ModuleFacts):
+    _encode_by_fields(_cls)
+del _cls
 
 
 def extract(tree: ast.Module, text: str, path: str, module: str, is_package: bool, knowledge: Knowledge) -> ModuleFacts:
