@@ -134,6 +134,9 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
             if inner in LAZY_IO:
                 return f"{v.text.split('(', 1)[0]}() (consumed by {_short(target)}())"
         return None
+    cat = project.kb.category(target)  # first: most calls do no IO, and nothing below names one that does not
+    if cat is None or cat[0] != "io":
+        return None
     if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
     if target in project.kb.stdlib.connects_when_given and not _host_given(call, project.kb.stdlib.connects_when_given[target]):
@@ -146,9 +149,6 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None  # an in-memory database: no file is opened  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
     if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
         return None  # psycopg2.connect(dsn, async_=True): returns at once, the caller polls it
-    cat = project.kb.category(target)
-    if cat is None or cat[0] != "io":
-        return None
     if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
         return None  # sleep(0) yields the GIL, it does not wait
     if target.startswith(NONBLOCKING_RECEIVERS) and target.rsplit(".", 1)[-1] in NONBLOCKING_METHODS:
