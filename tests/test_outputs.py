@@ -140,6 +140,47 @@ def test_json_report_validates(tmp_path):
     assert doc["findings"][0]["function"] == "jobs.digest_all"
 
 
+def test_json_report_text_is_what_json_dumps_writes(tmp_path):
+    """The report is written by a faster encoder than ``json.dumps(indent=2)``: the text the CLI
+    prints is exactly what json.dumps makes of the same document (non-ASCII names and messages,
+    a fix with edits, related places, empty lists)."""
+    text = JOBS + textwrap.dedent('''\
+
+        import asyncio
+        import time
+
+
+        async def résumé_fetch(urls):
+            """Télécharge — \\ "quoted" \\t tab."""
+            for u in urls:
+                time.sleep(1)
+            asyncio.create_task(résumé_fetch([]))
+        ''')
+    proj = _project(tmp_path, text)
+    proc = run_cli("report", "pkg", "--format", "json", "--no-cache", "--min-confidence", "low", cwd=proj,
+                   check_exit=1)
+    doc = json.loads(proc.stdout)
+    assert {f["code"] for f in doc["findings"]} >= {"CCL401", "CCL501"}
+    assert any("fix" in f for f in doc["findings"])
+    assert any("é" in f["qualname"] for f in doc["functions"])
+    assert proc.stdout == json.dumps(doc, indent=2) + "\n"
+
+
+def test_json_encoder_matches_json_dumps_on_unusual_values():
+    from concurlint.output.json_report import dumps_indented
+
+    docs = [
+        {"a": [], "b": {}, "c": [[], [{}], {"d": [1, 2.5, -0.0, 1e300, True, False, None]}]},
+        {"s": "café \u2028 \x00 \"q\" \\ \n\t", "t": (1, (2, 3)), "u": float("nan"), "v": float("inf"),
+         "w": -float("inf"), "big": 2 ** 80},
+        {1: "an int key", None: "a None key"},  # json.dumps turns these into strings: left to it
+        ["plain", 0],
+        "just a string", 3, None, [],
+    ]
+    for doc in docs:
+        assert dumps_indented(doc) == json.dumps(doc, indent=2)
+
+
 # ---------------------------------------------------------------- Markdown
 def test_markdown_report(tmp_path):
     proj = _project(tmp_path)
