@@ -67,8 +67,7 @@ class Matcher:
             else:
                 self.exact.add(p)
         self.prefixes = tuple(sorted(set(prefixes), key=len, reverse=True))
-        self._by_prefix = {p: p + "*" for p in self.prefixes}
-        self._lengths = _lengths(self.prefixes)
+        self._by_prefix = _Prefixes({p: p + "*" for p in self.prefixes})
         # the answer depends on the prefixes only: matchers built from the same list (each
         # analysis makes its own for cold-paths) share one memo
         self._memo: Dict[str, Optional[str]] = _PREFIX_MEMOS.setdefault(self.prefixes, {})
@@ -82,27 +81,38 @@ class Matcher:
             return None
         if name in self._memo:
             return self._memo[name]
-        found = _longest(name, self._by_prefix, self._lengths)
+        found = self._by_prefix.longest(name)
         self._memo[name] = found
         return found
 
 
-def _lengths(prefixes: Iterable[str]) -> Tuple[int, ...]:
-    """The distinct lengths of ``prefixes``, longest first."""
-    return tuple(sorted({len(p) for p in prefixes}, reverse=True))
+class _Prefixes:
+    """``table``'s value for the longest key that a name starts with (``longest``): the keys'
+    distinct lengths are tried shortest first, one lookup each, and the walk stops as soon as the
+    name's head of that length begins no key at all (``stems``), so a name outside the table
+    costs one or two lookups (a name is asked about once per run, ~40k names and matchers on
+    the standard library; a scan once tried every prefix: 1.3M ``startswith``)."""
 
+    def __init__(self, table: Dict[str, object]):
+        self.table = table
+        self.lengths = tuple(sorted({len(k) for k in table}))
+        # every head, at one of those lengths, of some key: a longer key starting the name
+        # would have the name's head of that length among these
+        self.stems = {k[:n] for k in table for n in self.lengths if n <= len(k)}
 
-def _longest(name: str, table: Dict[str, object], lengths: Tuple[int, ...]):
-    """``table``'s value for the longest key that ``name`` starts with, else None: one lookup
-    per distinct key length (a name is asked about once per run, ~10k names on the standard
-    library, where a scan tried every prefix of the knowledge base: 1.3M ``startswith``)."""
-    n = len(name)
-    for length in lengths:
-        if length <= n:
-            hit = table.get(name[:length])
-            if hit is not None:
-                return hit
-    return None
+    def longest(self, name: str):
+        found = None
+        table, stems, size = self.table, self.stems, len(name)
+        for n in self.lengths:
+            if n > size:
+                break
+            head = name[:n]
+            if head not in stems:
+                break
+            hit = table.get(head)
+            if hit is not None:  # the values are patterns or (kind, pattern): never None
+                found = hit
+        return found
 
 
 def _specific(pattern: str) -> Tuple[bool, int]:
@@ -125,8 +135,7 @@ class Stdlib:
                 else:
                     self.exact[n] = kind
         self.prefixes = sorted(prefixes.items(), key=lambda kv: len(kv[0]), reverse=True)
-        self._by_prefix = {prefix: (kind, prefix + "*") for prefix, kind in self.prefixes}
-        self._lengths = _lengths(prefixes)
+        self._by_prefix = _Prefixes({prefix: (kind, prefix + "*") for prefix, kind in self.prefixes})
         self.gil_from = Matcher(table.get("releases-gil-from", {}))
         self._gil_from: Dict[str, int] = dict(table.get("releases-gil-from", {}))
         self._inputs: Dict[str, list] = dict(table.get("input-argument", {}))
@@ -155,7 +164,7 @@ class Stdlib:
             if own in self.exact:
                 found = (self.exact[own], own)
             else:
-                found = _longest(own, self._by_prefix, self._lengths)
+                found = self._by_prefix.longest(own)
         self._memo[name] = found
         return found
 

@@ -171,3 +171,34 @@ def test_the_engine_sees_the_kinds():
     assert kb.category("requests.get")[0] == "io"  # not standard library: calls.toml
     user = knowledge.load({"cpu": ["os.path.join"]})
     assert user.category("os.path.join") == ("cpu", "os.path.join")  # the user's word wins
+
+
+def _brute_longest(name, table):
+    """The definition: the value of the longest key ``name`` starts with."""
+    keys = [k for k in table if name.startswith(k)]
+    return table[max(keys, key=len)] if keys else None
+
+
+def test_longest_prefix_lookup_matches_its_definition():
+    """The prefix tables stop at the first head of the name that begins no key: the answers are
+    those of trying every key, for every standard-library callable of every listed Python, the
+    names the patterns themselves make, and heads of them (a name cut inside a key)."""
+    kb = knowledge.load()
+    names = set()
+    for listing in (ROOT / "tests" / "data" / "stdlib_callables").glob("*.txt"):
+        names.update(listing.read_text(encoding="utf-8").split())
+    tables = [kb.stdlib._by_prefix] + [m._by_prefix for m in kb._matchers.values() if m.prefixes]
+    for t in tables:
+        for key in t.table:
+            names.update({key, key + "x", key[:-1], key + ".sub.name", key[: len(key) // 2]})
+    assert len(names) > 4000
+    checked = 0
+    for t in tables:
+        for name in names:
+            want = _brute_longest(name, t.table)
+            assert t.longest(name) == want, name
+            checked += want is not None
+    assert checked > 1000  # names a prefix covers, not only misses
+    # a table of keys that are heads of one another: the longest wins, the walk goes past a miss
+    nested = knowledge._Prefixes({"a": 1, "ab.": 2, "ab.cd": 3, "abx": 4})
+    assert [nested.longest(n) for n in ("a", "ab.c", "ab.cde", "abx.y", "b", "", "ab")] == [1, 2, 3, 4, None, None, 1]
