@@ -39,8 +39,9 @@ def test_facts_api_is_unchanged():
 
 
 def test_facts_read_back_from_a_sealed_entry_are_the_facts_written():
-    """Fact objects are decoded field by field (``facts.Record``): every field of every object
-    comes back with its value and type, in the order ``__init__`` sets them."""
+    """Fact objects are stored as the tuple of their fields and decoded by assigning them in
+    order (``facts.Record``): every field of every object comes back with its value and type, in
+    the order ``__init__`` sets them; a memo the project pass sets on a fact is not stored."""
     from concurlint import knowledge
     from concurlint.engine.per_file import FileResult, analyse_source
     from concurlint.sealed import seal, unseal
@@ -97,3 +98,8 @@ def crawl(urls):
             assert a == b
 
     walk(result.facts, back.facts)
+
+    result.facts.calls[0]._resolved = "a target memoised by one run's project pass"
+    again = unseal(seal(result), FileResult)
+    assert not hasattr(again.facts.calls[0], "_resolved")
+    walk(back.facts, again.facts)

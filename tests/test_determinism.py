@@ -74,6 +74,45 @@ def test_one_changed_file_warm_equals_cold(tree, reference):
         target.write_bytes(original)
 
 
+# the kinds of edit bench/project_pass.py times (issue #16 item 10), on this tree: each moves
+# lines, adds an import, a thread start or a statement inside a helper other modules call
+EDITS = {
+    "comment": ("concurrent/futures/thread.py", "def ", "# why the helpers below exist\n", "before"),
+    "import": ("concurrent/futures/thread.py", "import ", "import json  # edited\n", "after"),
+    "thread": ("concurrent/futures/thread.py", None,
+               "\n\ndef _start_exit_thread():\n    threading.Thread(target=_python_exit).start()\n", "end"),
+    "body": ("logging/__init__.py", "def getLogger(", "    name = name or None  # edited\n", "after"),
+}
+
+
+def _edited(text: str, at, line: str, where: str) -> str:
+    if where == "end":
+        return text + line
+    lines = text.splitlines(keepends=True)
+    i = next(n for n, ln in enumerate(lines) if ln.startswith(at))
+    i += where == "after"
+    return "".join(lines[:i] + [line] + lines[i:])
+
+
+def test_each_kind_of_edit_warm_equals_cold(tree, reference):
+    """After each kind of edit the benchmark times, the report with the kept cache (every other
+    file's facts decoded from it) is byte for byte the report from scratch (facts never pickled)."""
+    cache = tree / "cache-kinds"
+    shutil.rmtree(cache, ignore_errors=True)
+    assert report(tree, "--cache-dir", cache, "-j2") == reference
+    for kind, (rel, at, line, where) in EDITS.items():
+        target = tree / "proj" / rel
+        original = target.read_text(encoding="utf-8")
+        try:
+            target.write_text(_edited(original, at, line, where), encoding="utf-8")
+            warm = report(tree, "--cache-dir", cache, "-j2")
+            assert warm == report(tree, "--no-cache", "-j1"), kind
+            assert warm != reference, f"{kind}: the edit shows in the report (moved lines, a new function)"
+        finally:
+            target.write_text(original, encoding="utf-8")
+    assert report(tree, "--cache-dir", cache, "-j2") == reference
+
+
 def test_corrupt_cache_entries_are_healed(tree, reference):
     cache = tree / "cache-corrupt"
     shutil.rmtree(cache, ignore_errors=True)
