@@ -26,7 +26,9 @@ class Project:
         # rules ask the same questions many times: answer each once
         self._subclass: Dict[Tuple[str, str], bool] = {}
         self._all_calls: Optional[List[Tuple[ModuleFacts, Call]]] = None
-        self._calls_of: Dict[int, List[Call]] = {}  # by id(): a Function is not hashable; all live as long as self
+        # calls_of's lists by id() of the function (a Function is not hashable), with the function
+        # itself, so that its id is never reused while the entry exists
+        self._calls_of: Dict[int, Tuple[Function, List[Call]]] = {}
 
     # ------------------------------------------------------------------ names
     def resolve(self, name: Optional[str], depth: int = 0) -> Optional[str]:
@@ -181,8 +183,8 @@ class Project:
         got = self._calls_of.get(id(fn))
         if got is None:
             calls = self.function_module[fn.qualname].calls
-            got = self._calls_of[id(fn)] = [calls[i] for i in fn.calls]
-        return got
+            got = self._calls_of[id(fn)] = (fn, [calls[i] for i in fn.calls])
+        return got[1]
 
     def all_calls(self) -> Iterator[Tuple[ModuleFacts, Call]]:
         """Every call of every module, in order; the list is made once (a dozen analyses walk it,
