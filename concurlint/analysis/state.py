@@ -169,6 +169,9 @@ class StateCollector:
                 self.bind(item.optional_vars, v if v.kind != "other" else None, node)
             if v.kind == "instance" and v.qualname in LOCK_TYPES:
                 held.append(self.segment(item.context_expr, 40))
+            elif isinstance(item.context_expr, ast.Subscript) \
+                    and self.describe(item.context_expr.value).meta.get("item") in LOCK_TYPES:
+                held.append(self.segment(item.context_expr, 40))  # `with self.locks[key]:` a lock per key
         self.locks.extend(held)
         for s in node.body:
             self.visit(s)

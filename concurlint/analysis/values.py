@@ -283,7 +283,13 @@ class ValueCollector:
                     meta[kw.arg] = str(kw.value.value)
             size = None
             if rtype in MUTABLE_TYPES or rtype == "builtins.tuple":
-                return Value("container", target, text, line, col, size=size, meta={"type": rtype})
+                cmeta = {"type": rtype}
+                if target == "collections.defaultdict" and node.args:
+                    # `defaultdict(threading.RLock)`: what each item is (a lock per key)
+                    factory = self.describe(node.args[0])
+                    if factory.qualname:
+                        cmeta["item"] = factory.qualname
+                return Value("container", target, text, line, col, size=size, meta=cmeta)
             return Value("instance", rtype, text, line, col, meta=meta)
         last = target.rsplit(".", 1)[-1]
         if last[:1].isupper() and not last.isupper():

@@ -144,12 +144,29 @@ class PoolCreatedPerCall(Rule):
             if not sites:
                 continue
             cmod, ccall = sites[0]
+            # the pool runs a prompt (`run_in_executor(pool, partial(input, prompt))`): each
+            # turn of the loop waits for a person typing, next to which one executor costs nothing
+            prompt = fn is not None and _prompts(module, fn)
             where = (f"on every call of {_fn_label(call.function)}, which runs inside the "
                      f"{_loop_desc(ctx, cmod, ccall)} of {_fn_label(ccall.function)} ({cmod.path}:{ccall.line})")
             related = [{"path": m.path, "line": c.line, "col": c.col,
                         "message": f"{_fn_label(call.function)} called in a loop"} for m, c in sites[:5]]
             yield ctx.report(self.code, module, call, function=call.function, related=related, pool=pool,
-                             where=where, workers=WORKERS.get(model, "workers"))
+                             where=where, workers=WORKERS.get(model, "workers"),
+                             confidence="low" if prompt else "high")
+
+
+PROMPTS = frozenset({"builtins.input", "getpass.getpass"})
+
+
+def _prompts(module: ModuleFacts, fn) -> bool:
+    """The function hands the console prompt to its pool (``input``, ``getpass.getpass``)."""
+    own = {q.rsplit(".", 1)[-1] for q in module.functions} | set(module.globals)
+    for name in fn.loaded_names:
+        q = module.imports.get(name) or (f"builtins.{name}" if name not in own else None)
+        if q in PROMPTS:
+            return True
+    return False
 
 
 def _large(project, v: Value, large: Matcher) -> Optional[str]:
