@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, List, NamedTuple, Optional, Tuple
 
+from concurlint.analysis.hints import is_memoised
+
 MODELS = ("serial", "threads", "processes", "asyncio", "interpreters", "free-threading", "distributed")
 # Pure-Python CPU weight (classify's units: one loop of unknown length doing arithmetic is 10, a
 # nested one 100, a nested loop that only indexes/compares about 33) from which CPU work is worth
@@ -456,6 +458,11 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
         if site.api in SERVICE_APIS and _service_loop(fn):
             return (f"{_name(work.function)} is a long-running service loop (a `while` loop), not a "
                     f"batch of tasks")
+        memo = next((d for d in fn.decorators if is_memoised([d])), None) if fn is not None else None
+        if memo is not None:
+            return (f"{_name(work.function)} is memoised ({memo.split('(')[0]}): in a "
+                    f"child process each call fills the child's cache, and the calling process's "
+                    f"cache, which spares the work on a repeat, stays empty")
         thread_body = site.api == "threading.Thread subclass"
         state = None if thread_body else _writes_state(fn)  # a Thread's run() keeps its result on self
         if state is not None:

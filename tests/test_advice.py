@@ -286,3 +286,12 @@ def test_blocking_call_in_a_coroutine_is_named():
                                   blocking="requests.get() (requests.get)")
     assert rec == "asyncio" and alts == ["threads"]
     assert "requests.get" in reason and "to_thread" in reason
+
+
+def test_memoised_work_stays_where_its_cache_is():
+    # a process pool would fill each child's lru_cache and leave the caller's empty
+    r = rec_at("CCL101_memoised_parser.py", "run_in_executor(None, parse_event")
+    assert (r["current"], r["recommended"]) == ("threads", "threads")
+    assert "memoised" in r["reason"] and "lru_cache" in r["reason"]
+    r = rec_at("CCL101_memoised_parser.py", "pool.map(rank_tracks")
+    assert (r["current"], r["recommended"]) == ("threads", "processes")
