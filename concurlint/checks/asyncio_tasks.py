@@ -29,22 +29,57 @@ class DanglingTask(Rule):
                 continue
             target = project.call_target(call)
             api = TASK_FACTORIES.get(target or "")
+            made, related = call, []
             if api is None:
-                continue
+                # `call_later(coro)` where the helper is `return asyncio.create_task(coro)`: the
+                # helper hands the task to its caller, who drops it
+                inner = _returned_task(project, target)
+                if inner is None:
+                    continue
+                api = target.rsplit(".", 1)[-1]
+                hmod = _module_of(project, module, inner)
+                related = [{"path": hmod.path, "line": inner.line, "col": inner.col,
+                            "message": f"{api}() returns the task {TASK_FACTORIES[project.call_target(inner)]}() makes here"}]
+                if not _passes_parameter(project, target, inner):
+                    made = inner  # the helper makes the coroutine itself: judge what it runs
             fn = project.functions.get(call.function) if call.function else None
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
             elif _in_any(call.function, handlers):
                 conf = "low"  # started by a signal handler: once, usually to shut down
-            elif _kept_alive(project, module, call):
+            elif _kept_alive(project, _module_of(project, module, made), made):
                 conf = "low"  # what it waits on holds it: the object's own queue, or a timer
-            elif (fn is not None and fn.cls is not None) or _object_method(project, module, call):
+            elif (fn is not None and fn.cls is not None) or _object_method(project, _module_of(project, module, made), made):
                 # the object may hold what the task awaits (a future, a condition); when every
                 # wait we can see is a call on some object, those objects' futures hold it: low
-                conf = "low" if _kept_alive(project, module, call, objects=True) else "medium"
+                conf = "low" if _kept_alive(project, _module_of(project, module, made), made, objects=True) else "medium"
             else:
                 conf = "high"
-            yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf)
+            yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf,
+                             related=related)
+
+
+def _returned_task(project, target: Optional[str]) -> Optional[Call]:
+    """In a sync project function, ``return asyncio.create_task(coro)``: the call that makes
+    the task its caller receives."""
+    fn = project.functions.get(target or "")
+    if fn is None or fn.is_async:
+        return None
+    for c in project.calls_of(fn):
+        if c.use == "return" and project.call_target(c) in TASK_FACTORIES:
+            return c
+    return None
+
+
+def _passes_parameter(project, target: str, inner: Call) -> bool:
+    """The helper wraps the coroutine its caller hands it (``def call_later(coro): return
+    asyncio.create_task(coro)``)."""
+    fn = project.functions[target]
+    return bool(inner.args) and inner.args[0].text in fn.params
+
+
+def _module_of(project, module: ModuleFacts, call: Call) -> ModuleFacts:
+    return project.function_module.get(call.function or "", module) if call.function else module
 
 
 def _object_method(project, module: ModuleFacts, call: Call) -> bool:
