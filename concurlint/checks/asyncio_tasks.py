@@ -55,6 +55,10 @@ class DanglingTask(Rule):
                 conf = "low" if _kept_alive(project, _module_of(project, module, made), made, objects=True) else "medium"
             else:
                 conf = "high"
+            if related and conf == "high":
+                # through a helper: the helper may be a fire-and-forget API whose task something
+                # else holds (prompt_toolkit's run_in_terminal), which is not followed
+                conf = "medium"
             yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf,
                              related=related)
 

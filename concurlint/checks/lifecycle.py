@@ -179,6 +179,12 @@ def _handed_in(module: ModuleFacts, call: Call, value) -> bool:
 def _handles_errors(project, value) -> bool:
     """The submitted function has a top-level ``try`` with a handler for every exception, or a
     project decorator wraps it in one (``@wrap_with_logs``: logs every exception, then re-raises)."""
+    if value is not None and value.kind == "call" and value.qualname in project.functions:
+        # `executor.submit(build_runnable(func, logger))`: the factory returns a nested wrapper
+        # that catches and logs every exception (slack-bolt's lazy listener runner)
+        factory = project.functions[value.qualname]
+        return any(getattr(project.functions.get(f"{factory.qualname}.<locals>.{name}"), "handles_errors", False)
+                   for name in factory.returned_names)
     q = project.function_of_value(value) if value is not None else None
     fn = project.functions.get(q or "")
     if fn is None:
