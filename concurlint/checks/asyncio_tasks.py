@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator, Optional
 
 from concurlint.analysis.facts import Call, ModuleFacts
-from concurlint.analysis.hints import is_lifecycle, is_test_code
+from concurlint.analysis.hints import is_cli_code, is_lifecycle, is_test_code
 from concurlint.checks.asyncio_rules import TASK_FACTORIES
 from concurlint.checks.library import SIGNAL_CALLS
 from concurlint.registry import Finding, Rule
@@ -45,6 +45,8 @@ class DanglingTask(Rule):
             fn = project.functions.get(call.function) if call.function else None
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
+            elif is_cli_code(module.module):
+                conf = "low"  # a command-line program's own module: one command's run, awaited to its end
             elif _in_any(call.function, handlers):
                 conf = "low"  # started by a signal handler: once, usually to shut down
             elif _kept_alive(project, _module_of(project, module, made), made):

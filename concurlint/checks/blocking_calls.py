@@ -46,7 +46,8 @@ META_IO = frozenset({
     "os.path.exists", "os.path.lexists", "os.path.isfile", "os.path.isdir", "os.path.islink",
     "os.path.getsize", "os.path.getmtime", "os.path.getctime", "os.path.getatime", "os.path.realpath",
     "os.path.samefile", "os.path.ismount", "shutil.which", "shutil.disk_usage", "os.truncate",
-    "tempfile.mkdtemp", "tempfile.gettempdir", "os.statvfs", "os.fstatvfs",
+    "tempfile.mkdtemp", "tempfile.gettempdir", "os.statvfs", "os.fstatvfs", "os.fchmod", "os.fchown",
+    "os.lchmod",
 })
 META_METHODS = frozenset({"exists", "is_dir", "is_file", "is_symlink", "stat", "lstat", "chmod", "unlink",
                           "mkdir", "rmdir", "rename", "replace", "touch", "resolve", "samefile",

@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from concurlint.advice import ctx_advice
 from concurlint.analysis.dispatch import iteration_count, literal_length
-from concurlint.analysis.hints import guard_holds
+from concurlint.analysis.hints import guard_holds, is_cli_code
 from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.knowledge import Matcher
 from concurlint.registry import Finding, Rule
@@ -133,7 +133,8 @@ class PoolCreatedPerCall(Rule):
             if call.loop >= 0 and fn is not None and call.loop < len(fn.loops):
                 where = f"inside the {_loop_desc(ctx, module, call)}"
                 yield ctx.report(self.code, module, call, function=call.function, pool=pool,
-                                 where=where, workers=WORKERS.get(model, "workers"))
+                                 where=where, workers=WORKERS.get(model, "workers"),
+                                 confidence="low" if is_cli_code(module.module) else "high")
                 continue
             if call.use != "with":
                 continue  # created and kept (lazy init, a factory): not torn down per call
@@ -147,6 +148,8 @@ class PoolCreatedPerCall(Rule):
             # the pool runs a prompt (`run_in_executor(pool, partial(input, prompt))`): each
             # turn of the loop waits for a person typing, next to which one executor costs nothing
             prompt = fn is not None and _prompts(module, fn)
+            # in a command-line program's own modules the loop is one command's run, once
+            prompt = prompt or is_cli_code(module.module)
             where = (f"on every call of {_fn_label(call.function)}, which runs inside the "
                      f"{_loop_desc(ctx, cmod, ccall)} of {_fn_label(ccall.function)} ({cmod.path}:{ccall.line})")
             related = [{"path": m.path, "line": c.line, "col": c.col,

@@ -172,7 +172,8 @@ class _Analysis:
                     done.add((acc.target, acc.kind))
                     writes = [w for w in fn.accesses if w.target == acc.target and w.kind in WRITE_KINDS
                               and w.line >= acc.line]
-                    cache = bool(writes) and all(_fills_cache(fn, acc, w, self.project) for w in writes)
+                    cache = bool(writes) and (all(_fills_cache(fn, acc, w, self.project) for w in writes)
+                                              or _warns_once(self.project, fn, acc, writes))
                     self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it",
                                       confidence="low" if cache else "high")
                 elif acc.kind in ("write", "mutate"):
@@ -397,6 +398,26 @@ def _fills_cache(fn: Function, read: Access, write: Access, project=None) -> boo
     # ... unless what is stored is a resource to close (a session, a connection): one leaks
     return tested and bool(_PLAIN_STORE.match(write.op)) and (
         not RESOURCE.search(write.op) or (project is not None and _stores_class(project, fn, write)))
+
+
+_REPORTING = ("logging.", "warnings.warn", "builtins.print")
+
+
+def _warns_once(project, fn: Function, check: Access, writes: List[Access]) -> bool:
+    """``if topic not in _WARNED: _WARNED.add(topic); logger.warning(message)``: a set of what
+    was already reported; two threads that both miss log the same warning twice, nothing else."""
+    if " not in " not in check.op or not all(w.op == ".add()" for w in writes):
+        return False
+    last = max(w.line for w in writes)
+    between = [c for c in project.calls_of(fn) if check.line <= c.line <= last + 2 and c.line != check.line]
+    return all((project.call_target(c) or "").startswith(_REPORTING) or c.method == "add"
+               or c.method in ("strip", "split", "format", "lower")
+               or (c.method in _LOG_METHODS and "log" in c.text.rsplit(".", 1)[0].lower()) for c in between)
+
+
+# a logger's methods, on a receiver named as one (`logger.warning`, `self._log.info`) when its type
+# is not known (`logger = logging.getLogger(__name__)` is not typed by every path)
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
 
 
 def _assigns_through_self(fn: Function, target: str) -> bool:
