@@ -167,7 +167,8 @@ class _Analysis:
                     else:  # self.X += 1 on an object whose method runs in several threads
                         self.report_check(mod, fn, acc, r, "the read", f"the write of '{acc.op}' at line {acc.line}")
                 elif acc.kind == "check":
-                    if r is None or _only_resets_after(fn, acc) or _double_checked(fn, acc):
+                    if r is None or _only_resets_after(fn, acc) or _double_checked(fn, acc) \
+                            or self.present_until_removed(fn, acc, r):
                         continue
                     done.add((acc.target, acc.kind))
                     writes = [w for w in fn.accesses if w.target == acc.target and w.kind in WRITE_KINDS
@@ -194,6 +195,18 @@ class _Analysis:
                         if other is not None:
                             done.add((acc.target, "iter"))
                             self.report_iteration(mod, fn, acc, other)
+
+    def present_until_removed(self, fn: Function, check: Access, r: Reach) -> bool:
+        """``if key in OID_ADD: added = OID_ADD[key]; del OID_ADD[key]``: a test that a key is
+        there can only turn false through a removal; when no other code removes from the state
+        and this code runs in one thread at a time, what the test saw still holds at the act."""
+        if " in " not in check.op or " not in " in check.op or r.entry.repeated:
+            return False
+        acts = [a for a in fn.accesses if a.target == check.target and a.kind in WRITE_KINDS and a.line >= check.line]
+        if not acts or not all(a.op.startswith(_REMOVALS) for a in acts):
+            return False
+        return not any(other.qualname != fn.qualname and acc.kind in WRITE_KINDS and acc.op.startswith(_REMOVALS)
+                       for _, other, acc in self.by_target.get(check.target, ()))
 
     def read_before(self, fn: Function, w: Access) -> Optional[Access]:
         """``x = d.get(k)`` ... ``d[k] = x + 1``: an unlocked read of the state earlier in the
@@ -401,6 +414,7 @@ def _fills_cache(fn: Function, read: Access, write: Access, project=None) -> boo
 
 
 _REPORTING = ("logging.", "warnings.warn", "builtins.print")
+_REMOVALS = ("del", "[...] del", ".pop()", ".popitem()", ".remove()", ".discard()", ".clear()")
 
 
 def _warns_once(project, fn: Function, check: Access, writes: List[Access]) -> bool:
