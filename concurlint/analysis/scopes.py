@@ -184,7 +184,8 @@ class ScopeCollector:
                 q = self.qual(stmt.name)
                 v = Value("function", q, stmt.name, stmt.lineno, stmt.col_offset, local=enclosing is not None)
                 if self.class_stack and sc.function is None:
-                    self.class_stack[-1].methods[stmt.name] = q
+                    if not _is_property(stmt):  # `self.name` of a @property is its value, not a method
+                        self.class_stack[-1].methods[stmt.name] = q
                 elif sc.values.get(stmt.name, LOCAL) is LOCAL:  # a def rebinds a parameter's name
                     sc.values[stmt.name] = v
             elif isinstance(stmt, ast.ClassDef):
@@ -431,4 +432,16 @@ def _catches_all(body: List[ast.stmt]) -> bool:
             if h.type is None or name in _CATCH_ALL:
                 if not any(isinstance(n, ast.Raise) for b in h.body for n in ast.walk(b)):
                     return True
+    return False
+
+
+_PROPERTY_DECORATORS = frozenset({"property", "cached_property", "functools.cached_property", "abc.abstractproperty"})
+
+
+def _is_property(node) -> bool:
+    """``@property`` / ``@cached_property`` / ``@name.setter``: reading ``self.name`` gets a value."""
+    for d in node.decorator_list:
+        text = ast.unparse(d) if hasattr(ast, "unparse") else getattr(d, "id", "")
+        if text in _PROPERTY_DECORATORS or text.endswith((".setter", ".getter", ".deleter")):
+            return True
     return False
