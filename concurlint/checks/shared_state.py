@@ -200,8 +200,9 @@ class _Analysis:
         """``if key in OID_ADD: added = OID_ADD[key]; del OID_ADD[key]``: a test that a key is
         there can only turn false through a removal; when no other code removes from the state
         and this code runs in one thread at a time, what the test saw still holds at the act."""
-        if " in " not in check.op or " not in " in check.op or r.entry.repeated:
-            return False
+        if " in " not in check.op or " not in " in check.op or r.entry.repeated or any(
+                x.entry.repeated for x in self.tm.thread_reaches(fn.qualname)):
+            return False  # the same code in two threads at once: one can remove what the other saw
         acts = [a for a in fn.accesses if a.target == check.target and a.kind in WRITE_KINDS and a.line >= check.line]
         if not acts or not all(a.op.startswith(_REMOVALS) for a in acts):
             return False
