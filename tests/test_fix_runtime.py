@@ -69,8 +69,11 @@ def test_lambdas_moved_out_of_the_pool_call_reach_spawned_workers(tmp_path):
         if __name__ == "__main__":
             print(shout(["a", "b"]), tag(["x", "y"], "-1"))
         '''
-    broken = _run(_write(tmp_path, "broken.py", source))
-    assert broken.returncode != 0 and "pickle" in broken.stderr.lower()
+    if sys.version_info >= (3, 10):
+        # before 3.10 a process pool handed a task it cannot pickle may hang instead of raising,
+        # depending on thread scheduling (seen under load on 3.9): only the fixed program is run there
+        broken = _run(_write(tmp_path, "broken.py", source))
+        assert broken.returncode != 0 and "pickle" in broken.stderr.lower()
     p = _write(tmp_path, "shout.py", source)
     facts = check_fix(tmp_path, p.name, "--unsafe-fixes")
     assert not [f for f in facts["after"] if f["path"] == "shout.py" and f["code"] == "CCL401"]
