@@ -197,10 +197,12 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "low"
     if weight <= 1 or is_cli_code(module.module):
         return "low"  # file metadata; or a command-line program's coroutine, alone on its loop
-    if any(caches_per_key(f) for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None):
+    path = (fn.qualname,) + chain
+    # the coroutine and the helpers on the way, not the function that makes the blocking call
+    callers = [f for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None]
+    if any(caches_per_key(f) for f in callers):
         return "low"  # behind a per-key cache (a client per proxy URL): once per key, not per call
-    if first_lifecycle((fn.qualname,) + chain) is not None or _filled_once(project, (fn.qualname,) + chain) \
-            or any(_opens_itself(project.functions.get(q)) for q in (fn.qualname,) + chain[:-1]):
+    if first_lifecycle(path) is not None or _filled_once(project, path) or any(_opens_itself(f) for f in callers):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
         return "medium" if weight >= 3 else "low"

@@ -43,18 +43,19 @@ class DanglingTask(Rule):
                 if not _passes_parameter(project, target, inner):
                     made = inner  # the helper makes the coroutine itself: judge what it runs
             fn = project.functions.get(call.function) if call.function else None
+            where = _module_of(project, module, made)  # the module of the call that makes the task
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
             elif is_cli_code(module.module):
                 conf = "low"  # a command-line program's own module: one command's run, awaited to its end
             elif _in_any(call.function, handlers):
                 conf = "low"  # started by a signal handler: once, usually to shut down
-            elif _kept_alive(project, _module_of(project, module, made), made):
+            elif _kept_alive(project, where, made):
                 conf = "low"  # what it waits on holds it: the object's own queue, or a timer
-            elif (fn is not None and fn.cls is not None) or _object_method(project, _module_of(project, module, made), made):
+            elif (fn is not None and fn.cls is not None) or _object_method(project, where, made):
                 # the object may hold what the task awaits (a future, a condition); when every
                 # wait we can see is a call on some object, those objects' futures hold it: low
-                conf = "low" if _kept_alive(project, _module_of(project, module, made), made, objects=True) else "medium"
+                conf = "low" if _kept_alive(project, where, made, objects=True) else "medium"
             else:
                 conf = "high"
             if related and conf == "high":
