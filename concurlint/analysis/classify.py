@@ -25,7 +25,7 @@ solved per strongly connected component. Then:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from concurlint.analysis.evidence import (CAP, LIGHT_LOOP_FACTOR, add_loop_work, is_cursor, pass_work,
                                           works_on_input)
@@ -34,6 +34,9 @@ from concurlint.analysis.project import Project
 from concurlint.analysis.sizes import byte_size
 from concurlint.analysis.walk import strongly_connected
 from concurlint.knowledge import Matcher
+
+if TYPE_CHECKING:
+    from concurlint.analysis.summary_store import Stored
 
 CPU_THRESHOLD = 10.0
 # methods whose CPU weight is never evidence for their callers: constructors normalise their
@@ -96,7 +99,10 @@ class Classifier:
         self._class_receivers: Dict[str, Dict[str, set]] = {}
         self._methods_of: Optional[Dict[str, List[Function]]] = None
 
-    def run(self) -> Dict[str, Summary]:
+    def run(self, stored: Optional["Stored"] = None) -> Dict[str, Summary]:
+        """``stored``: the summaries of the last run, each reused when what it was computed from
+        is unchanged (``module_reads``, ``function_reads``, ``callee_reads`` below; see
+        ``analysis/summary_store.py``): the summaries are the same either way."""
         p = self.p
         graph: Dict[str, List[str]] = {}
         for q, fn in p.functions.items():
@@ -109,15 +115,47 @@ class Classifier:
                     targets.append(t)
             self.edges[q] = out
             graph[q] = targets
+        if stored is not None:
+            stored.begin(self)
         for comp in strongly_connected(graph):
             members = set(comp)
             recursive = len(comp) > 1 or any(t == comp[0] for t in graph.get(comp[0], []))
+            if stored is not None and stored.reuse(comp, recursive, graph, self.summaries):
+                continue
             for q in comp:
                 self.summaries[q] = Summary(q, recursive=recursive)
             for _ in range(2 if recursive else 1):
                 for q in comp:
                     self.summaries[q] = self._summarise(p.functions[q], members, recursive)
+            if stored is not None:
+                stored.computed(comp, recursive, self.summaries)
         return self.summaries
+
+    # What ``_summarise`` reads, besides the configuration and the knowledge base (the stored
+    # summaries' key) and its callees' summaries (``Stored.changed``). THE LIST TO KEEP COMPLETE:
+    # a read added to ``_summarise`` (or to what it calls) and not covered here makes a run after
+    # an edit differ from a cold one (tests/test_incremental_project.py, bench/exact_edits.py).
+    def module_reads(self, mod, key: str) -> tuple:
+        """Per module: its facts (its per-file cache key ``key``: each function's calls, loops,
+        parameters and flags, and, for a method, every method of its class, whose calls give the
+        duck-typed receivers of ``_class_receiver_methods``: a class's methods are in its module,
+        ``Stored.begin`` excludes the modules where they are not), its path as the evidence
+        quotes it, and the target of every call (``Project.call_target``: resolution reads other
+        modules; a target that stopped being a project function is ``Stored.removed``)."""
+        call_target = self.p.call_target
+        return (key, mod.path, [call_target(c) for c in mod.calls])
+
+    @staticmethod
+    def function_reads(comp: List[str], recursive: bool) -> tuple:
+        """Per function, beyond its module: its strongly connected component, in order (the
+        passes over it, ``_computes``), and whether it is recursive."""
+        return (tuple(comp) if len(comp) > 1 else None, recursive)
+
+    @staticmethod
+    def callee_reads(fn: Function) -> tuple:
+        """What a caller reads of a project callee besides its summary: its facts' ``is_async``,
+        ``name`` and ``abstract``."""
+        return (fn.is_async, fn.name, fn.abstract)
 
     def _summarise(self, fn: Function, component: set, recursive: bool) -> Summary:
         p = self.p
@@ -457,8 +495,8 @@ def _strongest(kind: str, ev_io: List[Tuple[float, str]], ev_cpu: List[Tuple[flo
     return [e for _, e in ev_cpu[:half]] + [e for _, e in ev_io[:half]]
 
 
-def classify(project: Project) -> Dict[str, Summary]:
-    return Classifier(project).run()
+def classify(project: Project, stored: Optional["Stored"] = None) -> Dict[str, Summary]:
+    return Classifier(project).run(stored)
 
 
 def _repeats(fn: Function, call: Call) -> bool:

@@ -126,7 +126,8 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
             report = run_project(results + context, config, codes, freeze=True)
             _only(report, {sf.display for sf in files})
             return report
-    report = run_project(results, config, codes, freeze=True)
+    kept = (cache_dir, snap.config_key, snap.entries) if snap is not None else None
+    report = run_project(results, config, codes, freeze=True, kept=kept)
     if snap is not None and not report.transient:  # a timeout belongs to this run, not to the input
         trace("computed by the project pass")
         _store(cache_dir, snap, files, Report(report.findings, report.functions, report.recommendations,

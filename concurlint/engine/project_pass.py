@@ -104,8 +104,12 @@ def _target_version(config: Config) -> Optional[str]:
     return config.target_version
 
 
-def run_project(results: List[FileResult], config: Config, codes: List[str], freeze: bool = False) -> Report:
-    """``freeze``: for a run that ends with the report (the CLI), move what the pass leaves out of
+def run_project(results: List[FileResult], config: Config, codes: List[str], freeze: bool = False,
+                kept: Optional[Tuple[str, str, List[Optional[str]]]] = None) -> Report:
+    """``kept``: (cache directory, configuration key, each result's per-file cache key) for a run
+    on a tree with a cache: the classification summaries of the last such run are reused where
+    what they were computed from is unchanged, and this run's are stored (``summary_store``).
+    ``freeze``: for a run that ends with the report (the CLI), move what the pass leaves out of
     the cyclic collector's way, as ``analyse_files`` does with the facts: ~160k objects in cycles
     on the standard library, which its first collection would otherwise traverse (~0.07 s); not
     in a long-lived process (the flake8 plugin), where they must be collected."""
@@ -116,7 +120,7 @@ def run_project(results: List[FileResult], config: Config, codes: List[str], fre
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_project(results, config, codes)
+        return _run_project(results, config, codes, kept)
     finally:
         if freeze:
             gc.freeze()
@@ -124,7 +128,8 @@ def run_project(results: List[FileResult], config: Config, codes: List[str], fre
             gc.enable()
 
 
-def _run_project(results: List[FileResult], config: Config, codes: List[str]) -> Report:
+def _run_project(results: List[FileResult], config: Config, codes: List[str],
+                 kept: Optional[Tuple[str, str, List[Optional[str]]]] = None) -> Report:
     from concurlint import knowledge
     from concurlint.advice import recommendations
     from concurlint.analysis.classify import classify
@@ -149,7 +154,14 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str]) ->
             modules.append(r.facts)
     kb = knowledge.load(config.knowledge)
     project = Project(modules, kb, config.target_version)
-    summaries = classify(project)
+    stored = None
+    if kept is not None:
+        from concurlint.analysis import summary_store
+
+        cache_dir, config_key, keys = kept
+        by_facts = {id(r.facts): k for r, k in zip(results, keys) if r.facts is not None and k is not None}
+        stored = summary_store.Stored(summary_store.load(cache_dir, config_key), by_facts)
+    summaries = classify(project, stored)
     sites = find_sites(project)
     ctx = Context(project, summaries, sites, config)
     classes = rule_classes()
@@ -191,4 +203,9 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str]) ->
         from concurlint.analysis.readiness import readiness as module_readiness
 
         readiness = module_readiness(ctx)
+    if stored is not None and not transient:
+        from concurlint.engine.reuse import trace
+
+        trace(f"classification: {stored.reused} summaries reused, {stored.computed_count} computed")
+        summary_store.store(cache_dir, config_key, stored)
     return Report(findings, functions, recs, len(results), project, summaries, readiness, transient)
