@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# every CLI run of the suite checks that what it reused from the last run (classification
+# summaries, engine.project_pass) is what computing it again gives (concurlint/analysis/classify.py)
+os.environ.setdefault("CONCURLINT_CHECK_REUSE", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SCHEMA = ROOT / "concurlint" / "schemas" / "report.schema.json"

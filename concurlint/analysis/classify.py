@@ -24,6 +24,7 @@ solved per strongly connected component. Then:
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
@@ -129,6 +130,11 @@ class Classifier:
                     self.summaries[q] = self._summarise(p.functions[q], members, recursive)
             if stored is not None:
                 stored.computed(comp, recursive, self.summaries)
+        if stored is not None and stored.reused and os.environ.get("CONCURLINT_CHECK_REUSE"):
+            cold = Classifier(p).run()  # the tests' guard: reused summaries are the computed ones
+            wrong = sorted(q for q in cold if cold[q] != self.summaries.get(q))
+            if wrong or len(cold) != len(self.summaries):
+                raise RuntimeError(f"reused classification differs from a cold one: {wrong[:3]}")
         return self.summaries
 
     # What ``_summarise`` reads, besides the configuration and the knowledge base (the stored

@@ -78,10 +78,10 @@ class Stored:
             key = self.module_keys.get(id(m))
             if key is None:
                 continue
+            if names[m.module] > 1 or id(m) in spread:
+                continue  # not stored either: the next run computes its functions again too
             reads = classifier.module_reads(m, key)
             self.now_modules[m.path] = reads
-            if names[m.module] > 1 or id(m) in spread:
-                continue
             if self.modules.get(m.path) == reads and (not removed or removed.isdisjoint(reads[2])):
                 self.same.add(id(m))
 
