@@ -60,8 +60,8 @@ class Stored:
         self._classifier = None
 
     def begin(self, classifier) -> None:
-        from concurlint.analysis.classify import Summary  # noqa: F401 (the type rebuilt in reuse)
-
+        """Which modules read what they read in the last run (``same``), once the call graph is
+        built (every function's calls resolved)."""
         self._classifier = classifier
         p = classifier.p
         self.removed = set(self.functions).difference(p.functions)
