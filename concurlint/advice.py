@@ -167,6 +167,45 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
     if site.model == "processes" and rec != "processes":
         if site.api.startswith("multiprocessing.Process"):
             return "a dedicated process is usually there for isolation, which threads do not give"
+        changed = _process_wide(ctx.project, work.function)
+        if changed is not None:
+            return (f"{_name(work.function)} changes process-wide state ({changed}): each task needs "
+                    f"a process of its own, and threads would share it")
+    return None
+
+
+# calls that change state every thread of a process shares: work that makes them is in a process
+# pool for isolation (a worker that chdir()s into its project and sets its environment)
+PROCESS_WIDE = frozenset({
+    "os.chdir", "os.fchdir", "os.putenv", "os.unsetenv", "os.umask", "os.setuid", "os.setgid",
+    "os.seteuid", "os.setegid", "os.setsid", "os.nice", "os.sched_setaffinity",
+    "os.environ.update", "os.environ.setdefault", "os.environ.pop", "os.environ.clear",
+    "signal.signal", "locale.setlocale", "resource.setrlimit", "sys.setrecursionlimit",
+    "logging.basicConfig", "logging.config.dictConfig", "logging.config.fileConfig",
+    "sys.path.insert", "sys.path.append", "sys.path.extend", "socket.setdefaulttimeout",
+})
+PROCESS_WIDE_DEPTH = 3  # the work function and the project functions it calls, this many levels
+
+
+def _process_wide(project, qualname: Optional[str]) -> Optional[str]:
+    """``os.chdir() at line 66`` when the work (or a project function it calls, a few levels
+    down) changes process-wide state; None otherwise."""
+    seen = set()
+    level = [qualname] if qualname else []
+    for _ in range(PROCESS_WIDE_DEPTH):
+        nxt = []
+        for q in level:
+            fn = project.functions.get(q)
+            if fn is None or q in seen:
+                continue
+            seen.add(q)
+            for call in project.calls_of(fn):
+                t = project.call_target(call)
+                if t in PROCESS_WIDE:
+                    return f"{t}() at line {call.line}" if q == qualname else f"{t}() in {_name(q)}"
+                if t in project.functions:
+                    nxt.append(t)
+        level = nxt
     return None
 
 

@@ -105,6 +105,16 @@ def test_local_file_io_in_processes_is_advice_not_a_finding():
     assert r["alternatives"] == ["threads"]
 
 
+def test_work_that_changes_process_wide_state_keeps_its_processes():
+    # molecule's scenario workers: each chdir()s and sets its environment, so the process pool is
+    # there for isolation; the pool that only downloads is still told to use threads
+    r = rec_at("CCL102_scenario_runner.py", "pool.submit(run_scenario")
+    assert (r["current"], r["recommended"]) == ("processes", "processes")
+    assert "process-wide state" in r["reason"] and "os.chdir() in _prepare()" in r["reason"]
+    r = rec_at("CCL102_scenario_runner.py", "pool.map(fetch_artefact")
+    assert (r["current"], r["recommended"]) == ("processes", "threads")
+
+
 @pytest.mark.parametrize("needle,nth,words", [
     ("pool.map(simulate_paths, seeds", 0, ["fork start method", "deadlock", "Windows"]),
     ("pool.map(simulate_paths, seeds", 1, ["spawn start method", "__main__ guard"]),

@@ -37,6 +37,11 @@ class Record:
     __slots__ = ()
 
 
+# a start method chosen as 'fork' on some platforms and left to the default on others
+# (``ctx = get_context('fork') if POSIX else get_context()``)
+FORK_SOMETIMES = "fork?"
+
+
 @dataclass
 class Value(Record):
     """What an expression evaluates to, as far as one module can tell.

@@ -23,7 +23,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.facts import FORK_SOMETIMES, Call, ModuleFacts
 from concurlint.analysis.hints import guard_holds
 from concurlint.analysis.walk import Walk, drive
 
@@ -152,7 +152,7 @@ class ProcessModel:
         return v is None or v < (3, 14)
 
     def is_fork(self, fp: ForkPoint) -> bool:
-        if fp.start_method == "fork":
+        if fp.start_method in ("fork", FORK_SOMETIMES):
             return True
         return fp.start_method is None and self.default_is_fork()
 
@@ -164,7 +164,7 @@ class ProcessModel:
     def method_words(self, fp: ForkPoint) -> str:
         if fp.start_method in SPAWN_LIKE:
             return f"the '{fp.start_method}' start method"
-        if fp.start_method == "fork":
+        if fp.start_method in ("fork", FORK_SOMETIMES):
             return "the 'fork' start method"
         v = self.ctx.config.version_tuple()
         if v is not None and v >= (3, 14):
@@ -174,7 +174,7 @@ class ProcessModel:
     def fork_words(self, fp: ForkPoint) -> str:
         if fp.kind == "os":
             return fp.what
-        if fp.start_method == "fork":
+        if fp.start_method in ("fork", FORK_SOMETIMES):
             return f"{fp.what} with the 'fork' start method"
         return f"{fp.what} with the default 'fork' start method (Linux, Python before 3.14)"
 

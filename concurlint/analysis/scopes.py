@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
-from concurlint.analysis.facts import ClassInfo, Function, GlobalDef, ModuleFacts, Value
+from concurlint.analysis.facts import FORK_SOMETIMES, ClassInfo, Function, GlobalDef, ModuleFacts, Value
 from concurlint.knowledge import Knowledge
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -133,6 +134,12 @@ class ScopeCollector:
                 sc = next(s for s in reversed(self.scopes) if not s.comprehension)
             if sc.function is None and not self.class_stack:
                 name = target.id
+                old = self.facts.globals.get(name)
+                if old is not None and "fork" in (old.value.meta.get("start_method"), v.meta.get("start_method")) \
+                        and old.value.meta.get("start_method") != v.meta.get("start_method"):
+                    # `ctx = get_context('fork')` on the platforms that have it, another context
+                    # elsewhere: fork where the code mostly runs, not everywhere
+                    v = replace(v, meta={**v.meta, "start_method": FORK_SOMETIMES})
                 if name not in self.facts.globals or not self.in_main_guard:
                     self.facts.globals[name] = GlobalDef(name, target.lineno, target.col_offset, v,
                                                          in_main_guard=self.in_main_guard)
@@ -275,7 +282,8 @@ class ScopeCollector:
         positional = all_args[len(all_args) - len(args.defaults):] if args.defaults else []
         fn.defaults = tuple((a.arg, repr(d.value)) for a, d in
                             list(zip(positional, args.defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
-                            if isinstance(d, ast.Constant) and (d.value is None or isinstance(d.value, (int, float))))
+                            if isinstance(d, ast.Constant) and (d.value is None or isinstance(d.value, (int, float))
+                                                                 or (isinstance(d.value, str) and len(d.value) <= 64)))
         if args.vararg:
             fn.params.append(args.vararg.arg)
         if args.kwarg:

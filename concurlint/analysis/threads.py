@@ -27,6 +27,7 @@ from concurlint.analysis.facts import Function
 from concurlint.analysis.walk import Walk, drive
 
 AFTER_FORK = ("os.register_at_fork", "multiprocessing.util.register_after_fork")
+AFTER_FORK_NAMES = frozenset({"register_after_fork"})
 THREAD_MODELS = ("threads",)
 PROCESS_MODELS = ("processes",)
 # objects that are safe to share between threads (or meant to be shared between processes)
@@ -242,7 +243,8 @@ def build(ctx) -> ThreadMap:
     candidates = []
     for _, call in project.all_calls():
         t = project.call_target(call)
-        if t in AFTER_FORK:
+        if t in AFTER_FORK or (t in project.functions and t.rsplit(".", 1)[-1] in AFTER_FORK_NAMES):
+            # (a copy of multiprocessing in the project itself: multiprocess, billiard)
             values = [call.kwargs[k] for k in ("after_in_child",) if k in call.kwargs]
             if t != "os.register_at_fork":
                 values += list(call.args[1:2]) + [call.kwargs[k] for k in ("func",) if k in call.kwargs]

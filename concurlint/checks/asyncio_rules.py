@@ -233,15 +233,52 @@ def _private_loops(ctx) -> frozenset:
             in_thread = tm.runs_in_thread(call.function) or (
                 fn is not None and fn.name == "run" and fn.cls is not None
                 and project.is_subclass(fn.cls, "threading.Thread"))
-            if not in_thread:
+            fresh = not in_thread and fn is not None and _on_fresh_loop(project, mod, fn, call)
+            if not (in_thread or fresh):
                 continue
             coro = call.args[0]
             for c in mod.calls:
                 if c.line == coro.line and c.col == coro.col:
                     q = project.call_target(c)
-                    if q:
+                    if q and not (fresh and _makes_tasks(project, q)):
                         handed.setdefault(q, set()).add((mod.path, c.line, c.col))
-    return frozenset(q for q, where in handed.items() if called.get(q, set()) <= where)
+    private = {q for q, where in handed.items() if called.get(q, set()) <= where}
+    # a coroutine awaited only by coroutines alone on their loop is alone there too
+    callers: Dict[str, set] = {}
+    for mod, call in project.all_calls():
+        t = project.call_target(call)
+        if t in called:
+            callers.setdefault(t, set()).add(call.function if call.awaited else None)
+    grew = bool(private)
+    while grew:
+        grew = False
+        for q, who in callers.items():
+            if q not in private and who <= private:
+                private.add(q)
+                grew = True
+    return frozenset(private)
+
+
+def _on_fresh_loop(project, mod: ModuleFacts, fn: Function, call: Call) -> bool:
+    """``loop.run_until_complete(coro())`` on a loop the same function made for itself
+    (``loop = asyncio.new_event_loop()``: a connection handler's ``run()`` driving its own
+    ``_run_once()`` turn after turn): the coroutine is alone on that loop."""
+    if project.call_target(call) != "asyncio.AbstractEventLoop.run_until_complete" or "." not in call.text:
+        return False
+    name = call.text.rsplit(".", 1)[0]
+    return name.isidentifier() and any(
+        mod.calls[i].assigned_to == name and project.call_target(mod.calls[i]) == "asyncio.new_event_loop"
+        for i in fn.calls)
+
+
+def _makes_tasks(project, qualname: str) -> bool:
+    """The coroutine starts tasks of its own on the loop it runs on (they would share it)."""
+    fn = project.functions.get(qualname)
+    return fn is None or any(project.call_target(c) in TASK_FACTORIES or project.call_target(c) in TASK_GROUPS
+                             for c in project.calls_of(fn))
+
+
+TASK_GROUPS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed", "asyncio.TaskGroup"})
 
 
 class BlockingCallInAsyncFunction(Rule):

@@ -162,6 +162,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if target.rsplit(".", 1)[-1] in UDP_NEVER_WAIT and target.startswith("socket.") and _udp_socket(project, call):
         return None  # connect() on a UDP socket only sets the default peer; nothing is sent
+    if target in ("socket.socket.connect", "socket.socket.connect_ex") and _loopback_peer(project, call):
+        return None  # this machine's own port: accepted or refused at once, no route, no DNS
     if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
         if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
             return None  # polling, returns at once
@@ -188,6 +190,26 @@ def _udp_socket(project, call: Call) -> bool:
             kind = c.kwargs.get("type") or (c.args[1] if len(c.args) > 1 else None)
             return kind is not None and "SOCK_DGRAM" in ((kind.qualname or "") + (kind.text or ""))
     return False
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _loopback_peer(project, call: Call) -> bool:
+    """``s.connect_ex(("127.0.0.1", port))``, or ``(host, port)`` where ``host`` is a parameter
+    whose default is a loopback address (``def _is_port_in_use(self, port, host="127.0.0.1")``):
+    a probe of a local port."""
+    addr = call.args[0] if call.args else None
+    if addr is None or not addr.inner:
+        return False
+    host = addr.inner[0]
+    if host.kind == "literal":
+        return host.text.strip("'\"") in LOOPBACK
+    fn = project.functions.get(call.function) if call.function else None
+    if fn is None or not host.text.isidentifier() or host.text not in fn.params:
+        return False
+    default = dict(fn.defaults).get(host.text)
+    return default is not None and default.strip("'\"") in LOOPBACK
 
 
 def _host_given(call: Call, spec: list) -> bool:

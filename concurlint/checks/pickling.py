@@ -16,10 +16,10 @@ pool.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from concurlint.analysis.facts import Call, ModuleFacts, Value
+from concurlint.analysis.facts import FORK_SOMETIMES, Call, ModuleFacts, Value
 from concurlint.registry import Finding, Rule
 
 LOCKS = {
@@ -403,8 +403,17 @@ def _all_problems(ctx) -> dict:
         api = site.api
         if only_spawn:
             api = f"{api} under spawn/forkserver"
+        before = len(out.get(site.module.path, ()))
         for v in values:
             check_value(site.module, site.call, v, api, allow_mp_lock=only_spawn)
+        if only_spawn and site.start_method == FORK_SOMETIMES:
+            # fork where the code mostly runs, spawn only on the platforms left to the default
+            # (which the path may never reach): medium
+            found = out.get(site.module.path, [])
+            for i in range(before, len(found)):
+                call, problem, api_, fn_ = found[i]
+                if problem.confidence == "high":
+                    found[i] = (call, replace(problem, confidence="medium"), api_, fn_)
     cloud_types = ("loky.", "multiprocess.", "joblib.", "distributed.", "ray.")
     for mod, call in project.all_calls():
         target = project.call_target(call)
