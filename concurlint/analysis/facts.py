@@ -160,7 +160,7 @@ class Function(Record):
     # else last line); code in one part never runs in the same pass as code in the other
     branches: List[Tuple[int, int, int, int]] = field(default_factory=list)
     awaits: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of every `await`
-    # parameters whose default is a number, a bool or None: (name, its source text)
+    # parameters whose default is a number, a bool, None or a short string: (name, its source text)
     defaults: Tuple[Tuple[str, str], ...] = ()
     # `if` bodies run only when a name compares so to a constant (one conjunct of the test):
     # (name, op: "==" "!=" "is" "is not" "truthy" "falsy", the constant's source, first line, last line)

@@ -132,6 +132,16 @@ def argument_for(fn, param: str, call):
     return dict(fn.defaults).get(param)
 
 
+def exclusive(fn, a: int, b: int) -> bool:
+    """Lines ``a`` and ``b`` sit in the two parts of one ``if``/``else`` (or ``elif``): never in
+    one pass."""
+    for body_start, body_end, else_start, else_end in getattr(fn, "branches", ()):
+        if (body_start <= a <= body_end and else_start <= b <= else_end) or \
+                (body_start <= b <= body_end and else_start <= a <= else_end):
+            return True
+    return False
+
+
 def guard_holds(fn, line: int, call) -> bool:
     """Can the code at ``line`` of ``fn`` run when ``call`` calls ``fn``? False when an ``if``
     around it tests a parameter against a constant and the call's argument (or the default it

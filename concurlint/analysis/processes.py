@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import FORK_SOMETIMES, Call, ModuleFacts
-from concurlint.analysis.hints import guard_holds
+from concurlint.analysis.hints import exclusive, guard_holds
 from concurlint.analysis.walk import Walk, drive
 
 INF = (10 ** 9, 0)
@@ -325,9 +325,11 @@ class ProcessModel:
             return None
         seen.add((key, call.line, call.col))
         pos = (call.line, call.col)
+        here = self.project.functions.get(key[1]) if key[0] == "fn" else None
         for s in self.starts(key):
-            if s.pos < pos < s.end and not _same_owner(s.call, call):
-                return Running(s)
+            if s.pos < pos < s.end and not _same_owner(s.call, call) and not (
+                    here is not None and exclusive(here, s.call.line, call.line)):
+                return Running(s)  # (not a thread started in the other part of an if/elif)
         for m2, c2 in self.calls.get(key, []):
             if (c2.line, c2.col) >= pos:
                 break

@@ -482,6 +482,19 @@ def _runner_walker(ctx) -> _Walker:
     return _Walker(project, pred)
 
 
+# calls that tell whether an event loop is running in this thread
+LOOP_PROBES = frozenset({"asyncio.get_running_loop", "asyncio._get_running_loop", "asyncio.events._get_running_loop",
+                         "asyncio.AbstractEventLoop.is_running"})
+
+
+def _asks_for_running_loop(project, qualname: str) -> bool:
+    """A synchronous helper that first asks whether a loop is running (``try: loop =
+    asyncio.get_running_loop() except RuntimeError: ...``) and runs a loop of its own only when
+    none is (param's ``async_executor``)."""
+    fn = project.functions.get(qualname)
+    return fn is not None and not fn.is_async and any(project.call_target(c) in LOOP_PROBES for c in project.calls_of(fn))
+
+
 class AsyncioRunInRunningLoop(Rule):
     code = "CCL505"
 
@@ -502,6 +515,8 @@ class AsyncioRunInRunningLoop(Rule):
                 if r is None or any(_returns_a_task(project, project.functions[q]) for q in r.chain
                                     if q in project.functions):
                     continue  # a dual API: called from a coroutine it hands back the task
+                if any(_asks_for_running_loop(project, q) for q in r.chain):
+                    continue  # it schedules on the running loop when there is one, runs its own when not
                 yield ctx.report(self.code, module, call, function=fn.qualname, api=r.desc,
                                  via=f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})",
                                  related=_related(r, f"{r.desc} is called here"))

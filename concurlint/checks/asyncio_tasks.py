@@ -1,10 +1,11 @@
 """CCL503: a task created and dropped (the event loop keeps only a weak reference to it).
 
-Confidence follows what keeps the task alive: high in a plain function running a plain coroutine,
-medium in a method or when the task runs an object's method (the object often holds what the task
-waits on), low when every wait of the task holds it (the loop's
-timer, the instance's own queue or condition) or when it is started during start-up or shut-down
-(a lifecycle method, or a function installed as a signal handler).
+Confidence follows what the task runs and what keeps it alive: high when it runs code the project
+was handed (a parameter, a user's callback or handler: it may await anything, and its errors are
+lost); medium when it runs one of the project's own coroutines (what those await, a connection or
+a stream, is usually held by the loop's transports while they wait); low when every wait of the
+task holds it (the loop's timer, the instance's own queue or condition) or when it is started
+during start-up or shut-down (a lifecycle method, or a function installed as a signal handler).
 """
 from __future__ import annotations
 
@@ -52,18 +53,62 @@ class DanglingTask(Rule):
                 conf = "low"  # started by a signal handler: once, usually to shut down
             elif _kept_alive(project, where, made):
                 conf = "low"  # what it waits on holds it: the object's own queue, or a timer
+            elif _runs_callers_code(project, where, made):
+                # a coroutine the code was handed (a user's handler, a callback, a coroutine
+                # passed in): it may await something only it references, and its errors are lost
+                conf = "high"
             elif (fn is not None and fn.cls is not None) or _object_method(project, where, made):
                 # the object may hold what the task awaits (a future, a condition); when every
                 # wait we can see is a call on some object, those objects' futures hold it: low
                 conf = "low" if _kept_alive(project, where, made, objects=True) else "medium"
             else:
-                conf = "high"
+                # a coroutine of the project's own: what it awaits (a connection, a stream, a
+                # timer) is held by the loop's transports and handles while it waits, which on
+                # real code was so far more often than not (docs/precision.md)
+                conf = "medium"
             if related and conf == "high":
                 # through a helper: the helper may be a fire-and-forget API whose task something
                 # else holds (prompt_toolkit's run_in_terminal), which is not followed
                 conf = "medium"
             yield ctx.report(self.code, module, call, function=call.function, api=api, confidence=conf,
                              related=related)
+
+
+def _runs_callers_code(project, module: ModuleFacts, call: Call) -> bool:
+    """The task runs a coroutine this code did not write: a parameter (``def run_task(task):
+    loop.create_task(task)``), the result of calling a callable it was handed or looked up
+    (``asyncio.create_task(callback(event))``, ``res = listener(msg); loop.create_task(res)``,
+    ``ensure_future(self._pointer(payload))`` where ``_pointer`` is no method of the class)."""
+    coro = call.args[0] if call.args else call.kwargs.get("coro")
+    fn = project.functions.get(call.function) if call.function else None
+    if coro is None or fn is None:
+        return False
+    if coro.kind == "call":
+        return _calls_handed_callable(project, module, fn, coro)
+    name = coro.text
+    if not name.isidentifier():
+        return False
+    if name in fn.params and name not in ("self", "cls"):
+        return True
+    made = [module.calls[i] for i in fn.calls if module.calls[i].assigned_to == name]
+    return len(made) == 1 and _calls_handed_callable(project, module, fn, made[0], value=False)
+
+
+def _calls_handed_callable(project, module: ModuleFacts, fn, coro, value: bool = True) -> bool:
+    """``coro`` (a call, as a Value or a Call) calls a callable held in a name or in an attribute
+    of ``self`` that is no method of the class: code handed in, not the project's own."""
+    target = (coro.qualname or _target_at(project, module, coro)) if value else project.call_target(coro)
+    if target is not None:
+        return False
+    callee = coro.text.split("(", 1)[0]
+    if callee.isidentifier():
+        return callee not in module.imports and callee not in module.functions and callee not in module.classes
+    head, _, attr = callee.partition(".")
+    if head != "self" or not attr.isidentifier() or fn.cls is None:
+        return False
+    info = project.classes.get(fn.cls)
+    return info is not None and attr not in info.methods and not any(
+        attr in (project.classes[b].methods if b in project.classes else {}) for b in info.bases)
 
 
 def _returned_task(project, target: Optional[str]) -> Optional[Call]:

@@ -23,7 +23,7 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
-from concurlint.analysis.hints import FRESH_CLOCK, RESOURCE, is_lifecycle, is_test_code
+from concurlint.analysis.hints import FRESH_CLOCK, RESOURCE, exclusive, is_lifecycle, is_test_code
 from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import is_thread_safe_value, state_info
 from concurlint.checks.asyncio_rules import TASK_FACTORIES
@@ -168,15 +168,6 @@ ONE_DRIVER = frozenset({"__anext__", "__aiter__", "__aenter__", "__aexit__", "__
 ENUM_MEMBER = re.compile(r"^= [A-Za-z_][\w]*\.[A-Z][A-Z0-9_]*$")
 
 
-def _exclusive(fn: Function, a: int, b: int) -> bool:
-    """Lines ``a`` and ``b`` sit in the two parts of one ``if``/``else``: never in one pass."""
-    for body_start, body_end, else_start, else_end in getattr(fn, "branches", ()):
-        if (body_start <= a <= body_end and else_start <= b <= else_end) or \
-                (body_start <= b <= body_end and else_start <= a <= else_end):
-            return True
-    return False
-
-
 class LostUpdateAcrossAwait(Rule):
     code = "CCL506"
 
@@ -203,10 +194,10 @@ class LostUpdateAcrossAwait(Rule):
                 how, r, at = found
                 if _inside(spans, r.line, w.line) or _rechecked_under_lock(fn, spans, w):
                     continue
-                if _exclusive(fn, r.line, w.line):
+                if exclusive(fn, r.line, w.line):
                     continue  # the read and the write are on different branches of an `if`
                 at = next((a for a in sorted(fn.awaits) if a >= at and a[0] <= w.line
-                           and not _exclusive(fn, a[0], w.line) and not _exclusive(fn, r.line, a[0])), None)
+                           and not exclusive(fn, a[0], w.line) and not exclusive(fn, r.line, a[0])), None)
                 if at is None:
                     continue  # every await between them is on another branch than the write
                 done.add(w.target)
@@ -282,7 +273,7 @@ class LostUpdateAcrossAwait(Rule):
         placeholder): another task that runs at the await sees it set, not the old value."""
         return any(a.target == target and (a.kind == "write" or (a.kind == "mutate" and a.op.startswith("[...] =")))
                    and (a.line, a.col) > (check.line, check.col)
-                   and a.line < at[0] and not _exclusive(fn, a.line, at[0]) for a in fn.accesses)
+                   and a.line < at[0] and not exclusive(fn, a.line, at[0]) for a in fn.accesses)
 
     @staticmethod
     def reread(earlier: List[Access], target: str, at: Pos) -> bool:
