@@ -26,7 +26,7 @@ class DanglingTask(Rule):
         project = ctx.project
         handlers = ctx.shared(_signal_handlers)
         for call in module.calls:
-            if call.use != "discard":
+            if call.use != "discard" and not _unused_local(module, call):
                 continue
             target = project.call_target(call)
             api = TASK_FACTORIES.get(target or "")
@@ -74,6 +74,15 @@ class DanglingTask(Rule):
                              related=related)
 
 
+def _unused_local(module: ModuleFacts, call: Call) -> bool:
+    """``task = asyncio.create_task(...)`` and ``task`` never read again in the function: the
+    reference dies with the frame, as good as dropped."""
+    if call.use != "assign" or not call.assigned_to or not call.assigned_to.isidentifier() or not call.function:
+        return False
+    fn = module.functions.get(call.function)
+    return fn is not None and call.assigned_to not in fn.loaded_names and call.assigned_to not in fn.globals_declared
+
+
 def _runs_callers_code(project, module: ModuleFacts, call: Call) -> bool:
     """The task runs a coroutine this code did not write: a parameter (``def run_task(task):
     loop.create_task(task)``), the result of calling a callable it was handed or looked up
@@ -101,6 +110,8 @@ def _calls_handed_callable(project, module: ModuleFacts, fn, coro, value: bool =
     if target is not None:
         return False
     callee = coro.text.split("(", 1)[0]
+    if callee.endswith("]"):
+        return True  # `handlers[name](event)`: a callable looked up in a table
     if callee.isidentifier():
         return callee not in module.imports and callee not in module.functions and callee not in module.classes
     head, _, attr = callee.partition(".")
