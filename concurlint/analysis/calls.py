@@ -105,6 +105,23 @@ class CallCollector:
         elif isinstance(node.value, ast.Await) and isinstance(node.value.value, ast.Call):
             self.use[id(node.value.value)] = ("await", None)
         self.visit(node.value)
+        self._explicit_lock(node.value)
+
+    def _explicit_lock(self, call) -> None:
+        """``self.lock.acquire()`` as a statement holds the lock for the statements after it, to
+        the ``self.lock.release()`` statement (the lock list is the function's own: one left
+        held ends with the function)."""
+        if self.function is None or not isinstance(call, ast.Call) or call.args or call.keywords \
+                or not isinstance(call.func, ast.Attribute) or call.func.attr not in ("acquire", "release"):
+            return
+        v = self.value_of(call.func.value)
+        if v is None or v.kind != "instance" or v.qualname not in LOCK_TYPES:
+            return
+        name = self.segment(call.func.value, 40)
+        if call.func.attr == "acquire":
+            self.locks.append(name)
+        elif name in self.locks:
+            del self.locks[len(self.locks) - 1 - self.locks[::-1].index(name)]
 
     def visit_Return(self, node: ast.Return) -> None:
         if isinstance(node.value, ast.Call):

@@ -224,16 +224,17 @@ def _private_loops(ctx) -> frozenset:
     tm = ctx.shared(thread_map)
     handed: Dict[str, set] = {}  # coroutine -> positions where a runner in a thread receives it
     called: Dict[str, set] = {}  # coroutine -> positions of every call of it
+    facades = _loop_facades(project)
     for mod, call in project.all_calls():
         t = project.call_target(call)
         if t in project.functions and project.functions[t].is_async:
             called.setdefault(t, set()).add((mod.path, call.line, call.col))
-        if t in LOOP_RUNNERS and call.args and call.args[0].kind == "call" and call.function:
+        if (t in LOOP_RUNNERS or t in facades) and call.args and call.args[0].kind == "call" and call.function:
             fn = project.functions.get(call.function)
-            in_thread = tm.runs_in_thread(call.function) or (
+            in_thread = t in LOOP_RUNNERS and (tm.runs_in_thread(call.function) or (
                 fn is not None and fn.name == "run" and fn.cls is not None
-                and project.is_subclass(fn.cls, "threading.Thread"))
-            fresh = not in_thread and fn is not None and _on_fresh_loop(project, mod, fn, call)
+                and project.is_subclass(fn.cls, "threading.Thread")))
+            fresh = not in_thread and fn is not None and (t in facades or _on_fresh_loop(project, mod, fn, call))
             if not (in_thread or fresh):
                 continue
             coro = call.args[0]
@@ -253,10 +254,30 @@ def _private_loops(ctx) -> frozenset:
     while grew:
         grew = False
         for q, who in callers.items():
-            if q not in private and who <= private:
+            if q not in private and who <= private and not _makes_tasks(project, q):
                 private.add(q)
                 grew = True
     return frozenset(private)
+
+
+def _loop_facades(project) -> frozenset:
+    """Synchronous functions that run the coroutine handed to them to its end on a loop of their
+    own (``def async_run(self, coro): return runner.run(coro)``, ``def run_sync(coro): return
+    asyncio.run(coro)``): a facade for calling async code from sync code. Called inside a running
+    loop they would fail, so what they run is alone on the loop they drive."""
+    out = set()
+    for q, fn in project.functions.items():
+        if fn.is_async:
+            continue
+        for c in project.calls_of(fn):
+            if not c.args or c.args[0].text not in fn.params or c.args[0].text in ("self", "cls"):
+                continue
+            t = project.call_target(c)
+            if t in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete", "asyncio.Runner.run") or (
+                    t is None and c.method == "run" and "runner" in c.text.lower()):
+                out.add(q)
+                break
+    return frozenset(out)
 
 
 def _on_fresh_loop(project, mod: ModuleFacts, fn: Function, call: Call) -> bool:

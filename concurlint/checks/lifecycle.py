@@ -162,8 +162,10 @@ def _never_raises(project, value) -> bool:
         if fn.catches_all:
             return True
         calls = list(project.calls_of(fn))
-        if not calls and fn.is_lambda and not fn.loaded_names and not fn.ops_outside_loops and not fn.accesses:
-            return True  # `submit(lambda: None)`: a constant (a thread pool woken up, a worker replaced)
+        if not calls and not fn.loaded_names and not fn.ops_outside_loops and not fn.accesses and not fn.loops:
+            # `submit(lambda: None)`, `def _noop(): pass`: nothing that can fail (a pool warmed up
+            # or woken, a worker replaced)
+            return True
         if len(calls) != 1:
             return False
         q = project.call_target(calls[0])

@@ -410,8 +410,17 @@ def _fills_cache(fn: Function, read: Access, write: Access, project=None) -> boo
     tested = read.op == ".get()" or read.kind == "check" or any(
         a.target == write.target and a.in_check and a.line <= read.line for a in fn.accesses)
     # ... unless what is stored is a resource to close (a session, a connection): one leaks
-    return tested and bool(_PLAIN_STORE.match(write.op)) and (
+    return tested and (bool(_PLAIN_STORE.match(write.op)) or _derived_store(read, write)) and (
         not RESOURCE.search(write.op) or (project is not None and _stores_class(project, fn, write)))
+
+
+def _derived_store(read: Access, write: Access) -> bool:
+    """``memo[key] = 'storage' in params or ...``: a value computed anew, from neither the state
+    nor what was read from it (``counts[k] = counts.get(k, 0) + 1`` and ``n = visits.get(h, 0);
+    visits[h] = n + 1`` are updates, not fills)."""
+    value = write.op[8:]
+    names = [write.target.rsplit(".", 1)[-1]] + ([read.into] if read.into else [])
+    return write.op.startswith("[...] = ") and not any(re.search(rf"\b{re.escape(n)}\b", value) for n in names)
 
 
 _REPORTING = ("logging.", "warnings.warn", "builtins.print")
