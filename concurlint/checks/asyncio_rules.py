@@ -312,11 +312,12 @@ class BlockingCallInAsyncFunction(Rule):
         private = ctx.shared(_private_loops)
         for fn in _coroutines(module):
             alone = fn.qualname in private  # on a loop of its own in a thread: it blocks only itself
+            wrapped = _wrapped_awaitables(project, module, fn)
             for call in _calls(module, fn):
                 target = project.call_target(call)
                 if target in THREAD_WAITS or _ready(fn, call):
                     continue  # CCL504 names the asyncio replacement; or the data is there
-                if call.awaited:
+                if call.awaited or (call.line, call.col) in wrapped:
                     continue  # `await session.execute(q)`: it returns an awaitable, whatever its annotation says
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None:
@@ -348,6 +349,17 @@ class BlockingCallInAsyncFunction(Rule):
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  instead=remedy(r.target, call.text, helper=True), related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col))
+
+
+def _wrapped_awaitables(project, module: ModuleFacts, fn: Function) -> set:
+    """Positions of calls handed to an asyncio wrapper that takes awaitables
+    (``await asyncio.wait_for(self.process.wait(), timeout)``, ``gather(a(), b())``): what they
+    return is awaited, so they do not block, whatever type the receiver seemed to have."""
+    out = set()
+    for c in _calls(module, fn):
+        if project.call_target(c) in AWAITABLE_MAKERS or project.call_target(c) in TASK_FACTORIES:
+            out.update((a.line, a.col) for a in list(c.args) + list(c.kwargs.values()) if a.kind == "call")
+    return out
 
 
 def _twin_root(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...]) -> Optional[tuple]:
