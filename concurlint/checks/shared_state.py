@@ -260,7 +260,7 @@ class _Analysis:
         desc = self.definition(acc.target)[0]
         self.add(code, mod, fn, _Pos(acc.line, acc.col, acc.op), self.def_related(acc.target) + [self.runner_related(r)],
                  action=action, state=desc, defined=self.defined_at(acc.target), runner=_runner(r, self.project),
-                 consequence=consequence, ft=self.ft)
+                 consequence=consequence, ft=self.ft, confidence=_by_depth(r, "high"))
 
     def report_check(self, mod, fn, acc, r: Reach, first: str, second: str, at: Optional[Access] = None,
                      confidence: str = "high") -> None:
@@ -268,7 +268,7 @@ class _Analysis:
         self.add("CCL202", mod, fn, _Pos(acc.line, acc.col, acc.op),
                  self.def_related(acc.target) + [self.runner_related(r)],
                  first=first, second=second, state=desc, defined=self.defined_at(acc.target),
-                 runner=_runner(r, self.project), ft=self.ft, confidence=confidence)
+                 runner=_runner(r, self.project), ft=self.ft, confidence=_by_depth(r, confidence))
 
     def report_iteration(self, mod, fn, acc, other) -> None:
         omod, ofn, oacc = other
@@ -282,7 +282,7 @@ class _Analysis:
                  action=f"'{acc.op}'", state=desc, defined=self.defined_at(acc.target), runner=_runner(reaches[0], self.project),
                  consequence=(f"'{short_name(ofn.qualname, self.project)}' iterates it at {omod.path}:{oacc.line} in {where} "
                               "and fails with 'RuntimeError: changed size during iteration'"),
-                 ft=self.ft)
+                 ft=self.ft, confidence=_by_depth(reaches[0], "high"))
 
     # -------------------------------------------------------------- processes
     def processes(self) -> None:
@@ -346,6 +346,17 @@ class _Analysis:
         return [(mod, fn, acc) for mod, fn, acc in self.by_target.get(target, ())
                 if acc.kind in ("read", "check") and fn.qualname not in self.tm.process
                 and fn.name != "__init__" and not _registered_callback(fn)]
+
+
+# functions on the way from a thread's entry (itself included) from which a race it reaches is
+# medium at most: whether such a deep path runs in that thread depends on values and state handed
+# down at each step (a loop running or not, a registry already filled), which are not followed;
+# on real code every such finding at high was wrong (nicegui, pywebio)
+DEEP_REACH = 5
+
+
+def _by_depth(r: Reach, confidence: str) -> str:
+    return "medium" if confidence == "high" and len(r.chain) >= DEEP_REACH else confidence
 
 
 def _reads_after(site, read) -> bool:
@@ -419,8 +430,13 @@ def _derived_store(read: Access, write: Access) -> bool:
     nor what was read from it (``counts[k] = counts.get(k, 0) + 1`` and ``n = visits.get(h, 0);
     visits[h] = n + 1`` are updates, not fills)."""
     value = write.op[8:]
+    if _FRESH_CONTAINER.match(value):
+        return False  # `stacks[k] = []`, filled next: a second store drops what the first got
     names = [write.target.rsplit(".", 1)[-1]] + ([read.into] if read.into else [])
     return write.op.startswith("[...] = ") and not any(re.search(rf"\b{re.escape(n)}\b", value) for n in names)
+
+
+_FRESH_CONTAINER = re.compile(r"^\s*(?:[\[{]|(?:collections\.)?(?:list|dict|set|defaultdict|deque|OrderedDict|Counter)\()")
 
 
 _REPORTING = ("logging.", "warnings.warn", "builtins.print")
