@@ -220,11 +220,20 @@ def test_fixed_export_job_no_longer_fails_silently(tmp_path):
 
 
 # ---------------------------------------------------------------- CCL503, TaskGroup
-def _links(tmp_path: Path, target) -> Path:
-    (tmp_path / "links.py").write_text(LINKS, encoding="utf-8")
+def _project(tmp_path: Path, name: str, source: str, target=None) -> Path:
+    """``name`` with ``source`` in a project showing medium findings: a task running one of the
+    project's own coroutines is a medium CCL503 (see rules/CCL503.toml), and these programs'
+    tasks are all of that kind."""
+    (tmp_path / name).write_text(source, encoding="utf-8")
+    config = '[tool.concurlint]\nmin-confidence = "medium"\n'
     if target:
-        (tmp_path / "pyproject.toml").write_text(f'[tool.concurlint]\ntarget-version = "{target}"\n', encoding="utf-8")
-    return tmp_path / "links.py"
+        config += f'target-version = "{target}"\n'
+    (tmp_path / "pyproject.toml").write_text(config, encoding="utf-8")
+    return tmp_path / name
+
+
+def _links(tmp_path: Path, target) -> Path:
+    return _project(tmp_path, "links.py", LINKS, target)
 
 
 def test_task_group_when_the_target_has_it_and_the_loop_owns_the_tasks(tmp_path):
@@ -300,7 +309,7 @@ def test_tasks_join_an_enclosing_task_group(tmp_path):
                 for t in thumbs:
                     asyncio.create_task(fetch(t))  # each thumbnail
         ''')
-    (tmp_path / "thumbs.py").write_text(src, encoding="utf-8")
+    _project(tmp_path, "thumbs.py", src)
     check_fix(tmp_path, "thumbs.py", "--unsafe-fixes", "--target-version", "3.11")
     text = (tmp_path / "thumbs.py").read_text(encoding="utf-8")
     assert "            group.create_task(fetch(t))  # each thumbnail\n" in text
@@ -357,7 +366,7 @@ SHAPES = textwrap.dedent('''\
 
 
 def test_one_line_shapes(tmp_path):
-    (tmp_path / "mirror.py").write_text(SHAPES, encoding="utf-8")
+    _project(tmp_path, "mirror.py", SHAPES)
     facts = check_fix(tmp_path, "mirror.py", "--unsafe-fixes", "--target-version", "3.12")
     text = (tmp_path / "mirror.py").read_text(encoding="utf-8")
     assert ("        futures = []\n        for src in sources: futures.append(pool.submit(copy, src))  # one line\n"
@@ -371,7 +380,7 @@ def test_one_line_shapes(tmp_path):
 
 
 def test_one_line_task_without_a_task_group_target_says_why(tmp_path):
-    (tmp_path / "mirror.py").write_text(SHAPES, encoding="utf-8")
+    _project(tmp_path, "mirror.py", SHAPES)
     facts = check_fix(tmp_path, "mirror.py", "--select", "CCL503", "--unsafe-fixes")
     assert (tmp_path / "mirror.py").read_text(encoding="utf-8") == SHAPES
     assert "[not fixed: the task is not started by a statement on a line of its own]" in facts["output"]

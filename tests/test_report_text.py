@@ -56,10 +56,10 @@ POLLER = textwrap.dedent('''\
             return await resp.text()
 
 
-    async def poll(feeds):
+    async def poll(feeds, on_feed):
         async with aiohttp.ClientSession() as session:
             for feed in feeds:
-                asyncio.create_task(refresh(session, feed))
+                asyncio.create_task(on_feed(await refresh(session, feed)))
                 time.sleep(1)
     ''')
 

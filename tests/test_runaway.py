@@ -59,6 +59,9 @@ def main(urls):
         t.join()
 """)
     path.write_text("\n".join(src))
+    # a race 1,500 calls down is medium (how deep paths run depends on values not followed): the
+    # runs below show medium findings too, through check, report and flake8 alike
+    (path.parent / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "medium"\n')
 
 
 def test_deep_chains_and_hierarchies_give_findings_not_a_traceback(tmp_path):

@@ -44,16 +44,21 @@ async def handle_article_offloaded(session: aiohttp.ClientSession, url, keywords
     return value, headers
 
 
-async def refresh_all(urls):
+async def refresh_all(urls, on_refreshed):
     async with aiohttp.ClientSession() as session:
-        for url in urls:
-            asyncio.create_task(fetch(session, url))  # CCL503: the task can be garbage-collected
         results = await asyncio.gather(*(fetch(session, u) for u in urls))
+        for url, result in zip(urls, results):
+            # the caller's async callback, started and forgotten: its task can be garbage-collected
+            asyncio.create_task(on_refreshed(url, result))  # CCL503
         return results
 
 
+async def log_refresh(url, result):
+    print(url, result[0])
+
+
 def main():
-    asyncio.run(refresh_all(["https://example.com/a", "https://example.com/b"]))
+    asyncio.run(refresh_all(["https://example.com/a", "https://example.com/b"], log_refresh))
 
 
 if __name__ == "__main__":
