@@ -113,13 +113,26 @@ def _calls_handed_callable(project, module: ModuleFacts, fn, coro, value: bool =
     if callee.endswith("]"):
         return True  # `handlers[name](event)`: a callable looked up in a table
     if callee.isidentifier():
-        return callee not in module.imports and callee not in module.functions and callee not in module.classes
+        if callee in module.imports or callee in module.functions or callee in module.classes:
+            return False
+        # `handler = table.get(kind)` from a table of the project's own methods: not handed in
+        looked_up = [module.calls[i] for i in fn.calls if module.calls[i].assigned_to == callee]
+        return not (looked_up and all(_own_table(project, c) for c in looked_up))
     head, _, attr = callee.partition(".")
     if head != "self" or not attr.isidentifier() or fn.cls is None:
         return False
     info = project.classes.get(fn.cls)
     return info is not None and attr not in info.methods and not any(
         attr in (project.classes[b].methods if b in project.classes else {}) for b in info.bases)
+
+
+def _own_table(project, call: Call) -> bool:
+    """``table.get(kind)`` on a dict display whose values are all the project's own functions
+    or methods (``{'welcome': self._handle_welcome, ...}``)."""
+    recv = call.receiver
+    if call.method != "get" or recv is None or recv.kind != "container" or not recv.inner:
+        return False
+    return all(v.kind in ("bound-method", "function") and v.qualname in project.functions for v in recv.inner)
 
 
 def _returned_task(project, target: Optional[str]) -> Optional[Call]:
