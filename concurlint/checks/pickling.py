@@ -406,7 +406,11 @@ def _all_problems(ctx) -> dict:
         before = len(out.get(site.module.path, ()))
         for v in values:
             check_value(site.module, site.call, v, api, allow_mp_lock=only_spawn)
-        if only_spawn and site.start_method == FORK_SOMETIMES:
+        # `multiprocessing.set_start_method('fork')` for the whole program (usually under a
+        # platform test: fork where it exists, the default elsewhere): as a context that is fork
+        # on some platforms only
+        program_fork = site.start_method is None and site.meta.get("start_method_default") == "fork"
+        if only_spawn and (site.start_method == FORK_SOMETIMES or program_fork):
             # fork where the code mostly runs, spawn only on the platforms left to the default
             # (which the path may never reach): medium
             found = out.get(site.module.path, [])
