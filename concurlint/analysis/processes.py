@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import FORK_SOMETIMES, Call, ModuleFacts
-from concurlint.analysis.hints import exclusive, guard_holds
+from concurlint.analysis.hints import exclusive, guard_holds, is_test_code
 from concurlint.analysis.walk import Walk, drive
 
 INF = (10 ** 9, 0)
@@ -121,14 +121,21 @@ class ProcessModel:
 
     # ------------------------------------------------------------ start methods
     def _set_start_methods(self) -> Dict[str, str]:
-        """module path -> the method a module-level ``set_start_method(...)`` asks for."""
-        out: Dict[str, str] = {}
+        """module path -> the method a module-level ``set_start_method(...)`` asks for; under the
+        key ``None``, the one a function asks for (``multiprocessing.set_start_method("spawn",
+        force=True)`` in a processor's constructor: the whole program's, from then on)."""
+        out: Dict[Optional[str], str] = {}
         for mod, call in self.project.all_calls():
             t = self.target(call)
             if t in ("multiprocessing.set_start_method", "multiprocessing.context.BaseContext.set_start_method") \
-                    and call.args and call.function is None:
+                    and call.args:
                 m = literal(call.args[0].text)
-                out[mod.path] = m if m else "?"
+                if call.function is None:
+                    out[mod.path] = m if m else "?"
+                elif call.function in self.project.functions and not is_test_code(mod.module, call.function):
+                    # a method chosen at run time (`set_start_method(start_method, force=True)`) is
+                    # unknown: "?"
+                    out[None] = m if m and out.get(None, m) == m else "?"
         return out
 
     def target(self, call: Call) -> Optional[str]:
@@ -143,7 +150,7 @@ class ProcessModel:
             if k in call.kwargs:
                 m = call.kwargs[k].meta.get("start_method") or "?"
         if m is None:
-            m = self.start_methods.get(mod.path)
+            m = self.start_methods.get(mod.path) or self.start_methods.get(None)
         return m
 
     def default_is_fork(self) -> bool:

@@ -413,11 +413,26 @@ def _ready(fn: Function, call: Call) -> bool:
     return any(text == receiver and end < call.line for text, end in getattr(fn, "ready", ()))
 
 
+# a path handed to each handler names a different file each time: not one client's cause
+LOCAL_FILE_PREFIXES = ("pathlib.", "os.", "io.", "builtins.", "shutil.", "tempfile.")
+
+
 def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[str]) -> tuple:
     """Where a blocking call's cause is: the ``open()`` that made the file for the reads, writes
     and seeks on it in the same function (one file, one finding), the constructor call that made
     the client it calls (``with smtplib.SMTP(host) as c: c.noop()``: one client, one finding),
     else the call itself."""
+    head = call.text.split(".", 1)[0]
+    if head not in fn.params:  # `query = session.query(...)` ... `query.first()`: the session's
+        made = [module.calls[i] for i in fn.calls if module.calls[i].assigned_to == head]
+        if len(made) == 1 and "." in made[0].text:
+            head = made[0].text.split(".", 1)[0]
+    if target and "." in call.text and head in fn.params and head not in ("self", "cls") and fn.is_async \
+            and not target.startswith(LOCAL_FILE_PREFIXES):
+        # `session.commit()`, `session.query(...).first()` on a client every handler of the module
+        # is handed (a dependency-injected sync DB session): one cause, the module's handlers
+        # share it -- one finding, the other places related
+        return (module.path, "parameter", head)
     recv = call.receiver
     if (target and recv is not None and recv.kind == "instance" and recv.line
             and fn.line <= recv.line <= call.line and (recv.line, recv.col) != (call.line, call.col)):
