@@ -121,10 +121,12 @@ class ProcessModel:
 
     # ------------------------------------------------------------ start methods
     def _set_start_methods(self) -> Dict[str, str]:
-        """module path -> the method a module-level ``set_start_method(...)`` asks for; under the
-        key ``None``, the one a function asks for (``multiprocessing.set_start_method("spawn",
-        force=True)`` in a processor's constructor: the whole program's, from then on)."""
-        out: Dict[Optional[str], str] = {}
+        """module path -> the method a ``set_start_method(...)`` of that module asks for: at module
+        level, or else in a function (``multiprocessing.set_start_method(method, force=True)`` in
+        a processor's constructor, before it starts its processes); one chosen at run time (a
+        variable) is unknown, "?"."""
+        out: Dict[str, str] = {}
+        in_functions: Dict[str, str] = {}
         for mod, call in self.project.all_calls():
             t = self.target(call)
             if t in ("multiprocessing.set_start_method", "multiprocessing.context.BaseContext.set_start_method") \
@@ -133,9 +135,9 @@ class ProcessModel:
                 if call.function is None:
                     out[mod.path] = m if m else "?"
                 elif call.function in self.project.functions and not is_test_code(mod.module, call.function):
-                    # a method chosen at run time (`set_start_method(start_method, force=True)`) is
-                    # unknown: "?"
-                    out[None] = m if m and out.get(None, m) == m else "?"
+                    in_functions[mod.path] = m if m and in_functions.get(mod.path, m) == m else "?"
+        for path, m in in_functions.items():
+            out.setdefault(path, m)
         return out
 
     def target(self, call: Call) -> Optional[str]:
@@ -150,7 +152,7 @@ class ProcessModel:
             if k in call.kwargs:
                 m = call.kwargs[k].meta.get("start_method") or "?"
         if m is None:
-            m = self.start_methods.get(mod.path) or self.start_methods.get(None)
+            m = self.start_methods.get(mod.path)
         return m
 
     def default_is_fork(self) -> bool:

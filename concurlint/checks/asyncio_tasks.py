@@ -80,7 +80,21 @@ def _unused_local(module: ModuleFacts, call: Call) -> bool:
     if call.use != "assign" or not call.assigned_to or not call.assigned_to.isidentifier() or not call.function:
         return False
     fn = module.functions.get(call.function)
-    return fn is not None and call.assigned_to not in fn.loaded_names and call.assigned_to not in fn.globals_declared
+    if fn is None or call.assigned_to in fn.globals_declared:
+        return False
+    name = call.assigned_to
+    # read in the function, in a function nested in it (a `cancel()` closure), or in one it is
+    # nested in (a `nonlocal task` set by an inner function, awaited by the outer one)
+    inner = fn.qualname + ".<locals>."
+    related = [f for q, f in module.functions.items() if q == fn.qualname or q.startswith(inner)]
+    parent = fn.parent
+    while parent:
+        outer = module.functions.get(parent)
+        if outer is None:
+            break
+        related.append(outer)
+        parent = outer.parent
+    return not any(name in f.loaded_names for f in related)
 
 
 def _runs_callers_code(project, module: ModuleFacts, call: Call) -> bool:

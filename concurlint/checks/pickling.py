@@ -341,6 +341,14 @@ class _Pos:
         self.text = v.text
 
 
+def _asks_for_fork(project, module: ModuleFacts) -> bool:
+    """The module calls ``multiprocessing.set_start_method('fork')`` (at module level, under its
+    main guard, or in a function)."""
+    return any(project.call_target(c) in ("multiprocessing.set_start_method",
+                                          "multiprocessing.context.BaseContext.set_start_method")
+               and c.args and c.args[0].text.strip("'\"") == "fork" for c in module.calls)
+
+
 def _pickled_values(site) -> Tuple[List[Value], bool]:
     """Values a site pickles, and whether that only happens under spawn/forkserver."""
     values: List[Value] = []
@@ -409,7 +417,7 @@ def _all_problems(ctx) -> dict:
         # `multiprocessing.set_start_method('fork')` for the whole program (usually under a
         # platform test: fork where it exists, the default elsewhere): as a context that is fork
         # on some platforms only
-        program_fork = site.start_method is None and site.meta.get("start_method_default") == "fork"
+        program_fork = site.start_method is None and _asks_for_fork(project, site.module)
         if only_spawn and (site.start_method == FORK_SOMETIMES or program_fork):
             # fork where the code mostly runs, spawn only on the platforms left to the default
             # (which the path may never reach): medium
