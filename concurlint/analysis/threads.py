@@ -339,14 +339,22 @@ def state_info(project, target: str) -> Tuple[str, Optional[str], Optional[int],
     return f"attribute '{cls_short}.{attr}'", None, None, None
 
 
+# declarations of a per-instance field in the class body (dataclasses, attrs, pydantic)
+FIELD_FACTORIES = frozenset({"dataclasses.field", "field", "attr.ib", "attr.attrib", "attrs.field", "attr.field",
+                             "pydantic.Field", "pydantic.fields.Field", "Field", "msgspec.field"})
+
+
 def is_class_level(project, cls_name: str, attr: str) -> bool:
     """Is ``attr`` assigned in the class body (shared by every instance), not in a method?"""
     info = project.classes.get(cls_name)
     if info is None or attr not in info.attrs:
         return False
-    line = info.attrs[attr].line
+    value = info.attrs[attr]
+    line = value.line
     if not line:
         return False
+    if value.qualname in FIELD_FACTORIES or value.text.split("(", 1)[0] in FIELD_FACTORIES:
+        return False  # `errors: list = field(default_factory=list)`: each instance gets its own
     for q in info.methods.values():
         fn: Optional[Function] = project.functions.get(q)
         if fn is not None and fn.line <= line <= fn.end_line:

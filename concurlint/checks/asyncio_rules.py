@@ -234,7 +234,8 @@ def _private_loops(ctx) -> frozenset:
             in_thread = t in LOOP_RUNNERS and (tm.runs_in_thread(call.function) or (
                 fn is not None and fn.name == "run" and fn.cls is not None
                 and project.is_subclass(fn.cls, "threading.Thread")))
-            fresh = not in_thread and fn is not None and (t in facades or _on_fresh_loop(project, mod, fn, call))
+            fresh = not in_thread and fn is not None and (
+                t in facades or _on_fresh_loop(project, mod, fn, call) or _sync_api_wrapper(project, fn, t))
             if not (in_thread or fresh):
                 continue
             coro = call.args[0]
@@ -280,6 +281,19 @@ def _loop_facades(project) -> frozenset:
     return frozenset(out)
 
 
+def _sync_api_wrapper(project, fn: Function, target: Optional[str]) -> bool:
+    """``asyncio.run(self.run_and_close_session(...))`` in a method, or in a function nested in
+    one: a synchronous API over an async one, each call on a loop of its own (a program's
+    ``asyncio.run(main())`` is in a plain function or at module level)."""
+    if target not in ("asyncio.run", "asyncio.Runner.run"):
+        return False
+    while fn is not None:
+        if fn.cls is not None:
+            return True
+        fn = project.functions.get(fn.parent) if fn.parent else None
+    return False
+
+
 def _on_fresh_loop(project, mod: ModuleFacts, fn: Function, call: Call) -> bool:
     """``loop.run_until_complete(coro())`` on a loop the same function made for itself
     (``loop = asyncio.new_event_loop()``: a connection handler's ``run()`` driving its own
@@ -299,7 +313,10 @@ def _makes_tasks(project, qualname: str) -> bool:
                              for c in project.calls_of(fn))
 
 
-TASK_GROUPS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed", "asyncio.TaskGroup"})
+TASK_GROUPS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed", "asyncio.TaskGroup",
+                         # a server runs its connection handlers as tasks on the same loop
+                         "asyncio.start_server", "asyncio.start_unix_server",
+                         "asyncio.AbstractEventLoop.create_server", "asyncio.AbstractEventLoop.create_unix_server"})
 
 
 class BlockingCallInAsyncFunction(Rule):

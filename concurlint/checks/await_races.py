@@ -23,7 +23,7 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
-from concurlint.analysis.hints import FRESH_CLOCK, RESOURCE, exclusive, is_lifecycle, is_test_code
+from concurlint.analysis.hints import FRESH_CLOCK, RESOURCE, exclusive, is_cli_code, is_lifecycle, is_test_code
 from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import is_thread_safe_value, state_info
 from concurlint.checks.asyncio_rules import TASK_FACTORIES
@@ -282,8 +282,8 @@ class LostUpdateAcrossAwait(Rule):
 
     @staticmethod
     def confidence(project, module: ModuleFacts, fn: Function, w: Access, r: Access, called: bool) -> str:
-        if is_test_code(module.module, fn.qualname):
-            return "low"
+        if is_test_code(module.module, fn.qualname) or is_cli_code(module.module):
+            return "low"  # a test; or a command-line program's own module: one command at a time
         if r.into and w.op.strip() == f"= {r.into}":
             return "low"  # old = self.x; self.x = new; await ...; self.x = old: a save and restore
         if r.kind == "check" and w.op.startswith("[...] =") and not LostUpdateAcrossAwait.takes_resource(module, fn, w):

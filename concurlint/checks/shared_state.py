@@ -108,6 +108,17 @@ class _Analysis:
     def safe(self, target: str) -> bool:
         return is_thread_safe_value(self.project, self.definition(target)[3])
 
+    def mutable_sequence(self, target: str) -> bool:
+        """The state is a list, set or dict (a display, a constructor call, a dataclass field with
+        such a ``default_factory``): ``+=``/``|=`` change it in place."""
+        value = self.definition(target)[3]
+        if value is None:
+            return False
+        t = self.project.value_type(value)
+        if t in ("builtins.list", "builtins.set", "builtins.dict", "collections.deque"):
+            return True
+        return bool(_MUTABLE_FACTORY.search(value.text or ""))
+
     def add(self, code: str, mod: ModuleFacts, fn: Function, pos: _Pos, related: List[dict], **fields) -> None:
         f = self.ctx.report(code, mod, pos, function=fn.qualname, related=related, **fields)
         self.out.setdefault(mod.path, []).append(f)
@@ -157,8 +168,8 @@ class _Analysis:
                     continue
                 r = self.shared_reach(fn, acc.target, writers)
                 if acc.kind == "rmw":
-                    if r is None:
-                        continue
+                    if r is None or (acc.op in IN_PLACE_OPS and self.mutable_sequence(acc.target)):
+                        continue  # `self.errors += [msg]` on a list: extended in place, stored back as it was
                     level = acc.target.startswith("global:") or is_class_level(
                         project, *acc.target[5:].rpartition(".")[::2])
                     done.add((acc.target, acc.kind))
@@ -357,6 +368,11 @@ DEEP_REACH = 5
 
 def _by_depth(r: Reach, confidence: str) -> str:
     return "medium" if confidence == "high" and len(r.chain) >= DEEP_REACH else confidence
+
+
+# augmented assignments a list, set or dict does in place (`+=` extends, `|=` updates)
+IN_PLACE_OPS = frozenset({"+=", "|="})
+_MUTABLE_FACTORY = re.compile(r"default_factory\s*=\s*(list|set|dict|collections\.deque|deque)\b")
 
 
 def _reads_after(site, read) -> bool:
