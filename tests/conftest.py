@@ -13,6 +13,9 @@ import pytest
 # every CLI run of the suite checks that what it reused from the last run (classification
 # summaries, engine.project_pass) is what computing it again gives (concurlint/analysis/classify.py)
 os.environ.setdefault("CONCURLINT_CHECK_REUSE", "1")
+# and every fix it plans is checked against rendering and checking the whole module
+# (concurlint/fixes/splice.py renders and parses only the statements a fix changes)
+os.environ.setdefault("CONCURLINT_SELF_CHECK_FIXES", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -10,6 +10,7 @@ A fixer is a module ``concurlint/fixes/<name>.py`` with ``propose(source, findin
 from __future__ import annotations
 
 import importlib
+import os
 import tokenize
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
@@ -70,19 +71,46 @@ def target_tuple(target_version: Optional[str]) -> Optional[Tuple[int, int]]:
     return int(major), int(minor)
 
 
-def _checked(text: str, f, proposal) -> Planned:
-    """The proposal as a Fix (its edits against ``text``), or why it cannot be offered."""
-    from concurlint.fixes.base import Fix, Unfixable, check_new_text, edits_between
+def _checked(source: FixSource, f, proposal) -> Planned:
+    """The proposal as a Fix (its edits against the file's text), or why it cannot be offered."""
+    from concurlint.fixes import splice
+    from concurlint.fixes.base import Fix, Unfixable
 
     try:
-        new = proposal.module.code
+        try:
+            splices = splice.splices_of(source, proposal.module)
+            new = splice.apply(source.text, splices) if splices is not None else None
+        except Exception:  # rendering the changed nodes failed: render the module, as it always could
+            splices = new = None
+        if new is None:
+            new = proposal.module.code
     except Exception as exc:
         return Unfixable(f"the fix failed ({type(exc).__name__}); nothing changed")
-    reason = check_new_text(text, new)
+    if _SELF_CHECK:
+        _self_check(source, proposal.module, new)
+    reason = splice.check(source, proposal.module, new)
     if reason:
         return Unfixable(reason)
-    return Fix(f.code, proposal.applicability, proposal.message, edits_between(text, new),
+    return Fix(f.code, proposal.applicability, proposal.message, splice.edits(source, new, splices),
                frozenset(proposal.introduces))
+
+
+# CONCURLINT_SELF_CHECK_FIXES=1 (the tests set it): every fix's text, made by splicing the
+# changed nodes, and its check are compared with the whole module's rendering and check
+_SELF_CHECK = bool(os.environ.get("CONCURLINT_SELF_CHECK_FIXES"))
+
+
+def _self_check(source, module, new: str) -> None:
+    from concurlint.fixes import splice
+    from concurlint.fixes.base import check_new_text, edits_between
+
+    whole = module.code
+    if new != whole:
+        raise AssertionError(f"spliced fix text differs from the module's rendering:\n{new!r}\n{whole!r}")
+    if splice.check(source, module, new) != check_new_text(source.text, whole):
+        raise AssertionError("the check of the changed statements differs from the whole file's")
+    if splice.edits(source, new, splice.splices_of(source, module)) != edits_between(source.text, new):
+        raise AssertionError("the edits of the changed lines differ from the whole file's")
 
 
 def plan_file(text: str, findings: list, target: Optional[Tuple[int, int]] = None) -> Dict[int, Planned]:
@@ -104,8 +132,8 @@ def plan_file(text: str, findings: list, target: Optional[Tuple[int, int]] = Non
         if outcome is None:
             outcome = Unfixable("the code does not have the shape this fix handles")
         if isinstance(outcome, Proposal):
-            fallback = _checked(text, f, outcome.fallback) if outcome.fallback is not None else None
-            outcome = _checked(text, f, outcome)
+            fallback = _checked(source, f, outcome.fallback) if outcome.fallback is not None else None
+            outcome = _checked(source, f, outcome)
             if isinstance(fallback, Fix):
                 if isinstance(outcome, Fix):
                     outcome.fallback = fallback

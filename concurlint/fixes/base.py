@@ -11,15 +11,18 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import re
 import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
+from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 SAFE = "safe"
+_NEWLINE = re.compile(r"\r\n?|\n")  # how LibCST's positions count lines
 UNSAFE = "unsafe"
 
 
@@ -101,11 +104,42 @@ class FixSource:
         self.module = self.wrapper.module
         self._meta: Dict[type, object] = {}
         self._by_start: Optional[Dict[Tuple[int, int], List[cst.CSTNode]]] = None
+        self._old_comments: Optional[Counter] = None
+        self.old_tokenizes = False  # known once old_comments() has counted them
+        self.region_comments: Dict[Tuple[int, int], Counter] = {}  # (start, end) -> its comments
+        # filled with the positions: node -> (line, col, end_line, end_col) of all the text it
+        # renders (whitespace and comments included), and the indentation it is rendered in
+        self.spans: Dict[cst.CSTNode, tuple] = {}
+        self.indents: Dict[cst.CSTNode, tuple] = {}
+        self._line_starts: Optional[List[int]] = None
+        self._line_index: Optional[Dict[str, List[int]]] = None
+        self._split_starts: Optional[List[int]] = None
 
     def meta(self, provider) -> dict:
         if provider not in self._meta:
-            self._meta[provider] = self.wrapper.resolve(provider)
+            if provider in (PositionProvider, ParentNodeProvider):
+                self._positions_and_parents()
+            else:
+                self._meta[provider] = self.wrapper.resolve(provider)
         return self._meta[provider]  # type: ignore[return-value]
+
+    def _positions_and_parents(self) -> None:
+        """PositionProvider's positions and every node's parent, from one rendering of the module
+        (the wrapper would render it once for the positions and walk it again for the parents)."""
+        try:
+            provider = PositionProvider()
+            state = _PositionsAndParents(default_indent=self.module.default_indent,
+                                         default_newline=self.module.default_newline, provider=provider)
+            self.module._codegen(state)
+            positions, parents = provider._computed, state.parents
+            self.spans, self.indents = state.spans, state.indents
+        except Exception:  # LibCST's internals moved: ask the wrapper as usual (and render
+            # each fixed module whole: see splice.py)
+            positions = self.wrapper.resolve(PositionProvider)
+            parents = self.wrapper.resolve(ParentNodeProvider)
+            self.spans, self.indents = {}, {}
+        self._meta[PositionProvider] = positions
+        self._meta[ParentNodeProvider] = parents
 
     @property
     def positions(self):
@@ -120,10 +154,41 @@ class FixSource:
         return self.meta(ScopeProvider)
 
     def qualified_names(self, node: cst.CSTNode) -> set:
-        value = self.meta(QualifiedNameProvider).get(node, ())
-        if not isinstance(value, (set, frozenset, tuple)) and callable(value):
-            value = value()  # LibCST computes qualified names lazily
-        return {q.name for q in value}
+        # what QualifiedNameProvider gives a node, without its walk over the whole module
+        scope = self.scopes.get(node)
+        if not scope:
+            return set()
+        return {q.name for q in scope.get_qualified_names_for(node)}
+
+    def offset(self, line: int, col: int) -> int:
+        """A LibCST (line, column) as an index into the text (lines end as LibCST counts them)."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
+        return self._line_starts[line - 1] + col
+
+    def line_starts_split(self) -> List[int]:
+        """Where each of ``self.lines`` starts in the text, then the text's length."""
+        if self._split_starts is None:
+            starts = [0]
+            for line in self.lines:
+                starts.append(starts[-1] + len(line))
+            self._split_starts = starts
+        return self._split_starts
+
+    def line_index(self) -> Dict[str, List[int]]:
+        """Each line of the text (as ``splitlines(keepends=True)`` cuts it) -> where it occurs."""
+        if self._line_index is None:
+            index: Dict[str, List[int]] = {}
+            for i, line in enumerate(self.lines):
+                index.setdefault(line, []).append(i)
+            self._line_index = index
+        return self._line_index
+
+    def old_comments(self) -> Counter:
+        """The comments of the file's text (counted once for every fix of the file)."""
+        if self._old_comments is None:
+            self._old_comments, self.old_tokenizes = _comments(self.text)
+        return self._old_comments
 
     def char_col(self, line: int, byte_col: int) -> int:
         """The analysis reports ast's UTF-8 byte offsets; LibCST counts characters."""
@@ -180,6 +245,41 @@ class FixSource:
     def all_names(self) -> set:
         """Every identifier written anywhere in the file (to invent names that collide with none)."""
         return {n.value for n in _walk_names(self.module)}
+
+
+class _PositionsAndParents(PositionProvidingCodegenState):
+    """LibCST's position-recording rendering, noting on the way each node's parent (a node's
+    children are exactly the nodes its rendering renders), the whole span of text it renders and
+    the indentation it is rendered in (what ``splice`` needs to render a replacement alone)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self.spans: Dict[cst.CSTNode, tuple] = {}
+        self.indents: Dict[cst.CSTNode, tuple] = {}
+        self._nodes: List[cst.CSTNode] = []
+        self._indent: tuple = ()
+
+    def increase_indent(self, value: str) -> None:
+        super().increase_indent(value)
+        self._indent = tuple(self.indent_tokens)
+
+    def decrease_indent(self) -> None:
+        super().decrease_indent()
+        self._indent = tuple(self.indent_tokens)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if self._nodes:
+            self.parents[node] = self._nodes[-1]
+        self._nodes.append(node)
+        self.indents[node] = self._indent
+        super().before_codegen(node)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        self._nodes.pop()
+        start = self._stack[-1]
+        self.spans[node] = (start.line, start.column, self.line, self.column)
+        super().after_codegen(node)
 
 
 class _PathReplace(cst.CSTTransformer):
@@ -273,13 +373,44 @@ def name_free_in(source: FixSource, node: cst.CSTNode, name: str) -> bool:
 
 
 def add_import(module: cst.Module, module_name: str) -> cst.Module:
-    """``import module_name`` after the module's leading imports (LibCST's codemod helper)."""
+    """``import module_name`` after the module's leading imports (LibCST's codemod helper).
+
+    The helper only ever changes the module's own list of statements for a plain ``import``: it
+    is run without its metadata wrapper (a deep copy of the module) and without descending into
+    the statements (a rebuild of every node), which gives the same module."""
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor
 
+    class TopLevel(AddImportsVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, cst.Module):
+                return super().on_visit(node)
+            return False
+
+        def visit_Module(self, node: cst.Module) -> None:
+            super().visit_Module(_leading_statements(node))
+
     ctx = CodemodContext()
     AddImportsVisitor.add_needed_import(ctx, module_name)
-    return AddImportsVisitor(ctx).transform_module(module)
+    return module.visit(TopLevel(ctx))
+
+
+def _leading_statements(module: cst.Module) -> cst.Module:
+    """The part of the module AddImportsVisitor looks at for the imports it already has: its
+    first statement (a docstring or ``__strict__`` flag is skipped) and the one-import lines that
+    follow; the whole module with a LibCST that looks further."""
+    from libcst.codemod.visitors import _add_imports
+
+    if not hasattr(_add_imports, "_GatherTopImportsBeforeStatements"):
+        return module
+    body = module.body
+    if not body or not isinstance(body[0], cst.SimpleStatementLine):
+        return module.with_changes(body=())  # a compound statement first: no import is at the top
+    i = 1
+    while i < len(body) and isinstance(body[i], cst.SimpleStatementLine) and len(body[i].body) == 1 \
+            and isinstance(body[i].body[0], (cst.Import, cst.ImportFrom)):
+        i += 1
+    return module.with_changes(body=body[:i])
 
 
 def remove_unused_import(module: cst.Module, module_name: str, obj: Optional[str] = None) -> cst.Module:
@@ -307,25 +438,31 @@ def attr(name: str, *attrs: str) -> cst.BaseExpression:
 
 # ---------------------------------------------------------------- checks and edits
 def comments(text: str) -> Counter:
+    return _comments(text)[0]
+
+
+def _comments(text: str) -> Tuple[Counter, bool]:
+    """(the comments of ``text``, whether the whole text tokenized)."""
     out: Counter = Counter()
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type == tokenize.COMMENT:
                 out[tok.string.strip()] += 1
     except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
-    return out
+        return out, False
+    return out, True
 
 
-def check_new_text(old: str, new: str) -> Optional[str]:
-    """Why ``new`` cannot replace ``old`` (None when it can)."""
+def check_new_text(old: str, new: str, old_comments: Optional[Counter] = None) -> Optional[str]:
+    """Why ``new`` cannot replace ``old`` (None when it can); ``old_comments``: ``comments(old)``
+    when already counted."""
     if new == old:
         return "the fix would change nothing"
     try:
         ast.parse(new)
     except SyntaxError as exc:
         return f"the fixed code would not parse ({exc.msg})"
-    missing = comments(old) - comments(new)
+    missing = (comments(old) if old_comments is None else old_comments) - comments(new)
     if missing:
         return "the fix would lose a comment"
     return None
