@@ -31,6 +31,8 @@ from concurlint.fixes.base import Edit, FixSource, check_new_text, comments, edi
 # sequences whose items the parent renders one after the other, with nothing between them and
 # nothing passed to them: a run of them can be replaced by another run
 _RUNS = {"body", "header", "footer", "leading_lines", "lines_after_decorators"}
+# the owners of statement runs that render each statement with no argument
+_BLOCKS = (cst.Module, cst.IndentedBlock)
 
 Splice = Tuple[int, int, str]  # replace text[start:end] by the string
 
@@ -92,31 +94,32 @@ def _span(source: FixSource, node) -> Tuple[int, int]:
     return source.offset(line, col), source.offset(end_line, end_col)
 
 
-def _render(source: FixSource, nodes: Sequence, context) -> str:
+def _render(source: FixSource, nodes: Sequence, context, plain: bool = False) -> str:
     """The code of ``nodes`` rendered one after the other where ``context`` (a node of the file)
-    was rendered."""
+    was rendered (``plain``: they are statements of a block, which renders each without
+    arguments, as here, so any kind of node will do)."""
     indent = source.indents.get(context)
     if indent is None:
         raise _Unsure
     state = CodegenState(default_indent=source.module.default_indent,
                          default_newline=source.module.default_newline, indent_tokens=list(indent))
     for node in nodes:
-        if not _renders_alone(node):
+        if not plain and not _renders_alone(node):
             raise _Unsure
         node._codegen(state)
     return "".join(state.tokens)
 
 
-def _node(source: FixSource, old, new) -> List[Splice]:
+def _node(source: FixSource, old, new, plain: bool = False) -> List[Splice]:
     if old is new:
         return []
     try:
         return _fields(source, old, new)
     except _Unsure:
-        if not (_renders_alone(old) and _renders_alone(new)):
+        if not plain and not (_renders_alone(old) and _renders_alone(new)):
             raise
     start, end = _span(source, old)
-    return [(start, end, _render(source, [new], old))]
+    return [(start, end, _render(source, [new], old, plain))]
 
 
 def _fields(source: FixSource, old, new) -> List[Splice]:
@@ -134,7 +137,7 @@ def _fields(source: FixSource, old, new) -> List[Splice]:
                 if list(a) != list(b):
                     raise _Unsure
             elif f.name in _RUNS:
-                out.extend(_run(source, old, a, b))
+                out.extend(_run(source, a, b, plain=isinstance(old, _BLOCKS)))
             elif len(a) == len(b):
                 for x, y in zip(a, b):
                     out.extend(_node(source, x, y))
@@ -145,10 +148,10 @@ def _fields(source: FixSource, old, new) -> List[Splice]:
     return out
 
 
-def _run(source: FixSource, owner, a: Sequence, b: Sequence) -> List[Splice]:
-    """Splices turning the items ``a`` of ``owner`` into ``b``: the items found in both (the same
-    objects, in the same order) stay; between two of them, the items are compared one to one, or
-    re-rendered together where their numbers differ."""
+def _run(source: FixSource, a: Sequence, b: Sequence, plain: bool) -> List[Splice]:
+    """Splices turning the items ``a`` into ``b``: the items found in both (the same objects, in
+    the same order) stay; between two of them, the items are compared one to one, or re-rendered
+    together where their numbers differ (``plain``: the statements of a block, see _render)."""
     where = {id(x): i for i, x in enumerate(a)}
     anchors = [(where[id(y)], j) for j, y in enumerate(b) if id(y) in where]
     if any(i1 <= i0 for (i0, _), (i1, _) in zip(anchors, anchors[1:])):
@@ -159,16 +162,16 @@ def _run(source: FixSource, owner, a: Sequence, b: Sequence) -> List[Splice]:
         old_gap, new_gap = a[prev_i + 1:i], b[prev_j + 1:j]
         if len(old_gap) == len(new_gap):
             for x, y in zip(old_gap, new_gap):
-                out.extend(_node(source, x, y))
+                out.extend(_node(source, x, y, plain))
         elif old_gap:
             start, end = _span(source, old_gap[0])[0], _span(source, old_gap[-1])[1]
-            out.append((start, end, _render(source, new_gap, old_gap[0])))
+            out.append((start, end, _render(source, new_gap, old_gap[0], plain)))
         elif i < len(a):
             start = _span(source, a[i])[0]
-            out.append((start, start, _render(source, new_gap, a[i])))
+            out.append((start, start, _render(source, new_gap, a[i], plain)))
         elif a:
             end = _span(source, a[-1])[1]
-            out.append((end, end, _render(source, new_gap, a[-1])))
+            out.append((end, end, _render(source, new_gap, a[-1], plain)))
         else:
             raise _Unsure
         prev_i, prev_j = i, j
