@@ -121,19 +121,21 @@ def validate_report(doc: dict) -> None:
         raise error
 
 
-def report_bytes(project, *args, target: str = "app", validate: bool = True) -> bytes:
+def report_bytes(project, *args, target: str = "app", validate: bool = True, traced: bool = False):
     """The JSON report of ``project/<target>`` as bytes, written by the real command with its
-    cache (``-o out.json``): warm and cold runs are compared byte for byte."""
+    cache (``-o out.json``): warm and cold runs are compared byte for byte. ``traced``: with
+    ``CONCURLINT_CACHE_TRACE=1``, and (bytes, what the trace said on stderr) is returned."""
     out = project / "out.json"
     if out.exists():
         out.unlink()
-    proc = run_cli("report", "--format", "json", "-o", out, *args, target, cwd=project)
+    proc = run_cli("report", "--format", "json", "-o", out, *args, target, cwd=project,
+                   env={"CONCURLINT_CACHE_TRACE": "1"} if traced else None)
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     data = out.read_bytes()
     if validate:
         validate_report(json.loads(data))
-    return data
+    return (data, proc.stderr) if traced else data
 
 
 def report_json(*args, cwd=None, env=None) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import report_bytes
 
 FETCHING = '''"""Reading the rows of an export."""
 import csv
@@ -164,14 +164,7 @@ def project(tmp_path) -> Path:
 
 
 def report(project: Path, *args) -> tuple:
-    out = project / "out.json"
-    if out.exists():
-        out.unlink()
-    proc = run_cli("report", "--format", "json", "-o", out, "--min-confidence", "low", *args, "app",
-                   cwd=project, env={"CONCURLINT_CACHE_TRACE": "1"})
-    assert proc.returncode in (0, 1), proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return out.read_bytes(), proc.stderr
+    return report_bytes(project, "--min-confidence", "low", *args, validate=False, traced=True)
 
 
 def warm_equals_cold(project: Path, reused_at_least: int = 1) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, validate_report
+from conftest import report_bytes
 from project_sources import COUNTERS, SERIAL_SERVER, THREADED_SERVER
 
 REPORT = '''"""The nightly report: a summary of every exported series."""
@@ -85,16 +85,7 @@ def project(tmp_path) -> Path:
 
 def run(project: Path, *args) -> tuple:
     """(report bytes, what the cache trace said) of the real command."""
-    out = project / "out.json"
-    if out.exists():
-        out.unlink()
-    proc = run_cli("report", "--format", "json", "-o", out, "--min-confidence", "low", *args, "app",
-                   cwd=project, env={"CONCURLINT_CACHE_TRACE": "1"})
-    assert proc.returncode in (0, 1), proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    data = out.read_bytes()
-    validate_report(json.loads(data))
-    return data, proc.stderr
+    return report_bytes(project, "--min-confidence", "low", *args, traced=True)
 
 
 def warm(project: Path) -> tuple:
