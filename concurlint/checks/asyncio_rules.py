@@ -449,7 +449,7 @@ def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[s
         # `session.commit()`, `session.query(...).first()` on a client every handler of the module
         # is handed (a dependency-injected sync DB session): one cause, the module's handlers
         # share it -- one finding, the other places related
-        return (module.path, "parameter", head)
+        return (module.path, "parameter", head, target.split(".", 1)[0])  # the same library's client
     recv = call.receiver
     if (target and recv is not None and recv.kind == "instance" and recv.line
             and fn.line <= recv.line <= call.line and (recv.line, recv.col) != (call.line, call.col)):
