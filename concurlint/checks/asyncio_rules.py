@@ -14,18 +14,19 @@ them, which is its own pseudo-function in the facts) runs elsewhere. A sync ``de
 CCL502 (CPU-heavy work on the loop) is in ``asyncio_cpu``, CCL503 (a dropped task) in
 ``asyncio_tasks``, CCL506 (a lost update across an await) in ``await_races``; the vocabulary they
 share (coroutines and their calls) is here, what counts as a blocking call and how long it waits
-in ``blocking_calls``.
+in ``blocking_calls``, which coroutines run alone on a loop of their own in ``own_loops``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import caches_per_key, fills_once, first_lifecycle, is_cli_code, is_memoised, is_request_handler, is_test_code
 from concurlint.checks.blocking_calls import (
     OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _nonblocking_wait, _short, blocking_desc, remedy, wait_weight,
 )
+from concurlint.checks.own_loops import LOOP_RUNNERS, TASK_FACTORIES, private_loops
 from concurlint.checks.sync_reach import Reach, _Walker
 from concurlint.registry import Finding, Rule
 
@@ -35,17 +36,6 @@ THREAD_LOCKS = {
     "threading.Condition": "asyncio.Condition",
     "threading.Semaphore": "asyncio.Semaphore",
     "threading.BoundedSemaphore": "asyncio.BoundedSemaphore",
-}
-TASK_FACTORIES = {
-    "asyncio.create_task": "asyncio.create_task",
-    "asyncio.ensure_future": "asyncio.ensure_future",
-    "asyncio.AbstractEventLoop.create_task": "loop.create_task",
-}
-LOOP_RUNNERS = {
-    "asyncio.run": "asyncio.run()",
-    "asyncio.AbstractEventLoop.run_until_complete": "loop.run_until_complete()",
-    "asyncio.AbstractEventLoop.run_forever": "loop.run_forever()",
-    "asyncio.Runner.run": "asyncio.Runner.run()",
 }
 HEAVY = 100.0  # CPU weight (see analysis.classify) that freezes a loop: nested loops, loops of CPU calls
 # a helper runs on inputs the coroutine cannot see; real protocol code (header parsers, cookie
@@ -213,112 +203,6 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     return "high"
 
 
-def _private_loops(ctx) -> frozenset:
-    """Coroutines that run alone on an event loop of their own in a worker thread: every call of
-    them is handed to ``asyncio.run()`` / ``loop.run_until_complete()`` inside a thread's body
-    (``class Heartbeat(Thread): def run(self): loop = asyncio.new_event_loop();
-    loop.run_until_complete(self._beat())``). Blocking there stalls no other coroutine."""
-    from concurlint.analysis.threads import thread_map
-
-    project = ctx.project
-    tm = ctx.shared(thread_map)
-    handed: Dict[str, set] = {}  # coroutine -> positions where a runner in a thread receives it
-    called: Dict[str, set] = {}  # coroutine -> positions of every call of it
-    facades = _loop_facades(project)
-    for mod, call in project.all_calls():
-        t = project.call_target(call)
-        if t in project.functions and project.functions[t].is_async:
-            called.setdefault(t, set()).add((mod.path, call.line, call.col))
-        if (t in LOOP_RUNNERS or t in facades) and call.args and call.args[0].kind == "call" and call.function:
-            fn = project.functions.get(call.function)
-            in_thread = t in LOOP_RUNNERS and (tm.runs_in_thread(call.function) or (
-                fn is not None and fn.name == "run" and fn.cls is not None
-                and project.is_subclass(fn.cls, "threading.Thread")))
-            fresh = not in_thread and fn is not None and (
-                t in facades or _on_fresh_loop(project, mod, fn, call) or _sync_api_wrapper(project, fn, t))
-            if not (in_thread or fresh):
-                continue
-            coro = call.args[0]
-            for c in mod.calls:
-                if c.line == coro.line and c.col == coro.col:
-                    q = project.call_target(c)
-                    if q and not (fresh and _makes_tasks(project, q)):
-                        handed.setdefault(q, set()).add((mod.path, c.line, c.col))
-    private = {q for q, where in handed.items() if called.get(q, set()) <= where}
-    # a coroutine awaited only by coroutines alone on their loop is alone there too
-    callers: Dict[str, set] = {}
-    for mod, call in project.all_calls():
-        t = project.call_target(call)
-        if t in called:
-            callers.setdefault(t, set()).add(call.function if call.awaited else None)
-    grew = bool(private)
-    while grew:
-        grew = False
-        for q, who in callers.items():
-            if q not in private and who <= private and not _makes_tasks(project, q):
-                private.add(q)
-                grew = True
-    return frozenset(private)
-
-
-def _loop_facades(project) -> frozenset:
-    """Synchronous functions that run the coroutine handed to them to its end on a loop of their
-    own (``def async_run(self, coro): return runner.run(coro)``, ``def run_sync(coro): return
-    asyncio.run(coro)``): a facade for calling async code from sync code. Called inside a running
-    loop they would fail, so what they run is alone on the loop they drive."""
-    out = set()
-    for q, fn in project.functions.items():
-        if fn.is_async:
-            continue
-        for c in project.calls_of(fn):
-            if not c.args or c.args[0].text not in fn.params or c.args[0].text in ("self", "cls"):
-                continue
-            t = project.call_target(c)
-            if t in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete", "asyncio.Runner.run") or (
-                    t is None and c.method == "run" and "runner" in c.text.lower()):
-                out.add(q)
-                break
-    return frozenset(out)
-
-
-def _sync_api_wrapper(project, fn: Function, target: Optional[str]) -> bool:
-    """``asyncio.run(self.run_and_close_session(...))`` in a method, or in a function nested in
-    one: a synchronous API over an async one, each call on a loop of its own (a program's
-    ``asyncio.run(main())`` is in a plain function or at module level)."""
-    if target not in ("asyncio.run", "asyncio.Runner.run"):
-        return False
-    while fn is not None:
-        if fn.cls is not None:
-            return True
-        fn = project.functions.get(fn.parent) if fn.parent else None
-    return False
-
-
-def _on_fresh_loop(project, mod: ModuleFacts, fn: Function, call: Call) -> bool:
-    """``loop.run_until_complete(coro())`` on a loop the same function made for itself
-    (``loop = asyncio.new_event_loop()``: a connection handler's ``run()`` driving its own
-    ``_run_once()`` turn after turn): the coroutine is alone on that loop."""
-    if project.call_target(call) != "asyncio.AbstractEventLoop.run_until_complete" or "." not in call.text:
-        return False
-    name = call.text.rsplit(".", 1)[0]
-    return name.isidentifier() and any(
-        mod.calls[i].assigned_to == name and project.call_target(mod.calls[i]) == "asyncio.new_event_loop"
-        for i in fn.calls)
-
-
-def _makes_tasks(project, qualname: str) -> bool:
-    """The coroutine starts tasks of its own on the loop it runs on (they would share it)."""
-    fn = project.functions.get(qualname)
-    return fn is None or any(project.call_target(c) in TASK_FACTORIES or project.call_target(c) in TASK_GROUPS
-                             for c in project.calls_of(fn))
-
-
-TASK_GROUPS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed", "asyncio.TaskGroup",
-                         # a server runs its connection handlers as tasks on the same loop
-                         "asyncio.start_server", "asyncio.start_unix_server",
-                         "asyncio.AbstractEventLoop.create_server", "asyncio.AbstractEventLoop.create_unix_server"})
-
-
 class BlockingCallInAsyncFunction(Rule):
     code = "CCL501"
 
@@ -326,7 +210,7 @@ class BlockingCallInAsyncFunction(Rule):
         project = ctx.project
         walker: _Walker = ctx.shared(_blocking_walker)
         nonblocking = ctx.shared(_nonblocking_sockets)
-        private = ctx.shared(_private_loops)
+        private = ctx.shared(private_loops)
         for fn in _coroutines(module):
             alone = fn.qualname in private  # on a loop of its own in a thread: it blocks only itself
             wrapped = _wrapped_awaitables(project, module, fn)
@@ -508,7 +392,7 @@ class ThreadingLockInAsyncFunction(Rule):
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
         shared = None
-        private = ctx.shared(_private_loops)
+        private = ctx.shared(private_loops)
         for fn in _coroutines(module):
             if shared is None:
                 shared = _sync_users(module)

@@ -1,0 +1,133 @@
+"""Which coroutines run alone on an event loop of their own, where a blocking call stalls nothing
+else (CCL501 and CCL504 lower their confidence there): a coroutine handed to a loop runner in a
+worker thread, to ``run_until_complete`` on a loop the same function made, to a synchronous facade
+that runs the coroutine handed to it to its end, or to ``asyncio.run`` in a synchronous wrapper
+method -- and the coroutines only such coroutines await -- unless one of them starts tasks or a
+server of its own, which would share that loop. Also the asyncio names for making tasks and
+running loops that the CCL5 rules share.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from concurlint.analysis.facts import Call, Function, ModuleFacts
+
+TASK_FACTORIES = {
+    "asyncio.create_task": "asyncio.create_task",
+    "asyncio.ensure_future": "asyncio.ensure_future",
+    "asyncio.AbstractEventLoop.create_task": "loop.create_task",
+}
+LOOP_RUNNERS = {
+    "asyncio.run": "asyncio.run()",
+    "asyncio.AbstractEventLoop.run_until_complete": "loop.run_until_complete()",
+    "asyncio.AbstractEventLoop.run_forever": "loop.run_forever()",
+    "asyncio.Runner.run": "asyncio.Runner.run()",
+}
+
+
+def private_loops(ctx) -> frozenset:
+    """Coroutines that run alone on an event loop of their own: every call of them is handed to
+    ``asyncio.run()`` / ``loop.run_until_complete()`` inside a thread's body (``class
+    Heartbeat(Thread): def run(self): loop = asyncio.new_event_loop();
+    loop.run_until_complete(self._beat())``), to a runner on a loop its function made, to a loop
+    facade or to ``asyncio.run`` in a wrapper method (see the module's docstring). Blocking there
+    stalls no other coroutine. Once per run."""
+    from concurlint.analysis.threads import thread_map
+
+    project = ctx.project
+    tm = ctx.shared(thread_map)
+    handed: Dict[str, set] = {}  # coroutine -> positions where a runner in a thread receives it
+    called: Dict[str, set] = {}  # coroutine -> positions of every call of it
+    facades = _loop_facades(project)
+    for mod, call in project.all_calls():
+        t = project.call_target(call)
+        if t in project.functions and project.functions[t].is_async:
+            called.setdefault(t, set()).add((mod.path, call.line, call.col))
+        if (t in LOOP_RUNNERS or t in facades) and call.args and call.args[0].kind == "call" and call.function:
+            fn = project.functions.get(call.function)
+            in_thread = t in LOOP_RUNNERS and (tm.runs_in_thread(call.function) or (
+                fn is not None and fn.name == "run" and fn.cls is not None
+                and project.is_subclass(fn.cls, "threading.Thread")))
+            fresh = not in_thread and fn is not None and (
+                t in facades or _on_fresh_loop(project, mod, fn, call) or _sync_api_wrapper(project, fn, t))
+            if not (in_thread or fresh):
+                continue
+            coro = call.args[0]
+            for c in mod.calls:
+                if c.line == coro.line and c.col == coro.col:
+                    q = project.call_target(c)
+                    if q and not (fresh and _makes_tasks(project, q)):
+                        handed.setdefault(q, set()).add((mod.path, c.line, c.col))
+    private = {q for q, where in handed.items() if called.get(q, set()) <= where}
+    # a coroutine awaited only by coroutines alone on their loop is alone there too
+    callers: Dict[str, set] = {}
+    for mod, call in project.all_calls():
+        t = project.call_target(call)
+        if t in called:
+            callers.setdefault(t, set()).add(call.function if call.awaited else None)
+    grew = bool(private)
+    while grew:
+        grew = False
+        for q, who in callers.items():
+            if q not in private and who <= private and not _makes_tasks(project, q):
+                private.add(q)
+                grew = True
+    return frozenset(private)
+
+
+def _loop_facades(project) -> frozenset:
+    """Synchronous functions that run the coroutine handed to them to its end on a loop of their
+    own (``def async_run(self, coro): return runner.run(coro)``, ``def run_sync(coro): return
+    asyncio.run(coro)``): a facade for calling async code from sync code. Called inside a running
+    loop they would fail, so what they run is alone on the loop they drive."""
+    out = set()
+    for q, fn in project.functions.items():
+        if fn.is_async:
+            continue
+        for c in project.calls_of(fn):
+            if not c.args or c.args[0].text not in fn.params or c.args[0].text in ("self", "cls"):
+                continue
+            t = project.call_target(c)
+            if t in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete", "asyncio.Runner.run") or (
+                    t is None and c.method == "run" and "runner" in c.text.lower()):
+                out.add(q)
+                break
+    return frozenset(out)
+
+
+def _sync_api_wrapper(project, fn: Function, target: Optional[str]) -> bool:
+    """``asyncio.run(self.run_and_close_session(...))`` in a method, or in a function nested in
+    one: a synchronous API over an async one, each call on a loop of its own (a program's
+    ``asyncio.run(main())`` is in a plain function or at module level)."""
+    if target not in ("asyncio.run", "asyncio.Runner.run"):
+        return False
+    while fn is not None:
+        if fn.cls is not None:
+            return True
+        fn = project.functions.get(fn.parent) if fn.parent else None
+    return False
+
+
+def _on_fresh_loop(project, mod: ModuleFacts, fn: Function, call: Call) -> bool:
+    """``loop.run_until_complete(coro())`` on a loop the same function made for itself
+    (``loop = asyncio.new_event_loop()``: a connection handler's ``run()`` driving its own
+    ``_run_once()`` turn after turn): the coroutine is alone on that loop."""
+    if project.call_target(call) != "asyncio.AbstractEventLoop.run_until_complete" or "." not in call.text:
+        return False
+    name = call.text.rsplit(".", 1)[0]
+    return name.isidentifier() and any(
+        mod.calls[i].assigned_to == name and project.call_target(mod.calls[i]) == "asyncio.new_event_loop"
+        for i in fn.calls)
+
+
+def _makes_tasks(project, qualname: str) -> bool:
+    """The coroutine starts tasks of its own on the loop it runs on (they would share it)."""
+    fn = project.functions.get(qualname)
+    return fn is None or any(project.call_target(c) in TASK_FACTORIES or project.call_target(c) in TASK_GROUPS
+                             for c in project.calls_of(fn))
+
+
+TASK_GROUPS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed", "asyncio.TaskGroup",
+                         # a server runs its connection handlers as tasks on the same loop
+                         "asyncio.start_server", "asyncio.start_unix_server",
+                         "asyncio.AbstractEventLoop.create_server", "asyncio.AbstractEventLoop.create_unix_server"})
