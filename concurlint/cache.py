@@ -110,15 +110,22 @@ def load_manifest(cache_dir: str, config_key: str):
 
 
 def store_manifest(cache_dir: str, config_key: str, manifest, keep: int = 8) -> None:
-    d = Path(cache_dir) / "reports"
     sealed = seal(manifest)
-    if sealed is None or not write_atomic(d / f"{config_key}.manifest", sealed):
-        return
+    if sealed is not None:
+        write_keeping(Path(cache_dir) / "reports" / f"{config_key}.manifest", sealed, keep)
+
+
+def write_keeping(path: Path, sealed: bytes, keep: int) -> bool:
+    """Write one sealed entry atomically, then keep only the ``keep`` most recent files of its
+    kind (its suffix) in its folder. True when written."""
+    if not write_atomic(path, sealed):
+        return False
     try:
-        for p in sorted(d.glob("*.manifest"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+        for p in sorted(path.parent.glob(f"*{path.suffix}"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
             p.unlink()
     except OSError:
         pass
+    return True
 
 
 def store_report(cache_dir: str, key: str, report, keep: int = 8, same_as: str = "") -> None:
@@ -136,13 +143,6 @@ def store_report(cache_dir: str, key: str, report, keep: int = 8, same_as: str =
         _mark(d.parent)
     except OSError:
         return
-    if not write_atomic(d / f"{key}.entry", sealed):
-        return
-    # once per run: what runs killed mid-write (SIGKILL) left behind, anywhere in the cache
-    sweep_temporaries(d.parent)
-    try:
-        old = sorted(d.glob("*.entry"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
-        for p in old:
-            p.unlink()
-    except OSError:
-        pass
+    if write_keeping(d / f"{key}.entry", sealed, keep):
+        # once per run: what runs killed mid-write (SIGKILL) left behind, anywhere in the cache
+        sweep_temporaries(d.parent)

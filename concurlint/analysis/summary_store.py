@@ -137,20 +137,9 @@ def load(cache_dir: str, config_key: str) -> Optional[tuple]:
 def store(cache_dir: str, config_key: str, stored: Stored, keep: int = 8) -> None:
     from pathlib import Path
 
-    from concurlint.sealed import seal, write_atomic
+    from concurlint.cache import write_keeping
+    from concurlint.sealed import seal
 
-    d = Path(cache_dir) / "reports"
     sealed = seal((FORMAT, config_key, stored.now_modules, stored.now_functions))
-    if sealed is None:
-        return
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return
-    if not write_atomic(d / f"{config_key}.summaries", sealed):
-        return
-    try:
-        for p in sorted(d.glob("*.summaries"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
-            p.unlink()
-    except OSError:
-        pass
+    if sealed is not None:
+        write_keeping(Path(cache_dir) / "reports" / f"{config_key}.summaries", sealed, keep)
