@@ -39,10 +39,13 @@ def private_loops(ctx) -> frozenset:
     handed: Dict[str, set] = {}  # coroutine -> positions where a runner in a thread receives it
     called: Dict[str, set] = {}  # coroutine -> positions of every call of it
     facades = _loop_facades(project)
+    by_method = _facade_methods(project, facades)
     for mod, call in project.all_calls():
         t = project.call_target(call)
         if t in project.functions and project.functions[t].is_async:
             called.setdefault(t, set()).add((mod.path, call.line, call.col))
+        if t is None and call.method in by_method:
+            t = by_method[call.method]
         if (t in LOOP_RUNNERS or t in facades) and call.args and call.args[0].kind == "call" and call.function:
             fn = project.functions.get(call.function)
             in_thread = t in LOOP_RUNNERS and (tm.runs_in_thread(call.function) or (
@@ -93,6 +96,17 @@ def _loop_facades(project) -> frozenset:
                 out.add(q)
                 break
     return frozenset(out)
+
+
+def _facade_methods(project, facades: frozenset) -> Dict[str, str]:
+    """Method names that only loop facades of the project bear (``def async_run(self, coro)`` of a
+    ``Workflow``): a call ``self.workflow.async_run(job.postprocess())`` whose receiver's type is not
+    known still hands its coroutine to a facade when every function of the project that bears the
+    name is one."""
+    names: Dict[str, set] = {}
+    for q, fn in project.functions.items():
+        names.setdefault(fn.name, set()).add(q)
+    return {name: min(qs) for name, qs in names.items() if qs <= facades}
 
 
 def _sync_api_wrapper(project, fn: Function, target: Optional[str]) -> bool:
