@@ -60,6 +60,7 @@ class CallCollector:
             in_handler=self.in_handler > 0,
             in_finally=self.in_finally > 0,
             on_input=self._on_input(node),
+            platform=self.platform,
         )
         idx = len(self.facts.calls)
         self.facts.calls.append(call)

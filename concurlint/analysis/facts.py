@@ -92,6 +92,7 @@ class Call(Record):
     # handed in: ("0",); deepcopy(pairs) for each pair of pairs: ("0",))
     on_input: Tuple[str, ...] = ()
     block_end: int = 0  # for a call used as a `with` context expression: last line of the block
+    platform: str = ""  # the platform it runs on, "" for any (analysis/platforms.py)
 
 
 @dataclass
@@ -213,6 +214,8 @@ class ModuleFacts(Record):
     main_guard_line: int = 0
     noqa: Dict[int, Optional[Tuple[str, ...]]] = field(default_factory=dict)
     lines: int = 0
+    # module-level names of platform tests: qualname -> (platform where true, where false)
+    platform_names: Dict[str, Tuple[str, str]] = field(default_factory=dict)
 
 
 def _encode_by_fields(cls) -> None:

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import FORK_SOMETIMES, Call, ModuleFacts
 from concurlint.analysis.hints import exclusive, guard_holds, is_test_code
+from concurlint.analysis.platforms import WASM, WINDOWS
 from concurlint.analysis.walk import Walk, drive
 
 INF = (10 ** 9, 0)
@@ -143,6 +144,11 @@ class ProcessModel:
     def target(self, call: Call) -> Optional[str]:
         return self.project.call_target(call)  # memoised on the call
 
+    def forkless(self, call: Call) -> bool:
+        """The call runs only where there is no fork (``if sys.platform == "win32":``, Pyodide):
+        a thread it starts is never running at a fork, and a fork there never happens."""
+        return self.project.platform_of(call) in (WINDOWS, WASM)
+
     def method_for(self, mod: ModuleFacts, call: Call) -> Optional[str]:
         m = None
         recv = call.receiver
@@ -222,7 +228,7 @@ class ProcessModel:
         out: List[ThreadStart] = []
         for i, (mod, call) in enumerate(calls):
             t = self.target(call)
-            if t is None:
+            if t is None or self.forkless(call):
                 continue
             spec = self.stdlib.get(t)
             if spec is not None:
@@ -297,7 +303,7 @@ class ProcessModel:
         if found is None:
             for mod, call in self.calls.get(key, []):
                 t = self.target(call)
-                if t in self.project.functions:
+                if t in self.project.functions and not self.forkless(call):
                     r = yield self._leaves_running(("fn", t), depth + 1, seen)
                     if r is not None:
                         step = _rel(mod, call, f"calls {_short(t)}, which leaves it running")
@@ -343,7 +349,7 @@ class ProcessModel:
             if (c2.line, c2.col) >= pos:
                 break
             t = self.target(c2)
-            if t in self.project.functions:
+            if t in self.project.functions and not self.forkless(c2):
                 r = self.leaves_running(("fn", t))
                 if r is not None:
                     return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(t)}, which leaves it running")])
@@ -358,6 +364,8 @@ class ProcessModel:
         for m2, c2 in self.callers.get(fn, []):
             if here is not None and not guard_holds(here, call.line, c2):
                 continue  # `if multiprocess:` around the call, and this caller leaves it False
+            if self.forkless(c2):
+                continue
             r = yield self._running_at(m2, c2, depth + 1, seen)
             if r is not None:
                 return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(fn)}")])

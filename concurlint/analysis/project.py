@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from concurlint.analysis import platforms
 from concurlint.analysis.facts import Call, ClassInfo, Function, ModuleFacts, Value
 from concurlint.knowledge import Knowledge
 
@@ -16,7 +17,9 @@ class Project:
         self.functions: Dict[str, Function] = {}
         self.function_module: Dict[str, ModuleFacts] = {}
         self.classes: Dict[str, ClassInfo] = {}
+        self.platform_names: Dict[str, Tuple[str, str]] = {}
         for m in modules:
+            self.platform_names.update(m.platform_names)
             self.by_module.setdefault(m.module, m)
             for q, fn in m.functions.items():
                 self.functions[q] = fn
@@ -176,6 +179,14 @@ class Project:
                     return self.call_target(inner[0]) or v.qualname
             return v.qualname
         return None
+
+    def platform_of(self, call: Call) -> str:
+        """The platform a call runs on (``platforms.WINDOWS``, ``POSIX``, ``WASM``), "" for any;
+        a test through a name another module defines (``if is_unix_system():``) looked up."""
+        p = call.platform
+        if not p or p[0] not in "?!":
+            return p
+        return platforms.decide(p[:1] + (self.resolve(p[1:]) or p[1:]), self.platform_names)
 
     def calls_of(self, fn: Function) -> List[Call]:
         """The calls ``fn`` makes, in order: a list made once per function (a dozen analyses

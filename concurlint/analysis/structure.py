@@ -16,6 +16,7 @@ import ast
 import re
 from typing import List, Optional, Tuple
 
+from concurlint.analysis import platforms
 from concurlint.analysis.facts import ClassInfo, Value
 from concurlint.analysis.scopes import _Scope
 
@@ -29,6 +30,7 @@ class StructureCollector:
 
     def _init_structure(self) -> None:
         self.in_main_guard = False
+        self.platform = ""  # the platform the code being walked runs on (analysis/platforms.py)
         # (name, literal value, last line where it still holds) inside `if name == "literal":`
         self.narrowed: List[Tuple[str, Value, int]] = []
 
@@ -36,6 +38,16 @@ class StructureCollector:
         self._prescan(node.body, None)
         for stmt in node.body:
             self.visit(stmt)
+        self.facts.platform_names = platforms.module_names(node.body, self.qual, self._platform_ref)
+
+    def _platform_ref(self, node: ast.AST) -> Optional[str]:
+        """What a name in a platform test refers to: a module global of this module by its
+        qualified name (``IS_WINDOWS``), anything else as ``resolve`` says."""
+        if isinstance(node, ast.Name):
+            v = self.lookup(node.id)
+            if v is not None and v.kind not in ("ref", "function", "class") and self.scopes[0].values.get(node.id) is v:
+                return f"{self.module}.{node.id}" if self.module else node.id
+        return self.resolve(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for d in node.decorator_list:
@@ -111,15 +123,33 @@ class StructureCollector:
         narrowing = _narrowing(node)
         if narrowing is not None:
             self.narrowed.append(narrowing)
+        outer = self.platform
+        body_side, else_side = platforms.sides(node.test, self._platform_ref)
+        self.platform = body_side or outer
         for stmt in node.body:
             self.visit(stmt)
+        self.platform = outer
         if narrowing is not None:
             self.narrowed.remove(narrowing)
         self.in_main_guard = saved
         if checked:
             self._record_check(fn, checked, start, node)
+        self.platform = else_side or outer
         for stmt in node.orelse:
             self.visit(stmt)
+        self.platform = outer
+
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        """``Process(...) if is_unix_system() else Thread(...)``: each side on its platform."""
+        self.visit(node.test)
+        outer = self.platform
+        body_side, else_side = platforms.sides(node.test, self._platform_ref)
+        self.platform = body_side or outer
+        self.visit(node.body)
+        self.platform = else_side or outer
+        self.visit(node.orelse)
+        self.platform = outer
 
 
 def _last_line(stmts) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from concurlint.analysis.facts import Call
+from concurlint.analysis.platforms import WASM
 from concurlint.analysis.values import IN_MEMORY
 from concurlint.checks.sync_reach import TIMEOUT_ARGS, _literal_false, _timeout_of
 
@@ -140,6 +141,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
+    if project.platform_of(call) == WASM:
+        return None  # only run in a browser (Pyodide): an in-memory filesystem, no thread to move it to
     if target in project.kb.stdlib.connects_when_given and not _host_given(call, project.kb.stdlib.connects_when_given[target]):
         return None  # smtplib.SMTP() with no host: an unconnected client; connect() is what waits
     if target in OPENERS and call.args and (call.args[0].qualname == "os.devnull" or call.args[0].text == "os.devnull"):

@@ -60,7 +60,7 @@ class ForkAfterThreadStart(Rule):
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         m = _model(ctx)
         for fp in m.fork_points:
-            if fp.module.path != module.path or not m.is_fork(fp):
+            if fp.module.path != module.path or not m.is_fork(fp) or m.forkless(fp.call):
                 continue
             r = m.running_at(fp.module, fp.call)
             if r is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional
 
 from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.platforms import POSIX, WINDOWS
 from concurlint.analysis.threads import chain_text, short_name, thread_map
 from concurlint.registry import Finding, Rule
 
@@ -88,6 +89,9 @@ class SignalHandlerSetOutsideMainThread(Rule):
             for call in project.calls_of(fn):
                 if project.call_target(call) not in SIGNAL_CALLS or call.in_try:
                     continue
+                reaches = [r for r in reaches if not _other_platform(project, r, q, call)]
+                if not reaches:
+                    continue
                 unchecked = [r for r in reaches if not _checks_thread(project, r.chain + (q,))]
                 r = (unchecked or reaches)[0]
                 via = f" via {chain_text(r.chain, project)}" if len(r.chain) > 1 else ""
@@ -97,6 +101,25 @@ class SignalHandlerSetOutsideMainThread(Rule):
                                  # the way there asks which thread it runs in (`if not in_main_thread():
                                  # handle_sigint = False`): the author knows, and it is usually guarded
                                  confidence="high" if unchecked else "low")
+
+
+def _other_platform(project, reach, q: str, call) -> bool:
+    """The thread starts only on one platform (``Thread(...)`` in the Windows branch of
+    ``Process(...) if is_unix_system() else Thread(...)``) and the way to the call only on the
+    other (``if is_unix_system() and timeout: _set_wait_alarm(timeout)``): never in that thread."""
+    start = project.platform_of(reach.entry.site.call)
+    other = {WINDOWS: POSIX, POSIX: WINDOWS}.get(start)
+    if other is None:
+        return False
+    if project.platform_of(call) == other:
+        return True
+    chain = reach.chain + (q,)
+    for a, b in zip(chain, chain[1:]):
+        fn = project.functions.get(a)
+        edges = [c for c in project.calls_of(fn) if project.call_target(c) == b] if fn is not None else []
+        if edges and all(project.platform_of(c) == other for c in edges):
+            return True
+    return False
 
 
 def _checks_thread(project, chain) -> bool:
