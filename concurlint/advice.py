@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 from concurlint.analysis.hints import is_memoised
+from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
     HEAVY_CPU, MODELS, Target, Work, _name, recommend,
 )
@@ -148,6 +149,10 @@ def _writes_state(fn) -> Optional[str]:
 def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
     """Why the work cannot move from ``site.model`` to ``rec`` (None when it can)."""
     fn = ctx.project.functions.get(work.function) if work.function else None
+    if work.is_async and rec == "threads" and site.model == "asyncio":
+        return (f"{_name(work.function)} is a coroutine: it runs on the event loop as a whole, and only "
+                f"its blocking or CPU-heavy calls can move to a thread (asyncio.to_thread; CCL501/CCL502 "
+                f"name them)")
     if rec in ("processes", "interpreters"):
         if work.is_async:
             return f"{_name(work.function)} is a coroutine, and a coroutine cannot run in a process pool"
@@ -217,6 +222,13 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return None  # a library callable the knowledge base calls CPU-heavy
         if summary.py + summary.gil < STRONG_CPU and not summary.recursive:
             return "its CPU work is one loop over data of unknown size"
+        if work.function in ctx.project.functions and not summary.recursive \
+                and ctx.project.kb.category(work.function) is None \
+                and ctx.shared(input_peak).of(work.function) < HEAVY:
+            # the weight comes from light loops over the program's own state (feeds per channel
+            # per network, tasks per worker), not over the data handed to the work: it does not
+            # grow with the work, and a process pool would not speed it up
+            return "its nested loops only index and store, over the program's own state, not the data it is handed"
         if work.kind == "mixed":
             return "it also waits on IO"
         return None

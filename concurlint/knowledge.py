@@ -24,7 +24,7 @@ STDLIB_KINDS = {
 # CPU weight of one call (units of analysis.classify: one loop iteration of arithmetic).
 # A shipped ``cpu`` entry (json.loads, re.sub, sorted) is one unit: light unless it runs in loops.
 # A call the user declares CPU-heavy in [tool.concurlint.knowledge] is the work itself: it weighs
-# as much as a helper that is heavy on its own (checks/asyncio_rules.HEAVY_CALLEE, used by CCL502 in asyncio_cpu), so one such call makes
+# as much as a helper that is heavy on its own (analysis/peak.HEAVY_CALLEE, used by CCL502), so one such call makes
 # its caller CPU-bound, dispatching it to threads is CCL101, and calling it in a coroutine CCL502.
 CPU_CALL_WEIGHT = 1.0
 DECLARED_CPU_WEIGHT = 1000.0

@@ -88,3 +88,38 @@ def test_conditional_expression_and_nesting():
     """)
     assert found == {'"process"': "posix", '"thread"': "windows", '"nested def"': "windows",
                      '"mac"': "posix", '"linux or other"': "posix", '"after"': ""}
+
+
+def test_instance_attribute_set_from_a_platform_test():
+    kb = load()
+    text = textwrap.dedent("""
+        import subprocess, sys
+
+        class Controller:
+            def __init__(self):
+                self._is_windows = sys.platform == "win32"
+                self.verbose = False
+
+            async def terminate(self, pid):
+                if self._is_windows:
+                    mark("taskkill")
+                else:
+                    mark("terminate")
+                if self.verbose:
+                    mark("verbose")
+
+        class Mixed:
+            def __init__(self):
+                self.win = sys.platform == "win32"
+
+            def force(self):
+                self.win = True
+
+            def run(self):
+                if self.win:
+                    mark("mixed")
+    """)
+    mod = extract(ast.parse(text), text, "ctl.py", "ctl", False, kb)
+    project = Project([mod], kb)
+    found = {c.args[0].text: project.platform_of(c) for c in mod.calls if c.text == "mark"}
+    assert found == {'"taskkill"': "windows", '"terminate"': "posix", '"verbose"': "", '"mixed"': ""}

@@ -138,12 +138,36 @@ def module_names(body, qual: Callable[[str], str], resolve: Resolver) -> Dict[st
             body_stmts = stmt.body[1:] if ast.get_docstring(stmt) is not None else stmt.body
             if len(body_stmts) == 1 and isinstance(body_stmts[0], ast.Return) and body_stmts[0].value is not None:
                 name, value = stmt.name, body_stmts[0].value
+        elif isinstance(stmt, ast.ClassDef):
+            out.update(_attribute_names(stmt, qual(stmt.name), resolve))
         if value is None:
             continue
         found = sides(value, resolve)
         if any(s and s[0] not in "?!" for s in found):
             out[qual(name)] = found
     return out
+
+
+def _attribute_names(cls: ast.ClassDef, cls_qual: str, resolve: Resolver) -> Dict[str, Sides]:
+    """``self._is_windows = sys.platform == "win32"`` in a method, the only kind of value the
+    class ever gives that attribute: ``if self._is_windows:`` is a platform test."""
+    found: Dict[str, Optional[Sides]] = {}
+    for fn in cls.body:
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.args.args:
+            continue
+        me = fn.args.args[0].arg
+        for node in ast.walk(fn):
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+            for t in targets:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == me:
+                    value = getattr(node, "value", None)
+                    here = sides(value, resolve) if value is not None and not isinstance(node, ast.AugAssign) else None
+                    if here is None or not any(x and x[0] not in "?!" for x in here):
+                        found[t.attr] = None
+                    elif found.setdefault(t.attr, here) != here:
+                        found[t.attr] = None
+    return {f"{cls_qual}.{attr}": s for attr, s in found.items() if s is not None}
 
 
 def decide(platform: str, names: Dict[str, Sides]) -> str:

@@ -42,11 +42,16 @@ class StructureCollector:
 
     def _platform_ref(self, node: ast.AST) -> Optional[str]:
         """What a name in a platform test refers to: a module global of this module by its
-        qualified name (``IS_WINDOWS``), anything else as ``resolve`` says."""
+        qualified name (``IS_WINDOWS``), an attribute of ``self`` as one of its class
+        (``self._is_windows``), anything else as ``resolve`` says."""
         if isinstance(node, ast.Name):
             v = self.lookup(node.id)
             if v is not None and v.kind not in ("ref", "function", "class") and self.scopes[0].values.get(node.id) is v:
                 return f"{self.module}.{node.id}" if self.module else node.id
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            cls = self._self_class(node.value.id)  # self._is_windows
+            if cls is not None:
+                return f"{cls.qualname}.{node.attr}"
         return self.resolve(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:

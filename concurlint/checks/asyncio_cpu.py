@@ -1,133 +1,22 @@
 """CCL502: CPU-heavy work on an asyncio event loop.
 
 A coroutine's own loops doing arithmetic or string work without awaiting, a call to a project
-function the classification calls CPU-bound (weighed by ``_Peak``: the heaviest single strand of
+function the classification calls CPU-bound (weighed by ``Peak``: the heaviest single strand of
 nested work, so many small loops side by side do not add up), and a CPU-heavy library call in a
 loop. The shared vocabulary (coroutines, their calls) is in ``asyncio_rules``.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional
+from typing import Iterator, Optional
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import first_lifecycle, is_cli_code, is_test_code
-from concurlint.checks.asyncio_rules import HEAVY, HEAVY_CALLEE, MAX_DEPTH, _calls, _coroutines, _Pos, _short
+from concurlint.analysis.peak import HEAVY, HEAVY_CALLEE, WRITTEN_SIZE, Peak, near_peak, peak, widest_loop
+from concurlint.checks.asyncio_rules import _calls, _coroutines, _Pos
 from concurlint.registry import Finding, Rule
 
 
 # ---------------------------------------------------------------- CCL502
-class _Peak:
-    """The heaviest single strand of nested work in a sync function: loops multiply what they
-    contain, callees count with the loops around the call, but siblings do not add up. Protocol
-    code doing many small loops over headers or cookies stays light; a triple loop does not."""
-
-    def __init__(self, project, max_depth: int = MAX_DEPTH):
-        self.p = project
-        self.max_depth = max_depth
-        self.memo: Dict[object, float] = {}
-        self.why: Dict[object, str] = {}  # the work at the end of the heaviest strand
-        self.leaf: Dict[object, float] = {}  # its weight within its own function
-        # the biggest single multiplier on that strand: a loop whose size the code writes
-        # (range(10**6)) or a CPU-heavy library call, rather than loops over data of unknown size
-        self.wide: Dict[object, float] = {}
-        self.active: set = set()
-
-    def of(self, q: str, depth: int = 0) -> float:
-        # a shallow walk's answer depends on where it starts: memoise it per depth
-        key = q if self.max_depth == MAX_DEPTH else (q, depth)
-        if key in self.memo:
-            return self.memo[key]
-        if q in self.active or depth > self.max_depth:
-            return 0.0
-        fn = self.p.functions[q]
-        self.active.add(q)
-
-        def mult(i: int) -> float:
-            m = 1.0
-            while i >= 0:
-                if not _cursor(fn.loops[i]):
-                    m *= fn.loops[i].mult
-                i = fn.loops[i].parent
-            return m
-
-        best, why, leaf, wide = 0.0, "", 0.0, 0.0
-        path = self.p.function_module[q].path if q in self.p.function_module else ""
-        try:
-            for i, loop in enumerate(fn.loops):
-                if loop.has_ops and not _cursor(loop) and mult(i) > best:
-                    best, leaf, wide = mult(i), mult(i), _widest(fn, i)
-                    why = f"{'nested ' if loop.parent >= 0 else ''}{loop.desc.split(' over ')[0]} x{int(mult(i))} at {path}:{loop.line}"
-            for call in self.p.calls_of(fn):
-                target = self.p.call_target(call)
-                if target is None:
-                    continue
-                callee = self.p.functions.get(target)
-                if callee is not None:
-                    # constructors normalise headers, cookies, options: summed over real
-                    # protocol code they look heavy and never are; heavy work lives in calls
-                    if not callee.is_async and target != q and callee.name != "__init__":
-                        w = self.of(target, depth + 1) * mult(call.loop)
-                        if w > best:
-                            ckey = target if self.max_depth == MAX_DEPTH else (target, depth + 1)
-                            best, why, leaf = w, self.why.get(ckey, ""), self.leaf.get(ckey, 0.0)
-                            wide = max(self.wide.get(ckey, 0.0), _widest(fn, call.loop))
-                    continue
-                cat = self.p.kb.category(target)
-                if cat is not None and cat[0] in ("cpu", "releases-gil"):
-                    w = self.p.kb.cpu_weight(target, cat[0]) * mult(call.loop)
-                    if w > best:
-                        looped = " in a loop" if call.loop >= 0 else ""
-                        best, leaf, why = w, w, f"{_short(target)}(){looped} at {path}:{call.line}"
-                        # a library call heavy on its own is not a guess; a light one (re.match,
-                        # json.loads, a hash of a few bytes) is heavy only through the loops around
-                        # it, and those are as much a guess as any loop over data of unknown size
-                        alone = self.p.kb.cpu_weight(target, cat[0])
-                        wide = float("inf") if alone >= HEAVY else _widest(fn, call.loop)
-        finally:
-            self.active.discard(q)
-        self.memo[key] = best
-        self.why[key] = why
-        self.leaf[key] = leaf
-        self.wide[key] = wide
-        return best
-
-
-# A loop's weight is a guess unless the code writes its size: an iterable of unknown size counts
-# x10 per loop level (analysis.loops), `range(100_000)` or more x100. On 168 real packages no
-# CCL502 found through loops over data of unknown size was a real hazard (0 of ~90 reviewed,
-# docs/precision.md), so those are low; a written range that big, or a CPU-heavy library call,
-# keeps its confidence.
-WRITTEN_SIZE = 100
-
-
-def _widest(fn: Function, i: int) -> float:
-    """The biggest multiplier among the loops around position ``i`` (cursor loops aside)."""
-    m = 0.0
-    while 0 <= i < len(fn.loops):
-        if not _cursor(fn.loops[i]):
-            m = max(m, fn.loops[i].mult)
-        i = fn.loops[i].parent
-    return m
-
-
-def _cursor(loop) -> bool:
-    """A ``while`` loop that only indexes and compares: a cursor stepping through one small
-    structure (a tokenizer over a header, a retry): how often it runs is unknown, so neither its
-    own work nor the calls in it count as heavy (as in the classification)."""
-    return loop.has_ops < 2 and loop.desc.startswith("while")
-
-
-def _peak(ctx) -> _Peak:
-    return _Peak(ctx.project)
-
-
-def _near_peak(ctx) -> _Peak:
-    """The heaviest strand within the helper and the functions it calls directly: heavy work
-    found only further down is usually bounded by the helpers in between (a serializer capped at
-    ten items, reached through an exception formatter), so it is reported at medium."""
-    return _Peak(ctx.project, max_depth=1)
-
-
 def cpu_confidence(ctx, module: ModuleFacts, fn: Function, callee: Optional[str] = None,
                    call: Optional[Call] = None) -> str:
     """high: a module-level coroutine (or one calling a module-level helper) doing heavy work on
@@ -163,7 +52,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
         kb = project.kb
-        peak: _Peak = ctx.shared(_peak)
+        weights: Peak = ctx.shared(peak)
         for fn in _coroutines(module):
             calls = list(_calls(module, fn))
             # a loop that awaits (or does IO) hands the loop back every iteration: the work that
@@ -228,21 +117,21 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     s = ctx.summaries.get(target)
                     # heavy on its own: a light helper called in the coroutine's loop is not
                     # reported (error paths and bookkeeping dominate such calls in real code)
-                    if s is None or s.kind != "cpu" or callee.name == "__init__" or peak.of(target) < HEAVY_CALLEE:
+                    if s is None or s.kind != "cpu" or callee.name == "__init__" or weights.of(target) < HEAVY_CALLEE:
                         continue
                     cited = [e for e in s.evidence if not e.endswith("(unknown)")]
                     if not cited:
                         continue  # a callee of unknown kind is never evidence of CPU work
                     # cite what decided it: the heaviest strand of work below the call
-                    ev = f"heaviest: {peak.why[target]}" if peak.why.get(target) else cited[0].split(" ", 1)[-1]
+                    ev = f"heaviest: {weights.why[target]}" if weights.why.get(target) else cited[0].split(" ", 1)[-1]
                     conf = cpu_confidence(ctx, module, fn, target, call)
-                    if conf != "low" and ctx.shared(_near_peak).of(target) < HEAVY_CALLEE:
+                    if conf != "low" and ctx.shared(near_peak).of(target) < HEAVY_CALLEE:
                         # the heavy work lies more than one call down: medium when it is heavy
                         # in its own function (nested loops there); low when it only adds up
                         # from loops at several levels, each over something small (a registry,
                         # a header list): a maintainer would not call that heavy
-                        conf = "medium" if peak.leaf.get(target, 0.0) >= HEAVY else "low"
-                    if peak.wide.get(target, 0.0) < WRITTEN_SIZE:
+                        conf = "medium" if weights.leaf.get(target, 0.0) >= HEAVY else "low"
+                    if weights.wide.get(target, 0.0) < WRITTEN_SIZE:
                         conf = "low"  # loops over data of unknown size: the weight is a guess
                     yield ctx.report(self.code, module, call, function=fn.qualname,
                                      what=f"CPU-bound {call.text}() ({ev})",
@@ -257,7 +146,7 @@ class CpuBoundWorkInAsyncFunction(Rule):
                     continue
                 where = f"called in a loop (x{int(m)})" if call.loop >= 0 else "declared CPU-heavy in [tool.concurlint.knowledge]"
                 conf = cpu_confidence(ctx, module, fn, call=call)
-                if not declared and kb.cpu_weight(target, cat[0]) < HEAVY and _widest(fn, call.loop) < WRITTEN_SIZE:
+                if not declared and kb.cpu_weight(target, cat[0]) < HEAVY and widest_loop(fn, call.loop) < WRITTEN_SIZE:
                     # a light call (re.match) made heavy only by loops whose sizes are not
                     # written: over the object's own settings (its prefixes, its commands) a
                     # guess (low); over data the coroutine was handed, a guess about how much

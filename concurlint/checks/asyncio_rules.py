@@ -37,12 +37,6 @@ THREAD_LOCKS = {
     "threading.Semaphore": "asyncio.Semaphore",
     "threading.BoundedSemaphore": "asyncio.BoundedSemaphore",
 }
-HEAVY = 100.0  # CPU weight (see analysis.classify) that freezes a loop: nested loops, loops of CPU calls
-# a helper runs on inputs the coroutine cannot see; real protocol code (header parsers, cookie
-# jars) nests two loops over small collections all the time, so a helper must nest three levels
-# of work (or two around a CPU-heavy library call) on one strand to count as CPU-heavy
-HEAVY_CALLEE = 1000.0
-MAX_DEPTH = 25  # how deep the CPU-weight walk follows helpers
 
 
 def _chain_text(chain: Tuple[str, ...]) -> str:
