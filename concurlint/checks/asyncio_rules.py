@@ -407,7 +407,10 @@ class ThreadingLockInAsyncFunction(Rule):
                     # no coroutine of the module awaits while holding it: the lock is only ever
                     # held for the microseconds between two statements, no task can hold it
                     # while another waits for it (a deadlock needs an await under the lock)
-                    brief = t in ("threading.Lock", "threading.RLock") and (fn.cls, v.text) not in awaited_under
+                    # (a Condition's lock likewise: its waits release it, and a wait in a coroutine
+                    # is reported as such)
+                    brief = t in ("threading.Lock", "threading.RLock", "threading.Condition") \
+                        and (fn.cls, v.text) not in awaited_under
                     yield ctx.report(self.code, module, _Pos(v.line, v.col), function=fn.qualname,
                                      what=f"`with {v.text}:` ({t})", instead=THREAD_LOCKS[t],
                                      confidence="low" if brief else confidence(v.text))
