@@ -104,7 +104,9 @@ class ValueCollector:
         if v.kind == "instance":
             return v.qualname
         if v.kind == "literal" and v.meta.get("type"):
-            return v.meta["type"]
+            # a name last bound to None (`next_request = None` in an else branch) holds
+            # something else wherever an attribute of it is used
+            return None if v.meta["type"] == "builtins.NoneType" else v.meta["type"]
         if v.kind == "container":
             return v.meta.get("type")
         return None

@@ -184,6 +184,15 @@ def _never_raises(project, value) -> bool:
     q = project.function_of_value(value) if value is not None else None
     if q in NEVER_FAIL:
         return True  # `submit(lambda: time.sleep(0.1))`: the lambda is read as the call it makes
+    if q is None and value is not None:
+        same = _methods_named(project, value.text)
+        # `submit(next_request.call_api)` on a receiver of unknown type: every method of the
+        # project with that name catches everything
+        return bool(same) and all(_never_raises_fn(project, m) for m in same)
+    return _never_raises_fn(project, q)
+
+
+def _never_raises_fn(project, q: Optional[str]) -> bool:
     for _ in range(3):
         fn = project.functions.get(q or "")
         if fn is None:
@@ -191,6 +200,8 @@ def _never_raises(project, value) -> bool:
         if fn.catches_all:
             return True
         calls = list(project.calls_of(fn))
+        if len(calls) == 2 and calls[0].text == "super().emit" and _log_handler(project, fn.cls):
+            return True  # a logging handler's emit() catches every error itself (handleError)
         quiet = all(project.call_target(c) in NEVER_FAIL for c in calls)
         heads = {c.text.split(".", 1)[0] for c in calls}
         if quiet and set(fn.loaded_names) <= heads and not fn.ops_outside_loops and not fn.accesses and not fn.loops:
@@ -201,6 +212,30 @@ def _never_raises(project, value) -> bool:
             return False
         q = project.call_target(calls[0])
     return False
+
+
+def _log_handler(project, cls: Optional[str]) -> bool:
+    """The class derives from one of the standard library's logging handlers."""
+    seen, todo = set(), [cls]
+    while todo:
+        c = todo.pop()
+        if not c or c in seen:
+            continue
+        seen.add(c)
+        if c.startswith("logging.") and c.endswith("Handler"):
+            return True
+        info = project.classes.get(c)
+        if info is not None:
+            todo.extend(project.resolve(b) for b in info.bases)
+    return False
+
+
+def _methods_named(project, text: str) -> List[str]:
+    """The project's methods named like the last part of ``obj.method`` (none for other text)."""
+    head, _, name = (text or "").rpartition(".")
+    if not head or not name.isidentifier():
+        return []
+    return [q for q, fn in project.functions.items() if fn.name == name and fn.cls is not None]
 
 
 def _handed_in(module: ModuleFacts, call: Call, value) -> bool:
