@@ -175,6 +175,9 @@ class Function(Record):
     # its body only raises NotImplementedError (after a docstring): a method a subclass implements,
     # whose work (a listing, a download, a computation) cannot be seen here
     abstract: bool = False
+    # a memo: `if _cache: return _cache` on this line, and the function fills `_cache` (a global
+    # it declares, or an attribute of self) further down: what follows runs once per fill
+    memo_from: int = 0
 
 
 @dataclass

@@ -331,6 +331,7 @@ class ScopeCollector:
                 fn.catches_all = _catches_all(node.body)
                 fn.handles_errors = fn.catches_all or _handles_errors(node.body)
                 fn.abstract = _only_not_implemented(node.body)
+                fn.memo_from = _memo_line(node.body)
                 for stmt in node.body:
                     self.visit(stmt)
                 if self._calls_itself(fn):  # recursion counts as work only with arithmetic
@@ -441,6 +442,40 @@ def _catches_all(body: List[ast.stmt]) -> bool:
                 if not any(isinstance(n, ast.Raise) for b in h.body for n in ast.walk(b)):
                     return True
     return False
+
+
+def _memo_line(body: List[ast.stmt]) -> int:
+    """The line of ``if <cache> ...: return <cache>`` when the function also assigns ``<cache>``
+    (a global it declares, or ``self.<attr>``): a hand-written memo (``config_options =
+    _config_options; if config_options and not force_reparse: return config_options``, then the
+    parse fills ``_config_options``). Top level and inside a top-level ``with``; 0 when none."""
+    declared = {n for s in body if isinstance(s, ast.Global) for n in s.names}
+    stmts, alias = [], {}
+    for s in body:
+        stmts.extend(s.body if isinstance(s, (ast.With, ast.AsyncWith)) else [s])
+    for s in stmts:
+        if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
+            alias[s.targets[0].id] = _cache_key(s.value)
+    filled = {_cache_key(t) for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+              if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])}
+    for s in stmts:
+        if not (isinstance(s, ast.If) and len(s.body) == 1 and isinstance(s.body[0], ast.Return)
+                and s.body[0].value is not None):
+            continue
+        key = _cache_key(s.body[0].value)
+        key = alias.get(key, key) if key and key.isidentifier() and key not in declared else key
+        if key and key in filled and (key.startswith("self.") or key in declared) and any(
+                _cache_key(n) in (key, _cache_key(s.body[0].value)) for n in ast.walk(s.test)):
+            return s.lineno
+    return 0
+
+
+def _cache_key(node) -> Optional[str]:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return f"self.{node.attr}"
+    return None
 
 
 _PROPERTY_DECORATORS = frozenset({"property", "cached_property", "functools.cached_property", "abc.abstractproperty"})

@@ -171,8 +171,25 @@ def _filled_once(project, chain: Tuple[str, ...]) -> bool:
     return False
 
 
+def _behind_memo(project, path: Tuple[str, ...], line: int) -> bool:
+    """A function on the way answers from a cache it fills itself (``if _config: return _config``
+    ... ``_config = parse()``, Function.memo_from) before the call that leads to the blocking one
+    (``line``: the blocking call's line in the last function): it runs once per fill."""
+    for i, q in enumerate(path):
+        f, mod = project.functions.get(q), project.function_module.get(q)
+        if f is None or mod is None or not f.memo_from:
+            continue
+        if i + 1 < len(path):
+            lines = {mod.calls[j].line for j in f.calls if project.call_target(mod.calls[j]) == path[i + 1]}
+        else:
+            lines = {line}
+        if lines and min(lines) > f.memo_from:
+            return True
+    return False
+
+
 def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...],
-                        weight: float, where: str, in_loop: bool = False) -> str:
+                        weight: float, where: str, in_loop: bool = False, line: int = 0) -> str:
     """high: per-call waits (network, processes, sleep; file contents read for every request or
     for every item of a loop); medium: one file's contents (usually small and local: a config,
     a key, a temp file); low: test helpers, start-up or shut-down code, file metadata
@@ -186,7 +203,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     callers = [f for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None]
     if any(caches_per_key(f) for f in callers):
         return "low"  # behind a per-key cache (a client per proxy URL): once per key, not per call
-    if first_lifecycle(path) is not None or _filled_once(project, path) or any(_opens_itself(f) for f in callers):
+    if first_lifecycle(path) is not None or _filled_once(project, path) or any(_opens_itself(f) for f in callers) \
+            or _behind_memo(project, path, line):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
         return "medium" if weight >= 3 else "low"
@@ -219,7 +237,8 @@ class BlockingCallInAsyncFunction(Rule):
                     moot = alone or _tiny_sleep(call, target) or _exits_after(project, fn.qualname, call.line)
                     weight = 1 if _only_opened(module, fn, call, target) else wait_weight(target or "")
                     conf = "low" if moot else _cleanup(call, target, blocking_confidence(
-                        project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target)))
+                        project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
+                        line=call.line))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target))
                     continue
@@ -233,7 +252,7 @@ class BlockingCallInAsyncFunction(Rule):
                 moot = alone or _exits_after(project, r.chain[-1], r.line) or _exits_after(project, fn.qualname, call.line)
                 conf = "low" if moot else _cleanup(call, r.target, blocking_confidence(
                     project, module, fn, r.chain, r.weight, end.module if end is not None else "",
-                    in_loop=_per_item(fn, call)))
+                    in_loop=_per_item(fn, call), line=r.line))
                 if conf == "high" and len(r.chain) >= DEEP_CHAIN:
                     # three calls down or more, whether the path is taken depends on the values
                     # handed down at each step (a flag left at its default, an argument's type, an
