@@ -19,10 +19,11 @@ in ``blocking_calls``, which coroutines run alone on a loop of their own in ``ow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import caches_per_key, fills_once, first_lifecycle, is_cli_code, is_memoised, is_request_handler, is_test_code
+from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, guard_holds, is_cli_code, is_memoised,
+                                       is_request_handler, is_test_code)
 from concurlint.checks.blocking_calls import (
     OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _nonblocking_wait, _short, blocking_desc, remedy, wait_weight,
 )
@@ -233,6 +234,8 @@ class BlockingCallInAsyncFunction(Rule):
                 if call.awaited or (call.line, call.col) in wrapped:
                     continue  # `await session.execute(q)`: it returns an awaitable, whatever its annotation says
                 desc = blocking_desc(project, call, target, nonblocking)
+                if desc is not None and _ruled_out_by_callers(ctx, fn, call.line):
+                    continue
                 if desc is not None:
                     moot = alone or _tiny_sleep(call, target) or _exits_after(project, fn.qualname, call.line)
                     weight = 1 if _only_opened(module, fn, call, target) else wait_weight(target or "")
@@ -263,6 +266,24 @@ class BlockingCallInAsyncFunction(Rule):
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  instead=remedy(r.target, call.text, helper=True), related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col))
+
+
+def _ruled_out_by_callers(ctx, fn: Function, line: int) -> bool:
+    """``if force_move: shutil.move(...)`` in the coroutine, and every call of it in the project
+    passes ``force_move=False``: the line never runs."""
+    if not any(first <= line <= last and name in fn.params for name, _op, _c, first, last in fn.guards):
+        return False
+    calls = ctx.shared(_calls_by_target).get(fn.qualname, ())
+    return bool(calls) and not any(guard_holds(fn, line, c) for c in calls)
+
+
+def _calls_by_target(ctx) -> Dict[str, List[Call]]:
+    out: Dict[str, List[Call]] = {}
+    for _mod, c in ctx.project.all_calls():
+        t = ctx.project.call_target(c)
+        if t in ctx.project.functions:
+            out.setdefault(t, []).append(c)
+    return out
 
 
 def _wrapped_awaitables(project, module: ModuleFacts, fn: Function) -> set:
