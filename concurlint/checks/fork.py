@@ -24,6 +24,8 @@ from concurlint.registry import Finding, Rule
 POPEN_LIKE = ("subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
               "subprocess.check_output")
 
+LOCK_KINDS = frozenset({"threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",
+                        "threading.BoundedSemaphore"})
 # What must not be shared with a forked child, and why.
 INHERITED = {
     "threading.Lock": "a threading.Lock",
@@ -332,8 +334,14 @@ class ResourceInheritedAcrossFork(Rule):
                             "message": f"'{name}' is created here, in the parent"},
                            {"path": rmod.path, "line": acc.line, "col": acc.col,
                             "message": f"the worker uses '{name}' here"}]
+                # a lock is copied in the state it had: locked only if a thread held it at the
+                # fork; with no thread running, each child just has its own lock (a hazard only
+                # if the author meant it to exclude other processes, which the code cannot say)
+                conf = "medium" if ctx.project.value_type(g.value) in LOCK_KINDS and \
+                    m.running_at(site.module, site.call) is None else "high"
                 yield ctx.report(self.code, module, site.call, function=site.call.function, related=related,
-                                 name=name, what=what, worker=reader.rsplit(".", 1)[-1], when=when)
+                                 name=name, what=what, worker=reader.rsplit(".", 1)[-1], when=when,
+                                 confidence=conf)
 
 
 def _inherited_kind(ctx, v) -> Optional[str]:
