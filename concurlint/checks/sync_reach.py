@@ -107,11 +107,25 @@ class _Walker:
                 callee = self.runs(call, target)
                 if callee is not None and callee.qualname != q:
                     callers.setdefault(callee.qualname, []).append((q, call))
-        for q, (param, r) in self.conditional.items():
+        pending = deque(self.conditional.items())
+        while pending:
+            q, (param, r) = pending.popleft()
             if q in table:
                 continue
             for caller, call in callers.get(q, ()):
-                if caller not in table and _passes_nonzero(p.functions[q], param, call):
+                if caller in table:
+                    continue
+                handed = _handed_param(p.functions[q], param, call, p.functions[caller])
+                if handed is not None:
+                    # `_launch_add(api, ..., build)` inside `def launch_add(..., build=False)`:
+                    # the caller passes its own parameter on, so it waits only when its caller
+                    # gives that one a value (CCL505 asyncio.run under `if build:`)
+                    if caller not in self.conditional:
+                        self.conditional[caller] = (handed, Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col,
+                                                                  r.weight, r.target))
+                        pending.append((caller, self.conditional[caller]))
+                    continue
+                if _passes_nonzero(p.functions[q], param, call):
                     table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
                     queue.append(caller)
         while queue:
@@ -162,6 +176,20 @@ def _param_condition(fn: Function, call: Call, target: Optional[str]) -> Optiona
             if op == "truthy":
                 return name + "|falsy"
     return None
+
+
+def _handed_param(fn: Function, param: str, call: Call, caller: Function) -> Optional[str]:
+    """The caller's own parameter that ``call`` hands on unchanged as ``param`` (same condition
+    suffix), when the caller's default for it turns the wait off too; else None."""
+    name, sep, kind = param.partition("|")
+    given = argument_for(fn, name, call)
+    if given is None or isinstance(given, str) or not given.text.isidentifier() or given.text not in caller.params:
+        return None
+    off = ("None",) if kind == "none" else FALSY if kind == "falsy" else ZERO
+    default = dict(caller.defaults).get(given.text)
+    if default is None or default not in off:
+        return None
+    return given.text + sep + kind
 
 
 FALSY = ZERO + ("None", "''", '""', "[]", "{}", "()")
