@@ -341,6 +341,11 @@ class ProcessModel:
         seen.add((key, call.line, call.col))
         pos = (call.line, call.col)
         here = self.project.functions.get(key[1]) if key[0] == "fn" else None
+        child = self._fork_child_from(here, call)
+        if child:
+            # in the child of an earlier fork (`pid = os.fork(); if pid == 0: ... os.fork()`):
+            # only the forking thread survives a fork, so only threads started since count
+            return next((Running(s) for s in self.starts(key) if (child, 0) < s.pos < pos < s.end), None)
         for s in self.starts(key):
             if s.pos < pos < s.end and not _same_owner(s.call, call) and not (
                     here is not None and exclusive(here, s.call.line, call.line)):
@@ -370,6 +375,18 @@ class ProcessModel:
             if r is not None:
                 return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(fn)}")])
         return None
+
+    def _fork_child_from(self, fn, call: Call) -> int:
+        """The first line of the child branch of an earlier fork in ``fn`` that ``call`` is in
+        (``pid = os.fork()`` then ``if pid == 0:`` / ``if not pid:``), else 0."""
+        if fn is None or not fn.guards:
+            return 0
+        names = {c.assigned_to for c in self.project.calls_of(fn)
+                 if c.assigned_to and c.line < call.line and self.target(c) in OS_FORKS}
+        for name, op, const, first, last in fn.guards:
+            if name in names and first <= call.line <= last and ((op == "==" and const == "0") or op == "falsy"):
+                return first
+        return 0
 
     # --------------------------------------------------------- reachability
     def reached_from(self, fn: str, want):

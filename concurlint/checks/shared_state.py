@@ -187,7 +187,7 @@ class _Analysis:
                     cache = bool(writes) and (all(_fills_cache(fn, acc, w, self.project) for w in writes)
                                               or _warns_once(self.project, fn, acc, writes))
                     self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it",
-                                      confidence="low" if cache else "high")
+                                      confidence="low" if cache else _check_confidence(writes))
                 elif acc.kind in ("write", "mutate"):
                     if r is not None and (acc.target, "check") not in done:
                         rd = self.read_before(fn, acc)
@@ -195,9 +195,11 @@ class _Analysis:
                             continue  # a reset to a constant (`self.conn = None`): nothing read is carried
                         if rd is not None:
                             done.add((acc.target, "check"))
+                            conf = "low" if _fills_cache(fn, rd, acc, self.project) else (
+                                "high" if _carries(rd, acc) else "medium")
                             self.report_check(mod, fn, rd, r, f"read '{rd.op}' at line {rd.line}",
                                               f"the write-back '{acc.op}' at line {acc.line}", at=rd,
-                                              confidence="low" if _fills_cache(fn, rd, acc, self.project) else "high")
+                                              confidence=conf)
                             continue
                     if acc.op.startswith(SIZE_CHANGING) or acc.op.startswith("[...] ="):
                         if (acc.target, "iter") in done:
@@ -404,6 +406,29 @@ def _double_checked(fn: Function, check: Access) -> bool:
         return False
     return all(any(c.kind == "check" and c.target == check.target and c.locks and set(c.locks) & set(w.locks)
                    and check.line < c.line <= w.line for c in fn.accesses) for w in writes)
+
+
+def _check_confidence(writes: List[Access]) -> str:
+    """high when the act after the check can break: a removal (``if k in d: ... del d[k]``, a
+    second thread's del raises), a fresh container stored and then filled (``if t not in subs:
+    subs[t] = []`` then ``.append``: a second store drops what the first got), or a resource
+    stored (``_sessions[h] = make_session(h)``: the replaced one leaks). Other lazy
+    initialisation: medium -- on real code its race usually costs one redundant initialisation
+    (docs/precision.md)."""
+    for w in writes:
+        value = w.op.split("= ", 1)[-1] if "= " in w.op else ""
+        if w.op.startswith(_REMOVALS) or _FRESH_CONTAINER.match(value) or (value and RESOURCE.search(value)):
+            return "high"
+    return "medium"
+
+
+def _carries(read: Access, write: Access) -> bool:
+    """The write-back computes its value from what was read (``current = hits`` ... ``hits =
+    current + 1``): a lost update. A write of a value made afresh (``cache[key] = {...}``, each
+    task its own key) overwrites without losing what another thread computed from the old one."""
+    if read.line == write.line:
+        return True  # `hits = hits + 1`, `Engine.opened = Engine.opened + 1`
+    return bool(read.into) and re.search(rf"\b{re.escape(read.into)}\b", write.op) is not None
 
 
 def _only_resets_after(fn: Function, check: Access) -> bool:
