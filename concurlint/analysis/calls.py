@@ -132,6 +132,11 @@ class CallCollector:
         if node.value is not None:
             self.visit(node.value)
 
+    def visit_Raise(self, node: ast.Raise) -> None:
+        if isinstance(node.exc, ast.Call):
+            self.use[id(node.exc)] = ("raise", None)  # `raise make_error(...)`: built only on failure
+        self.generic_visit(node)
+
     def visit_Yield(self, node) -> None:
         if self.function is not None:
             self.function.is_generator = True

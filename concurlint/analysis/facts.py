@@ -78,7 +78,7 @@ class Call(Record):
     star_args: bool = False
     loop: int = -1  # index into Function.loops of the innermost enclosing loop, -1 if none
     awaited: bool = False
-    use: str = "other"  # discard | assign | await | return | iter | with | arg | other
+    use: str = "other"  # discard | assign | await | return | raise | iter | with | arg | other
     assigned_to: Optional[str] = None
     locks: Tuple[str, ...] = ()
     in_main_guard: bool = False

@@ -67,8 +67,8 @@ class _Walker:
 
     def runs(self, call: Call, target: Optional[str]) -> Optional[Function]:
         """The sync project function this call runs on the caller's thread, if any."""
-        if target is None:
-            return None
+        if target is None or call.use == "raise":
+            return None  # `raise ffmpeg_failed(...)`: the error is built only on the failure path
         fn = self.p.functions.get(target)
         if fn is None or fn.is_async or self.cold.match(target):
             return None
