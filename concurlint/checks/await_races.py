@@ -292,6 +292,8 @@ class LostUpdateAcrossAwait(Rule):
             return "low"  # `if self.state == X`: the path that awaits usually leaves (returns, raises)
         if w.via_self and not LostUpdateAcrossAwait.task_shared(project, w.target[5:].rpartition(".")[0]):
             return "low"  # an object's own state: usually one task owns the object at a time
+        if w.via_self and _one_consumer(project, w.target[5:].rpartition(".")[0]):
+            return "low"  # a cursor or a response: consumed by the one task that made it (DB-API)
         if fn.name in ONE_DRIVER:
             return "low"  # `async for` / `async with` / `await obj`: the one task using the object drives it
         if is_lifecycle(fn.qualname):
@@ -364,3 +366,24 @@ class LostUpdateAcrossAwait(Rule):
             if LOCKISH.search(t):
                 return True
         return False
+
+
+# objects that one task makes and consumes: a DB-API cursor ("cursors are not shared between
+# tasks"), an HTTP response and its body, a query's result set
+ONE_CONSUMER = re.compile(r"(Cursor|Response|ResultSet|QueryResult)(Base|Mixin)?$")
+
+
+def _one_consumer(project, cls: str) -> bool:
+    """The class (or a base of it in the project) is named as a cursor, a response or a result."""
+    seen, todo = set(), [cls]
+    while todo:
+        c = todo.pop()
+        if not c or c in seen:
+            continue
+        seen.add(c)
+        if ONE_CONSUMER.search(c.rsplit(".", 1)[-1]):
+            return True
+        info = project.classes.get(c)
+        if info is not None:
+            todo.extend(project.resolve(b) for b in info.bases)
+    return False
