@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.hints import is_test_code
-from concurlint.analysis.facts import ModuleFacts
+from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.processes import ProcessModel, process_model
 from concurlint.registry import Finding, Rule
 
@@ -77,11 +77,37 @@ class ForkAfterThreadStart(Rule):
                 advice = ("use multiprocessing.get_context('spawn') (or 'forkserver') for it, or start the "
                           "threads after the worker processes")
             related = [r.start.related()] + r.via
-            conf = start.mp_fork_confidence if fp.kind == "multiprocessing" else "high"
+            conf = start.mp_fork_confidence if fp.kind == "multiprocessing" else (
+                "medium" if _child_execs(ctx.project, fp.call) else "high")
             if is_test_code(start.module.module, start.call.function):
                 conf = "low"  # the thread is a test's: the library's own fork is not the hazard
             yield ctx.report(self.code, module, fp.call, function=fp.call.function, related=related,
                              fork=m.fork_words(fp), thread=r.describe(), advice=advice, confidence=conf)
+
+
+def _child_execs(project, call: Call) -> bool:
+    """``pid = os.fork(); if pid == 0: ... os.execvp(...)`` (in the branch, or in the one project
+    function it calls there): a fork-exec whose child only rearranges file descriptors before
+    replacing itself, the way subprocess does; a lock held by another thread is rarely touched."""
+    fn = project.functions.get(call.function or "")
+    if fn is None or not call.assigned_to:
+        return False
+    for name, op, const, first, last in fn.guards:
+        if name != call.assigned_to or first <= call.line or not ((op == "==" and const == "0") or op == "falsy"):
+            continue
+        inside = [c for c in project.calls_of(fn) if first <= c.line <= last]
+        for c in inside:
+            t = project.call_target(c) or ""
+            if t.startswith(EXECS):
+                return True
+            callee = project.functions.get(t)
+            if callee is not None and any((project.call_target(d) or "").startswith(EXECS)
+                                          for d in project.calls_of(callee)):
+                return True
+    return False
+
+
+EXECS = ("os.exec", "os.posix_spawn")
 
 
 class PreexecFnInThreadedProgram(Rule):
