@@ -325,7 +325,9 @@ def _per_item(fn: Function, call: Call, target: Optional[str] = None) -> bool:
                                  "set comprehension over", "dict comprehension over", "generator expression over")):
         return False
     over = loop.desc.split(" over ", 1)[1]
-    return not over.startswith("range(") or "len(" in over
+    # over what the coroutine is handed (the files of a list it was given), not over a few names
+    # it built itself (two connection files, the certificate paths of its configuration)
+    return loop.over_input and (not over.startswith("range(") or "len(" in over)
 
 
 def _only_opened(module: ModuleFacts, fn: Function, call: Call, target: Optional[str]) -> bool:
