@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Dict, List
 
 from concurlint.config import Config
+from concurlint.engine.per_file import DELIBERATE
 from concurlint.registry import CONFIDENCE_RANK, Finding
 
 
@@ -36,7 +37,17 @@ EQUIVALENT_CODES = {
 def _acknowledged(f: Finding, noqa) -> bool:
     codes = noqa.get(f.path, {}).get(f.line, ())
     prefixes = EQUIVALENT_CODES.get(f.code)
-    return bool(codes and prefixes) and any(c.upper().startswith(prefixes) for c in codes)
+    if codes and prefixes and any(c.upper().startswith(prefixes) for c in codes):
+        return True
+    if f.code not in BLOCKING_CODES:
+        return False
+    # a comment at the finding or at the blocking call itself (the cause's root) says the code
+    # blocks on purpose ("intentionally block the whole bridge until the proxy change applied")
+    places = [(f.path, f.line)] + ([(f.root[0], f.root[1])] if f.root else [])
+    return any(DELIBERATE in (noqa.get(path, {}).get(line) or ()) for path, line in places)
+
+
+BLOCKING_CODES = frozenset({"CCL501", "CCL504"})
 
 
 def _suppressed(f: Finding, noqa, config: Config) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 import os
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from concurlint import __version__
 from concurlint.config import Config
@@ -38,14 +38,41 @@ class FileResult:
 
 
 def _noqa_map(text: str) -> Dict[int, Optional[Tuple[str, ...]]]:
+    """line -> the codes a ``# noqa`` there silences (None: all), plus ``DELIBERATE`` on the lines
+    a comment says block on purpose (``_deliberate_lines``)."""
     out: Dict[int, Optional[Tuple[str, ...]]] = {}
-    if "noqa" not in text and "NOQA" not in text:
-        return out
+    if "noqa" in text or "NOQA" in text:
+        for i, line in enumerate(text.splitlines(), 1):
+            m = NOQA_RE.search(line)
+            if m:
+                codes = m.group("codes")
+                out[i] = tuple(c.upper() for c in re.split(r"[,\s]+", codes) if c) if codes else None
+    for i in _deliberate_lines(text):
+        if i not in out:
+            out[i] = (DELIBERATE,)
+        elif out[i] is not None:
+            out[i] = out[i] + (DELIBERATE,)
+    return out
+
+
+# a comment that says the code blocks on purpose: "intentionally block the whole bridge until the
+# proxy change applied", "Here we block the App's event loop thread until the debugger resumes"
+DELIBERATE = "DELIBERATE-BLOCKING"
+_ON_PURPOSE = re.compile(r"#.*(?:\b(?:intentional(?:ly)?|deliberate(?:ly)?|on purpose|purposely|by design)\b.*"
+                         r"\b(?:block(?:s|ing|ed)?|synchronous(?:ly)?)\b|\b(?:block(?:s|ing|ed)?|synchronous(?:ly)?)\b"
+                         r".*\b(?:intentional(?:ly)?|deliberate(?:ly)?|on purpose|purposely|by design)\b"
+                         r"|\bwe (?:deliberately |intentionally )?block\b)", re.IGNORECASE)
+_REACH = 6  # lines below the comment it speaks for (a comment block, then the statement)
+
+
+def _deliberate_lines(text: str) -> List[int]:
+    lowered = text.lower()
+    if not any(w in lowered for w in ("intention", "deliberate", "on purpose", "purposely", "by design", "we block")):
+        return []
+    out: List[int] = []
     for i, line in enumerate(text.splitlines(), 1):
-        m = NOQA_RE.search(line)
-        if m:
-            codes = m.group("codes")
-            out[i] = tuple(c.upper() for c in re.split(r"[,\s]+", codes) if c) if codes else None
+        if "#" in line and _ON_PURPOSE.search(line):
+            out.extend(range(i, i + _REACH + 1))
     return out
 
 
