@@ -59,8 +59,8 @@ def _noqa_map(text: str) -> Dict[int, Optional[Tuple[str, ...]]]:
 # proxy change applied", "Here we block the App's event loop thread until the debugger resumes"
 DELIBERATE = "DELIBERATE-BLOCKING"
 _ON_PURPOSE = re.compile(r"#.*(?:\b(?:intentional(?:ly)?|deliberate(?:ly)?|on purpose|purposely|by design)\b.*"
-                         r"\b(?:block(?:s|ing|ed)?|synchronous(?:ly)?)\b|\b(?:block(?:s|ing|ed)?|synchronous(?:ly)?)\b"
-                         r".*\b(?:intentional(?:ly)?|deliberate(?:ly)?|on purpose|purposely|by design)\b"
+                         r"\bblock(?:s|ing|ed)?\b|\bblock(?:s|ing|ed)?\b.*"
+                         r"\b(?:intentional(?:ly)?|deliberate(?:ly)?|on purpose|purposely|by design)\b"
                          r"|\bwe (?:deliberately |intentionally )?block\b)", re.IGNORECASE)
 _REACH = 6  # lines below the comment it speaks for (a comment block, then the statement)
 
