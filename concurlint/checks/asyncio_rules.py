@@ -366,10 +366,10 @@ def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[s
             head = made[0].text.split(".", 1)[0]
     if target and "." in call.text and head in fn.params and head not in ("self", "cls") and fn.is_async \
             and not target.startswith(LOCAL_FILE_PREFIXES):
-        # `session.commit()`, `session.query(...).first()` on a client every handler of the module
-        # is handed (a dependency-injected sync DB session): one cause, the module's handlers
-        # share it -- one finding, the other places related
-        return (module.path, "parameter", head, target.split(".", 1)[0])  # the same library's client
+        # `session.commit()`, `session.query(...).first()` on a client every handler is handed (a
+        # dependency-injected sync DB session): one cause, the app's handlers share it, in every
+        # module of its package -- one finding, the other places related
+        return (module.module.split(".", 1)[0], "parameter", head, target.split(".", 1)[0])  # one library's client
     recv = call.receiver
     if (target and recv is not None and recv.kind == "instance" and recv.line
             and fn.line <= recv.line <= call.line and (recv.line, recv.col) != (call.line, call.col)):
