@@ -169,7 +169,8 @@ class Function(Record):
     # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
     async_withs: List[Tuple[str, int, int]] = field(default_factory=list)
     # its work sits in a `try` that catches every exception (bare, Exception, BaseException) and
-    # no loop or `with` runs outside it: a caller can never see an exception from it
+    # no loop or `with` runs outside it: a caller can never see an exception from it; or its
+    # `finally` hands `sys.exc_info()` on (to a queue, a callback): the error reaches someone anyway
     catches_all: bool = False
     handles_errors: bool = False  # a top-level try has a handler for every exception (it may log and re-raise)
     # its body only raises NotImplementedError (after a docstring): a method a subclass implements,

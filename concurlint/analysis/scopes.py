@@ -328,7 +328,7 @@ class ScopeCollector:
                 self.visit(node.body)
             else:
                 self._prescan(node.body, fn)
-                fn.catches_all = _catches_all(node.body)
+                fn.catches_all = _catches_all(node.body) or _forwards_exc_info(node.body)
                 fn.handles_errors = fn.catches_all or _handles_errors(node.body)
                 fn.abstract = _only_not_implemented(node.body)
                 fn.memo_from = _memo_line(node.body)
@@ -440,6 +440,20 @@ def _catches_all(body: List[ast.stmt]) -> bool:
             name = h.type.attr if isinstance(h.type, ast.Attribute) else getattr(h.type, "id", None)
             if h.type is None or name in _CATCH_ALL:
                 if not any(isinstance(n, ast.Raise) for b in h.body for n in ast.walk(b)):
+                    return True
+    return False
+
+
+def _forwards_exc_info(body: List[ast.stmt]) -> bool:
+    """``try: self._do_upload(event) finally: queue.put(Done(event, exc=sys.exc_info()[1]))``: the
+    work's exception, if any, is handed on to whoever reads the queue; nobody needs the future."""
+    for t in body:
+        if isinstance(t, ast.Try) and t.finalbody:
+            for n in ast.walk(ast.Module(body=t.finalbody, type_ignores=[])):
+                if isinstance(n, ast.Call) and any(
+                        isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr == "exc_info"
+                        and isinstance(a.func.value, ast.Name) and a.func.value.id == "sys"
+                        for arg in list(n.args) + [k.value for k in n.keywords] for a in ast.walk(arg)):
                     return True
     return False
 
