@@ -335,7 +335,18 @@ def _only_opened(module: ModuleFacts, fn: Function, call: Call, target: Optional
     handing the path to a streaming response): an open and a close, file metadata."""
     if target not in OPENERS or call.use != "with":
         return False
-    return call.assigned_to is None or call.assigned_to not in fn.loaded_names
+    name = call.assigned_to
+    if name is None or name not in fn.loaded_names:
+        return True
+    # `with open(tmp, "wb") as f: ... await asyncio.to_thread(f.write, chunk)`: every use of the
+    # file is handed to a thread; on the loop it is only created and closed
+    uses = [c for c in (module.calls[i] for i in fn.calls) if c.line > call.line and (
+        c.text.split(".", 1)[0] == name or any(a.text.split(".", 1)[0] == name for a in c.args)
+        or any(v.text.split(".", 1)[0] == name for v in c.kwargs.values()))]
+    return bool(uses) and all(c.text in OFFLOADERS or c.text.endswith(".run_in_executor") for c in uses)
+
+
+OFFLOADERS = frozenset({"asyncio.to_thread", "to_thread", "anyio.to_thread.run_sync", "run_sync"})
 
 
 def _ready(fn: Function, call: Call) -> bool:
