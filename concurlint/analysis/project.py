@@ -115,6 +115,20 @@ class Project:
             hit = self._subclass[key] = self._inherits(cls, base)
         return hit
 
+    def ancestors(self, cls: Optional[str]) -> Iterator[str]:
+        """The class and every base it has, through the project's classes (an external base is
+        named, not followed: ``logging.handlers.RotatingFileHandler``)."""
+        seen, todo = set(), [cls]
+        while todo:
+            c = todo.pop()
+            if not c or c in seen:
+                continue
+            seen.add(c)
+            yield c
+            info = self.classes.get(c)
+            if info is not None:
+                todo.extend(self.resolve(b) for b in info.bases)
+
     def _inherits(self, cls: str, base: str) -> bool:
         seen = set()
         todo = [cls]

@@ -374,16 +374,5 @@ ONE_CONSUMER = re.compile(r"(Cursor|Response|ResultSet|QueryResult)(Base|Mixin)?
 
 
 def _one_consumer(project, cls: str) -> bool:
-    """The class (or a base of it in the project) is named as a cursor, a response or a result."""
-    seen, todo = set(), [cls]
-    while todo:
-        c = todo.pop()
-        if not c or c in seen:
-            continue
-        seen.add(c)
-        if ONE_CONSUMER.search(c.rsplit(".", 1)[-1]):
-            return True
-        info = project.classes.get(c)
-        if info is not None:
-            todo.extend(project.resolve(b) for b in info.bases)
-    return False
+    """The class (or a base of it) is named as a cursor, a response or a result."""
+    return any(ONE_CONSUMER.search(c.rsplit(".", 1)[-1]) for c in project.ancestors(cls))

@@ -216,18 +216,7 @@ def _never_raises_fn(project, q: Optional[str]) -> bool:
 
 def _log_handler(project, cls: Optional[str]) -> bool:
     """The class derives from one of the standard library's logging handlers."""
-    seen, todo = set(), [cls]
-    while todo:
-        c = todo.pop()
-        if not c or c in seen:
-            continue
-        seen.add(c)
-        if c.startswith("logging.") and c.endswith("Handler"):
-            return True
-        info = project.classes.get(c)
-        if info is not None:
-            todo.extend(project.resolve(b) for b in info.bases)
-    return False
+    return any(c.startswith("logging.") and c.endswith("Handler") for c in project.ancestors(cls))
 
 
 def _methods_named(project, text: str) -> List[str]:
