@@ -144,8 +144,16 @@ REMOVALS = frozenset({"shutil.rmtree", "os.remove", "os.unlink", "os.rmdir", "os
 
 def _cleanup(call, target: Optional[str], conf: str) -> str:
     """``finally: shutil.rmtree(tempdir)``: medium at most (the removal of a temporary directory
-    the coroutine made; a whole tree removed as the work itself stays high)."""
-    return "medium" if conf == "high" and call.in_finally and target in REMOVALS else conf
+    the coroutine made; a whole tree removed as the work itself stays high). A console prompt
+    (``input()``, ``getpass``) is medium at most too: it waits for a person at a terminal, in a
+    program where little else runs (on real code: confirmations at exit, interactive log-in
+    fallbacks -- none worth a change)."""
+    if conf == "high" and (target in PROMPTS or (call.in_finally and target in REMOVALS)):
+        return "medium"
+    return conf
+
+
+PROMPTS = frozenset({"builtins.input", "getpass.getpass"})
 
 
 DEEP_CHAIN = 3  # calls between the coroutine and the blocking call from which a finding is medium at most
