@@ -89,7 +89,7 @@ class SignalHandlerSetOutsideMainThread(Rule):
             for call in project.calls_of(fn):
                 if project.call_target(call) not in SIGNAL_CALLS or call.in_try:
                     continue
-                reaches = [r for r in reaches if not _other_platform(project, r, q, call)]
+                reaches = [r for r in reaches if not _never_together(project, r, q, call)]
                 if not reaches:
                     continue
                 unchecked = [r for r in reaches if not _checks_thread(project, r.chain + (q,))]
@@ -103,21 +103,49 @@ class SignalHandlerSetOutsideMainThread(Rule):
                                  confidence="high" if unchecked else "low")
 
 
-def _other_platform(project, reach, q: str, call) -> bool:
-    """The thread starts only on one platform (``Thread(...)`` in the Windows branch of
-    ``Process(...) if is_unix_system() else Thread(...)``) and the way to the call only on the
-    other (``if is_unix_system() and timeout: _set_wait_alarm(timeout)``): never in that thread."""
-    start = project.platform_of(reach.entry.site.call)
+def _never_together(project, reach, q: str, call) -> bool:
+    """The thread starts only where the way to the call cannot run: on one platform while the way
+    runs only on the other (``Thread(...)`` in the Windows branch of ``Process(...) if
+    is_unix_system() else Thread(...)``, then ``if is_unix_system() and timeout:
+    _set_wait_alarm(timeout)``), or under a test of a variable that a function nested in the
+    starter tests the other way on the way (``if open and not qt: Thread(target=open_browser)``,
+    and in ``open_browser``: ``if qt: run_qt(url)``)."""
+    start_call = reach.entry.site.call
+    start = project.platform_of(start_call)
     other = {WINDOWS: POSIX, POSIX: WINDOWS}.get(start)
-    if other is None:
-        return False
-    if project.platform_of(call) == other:
-        return True
+    starter = project.functions.get(start_call.function or "")
+    held = {(name, op, const) for name, op, const, first, last in (starter.guards if starter else ())
+            if first <= start_call.line <= last}
+    steps = []  # (function, the calls of it that lead on)
     chain = reach.chain + (q,)
     for a, b in zip(chain, chain[1:]):
         fn = project.functions.get(a)
-        edges = [c for c in project.calls_of(fn) if project.call_target(c) == b] if fn is not None else []
-        if edges and all(project.platform_of(c) == other for c in edges):
+        if fn is not None:
+            steps.append((fn, [c for c in project.calls_of(fn) if project.call_target(c) == b]))
+    fn = project.functions.get(q)
+    if fn is not None:
+        steps.append((fn, [call]))
+    for fn, calls in steps:
+        if not calls:
+            continue
+        if other is not None and all(project.platform_of(c) == other for c in calls):
+            return True
+        if held and starter is not None and fn.qualname.startswith(starter.qualname + ".<locals>.") and all(
+                _contradicts(fn, c, held) for c in calls):
+            return True
+    return False
+
+
+_OPPOSITE = {"truthy": "falsy", "falsy": "truthy", "is": "is not", "is not": "is", "==": "!=", "!=": "=="}
+
+
+def _contradicts(fn, call, held) -> bool:
+    """``call`` in ``fn`` runs only under a test of a variable of the enclosing function (not a
+    parameter of ``fn``) that contradicts a test ``held`` at the thread's start."""
+    for name, op, const, first, last in fn.guards:
+        if first <= call.line <= last and name not in fn.params and any(
+                name == n and _OPPOSITE.get(op) == o and (op in ("truthy", "falsy") or const == c)
+                for n, o, c in held):
             return True
     return False
 
