@@ -186,6 +186,14 @@ def _ancestors(project, cls: str) -> set:
     return out
 
 
+def _serial_pool(site) -> Optional[tuple]:
+    """The pool a task is handed to, when it has a single worker (``max_workers=1``)."""
+    pool = site.executor if site.executor is not None else site.call.receiver
+    if pool is None or pool.kind != "instance" or pool.meta.get("max_workers") != "1":
+        return None
+    return (pool.qualname, pool.line, pool.col, pool.text)
+
+
 def _called_repeatedly(fn: Optional[str], callers) -> bool:
     return drive(_repeated_walk(fn, callers, 3, set()))
 
@@ -269,15 +277,23 @@ def build(ctx) -> ThreadMap:
             # ping) is a chain of runs one after another, not a second thread beside the first
             per_function[key] = per_function.get(key, 0) + 1
         candidates.append((site, fn, callable_))
+    serial: Dict[tuple, int] = {}  # a single-worker pool -> the key its tasks share
     for i, (site, fn, callable_) in enumerate(candidates):
         repeated = (site.style == "map" or site.call.loop >= 0
                     or per_function.get((fn, site.call.function in tm.fork_child), 0) > 1
                     or _called_repeatedly(site.call.function, callers))
+        pool = _serial_pool(site)
+        key = i
+        if pool is not None:
+            # ThreadPoolExecutor(max_workers=1): its tasks run one after another on one thread,
+            # whichever call submitted them -- one thread, never several at once
+            repeated = False
+            key = serial.setdefault(pool, i)
         bound = _bound_class(project, callable_) if callable_ is not site.call.receiver else None
         per_object = (repeated and bound is not None and site.style != "map" and site.call.loop < 0
                       and per_function.get((fn, site.call.function in tm.fork_child), 0) <= 1
                       and _on_own_self(project, site, callable_))
-        entry = Entry(i, site, fn, "threads" if site.model in THREAD_MODELS else "processes",
+        entry = Entry(key, site, fn, "threads" if site.model in THREAD_MODELS else "processes",
                       repeated, bound, short_name(fn, project), per_object)
         tm.entries.append(entry)
         target = tm.thread if entry.model == "threads" else tm.process
