@@ -13,7 +13,9 @@ the threads run truly in parallel, so the messages say these races will happen f
 
 State that is safe to share is not reported: ``queue.Queue``, ``threading.local()``,
 ``contextvars``, locks and events, multiprocessing shared values and manager proxies; state only
-read by threads (written once before they start) produces no write access at all.
+read by threads (written once before they start) produces no write access at all. What a race
+loses (a cache fill, lazy initialisation, a warn-once set: nothing; a removal, a counter: data)
+is in ``race_outcomes``.
 """
 from __future__ import annotations
 
@@ -22,14 +24,15 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Access, Function, ModuleFacts
-from concurlint.analysis.hints import RESOURCE
 from concurlint.analysis.library import CONSTANT
 from concurlint.analysis.threads import (
     Reach, chain_text, is_class_level, is_thread_safe_value, short_name, state_info, thread_map,
 )
+from concurlint.checks.race_outcomes import (
+    REMOVALS, WRITE_KINDS, carries, check_confidence, double_checked, fills_cache, only_resets_after, warns_once,
+)
 from concurlint.registry import Finding, Rule
 
-WRITE_KINDS = ("write", "mutate", "rmw")
 SIZE_CHANGING = (".append()", ".extend()", ".insert()", ".pop()", ".popitem()", ".remove()", ".clear()",
                  ".update()", ".setdefault()", ".add()", ".discard()", ".popleft()", ".appendleft()", "del")
 ITER_METHODS = (".items()", ".keys()", ".values()")
@@ -178,16 +181,16 @@ class _Analysis:
                     else:  # self.X += 1 on an object whose method runs in several threads
                         self.report_check(mod, fn, acc, r, "the read", f"the write of '{acc.op}' at line {acc.line}")
                 elif acc.kind == "check":
-                    if r is None or _only_resets_after(fn, acc) or _double_checked(fn, acc) \
+                    if r is None or only_resets_after(fn, acc) or double_checked(fn, acc) \
                             or self.present_until_removed(fn, acc, r):
                         continue
                     done.add((acc.target, acc.kind))
                     writes = [w for w in fn.accesses if w.target == acc.target and w.kind in WRITE_KINDS
                               and w.line >= acc.line]
-                    cache = bool(writes) and (all(_fills_cache(fn, acc, w, self.project) for w in writes)
-                                              or _warns_once(self.project, fn, acc, writes))
+                    cache = bool(writes) and (all(fills_cache(fn, acc, w, self.project) for w in writes)
+                                              or warns_once(self.project, fn, acc, writes))
                     self.report_check(mod, fn, acc, r, f"check '{acc.op}'", "the write after it",
-                                      confidence="low" if cache else _check_confidence(writes))
+                                      confidence="low" if cache else check_confidence(writes))
                 elif acc.kind in ("write", "mutate"):
                     if r is not None and (acc.target, "check") not in done:
                         rd = self.read_before(fn, acc)
@@ -195,8 +198,8 @@ class _Analysis:
                             continue  # a reset to a constant (`self.conn = None`): nothing read is carried
                         if rd is not None:
                             done.add((acc.target, "check"))
-                            conf = "low" if _fills_cache(fn, rd, acc, self.project) else (
-                                "high" if _carries(rd, acc) else "medium")
+                            conf = "low" if fills_cache(fn, rd, acc, self.project) else (
+                                "high" if carries(rd, acc) else "medium")
                             self.report_check(mod, fn, rd, r, f"read '{rd.op}' at line {rd.line}",
                                               f"the write-back '{acc.op}' at line {acc.line}", at=rd,
                                               confidence=conf)
@@ -217,9 +220,9 @@ class _Analysis:
                 x.entry.repeated for x in self.tm.thread_reaches(fn.qualname)):
             return False  # the same code in two threads at once: one can remove what the other saw
         acts = [a for a in fn.accesses if a.target == check.target and a.kind in WRITE_KINDS and a.line >= check.line]
-        if not acts or not all(a.op.startswith(_REMOVALS) for a in acts):
+        if not acts or not all(a.op.startswith(REMOVALS) for a in acts):
             return False
-        return not any(other.qualname != fn.qualname and acc.kind in WRITE_KINDS and acc.op.startswith(_REMOVALS)
+        return not any(other.qualname != fn.qualname and acc.kind in WRITE_KINDS and acc.op.startswith(REMOVALS)
                        for _, other, acc in self.by_target.get(check.target, ()))
 
     def read_before(self, fn: Function, w: Access) -> Optional[Access]:
@@ -388,117 +391,6 @@ def _reads_after(site, read) -> bool:
 PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "builtins.staticmethod",
                               "builtins.classmethod", "builtins.property", "functools.wraps",
                               "functools.cache", "functools.lru_cache", "functools.cached_property"})
-
-
-# `[...] = proxy`, `[...] = make_class(spec)`: a value stored whole under a key, not computed
-# from what was read (`[...] = n + 1`)
-_PLAIN_STORE = re.compile(r"^\[\.\.\.\] = [A-Za-z_][\w.]*(\(.*)?$")
-_CALL_STORE = re.compile(r"^= [A-Za-z_][\w.]*\(.*$")
-_NAMED_CONSTANT = re.compile(r"^= [A-Z_][A-Z0-9_]*$")
-_LAZY_TEST = re.compile(r"\bis\s+None\b|^\s*not\s")
-
-
-def _double_checked(fn: Function, check: Access) -> bool:
-    """``if _client is None: with _lock: if _client is None: _client = make()``: every write after
-    the unlocked test is made under a lock, after the state is tested again under that lock."""
-    writes = [a for a in fn.accesses if a.target == check.target and a.kind in WRITE_KINDS and a.line > check.line]
-    if not writes or any(not w.locks for w in writes):
-        return False
-    return all(any(c.kind == "check" and c.target == check.target and c.locks and set(c.locks) & set(w.locks)
-                   and check.line < c.line <= w.line for c in fn.accesses) for w in writes)
-
-
-def _check_confidence(writes: List[Access]) -> str:
-    """high when the act after the check can break: a removal (``if k in d: ... del d[k]``, a
-    second thread's del raises), a fresh container stored and then filled (``if t not in subs:
-    subs[t] = []`` then ``.append``: a second store drops what the first got), or a resource
-    stored (``_sessions[h] = make_session(h)``: the replaced one leaks). Other lazy
-    initialisation: medium -- on real code its race usually costs one redundant initialisation
-    (docs/precision.md)."""
-    for w in writes:
-        value = w.op.split("= ", 1)[-1] if "= " in w.op else ""
-        if w.op.startswith(_REMOVALS) or _FRESH_CONTAINER.match(value) or (value and RESOURCE.search(value)):
-            return "high"
-    return "medium"
-
-
-def _carries(read: Access, write: Access) -> bool:
-    """The write-back computes its value from what was read (``current = hits`` ... ``hits =
-    current + 1``): a lost update. A write of a value made afresh (``cache[key] = {...}``, each
-    task its own key) overwrites without losing what another thread computed from the old one."""
-    if read.line == write.line:
-        return True  # `hits = hits + 1`, `Engine.opened = Engine.opened + 1`
-    return bool(read.into) and re.search(rf"\b{re.escape(read.into)}\b", write.op) is not None
-
-
-def _only_resets_after(fn: Function, check: Access) -> bool:
-    """Every write of the state after the test stores a constant (``if self._root is not None:
-    self._root = None``): a second thread doing the same reset changes nothing."""
-    writes = [a for a in fn.accesses if a.target == check.target and a.kind in WRITE_KINDS and a.line >= check.line]
-    return bool(writes) and all(a.kind == "write" and CONSTANT.match(a.op) for a in writes)
-
-
-def _stores_class(project, fn: Function, write: Access) -> bool:
-    """``cache[k] = _Client``: the value stored is a class (made in the function or the module),
-    not an instance of one: nothing to close, whatever its name."""
-    name = write.op[len("[...] = "):] if write.op.startswith("[...] = ") else ""
-    if not name.isidentifier():
-        return False
-    module = fn.qualname.rsplit(".", 1)[0] if fn.cls is None else fn.cls.rsplit(".", 1)[0]
-    return any(q in project.classes for q in (f"{fn.qualname}.<locals>.{name}", f"{module}.{name}"))
-
-
-def _fills_cache(fn: Function, read: Access, write: Access, project=None) -> bool:
-    """A cache filled on a miss (``v = cache.get(k)``, or ``if k in cache: return cache[k]``,
-    then ``cache[k] = make(k)``): two threads that both miss both build a value and the second
-    store replaces an equivalent first one; work is duplicated, nothing is lost. Not when the
-    value is a resource to close (``cache[k] = make_session(k)``): the replaced one leaks."""
-    if read.kind == "check" and _LAZY_TEST.search(read.op) and write.kind == "write":
-        # `if _registry is None: _registry = _load_registry()`: lazy initialisation from a call;
-        # two threads both load an equivalent value, unless the call makes a resource to close
-        if CONSTANT.match(write.op) or _NAMED_CONSTANT.match(write.op):
-            return True  # the fallback (`_registry = _EMPTY_REGISTRY`) of the same initialisation
-        return bool(_CALL_STORE.match(write.op)) and not RESOURCE.search(write.op)
-    tested = read.op == ".get()" or read.kind == "check" or any(
-        a.target == write.target and a.in_check and a.line <= read.line for a in fn.accesses)
-    # ... unless what is stored is a resource to close (a session, a connection): one leaks
-    return tested and (bool(_PLAIN_STORE.match(write.op)) or _derived_store(read, write)) and (
-        not RESOURCE.search(write.op) or (project is not None and _stores_class(project, fn, write)))
-
-
-def _derived_store(read: Access, write: Access) -> bool:
-    """``memo[key] = 'storage' in params or ...``: a value computed anew, from neither the state
-    nor what was read from it (``counts[k] = counts.get(k, 0) + 1`` and ``n = visits.get(h, 0);
-    visits[h] = n + 1`` are updates, not fills)."""
-    value = write.op[8:]
-    if _FRESH_CONTAINER.match(value):
-        return False  # `stacks[k] = []`, filled next: a second store drops what the first got
-    names = [write.target.rsplit(".", 1)[-1]] + ([read.into] if read.into else [])
-    return write.op.startswith("[...] = ") and not any(re.search(rf"\b{re.escape(n)}\b", value) for n in names)
-
-
-_FRESH_CONTAINER = re.compile(r"^\s*(?:[\[{]|(?:collections\.)?(?:list|dict|set|defaultdict|deque|OrderedDict|Counter)\()")
-
-
-_REPORTING = ("logging.", "warnings.warn", "builtins.print")
-_REMOVALS = ("del", "[...] del", ".pop()", ".popitem()", ".remove()", ".discard()", ".clear()")
-
-
-def _warns_once(project, fn: Function, check: Access, writes: List[Access]) -> bool:
-    """``if topic not in _WARNED: _WARNED.add(topic); logger.warning(message)``: a set of what
-    was already reported; two threads that both miss log the same warning twice, nothing else."""
-    if " not in " not in check.op or not all(w.op == ".add()" for w in writes):
-        return False
-    last = max(w.line for w in writes)
-    between = [c for c in project.calls_of(fn) if check.line <= c.line <= last + 2 and c.line != check.line]
-    return all((project.call_target(c) or "").startswith(_REPORTING) or c.method == "add"
-               or c.method in ("strip", "split", "format", "lower")
-               or (c.method in _LOG_METHODS and "log" in c.text.rsplit(".", 1)[0].lower()) for c in between)
-
-
-# a logger's methods, on a receiver named as one (`logger.warning`, `self._log.info`) when its type
-# is not known (`logger = logging.getLogger(__name__)` is not typed by every path)
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
 
 
 def _assigns_through_self(fn: Function, target: str) -> bool:
