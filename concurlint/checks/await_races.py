@@ -328,6 +328,10 @@ class LostUpdateAcrossAwait(Rule):
         the overwritten one leaks."""
         if not (re.search(r"\bis\s+None\b", r.op) or r.op.lstrip().startswith("not ")):
             return False
+        if w.op.startswith(("= {", "= [", "= (")):
+            # `self._server_info = {"version": info.build_tags, ...}` from a reply awaited above:
+            # a record of an answer, whatever the call that fetched it was named
+            return True
         if not w.op.startswith("= await"):
             return False
         awaited = [module.calls[i] for i in fn.calls if module.calls[i].line == w.line and module.calls[i].awaited]
