@@ -190,6 +190,8 @@ class FutureResultNeverChecked(Rule):
             if fate is None or api is None:
                 continue
             fn_value = call.kwargs.get("fn") or call.kwargs.get("func") or (call.args[0] if call.args else None)
+            if fn_value is not None and len(call.args) > 1 and _context_run(project, fn_value):
+                fn_value = call.args[1]  # submit(ctx.run, task): the task runs in a copied context
             if fate == "dropped" and _never_raises(project, fn_value):
                 continue  # the task catches and handles every exception itself: nothing is lost
             task = f"'{fn_value.text}'" if fn_value is not None and fn_value.text else "the task"
@@ -204,6 +206,15 @@ class FutureResultNeverChecked(Rule):
 
 # calls that do not raise on the arguments such warm-up tasks give them
 NEVER_FAIL = frozenset({"time.sleep"})
+CONTEXT_RUN = frozenset({"contextvars.Context.run"})
+
+
+def _context_run(project, value) -> bool:
+    """``ctx.run`` of a ``contextvars`` context (``ctx = contextvars.copy_context()``)."""
+    if project.function_of_value(value) in CONTEXT_RUN:
+        return True
+    return value.kind == "bound-method" and value.attr == "run" and bool(value.inner) \
+        and value.inner[0].qualname == "contextvars.copy_context"
 
 
 def _never_raises(project, value) -> bool:
@@ -227,6 +238,12 @@ def _never_raises_fn(project, q: Optional[str]) -> bool:
             return False
         if fn.catches_all:
             return True
+        if fn.abstract and fn.cls is not None:
+            # `self.service.execute(...)` resolved to the base class's `raise NotImplementedError`:
+            # the implementations in the project's subclasses are what runs
+            impls = [m for m in _methods_named(project, "x." + fn.name)
+                     if m != q and project.is_subclass(project.functions[m].cls, fn.cls)]
+            return bool(impls) and all(_never_raises_fn(project, m) for m in impls)
         calls = list(project.calls_of(fn))
         if len(calls) == 2 and calls[0].text == "super().emit" and _log_handler(project, fn.cls):
             return True  # a logging handler's emit() catches every error itself (handleError)
