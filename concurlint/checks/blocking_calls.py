@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from concurlint.analysis.facts import Call
+from concurlint.analysis.hints import argument_for
 from concurlint.analysis.platforms import WASM
 from concurlint.analysis.values import IN_MEMORY
 from concurlint.checks.sync_reach import TIMEOUT_ARGS, _literal_false, _timeout_of
@@ -212,7 +213,12 @@ def _loopback_peer(project, call: Call) -> bool:
     if fn is None or not host.text.isidentifier() or host.text not in fn.params:
         return False
     default = dict(fn.defaults).get(host.text)
-    return default is not None and default.strip("'\"") in LOOPBACK
+    if default is not None:
+        return default.strip("'\"") in LOOPBACK
+    # `async def is_comm_open(ip, port)`: every call of it in the project passes a loopback host
+    given = [argument_for(fn, host.text, c) for _m, c in project.all_calls() if project.call_target(c) == fn.qualname]
+    return bool(given) and all(v is not None and not isinstance(v, str) and v.kind == "literal"
+                               and v.text.strip("'\"") in LOOPBACK for v in given)
 
 
 def _host_given(call: Call, spec: list) -> bool:
