@@ -38,7 +38,9 @@ class StructureCollector:
         self._prescan(node.body, None)
         for stmt in node.body:
             self.visit(stmt)
-        self.facts.platform_names = platforms.module_names(node.body, self.qual, self._platform_ref)
+        if any(word in line for line in self.lines for word in platforms.MARKERS):
+            # (a module that never names a platform test has none to name: no second walk)
+            self.facts.platform_names = platforms.module_names(node.body, self.qual, self._platform_ref)
 
     def _platform_ref(self, node: ast.AST) -> Optional[str]:
         """What a name in a platform test refers to: a module global of this module by its
