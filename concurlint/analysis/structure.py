@@ -146,7 +146,6 @@ class StructureCollector:
             self.visit(stmt)
         self.platform = outer
 
-
     def visit_IfExp(self, node: ast.IfExp) -> None:
         """``Process(...) if is_unix_system() else Thread(...)``: each side on its platform."""
         self.visit(node.test)

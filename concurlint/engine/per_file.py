@@ -65,9 +65,11 @@ _ON_PURPOSE = re.compile(r"#.*(?:\b(?:intentional(?:ly)?|deliberate(?:ly)?|on pu
 _REACH = 6  # lines below the comment it speaks for (a comment block, then the statement)
 
 
+_ON_PURPOSE_WORDS = re.compile(r"intention|deliberate|on purpose|purposely|by design|we block", re.IGNORECASE)
+
+
 def _deliberate_lines(text: str) -> List[int]:
-    lowered = text.lower()
-    if not any(w in lowered for w in ("intention", "deliberate", "on purpose", "purposely", "by design", "we block")):
+    if not _ON_PURPOSE_WORDS.search(text):
         return []
     out: List[int] = []
     for i, line in enumerate(text.splitlines(), 1):
