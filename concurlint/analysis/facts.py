@@ -248,5 +248,8 @@ def extract(tree: ast.Module, text: str, path: str, module: str, is_package: boo
     lines = text.splitlines()
     facts = ModuleFacts(path=path, module=module, lines=len(lines))
     package = module if is_package else module.rpartition(".")[0]
-    Extractor(facts, lines, knowledge, package).visit(tree)
+    extractor = Extractor(facts, lines, knowledge, package)
+    # a module whose text names no platform test has no named ones to collect (analysis/platforms.py)
+    extractor.names_platforms = any(word in text for word in ("platform", "os.name", "pyodide", "emscripten"))
+    extractor.visit(tree)
     return facts

@@ -20,9 +20,6 @@ from typing import Callable, Dict, Optional, Tuple
 WINDOWS = "windows"
 POSIX = "posix"
 WASM = "wasm"
-# words without which a module names no platform test (sys.platform, platform.system(), os.name,
-# "pyodide" in sys.modules): a module with none of them skips the walk for named tests
-MARKERS = ("platform", "os.name", "pyodide", "emscripten")
 
 # sys.platform values (or prefixes, with startswith) that say which side a test is on
 _SYS_PLATFORM = {"win32": WINDOWS, "win": WINDOWS, "linux": POSIX, "darwin": POSIX, "freebsd": POSIX,

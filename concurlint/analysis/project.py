@@ -29,6 +29,7 @@ class Project:
         # rules ask the same questions many times: answer each once
         self._subclass: Dict[Tuple[str, str], bool] = {}
         self._all_calls: Optional[List[Tuple[ModuleFacts, Call]]] = None
+        self._calls_to: Optional[Dict[str, List[Call]]] = None
         # calls_of's lists by id() of the function (a Function is not hashable), with the function
         # itself, so that its id is never reused while the entry exists
         self._calls_of: Dict[int, Tuple[Function, List[Call]]] = {}
@@ -210,6 +211,17 @@ class Project:
             calls = self.function_module[fn.qualname].calls
             got = self._calls_of[id(fn)] = (fn, [calls[i] for i in fn.calls])
         return got[1]
+
+    def calls_to(self, qualname: str) -> List[Call]:
+        """Every call in the project that resolves to the project function ``qualname``."""
+        if self._calls_to is None:
+            index: Dict[str, List[Call]] = {}
+            for _mod, c in self.all_calls():
+                t = self.call_target(c)
+                if t in self.functions:
+                    index.setdefault(t, []).append(c)
+            self._calls_to = index
+        return self._calls_to.get(qualname, [])
 
     def all_calls(self) -> Iterator[Tuple[ModuleFacts, Call]]:
         """Every call of every module, in order; the list is made once (a dozen analyses walk it,

@@ -463,23 +463,23 @@ def _memo_line(body: List[ast.stmt]) -> int:
     (a global it declares, or ``self.<attr>``): a hand-written memo (``config_options =
     _config_options; if config_options and not force_reparse: return config_options``, then the
     parse fills ``_config_options``). Top level and inside a top-level ``with``; 0 when none."""
-    declared = {n for s in body if isinstance(s, ast.Global) for n in s.names}
-    stmts, alias = [], {}
+    stmts = []
     for s in body:
         stmts.extend(s.body if isinstance(s, (ast.With, ast.AsyncWith)) else [s])
-    for s in stmts:
-        if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
-            alias[s.targets[0].id] = _cache_key(s.value)
+    tests = [s for s in stmts if isinstance(s, ast.If) and len(s.body) == 1 and isinstance(s.body[0], ast.Return)
+             and s.body[0].value is not None and _cache_key(s.body[0].value)]
+    if not tests:
+        return 0  # most functions: no early return of a name, no walk
+    declared = {n for s in body if isinstance(s, ast.Global) for n in s.names}
+    alias = {s.targets[0].id: _cache_key(s.value) for s in stmts
+             if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)}
     filled = {_cache_key(t) for n in ast.walk(ast.Module(body=body, type_ignores=[]))
               if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])}
-    for s in stmts:
-        if not (isinstance(s, ast.If) and len(s.body) == 1 and isinstance(s.body[0], ast.Return)
-                and s.body[0].value is not None):
-            continue
-        key = _cache_key(s.body[0].value)
-        key = alias.get(key, key) if key and key.isidentifier() and key not in declared else key
+    for s in tests:
+        returned = _cache_key(s.body[0].value)
+        key = alias.get(returned, returned) if returned.isidentifier() and returned not in declared else returned
         if key and key in filled and (key.startswith("self.") or key in declared) and any(
-                _cache_key(n) in (key, _cache_key(s.body[0].value)) for n in ast.walk(s.test)):
+                _cache_key(n) in (key, returned) for n in ast.walk(s.test)):
             return s.lineno
     return 0
 

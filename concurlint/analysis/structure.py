@@ -38,8 +38,7 @@ class StructureCollector:
         self._prescan(node.body, None)
         for stmt in node.body:
             self.visit(stmt)
-        if any(word in line for line in self.lines for word in platforms.MARKERS):
-            # (a module that never names a platform test has none to name: no second walk)
+        if getattr(self, "names_platforms", True):  # (set by extract(): no second walk otherwise)
             self.facts.platform_names = platforms.module_names(node.body, self.qual, self._platform_ref)
 
     def _platform_ref(self, node: ast.AST) -> Optional[str]:

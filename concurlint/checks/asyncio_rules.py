@@ -19,7 +19,7 @@ in ``blocking_calls``, which coroutines run alone on a loop of their own in ``ow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, guard_holds, is_cli_code, is_memoised,
@@ -281,17 +281,8 @@ def _ruled_out_by_callers(ctx, fn: Function, line: int) -> bool:
     passes ``force_move=False``: the line never runs."""
     if not any(first <= line <= last and name in fn.params for name, _op, _c, first, last in fn.guards):
         return False
-    calls = ctx.shared(_calls_by_target).get(fn.qualname, ())
+    calls = ctx.project.calls_to(fn.qualname)
     return bool(calls) and not any(guard_holds(fn, line, c) for c in calls)
-
-
-def _calls_by_target(ctx) -> Dict[str, List[Call]]:
-    out: Dict[str, List[Call]] = {}
-    for _mod, c in ctx.project.all_calls():
-        t = ctx.project.call_target(c)
-        if t in ctx.project.functions:
-            out.setdefault(t, []).append(c)
-    return out
 
 
 def _wrapped_awaitables(project, module: ModuleFacts, fn: Function) -> set:

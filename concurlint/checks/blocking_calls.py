@@ -216,7 +216,7 @@ def _loopback_peer(project, call: Call) -> bool:
     if default is not None:
         return default.strip("'\"") in LOOPBACK
     # `async def is_comm_open(ip, port)`: every call of it in the project passes a loopback host
-    given = [argument_for(fn, host.text, c) for _m, c in project.all_calls() if project.call_target(c) == fn.qualname]
+    given = [argument_for(fn, host.text, c) for c in project.calls_to(fn.qualname)]
     return bool(given) and all(v is not None and not isinstance(v, str) and v.kind == "literal"
                                and v.text.strip("'\"") in LOOPBACK for v in given)
 
