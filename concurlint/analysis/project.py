@@ -30,6 +30,7 @@ class Project:
         self._subclass: Dict[Tuple[str, str], bool] = {}
         self._all_calls: Optional[List[Tuple[ModuleFacts, Call]]] = None
         self._calls_to: Optional[Dict[str, List[Call]]] = None
+        self._by_name: Optional[Dict[str, List[str]]] = None
         # calls_of's lists by id() of the function (a Function is not hashable), with the function
         # itself, so that its id is never reused while the entry exists
         self._calls_of: Dict[int, Tuple[Function, List[Call]]] = {}
@@ -211,6 +212,19 @@ class Project:
             calls = self.function_module[fn.qualname].calls
             got = self._calls_of[id(fn)] = (fn, [calls[i] for i in fn.calls])
         return got[1]
+
+    def functions_named(self, name: str) -> List[str]:
+        """The qualified names of every project function (or method) called ``name``."""
+        return self.function_names().get(name, [])
+
+    def function_names(self) -> Dict[str, List[str]]:
+        """Every function name of the project -> the functions that bear it (built once)."""
+        if self._by_name is None:
+            index: Dict[str, List[str]] = {}
+            for q, fn in self.functions.items():
+                index.setdefault(fn.name, []).append(q)
+            self._by_name = index
+        return self._by_name
 
     def calls_to(self, qualname: str) -> List[Call]:
         """Every call in the project that resolves to the project function ``qualname``."""

@@ -174,10 +174,15 @@ def _filled_once(project, chain: Tuple[str, ...]) -> bool:
         f, mod = project.functions.get(q), project.function_module.get(q)
         if f is None or mod is None:
             continue
-        lines = {mod.calls[i].line for i in f.calls if project.call_target(mod.calls[i]) == nxt}
+        lines = _lines_calling(project, f, mod, nxt)
         if lines and fills_once(f, lines):
             return True
     return False
+
+
+def _lines_calling(project, f: Function, mod: ModuleFacts, callee: str) -> set:
+    """The lines of ``f`` that call ``callee`` (the next step of a chain)."""
+    return {mod.calls[i].line for i in f.calls if project.call_target(mod.calls[i]) == callee}
 
 
 def _behind_memo(project, path: Tuple[str, ...], line: int) -> bool:
@@ -188,10 +193,7 @@ def _behind_memo(project, path: Tuple[str, ...], line: int) -> bool:
         f, mod = project.functions.get(q), project.function_module.get(q)
         if f is None or mod is None or not f.memo_from:
             continue
-        if i + 1 < len(path):
-            lines = {mod.calls[j].line for j in f.calls if project.call_target(mod.calls[j]) == path[i + 1]}
-        else:
-            lines = {line}
+        lines = _lines_calling(project, f, mod, path[i + 1]) if i + 1 < len(path) else {line}
         if lines and min(lines) > f.memo_from:
             return True
     return False

@@ -26,6 +26,7 @@ POPEN_LIKE = ("subprocess.Popen", "subprocess.run", "subprocess.call", "subproce
 
 LOCK_KINDS = frozenset({"threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",
                         "threading.BoundedSemaphore"})
+
 # What must not be shared with a forked child, and why.
 INHERITED = {
     "threading.Lock": "a threading.Lock",

@@ -269,7 +269,7 @@ def _methods_named(project, text: str) -> List[str]:
     head, _, name = (text or "").rpartition(".")
     if not head or not name.isidentifier():
         return []
-    return [q for q, fn in project.functions.items() if fn.name == name and fn.cls is not None]
+    return [q for q in project.functions_named(name) if project.functions[q].cls is not None]
 
 
 def _handed_in(module: ModuleFacts, call: Call, value) -> bool:

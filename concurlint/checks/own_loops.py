@@ -103,10 +103,7 @@ def _facade_methods(project, facades: frozenset) -> Dict[str, str]:
     ``Workflow``): a call ``self.workflow.async_run(job.postprocess())`` whose receiver's type is not
     known still hands its coroutine to a facade when every function of the project that bears the
     name is one."""
-    names: Dict[str, set] = {}
-    for q, fn in project.functions.items():
-        names.setdefault(fn.name, set()).add(q)
-    return {name: min(qs) for name, qs in names.items() if qs <= facades}
+    return {name: min(qs) for name, qs in project.function_names().items() if facades.issuperset(qs)}
 
 
 def _sync_api_wrapper(project, fn: Function, target: Optional[str]) -> bool:
