@@ -83,6 +83,8 @@ def _unused_local(module: ModuleFacts, call: Call) -> bool:
     if fn is None or call.assigned_to in fn.globals_declared:
         return False
     name = call.assigned_to
+    if name in fn.loaded_names and module.functions.get(fn.qualname) is fn:
+        return False  # read in the function itself (the usual case): no need to scan the others
     # read in the function, in a function nested in it (a `cancel()` closure), or in one it is
     # nested in (a `nonlocal task` set by an inner function, awaited by the outer one)
     inner = fn.qualname + ".<locals>."
