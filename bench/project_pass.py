@@ -293,7 +293,7 @@ def main() -> int:
             gc.collect()
             print(f"  run {i + 1}: {clock.wall['total']:.2f} s wall, {clock.cpu['total']:.2f} s CPU", flush=True)
     names = [n for n in runs[0].wall if n != "total"] + ["total"]
-    print(f"\n{'phase':<18}{'wall (median)':>15}{'CPU (median)':>15}")
+    print(f"\n{'phase':<40}{'wall (median)':>15}{'CPU (median)':>15}")
     for n in names:
         w = statistics.median(r.wall[n] for r in runs)
         c = statistics.median(r.cpu[n] for r in runs)
