@@ -12,6 +12,7 @@ def rule_markdown(meta) -> str:
             "## Why is this bad?", "", str(d.get("why", "")).strip(), ""]
     out += ["## Example", "", "```python", str(d.get("example", "")).strip("\n"), "```", ""]
     out += ["## Use instead", "", "```python", str(d.get("use_instead", "")).strip("\n"), "```", ""]
+    out += _precision(meta)
     if d.get("fix"):  # rules `concurlint fix` can fix: what it changes (on the example) and when it is unsafe
         out += ["## Fix", "", str(d["fix"]).strip(), ""]
     refs = d.get("references") or []
@@ -20,3 +21,27 @@ def rule_markdown(meta) -> str:
         out += [f"- {r}" for r in refs]
         out.append("")
     return "\n".join(out)
+
+
+def _precision(meta) -> list:
+    """How sure the rule's findings are: its record on real packages it had never seen, and the
+    ceiling that record set (docs/precision.md)."""
+    h = meta.held_out
+    if not h and meta.ceiling == "high":
+        return []
+    out = ["## Confidence on real code", ""]
+    if h:
+        n = sum(h.values())
+        out.append(f"As first reviewed on real packages it had never seen (53 review batches of ten), "
+                   f"{n} findings of this rule at high confidence were {h['tp']} worth fixing, "
+                   f"{h['fp']} wrong and {h['debatable']} debatable.")
+    if meta.ceiling != "high":
+        why = meta.ceiling_why
+        out.append(f"So it reports at **{meta.ceiling}** confidence at most: its findings are not in the "
+                   f"default output; `--min-confidence {meta.ceiling}` (or `min-confidence = \"{meta.ceiling}\"` "
+                   f"in the configuration) shows them.{(' What went wrong: ' + why + '.') if why else ''}")
+        if meta.doc.get("fix"):
+            out.append(f"`concurlint fix` fixes the findings it shows, so its fix needs "
+                       f"`--min-confidence {meta.ceiling}` too.")
+    out.append("")
+    return out

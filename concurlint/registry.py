@@ -37,6 +37,12 @@ class RuleMeta:
     doc: Dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     internal: bool = False
     overlaps: tuple = ()
+    # the most confidence any finding of this rule is reported with: a rule whose high-confidence
+    # findings were mostly wrong on real packages it had never seen reports at most "medium"
+    # (``[precision]`` in its TOML file; docs/precision.md)
+    ceiling: str = "high"
+    held_out: Dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    ceiling_why: str = ""  # what went wrong on those packages
 
     @property
     def family(self) -> str:
@@ -88,6 +94,9 @@ def _parse_meta(data: dict, source: str) -> RuleMeta:
         doc=dict(data.get("doc", {})),
         internal=bool(data.get("internal", False)),
         overlaps=tuple(data.get("overlaps", ())),
+        ceiling=str(data.get("precision", {}).get("ceiling", "high")),
+        held_out=dict(data.get("precision", {}).get("held_out_high", {})),
+        ceiling_why=str(data.get("precision", {}).get("why", "")),
     )
 
 
@@ -173,6 +182,10 @@ def check_registry(metas: Optional[Dict[str, RuleMeta]] = None,
         for section in DOC_SECTIONS:
             if not meta.doc.get(section):
                 problems.append(f"{code}: doc section {section!r} is missing or empty")
+        if meta.ceiling not in CONFIDENCES:
+            problems.append(f"{code}: [precision] ceiling {meta.ceiling!r} is not one of {CONFIDENCES}")
+        if meta.held_out and set(meta.held_out) != {"tp", "fp", "debatable"}:
+            problems.append(f"{code}: [precision] held_out_high needs tp, fp and debatable")
         if not meta.internal and code not in classes:
             problems.append(f"{code}: no rule class in concurlint/checks has code = {code!r}")
     for code in classes:

@@ -42,17 +42,20 @@ def index_markdown(metas) -> str:
            "Generated from `rules/*.toml` by `scripts/gen_rule_docs.py`; do not edit by hand.",
            "`concurlint explain CCLnnn` prints the same page, `concurlint rules` the table.", "",
            "Severity: **error** = will crash, deadlock or corrupt data; **warning** = likely wrong or "
-           "slow; **info** = advice.", ""]
+           "slow; **info** = advice. **Up to**: the most confidence the rule reports with; a rule "
+           "whose findings were mostly wrong on real packages it had never seen reports at medium at "
+           "most, so it is not in the default output (`--min-confidence medium` shows it; "
+           "docs/precision.md).", ""]
     for prefix, title in FAMILIES:
         group = [m for c, m in metas.items() if c.startswith(prefix)]
         if not group:
             continue
-        out += [f"## {prefix}xx: {title}", "", "| code | name | severity | default | summary |",
-                "|---|---|---|---|---|"]
+        out += [f"## {prefix}xx: {title}", "", "| code | name | severity | default | up to | summary |",
+                "|---|---|---|---|---|---|"]
         for m in group:
             summary = m.summary.replace("|", "\\|")
             out.append(f"| [{m.code}]({m.code}.md) | `{m.name}` | {m.severity} | "
-                       f"{'on' if m.default else 'off'} | {summary} |")
+                       f"{'on' if m.default else 'off'} | {m.ceiling} | {summary} |")
         out.append("")
     return "\n".join(out)
 

@@ -27,7 +27,8 @@ def test_fix_section_diff_is_what_fix_does_to_the_example(tmp_path, code):
     own = PYTHON_RE.findall(str(meta.doc["fix"]))
     source = own[0] if own else str(meta.doc["example"]).lstrip("\n")
     (tmp_path / "example.py").write_text(source, encoding="utf-8")
-    proc = run_cli("fix", "example.py", "--diff", "--unsafe-fixes", "--no-cache", "--select", code, cwd=tmp_path)
+    proc = run_cli("fix", "example.py", "--diff", "--unsafe-fixes", "--no-cache", "--select", code,
+                   "--min-confidence", meta.ceiling, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     (shown,) = DIFF_RE.findall(str(meta.doc["fix"]))
     assert shown == proc.stdout

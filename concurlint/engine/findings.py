@@ -7,11 +7,12 @@ from typing import Dict, List
 
 from concurlint.config import Config
 from concurlint.engine.per_file import DELIBERATE
-from concurlint.registry import CONFIDENCE_RANK, Finding
+from concurlint.registry import CONFIDENCE_RANK, Finding, all_meta
 
 
 def finish(findings: List[Finding], noqa, config: Config, codes: List[str]) -> List[Finding]:
     """The findings to report, sorted: filtered, deduplicated, one per cause."""
+    _calibrate(findings, config)
     marked = [f for f in findings if _acknowledged(f, noqa)]
     acknowledged = {(f.code, f.root) for f in marked if f.root is not None}
     for f in findings:  # the line (or, for one cause, any of its places) silences the same hazard
@@ -23,6 +24,20 @@ def finish(findings: List[Finding], noqa, config: Config, codes: List[str]) -> L
     findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)
                 and CONFIDENCE_RANK[f.confidence] >= floor]
     return _one_per_cause(_dedupe(sorted(findings, key=Finding.sort_key)))
+
+
+def _calibrate(findings: List[Finding], config: Config) -> None:
+    """No finding is surer than its rule's record: a rule whose high-confidence findings were
+    mostly wrong on real packages it had never seen reports at most its ``ceiling``. In library
+    mode the user declares that every public function runs in many threads at once, which is what
+    the shared-state rules (CCL2) got wrong there, so their findings keep their confidence."""
+    metas = all_meta()
+    for f in findings:
+        if config.library and f.code.startswith("CCL2"):
+            continue
+        meta = metas.get(f.code)
+        if meta is not None and CONFIDENCE_RANK[f.confidence] > CONFIDENCE_RANK[meta.ceiling]:
+            f.confidence = meta.ceiling
 
 
 # other linters' codes for the same hazard: a line that silences one of them was read by its
