@@ -35,22 +35,31 @@ MAPS = {f"{e}.map" for e in EXECUTORS} | {
 }
 THREAD_CLASSES = ("threading.Thread",)
 GROUP_FIRST = ("threading.Thread", "multiprocessing.Process", "multiprocessing.context.Process")
-CALLABLE_KINDS = ("function", "lambda", "bound-method", "partial")
 
 
 def _is_callable(project, v) -> bool:
     """Is the value a function, class or method? Names are resolved across the project's modules
     (``from .jobs import drain``, ``jobs.drain`` through ``import pkg.jobs as jobs``); a library
     name counts when the knowledge base knows it as a call. A name bound to anything else (a
-    constant, ``None``) or that cannot be resolved is not reported."""
-    if v.kind in CALLABLE_KINDS:
+    constant, ``None``) or that cannot be resolved is not reported, nor is an attribute of an
+    object whose method cannot be found (``job.timeout`` may be a number)."""
+    if v.kind in ("function", "lambda", "partial"):
         return True
-    if v.kind != "ref" or not v.qualname:
+    if v.kind not in ("ref", "bound-method") or not v.qualname:
         return False
     r = project.resolve(v.qualname)
     if r is None:
         return False
     return r in project.functions or r in project.classes or project.kb.category(r) is not None
+
+
+def _spelled(module: ModuleFacts, call: Call) -> str:
+    """The callee as the source names it, through the module's imports only
+    (``from threading import Timer as T``: ``T`` is ``threading.Timer``, which the knowledge base
+    otherwise reads as the ``threading.Thread`` it subclasses)."""
+    head, _, rest = call.text.partition(".")
+    base = module.imports.get(head, head)
+    return f"{base}.{rest}" if rest else base
 
 
 class _Pos:
@@ -396,8 +405,8 @@ class ThreadCallablePassedAsGroup(Rule):
             t = project.call_target(call)
             if t not in GROUP_FIRST and not (t or "").endswith("BaseContext.Process"):
                 continue
-            if not call.args or not _is_callable(project, call.args[0]):
-                continue
+            if not call.args or not _is_callable(project, call.args[0]) or _spelled(module, call) == "threading.Timer":
+                continue  # Timer(interval, function): its first parameter is the interval
             api = "threading.Thread" if t == "threading.Thread" else "multiprocessing.Process"
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
                              func=call.args[0].text, api=api)
