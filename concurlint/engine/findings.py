@@ -43,7 +43,9 @@ def _calibrate(findings: List[Finding], config: Config) -> None:
 # other linters' codes for the same hazard: a line that silences one of them was read by its
 # maintainer, who chose to keep it; the finding stays, at low confidence (docs/precision.md)
 EQUIVALENT_CODES = {
-    "CCL501": ("ASYNC2",),  # flake8-async / ruff ASYNC210-251: a blocking call in an async function
+    # flake8-async / ruff ASYNC210-251: a blocking call in an async function; ruff before 0.5
+    # numbered the same checks ASYNC100 (HTTP), ASYNC101 (open, sleep, subprocess), ASYNC102 (os)
+    "CCL501": ("ASYNC2", "ASYNC100", "ASYNC101", "ASYNC102"),
     "CCL504": ("ASYNC2",),
     "CCL503": ("RUF006",),  # ruff: asyncio-dangling-task
 }
