@@ -209,8 +209,19 @@ class FutureResultNeverChecked(Rule):
             # chose what an error does (logged, handed to another future): low
             conf = "low" if fate == "dropped" and (_handles_errors(project, fn_value)
                                                    or _handed_in(module, call, fn_value)) else "high"
+            if conf == "high" and not _known_task(project, fn_value):
+                # what runs is not found (a closure over a callable handed in, a method of an
+                # object of unknown type): whether it catches its own errors cannot be read
+                conf = "medium"
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
                              what=what, api=short_api, fate=fate, task=task, confidence=conf)
+
+
+def _known_task(project, value) -> bool:
+    """The submitted callable is found: a project function or method, or one the knowledge base
+    knows (``shutil.rmtree``, ``requests.get``)."""
+    q = project.function_of_value(value) if value is not None else None
+    return q is not None and (q in project.functions or project.kb.category(q) is not None)
 
 
 # calls that do not raise on the arguments such warm-up tasks give them
