@@ -85,12 +85,29 @@ def wait_weight(target: str) -> float:
         return 1
     if target.startswith("io.") and target.endswith((".seek", ".tell")):
         return 1  # moves a file position: no disk access of its own
-    if target in ("shutil.rmtree", "shutil.copytree", "shutil.make_archive", "shutil.unpack_archive") \
-            or target.endswith(("ZipFile.extractall", "TarFile.extractall")):
+    if is_tree_op(target):
         return 3  # whole trees: as long as the tree is big
     if target.startswith(FILE_PREFIXES) or target in SPAWNS:
         return 2  # a file's contents; or starting a process: fork/exec, without waiting for it
     return 3
+
+
+def is_tree_op(target: str) -> bool:
+    """A whole directory tree copied, removed, packed or unpacked."""
+    return target in ("shutil.rmtree", "shutil.copytree", "shutil.make_archive", "shutil.unpack_archive") \
+        or target.endswith(("ZipFile.extractall", "TarFile.extractall"))
+
+
+# file APIs that go through many files or a whole file's bytes (a copy, a move, a listing)
+MANY_FILES = ("shutil.", "os.walk", "os.listdir", "os.scandir", "glob.", "os.sendfile", "os.copy_file_range",
+              "zipfile.", "tarfile.", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.iterdir",
+              "pathlib.Path.walk")
+
+
+def one_file(target: str) -> bool:
+    """Opens, reads or writes one file (``open``, ``json.load``, ``Path.read_text``): on a local
+    disk, usually a small file served from the page cache."""
+    return target.startswith(FILE_PREFIXES) and not target.startswith(MANY_FILES)
 
 
 # start a process and return without waiting for it (its wait(), communicate() or run() waits)
