@@ -297,7 +297,17 @@ def _handed_in(module: ModuleFacts, call: Call, value) -> bool:
     callback, *args): self._executor.submit(callback, *args)``): a generic scheduler, whose caller
     decides what errors do (it usually wraps the callback)."""
     fn = module.functions.get(call.function) if call.function else None
-    return fn is not None and value is not None and value.kind in ("name", "instance") and value.text in fn.params
+    if fn is None or value is None:
+        return False
+    if value.kind in ("name", "instance") and value.text in fn.params:
+        return True
+    # `def tracked(): captured.run(fn, *args)` nested in `submit(self, fn, ctx, *args)`: the
+    # closure only wraps the callable handed in, which decides what its errors do
+    inner = module.functions.get(f"{fn.qualname}.<locals>.{value.text}") if value.text.isidentifier() else None
+    handed = set(fn.params) - {"self", "cls"}
+    return inner is not None and any(
+        c.text in handed or (c.method == "run" and c.args and c.args[0].text in handed)
+        for c in (module.calls[i] for i in inner.calls))
 
 
 def _handles_errors(project, value) -> bool:
