@@ -51,8 +51,10 @@ def scenarios(fixture: Path):
 
 
 def functions_with(code: str, fixture: Path):
-    """The fixture's functions that contain a finding of ``code`` (from the real CLI)."""
-    doc = report_json(str(fixture.relative_to(ROOT)), "--select", "CCL3", cwd=ROOT)
+    """The fixture's functions that contain a finding of ``code`` (from the real CLI), at any
+    confidence: CCL301 reports at medium at most (docs/precision.md), and a less sure finding in a
+    scenario CPython does not warn about would be a false alarm too."""
+    doc = report_json(str(fixture.relative_to(ROOT)), "--select", "CCL3", "--min-confidence", "low", cwd=ROOT)
     return {f["function"].rsplit(".", 1)[-1] for f in doc["findings"] if f["code"] == code and f["function"]}
 
 

@@ -27,6 +27,9 @@ def _project(tmp_path, copies):
     for name in FILES:
         for k in range(copies):
             (proj / f"{k}_{name}").write_text((FIXTURES / name).read_text())
+    # CCL201, CCL301 and CCL402 report at medium at most (docs/precision.md): their findings, the
+    # project pass's among them, are the ones not to lose
+    (proj / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "medium"\n')
     return proj
 
 
@@ -56,7 +59,7 @@ def test_full_disk_leaves_no_temporary_file_and_loses_no_finding(tmp_path, limit
     expected = _run(tmp_path, proj, *command, ".", "--no-cache")
     full = _run(tmp_path, proj, *command, ".", "--cache-dir", str(cache), limit=limit)
     assert (full.returncode, full.stdout) == (expected.returncode, expected.stdout)
-    assert expected.returncode == 1 and expected.stdout
+    assert expected.returncode == 1 and all(code in expected.stdout for code in ("CCL201", "CCL301", "CCL402"))
     assert _temporaries(cache, tmp_path / "home-cache") == []
     key = tmp_path / "home-cache" / "concurlint" / "secret.key"
     assert not key.exists() or len(key.read_bytes()) == 32  # whole or absent, never empty

@@ -95,7 +95,9 @@ def test_the_value_flows_into_a_function_of_another_module(tmp_path):
             cleaned = fan_out(clean, rows)
             return fan_out(lambda r: r + suffix, cleaned)
         '''))
-    doc = report_json("etl", cwd=tmp_path)
+    # every confidence: CCL402 and CCL408 report at medium at most (docs/precision.md), and none of
+    # them may stand beside the lambda's CCL401
+    doc = report_json("etl", "--min-confidence", "low", cwd=tmp_path)
     found = [(f["path"], f["line"], f["code"]) for f in doc["findings"] if f["code"].startswith("CCL4")]
     assert found == [("etl/jobs.py", 10, "CCL401")]
     f = next(f for f in doc["findings"] if f["code"] == "CCL401")

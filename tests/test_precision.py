@@ -302,7 +302,8 @@ def render(rows, options):
 
 def test_waiting_is_recognised_through_protocols_on_untyped_objects(tmp_path):
     name = _write(tmp_path, PROTOCOLS)
-    doc = report_json(name, cwd=tmp_path)
+    # every confidence: rules capped at medium (docs/precision.md) and less sure findings count too
+    doc = report_json(name, "--min-confidence", "low", cwd=tmp_path)
     kinds = {f["qualname"].rsplit(".", 1)[-1]: f for f in doc["functions"]}
     assert kinds["serve"]["kind"] == "io" and "socket-like" in kinds["serve"]["evidence"][0]
     assert kinds["totals"]["kind"] == "io" and "db-api-like" in " ".join(kinds["totals"]["evidence"])
