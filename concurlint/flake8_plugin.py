@@ -6,7 +6,9 @@ concurlint's per-file cache, keyed by their path relative to the project root, s
 by ``concurlint check`` from any directory serves the plugin; a module not cached yet is analysed
 here and cached for the next save. So the plugin reports for a file what ``concurlint check FILE``
 reports, whatever the cache holds and whatever the working directory.
-The configuration is ``[tool.concurlint]`` of the nearest pyproject.toml (flake8 does not read it).
+The configuration is ``[tool.concurlint]`` of the nearest pyproject.toml (flake8 does not read it);
+flake8's own option ``--concurlint-min-confidence`` (``concurlint-min-confidence`` in ``.flake8``,
+``setup.cfg`` or ``tox.ini``) overrides its ``min-confidence``.
 """
 from __future__ import annotations
 
@@ -39,6 +41,19 @@ def _knowledge(extra_key: str, extra: Tuple[Tuple[str, Tuple[str, ...]], ...]):
 class ConcurlintChecker:
     name = "concurlint"
     version = __version__
+    min_confidence: Optional[str] = None  # flake8's --concurlint-min-confidence, when given
+
+    @classmethod
+    def add_options(cls, manager) -> None:
+        manager.add_option(
+            "--concurlint-min-confidence", default=None, parse_from_config=True,
+            choices=("high", "medium", "low"),
+            help="concurlint: report findings at or above this confidence (default: min-confidence "
+                 "of [tool.concurlint] in pyproject.toml, else high)")
+
+    @classmethod
+    def parse_options(cls, options) -> None:
+        cls.min_confidence = getattr(options, "concurlint_min_confidence", None)
 
     def __init__(self, tree: ast.AST, filename: str, lines: Optional[List[str]] = None):
         self.tree = tree
@@ -55,6 +70,10 @@ class ConcurlintChecker:
         if config is None:
             yield 1, 0, f"CCL000 file could not be analysed: {error}", type(self)
             return
+        if self.min_confidence and self.min_confidence != config.min_confidence:
+            from dataclasses import replace
+
+            config = replace(config, min_confidence=self.min_confidence)
         kb = _knowledge(repr(sorted(config.knowledge.items())),
                         tuple((k, tuple(v)) for k, v in sorted(config.knowledge.items())))
         text = "".join(self.lines) if self.lines is not None else path.read_text(encoding="utf-8", errors="replace")

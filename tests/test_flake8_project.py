@@ -202,3 +202,33 @@ def test_a_script_beside_its_helpers_sees_them(tmp_path):
     assert [line.split()[1] for line in expected] == ["CCL101"], expected
     assert _flake8(tmp_path, "batch.py", cache) == expected
     assert len(_entries(cache)) == 1  # crunching.py only
+
+
+def test_flake8s_own_option_and_configuration_set_the_confidence(tmp_path):
+    """Without a pyproject.toml, flake8's `--concurlint-min-confidence` (or the same key in
+    .flake8 / setup.cfg / tox.ini) shows the rules that report at medium at most; it also
+    overrides the pyproject's `min-confidence`."""
+    root = _project(tmp_path, marker=".git")
+    cache = tmp_path / "cache"
+    medium = _check(root, "app/views.py", tmp_path / "check-cache", "--min-confidence", "medium")
+    assert sorted(line.split()[1] for line in medium) == ["CCL101", "CCL501"], medium
+    default = _flake8(root, "app/views.py", cache)
+    assert [line.split()[1] for line in default] == ["CCL501"], default
+
+    def flake8(*args: str) -> list:
+        proc = subprocess.run([script("flake8"), "--select", "CCL", *args, "app/views.py"], cwd=root,
+                              capture_output=True, text=True, env={**os.environ, **_env(cache)})
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return _norm(proc.stdout)
+
+    assert flake8("--concurlint-min-confidence", "medium") == medium
+    for name, section in ((".flake8", "flake8"), ("setup.cfg", "flake8"), ("tox.ini", "flake8")):
+        (root / name).write_text(f"[{section}]\nconcurlint-min-confidence = medium\n")
+        assert flake8() == medium, name
+        (root / name).unlink()
+    # the command line wins over the project's pyproject.toml
+    (root / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "medium"\n')
+    assert flake8("--concurlint-min-confidence", "high") == default
+    bad = subprocess.run([script("flake8"), "--select", "CCL", "--concurlint-min-confidence", "sure", "app/views.py"],
+                         cwd=root, capture_output=True, text=True, env={**os.environ, **_env(cache)})
+    assert bad.returncode != 0 and "invalid choice: 'sure'" in bad.stderr and "Traceback" not in bad.stderr
