@@ -225,6 +225,10 @@ def _analyse(args) -> int:
         from concurlint.output.text import render_check
 
         sys.stdout.write(render_check(report, show_source=args.show_source, color=_use_color(None)))
+        from concurlint.output.text import below_line
+
+        if below_line(report):  # check's stdout is flake8-style lines only
+            print(f"concurlint: {below_line(report)}", file=sys.stderr)
     return 1 if failing else 0
 
 

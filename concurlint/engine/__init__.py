@@ -131,7 +131,7 @@ def run(paths: Sequence[str], config: Config, *, select: Optional[List[str]] = N
     if snap is not None and not report.transient:  # a timeout belongs to this run, not to the input
         trace("computed by the project pass")
         _store(cache_dir, snap, files, Report(report.findings, report.functions, report.recommendations,
-                                              report.files, readiness=report.readiness))
+                                              report.files, readiness=report.readiness, below=report.below))
     return report
 
 
@@ -157,6 +157,7 @@ def _current(cache_dir: str, snap, files: List[SourceFile]) -> None:
 def _only(report: Report, displays: set) -> None:
     """Keep what belongs to the requested files (context files were read for their facts only)."""
     report.findings = [f for f in report.findings if f.path in displays]
+    report.below = [b for b in report.below if b[0] in displays]
     report.functions = [f for f in report.functions if f["path"] in displays]
     report.recommendations = [r for r in report.recommendations if r["path"] in displays]
     if report.readiness is not None:

@@ -3,15 +3,17 @@ linter's code for the same hazard, ``EQUIVALENT_CODES``), select/ignore, per-fil
 ``min-confidence`` filter them; then one finding per place and per root cause (``Finding.root``)."""
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 from concurlint.config import Config
 from concurlint.engine.per_file import DELIBERATE
 from concurlint.registry import CONFIDENCE_RANK, Finding, all_meta
 
 
-def finish(findings: List[Finding], noqa, config: Config, codes: List[str]) -> List[Finding]:
-    """The findings to report, sorted: filtered, deduplicated, one per cause."""
+def finish(findings: List[Finding], noqa, config: Config, codes: List[str],
+           below: Optional[List[Tuple[str, str]]] = None) -> List[Finding]:
+    """The findings to report, sorted: filtered, deduplicated, one per cause. ``below`` receives
+    the (path, confidence) of each finding left out only for its confidence, one per cause."""
     _calibrate(findings, config)
     marked = [f for f in findings if _acknowledged(f, noqa)]
     acknowledged = {(f.code, f.root) for f in marked if f.root is not None}
@@ -21,8 +23,11 @@ def finish(findings: List[Finding], noqa, config: Config, codes: List[str]) -> L
     for f in marked:
         f.confidence = "low"
     floor = CONFIDENCE_RANK[config.min_confidence]
-    findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)
-                and CONFIDENCE_RANK[f.confidence] >= floor]
+    findings = [f for f in findings if f.code in codes and not _suppressed(f, noqa, config)]
+    if below is not None:
+        hidden = [f for f in findings if CONFIDENCE_RANK[f.confidence] < floor]
+        below.extend((f.path, f.confidence) for f in _one_per_cause(_dedupe(sorted(hidden, key=Finding.sort_key))))
+    findings = [f for f in findings if CONFIDENCE_RANK[f.confidence] >= floor]
     return _one_per_cause(_dedupe(sorted(findings, key=Finding.sort_key)))
 
 

@@ -25,6 +25,8 @@ class Report:
     summaries: Dict[str, object] = field(default_factory=dict)
     readiness: Optional[List[dict]] = None  # library mode on a free-threaded target (analysis/readiness.py)
     transient: bool = False  # a file or rule ran out of its CPU budget: never cache this report
+    # (path, confidence) of each finding not reported only because of --min-confidence
+    below: List[tuple] = field(default_factory=list)
 
     def to_json(self) -> dict:
         doc = {
@@ -181,7 +183,8 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
                     findings.append(Finding("CCL999", mod.path, 1, 0, 1, 0, meta["CCL999"].severity,
                                             meta["CCL999"].message.format(
                                                 rule=f"{rule.code} ({meta[rule.code].name})", reason=reason)))
-    findings = finish(findings, noqa, config, codes)
+    below: List[tuple] = []
+    findings = finish(findings, noqa, config, codes, below)
     functions = []
     for mod in modules:
         for fn in mod.functions.values():
@@ -208,4 +211,4 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
 
         trace(f"classification: {stored.reused} summaries reused, {stored.computed_count} computed")
         summary_store.store(cache_dir, config_key, stored)
-    return Report(findings, functions, recs, len(results), project, summaries, readiness, transient)
+    return Report(findings, functions, recs, len(results), project, summaries, readiness, transient, below)

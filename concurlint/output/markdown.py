@@ -10,7 +10,7 @@ from typing import Dict, List
 from urllib.parse import quote
 
 from concurlint.output.escape import printable
-from concurlint.output.text import qualifier
+from concurlint.output.text import below_line, qualifier
 
 FAMILIES = OrderedDict([
     ("CCL0", "input"),
@@ -118,4 +118,6 @@ def render_markdown(report, fail_on: str = "warning") -> str:
 
     out += markdown_section(report, _cell, _inline)
     out += [status_line(findings, fail_on), ""]
+    if below_line(report):
+        out += [below_line(report), ""]
     return "\n".join(printable(line) for line in out)

@@ -76,6 +76,18 @@ def status_line(findings, fail_on: str) -> str:
     return head
 
 
+def below_line(report) -> str:
+    """What --min-confidence left out, and how to see it ("" when nothing was)."""
+    below = Counter(conf for _path, conf in getattr(report, "below", ()))
+    if not below:
+        return ""
+    parts = ", ".join(f"{below[c]} {c}" for c in ("medium", "low") if below[c])
+    level = "medium" if below["medium"] else "low"
+    return (f"Not shown: {plural(sum(below.values()), 'finding')} at lower confidence ({parts}); "
+            f"--min-confidence {level} shows {'them' if level == 'low' or not below['low'] else 'the medium ones'} "
+            f"(docs/precision.md).")
+
+
 def render_report(report, color: bool = False, fail_on: str = "warning") -> str:
     out: List[str] = []
     findings = report.findings
@@ -124,4 +136,6 @@ def render_report(report, color: bool = False, fail_on: str = "warning") -> str:
     out.append("Functions by kind: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in ("cpu", "io", "mixed", "unknown")))
     out.append("")
     out.append(_c(status_line(findings, fail_on), "bold", color))
+    if below_line(report):
+        out.append(below_line(report))
     return "\n".join(out) + "\n"
