@@ -53,10 +53,10 @@ def project_recs(tmp_path, source: str, target=None):
 
 # ------------------------------------------------------------------ threads
 def test_cpu_in_threads_goes_to_processes_with_the_gil_as_reason():
-    r = rec_at("CCL101_report_renderer.py", "pool.map(renderer.render")
+    r = rec_at("CCL101_report_renderer.py", "asyncio.to_thread(moving_average")
     assert (r["current"], r["recommended"], r["kind"]) == ("threads", "processes", "cpu")
-    assert r["function"].endswith("Renderer.render")  # a bound method, resolved
-    assert "GIL" in r["reason"] and "moving_average" in r["reason"]
+    assert r["function"].endswith(".moving_average")
+    assert "GIL" in r["reason"] and "nested for loop" in r["reason"]
     assert "interpreters" not in r["alternatives"]  # no target: interpreters are not offered
     assert "free-threading" in r["alternatives"]
 
@@ -65,7 +65,6 @@ def test_cpu_in_threads_goes_to_processes_with_the_gil_as_reason():
     ("functools.partial(histogram", "histogram"),
     ("lambda n: fib(n)", "fib"),
     ("threading.Thread(target=histogram", "histogram"),
-    ("job.start()", "HistogramThread.run"),
     ("run_in_executor(None, histogram", "histogram"),
     ("asyncio.to_thread(moving_average", "moving_average"),
 ])
@@ -73,6 +72,21 @@ def test_every_thread_dispatch_form_is_resolved(needle, fn):
     r = rec_at("CCL101_report_renderer.py", needle)
     assert r["function"].endswith(fn)
     assert r["current"] == "threads" and r["recommended"] == "processes"
+
+
+@pytest.mark.parametrize("needle,fn", [
+    ("job.start()", "HistogramThread.run"),
+    ("pool.map(renderer.render", "Renderer.render"),
+])
+def test_a_method_is_not_moved_to_processes(needle, fn):
+    """CPU work, but bound to an object: a process pool would pickle the object (and whatever it
+    holds) with every task, and a Thread subclass keeps its result on self, which a child process
+    would keep to itself. The advice keeps threads and says why."""
+    r = rec_at("CCL101_report_renderer.py", needle)
+    assert r["function"].endswith(fn) and r["kind"] == "cpu"
+    assert (r["current"], r["recommended"], r["confidence"]) == ("threads", "threads", "medium")
+    assert "is a method: a process pool would pickle its object" in r["reason"]
+    assert "processes" in r["alternatives"]
 
 
 def test_gil_releasing_work_stays_on_threads():
