@@ -170,8 +170,13 @@ def _checks_thread(project, chain) -> bool:
     return False
 
 
-def _name_used(fn, name: str) -> bool:
-    return name in fn.loaded_names
+def _name_used(module: ModuleFacts, fn, name: str) -> bool:
+    """The function reads the name, or a function nested in it does (``def poll(): if
+    future.done(): future.result()`` scheduled with a GUI timer)."""
+    if name in fn.loaded_names:
+        return True
+    inner = fn.qualname + ".<locals>."
+    return any(name in f.loaded_names for q, f in module.functions.items() if q.startswith(inner))
 
 
 class FutureResultNeverChecked(Rule):
@@ -190,7 +195,7 @@ class FutureResultNeverChecked(Rule):
                     fate = "dropped"
                 elif call.use == "assign" and call.assigned_to and call.function:
                     fn = module.functions.get(call.function)
-                    if fn is not None and not _name_used(fn, call.assigned_to):
+                    if fn is not None and not _name_used(module, fn, call.assigned_to):
                         fate = f"stored in '{call.assigned_to}' and never used"
             else:
                 api = _executor_method(project, call, MAPS)
