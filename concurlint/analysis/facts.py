@@ -191,6 +191,7 @@ class ClassInfo(Record):
     attrs: Dict[str, Value] = field(default_factory=dict)  # self.X / class-level X -> value
     local: bool = False
     not_thread_safe: bool = False  # its docstring says instances must not be shared between threads
+    deprecated: bool = False  # decorated @deprecated (typing_extensions, warnings, deprecated...)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 None of this changes *what* a rule finds; it says how sure a maintainer would be that the finding
 is worth acting on (docs/precision.md):
-- test helpers shipped with a package (``utils_test.py``, ``testing/``, ``conftest.py``) run in
-  test suites, not in production;
+- test helpers shipped with a package (``utils_test.py``, ``testing/``, ``conftest.py``, test
+  doubles in ``dummies.py``/``mocks.py``/``fakes.py``) run in test suites, not in production;
+- code marked ``@deprecated`` (the function, an enclosing one, or its class) is on its way out;
 - start-up and shut-down code (``__init__``, ``start``, ``setup``, ``close``, ``__aexit__`` ...)
   runs once per process or connection, not per request;
 - memoised functions (``functools.cache``/``lru_cache``, ``memoize`` decorators) do their work
@@ -20,7 +21,7 @@ import re
 from typing import Iterable, Optional
 
 _TEST_MODULE = re.compile(r"(^|\.)(conftest|utils_test|test_utils|testclient|_testing)(\.|$)"
-                          r"|(^|\.)([^.]*_)?(tests?|testing)(_[^.]*)?(\.|$)")
+                          r"|(^|\.)([^.]*_)?(tests?|testing|dummy|dummies|mocks?|fakes?)(_[^.]*)?(\.|$)")
 _LIFECYCLE = re.compile(
     r"^_*(a?init|__init__|__post_init__|__del__|__enter__|__exit__|__aenter__|__aexit__|"
     r"a?close|aclose|shutdown|stop|start|start_unsafe|setup|set_up|setup_\w+|teardown|"
@@ -72,6 +73,30 @@ def is_lifecycle(qualname: Optional[str]) -> bool:
     if _LIFECYCLE.match(name):
         return True
     return any(word in _LIFECYCLE_WORDS for word in name.strip("_").lower().split("_"))
+
+
+def is_deprecation(decorator: str) -> bool:
+    """``@deprecated(...)`` from typing_extensions, warnings (3.13), the deprecated or
+    deprecation packages, or a project's own helper of that name."""
+    return decorator.rsplit(".", 1)[-1] == "deprecated"
+
+
+def in_deprecated_code(project, qualname: Optional[str]) -> bool:
+    """The function, a function it is nested in, or its class is marked deprecated: code on its
+    way out, where a hazard is rarely worth a maintainer's change."""
+    seen = 0
+    while qualname and seen < 8:
+        seen += 1
+        fn = project.functions.get(qualname)
+        if fn is None:
+            return False
+        if any(is_deprecation(d.split("(", 1)[0]) for d in fn.decorators):
+            return True
+        cls = project.classes.get(fn.cls) if fn.cls else None
+        if cls is not None and getattr(cls, "deprecated", False):
+            return True
+        qualname = fn.parent
+    return False
 
 
 def is_memoised(decorators: Iterable[str]) -> bool:

@@ -19,6 +19,7 @@ from typing import List, Optional, Tuple
 from concurlint.analysis import platforms
 from concurlint.analysis.facts import ClassInfo, Value
 from concurlint.analysis.scopes import _Scope
+from concurlint.analysis.hints import is_deprecation
 
 # "not thread-safe", "is not threadsafe", "not safe to share between threads" in a class docstring
 _NOT_THREAD_SAFE = re.compile(r"not\s+(thread[-\s]?safe|safe\s+(to\s+(use|share)\s+)?(across|between|from)\s+"
@@ -66,8 +67,11 @@ class StructureCollector:
             r = self.resolve(b.value if isinstance(b, ast.Subscript) else b)  # Base[T] is Base
             if r:
                 bases.append(self.kb.canonical(r))
+        deprecated = any(is_deprecation(self.resolve(d.func if isinstance(d, ast.Call) else d) or "")
+                         for d in node.decorator_list)
         info = ClassInfo(q, node.name, node.lineno, bases, local=self.function is not None,
-                         not_thread_safe=bool(_NOT_THREAD_SAFE.search(ast.get_docstring(node, clean=False) or "")))
+                         not_thread_safe=bool(_NOT_THREAD_SAFE.search(ast.get_docstring(node, clean=False) or "")),
+                         deprecated=deprecated)
         self.facts.classes[q] = info
         if self.function is not None:
             self.scope.values[node.name] = Value("class", q, node.name, node.lineno, node.col_offset, local=True)

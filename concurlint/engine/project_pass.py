@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from concurlint import __version__
-from concurlint.analysis.hints import is_test_code
+from concurlint.analysis.hints import in_deprecated_code, is_test_code
 from concurlint.config import Config
 from concurlint.engine.findings import finish
 from concurlint.engine.per_file import FileResult
@@ -93,6 +93,8 @@ class Context:
         col = getattr(node, "col", 0)
         if confidence != "low" and is_test_code(module.module, function):
             confidence = "low"  # a test or test helper: rarely worth a maintainer's change
+        elif confidence == "high" and in_deprecated_code(self.project, function):
+            confidence = "medium"  # @deprecated code is on its way out
         return Finding(
             code=code, path=module.path, line=line, col=col,
             end_line=getattr(node, "end_line", line) or line, end_col=getattr(node, "end_col", col) or col,
