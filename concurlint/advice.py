@@ -164,6 +164,11 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
             return (f"{_name(work.function)} is memoised ({memo.split('(')[0]}): in a "
                     f"child process each call fills the child's cache, and the calling process's "
                     f"cache, which spares the work on a repeat, stays empty")
+        thread_body = site.api == "threading.Thread subclass"
+        state = None if thread_body else _writes_state(fn)  # a Thread's run() keeps its result on self
+        if state is not None:
+            return (f"{_name(work.function)} changes {state}, and a child process would change only "
+                    f"its own copy")
         if fn is not None and fn.cls is not None and not {"staticmethod", "classmethod"} & set(fn.decorators):
             # `asyncio.to_thread(self._chat_generator.run, messages=...)`: in a process the object
             # travels with every task, pickled with its clients, locks and caches (when it can be
@@ -171,11 +176,6 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
             return (f"{_name(work.function)} is a method: a process pool would pickle its object "
                     f"(and the clients, locks or caches it holds) with every task; a module-level "
                     f"function given only the data it needs could move")
-        thread_body = site.api == "threading.Thread subclass"
-        state = None if thread_body else _writes_state(fn)  # a Thread's run() keeps its result on self
-        if state is not None:
-            return (f"{_name(work.function)} changes {state}, and a child process would change only "
-                    f"its own copy")
     if site.model == "processes" and rec != "processes":
         if site.api.startswith("multiprocessing.Process"):
             return "a dedicated process is usually there for isolation, which threads do not give"
