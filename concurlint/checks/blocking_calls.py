@@ -267,13 +267,15 @@ def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
 
 
 def _local_resolution(call: Call) -> bool:
-    """``getaddrinfo(host, port, flags=AI_NUMERICHOST)``, ``gethostbyname("localhost")``: answered
-    without a network round trip."""
+    """``getaddrinfo(host, port, flags=AI_NUMERICHOST)``, ``gethostbyname("localhost")``,
+    ``getaddrinfo(socket.gethostname(), None)``: answered without a network round trip."""
     values = list(call.args) + list(call.kwargs.values())
     if any("NUMERIC" in (v.text or "") or (v.qualname or "").endswith(("NUMERICHOST", "NUMERIC_ONLY"))
            for v in values):
         return True
     host = call.args[0] if call.args else call.kwargs.get("host")
+    if host is not None and host.kind == "call" and host.qualname == "socket.gethostname":
+        return True  # the machine's own name: /etc/hosts or the local resolver answers it
     if host is not None and host.kind == "literal":
         text = host.text.strip("'\"")
         return host.text in LOCAL_HOSTS or text.replace(".", "").isdigit() or ":" in text
