@@ -197,7 +197,7 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
 
 
 # on a datagram socket: connect() records the default peer (no handshake), sends fill a buffer
-UDP_NEVER_WAIT = frozenset({"connect", "connect_ex", "send", "sendto"})
+UDP_NEVER_WAIT = frozenset({"connect", "connect_ex", "send", "sendall", "sendto"})
 
 
 def _udp_socket(project, call: Call) -> bool:
