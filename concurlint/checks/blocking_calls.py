@@ -87,8 +87,10 @@ def wait_weight(target: str) -> float:
         return 1  # moves a file position: no disk access of its own
     if is_tree_op(target):
         return 3  # whole trees: as long as the tree is big
-    if target.startswith(FILE_PREFIXES) or target in SPAWNS:
-        return 2  # a file's contents; or starting a process: fork/exec, without waiting for it
+    if target.startswith(FILE_PREFIXES) or target in SPAWNS or target in CLIENT_FACTORIES:
+        # a file's contents; starting a process (fork/exec) without waiting for it; making a
+        # client, which loads its configuration and connects later, when it is used
+        return 2
     return 3
 
 
@@ -109,6 +111,11 @@ def one_file(target: str) -> bool:
     disk, usually a small file served from the page cache."""
     return target.startswith(FILE_PREFIXES) and not target.startswith(MANY_FILES)
 
+
+# clients whose construction reads configuration (and credentials) but sends no request: the
+# waits are in the calls made on them
+CLIENT_FACTORIES = frozenset({"boto3.client", "boto3.resource", "boto3.session.Session.client",
+                              "boto3.session.Session.resource", "pymongo.MongoClient"})
 
 # start a process and return without waiting for it (its wait(), communicate() or run() waits)
 # (os.spawn* are left out: with os.P_WAIT they wait for the child)
