@@ -273,14 +273,15 @@ def _rules(args) -> int:
         import json
 
         print(json.dumps([{"code": m.code, "name": m.name, "severity": m.severity, "default": m.default,
-                           "summary": m.summary} for m in metas.values()], indent=2))
+                           "up_to": m.ceiling, "summary": m.summary} for m in metas.values()], indent=2))
         return 0
     if args.format != "text":
         raise ConfigError(f"--format '{args.format}' is not one of text, json")
     width = max(len(m.name) for m in metas.values())
-    print(f"{'code':<7} {'name':<{width}} {'severity':<8} {'on':<3} summary")
+    print(f"{'code':<7} {'name':<{width}} {'severity':<8} {'on':<3} {'up to':<6} summary")
     for m in metas.values():
-        print(f"{m.code:<7} {m.name:<{width}} {m.severity:<8} {'yes' if m.default else 'no':<3} {m.summary}")
+        print(f"{m.code:<7} {m.name:<{width}} {m.severity:<8} {'yes' if m.default else 'no':<3} "
+              f"{m.ceiling:<6} {m.summary}")
     return 0
 
 

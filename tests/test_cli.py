@@ -96,6 +96,10 @@ def test_version_rules_explain():
         assert code in rules and meta.name in rules
     listed = json.loads(run_cli("rules", "--format", "json", check_exit=0).stdout)
     assert {r["code"] for r in listed} == set(all_meta())
+    # the most confidence each rule reports with: its record on real code (docs/precision.md)
+    up_to = {r["code"]: r["up_to"] for r in listed}
+    assert up_to["CCL401"] == "high" and up_to["CCL301"] == "medium"
+    assert [ln.split()[4] for ln in rules.splitlines() if ln.startswith("CCL504 ")] == ["medium"]
     text = run_cli("explain", "ccl401", check_exit=0).stdout
     for heading in ("# CCL401: lambda-sent-to-process-pool", "## What it does", "## Why is this bad?",
                     "## Example", "## Use instead", "## References"):
