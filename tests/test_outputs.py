@@ -86,6 +86,10 @@ def test_sarif_is_valid_and_describes_rules_and_results(tmp_path):
     metas = json.loads(run_cli("rules", "--format", "json", check_exit=0).stdout)
     for m in metas:
         assert levels[m["code"]] == {"error": "error", "warning": "warning", "info": "note"}[m["severity"]]
+    # code scanning's precision: "low" for the rules capped at medium by their record on real code
+    precision = {r["id"]: r["properties"]["precision"] for r in rules}
+    assert {m["code"] for m in metas if precision[m["code"]] == "low"} == {m["code"] for m in metas if m["up_to"] != "high"}
+    assert precision["CCL401"] == "high" and precision["CCL301"] == "low"
 
     # one result: the lambda sent to the process pool; the thread-pool lambda is fine
     results = run["results"]
