@@ -108,33 +108,45 @@ class _Walker:
                 if callee is not None and callee.qualname != q:
                     callers.setdefault(callee.qualname, []).append((q, call))
         pending = deque(self.conditional.items())
-        while pending:
-            q, (param, r) = pending.popleft()
-            if q in table:
-                continue
+        while pending or queue:
+            while pending:
+                q, (param, r) = pending.popleft()
+                if q in table:
+                    continue
+                for caller, call in callers.get(q, ()):
+                    if caller in table:
+                        continue
+                    handed = _handed_param(p.functions[q], param, call, p.functions[caller])
+                    if handed is not None:
+                        # `_launch_add(api, ..., build)` inside `def launch_add(..., build=False)`:
+                        # the caller passes its own parameter on, so it waits only when its caller
+                        # gives that one a value (CCL505 asyncio.run under `if build:`)
+                        if caller not in self.conditional:
+                            self.conditional[caller] = (handed, Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col,
+                                                                      r.weight, r.target))
+                            pending.append((caller, self.conditional[caller]))
+                        continue
+                    if _passes_nonzero(p.functions[q], param, call, p):
+                        table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
+                        queue.append(caller)
+            if not queue:
+                break
+            q = queue.popleft()
+            r = table[q]
             for caller, call in callers.get(q, ()):
                 if caller in table:
                     continue
-                handed = _handed_param(p.functions[q], param, call, p.functions[caller])
-                if handed is not None:
-                    # `_launch_add(api, ..., build)` inside `def launch_add(..., build=False)`:
-                    # the caller passes its own parameter on, so it waits only when its caller
-                    # gives that one a value (CCL505 asyncio.run under `if build:`)
+                reach = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
+                guard = _param_condition(p.functions[caller], call, None)
+                if guard is not None:
+                    # `if use_server_time: server_time()`: the helper that waits is called only
+                    # when the caller's caller turns the parameter on
                     if caller not in self.conditional:
-                        self.conditional[caller] = (handed, Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col,
-                                                                  r.weight, r.target))
+                        self.conditional[caller] = (guard, reach)
                         pending.append((caller, self.conditional[caller]))
                     continue
-                if _passes_nonzero(p.functions[q], param, call):
-                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
-                    queue.append(caller)
-        while queue:
-            q = queue.popleft()
-            r = table[q]
-            for caller, _call in callers.get(q, ()):
-                if caller not in table:
-                    table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
-                    queue.append(caller)
+                table[caller] = reach
+                queue.append(caller)
         return table
 
     def reach(self, q: str, call: Optional[Call] = None) -> Optional[Reach]:
@@ -145,7 +157,7 @@ class _Walker:
         r = self.table.get(q)
         if r is None and call is not None and q in self.conditional:
             param, r = self.conditional[q]
-            if not _passes_nonzero(self.p.functions[q], param, call):
+            if not _passes_nonzero(self.p.functions[q], param, call, self.p):
                 return None
         return r
 
@@ -195,9 +207,11 @@ def _handed_param(fn: Function, param: str, call: Call, caller: Function) -> Opt
 FALSY = ZERO + ("None", "''", '""', "[]", "{}", "()")
 
 
-def _passes_nonzero(fn: Function, param: str, call: Call) -> bool:
+def _passes_nonzero(fn: Function, param: str, call: Call, project=None) -> bool:
     """Does ``call`` (of ``fn``) give ``param`` a value other than zero (by default too)? With a
-    ``|none`` suffix: other than None; with ``|falsy``: a true value."""
+    ``|none`` suffix: other than None; with ``|falsy``: a true value. ``self.flag`` counts as
+    zero when every assignment of that attribute in the project stores a zero (``self.flag =
+    False`` in ``__init__``, a setting kept for compatibility)."""
     param, _, kind = param.partition("|")
     off = ("None",) if kind == "none" else FALSY if kind == "falsy" else ZERO
     given = argument_for(fn, param, call)
@@ -205,4 +219,19 @@ def _passes_nonzero(fn: Function, param: str, call: Call) -> bool:
         return call.star_args or "**" in call.kwargs or dict(fn.defaults).get(param) not in off
     if isinstance(given, str):
         return given not in off  # the default it keeps
+    if project is not None and given.text.startswith("self.") and _attribute_always(project, call, given.text[5:], off):
+        return False
     return not (given.kind == "literal" and given.text in off)
+
+
+def _attribute_always(project, call: Call, name: str, off) -> bool:
+    """Every write of ``self.<name>`` in the class of the function making ``call`` (and in the
+    rest of the project) stores one of the constants ``off``."""
+    caller = project.functions.get(call.function) if call.function else None
+    if caller is None or caller.cls is None or not name.isidentifier():
+        return False
+    target = f"attr:{caller.cls}.{name}"
+    writes = [a for f in project.functions.values() for a in f.accesses if a.target == target
+              and a.kind in ("write", "mutate", "rmw")]
+    return bool(writes) and all(a.kind == "write" and a.op.startswith("= ") and a.op[2:].strip() in off
+                                for a in writes)
