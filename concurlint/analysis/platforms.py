@@ -170,6 +170,23 @@ def _attribute_names(cls: ast.ClassDef, cls_qual: str, resolve: Resolver) -> Dic
     return {f"{cls_qual}.{attr}": s for attr, s in found.items() if s is not None}
 
 
+def nest(outer: str, inner: str) -> str:
+    """The platform of code under an inner ``if`` inside an outer one: a decided test wins over a
+    reference (``if IS_WINDOWS:`` then ``if self.proc.stdout:``, a name that may or may not be a
+    platform test); two references are both kept, outer first (``REFERENCES`` apart), and the
+    first one the project defines decides (``Project.platform_of``)."""
+    if not inner:
+        return outer
+    if not outer or inner[0] not in "?!":
+        return inner
+    if outer[0] not in "?!":
+        return outer
+    return outer + REFERENCES + inner
+
+
+REFERENCES = "\x00"  # between the references of nested tests
+
+
 def decide(platform: str, names: Dict[str, Sides]) -> str:
     """A call's platform with the project's named tests looked up."""
     if not platform or platform[0] not in "?!":

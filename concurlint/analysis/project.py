@@ -202,7 +202,11 @@ class Project:
         p = call.platform
         if not p or p[0] not in "?!":
             return p
-        return platforms.decide(p[:1] + (self.resolve(p[1:]) or p[1:]), self.platform_names)
+        for ref in p.split(platforms.REFERENCES):  # nested tests: the first that says decides
+            side = platforms.decide(ref[:1] + (self.resolve(ref[1:]) or ref[1:]), self.platform_names)
+            if side:
+                return side
+        return ""
 
     def calls_of(self, fn: Function) -> List[Call]:
         """The calls ``fn`` makes, in order: a list made once per function (a dozen analyses

@@ -135,7 +135,7 @@ class StructureCollector:
             self.narrowed.append(narrowing)
         outer = self.platform
         body_side, else_side = platforms.sides(node.test, self._platform_ref)
-        self.platform = body_side or outer
+        self.platform = platforms.nest(outer, body_side)
         for stmt in node.body:
             self.visit(stmt)
         self.platform = outer
@@ -144,7 +144,7 @@ class StructureCollector:
         self.in_main_guard = saved
         if checked:
             self._record_check(fn, checked, start, node)
-        self.platform = else_side or outer
+        self.platform = platforms.nest(outer, else_side)
         for stmt in node.orelse:
             self.visit(stmt)
         self.platform = outer
@@ -154,9 +154,9 @@ class StructureCollector:
         self.visit(node.test)
         outer = self.platform
         body_side, else_side = platforms.sides(node.test, self._platform_ref)
-        self.platform = body_side or outer
+        self.platform = platforms.nest(outer, body_side)
         self.visit(node.body)
-        self.platform = else_side or outer
+        self.platform = platforms.nest(outer, else_side)
         self.visit(node.orelse)
         self.platform = outer
 
