@@ -140,8 +140,10 @@ class _Walker:
                 guard = _param_condition(p.functions[caller], call, None)
                 if guard is not None:
                     # `if use_server_time: server_time()`: the helper that waits is called only
-                    # when the caller's caller turns the parameter on
-                    if caller not in self.conditional:
+                    # when the caller's caller turns the parameter on (the longest wait under the
+                    # same test is the one to name: `if path: open(path); run_pip(path)`)
+                    known = self.conditional.get(caller)
+                    if known is None or (known[0] == guard and known[1].weight < reach.weight):
                         self.conditional[caller] = (guard, reach)
                         pending.append((caller, self.conditional[caller]))
                     continue
