@@ -33,3 +33,17 @@ def test_disagreements_are_reported():
     assert "CCL401: doc section 'why' is missing or empty" in problems
     assert "CCL402: no rule class in concurlint/checks has code = 'CCL402'" in problems
     assert "CCL498: rule class has no rules/CCL498.toml" in problems
+
+
+def test_a_rules_precision_table_is_checked():
+    """Every rule whose record on held-out real code was mostly wrong has a ceiling below high,
+    and a malformed [precision] table is named."""
+    metas = dict(all_meta())
+    for code, meta in metas.items():
+        h = meta.held_out
+        if h and h["fp"] > 2 * h["tp"]:  # more than two wrong for each one worth fixing
+            assert meta.ceiling != "high", f"{code}: {h} at high, yet no ceiling"
+    metas["CCL504"] = dataclasses.replace(metas["CCL504"], ceiling="sure", held_out={"tp": 1})
+    problems = check_registry(metas, rule_classes())
+    assert "CCL504: [precision] ceiling 'sure' is not one of ('high', 'medium', 'low')" in problems
+    assert "CCL504: [precision] held_out_high needs tp, fp and debatable" in problems
