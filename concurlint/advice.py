@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from concurlint.analysis.hints import is_memoised
+from concurlint.analysis.hints import binds_instance, is_memoised
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
     HEAVY_CPU, MODELS, Target, Work, _name, recommend,
@@ -169,7 +169,7 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
         if state is not None:
             return (f"{_name(work.function)} changes {state}, and a child process would change only "
                     f"its own copy")
-        if fn is not None and fn.cls is not None and not {"staticmethod", "classmethod"} & set(fn.decorators):
+        if fn is not None and binds_instance(fn):
             # `asyncio.to_thread(self._chat_generator.run, messages=...)`: in a process the object
             # travels with every task, pickled with its clients, locks and caches (when it can be
             # at all); on real code such advice was wrong (haystack's generator holds an API client)

@@ -89,6 +89,13 @@ def test_a_method_is_not_moved_to_processes(needle, fn):
     assert "processes" in r["alternatives"]
 
 
+def test_a_static_method_moves_like_a_function():
+    """`@staticmethod` (resolved as builtins.staticmethod) binds no object: nothing to pickle."""
+    r = rec_at("CCL101_report_renderer.py", "pool.map(Renderer.smooth")
+    assert r["function"].endswith("Renderer.smooth")
+    assert (r["current"], r["recommended"], r["confidence"]) == ("threads", "processes", "high")
+
+
 def test_gil_releasing_work_stays_on_threads():
     for needle in ("pool.map(compress_page", "pool.map(fingerprint", "pool.map(smooth_matrix"):
         r = rec_at("CCL101_report_renderer.py", needle)

@@ -99,6 +99,14 @@ def in_deprecated_code(project, qualname: Optional[str]) -> bool:
     return False
 
 
+def binds_instance(fn) -> bool:
+    """A method called on an instance (``obj.method``): not a static or class method, however
+    the decorator is spelled (``staticmethod`` or, resolved, ``builtins.staticmethod``)."""
+    plain = {d.rsplit(".", 1)[-1] for d in fn.decorators if d in (
+        "staticmethod", "classmethod", "builtins.staticmethod", "builtins.classmethod")}
+    return fn.cls is not None and not plain
+
+
 def is_memoised(decorators: Iterable[str]) -> bool:
     return any(_MEMO.search(d.split("(", 1)[0]) for d in decorators)
 
