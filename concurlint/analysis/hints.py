@@ -93,7 +93,7 @@ def in_deprecated_code(project, qualname: Optional[str]) -> bool:
         if any(is_deprecation(d.split("(", 1)[0]) for d in fn.decorators):
             return True
         cls = project.classes.get(fn.cls) if fn.cls else None
-        if cls is not None and getattr(cls, "deprecated", False):
+        if cls is not None and cls.deprecated:
             return True
         qualname = fn.parent
     return False

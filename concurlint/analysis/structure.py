@@ -18,8 +18,8 @@ from typing import List, Optional, Tuple
 
 from concurlint.analysis import platforms
 from concurlint.analysis.facts import ClassInfo, Value
-from concurlint.analysis.scopes import _Scope
 from concurlint.analysis.hints import is_deprecation
+from concurlint.analysis.scopes import _Scope
 
 # "not thread-safe", "is not threadsafe", "not safe to share between threads" in a class docstring
 _NOT_THREAD_SAFE = re.compile(r"not\s+(thread[-\s]?safe|safe\s+(to\s+(use|share)\s+)?(across|between|from)\s+"

@@ -8,7 +8,7 @@ zero makes return at once (``select(..., timeout)`` with a ``timeout=0`` default
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, Value
@@ -44,6 +44,10 @@ class Reach:
     col: int
     weight: float = 3  # wait_weight of the call (3 network/process/sleep, 2 files, 1 metadata)
     target: str = ""  # what the call resolves to (``time.sleep``), for naming the remedy
+
+    def through(self, caller: str) -> "Reach":
+        """The same call, reached one function further up."""
+        return replace(self, chain=(caller,) + self.chain)
 
 
 class _Walker:
@@ -122,12 +126,11 @@ class _Walker:
                         # the caller passes its own parameter on, so it waits only when its caller
                         # gives that one a value (CCL505 asyncio.run under `if build:`)
                         if caller not in self.conditional:
-                            self.conditional[caller] = (handed, Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col,
-                                                                      r.weight, r.target))
+                            self.conditional[caller] = (handed, r.through(caller))
                             pending.append((caller, self.conditional[caller]))
                         continue
                     if _passes_nonzero(p.functions[q], param, call, p):
-                        table[caller] = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
+                        table[caller] = r.through(caller)
                         queue.append(caller)
             if not queue:
                 break
@@ -136,7 +139,7 @@ class _Walker:
             for caller, call in callers.get(q, ()):
                 if caller in table:
                     continue
-                reach = Reach((caller,) + r.chain, r.desc, r.path, r.line, r.col, r.weight, r.target)
+                reach = r.through(caller)
                 guard = _param_condition(p.functions[caller], call, None)
                 if guard is not None:
                     # `if use_server_time: server_time()`: the helper that waits is called only
