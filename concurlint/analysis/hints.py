@@ -50,11 +50,11 @@ def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
     return False
 
 
-_CLI_MODULE = re.compile(r"(^|\.)(cli|__main__|commands|management)(\.|$)")
+_CLI_MODULE = re.compile(r"(^|\.)(cli|__main__|commands|cmds|management)(\.|$)")
 
 
 def is_cli_code(module: str) -> bool:
-    """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, a Django
+    """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, ``pkg.cmds.get``, a Django
     ``management.commands`` module): a coroutine there is usually the whole program's one task,
     so a blocking call in it stalls nothing else."""
     return bool(_CLI_MODULE.search(module or ""))
@@ -111,10 +111,16 @@ def is_memoised(decorators: Iterable[str]) -> bool:
     return any(_MEMO.search(d.split("(", 1)[0]) for d in decorators)
 
 
-def caches_per_key(fn) -> bool:
+def caches_per_key(fn, before: int = 0) -> bool:
     """The function keeps what it makes in a dict it tests first (``if cached :=
     self._clients.get(url): return cached`` ... ``self._clients[url] = client``): what it calls
-    after the test runs once per key, not once per call."""
+    after the test runs once per key, not once per call. ``before``: the line of that call, when
+    it is in the function itself (``if camera_id in _cache: return _cache[camera_id]`` ... the
+    file read ... ``_cache[camera_id] = config``: the test before it, the store after it)."""
+    if before:
+        tested = {a.target for a in fn.accesses if a.in_check and a.kind in ("read", "check") and a.line < before}
+        return any(a.target in tested and a.kind == "mutate" and a.op.startswith("[...] =") and a.line >= before
+                   for a in fn.accesses)
     tested = {a.target for a in fn.accesses if a.in_check and a.kind in ("read", "check")
               and (a.op == ".get()" or " in " in a.op)}
     return any(a.target in tested and a.kind == "mutate" and a.op.startswith("[...] =") for a in fn.accesses)

@@ -204,8 +204,11 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     path = (fn.qualname,) + chain
     # the coroutine and the helpers on the way, not the function that makes the blocking call
     callers = [f for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None]
-    if any(caches_per_key(f) for f in callers):
-        return "low"  # behind a per-key cache (a client per proxy URL): once per key, not per call
+    last = project.functions.get(path[-1]) if chain else None
+    if any(caches_per_key(f) for f in callers) or (last is not None and caches_per_key(last, before=line)):
+        # behind a per-key cache (a client per proxy URL, a camera's configuration read from
+        # its file the first time it is asked for): once per key, not per call
+        return "low"
     if first_lifecycle(path) is not None or _filled_once(project, path) or any(_opens_itself(f) for f in callers) \
             or _behind_memo(project, path, line):
         # once per process or object: cheap work is not worth a change; a whole tree copied,

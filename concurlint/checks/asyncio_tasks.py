@@ -139,7 +139,35 @@ def _calls_handed_callable(project, module: ModuleFacts, fn, coro, value: bool =
         return False
     info = project.classes.get(fn.cls)
     return info is not None and attr not in info.methods and not any(
-        attr in (project.classes[b].methods if b in project.classes else {}) for b in info.bases)
+        attr in (project.classes[b].methods if b in project.classes else {}) for b in info.bases) \
+        and not _wired_to_own_code(project, fn.cls, attr)
+
+
+def _wired_to_own_code(project, cls: str, attr: str) -> bool:
+    """``self.attr`` holds a callable the project itself wires in: every value the attribute
+    gets is a parameter of the class's constructor, and every construction of the class in the
+    project passes one of the project's own functions there (``MqttPackageHandler(...,
+    disconnect_callback=self.disconnect)``). A coroutine of the project's own, then, not code a
+    user handed in. A class the project never constructs is public API: its callbacks are the
+    user's."""
+    init = project.functions.get(cls + ".__init__")
+    if init is None:
+        return False
+    key = f"attr:{cls}.{attr}"
+    sources = {a.op[2:] for q in project.classes[cls].methods.values() if q in project.functions
+               for a in project.functions[q].accesses if a.target == key and a.kind == "write"}
+    if len(sources) != 1 or not sources <= set(init.params[1:]):
+        return False  # set from several places, or not from a constructor parameter
+    param = sources.pop()
+    index = init.params.index(param) - 1
+    made = project.calls_to(init.qualname)  # `Handler(...)` runs Handler.__init__
+    if not made:
+        return False
+    for c in made:
+        value = c.kwargs.get(param) or (c.args[index] if index < len(c.args) else None)
+        if value is None or value.kind not in ("bound-method", "function") or value.qualname not in project.functions:
+            return False
+    return True
 
 
 def _own_table(project, call: Call) -> bool:
