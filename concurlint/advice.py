@@ -169,6 +169,12 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
         if state is not None:
             return (f"{_name(work.function)} changes {state}, and a child process would change only "
                     f"its own copy")
+        if fn is not None and (fn.parent is not None or fn.is_lambda):
+            # `def build_requests(): ... self.soup ...` then `await asyncio.to_thread(build_requests)`:
+            # pickle finds a function by its qualified name, which a nested one has not (crawlee)
+            return (f"{_name(work.function)} is a nested function (a closure over its enclosing "
+                    f"function's names): a process pool pickles functions by qualified name and "
+                    f"cannot take it; a module-level function given only the data it needs could move")
         if fn is not None and binds_instance(fn):
             # `asyncio.to_thread(self._chat_generator.run, messages=...)`: in a process the object
             # travels with every task, pickled with its clients, locks and caches (when it can be

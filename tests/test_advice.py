@@ -89,6 +89,17 @@ def test_a_method_is_not_moved_to_processes(needle, fn):
     assert "processes" in r["alternatives"]
 
 
+def test_a_closure_is_not_moved_to_processes():
+    """CPU work in a nested function handed to asyncio.to_thread (crawlee's build_requests): pickle
+    finds functions by qualified name, so a process pool cannot take a closure. Keep threads, say
+    why, and report no CCL101 for it (its advice would be the move)."""
+    r = rec_at("CCL101_report_renderer.py", "asyncio.to_thread(windowed_energy")
+    assert r["function"].endswith("handle_window_report.<locals>.windowed_energy") and r["kind"] == "cpu"
+    assert (r["current"], r["recommended"], r["confidence"]) == ("threads", "threads", "medium")
+    assert "is a nested function" in r["reason"] and "cannot take it" in r["reason"]
+    assert "processes" in r["alternatives"]
+
+
 def test_a_static_method_moves_like_a_function():
     """`@staticmethod` (resolved as builtins.staticmethod) binds no object: nothing to pickle."""
     r = rec_at("CCL101_report_renderer.py", "pool.map(Renderer.smooth")
