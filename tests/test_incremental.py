@@ -39,7 +39,9 @@ def main(urls):
 
     async def go():
         async with aiohttp.ClientSession() as session:
-            return await refresh(session, urls, "state.json")
+            # one refresh per feed, at the same time: a blocking call in one stalls the others
+            batches = await asyncio.gather(*(refresh(session, [url], "state.json") for url in urls))
+            return [entry for batch in batches for entry in batch]
 
     return asyncio.run(go())
 '''

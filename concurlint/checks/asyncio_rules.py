@@ -26,7 +26,7 @@ from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecyc
 from concurlint.checks.blocking_calls import (
     OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, is_tree_op, one_file, remedy, wait_weight,
 )
-from concurlint.checks.own_loops import TASK_FACTORIES, private_loops
+from concurlint.checks.own_loops import TASK_FACTORIES, private_loops, program_sequence
 from concurlint.checks.sync_reach import Reach, _Walker
 from concurlint.registry import Finding, Rule
 
@@ -192,11 +192,13 @@ def _behind_memo(project, path: Tuple[str, ...], line: int) -> bool:
 
 
 def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...],
-                        weight: float, where: str, in_loop: bool = False, line: int = 0, target: str = "") -> str:
+                        weight: float, where: str, in_loop: bool = False, line: int = 0, target: str = "",
+                        early: bool = False) -> str:
     """high: per-call waits (network, processes, sleep; file contents read for every request or
     for every item of a loop); medium: one file's contents (usually small and local: a config,
     a key, a temp file); low: test helpers, start-up or shut-down code, file metadata
-    (docs/precision.md)."""
+    (docs/precision.md). ``early``: the program has started nothing else on the loop yet
+    (``own_loops.program_sequence``): start-up code too."""
     if is_test_code(module.module, fn.qualname) or is_test_code(where):
         return "low"
     if weight <= 1 or is_cli_code(module.module):
@@ -209,7 +211,7 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # behind a per-key cache (a client per proxy URL, a camera's configuration read from
         # its file the first time it is asked for): once per key, not per call
         return "low"
-    if first_lifecycle(path) is not None or _filled_once(project, path) or any(_opens_itself(f) for f in callers) \
+    if early or first_lifecycle(path) is not None or _filled_once(project, path) or any(_opens_itself(f) for f in callers) \
             or _behind_memo(project, path, line):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
@@ -233,8 +235,10 @@ class BlockingCallInAsyncFunction(Rule):
         walker: _Walker = ctx.shared(_blocking_walker)
         nonblocking = ctx.shared(_nonblocking_sockets)
         private = ctx.shared(private_loops)
+        sequence = ctx.shared(program_sequence)
         for fn in _coroutines(module):
             alone = fn.qualname in private  # on a loop of its own in a thread: it blocks only itself
+            company = sequence.get(fn.qualname, 0)  # before this line, nothing else is on the loop yet
             wrapped = _wrapped_awaitables(project, module, fn)
             for call in _calls(module, fn):
                 target = project.call_target(call)
@@ -250,7 +254,7 @@ class BlockingCallInAsyncFunction(Rule):
                     weight = 1 if _only_opened(module, fn, call, target) else wait_weight(target or "")
                     conf = "low" if moot else _cleanup(call, target, blocking_confidence(
                         project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
-                        line=call.line, target=target or ""))
+                        line=call.line, target=target or "", early=call.line < company))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target))
                     continue
@@ -264,7 +268,7 @@ class BlockingCallInAsyncFunction(Rule):
                 moot = alone or _exits_after(project, r.chain[-1], r.line) or _exits_after(project, fn.qualname, call.line)
                 conf = "low" if moot else _cleanup(call, r.target, blocking_confidence(
                     project, module, fn, r.chain, r.weight, end.module if end is not None else "",
-                    in_loop=_per_item(fn, call), line=r.line, target=r.target or ""))
+                    in_loop=_per_item(fn, call), line=r.line, target=r.target or "", early=call.line < company))
                 if conf == "high" and is_tree_op(r.target or ""):
                     # a whole tree removed or copied by a helper: on real code, most often a
                     # temporary or freshly made directory of a few files (docs/precision.md)

@@ -3,11 +3,13 @@ else (CCL501 and CCL504 lower their confidence there): a coroutine handed to a l
 worker thread, to ``run_until_complete`` on a loop the same function made, to a synchronous facade
 that runs the coroutine handed to it to its end, or to ``asyncio.run`` in a synchronous wrapper
 method -- and the coroutines only such coroutines await -- unless one of them starts tasks or a
-server of its own, which would share that loop. Also the asyncio names for making tasks and
-running loops that the CCL5 rules share.
+server of its own, which would share that loop. Also where a program's own coroutines run before
+it has started anything else on its loop (``program_sequence``), and the asyncio names for making
+tasks and running loops that the CCL5 rules share.
 """
 from __future__ import annotations
 
+import re
 from typing import Dict, Optional
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
@@ -142,3 +144,108 @@ TASK_GROUPS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed
                          # a server runs its connection handlers as tasks on the same loop
                          "asyncio.start_server", "asyncio.start_unix_server",
                          "asyncio.AbstractEventLoop.create_server", "asyncio.AbstractEventLoop.create_unix_server"})
+
+
+# ---------------------------------------------------------------- a program's own sequence
+# an `async with` that may start tasks of its own for the length of its block (a task group, a
+# server, a connection with a keepalive or a reader task)
+_COMPANY_WITH = re.compile(r"task_?group|nursery|serve|server|connect|websocket|listen|subscri", re.I)
+# an awaited call of a library we do not know that may leave a task behind on the loop (a client
+# that connects and then reads in the background)
+_COMPANY_METHODS = frozenset({"connect", "start", "login", "subscribe", "serve", "serve_forever", "listen",
+                              "run", "start_server", "run_forever", "open"})
+
+
+def program_sequence(ctx) -> Dict[str, int]:
+    """Where a coroutine runs alone on the loop because the program has not started anything else
+    yet: ``{qualname: line}``, the calls of that coroutine before ``line`` have the loop to
+    themselves. A program's entry coroutine (``asyncio.run(main())`` at module level or in a plain
+    function, and called nowhere else) runs alone until the first statement that may start a task
+    that outlives it (``create_task``, a server, a project function that does either, an
+    ``async with`` of a task group or a connection, an awaited library ``connect()``/``start()``):
+    reading its start-up files, asking a prompt or checking a host before that stalls nothing
+    else (wapiti's start-up, a one-shot command). A call in a loop that also starts such a task is
+    not alone (the next turn has company). A coroutine awaited only from such places runs alone up
+    to its own first start, the same way, when it is the program's own: private, nested, or in the
+    entry's module (a public coroutine of another module is API that a library's users may call
+    from a busy loop of their own). Once per run."""
+    project = ctx.project
+    starts: Dict[str, bool] = {}
+
+    def may_start(call: Call) -> bool:
+        t = project.call_target(call)
+        if t in TASK_FACTORIES or t in _SERVERS:
+            return True
+        fn = project.functions.get(t) if t else None
+        if fn is not None:
+            return starts_tasks(fn)
+        return call.awaited and call.method in _COMPANY_METHODS  # a library's client, known or not
+
+    def starts_tasks(fn: Function) -> bool:
+        if fn.qualname not in starts:
+            starts[fn.qualname] = False  # a cycle adds nothing
+            starts[fn.qualname] = any(_COMPANY_WITH.search(text) for text, _s, _e in fn.async_withs) \
+                or any(may_start(c) for c in project.calls_of(fn))
+        return starts[fn.qualname]
+
+    def company_line(fn: Function) -> int:
+        """The first line of ``fn`` from which it may have company on the loop."""
+        first = fn.end_line + 1
+        for c in project.calls_of(fn):
+            if may_start(c):
+                line = c.line
+                loop = c.loop
+                while 0 <= loop < len(fn.loops):  # in a loop: from the loop's head on
+                    line = min(line, fn.loops[loop].line)
+                    loop = fn.loops[loop].parent
+                first = min(first, line)
+        for text, start, _end in fn.async_withs:
+            if _COMPANY_WITH.search(text):
+                first = min(first, start)
+        return first
+
+    entries = set()
+    runners: Dict[str, int] = {}  # coroutine -> how many of its calls are handed to asyncio.run()
+    for mod, call in project.all_calls():
+        t = project.call_target(call)
+        if t not in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete") or not call.args \
+                or call.args[0].kind != "call":
+            continue
+        fn = project.functions.get(call.function) if call.function else None
+        if fn is not None and (fn.cls is not None or fn.is_async):
+            continue  # a method's asyncio.run(): a sync API over an async one (private_loops)
+        for c in mod.calls:
+            if c.line == call.args[0].line and c.col == call.args[0].col:
+                q = project.call_target(c)
+                if q in project.functions and project.functions[q].is_async:
+                    runners[q] = runners.get(q, 0) + 1
+    for q, n in runners.items():
+        if len(project.calls_to(q)) == n:
+            entries.add(q)
+    out: Dict[str, int] = {}
+    for q in entries:
+        out[q] = company_line(project.functions[q])
+    # a coroutine awaited only from alone places runs alone up to its own first start
+    changed = True
+    while changed:
+        changed = False
+        for q, line in list(out.items()):
+            fn = project.functions[q]
+            for c in project.calls_of(fn):
+                t = project.call_target(c)
+                callee = project.functions.get(t) if t else None
+                if callee is None or not callee.is_async or t in out or not c.awaited or c.line >= line:
+                    continue
+                if not (callee.name.startswith("_") or callee.parent
+                        or project.function_module.get(t) is project.function_module.get(q)):
+                    continue  # a public coroutine of another module: a library's users may call it too
+                callers = project.calls_to(t)
+                if all(k.awaited and k.function in out and k.line < out[k.function] for k in callers):
+                    out[t] = company_line(callee)
+                    changed = True
+    return out
+
+
+_SERVERS = frozenset({"asyncio.start_server", "asyncio.start_unix_server",
+                      "asyncio.AbstractEventLoop.create_server", "asyncio.AbstractEventLoop.create_unix_server",
+                      "asyncio.AbstractEventLoop.create_datagram_endpoint", "asyncio.AbstractEventLoop.connect_read_pipe"})
