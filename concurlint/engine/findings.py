@@ -86,7 +86,9 @@ def _one_per_cause(findings: List[Finding]) -> List[Finding]:
     """Findings of one rule that share a root cause (one blocking helper reached from many
     coroutines) become one finding: the first place, the most confident, with the others as
     ``related`` locations and their number in ``count``. When the cause is one of the places (a
-    file opened, then read and written), the finding stays there, as confident as the surest."""
+    file opened, then read and written; a client made, then used), the finding stays there if it
+    is as sure as the surest; otherwise the surest place names the cause (``proc.wait()``, not the
+    ``Popen()`` that made the process: the message names the call that waits longest)."""
     groups: Dict[tuple, List[Finding]] = {}
     for f in findings:
         if f.root is not None:
@@ -97,9 +99,8 @@ def _one_per_cause(findings: List[Finding]) -> List[Finding]:
             continue
         best = max(members, key=lambda f: CONFIDENCE_RANK[f.confidence])  # first of the most confident
         at_root = [f for f in members if (f.path, f.line, f.col) == tuple(f.root)[:3]]
-        if at_root:  # one file opened and used: reported at the open(), as sure as its surest use
-            at_root[0].confidence = best.confidence
-            best = at_root[0]
+        if at_root and CONFIDENCE_RANK[at_root[0].confidence] >= CONFIDENCE_RANK[best.confidence]:
+            best = at_root[0]  # one file opened and used: reported at the open()
         for f in members:
             if f is best:
                 continue
