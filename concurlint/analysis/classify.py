@@ -105,17 +105,8 @@ class Classifier:
         is unchanged (``module_reads``, ``function_reads``, ``callee_reads`` below; see
         ``analysis/summary_store.py``): the summaries are the same either way."""
         p = self.p
-        graph: Dict[str, List[str]] = {}
-        for q, fn in p.functions.items():
-            out = []
-            targets = []
-            for call in p.calls_of(fn):
-                t = p.call_target(call)
-                if t in p.functions:
-                    out.append((call, t))
-                    targets.append(t)
-            self.edges[q] = out
-            graph[q] = targets
+        self.edges = p.edges()
+        graph: Dict[str, List[str]] = {q: [t for _, t in out] for q, out in self.edges.items()}
         if stored is not None:
             stored.begin(self)
         for comp in strongly_connected(graph):

@@ -66,9 +66,10 @@ def _extra_args(call: Call, spec) -> List[Value]:
 def _global_start_method(project: Project) -> Optional[str]:
     """The start method a program sets for all of multiprocessing with ``set_start_method``."""
     found = None
-    for _mod, call in project.all_calls():
-        if project.call_target(call) in ("multiprocessing.set_start_method",
-                                         "multiprocessing.context.BaseContext.set_start_method"):
+    from concurlint.analysis.processes import SET_START_METHOD
+
+    for _mod, call in project.index.calls("set-start-method"):
+        if project.call_target(call) in SET_START_METHOD:
             v = _arg(call, ["method", 0])
             if v is not None and v.kind == "literal" and v.meta.get("type") == "builtins.str":
                 found = v.text.strip("'\"")
@@ -92,7 +93,10 @@ def find_sites(project: Project) -> List[DispatchSite]:
     cloud = Matcher(table.get("cloudpickle", {}).get("targets", []))
     out: List[DispatchSite] = []
     default_method = _global_start_method(project)
-    for mod, call in project.all_calls():
+    # a call of a @dask.delayed function is a site too: the project's calls, when it has one
+    dask = any(any(d == "dask.delayed" or d.startswith("dask.delayed(") for d in fn.decorators)
+               for fn in project.functions.values() if fn.decorators)
+    for mod, call in project.index.calls(*(("dispatch", "project-call") if dask else ("dispatch",))):
         target = project.call_target(call)
         if target is None:
             continue

@@ -138,7 +138,7 @@ def _called_only_under_lock(project) -> Set[str]:
     """Methods that every call site in the project makes with a lock held: public by name, but
     the class's own protocol is to call them under its lock (``ConnectionPool.make_connection``)."""
     calls: Dict[str, List[bool]] = {}
-    for _, call in project.all_calls():
+    for _, call in project.index.calls("project-call"):
         t = project.call_target(call)
         if t in project.functions:
             calls.setdefault(t, []).append(bool(call.locks))

@@ -37,6 +37,7 @@ POOL_CTORS = ("multiprocessing.Pool", "multiprocessing.pool.Pool", "multiprocess
 PPE_LAUNCH = ("concurrent.futures.ProcessPoolExecutor.submit", "concurrent.futures.ProcessPoolExecutor.map")
 PROCESS_START = "multiprocessing.Process.start"
 SPAWN_LIKE = ("spawn", "forkserver")
+SET_START_METHOD = ("multiprocessing.set_start_method", "multiprocessing.context.BaseContext.set_start_method")
 
 
 @dataclass
@@ -106,6 +107,7 @@ class ProcessModel:
         self.callers: Dict[str, List[Tuple[ModuleFacts, Call]]] = {}
         for mod, call in project.all_calls():
             self.calls.setdefault(key_of(mod, call), []).append((mod, call))
+        for mod, call in project.index.calls("project-call"):
             t = project.call_target(call)
             if t in project.functions:
                 self.callers.setdefault(t, []).append((mod, call))
@@ -128,10 +130,9 @@ class ProcessModel:
         variable) is unknown, "?"."""
         out: Dict[str, str] = {}
         in_functions: Dict[str, str] = {}
-        for mod, call in self.project.all_calls():
+        for mod, call in self.project.index.calls("set-start-method"):
             t = self.target(call)
-            if t in ("multiprocessing.set_start_method", "multiprocessing.context.BaseContext.set_start_method") \
-                    and call.args:
+            if t in SET_START_METHOD and call.args:
                 m = literal(call.args[0].text)
                 if call.function is None:
                     out[mod.path] = m if m else "?"
@@ -197,7 +198,7 @@ class ProcessModel:
     def _fork_points(self) -> List[ForkPoint]:
         out: List[ForkPoint] = []
         launched = set()  # ProcessPoolExecutor forks its workers at the first submit/map only
-        for mod, call in self.project.all_calls():
+        for mod, call in self.project.index.calls("fork-point"):
             t = self.target(call)
             if t is None:
                 continue

@@ -34,6 +34,18 @@ class Project:
         # calls_of's lists by id() of the function (a Function is not hashable), with the function
         # itself, so that its id is never reused while the entry exists
         self._calls_of: Dict[int, Tuple[Function, List[Call]]] = {}
+        self._edges: Optional[Dict[str, List[Tuple[Call, str]]]] = None
+        self._index = None
+
+    @property
+    def index(self):
+        """The calls that pass each test of ``analysis/call_index.py``: what a whole-project scan
+        that keeps a few kinds of call visits (``project.index.calls("fork-point")``)."""
+        if self._index is None:
+            from concurlint.analysis.call_index import CallIndex
+
+            self._index = CallIndex(self)
+        return self._index
 
     # ------------------------------------------------------------------ names
     def resolve(self, name: Optional[str], depth: int = 0) -> Optional[str]:
@@ -217,6 +229,23 @@ class Project:
             got = self._calls_of[id(fn)] = (fn, [calls[i] for i in fn.calls])
         return got[1]
 
+    def edges(self) -> Dict[str, List[Tuple[Call, str]]]:
+        """The call graph: every function -> its calls of project functions, in order, each with
+        its target (built once; classification builds it first)."""
+        if self._edges is None:
+            functions = self.functions
+            call_target = self.call_target
+            edges: Dict[str, List[Tuple[Call, str]]] = {}
+            for q, fn in functions.items():
+                out = []
+                for call in self.calls_of(fn):
+                    t = call_target(call)
+                    if t in functions:
+                        out.append((call, t))
+                edges[q] = out
+            self._edges = edges
+        return self._edges
+
     def functions_named(self, name: str) -> List[str]:
         """The qualified names of every project function (or method) called ``name``."""
         return self.function_names().get(name, [])
@@ -234,7 +263,7 @@ class Project:
         """Every call in the project that resolves to the project function ``qualname``."""
         if self._calls_to is None:
             index: Dict[str, List[Call]] = {}
-            for _mod, c in self.all_calls():
+            for _mod, c in self.index.calls("project-call"):
                 t = self.call_target(c)
                 if t in self.functions:
                     index.setdefault(t, []).append(c)

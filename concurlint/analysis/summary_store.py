@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Dict, List, Optional
 
-FORMAT = 1
+FORMAT = 2
 
 
 _fields = None
@@ -48,7 +48,7 @@ class Stored:
     of this run (by ``id`` of its facts), and what this run has, to be stored in turn."""
 
     def __init__(self, previous: Optional[tuple], module_keys: Dict[int, str]):
-        self.modules, self.functions = previous if previous is not None else ({}, {})
+        self.modules, self.functions, self.index = previous if previous is not None else ({}, {}, {})
         self.module_keys = module_keys
         self.now_modules: Dict[str, tuple] = {}
         self.now_functions: Dict[str, tuple] = {}
@@ -84,6 +84,37 @@ class Stored:
             self.now_modules[m.path] = reads
             if self.modules.get(m.path) == reads and (not removed or removed.isdisjoint(reads[2])):
                 self.same.add(id(m))
+        self._keep_index(p)
+
+    def _keep_index(self, p) -> None:
+        """The stored call-index answers (``analysis/call_index.py``) that hold: those of a module
+        whose reads are the stored ones (so its facts and its calls' targets), none of whose
+        targets is a function added since the last run (``target in project.functions`` is the
+        one thing about a target a test reads besides its name; a removed one is excluded above)."""
+        index = p.index
+        index.storable = set(self.now_modules)
+        for m in p.modules:
+            reads = self.now_modules.get(m.path)
+            if reads is not None:
+                index.seed(m, reads[2])  # the targets of its calls, in order: made already
+        if not self.index:
+            return
+        added = set(p.functions).difference(self.functions) if self.functions else set()
+        for m in p.modules:
+            entry = self.index.get(m.path)
+            if entry is None or id(m) not in self.same:
+                continue
+            if added and not added.isdisjoint(self.now_modules[m.path][2]):
+                continue
+            index.keep(m, entry)
+
+    def now_index(self) -> Dict[str, dict]:
+        """This run's call-index answers, for the modules stored (path -> test -> positions)."""
+        c = self._classifier
+        if c is None or c.p._index is None:
+            return {}
+        entries = c.p._index.entries
+        return {path: entries[path] for path in self.now_modules if path in entries}
 
     def reuse(self, comp: List[str], recursive: bool, graph: Dict[str, List[str]], summaries: dict) -> bool:
         """Set the stored summaries of ``comp`` when they hold (see the module docstring)."""
@@ -121,17 +152,17 @@ class Stored:
 
 
 def load(cache_dir: str, config_key: str) -> Optional[tuple]:
-    """The (modules, functions) stored by the last run of this configuration, or None."""
+    """The (modules, functions, call index) stored by the last run of this configuration, or None."""
     from pathlib import Path
 
     from concurlint.cache import _read
 
     got = _read(Path(cache_dir) / "reports" / f"{config_key}.summaries", tuple)
-    if not got or len(got) != 4 or got[0] != FORMAT or got[1] != config_key:
+    if not got or len(got) != 5 or got[0] != FORMAT or got[1] != config_key:
         return None
-    if not isinstance(got[2], dict) or not isinstance(got[3], dict):
+    if not isinstance(got[2], dict) or not isinstance(got[3], dict) or not isinstance(got[4], dict):
         return None
-    return got[2], got[3]
+    return got[2], got[3], got[4]
 
 
 def store(cache_dir: str, config_key: str, stored: Stored, keep: int = 8) -> None:
@@ -140,6 +171,6 @@ def store(cache_dir: str, config_key: str, stored: Stored, keep: int = 8) -> Non
     from concurlint.cache import write_keeping
     from concurlint.sealed import seal
 
-    sealed = seal((FORMAT, config_key, stored.now_modules, stored.now_functions))
+    sealed = seal((FORMAT, config_key, stored.now_modules, stored.now_functions, stored.now_index()))
     if sealed is not None:
         write_keeping(Path(cache_dir) / "reports" / f"{config_key}.summaries", sealed, keep)

@@ -123,13 +123,8 @@ def call_graph(project) -> Dict[str, List[Tuple[str, bool]]]:
     graph: Dict[str, List[Tuple[str, bool]]] = {}
     # diagnostics-only code (warnings, tracebacks: knowledge base `cold-paths`) is not followed
     cold = Matcher(project.kb.table("calls").get("cold-paths", []))
-    for q, fn in project.functions.items():
-        out = []
-        for call in project.calls_of(fn):
-            t = project.call_target(call)
-            if t in project.functions and t != q and not cold.match(t):
-                out.append((t, bool(call.locks)))
-        graph[q] = out
+    for q, calls in project.edges().items():
+        graph[q] = [(t, bool(call.locks)) for call, t in calls if t != q and not cold.match(t)]
     return graph
 
 
@@ -140,7 +135,7 @@ def _callers(project) -> Dict[str, List[Tuple[Optional[str], int]]]:
     for q, fn in project.functions.items():
         if fn.cls:
             by_name.setdefault(fn.name, []).append(q)
-    for _, call in project.all_calls():
+    for _, call in project.index.calls("project-call", "self-method"):
         t = project.call_target(call)
         if t in project.functions:
             out.setdefault(t, []).append((call.function, call.loop))
@@ -249,7 +244,7 @@ def build(ctx) -> ThreadMap:
     graph = call_graph(project)
     per_function: Dict[Tuple[str, bool], int] = {}
     candidates = []
-    for _, call in project.all_calls():
+    for _, call in project.index.calls("after-fork"):
         t = project.call_target(call)
         if t in AFTER_FORK or (t in project.functions and t.rsplit(".", 1)[-1] in AFTER_FORK_NAMES):
             # (a copy of multiprocessing in the project itself: multiprocess, billiard)

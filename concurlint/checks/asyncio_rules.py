@@ -59,7 +59,7 @@ def _related(r: Reach, what: str) -> List[dict]:
 def _blocking_walker(ctx) -> _Walker:
     project = ctx.project
     nonblocking = ctx.shared(_nonblocking_sockets)
-    return _Walker(project, lambda call, target: blocking_desc(project, call, target, nonblocking), wait_weight)
+    return _Walker(project, lambda call, target: blocking_desc(project, call, target, nonblocking), "waits", wait_weight)
 
 
 DUAL_API = frozenset({"sync", "_sync", "run_sync", "maybe_sync", "sync_or_async"})

@@ -244,7 +244,7 @@ def _signal_handlers(ctx) -> frozenset:
     ``loop.add_signal_handler(SIGINT, self.shutdown)``)."""
     project = ctx.project
     out = set()
-    for _mod, call in project.all_calls():
+    for _mod, call in project.index.calls("signal-handler"):
         if len(call.args) < 2:
             continue
         t = project.call_target(call)

@@ -106,7 +106,7 @@ def _runner_walker(ctx) -> _Walker:
     def pred(call: Call, target: Optional[str]) -> Optional[str]:
         return LOOP_RUNNERS.get(target or "")
 
-    return _Walker(project, pred)
+    return _Walker(project, pred, "loop-runner")
 
 
 # calls that tell whether an event loop is running in this thread

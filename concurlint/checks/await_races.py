@@ -95,7 +95,7 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
             by_name.setdefault(f.name, []).append(q)
     overrides: dict = {}  # target -> the subclasses' overrides of it, computed once per target
     spans: dict = {}
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("project-call"):
         t = project.call_target(call)
         if t not in project.functions or not call.function:
             continue
@@ -129,7 +129,7 @@ def _task_drivers(ctx) -> Tuple[Dict[str, int], Dict[str, List[str]]]:
     started: Dict[str, int] = {}
     callers: Dict[str, List[str]] = {}
     bodies = set()  # where the coroutine call handed to a factory is written: not a direct call
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("task-factory"):
         t = project.call_target(call) or ""
         if t in TASK_FACTORIES or (t in project.functions and t.rsplit(".", 1)[-1] in ("create_task", "ensure_future")):
             coro = call.args[0] if call.args else None
@@ -138,7 +138,7 @@ def _task_drivers(ctx) -> Tuple[Dict[str, int], Dict[str, List[str]]]:
                 if body in project.functions:
                     started[body] = started.get(body, 0) + 1
                     bodies.add((mod.path, coro.line, coro.col))
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("project-call"):
         t = project.call_target(call)
         if t in project.functions and call.function and (mod.path, call.line, call.col) not in bodies:
             callers.setdefault(t, []).append(call.function)

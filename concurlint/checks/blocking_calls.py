@@ -271,7 +271,7 @@ def _in_memory(call: Call) -> bool:
 def _nonblocking_sockets(ctx) -> frozenset:
     """(module, receiver text) of every socket the code puts in non-blocking mode
     (``self._sock.setblocking(False)``): its connect/recv/send return at once. Once per run."""
-    return frozenset((mod.module, call.receiver.text) for mod, call in ctx.project.all_calls()
+    return frozenset((mod.module, call.receiver.text) for mod, call in ctx.project.index.calls("sets-nonblocking")
                      if call.method == "setblocking" and call.receiver is not None and call.args
                      and _literal_false(call.args[0]))
 

@@ -265,7 +265,7 @@ def _global_writers(ctx) -> Dict[str, List[Tuple[str, object]]]:
 
 def _initializers(ctx, m: ProcessModel) -> set:
     out = set()
-    for _, call in ctx.project.all_calls():
+    for _, call in ctx.project.index.calls("initializer"):
         v = call.kwargs.get("initializer")
         if v is not None:
             f = ctx.project.function_of_value(v)

@@ -91,7 +91,7 @@ def _loop_callers(ctx) -> Dict[str, List[Tuple[ModuleFacts, Call]]]:
     """function qualname -> the calls of it made inside a loop (anywhere in the project)."""
     project = ctx.project
     out: Dict[str, List[Tuple[ModuleFacts, Call]]] = {}
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("project-call"):
         if call.loop < 0 or call.function is None:
             continue
         t = project.call_target(call)

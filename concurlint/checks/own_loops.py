@@ -19,6 +19,8 @@ TASK_FACTORIES = {
     "asyncio.ensure_future": "asyncio.ensure_future",
     "asyncio.AbstractEventLoop.create_task": "loop.create_task",
 }
+# what a loop facade hands the coroutine it is given to (``_loop_facades``)
+FACADE_RUNNERS = ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete", "asyncio.Runner.run")
 LOOP_RUNNERS = {
     "asyncio.run": "asyncio.run()",
     "asyncio.AbstractEventLoop.run_until_complete": "loop.run_until_complete()",
@@ -42,10 +44,12 @@ def private_loops(ctx) -> frozenset:
     called: Dict[str, set] = {}  # coroutine -> positions of every call of it
     facades = _loop_facades(project)
     by_method = _facade_methods(project, facades)
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("project-call"):
         t = project.call_target(call)
         if t in project.functions and project.functions[t].is_async:
             called.setdefault(t, set()).add((mod.path, call.line, call.col))
+    for mod, call in project.index.calls("coroutine-handed"):
+        t = project.call_target(call)
         if t is None and call.method in by_method:
             t = by_method[call.method]
         if (t in LOOP_RUNNERS or t in facades) and call.args and call.args[0].kind == "call" and call.function:
@@ -66,7 +70,7 @@ def private_loops(ctx) -> frozenset:
     private = {q for q, where in handed.items() if called.get(q, set()) <= where}
     # a coroutine awaited only by coroutines alone on their loop is alone there too
     callers: Dict[str, set] = {}
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("project-call"):
         t = project.call_target(call)
         if t in called:
             callers.setdefault(t, set()).add(call.function if call.awaited else None)
@@ -86,14 +90,15 @@ def _loop_facades(project) -> frozenset:
     asyncio.run(coro)``): a facade for calling async code from sync code. Called inside a running
     loop they would fail, so what they run is alone on the loop they drive."""
     out = set()
-    for q, fn in project.functions.items():
+    for q, calls in project.index.owned("facade-run").items():
+        fn = project.functions[q]
         if fn.is_async:
             continue
-        for c in project.calls_of(fn):
+        for c in calls:
             if not c.args or c.args[0].text not in fn.params or c.args[0].text in ("self", "cls"):
                 continue
             t = project.call_target(c)
-            if t in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete", "asyncio.Runner.run") or (
+            if t in FACADE_RUNNERS or (
                     t is None and c.method == "run" and "runner" in c.text.lower()):
                 out.add(q)
                 break

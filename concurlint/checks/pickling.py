@@ -78,7 +78,7 @@ class Flow:
         self.added: Dict[Tuple[str, Optional[str], str], List[Call]] = {}
         self.callers: Dict[str, List[Tuple[object, Call]]] = {}
         self.wrapping: set = set()  # functions that call functools.wraps / update_wrapper
-        for mod, call in project.all_calls():
+        for mod, call in project.index.calls("project-call", "flow"):
             if call.method in ADDERS and call.receiver is not None and call.receiver.kind == "container":
                 name = call.text[: -len(call.method) - 1] if call.text.endswith("." + call.method) else ""
                 if name.isidentifier():  # later.append(x): `later` names a local container
@@ -427,7 +427,7 @@ def _all_problems(ctx) -> dict:
                 if problem.confidence == "high":
                     found[i] = (call, replace(problem, confidence="medium"), api_, fn_)
     cloud_types = ("loky.", "multiprocess.", "joblib.", "distributed.", "ray.")
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("pickled"):
         target = project.call_target(call)
         if target is None:
             continue

@@ -60,10 +60,12 @@ class _Walker:
     distance 1, and a breadth-first walk over the reversed call graph gives every other function
     its nearest one, so the chain shown is the shortest, whatever the depth."""
 
-    def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]],
+    def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]], test: str,
                  weight: Callable[[str], int] = lambda target: 3):
+        """``test``: the test of ``analysis/call_index.py`` that every call ``pred`` names passes."""
         self.p = project
         self.pred = pred
+        self.test = test
         self.weight = weight
         self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
         self.table: Optional[Dict[str, Reach]] = None
@@ -86,27 +88,34 @@ class _Walker:
         callers: Dict[str, List[Tuple[str, Call]]] = {}
         queue: deque = deque()
         self.conditional = {}
+        candidates = p.index.owned(self.test)  # the calls pred may name, per function
+        edges = p.edges()
         for q, fn in p.functions.items():
             if fn.is_async or self.cold.match(q):
                 continue
             mod = p.function_module[q]
-            for call in p.calls_of(fn):
+            named = set()  # the calls pred names: not calls of a callee that may wait
+            for call in candidates.get(q, ()):
                 target = p.call_target(call)
                 desc = self.pred(call, target)
-                param = _param_condition(fn, call, target) if desc is not None else None
+                if desc is None:
+                    continue
+                named.add(id(call))
+                param = _param_condition(fn, call, target)
                 if param is not None:
                     # waits only when the caller passes a non-zero value for `param`
                     self.conditional.setdefault(q, (param, Reach((q,), desc, mod.path, call.line, call.col,
                                                                   self.weight(target or ""), target or "")))
                     continue
-                if desc is not None:
-                    # the call in this function that waits longest is the one to name
-                    w = self.weight(target or "")
-                    if q not in table:
-                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w, target or "")
-                        queue.append(q)
-                    elif w > table[q].weight:
-                        table[q] = Reach((q,), desc, mod.path, call.line, call.col, w, target or "")
+                # the call in this function that waits longest is the one to name
+                w = self.weight(target or "")
+                if q not in table:
+                    table[q] = Reach((q,), desc, mod.path, call.line, call.col, w, target or "")
+                    queue.append(q)
+                elif w > table[q].weight:
+                    table[q] = Reach((q,), desc, mod.path, call.line, call.col, w, target or "")
+            for call, target in edges[q]:
+                if named and id(call) in named:
                     continue
                 callee = self.runs(call, target)
                 if callee is not None and callee.qualname != q:

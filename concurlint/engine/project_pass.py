@@ -124,7 +124,12 @@ def run_project(results: List[FileResult], config: Config, codes: List[str], fre
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_project(results, config, codes, kept)
+        report = _run_project(results, config, codes, kept)
+        from concurlint.analysis.call_index import checking
+
+        if checking():
+            _check_index(report, results, config, codes)
+        return report
     finally:
         if freeze:
             gc.freeze()
@@ -132,13 +137,29 @@ def run_project(results: List[FileResult], config: Config, codes: List[str], fre
             gc.enable()
 
 
+def _check_index(report: Report, results: List[FileResult], config: Config, codes: List[str]) -> None:
+    """The guard of ``analysis/call_index.py`` (``CONCURLINT_CHECK_INDEX``, set by the test
+    suite): the pass again, with every call passing every test of the index, gives the same
+    report; otherwise a scan acts on calls its test does not pass."""
+    from concurlint.analysis.call_index import IndexDisagrees
+
+    other = _run_project(results, config, codes, None, exhaustive=True)
+    if report.to_json() != other.to_json() or report.below != other.below or report.readiness != other.readiness:
+        mine = {(f.code, f.path, f.line, f.col, f.message) for f in report.findings}
+        theirs = {(f.code, f.path, f.line, f.col, f.message) for f in other.findings}
+        raise IndexDisagrees("call index: visiting only the calls that pass its tests changes the report "
+                           f"(missing: {sorted(theirs - mine)[:3]}, extra: {sorted(mine - theirs)[:3]}): "
+                           "a test in analysis/call_index.py no longer passes every call its analysis uses")
+
+
 def _run_project(results: List[FileResult], config: Config, codes: List[str],
-                 kept: Optional[Tuple[str, str, List[Optional[str]]]] = None) -> Report:
+                 kept: Optional[Tuple[str, str, List[Optional[str]]]] = None, exhaustive: bool = False) -> Report:
     from concurlint import knowledge
     from concurlint.advice import recommendations
     from concurlint.analysis.classify import classify
     from concurlint.analysis.dispatch import find_sites
     from concurlint.analysis.project import Project
+    from concurlint.analysis.call_index import IndexDisagrees
     from concurlint.budget import BudgetExceeded, Meter
 
     meta = all_meta()
@@ -158,6 +179,10 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
             modules.append(r.facts)
     kb = knowledge.load(config.knowledge)
     project = Project(modules, kb, config.target_version)
+    if exhaustive:
+        from concurlint.analysis.call_index import CallIndex
+
+        project._index = CallIndex(project, exhaustive=True)
     stored = None
     if kept is not None:
         from concurlint.analysis import summary_store
@@ -178,6 +203,8 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
                 try:
                     with meter:
                         findings.extend(rule.check(ctx, mod))
+                except IndexDisagrees:
+                    raise  # the test suite's guard (analysis/call_index.py): stop the run
                 except (Exception, BudgetExceeded) as exc:  # one rule failing on one file must not stop the run
                     reason = f"{type(exc).__name__}: {exc}"
                     if isinstance(exc, BudgetExceeded):
@@ -212,5 +239,6 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
         from concurlint.engine.reuse import trace
 
         trace(f"classification: {stored.reused} summaries reused, {stored.computed_count} computed")
+        trace(f"call index: the answers of {len(project.index.kept)} of {len(modules)} modules reused")
         summary_store.store(cache_dir, config_key, stored)
     return Report(findings, functions, recs, len(results), project, summaries, readiness, transient, below)
