@@ -13,6 +13,10 @@ import pytest
 # every CLI run of the suite checks that what it reused from the last run (classification
 # summaries, engine.project_pass) is what computing it again gives (concurlint/analysis/classify.py)
 os.environ.setdefault("CONCURLINT_CHECK_REUSE", "1")
+# and that the whole-project scans that visit only the calls passing a test of the call index
+# (concurlint/analysis/call_index.py) report what visiting every call reports, and that the
+# answers it reused from the last run are the ones testing every call again gives
+os.environ.setdefault("CONCURLINT_CHECK_INDEX", "1")
 # and every fix it plans is checked against rendering and checking the whole module
 # (concurlint/fixes/splice.py renders and parses only the statements a fix changes)
 os.environ.setdefault("CONCURLINT_SELF_CHECK_FIXES", "1")
