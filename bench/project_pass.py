@@ -14,7 +14,8 @@ of this process; steadier than wall on a shared machine):
 - ``project``, ``classify``, ``sites``: building the project, classifying every function,
   finding the dispatch sites;
 - ``classify`` reuses the summaries the previous run stored, as the real command does
-  (``analysis/summary_store.py``); storing this run's is ``store summaries``;
+  (``analysis/summary_store.py``); storing this run's (and the call-index answers the analyses
+  asked for, ``analysis/call_index.py``) after the rules is ``store summaries``;
 - one row per shared analysis (``shared: module.function``: what ``ctx.shared`` computes once per
   run for several rules, the thread map, the process model...; each without the shared analyses it
   asks for in turn, which have their own row), then one per rule (its ``check`` over every module,
@@ -137,7 +138,6 @@ def project_pass(results, config, codes, clock: Clock, kept) -> None:
     by_facts = {id(r.facts): k for r, k in zip(results, keys) if r.facts is not None and k is not None}
     stored = summary_store.Stored(summary_store.load(cache_dir, config_key), by_facts)
     summaries = clock.time("classify", classify, project, stored)
-    clock.time("store summaries", summary_store.store, cache_dir, config_key, stored)
     sites = clock.time("sites", find_sites, project)
     ctx = SharedTimed(project, summaries, sites, config, clock)
     classes = rule_classes()
@@ -157,6 +157,8 @@ def project_pass(results, config, codes, clock: Clock, kept) -> None:
 
         ctx.timed(code, check_all)
     ctx.timed("recommendations", recommendations, ctx)
+    # after the rules, as the real command does: with the call-index answers they asked for
+    clock.time("store summaries", summary_store.store, cache_dir, config_key, stored)
 
 
 def _shared_timed():
