@@ -2,10 +2,12 @@
 
 Many whole-project analyses scan every call of the project (~60k on the standard library) and
 keep only the few that pass a test on the call and its target: a fork, a dispatch API, a loop
-runner, a task factory, a wait... ``CallIndex.calls(name)`` gives the calls that pass the test
-``name`` (the analysis still applies its own, finer conditions to them). The tests are all here,
-in ``TESTS``, THE ONE PLACE TO KEEP IN STEP with the analyses that use them: a test must pass
-every call its analysis could act on (it may pass more), and it may read nothing but
+runner, a task factory, a wait, a call of a project function... ``project.index.calls(name)``
+gives the calls that pass the test ``name``, in the order of ``Project.all_calls`` (the analysis
+still applies its own, finer conditions to them; ``owned(name)`` groups them by the function
+that makes them). The tests are all here, in ``TESTS``, THE ONE PLACE TO KEEP IN STEP with the
+analyses that use them: a test must pass every call its analysis could act on (it may pass
+more), and its answer for a call may read nothing but
 
 - the call's own fields (its facts: target text, receiver, arguments, loop, function...),
 - the target ``Project.call_target`` gives it (a string, or None), and whether that target is a
@@ -246,7 +248,7 @@ class CallIndex:
                 fresh = tuple(test(p, m.calls, self.targets(m)))
                 if pos is not None and pos != fresh:
                     raise IndexDisagrees(f"call index: the stored answers of test {name!r} for {m.path} are "
-                                       f"not this run's: the test reads more than the call and its target")
+                                         f"not this run's: the test reads more than the call and its target")
                 pos = fresh
                 if self.storable is not None and m.path in self.storable:
                     self.entries.setdefault(m.path, {})[name] = pos
@@ -288,8 +290,8 @@ class CallIndex:
                 q = c.function
                 if q is None or p.function_module.get(q) is not m:
                     continue
-                own = p.functions[q].calls
-                k = bisect_left(own, i)
+                own = p.functions[q].calls  # increasing: a call's position is appended as it is made
+                k = bisect_left(own, i)  # (a function defined twice under one name keeps its last)
                 if k < len(own) and own[k] == i:
                     got.setdefault(q, []).append(c)
         self._owned[names] = got

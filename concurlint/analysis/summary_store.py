@@ -18,6 +18,9 @@ Otherwise the component is computed and each summary compared with the stored on
 stops the change there. The result is the cold run's, value for value. What the reads do not
 name, the key of the stored file does: the knowledge base, the target version, concurlint's own
 code and the configuration (``Snapshot.config_key``), so any change there starts from nothing.
+
+The call-index answers of each module (``analysis/call_index.py``) are stored beside the
+summaries and reused for the modules whose reads are the stored ones (``Stored._keep_index``).
 """
 from __future__ import annotations
 

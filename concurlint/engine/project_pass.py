@@ -148,8 +148,8 @@ def _check_index(report: Report, results: List[FileResult], config: Config, code
         mine = {(f.code, f.path, f.line, f.col, f.message) for f in report.findings}
         theirs = {(f.code, f.path, f.line, f.col, f.message) for f in other.findings}
         raise IndexDisagrees("call index: visiting only the calls that pass its tests changes the report "
-                           f"(missing: {sorted(theirs - mine)[:3]}, extra: {sorted(mine - theirs)[:3]}): "
-                           "a test in analysis/call_index.py no longer passes every call its analysis uses")
+                             f"(missing: {sorted(theirs - mine)[:3]}, extra: {sorted(mine - theirs)[:3]}): "
+                             "a test in analysis/call_index.py no longer passes every call its analysis uses")
 
 
 def _run_project(results: List[FileResult], config: Config, codes: List[str],
