@@ -211,7 +211,7 @@ def program_sequence(ctx) -> Dict[str, int]:
 
     entries = set()
     runners: Dict[str, int] = {}  # coroutine -> how many of its calls are handed to asyncio.run()
-    for mod, call in project.all_calls():
+    for mod, call in project.index.calls("loop-runner"):
         t = project.call_target(call)
         if t not in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete") or not call.args \
                 or call.args[0].kind != "call":
