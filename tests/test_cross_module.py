@@ -4,6 +4,7 @@ CCL604 (a callable passed where ``group`` goes) on thread and process bodies imp
 module: the package fixture ``tests/fixtures/CCL604_workers`` is checked whole by test_fixtures;
 here it is checked one file at a time, as the pre-commit hook does, and with the body module
 missing (then nothing is known about the names, and nothing is reported).
+(CCL604's ceiling is medium: its held-out record, docs/precision.md; the runs ask for medium.)
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def _lines(out: str, code: str) -> set:
 
 def test_one_changed_file_still_resolves_the_bodies_it_imports():
     pollers = PACKAGE / "pollers.py"
-    proc = run_cli("check", pollers.relative_to(ROOT), "--no-cache", "--select", "CCL604", cwd=ROOT)
+    proc = run_cli("check", pollers.relative_to(ROOT), "--no-cache", "--select", "CCL604", "--min-confidence", "medium", cwd=ROOT)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert _lines(proc.stdout, "CCL604") == {line for line, code, _ in expected(pollers) if code == "CCL604"}
     assert len(_lines(proc.stdout, "CCL604")) == 5
@@ -34,9 +35,9 @@ def test_names_from_a_module_outside_the_project_are_not_guessed(tmp_path):
     pkg.mkdir()
     shutil.copy(PACKAGE / "__init__.py", pkg / "__init__.py")
     shutil.copy(PACKAGE / "pollers.py", pkg / "pollers.py")
-    proc = run_cli("check", "CCL604_workers", "--no-cache", "--select", "CCL604", cwd=tmp_path)
+    proc = run_cli("check", "CCL604_workers", "--no-cache", "--select", "CCL604", "--min-confidence", "medium", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
     # the same package with its bodies: every marked line
     shutil.copy(PACKAGE / "jobs.py", pkg / "jobs.py")
-    proc = run_cli("check", "CCL604_workers", "--no-cache", "--select", "CCL604", cwd=tmp_path)
+    proc = run_cli("check", "CCL604_workers", "--no-cache", "--select", "CCL604", "--min-confidence", "medium", cwd=tmp_path)
     assert len(_lines(proc.stdout, "CCL604")) == 5, proc.stdout + proc.stderr
