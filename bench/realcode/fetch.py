@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import hashlib
+import os
 import shlex
 import shutil
 import subprocess
@@ -147,12 +148,17 @@ def fetch(pkg: Dict[str, Any], pip: List[str], force: bool) -> str:
         (tmpdir / "x").mkdir()
         archive = download(pkg, pip, tmpdir / "dl")
         root = unpack(archive, tmpdir / "x")
-        staging = SOURCES / f".{dest.name}.partial"
+        # a staging folder of this process's own: two fetches at once (of the same package) must
+        # not copy into one folder, or the one renamed first may be missing files
+        staging = SOURCES / f".{dest.name}.partial-{os.getpid()}"
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         lines = copy_sources(root, pkg, staging)
         (staging / MARKER).write_text(f"{archive.name}\n{sha256_of(archive)}\n{lines} lines\n")
+        if (dest / MARKER).is_file():  # another fetch finished it meanwhile: keep that one
+            shutil.rmtree(staging)
+            return "present"
         staging.rename(dest)
     return f"fetched ({lines} lines)"
 
