@@ -311,3 +311,30 @@ def test_waiting_is_recognised_through_protocols_on_untyped_objects(tmp_path):
     # str.join(items) and dict.get(key) are not waits: the nested loop stays CPU work
     assert kinds["render"]["kind"] == "cpu"
     assert doc["findings"] == []  # a protocol wait makes a kind, never a finding on its own
+
+
+def test_a_capped_rule_keeps_its_own_judgement_below_the_ceiling(monkeypatch):
+    """CCL503 reports at medium at most (its held-out record), which hides the difference its own
+    confidence draws: a task running a callback a user handed in is high, one running a coroutine
+    the project wires in itself (`PacketHandler(disconnect_callback=self.disconnect)`) medium.
+    With the ceiling lifted in this process, the rule's own levels show again."""
+    import dataclasses
+
+    from concurlint import engine
+    from concurlint.config import load_config
+    from concurlint.registry import all_meta
+    from conftest import FIXTURES
+
+    fixture = FIXTURES / "CCL503_wired_callbacks.py"
+    monkeypatch.setitem(all_meta(), "CCL503", dataclasses.replace(all_meta()["CCL503"], ceiling="high"))
+    config = load_config(fixture)
+    config.min_confidence = "low"
+    report = engine.run([str(fixture)], config, select=["CCL503"], jobs=1, use_cache=False)
+    lines = fixture.read_text(encoding="utf-8").splitlines()
+
+    def at(text):
+        return next(n for n, line in enumerate(lines, 1) if text in line)
+
+    levels = {f.line: f.confidence for f in report.findings}
+    assert levels == {at("self._disconnect_callback()"): "medium", at("self._resend_callback()"): "medium",
+                      at("self._on_message(self.topic"): "high"}, levels
