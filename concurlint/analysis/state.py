@@ -227,6 +227,8 @@ class StateCollector:
 
     def visit_NamedExpr(self, node) -> None:
         """``(n := expr)`` binds ``n`` like an assignment (in a function: module level is left as it was)."""
+        if isinstance(node.value, ast.Call) and isinstance(node.target, ast.Name):
+            self.use[id(node.value)] = ("assign", node.target.id)
         self.visit(node.value)
         if self.function is not None:
             self.bind(node.target, self.describe(node.value), node)

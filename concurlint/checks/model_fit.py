@@ -204,6 +204,24 @@ def _sent_values(site) -> List[Tuple[Value, str]]:
     return out
 
 
+def _made_in(project, call, name: str, first: int) -> bool:
+    """``name`` is assigned a call's result between line ``first`` and ``call`` (the loop's own
+    head included: ``while chunk := f.read(n):``)."""
+    fn = project.functions.get(call.function) if call.function else None
+    if fn is None or not name.isidentifier():
+        return False
+    calls = project.calls_of(fn)
+    return any(c.assigned_to == name and first <= c.line <= call.line for c in calls)
+
+
+def _loop_head(project, call) -> int:
+    """The first line of the innermost loop around ``call`` (0 when it is in none)."""
+    fn = project.functions.get(call.function) if call.function else None
+    if fn is None or not 0 <= call.loop < len(fn.loops):
+        return 0
+    return fn.loops[call.loop].line
+
+
 class LargeDataSentPerTask(Rule):
     code = "CCL104"
 
@@ -216,12 +234,17 @@ class LargeDataSentPerTask(Rule):
                 continue  # joblib memory-maps large NumPy arrays for its workers by itself
             if site.api == "multiprocessing.Process" or "subclass" in site.api:
                 continue  # sent once per process, not per task
+            if site.model == "threads":
+                continue  # a thread pool hands its tasks the objects themselves: nothing is pickled
             per_task = site.style == "map" or site.call.loop >= 0
             if not per_task:
                 continue
+            made_from = _loop_head(project, site.call)
             for v, how in _sent_values(site):
                 if v.kind == "partial" or (site.style == "map" and how == "passed as an argument"):
                     continue
+                if made_from and _made_in(project, site.call, v.text, made_from):
+                    continue  # made afresh on every turn (`while chunk := f.read(n)`): each task's own data
                 why = _large(project, v, large)
                 if why is None:
                     continue
