@@ -136,6 +136,7 @@ class Function(Record):
     params: List[str] = field(default_factory=list)
     is_generator: bool = False
     is_lambda: bool = False
+    warns_deprecated: bool = False  # opens with warnings.warn(..., DeprecationWarning)
     loops: List[Loop] = field(default_factory=list)
     calls: List[int] = field(default_factory=list)  # indices into ModuleFacts.calls
     accesses: List[Access] = field(default_factory=list)

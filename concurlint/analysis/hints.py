@@ -70,9 +70,14 @@ def is_lifecycle(qualname: Optional[str]) -> bool:
     if not qualname:
         return False
     name = qualname.rsplit(".", 1)[-1]
-    if _LIFECYCLE.match(name):
-        return True
-    return any(word in _LIFECYCLE_WORDS for word in name.strip("_").lower().split("_"))
+    if _LIFECYCLE.match(name) or _LIFECYCLE.match(_ASYNC_VARIANT.sub("", name)):
+        return True  # `terminateAsync`, `close_async`: the async twin of a start-up or shut-down method
+    words = _CAMEL.sub("_", name).strip("_").lower().split("_")  # `startServer` -> start, server
+    return any(word in _LIFECYCLE_WORDS for word in words)
+
+
+_ASYNC_VARIANT = re.compile(r"(_async|Async|_coro|_impl)$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def is_deprecation(decorator: str) -> bool:
@@ -82,15 +87,16 @@ def is_deprecation(decorator: str) -> bool:
 
 
 def in_deprecated_code(project, qualname: Optional[str]) -> bool:
-    """The function, a function it is nested in, or its class is marked deprecated: code on its
-    way out, where a hazard is rarely worth a maintainer's change."""
+    """The function, a function it is nested in, or its class is marked deprecated (a decorator,
+    or a DeprecationWarning the function raises as it starts): code on its way out, where a hazard
+    is rarely worth a maintainer's change."""
     seen = 0
     while qualname and seen < 8:
         seen += 1
         fn = project.functions.get(qualname)
         if fn is None:
             return False
-        if any(is_deprecation(d.split("(", 1)[0]) for d in fn.decorators):
+        if fn.warns_deprecated or any(is_deprecation(d.split("(", 1)[0]) for d in fn.decorators):
             return True
         cls = project.classes.get(fn.cls) if fn.cls else None
         if cls is not None and cls.deprecated:
@@ -116,10 +122,19 @@ def caches_per_key(fn, before: int = 0) -> bool:
     self._clients.get(url): return cached`` ... ``self._clients[url] = client``): what it calls
     after the test runs once per key, not once per call. ``before``: the line of that call, when
     it is in the function itself (``if camera_id in _cache: return _cache[camera_id]`` ... the
-    file read ... ``_cache[camera_id] = config``: the test before it, the store after it)."""
+    file read ... ``_cache[camera_id] = config``: the test before it, a store after the test)."""
     if before:
         tested = {a.target for a in fn.accesses if a.in_check and a.kind in ("read", "check") and a.line < before}
-        return any(a.target in tested and a.kind == "mutate" and a.op.startswith("[...] =") and a.line >= before
+        if any(a.target in tested and a.kind == "mutate" and a.op.startswith("[...] =") and a.line >= before
+               for a in fn.accesses):
+            return True
+        # the keys not seen yet, picked by a comprehension, may be stored before the call:
+        # `missing = [s for s in symbols if s not in self._known]` ... `self._known[s] = []` ...
+        # one request for the new keys only
+        filters = {lp.line for lp in fn.loops if "comprehension" in lp.desc}
+        picked = {a.target: a.line for a in fn.accesses
+                  if a.in_check and a.kind in ("read", "check") and a.line < before and a.line in filters}
+        return any(a.target in picked and a.kind == "mutate" and a.op.startswith("[...] =") and a.line > picked[a.target]
                    for a in fn.accesses)
     tested = {a.target for a in fn.accesses if a.in_check and a.kind in ("read", "check")
               and (a.op == ".get()" or " in " in a.op)}

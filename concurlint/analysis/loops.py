@@ -182,8 +182,10 @@ class LoopCollector:
             self.loop_stack.append(len(fn.loops) - 1)
             self.loop_items.append(_input_names(items, g.iter, fn) if over_input else frozenset())
             pushed += 1
+            self.in_test += 1  # `[s for s in quotes if s not in self._seen]`: a test, like an `if`
             for cond in g.ifs:
                 self.visit(cond)
+            self.in_test -= 1
         for part in _comp_parts(node):
             self.visit(part)
         for _ in range(pushed):

@@ -255,6 +255,25 @@ class ScopeCollector:
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
+    _DEPRECATIONS = frozenset({"DeprecationWarning", "PendingDeprecationWarning"})
+
+    def _warns_deprecated(self, node) -> bool:
+        """The body opens (after its docstring) with ``warnings.warn("...", DeprecationWarning)``:
+        every call of it is told that it is on its way out."""
+        body = node.body if isinstance(getattr(node, "body", None), list) else []
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]
+        for stmt in body[:2]:
+            call = stmt.value if isinstance(stmt, ast.Expr) else None
+            if not isinstance(call, ast.Call) or (self.resolve(call.func) or "") != "warnings.warn":
+                continue
+            for arg in call.args[1:2] + [k.value for k in call.keywords if k.arg == "category"]:
+                if isinstance(arg, (ast.Name, ast.Attribute)) and \
+                        (self.resolve(arg) or "").rsplit(".", 1)[-1] in self._DEPRECATIONS:
+                    return True
+        return False
+
     def _function(self, node, name: str, is_async: bool) -> None:
         for d in getattr(node, "decorator_list", ()):
             self.visit(d)
@@ -276,6 +295,7 @@ class ScopeCollector:
             decorators=[self.resolve(d.func if isinstance(d, ast.Call) else d) or self.segment(d)
                         for d in getattr(node, "decorator_list", ())],
             is_lambda=isinstance(node, ast.Lambda),
+            warns_deprecated=self._warns_deprecated(node),
         )
         all_args = list(getattr(args, "posonlyargs", [])) + list(args.args)
         fn.params = [a.arg for a in all_args + list(args.kwonlyargs)]

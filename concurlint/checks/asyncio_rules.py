@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, guard_holds, is_cli_code, is_memoised,
-                                       is_request_handler, is_test_code)
+from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, guard_holds, is_cli_code, is_lifecycle,
+                                       is_memoised, is_request_handler, is_test_code)
 from concurlint.checks.blocking_calls import (
     OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, is_tree_op, one_file, remedy, wait_weight,
 )
@@ -159,6 +159,24 @@ def _opens_itself(fn: Optional[Function]) -> bool:
     return fn is not None and fn.cls is not None and fn.name in SELF_OPENERS and len(fn.params) == 1
 
 
+def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
+    """A coroutine of the program's own (private, or nested) that only start-up or shut-down code
+    awaits (``await self._run_ws_server()`` in ``setup()``, ``await self._kill_browser()`` in
+    ``close()``), directly or through another such coroutine: it runs when they do, once per object."""
+    if depth > 2 or not (fn.name.startswith("_") or fn.parent):
+        return False
+    callers = project.calls_to(fn.qualname)
+    if not callers:
+        return False  # handed out as a callback, or not called at all: who calls it is not known
+    for c in callers:
+        caller = project.functions.get(c.function) if c.function else None
+        if caller is None or caller is fn or not c.awaited:
+            return False  # `create_task(self._run())` in `__init__`: the object's work, not its set-up
+        if not (is_lifecycle(caller.qualname) or _lifecycle_only(project, caller, depth + 1)):
+            return False
+    return True
+
+
 def _filled_once(project, chain: Tuple[str, ...]) -> bool:
     """A helper on the chain stores what the next step returns in an attribute it fills only
     the first time (``if self._metadata is None: self._metadata = fetch()``): once per object."""
@@ -211,8 +229,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # behind a per-key cache (a client per proxy URL, a camera's configuration read from
         # its file the first time it is asked for): once per key, not per call
         return "low"
-    if early or first_lifecycle(path) is not None or _filled_once(project, path) or any(_opens_itself(f) for f in callers) \
-            or _behind_memo(project, path, line):
+    if early or first_lifecycle(path) is not None or _lifecycle_only(project, fn) or _filled_once(project, path) \
+            or any(_opens_itself(f) for f in callers) or _behind_memo(project, path, line):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
         return "medium" if weight >= 3 else "low"
@@ -398,8 +416,9 @@ def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[s
                 if c.assigned_to == recv.text and c.line <= recv.line and c.target in OPENERS:
                     return (module.path, c.line, c.col)
         return (module.path, recv.line, recv.col)
-    if target and call.text.startswith("self.") and "." in call.text[5:]:
-        # `self._process.join(5)` ... `self._process.join(1)`: one object waited on, one finding
+    if target:
+        # `self._process.join(5)` ... `self._process.join(1)`: one object waited on, one finding;
+        # `socket.getfqdn()` in both branches of one coroutine: one call to change, one finding
         for i in fn.calls:
             c = module.calls[i]
             if c.text == call.text and c.target == target:
