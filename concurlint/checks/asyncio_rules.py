@@ -416,9 +416,8 @@ def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[s
                 if c.assigned_to == recv.text and c.line <= recv.line and c.target in OPENERS:
                     return (module.path, c.line, c.col)
         return (module.path, recv.line, recv.col)
-    if target:
-        # `self._process.join(5)` ... `self._process.join(1)`: one object waited on, one finding;
-        # `socket.getfqdn()` in both branches of one coroutine: one call to change, one finding
+    if target and call.text.startswith("self.") and "." in call.text[5:]:
+        # `self._process.join(5)` ... `self._process.join(1)`: one object waited on, one finding
         for i in fn.calls:
             c = module.calls[i]
             if c.text == call.text and c.target == target:
