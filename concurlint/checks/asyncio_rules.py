@@ -17,6 +17,7 @@ in ``blocking_calls``, which coroutines run alone on a loop of their own in ``ow
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
@@ -159,6 +160,26 @@ def _opens_itself(fn: Optional[Function]) -> bool:
     return fn is not None and fn.cls is not None and fn.name in SELF_OPENERS and len(fn.params) == 1
 
 
+def _a_rename(project, fn: Function, target: str, line: int) -> bool:
+    """``shutil.move(src, dst)`` within one folder: ``dst + ".part"`` -> ``dst``, or two
+    ``os.path.join(CACHE_DIR, ...)`` paths -- a rename on one file system, microseconds. A move
+    out of another folder (an upload's temporary file, a ``tempfile`` directory) may cross file
+    systems and copy the file's bytes."""
+    if target != "shutil.move":
+        return False
+    for c in project.calls_of(fn):
+        if c.line != line or project.call_target(c) != target or len(c.args) < 2:
+            continue
+        src, dst = c.args[0], c.args[1]
+        if src.kind == dst.kind == "call" and src.qualname == dst.qualname == "os.path.join" \
+                and src.inner and dst.inner and src.inner[0].text == dst.inner[0].text:
+            return True  # os.path.join(CACHE_DIR, tmp_name) -> os.path.join(CACHE_DIR, name)
+        if dst.text.isidentifier() and src.kind in ("other", "literal") \
+                and re.search(r"(^|[^\w.])" + re.escape(dst.text) + r"\b", src.text):
+            return True  # dst + ".part" -> dst, f"{dst}.tmp" -> dst
+    return False
+
+
 def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
     """A coroutine of the program's own (private, or nested) that only start-up or shut-down code
     awaits (``await self._run_ws_server()`` in ``setup()``, ``await self._kill_browser()`` in
@@ -236,7 +257,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "medium" if weight >= 3 else "low"
     if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
         return "medium"
-    if weight == 2 and (one_file(target) or (not in_loop and not is_request_handler(fn.params))):
+    if weight == 2 and (one_file(target) or _a_rename(project, last or fn, target, line)
+                        or (not in_loop and not is_request_handler(fn.params))):
         # one file's contents, even for every request or item: on real packages it had never
         # seen, not one such finding at high was worth fixing (small local files, page-cache
         # writes, start-up reads; docs/precision.md); other file work (a copy, a move, a
