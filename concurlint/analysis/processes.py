@@ -95,6 +95,11 @@ def literal(text: str) -> Optional[str]:
     return v if isinstance(v, str) else None
 
 
+# what stops the threads of an object a helper made and returned (a pool's handler threads, a
+# started thread): `close()` alone does not, its `join()` then does
+_STOPS = frozenset({"join", "terminate", "shutdown", "stop"})
+
+
 class ProcessModel:
     def __init__(self, ctx):
         self.ctx = ctx
@@ -272,6 +277,22 @@ class ProcessModel:
             return self._joined_from_list(calls[i + 1:], call.text.rpartition(".")[0])
         return INF
 
+    def _stopped_later(self, key: Key, made: Call, until: Pos) -> bool:
+        """What ``made`` returned (a pool, a started thread) is stopped again before ``until``:
+        ``pool = util.get_pool(n)`` ... ``pool.join()`` / ``pool.terminate()`` (a ``finally`` too),
+        or ``with make_pool() as pool:`` whose block ends before it."""
+        if made.block_end and (made.block_end, 10 ** 6) < until:
+            return True
+        name = made.assigned_to
+        if not name:
+            return False
+        for _, c in self.calls.get(key, []):
+            if (made.line, made.col) < (c.line, c.col) < until and c.method in _STOPS \
+                    and c.receiver is not None and (c.receiver.text == name
+                                                    or (c.receiver.line, c.receiver.col) == (made.line, made.col)):
+                return True
+        return False
+
     def _joined_from_list(self, later: List[Tuple[ModuleFacts, Call]], name: str) -> Pos:
         """``threads.append(t)`` after ``t.start()``, then ``for t in threads: t.join()``: the
         thread ends at that join."""
@@ -306,7 +327,8 @@ class ProcessModel:
                 t = self.target(call)
                 if t in self.project.functions and not self.forkless(call):
                     r = yield self._leaves_running(("fn", t), depth + 1, seen)
-                    if r is not None:
+                    if r is not None and self._stopped_later(key, call, INF):
+                        continue  # `pool = make_pool()` ... `pool.join()`: stopped before the return
                         step = _rel(mod, call, f"calls {_short(t)}, which leaves it running")
                         found = Running(r.start, r.via + [step])
                         break
@@ -357,7 +379,7 @@ class ProcessModel:
             t = self.target(c2)
             if t in self.project.functions and not self.forkless(c2):
                 r = self.leaves_running(("fn", t))
-                if r is not None:
+                if r is not None and not self._stopped_later(key, c2, pos):
                     return Running(r.start, r.via + [_rel(m2, c2, f"calls {_short(t)}, which leaves it running")])
         if key[0] == "module":
             return drive(self._imported_running(mod.path, 0, set()))
