@@ -217,6 +217,7 @@ class Knowledge:
         calls = tables.get("calls", {})
         types = tables.get("types", {})
         self.returns: Dict[str, str] = dict(types.get("returns", {}))
+        self._returned = frozenset(self.returns.values())
         self.aliases: Dict[str, str] = dict(types.get("aliases", {}))
         # constructors whose object does not block when one of these keywords is passed
         self.nonblocking: Dict[str, List[str]] = {k: list(v) for k, v in types.get("nonblocking", {}).items()}
@@ -238,6 +239,11 @@ class Knowledge:
         """(kind, pattern) from rules/knowledge/stdlib.toml: io, metadata-io, wait, async-io, cpu,
         cpu-per-size, releases-gil or neutral; None for a name it does not cover."""
         return self.stdlib.kind(name)
+
+    def knows_type(self, name: str) -> bool:
+        """A type some call the knowledge base knows returns (``zipfile.ZipFile``,
+        ``requests.Session``): its methods are described there."""
+        return name in self._returned
 
     def canonical(self, name: str) -> str:
         if name in self.aliases:

@@ -62,6 +62,9 @@ class ScopeCollector:
         self.module = facts.module
         self.scopes: List[_Scope] = [_Scope(None)]
         self.class_stack: List[ClassInfo] = []
+        # the return annotation of each function and method of the module (read when a call of it
+        # is described, so a class defined further down resolves): `def _open_zip(...) -> ZipFile`
+        self.return_annotations: Dict[str, ast.expr] = {}
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -190,6 +193,8 @@ class ScopeCollector:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 q = self.qual(stmt.name)
                 v = Value("function", q, stmt.name, stmt.lineno, stmt.col_offset, local=enclosing is not None)
+                if stmt.returns is not None and isinstance(stmt, ast.FunctionDef) and enclosing is None:
+                    self.return_annotations[q] = stmt.returns
                 if self.class_stack and sc.function is None:
                     if not _is_property(stmt):  # `self.name` of a @property is its value, not a method
                         self.class_stack[-1].methods[stmt.name] = q

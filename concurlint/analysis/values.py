@@ -262,7 +262,7 @@ class ValueCollector:
             return Value("instance", target, text, line, col, local=local_cls.local)
         if target in ("builtins.iter", "builtins.map", "builtins.filter", "builtins.zip", "builtins.enumerate"):
             return Value("generator", target, text, line, col)
-        rtype = self.kb.returns.get(target)
+        rtype = self.kb.returns.get(target) or self._annotated_return(target)
         if rtype is not None and (self.asks_nonblocking(target, node) or self._opens_memory(node)):
             return Value("call", None, text, line, col)  # its methods are not the blocking ones
         if rtype is None and target.startswith("builtins.") and target[9:] in ("list", "dict", "set", "bytearray", "tuple"):
@@ -299,6 +299,19 @@ class ValueCollector:
         inner = [self.describe(node.func)] if isinstance(node.func, ast.Call) else []
         inner += [self.describe(a) for a in node.args[:8]]
         return Value("call", target, text, line, col, inner=inner)
+
+    def _annotated_return(self, target: str) -> Optional[str]:
+        """The type a function of this module says it returns (``def _open_zip_file(...) ->
+        zipfile.ZipFile``), when that is a library's class the knowledge base knows methods of (a
+        builtin, a typing construct or the project's own class says nothing new here)."""
+        node = self.return_annotations.get(target)
+        if node is None:
+            return None
+        t = self.annotated_type(node)
+        if not t or t.startswith(("builtins.", "typing.", "typing_extensions.", "collections.abc.")):
+            return None
+        t = self.kb.canonical(t)
+        return t if self.kb.knows_type(t) else None
 
     def keyword_values(self, node: ast.Call) -> Dict[str, Value]:
         """The keywords a call passes: those written, and the keys its function stored into a
