@@ -50,13 +50,13 @@ def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
     return False
 
 
-_CLI_MODULE = re.compile(r"(^|\.)(cli|__main__|commands|cmds|management)(\.|$)")
+_CLI_MODULE = re.compile(r"(^|\.)(cli|__main__|commands|cmds|management|benchmarks?)(\.|$)")
 
 
 def is_cli_code(module: str) -> bool:
     """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, ``pkg.cmds.get``, a Django
-    ``management.commands`` module): a coroutine there is usually the whole program's one task,
-    so a blocking call in it stalls nothing else."""
+    ``management.commands`` module, a ``pkg.benchmark`` runner): a coroutine there is usually the
+    whole program's one task, so a blocking call in it stalls nothing else."""
     return bool(_CLI_MODULE.search(module or ""))
 
 
