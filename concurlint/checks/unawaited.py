@@ -1,0 +1,84 @@
+"""CCL507: a coroutine function of the project called as a statement, its coroutine never awaited.
+
+``self.flush()`` where ``flush`` is an ``async def``: the call only makes a coroutine object, which
+is dropped; the body never runs (Python warns "coroutine ... was never awaited" when the object is
+collected, if warnings are shown at all). Only calls whose target is certain are reported: a plain
+function of the project, or a method of the caller's own class called through ``self``/``cls``,
+defined ``async def`` with no decorator that could turn it into something else, and with no
+synchronous method of the same name elsewhere in the class's family (a subclass that overrides
+it with a plain ``def`` makes the call right for that subclass).
+"""
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+from concurlint.analysis.facts import Call, Function, ModuleFacts
+from concurlint.analysis.hints import is_test_code
+from concurlint.registry import Finding, Rule
+
+# decorators that leave an ``async def`` a coroutine function
+_KEEPS_COROUTINE = frozenset({"staticmethod", "classmethod", "abstractmethod", "override", "overload",
+                              "final", "wraps"})
+
+
+class CoroutineNeverAwaited(Rule):
+    code = "CCL507"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        for call in module.calls:
+            if call.use != "discard" or call.awaited:
+                continue
+            target = _coroutine_target(project, call)
+            if target is None:
+                continue
+            fn = project.functions[target]
+            conf = "low" if is_test_code(module.module, call.function) else "high"
+            where = project.function_module.get(target)
+            related = [] if where is None else [{"path": where.path, "line": fn.line, "col": fn.col,
+                                                 "message": f"{fn.name}() is defined `async def` here"}]
+            yield ctx.report(self.code, module, call, function=call.function, callee=call.text,
+                             confidence=conf, related=related)
+
+
+def _coroutine_target(project, call: Call) -> Optional[str]:
+    """The project coroutine function ``call`` certainly runs, or None."""
+    target = project.call_target(call)
+    fn = project.functions.get(target) if target else None
+    if fn is None or not fn.is_async or fn.is_generator or fn.is_lambda:
+        return None  # (an async generator function returns an async generator: nothing to await)
+    if any(d.rsplit(".", 1)[-1] not in _KEEPS_COROUTINE for d in fn.decorators):
+        return None  # @sync_compatible, @run_in_thread, @unasync...: what it returns is not known
+    text = call.text
+    if fn.cls is None:
+        if "." in text and not _module_attribute(project, call, target):
+            return None
+        return target
+    head, _, rest = text.partition(".")
+    if head not in ("self", "cls") or "." in rest:
+        return None  # obj.method(): the object's class is a guess
+    caller = project.functions.get(call.function) if call.function else None
+    if caller is None or caller.cls is None or not project.is_subclass(caller.cls, fn.cls) and caller.cls != fn.cls:
+        return None
+    if _sync_twin(project, fn):
+        return None
+    return target
+
+
+def _module_attribute(project, call: Call, target: str) -> bool:
+    """``helpers.flush_all()``: a module's function, named through the module."""
+    head = call.text.rsplit(".", 1)[0]
+    return project.resolve(head) == target.rsplit(".", 1)[0] or target.startswith(head + ".")
+
+
+def _sync_twin(project, fn: Function) -> bool:
+    """A plain ``def`` of the same name in a class related to ``fn``'s (a subclass overriding the
+    coroutine with a synchronous method, or a base it overrides): which one runs depends on the
+    object."""
+    for q in project.functions_named(fn.name):
+        other = project.functions[q]
+        if other.is_async or other.cls is None or other.cls == fn.cls:
+            continue
+        if project.is_subclass(other.cls, fn.cls) or project.is_subclass(fn.cls, other.cls):
+            return True
+    return False
