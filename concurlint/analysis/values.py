@@ -295,6 +295,8 @@ class ValueCollector:
             return Value("instance", rtype, text, line, col, meta=meta)
         last = target.rsplit(".", 1)[-1]
         if last[:1].isupper() and not last.isupper():
+            if self._opens_memory(node):  # `TarFile(fileobj=buf, mode="w")` over a BytesIO
+                return Value("call", None, text, line, col)
             return Value("instance", target, text, line, col)
         inner = [self.describe(node.func)] if isinstance(node.func, ast.Call) else []
         inner += [self.describe(a) for a in node.args[:8]]
