@@ -433,10 +433,15 @@ def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[s
     if (target and recv is not None and recv.kind == "instance" and recv.line
             and fn.line <= recv.line <= call.line and (recv.line, recv.col) != (call.line, call.col)):
         if recv.text.isidentifier():  # f = open(...) ... with f: -- the open() made it
-            for i in fn.calls:
-                c = module.calls[i]
-                if c.assigned_to == recv.text and c.line <= recv.line and c.target in OPENERS:
-                    return (module.path, c.line, c.col)
+            opened = _opened_as(module, fn, recv.text, recv.line)
+            if opened is not None:
+                return opened
+        for i in fn.calls:  # csv.DictWriter(f) ... writer.writerows(rows): the file f is the cause
+            c = module.calls[i]
+            if (c.line, c.col) == (recv.line, recv.col) and c.args and c.args[0].text.isidentifier():
+                opened = _opened_as(module, fn, c.args[0].text, c.line)
+                if opened is not None:
+                    return opened
         return (module.path, recv.line, recv.col)
     if target and call.text.startswith("self.") and "." in call.text[5:]:
         # `self._process.join(5)` ... `self._process.join(1)`: one object waited on, one finding
@@ -445,6 +450,16 @@ def _file_root(module: ModuleFacts, fn: Function, call: Call, target: Optional[s
             if c.text == call.text and c.target == target:
                 return (module.path, c.line, c.col)
     return (module.path, call.line, call.col)
+
+
+def _opened_as(module: ModuleFacts, fn: Function, name: str, line: int) -> Optional[tuple]:
+    """Where ``name`` was opened as a file in ``fn`` before ``line`` (``f = open(...)``, ``with
+    open(...) as f``), as a root position."""
+    for i in fn.calls:
+        c = module.calls[i]
+        if c.assigned_to == name and c.line <= line and c.target in OPENERS:
+            return (module.path, c.line, c.col)
+    return None
 
 
 @dataclass
