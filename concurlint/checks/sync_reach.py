@@ -1,7 +1,7 @@
 """Reachability through synchronous code, for the asyncio rules (CCL501, CCL505).
 
-``_Walker`` finds, once per run, the nearest call matching a predicate below every synchronous
-project function (the shortest chain of calls that stay on the caller's thread). A wait that a
+``_Walker`` finds, once per run, the call matching a predicate that waits longest below every
+synchronous project function, by the shortest chain of calls that stay on the caller's thread. A wait that a
 zero makes return at once (``select(..., timeout)`` with a ``timeout=0`` default, a loop over
 ``range(n)``) is reached only through calls that give that parameter something else.
 """
@@ -51,14 +51,17 @@ class Reach:
 
 
 class _Walker:
-    """The shortest chain from a synchronous project function to a call matching ``pred``,
+    """The shortest chain from a synchronous project function to the call matching ``pred`` that
+    waits longest (a ``subprocess.run`` two calls down is named over an ``os.path.exists`` in the
+    function itself: the message names the wait that matters),
     without leaving synchronous code (async callees are not run by calling them; generators only
     when iterated) and without entering diagnostics-only code (``cold-paths`` in the knowledge
     base: a warning or a traceback being formatted is not the loop's normal work).
 
     Computed once for the whole project: functions that make a matching call directly are at
     distance 1, and a breadth-first walk over the reversed call graph gives every other function
-    its nearest one, so the chain shown is the shortest, whatever the depth."""
+    its nearest one, so the chain shown is the shortest, whatever the depth; a caller already
+    reached is reached again only by a longer wait (weights only grow, so the walk ends)."""
 
     def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]], test: str,
                  weight: Callable[[str], int] = lambda target: 3):
@@ -146,8 +149,9 @@ class _Walker:
             q = queue.popleft()
             r = table[q]
             for caller, call in callers.get(q, ()):
-                if caller in table:
-                    continue
+                known = table.get(caller)
+                if known is not None and known.weight >= r.weight:
+                    continue  # it already reaches a wait as long, by a chain no longer
                 reach = r.through(caller)
                 guard = _param_condition(p.functions[caller], call, None)
                 if guard is not None:
