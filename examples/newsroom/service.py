@@ -50,6 +50,7 @@ async def refresh_all(urls, on_refreshed):
         for url, result in zip(urls, results):
             # the caller's async callback, started and forgotten: its task can be garbage-collected
             asyncio.create_task(on_refreshed(url, result))  # CCL503
+        log_refresh("all feeds", [len(results)])  # CCL507: no await: the coroutine is made and dropped, nothing is logged
         return results
 
 
