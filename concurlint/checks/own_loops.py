@@ -67,6 +67,11 @@ def private_loops(ctx) -> frozenset:
                     q = project.call_target(c)
                     if q and not (fresh and _makes_tasks(project, q)):
                         handed.setdefault(q, set()).add((mod.path, c.line, c.col))
+    for q in list(handed):  # `self._list_blobs()` names the base's method; a subclass's override runs
+        for over in _overrides(project, q):
+            if not _makes_tasks(project, over):
+                handed.setdefault(over, set()).update(handed[q])
+                called.setdefault(over, set()).update(called.get(q, ()))  # and wherever else it is called
     private = {q for q, where in handed.items() if called.get(q, set()) <= where}
     # a coroutine awaited only by coroutines alone on their loop is alone there too
     callers: Dict[str, set] = {}
@@ -116,8 +121,11 @@ def _facade_methods(project, facades: frozenset) -> Dict[str, str]:
 def _sync_api_wrapper(project, fn: Function, target: Optional[str]) -> bool:
     """``asyncio.run(self.run_and_close_session(...))`` in a method, or in a function nested in
     one: a synchronous API over an async one, each call on a loop of its own (a program's
-    ``asyncio.run(main())`` is in a plain function or at module level)."""
-    if target not in ("asyncio.run", "asyncio.Runner.run"):
+    ``asyncio.run(main())`` is in a plain function or at module level). So is
+    ``loop.run_until_complete(self._list_blobs(prefix))`` in a method, whatever loop it got
+    (``get_or_create_event_loop()``): no other coroutine of the program runs on that loop while the
+    method waits for it to complete (the method could not run at all on a running loop)."""
+    if target not in ("asyncio.run", "asyncio.Runner.run", "asyncio.AbstractEventLoop.run_until_complete"):
         return False
     while fn is not None:
         if fn.cls is not None:
@@ -136,6 +144,16 @@ def _on_fresh_loop(project, mod: ModuleFacts, fn: Function, call: Call) -> bool:
     return name.isidentifier() and any(
         mod.calls[i].assigned_to == name and project.call_target(mod.calls[i]) == "asyncio.new_event_loop"
         for i in fn.calls)
+
+
+def _overrides(project, qualname: str):
+    """The methods of subclasses that override the method ``qualname``."""
+    fn = project.functions.get(qualname)
+    if fn is None or fn.cls is None:
+        return []
+    return [q for q in project.functions_named(fn.name) if q != qualname
+            and project.functions[q].cls and project.functions[q].is_async
+            and project.is_subclass(project.functions[q].cls, fn.cls)]
 
 
 def _makes_tasks(project, qualname: str) -> bool:
