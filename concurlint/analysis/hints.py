@@ -21,6 +21,9 @@ import re
 from typing import Iterable, Optional
 
 _TEST_MODULE = re.compile(r"(^|\.)(conftest|utils_test|test_utils|testclient|_testing)(\.|$)"
+                          # a product's own pytest support (`redbot.pytest`, `anyio.pytest_plugin`); a
+                          # pytest plugin package (`pytest_asyncio`) is itself the product
+                          r"|\.(pytest(_[^.]*)?|[^.]*_pytest)(\.|$)"
                           r"|(^|\.)([^.]*_)?(tests?|testing|dummy|dummies|mocks?|fakes?)(_[^.]*)?(\.|$)")
 _LIFECYCLE = re.compile(
     r"^_*(a?init|__init__|__post_init__|__del__|__enter__|__exit__|__aenter__|__aexit__|"
