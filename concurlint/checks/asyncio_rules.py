@@ -27,6 +27,7 @@ from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecyc
 from concurlint.checks.blocking_calls import (
     OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, is_tree_op, one_file, remedy, wait_weight,
 )
+from concurlint.checks.executor_exit import executor_exits
 from concurlint.checks.own_loops import TASK_FACTORIES, private_loops, program_sequence
 from concurlint.checks.sync_reach import Reach, _Walker
 from concurlint.registry import Finding, Rule
@@ -280,6 +281,16 @@ class BlockingCallInAsyncFunction(Rule):
             alone = fn.qualname in private  # on a loop of its own in a thread: it blocks only itself
             company = sequence.get(fn.qualname, 0)  # before this line, nothing else is on the loop yet
             wrapped = _wrapped_awaitables(project, module, fn)
+            for made, kind in executor_exits(project, module, fn):
+                # `with ThreadPoolExecutor() as ex: ex.submit(...)`: the exit waits for the tasks
+                conf = "low" if alone else blocking_confidence(project, module, fn, (), 2.5, module.module,
+                                                               line=made.line, early=made.line < company)
+                yield ctx.report(self.code, module, made, function=fn.qualname, confidence=conf, via="",
+                                 what=f"leaving `with {kind}(...)` (its shutdown(wait=True) waits for the tasks "
+                                      "submitted in the block)",
+                                 instead="await each task in the block (`await loop.run_in_executor(executor, "
+                                         "...)`, `await asyncio.wrap_future(future)`), or keep one executor "
+                                         "for the whole program")
             for call in _calls(module, fn):
                 target = project.call_target(call)
                 if target in THREAD_WAITS or _ready(fn, call):
