@@ -263,10 +263,18 @@ def _global_writers(ctx) -> Dict[str, List[Tuple[str, object]]]:
     return out
 
 
+# where a pool constructor takes its initializer when it is passed by position
+INITIALIZER_AT = {"multiprocessing.Pool": 1, "multiprocessing.pool.Pool": 1, "multiprocessing.context.BaseContext.Pool": 1,
+                  "concurrent.futures.ProcessPoolExecutor": 2}
+
+
 def _initializers(ctx, m: ProcessModel) -> set:
     out = set()
     for _, call in ctx.project.index.calls("initializer"):
         v = call.kwargs.get("initializer")
+        at = INITIALIZER_AT.get(ctx.project.call_target(call) or "")
+        if v is None and at is not None and len(call.args) > at:
+            v = call.args[at]  # `multiprocessing.Pool(jobs, _mp_init, initargs=(argv,))`
         if v is not None:
             f = ctx.project.function_of_value(v)
             if f:
@@ -312,6 +320,8 @@ class WorkerReliesOnForkInheritedState(Rule):
                     every = _writers(ctx, modname, name)
                     if any(q in worker_fns and a.kind == "write" for q, a in every):
                         continue  # the worker sets its own copy (`if not _configured: ... _configured = True`)
+                    if any(q in inits and a.kind == "write" for q, a in every):
+                        continue  # the pool's initializer sets it in each worker (flake8's `_mp_init`)
                     writers = [(q, a) for q, a in every
                                if q not in worker_fns and q not in inits and not _runs_at_import(m, q)]
                     if writers and g.assigned_in_function:
