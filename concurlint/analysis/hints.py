@@ -214,10 +214,10 @@ def guard_holds(fn, line: int, call) -> bool:
             value, c = ast.literal_eval(text), ast.literal_eval(const)
         except (ValueError, SyntaxError):
             continue
-        if not _GUARD_TESTS[op](value, c):
+        if not GUARD_TESTS[op](value, c):
             return False
     return True
 
 
-_GUARD_TESTS = {"==": lambda v, c: v == c, "!=": lambda v, c: v != c, "is": lambda v, c: v is c,
+GUARD_TESTS = {"==": lambda v, c: v == c, "!=": lambda v, c: v != c, "is": lambda v, c: v is c,
                 "is not": lambda v, c: v is not c, "truthy": lambda v, c: bool(v), "falsy": lambda v, c: not v}

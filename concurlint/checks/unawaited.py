@@ -10,10 +10,11 @@ it with a plain ``def`` makes the call right for that subclass).
 """
 from __future__ import annotations
 
+import ast
 from typing import Iterator, Optional
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import is_test_code
+from concurlint.analysis.hints import GUARD_TESTS, is_test_code
 from concurlint.registry import Finding, Rule
 
 # decorators that leave an ``async def`` a coroutine function
@@ -30,7 +31,7 @@ class CoroutineNeverAwaited(Rule):
             if call.use != "discard" or call.awaited:
                 continue
             target = _coroutine_target(project, call)
-            if target is None:
+            if target is None or _dead_branch(project, module, call):
                 continue
             fn = project.functions[target]
             conf = "low" if is_test_code(module.module, call.function) else "high"
@@ -63,6 +64,26 @@ def _coroutine_target(project, call: Call) -> Optional[str]:
     if _sync_twin(project, fn):
         return None
     return target
+
+
+def _dead_branch(project, module: ModuleFacts, call: Call) -> bool:
+    """The call sits under ``if _IS_SYNC:`` where the module sets ``_IS_SYNC = False`` once and
+    never again: code kept for a synchronous twin generated from this one (pymongo), never run
+    here."""
+    fn = project.functions.get(call.function) if call.function else None
+    for name, op, const, first, last in getattr(fn, "guards", ()) if fn is not None else ():
+        if not first <= call.line <= last or name in fn.params:
+            continue
+        g = module.globals.get(name)
+        if g is None or g.assigned_in_function or g.value.kind != "literal":
+            continue
+        try:
+            value, c = ast.literal_eval(g.value.text), ast.literal_eval(const)
+        except (ValueError, SyntaxError):
+            continue
+        if not GUARD_TESTS[op](value, c):
+            return True
+    return False
 
 
 def _module_attribute(project, call: Call, target: str) -> bool:
