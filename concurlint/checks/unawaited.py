@@ -34,7 +34,16 @@ class CoroutineNeverAwaited(Rule):
             if target is None or _dead_branch(project, module, call):
                 continue
             fn = project.functions[target]
-            conf = "low" if is_test_code(module.module, call.function) else "high"
+            caller = project.functions.get(call.function) if call.function else None
+            if is_test_code(module.module, call.function):
+                conf = "low"
+            elif caller is None or not caller.is_async:
+                # from plain code (`def __exit__(self): self.close()`): in libraries with a sync
+                # and an async face this is often decided at run time -- a wrapper made at import,
+                # an `inspect.iscoroutinefunction` test around it (neo4j, pyrogram)
+                conf = "medium"
+            else:
+                conf = "high"  # a coroutine that forgot `await`
             where = project.function_module.get(target)
             related = [] if where is None else [{"path": where.path, "line": fn.line, "col": fn.col,
                                                  "message": f"{fn.name}() is defined `async def` here"}]
