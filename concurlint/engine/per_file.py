@@ -187,7 +187,7 @@ def _cached(cache, data: bytes, sf: SourceFile, entry: Optional[str] = None) -> 
 _FACT_SOURCES = ("engine/per_file.py", "source.py", "knowledge.py", "analysis/facts.py", "analysis/cst_to_ast.py",
                  "analysis/extractor.py", "analysis/scopes.py", "analysis/values.py", "analysis/calls.py",
                  "analysis/loops.py", "analysis/while_shapes.py", "analysis/sizes.py", "analysis/state.py",
-                 "analysis/structure.py")
+                 "analysis/structure.py", "analysis/bodies.py", "analysis/hints.py", "analysis/platforms.py")
 
 
 def cache_salt(config: Config) -> str:

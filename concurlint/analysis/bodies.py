@@ -1,0 +1,127 @@
+"""What a function's body does, read from its statements (for ``ScopeCollector``): whether it
+handles every error itself, hands the error on, only raises NotImplementedError, answers from a
+memo it fills, or opens by warning that it is deprecated.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Callable, List, Optional
+
+
+_DEPRECATIONS = frozenset({"DeprecationWarning", "PendingDeprecationWarning"})
+
+
+def warns_deprecated(node, resolve: Callable[[ast.AST], Optional[str]]) -> bool:
+    """The body opens (after its docstring) with ``warnings.warn("...", DeprecationWarning)``:
+    every call of it is told that it is on its way out."""
+    body = node.body if isinstance(getattr(node, "body", None), list) else []
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    for stmt in body[:2]:
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if not isinstance(call, ast.Call) or (resolve(call.func) or "") != "warnings.warn":
+            continue
+        for arg in call.args[1:2] + [k.value for k in call.keywords if k.arg == "category"]:
+            if isinstance(arg, (ast.Name, ast.Attribute)) and \
+                    (resolve(arg) or "").rsplit(".", 1)[-1] in _DEPRECATIONS:
+                return True
+    return False
+
+
+_CATCH_ALL = frozenset({"Exception", "BaseException"})
+
+
+def _catch_all_handlers(t: ast.Try) -> List[ast.ExceptHandler]:
+    return [h for h in t.handlers if h.type is None or (
+        h.type.attr if isinstance(h.type, ast.Attribute) else getattr(h.type, "id", None)) in _CATCH_ALL]
+
+
+def handles_errors(body: List[ast.stmt]) -> bool:
+    """A top-level ``try`` with a handler for every exception: the author decided what happens to
+    an error there (logs it and re-raises, hands it to a future, drops it on purpose)."""
+    for s in body:
+        if isinstance(s, ast.Try) and _catch_all_handlers(s):
+            return True
+        # a service loop whose every turn runs in such a try (`while running: try: ... except
+        # Exception: log.exception(...)`)
+        if isinstance(s, (ast.While, ast.For)) and any(isinstance(b, ast.Try) and _catch_all_handlers(b) for b in s.body):
+            return True
+    return False
+
+
+def only_not_implemented(body: List[ast.stmt]) -> bool:
+    """``raise NotImplementedError`` (or ``NotImplementedError(...)``), after a docstring: the
+    body of a method its subclasses implement."""
+    stmts = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(stmts) != 1 or not isinstance(stmts[0], ast.Raise) or stmts[0].exc is None:
+        return False
+    exc = stmts[0].exc
+    if isinstance(exc, ast.Call):
+        exc = exc.func
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+def catches_all(body: List[ast.stmt]) -> bool:
+    """A top-level ``try`` with a handler for every exception holds the work: nothing outside
+    it loops or enters a context (a docstring, an assignment, a log call may stand beside it)."""
+    tries = [s for s in body if isinstance(s, ast.Try)]
+    if not tries:
+        return False
+    if any(isinstance(s, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Raise)) for s in body):
+        return False
+    for t in tries:
+        for h in t.handlers:
+            name = h.type.attr if isinstance(h.type, ast.Attribute) else getattr(h.type, "id", None)
+            if h.type is None or name in _CATCH_ALL:
+                if not any(isinstance(n, ast.Raise) for b in h.body for n in ast.walk(b)):
+                    return True
+    return False
+
+
+def forwards_exc_info(body: List[ast.stmt]) -> bool:
+    """``try: self._do_upload(event) finally: queue.put(Done(event, exc=sys.exc_info()[1]))``: the
+    work's exception, if any, is handed on to whoever reads the queue; nobody needs the future."""
+    for t in body:
+        if isinstance(t, ast.Try) and t.finalbody:
+            for n in ast.walk(ast.Module(body=t.finalbody, type_ignores=[])):
+                if isinstance(n, ast.Call) and any(
+                        isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr == "exc_info"
+                        and isinstance(a.func.value, ast.Name) and a.func.value.id == "sys"
+                        for arg in list(n.args) + [k.value for k in n.keywords] for a in ast.walk(arg)):
+                    return True
+    return False
+
+
+def memo_line(body: List[ast.stmt]) -> int:
+    """The line of ``if <cache> ...: return <cache>`` when the function also assigns ``<cache>``
+    (a global it declares, or ``self.<attr>``): a hand-written memo (``config_options =
+    _config_options; if config_options and not force_reparse: return config_options``, then the
+    parse fills ``_config_options``). Top level and inside a top-level ``with``; 0 when none."""
+    stmts = []
+    for s in body:
+        stmts.extend(s.body if isinstance(s, (ast.With, ast.AsyncWith)) else [s])
+    tests = [s for s in stmts if isinstance(s, ast.If) and len(s.body) == 1 and isinstance(s.body[0], ast.Return)
+             and s.body[0].value is not None and _cache_key(s.body[0].value)]
+    if not tests:
+        return 0  # most functions: no early return of a name, no walk
+    declared = {n for s in body if isinstance(s, ast.Global) for n in s.names}
+    alias = {s.targets[0].id: _cache_key(s.value) for s in stmts
+             if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)}
+    filled = {_cache_key(t) for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+              if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])}
+    for s in tests:
+        returned = _cache_key(s.body[0].value)
+        key = alias.get(returned, returned) if returned.isidentifier() and returned not in declared else returned
+        if key and key in filled and (key.startswith("self.") or key in declared) and any(
+                _cache_key(n) in (key, returned) for n in ast.walk(s.test)):
+            return s.lineno
+    return 0
+
+
+def _cache_key(node) -> Optional[str]:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return f"self.{node.attr}"
+    return None
