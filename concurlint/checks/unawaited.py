@@ -68,8 +68,8 @@ def _coroutine_target(project, call: Call) -> Optional[str]:
     if head not in ("self", "cls") or "." in rest:
         return None  # obj.method(): the object's class is a guess
     caller = project.functions.get(call.function) if call.function else None
-    if caller is None or caller.cls is None or not project.is_subclass(caller.cls, fn.cls) and caller.cls != fn.cls:
-        return None
+    if caller is None or caller.cls is None or (caller.cls != fn.cls and not project.is_subclass(caller.cls, fn.cls)):
+        return None  # `self` is not an instance of the method's class
     if _sync_twin(project, fn):
         return None
     return target
