@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+from concurlint.analysis.classify import NOT_WORK
 from concurlint.analysis.hints import binds_instance, is_memoised
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
@@ -185,10 +186,59 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
     if site.model == "processes" and rec != "processes":
         if site.api.startswith("multiprocessing.Process"):
             return "a dedicated process is usually there for isolation, which threads do not give"
+        if _pool_of_one(ctx.project, site):
+            # `ProcessPoolExecutor(max_workers=1)` made to run one whole job: a dedicated process
+            # the program can kill (vectordb-bench stops a benchmark run with kill_proc_tree)
+            return "a pool of one process made for this task is a dedicated process, usually there for isolation, which threads do not give"
+        kept = _pool_kept(ctx, site) if rec == "threads" else None
+        if kept is not None:
+            return (f"the same pool also runs {kept}, which stays in processes: moving this one task "
+                    f"to threads saves no process")
         changed = _process_wide(ctx.project, work.function)
         if changed is not None:
             return (f"{_name(work.function)} changes process-wide state ({changed}): each task needs "
                     f"a process of its own, and threads would share it")
+    return None
+
+
+def _receiver(site) -> str:
+    return site.call.text.rsplit(".", 1)[0] if "." in site.call.text else ""
+
+
+def _pool_of_one(project, site) -> bool:
+    """The site's pool is made in the same function with one worker (``ProcessPoolExecutor(
+    max_workers=1)``, ``Pool(1)``)."""
+    name = _receiver(site)
+    if not name.isidentifier():
+        return False
+    for call in site.module.calls:
+        if call.function != site.call.function or call.assigned_to != name or call.line > site.call.line:
+            continue
+        size = call.kwargs.get("max_workers") or call.kwargs.get("processes") or (call.args[0] if call.args else None)
+        if size is not None and size.text == "1" and (project.call_target(call) or "").rsplit(".", 1)[-1] \
+                in ("ProcessPoolExecutor", "Pool"):
+            return True
+    return False
+
+
+ONE_TASK = frozenset({"submit", "apply_async", "apply"})
+
+
+def _pool_kept(ctx, site) -> Optional[str]:
+    """One task (a submit outside loops) handed to a pool that, in the same function, also runs
+    work that keeps it in processes (``executor.submit(self.run_with_rate, q)`` beside
+    ``executor.submit(self.run_search, 100)``): the pool exists anyway, and moving that one task
+    saves nothing."""
+    name = _receiver(site)
+    if not name or site.call.loop >= 0 or site.call.method not in ONE_TASK:
+        return None  # a batch of waits (a map over the URLs) gains from a thread pool's overlap
+    for other in ctx.sites:
+        if other is site or other.module is not site.module or other.call.function != site.call.function \
+                or _receiver(other) != name or other.model != site.model:
+            continue
+        if _table(ctx, other)[1] == site.model:
+            text = other.callable.text if other.callable is not None else ""
+            return _name(other.function) if other.function or not text else f"{text}()"
     return None
 
 
@@ -250,11 +300,46 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return "no library IO call was found"
         if summary is not None and summary.py >= CPU_EVIDENCE:
             return "it also does CPU work"
+        busy = _reached_cpu(ctx, work.function)
+        if busy is not None:
+            # `processUrl` fetches a page, then `getResponseLinks` runs regexes over the body:
+            # the helper's kind is unknown (its evidence is under the bar), but what it does holds
+            # the GIL, and a process pool was chosen for it (xnLinkFinder)
+            return f"it also does CPU work in {busy}"
         return None
     return None
 
 
 CPU_EVIDENCE = 10.0
+REACH_DEPTH = 3  # the work function and the project functions it calls, this many levels
+
+
+def _reached_cpu(ctx, qualname: Optional[str]) -> Optional[str]:
+    """A project function the work calls (a few levels down) whose own CPU work is evidence
+    (``getResponseLinks()``: regexes over a response body), whatever its overall kind; None when
+    there is none."""
+    project, summaries = ctx.project, ctx.summaries
+    seen = {qualname}
+    level = [qualname] if qualname else []
+    for _ in range(REACH_DEPTH):
+        nxt = []
+        for q in level:
+            fn = project.functions.get(q)
+            if fn is None:
+                continue
+            for call in project.calls_of(fn):
+                t = project.call_target(call)
+                if t in seen or t not in project.functions or call.in_handler:
+                    continue
+                seen.add(t)
+                callee = summaries.get(t)
+                if callee is not None and project.functions[t].name not in NOT_WORK \
+                        and callee.py + callee.held >= CPU_EVIDENCE:
+                    what = callee.evidence[0].split(" ", 1)[-1] if callee.evidence else "its loops"
+                    return f"{_name(t)} ({what})"  # the evidence without its path:line
+                nxt.append(t)
+        level = nxt
+    return None
 
 
 def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:

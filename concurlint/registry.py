@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Type
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Type
 
 from concurlint.knowledge import rules_dir
 from concurlint.tomlcompat import load_toml
@@ -65,6 +65,12 @@ class Finding:
     confidence: str = "high"  # high | medium | low: how sure the rule is (see docs/precision.md)
     count: int = 1  # places that share this root cause (the others are in ``related``)
     root: Optional[tuple] = None  # the one place all findings of one cause share (not reported)
+    # the hazard's shapes (the blocking call in its class or module, the coroutine that blocks,
+    # the executor whose futures are dropped): findings of one rule in one file that share one
+    # repeat one cause (engine/findings.py, _echoes)
+    pattern: Tuple[tuple, ...] = ()
+    echoes: int = 0  # later places of the same pattern in the file (in ``related``, at medium confidence)
+    was: str = ""  # the confidence a repeat of a pattern had before it was lowered
 
     def sort_key(self):
         return (self.path, self.line, self.col, self.code, self.message)

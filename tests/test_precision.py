@@ -64,6 +64,95 @@ def test_one_blocking_helper_is_one_finding_with_the_other_places(tmp_path):
     assert any("time.sleep" in f["message"] for f in doc["findings"])
 
 
+STORE = '''\
+"""A bot's local media store: its async API removes and copies whole folders on the loop."""
+import asyncio
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def refresh_thumbnail(path):
+    subprocess.run(["convert", str(path), str(path) + ".thumb.png"], check=True)
+
+
+class MediaStore:
+    def __init__(self, root):
+        self.root = Path(root)
+        self._thumbs = ThreadPoolExecutor(max_workers=2)
+
+    async def delete_album(self, album):
+        shutil.rmtree(self.root / album)
+
+    async def delete_artist(self, artist):
+        shutil.rmtree(self.root / "artists" / artist)
+
+    async def purge(self):
+        shutil.rmtree(self.root)
+        self.root.mkdir()
+
+    async def import_album(self, src, album):
+        shutil.copytree(src, self.root / album)
+
+    def queue_thumbnails(self, paths):
+        for path in paths:
+            self._thumbs.submit(refresh_thumbnail, path)
+
+    def queue_cover(self, path):
+        self._thumbs.submit(refresh_thumbnail, path)
+'''
+
+
+def test_one_pattern_repeated_in_a_file_is_one_finding_by_default(tmp_path):
+    """The same blocking call in three coroutines of one file, the futures of one pool dropped at
+    two submits: one finding each by default (the first place, listing the others); with
+    --min-confidence medium every place is there, with its own message and fix."""
+    name = _write(tmp_path, STORE, "store.py")
+    doc = report_json(name, cwd=tmp_path)
+    rmtree = [f for f in doc["findings"] if f["message"].startswith("shutil.rmtree()")]
+    assert [f["line"] for f in rmtree] == [19], rmtree
+    assert rmtree[0]["confidence"] == "high"
+    again = [r for r in rmtree[0]["related"] if "same pattern again" in r["message"]]
+    assert [r["line"] for r in again] == [22, 25] and "purge" in again[1]["message"]
+    # another blocking call in the same file is another pattern: its own finding at high
+    assert any(f["message"].startswith("shutil.copytree()") and f["confidence"] == "high" for f in doc["findings"])
+    dropped = [f for f in doc["findings"] if f["code"] == "CCL602"]
+    assert [f["line"] for f in dropped] == [33] and dropped[0]["confidence"] == "high"
+
+    everything = report_json(name, "--min-confidence", "medium", cwd=tmp_path)
+    rmtree = {f["line"]: f["confidence"] for f in everything["findings"] if f["message"].startswith("shutil.rmtree()")}
+    assert rmtree == {19: "high", 22: "medium", 25: "medium"}
+    dropped = {f["line"]: f["confidence"] for f in everything["findings"] if f["code"] == "CCL602"}
+    assert dropped == {33: "high", 36: "medium"}
+
+    # in the editor (the real flake8) the first place says how many more there are
+    lines = subprocess.run([script("flake8"), "--select", "CCL5", name], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300).stdout.splitlines()
+    rmtree = [line for line in lines if "shutil.rmtree()" in line]
+    assert len(rmtree) == 1 and rmtree[0].startswith("store.py:19:9:") and "(2 more like it in this file)" in rmtree[0]
+
+    # a second file with the same call is its own place to fix: its first finding stays high
+    (tmp_path / "archive.py").write_text(textwrap.dedent('''\
+        import shutil
+
+
+        async def drop_archive(path):
+            shutil.rmtree(path)
+    '''))
+    doc = report_json(name, "archive.py", cwd=tmp_path)
+    assert {(f["path"], f["line"]) for f in doc["findings"] if f["message"].startswith("shutil.rmtree()")} \
+        == {("store.py", 19), ("archive.py", 5)}
+
+
+def test_a_silenced_first_place_leaves_the_next_one_at_its_confidence(tmp_path):
+    source = STORE.replace("shutil.rmtree(self.root / album)", "shutil.rmtree(self.root / album)  # noqa: CCL501")
+    name = _write(tmp_path, source, "store.py")
+    doc = report_json(name, cwd=tmp_path)
+    assert [(f["line"], f["confidence"]) for f in doc["findings"] if f["message"].startswith("shutil.rmtree()")] \
+        == [(22, "high")]
+
+
 def test_start_up_code_is_low_confidence_and_hidden_by_default(tmp_path):
     name = _write(tmp_path, SERVICE)
     default = report_json(name, cwd=tmp_path)
@@ -263,6 +352,32 @@ def test_model_changes_only_where_the_work_can_move(tmp_path):
     ccl101 = [f for f in doc["findings"] if f["code"] == "CCL101"]
     batch = MODELS.splitlines().index("        pool.submit(checksum, rows)") + 1
     assert [f["line"] for f in ccl101] == [batch]  # only the batch that can move
+
+
+def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
+    """Work that waits on the network in a process pool is not moved to threads when it also does
+    CPU work in a helper of unknown kind (regexes over each page), when the same pool runs CPU work
+    beside it, or when the pool is one process made for one whole job (isolation)."""
+    from conftest import ROOT
+
+    fixture = ROOT / "tests" / "fixtures" / "CCL102_kept_processes"
+    doc = report_json(fixture, "--min-confidence", "low", cwd=ROOT)
+    recs = {r["function"].rsplit(".", 1)[-1]: r for r in doc["recommendations"]}
+    reasons = {
+        "process_url": "it also does CPU work in extract_links()",
+        "search_supervisor": "the same pool also runs insert_load()",
+        "whole_run": "a pool of one process made for this task",
+    }
+    for fn, why in reasons.items():
+        r = recs[fn]
+        assert r["current"] == r["recommended"] == "processes", r
+        assert r["reason"].startswith("keep processes: " + why), r["reason"]
+    assert recs["insert_load"]["recommended"] == "processes"
+    # no CCL102; the one-process pool's future is read by run_status() through the global
+    assert not [f for f in doc["findings"] if f["code"] in ("CCL102", "CCL602")], doc["findings"]
+    # a helper that looks a tool up once per process (a memo) does not make its callers wait
+    kinds = {f["qualname"].rsplit(".", 1)[-1]: f["kind"] for f in doc["functions"]}
+    assert kinds["pdftotext_available"] == "io" and kinds["wanted"] == "unknown"
 
 
 PROTOCOLS = '''\

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 from concurlint.analysis.evidence import (CAP, LIGHT_LOOP_FACTOR, add_loop_work, is_cursor, pass_work,
                                           works_on_input)
 from concurlint.analysis.facts import Call, Function, Value
+from concurlint.analysis.hints import fills_once, is_memoised
 from concurlint.analysis.project import Project
 from concurlint.analysis.sizes import byte_size
 from concurlint.analysis.walk import strongly_connected
@@ -88,6 +89,9 @@ class Summary:
     # reaches a method whose body only raises NotImplementedError: a subclass does that work (or
     # waits), and the analysis cannot see it (like a call on an object it cannot type)
     abstract: bool = False
+    # every wait it makes fills a memo (``if _found is None: _found = shutil.which(...)``, an
+    # ``lru_cache`` without arguments): it waits the first time only, so its callers do not
+    once: bool = False
 
 
 class Classifier:
@@ -180,6 +184,7 @@ class Classifier:
                 loop = fn.loops[loop].parent
 
         receivers: Optional[_Receivers] = None  # receiver text -> methods used on it, when asked
+        io_lines = set()  # the lines of the calls that wait (are they all memo fills?)
         for call in p.calls_of(fn):
             target = p.call_target(call)
             m = mult_of(call.loop)
@@ -195,6 +200,7 @@ class Classifier:
                 protocol = self._protocol_wait(call, receivers)
                 if protocol is not None:  # recv() on an untyped self._sock, fetchall() on conn.cursor()
                     s.io = min(CAP, s.io + m)
+                    io_lines.add(call.line)
                     mark_io(call.loop)
                     ev_io.append((m, f"{path}:{call.line} {call.text}() waits ({protocol})"))
                 elif call.method is not None and call.method not in PLAIN_METHODS:
@@ -209,8 +215,9 @@ class Classifier:
                 callee_fn = p.functions[target]
                 if callee_fn.is_async and not call.awaited and not fn.is_async:
                     continue  # creating a coroutine object runs nothing
-                if callee.io > 0 or callee.async_io:
+                if (callee.io > 0 and not callee.once) or callee.async_io:
                     s.io = min(CAP, s.io + max(callee.io, 1.0) * m)
+                    io_lines.add(call.line)
                     s.async_io = s.async_io or (callee.async_io and call.awaited)
                     mark_io(call.loop)
                     ev_io.append((callee.io * m, f"{path}:{call.line} calls {target} ({callee.kind})"))
@@ -242,6 +249,7 @@ class Classifier:
                 if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
                     continue  # sleep(0) yields the GIL, it does not wait
                 s.io = min(CAP, s.io + m)
+                io_lines.add(call.line)
                 mark_io(call.loop)
                 ev_io.append((m, f"{where} calls {target} (io)"))
                 if s.blocking is None:
@@ -287,6 +295,7 @@ class Classifier:
         if recursive and s.io == 0 and self._computes(fn, component, p.calls_of(fn)):
             s.py = min(CAP, s.py + CPU_THRESHOLD)
             ev_cpu.append((CPU_THRESHOLD, f"{path}:{fn.line} recursive"))
+        s.once = s.io > 0 and not s.async_io and _fills_memo(fn, io_lines)
         self._decide(s)
         if s.kind == "cpu" and (opaque or s.abstract) and s.py + s.gil < OPAQUE_BAR:
             s.kind, s.releases_gil = "unknown", None  # light work beside calls we cannot see into
@@ -501,3 +510,12 @@ def _repeats(fn: Function, call: Call) -> bool:
     as many times as the caller asks, every turn counts (not a handful of table entries)."""
     loop = fn.loops[call.loop] if 0 <= call.loop < len(fn.loops) else None
     return loop is not None and loop.over_input and loop.desc.startswith("for loop over range(")
+
+
+def _fills_memo(fn: Function, lines: set) -> bool:
+    """Every wait on ``lines`` fills a memo the function answers from afterwards: a memoising
+    decorator on a function without arguments, the fill of an attribute or a global tested
+    ``is None`` (``hints.fills_once``), or code after ``if _cache: return _cache`` (``memo_from``)."""
+    if is_memoised(fn.decorators) and not [q for q in fn.params if q not in ("self", "cls")]:
+        return True
+    return bool(lines) and all((fn.memo_from and line > fn.memo_from) or fills_once(fn, {line}) for line in lines)

@@ -116,8 +116,14 @@ def _exits_after(project, qualname: str, line: int) -> bool:
     if not calls:
         return False
     indent = min(c.col for c in calls)  # the body's own statements (a call nested in an `if` is further right)
-    return any(c.line > line and c.line >= fn.end_line - 1 and c.col == indent and c.loop < 0 and not c.in_handler
-               and not c.in_try and project.call_target(c) in EXITS for c in calls)
+    if any(c.line > line and c.line >= fn.end_line - 1 and c.col == indent and c.loop < 0 and not c.in_handler
+           and not c.in_try and project.call_target(c) in EXITS for c in calls):
+        return True
+    # `finally: time.sleep(2); os._exit(result)`: the next statement of the same block ends it
+    here = [c for c in calls if c.line == line]
+    after = sorted((c for c in calls if c.line > line), key=lambda c: (c.line, c.col))
+    return bool(here and after) and after[0].col == here[0].col and after[0].loop == here[0].loop \
+        and after[0].in_finally == here[0].in_finally and project.call_target(after[0]) in EXITS
 
 
 def _tiny_sleep(call: Call, target: Optional[str]) -> bool:
@@ -307,7 +313,8 @@ class BlockingCallInAsyncFunction(Rule):
                         project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
                         line=call.line, target=target or "", early=call.line < company))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
-                                     instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target))
+                                     instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target),
+                                     pattern=(("call", fn.cls, target or desc), ("in", fn.qualname)))
                     continue
                 callee = walker.runs(call, target)
                 if callee is None:
@@ -333,7 +340,8 @@ class BlockingCallInAsyncFunction(Rule):
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
                                  instead=remedy(r.target, call.text, helper=True), related=_related(r, f"{r.desc} blocks here"), confidence=conf,
-                                 root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col))
+                                 root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
+                                 pattern=(("call", fn.cls, r.target or r.desc), ("in", fn.qualname)))
 
 
 def _ruled_out_by_callers(ctx, fn: Function, line: int) -> bool:

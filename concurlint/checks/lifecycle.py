@@ -172,9 +172,12 @@ def _checks_thread(project, chain) -> bool:
 
 def _name_used(module: ModuleFacts, fn, name: str) -> bool:
     """The function reads the name, or a function nested in it does (``def poll(): if
-    future.done(): future.result()`` scheduled with a GUI timer)."""
+    future.done(): future.result()`` scheduled with a GUI timer); for a global the function
+    declares (``global result_future``), any function of the module does."""
     if name in fn.loaded_names:
         return True
+    if name in fn.globals_declared:
+        return any(name in f.loaded_names for f in module.functions.values() if f is not fn)
     inner = fn.qualname + ".<locals>."
     return any(name in f.loaded_names for q, f in module.functions.items() if q.startswith(inner))
 
@@ -218,8 +221,25 @@ class FutureResultNeverChecked(Rule):
                 # what runs is not found (a closure over a callable handed in, a method of an
                 # object of unknown type): whether it catches its own errors cannot be read
                 conf = "medium"
+            pattern = _executor_of(module, call, api)
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
-                             what=what, api=short_api, fate=fate, task=task, confidence=conf)
+                             what=what, api=short_api, fate=fate, task=task, confidence=conf, pattern=(pattern,) if pattern else ())
+
+
+def _executor_of(module: ModuleFacts, call: Call, api: str) -> Optional[tuple]:
+    """Which executor the call submits to and how, as a finding's pattern: ``self._pool.submit``
+    of one class, a module's pool, or a local one of one function (futures dropped at several
+    submits to one executor are one cause)."""
+    if "." not in call.text:
+        return None
+    receiver = call.text.rsplit(".", 1)[0]
+    head = receiver.split(".", 1)[0]
+    owner = module.functions.get(call.function) if call.function else None
+    if owner is not None and head in ("self", "cls"):
+        return (owner.cls, receiver, api)
+    if head in module.globals or owner is None:
+        return ("<module>", receiver, api)
+    return (owner.qualname, receiver, api)
 
 
 def _known_task(project, value) -> bool:

@@ -27,6 +27,7 @@ class Report:
     transient: bool = False  # a file or rule ran out of its CPU budget: never cache this report
     # (path, confidence) of each finding not reported only because of --min-confidence
     below: List[tuple] = field(default_factory=list)
+    every: List[Finding] = field(default_factory=list)  # `concurlint fix`: the findings at any confidence
 
     def to_json(self) -> dict:
         doc = {
@@ -83,7 +84,7 @@ class Context:
 
     def report(self, code: str, module, node, *, function: Optional[str] = None,
                related: Optional[List[dict]] = None, snippet: str = "", confidence: str = "high",
-               root: Optional[tuple] = None, **fields) -> Finding:
+               root: Optional[tuple] = None, pattern: Tuple[tuple, ...] = (), **fields) -> Finding:
         meta = self.meta[code]
         try:
             message = meta.message.format(**fields)
@@ -100,7 +101,7 @@ class Context:
             end_line=getattr(node, "end_line", line) or line, end_col=getattr(node, "end_col", col) or col,
             severity=meta.severity, message=message, function=function,
             related=related or [], snippet=snippet or getattr(node, "text", ""), confidence=confidence,
-            root=root,
+            root=root, pattern=pattern,
         )
 
 

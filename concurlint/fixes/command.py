@@ -24,17 +24,28 @@ MAX_PASSES = 16
 
 
 def _analyse(args, config, paths):
+    """The report at the configured confidence, with the repeats of a pattern ``check`` lists as
+    related places of the first (``report.findings``: what is fixed), and every finding at any
+    confidence (``report.every``: a fix must not add one; a finding only more visible after a
+    fix is not a new one)."""
+    import dataclasses
+
     from concurlint import engine
+    from concurlint.registry import CONFIDENCE_RANK
 
     select = args.select if args.select is not None else config.select
     if args.extend_select:
         select = (select if select is not None else ["CCL"]) + args.extend_select
-    report = engine.run(paths, config, select=select, ignore=args.ignore, jobs=args.jobs,
-                        use_cache=not args.no_cache)
+    report = engine.run(paths, dataclasses.replace(config, min_confidence="low"), select=select,
+                        ignore=args.ignore, jobs=args.jobs, use_cache=not args.no_cache)
     if config.baseline:  # --baseline or the configured one: its findings are left alone
         from concurlint.output.baseline import apply_baseline
 
         report.findings = apply_baseline(config.baseline, report, config.root)
+    floor = CONFIDENCE_RANK[config.min_confidence]
+    report.every = report.findings
+    # the repeats of a pattern that check lists with its first place are fixed with it
+    report.findings = [f for f in report.every if CONFIDENCE_RANK[f.was or f.confidence] >= floor]
     return report
 
 
@@ -145,7 +156,7 @@ def run(args) -> int:
             chosen = _choose(report.findings, planned, args.unsafe_fixes, one_at_a_time, set(rejected))
             if not chosen:
                 break
-            before = Counter(_ident(f) for f in report.findings if f.path in chosen)
+            before = Counter(_ident(f) for f in report.every if f.path in chosen)
             previous = {p: texts.get(p) for p in chosen}
             for path, fixes in sorted(chosen.items()):
                 if path not in originals:
@@ -154,7 +165,7 @@ def run(args) -> int:
                 texts[path] = new
                 engine.OVERLAY[os.path.abspath(path)] = new.encode(originals[path][1])
             report = _analyse(args, config, paths)
-            added = Counter(_ident(f) for f in report.findings if f.path in chosen) - before
+            added = Counter(_ident(f) for f in report.every if f.path in chosen) - before
             undone = {ident[1] for ident in added}
             for path in undone:  # the fix must not add a finding: take it back
                 if len(chosen[path]) == 1:
