@@ -97,20 +97,33 @@ def memo_line(body: List[ast.stmt]) -> int:
     """The line of ``if <cache> ...: return <cache>`` when the function also assigns ``<cache>``
     (a global it declares, or ``self.<attr>``): a hand-written memo (``config_options =
     _config_options; if config_options and not force_reparse: return config_options``, then the
-    parse fills ``_config_options``). Top level and inside a top-level ``with``; 0 when none."""
+    parse fills ``_config_options``); or of ``if <cache> ...: return`` when it fills ``<cache>``
+    and never sets it back to a false constant. Top level and inside a top-level ``with``; 0 when
+    none."""
     stmts = []
     for s in body:
         stmts.extend(s.body if isinstance(s, (ast.With, ast.AsyncWith)) else [s])
     tests = [s for s in stmts if isinstance(s, ast.If) and len(s.body) == 1 and isinstance(s.body[0], ast.Return)
-             and s.body[0].value is not None and _cache_key(s.body[0].value)]
+             and (s.body[0].value is None or _cache_key(s.body[0].value))]
     if not tests:
         return 0  # most functions: no early return of a name, no walk
     declared = {n for s in body if isinstance(s, ast.Global) for n in s.names}
     alias = {s.targets[0].id: _cache_key(s.value) for s in stmts
              if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)}
-    filled = {_cache_key(t) for n in ast.walk(ast.Module(body=body, type_ignores=[]))
-              if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])}
+    stores = [(t, n.value) for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+              if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])]
+    filled = {_cache_key(t) for t, _ in stores}
+    # set back to nothing somewhere (`self.busy = False` after the work): a re-entrancy guard
+    reset = {_cache_key(t) for t, v in stores if isinstance(v, ast.Constant) and not v.value}
     for s in tests:
+        if s.body[0].value is None:
+            # `if self._password is not None: return` ... `self._password = typed`: the work
+            # after the guard runs until it fills the value (once per object)
+            key = next((k for k in map(_cache_key, ast.walk(s.test)) if k and k in filled and k not in reset
+                        and (k.startswith("self.") or k in declared)), None)
+            if key is not None:
+                return s.lineno
+            continue
         returned = _cache_key(s.body[0].value)
         key = alias.get(returned, returned) if returned.isidentifier() and returned not in declared else returned
         if key and key in filled and (key.startswith("self.") or key in declared) and any(
