@@ -5,7 +5,7 @@ memo it fills, or opens by warning that it is deprecated.
 from __future__ import annotations
 
 import ast
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 
 _DEPRECATIONS = frozenset({"DeprecationWarning", "PendingDeprecationWarning"})
@@ -138,3 +138,29 @@ def _cache_key(node) -> Optional[str]:
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
         return f"self.{node.attr}"
     return None
+
+
+def local_names(body: List[ast.stmt]) -> Tuple[str, ...]:
+    """The names a function body binds in its own scope (``parser = Parser()``, ``for alt in
+    ...``, ``with open(p) as f``, ``except E as e``, ``import x``), minus those it declares
+    ``global`` or ``nonlocal``; nested functions, classes, lambdas and comprehensions are their
+    own scopes."""
+    out, declared = set(), set()
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+            continue
+        elif isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            out.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".", 1)[0] for a in node.names)
+        todo.extend(ast.iter_child_nodes(node))
+    return tuple(sorted(out - declared))

@@ -180,6 +180,9 @@ class Function(Record):
     # a memo: `if _cache: return _cache` on this line, and the function fills `_cache` (a global
     # it declares, or an attribute of self) further down: what follows runs once per fill
     memo_from: int = 0
+    # names the function binds itself (assignments, loop, with and except targets, imports), not
+    # declared global or nonlocal: local variables, whatever module global shares their name
+    local_names: Tuple[str, ...] = ()
 
 
 @dataclass

@@ -21,8 +21,8 @@ import builtins
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
-from concurlint.analysis.bodies import catches_all, forwards_exc_info, handles_errors, memo_line, only_not_implemented, \
-    warns_deprecated
+from concurlint.analysis.bodies import catches_all, forwards_exc_info, handles_errors, local_names, memo_line, \
+    only_not_implemented, warns_deprecated
 from concurlint.analysis.facts import FORK_SOMETIMES, ClassInfo, Function, GlobalDef, ModuleFacts, Value
 from concurlint.knowledge import Knowledge
 
@@ -340,6 +340,7 @@ class ScopeCollector:
                 fn.handles_errors = fn.catches_all or handles_errors(node.body)
                 fn.abstract = only_not_implemented(node.body)
                 fn.memo_from = memo_line(node.body)
+                fn.local_names = local_names(node.body)
                 for stmt in node.body:
                     self.visit(stmt)
                 if self._calls_itself(fn):  # recursion counts as work only with arithmetic

@@ -224,7 +224,8 @@ def _global_reads(ctx, m: ProcessModel, fn: str) -> List[Tuple[str, str, object]
         mod = ctx.project.function_module[f]
         for name in info.loaded_names:
             g = mod.globals.get(name)
-            if g is not None and g.in_main_guard and name not in info.params and (mod.module, name) not in seen:
+            if g is not None and g.in_main_guard and name not in info.params and name not in info.local_names \
+                    and (mod.module, name) not in seen:
                 seen.add((mod.module, name))
                 out.append((mod.module, name, _Loc(info.line, info.col), f))
         # NAME.method(...) on a global is not recorded as an access: match the call's receiver
