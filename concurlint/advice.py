@@ -101,7 +101,7 @@ def reachable_io(ctx, qualname: str) -> List[str]:
                 continue
         else:
             cat = project.kb.category(t)
-            found = [t] if cat is not None and cat[0] == "io" else []
+            found = [t] if cat is not None and cat[0] == "io" and not (t in BACKOFFS and call.in_handler) else []
         for c in found:
             if c not in present:
                 present.add(c)
@@ -110,6 +110,11 @@ def reachable_io(ctx, qualname: str) -> List[str]:
         out.insert(0, qualname)
     memo[qualname] = out
     return out
+
+
+# a sleep in an `except` block is a back-off on an error path (retry when the file is not there
+# yet), not a wait the work is made of (classify skips it too)
+BACKOFFS = frozenset({"time.sleep"})
 
 
 def _declared_io(project, qualname: str) -> bool:

@@ -373,6 +373,9 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         assert r["current"] == r["recommended"] == "processes", r
         assert r["reason"].startswith("keep processes: " + why), r["reason"]
     assert recs["insert_load"]["recommended"] == "processes"
+    # a sleep in an `except` block (retry until the log exists) is an error path: the work reads
+    # and parses local files, which keeps its processes
+    assert recs["load_log_file"]["recommended"] == "processes" and recs["load_log_file"]["reason"].startswith("kept: ")
     # no CCL102; the one-process pool's future is read by run_status() through the global
     assert not [f for f in doc["findings"] if f["code"] in ("CCL102", "CCL602")], doc["findings"]
     # a helper that looks a tool up once per process (a memo) does not make its callers wait

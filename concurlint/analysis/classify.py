@@ -248,6 +248,8 @@ class Classifier:
             if category == "io":
                 if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
                     continue  # sleep(0) yields the GIL, it does not wait
+                if target == "time.sleep" and call.in_handler:
+                    continue  # a back-off in an `except` block (retry when the file is not there yet): an error path, not the work
                 s.io = min(CAP, s.io + m)
                 io_lines.add(call.line)
                 mark_io(call.loop)

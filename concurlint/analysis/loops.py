@@ -102,11 +102,18 @@ class LoopCollector:
 
     def note_has_data(self, node) -> None:
         """Record the body of ``while not q.empty():`` / ``if pipe.poll():`` as a span where a
-        read of that receiver returns at once (``Function.has_data``)."""
+        read of that receiver returns at once (``Function.has_data``), and the end of a guard
+        ``if not pipe.poll(): continue`` after which it does (``Function.ready``)."""
         got = has_data(node.test)
         if got is not None and self.function is not None and node.body:
             last = max(getattr(b, "end_lineno", b.lineno) or b.lineno for b in node.body)
             self.function.has_data.append((self.segment(got, 60), node.body[0].lineno, last))
+        polled = _polled(node.test) if isinstance(node, ast.If) else None
+        if polled is not None and self.function is not None and len(node.body) == 1 and not node.orelse \
+                and isinstance(node.body[0], (ast.Continue, ast.Break, ast.Return, ast.Raise)):
+            # `if not pipe.poll(): continue` then `pipe.recv()`: past the guard, the data is there
+            end = getattr(node, "end_lineno", node.lineno) or node.lineno
+            self.function.ready.append((self.segment(polled, 60), end))
 
     def visit_For(self, node: ast.For) -> None:
         self.use[id(node.iter)] = ("iter", None)

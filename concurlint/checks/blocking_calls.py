@@ -81,6 +81,8 @@ def wait_weight(target: str) -> float:
     without waiting for it; 1: file metadata (microseconds on a local disk)."""
     if target in THREAD_WAITS or target.endswith(("Thread.join", "Queue.get", "Queue.put")):
         return 2.5
+    if target.endswith(("Connection.send", "Connection.send_bytes")):
+        return 2.5  # a message into a pipe's buffer: it waits only while the other side stops reading
     if target in META_IO or (target.startswith("pathlib.") and target.rsplit(".", 1)[-1] in META_METHODS):
         return 1
     if target.startswith("io.") and target.endswith((".seek", ".tell")):

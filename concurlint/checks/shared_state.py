@@ -91,6 +91,7 @@ class _Analysis:
         self.ft = FT_NOTE if ctx.config.free_threaded else ""
         self.out: Dict[str, List[Finding]] = {}
         self._defs: Dict[str, tuple] = {}
+        self._child_side: Optional[set] = None  # see _handed_on_in_child, when first needed
         self.threads()
         self.processes()
 
@@ -310,6 +311,8 @@ class _Analysis:
             for acc in fn.accesses:
                 if acc.kind not in WRITE_KINDS or acc.target in done or self.safe(acc.target):
                     continue
+                if acc.kind in ("write", "mutate") and "=" in acc.op and acc.op.rsplit("=", 1)[-1].strip() in EMPTY_VALUES:
+                    continue  # `self.engine = None`, `self.x[i] = []`: a reset, not a result for the parent
                 if acc.target.startswith("attr:"):
                     cls, _, attr = acc.target[5:].rpartition(".")
                     bound = any(r.entry.bound_class and fn.cls and project.is_subclass(r.entry.bound_class, fn.cls)
@@ -359,9 +362,11 @@ class _Analysis:
 
     def parent_reads(self, target: str) -> List[tuple]:
         """(module, function, access) of every read of ``target`` in code the parent runs."""
+        if self._child_side is None:
+            self._child_side = _handed_on_in_child(self.project, self.tm)
         return [(mod, fn, acc) for mod, fn, acc in self.by_target.get(target, ())
                 if acc.kind in ("read", "check") and fn.qualname not in self.tm.process
-                and fn.name != "__init__" and not _registered_callback(fn)]
+                and fn.qualname not in self._child_side and fn.name != "__init__" and not _registered_callback(fn)]
 
 
 # functions on the way from a thread's entry (itself included) from which a race it reaches is
@@ -399,6 +404,36 @@ def _assigns_through_self(fn: Function, target: str) -> bool:
     default then only seeds the instance's own attribute."""
     writes = [a for a in fn.accesses if a.target == target and a.kind in WRITE_KINDS]
     return bool(writes) and all(a.via_self and a.kind in ("write", "rmw") for a in writes)
+
+
+# what a write stores when it clears or resets state (MAVProxy's speech child starts from
+# `self.voice = ''`, its grapher frees `self.x[i] = []` after plotting): nothing the parent waits for
+EMPTY_VALUES = frozenset({"None", "''", '""', "[]", "{}", "()", "set()", "dict()", "list()", "False", "0"})
+
+
+def _handed_on_in_child(project, tm) -> set:
+    """Project functions that code running in a child process hands on as values (a callback a
+    child registers: ``fig.canvas.mpl_connect("xlim_changed", self.xlim_change_check)``), and what
+    they call: the function object is the child's, so it runs there, never in the parent."""
+    out: set = set()
+    todo = list(tm.process)
+    while todo:
+        fn = project.functions.get(todo.pop())
+        if fn is None:
+            continue
+        for call in project.calls_of(fn):
+            for v in list(call.args) + list(call.kwargs.values()):
+                if v.kind not in ("bound-method", "function", "name", "ref"):
+                    continue
+                q = project.function_of_value(v)
+                if q in project.functions and q not in out and q not in tm.process:
+                    out.add(q)
+                    todo.append(q)
+            t = project.call_target(call) if fn.qualname in out else None
+            if t in project.functions and t not in out and t not in tm.process:
+                out.add(t)  # what a handed-on callback calls runs in the child too
+                todo.append(t)
+    return out
 
 
 def _registered_callback(fn) -> bool:
