@@ -112,6 +112,14 @@ def reachable_io(ctx, qualname: str) -> List[str]:
     return out
 
 
+# waits for a result other code computes (a future of an executor, a thread joined): what the
+# wait is made of is that code's work
+DELEGATED_WAITS = frozenset({"concurrent.futures.Future.result", "concurrent.futures.Future.exception",
+                             "concurrent.futures.wait", "concurrent.futures.as_completed",
+                             "threading.Thread.join", "multiprocessing.pool.AsyncResult.get",
+                             "multiprocessing.pool.AsyncResult.wait"})
+
+
 # a sleep in an `except` block is a back-off on an error path (retry when the file is not there
 # yet), not a wait the work is made of (classify skips it too)
 BACKOFFS = frozenset({"time.sleep"})
@@ -303,6 +311,11 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
     if rec == "threads" and current in ("processes", "interpreters", "distributed") and work.kind == "io":
         if not work.io_calls and summary is not None:
             return "no library IO call was found"
+        if work.io_calls and all(c in DELEGATED_WAITS for c in work.io_calls):
+            # `future = thread_pool.submit(wrapped); return future.result()` in a generic step
+            # runner: what is waited for is work handed to a thread, whose kind is not known
+            # (unstructured-ingest's partition step, CPU-heavy, runs that way)
+            return f"its only waits are for work it hands to threads ({work.io_calls[0]}()), whose kind is not known"
         if summary is not None and summary.py >= CPU_EVIDENCE:
             return "it also does CPU work"
         busy = _reached_cpu(ctx, work.function)

@@ -367,6 +367,7 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         "process_url": "it also does CPU work in extract_links()",
         "search_supervisor": "the same pool also runs insert_load()",
         "whole_run": "a pool of one process made for this task",
+        "_wrap": "its only waits are for work it hands to threads",
     }
     for fn, why in reasons.items():
         r = recs[fn]

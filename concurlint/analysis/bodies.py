@@ -41,6 +41,8 @@ def handles_errors(body: List[ast.stmt]) -> bool:
     """A top-level ``try`` with a handler for every exception: the author decided what happens to
     an error there (logs it and re-raises, hands it to a future, drops it on purpose)."""
     for s in body:
+        while isinstance(s, (ast.With, ast.AsyncWith)) and len(s.body) == 1:
+            s = s.body[0]  # `with progress_bar: try: ... except Exception: log.exception(...)`
         if isinstance(s, ast.Try) and _catch_all_handlers(s):
             return True
         # a service loop whose every turn runs in such a try (`while running: try: ... except
