@@ -222,11 +222,11 @@ def test_fixed_export_job_no_longer_fails_silently(tmp_path):
 
 # ---------------------------------------------------------------- CCL503, TaskGroup
 def _project(tmp_path: Path, name: str, source: str, target=None) -> Path:
-    """``name`` with ``source`` in a project showing medium findings: a task running one of the
-    project's own coroutines is a medium CCL503 (see rules/CCL503.toml), and these programs'
+    """``name`` with ``source`` in a project showing every finding: a task running one of the
+    project's own coroutines is a low CCL503 (see rules/CCL503.toml), and these programs'
     tasks are all of that kind."""
     (tmp_path / name).write_text(source, encoding="utf-8")
-    config = '[tool.concurlint]\nmin-confidence = "medium"\n'
+    config = '[tool.concurlint]\nmin-confidence = "low"\n'
     if target:
         config += f'target-version = "{target}"\n'
     (tmp_path / "pyproject.toml").write_text(config, encoding="utf-8")

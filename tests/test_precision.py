@@ -435,7 +435,7 @@ def test_waiting_is_recognised_through_protocols_on_untyped_objects(tmp_path):
 def test_a_capped_rule_keeps_its_own_judgement_below_the_ceiling(monkeypatch):
     """CCL503 reports at medium at most (its held-out record), which hides the difference its own
     confidence draws: a task running a callback a user handed in is high, one running a coroutine
-    the project wires in itself (`PacketHandler(disconnect_callback=self.disconnect)`) medium.
+    the project wires in itself (`PacketHandler(disconnect_callback=self.disconnect)`) low.
     With the ceiling lifted in this process, the rule's own levels show again."""
     import dataclasses
 
@@ -455,5 +455,5 @@ def test_a_capped_rule_keeps_its_own_judgement_below_the_ceiling(monkeypatch):
         return next(n for n, line in enumerate(lines, 1) if text in line)
 
     levels = {f.line: f.confidence for f in report.findings}
-    assert levels == {at("self._disconnect_callback()"): "medium", at("self._resend_callback()"): "medium",
+    assert levels == {at("self._disconnect_callback()"): "low", at("self._resend_callback()"): "low",
                       at("self._on_message(self.topic"): "high"}, levels

@@ -43,7 +43,6 @@ class DanglingTask(Rule):
                             "message": f"{api}() returns the task {TASK_FACTORIES[project.call_target(inner)]}() makes here"}]
                 if not _passes_parameter(project, target, inner):
                     made = inner  # the helper makes the coroutine itself: judge what it runs
-            fn = project.functions.get(call.function) if call.function else None
             where = _module_of(project, module, made)  # the module of the call that makes the task
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
@@ -57,15 +56,13 @@ class DanglingTask(Rule):
                 # a coroutine the code was handed (a user's handler, a callback, a coroutine
                 # passed in): it may await something only it references, and its errors are lost
                 conf = "high"
-            elif (fn is not None and fn.cls is not None) or _object_method(project, where, made):
-                # the object may hold what the task awaits (a future, a condition); when every
-                # wait we can see is a call on some object, those objects' futures hold it: low
-                conf = "low" if _kept_alive(project, where, made, objects=True) else "medium"
             else:
-                # a coroutine of the project's own: what it awaits (a connection, a stream, a
-                # timer) is held by the loop's transports and handles while it waits, which on
-                # real code was so far more often than not (docs/precision.md)
-                conf = "medium"
+                # the project's own coroutine, or an object's: what it awaits (a connection, a
+                # stream, a timer, a future the object keeps) is held by the loop's transports and
+                # handles, or by the live object, while it waits. On real code 142 of 175 such
+                # findings at medium were wrong and 20 not worth it, for 13 real ones
+                # (docs/precision.md, twelfth round): low
+                conf = "low"
             if related and conf == "high":
                 # through a helper: the helper may be a fire-and-forget API whose task something
                 # else holds (prompt_toolkit's run_in_terminal), which is not followed
@@ -202,22 +199,6 @@ def _module_of(project, module: ModuleFacts, call: Call) -> ModuleFacts:
     return project.function_module.get(call.function or "", module) if call.function else module
 
 
-def _object_method(project, module: ModuleFacts, call: Call) -> bool:
-    """The task runs a method of an object (``worker.run()``, ``self.conn.reader()``), not a
-    module-level coroutine: the object may hold what the task waits on."""
-    coro = call.args[0] if call.args else None
-    if coro is None or coro.kind != "call":
-        return False
-    callee = coro.text.split("(", 1)[0]
-    if "." not in callee:
-        return False
-    target = coro.qualname or _target_at(project, module, coro)
-    fn = project.functions.get(target) if target else None
-    if fn is not None:
-        return fn.cls is not None
-    return target is None  # unresolved `obj.method()`: a module's function would resolve
-
-
 def _owner_alive(project, call: Call, coro_text: str) -> bool:
     """The object whose method the task runs outlives the wait: it is the creator's own ``self``,
     or a local of a coroutine that goes on awaiting after it made the task (``worker =
@@ -231,12 +212,6 @@ def _owner_alive(project, call: Call, coro_text: str) -> bool:
     # it awaits later, or on the next turn of the loop the task is made in (`async for` included)
     since = creator.loops[call.loop].line if 0 <= call.loop < len(creator.loops) else call.line + 1
     return any(line >= since and line != call.line for line, _ in creator.awaits)
-
-
-def _on_object(c: Call, target: Optional[str]) -> bool:
-    """An awaited method call on an object (``self.lock.acquire()``, ``conn.send(msg)``), not a
-    module-level coroutine function (``broadcast(msg)``, ``asyncio.wait_for(...)``)."""
-    return c.receiver is not None and c.receiver.kind not in ("ref", "class") and c.method is not None
 
 
 def _signal_handlers(ctx) -> frozenset:
@@ -273,7 +248,7 @@ def _target_at(project, module: ModuleFacts, value) -> Optional[str]:
 TIMER_WAITS = frozenset({"asyncio.sleep", "anyio.sleep", "anyio.sleep_until"})
 
 
-def _kept_alive(project, module: ModuleFacts, call: Call, objects: bool = False) -> bool:
+def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
     """The task's coroutine is a project coroutine and every wait in it is on something that
     holds the task while it waits: the loop's timer (``await asyncio.sleep(...)``), an object its
     own instance holds (``await self.queue.get()``, ``await self.cond.wait()``), or another project
@@ -305,8 +280,6 @@ def _kept_alive(project, module: ModuleFacts, call: Call, objects: bool = False)
             target = project.call_target(c)
             if target in TIMER_WAITS or (me is not None and c.text.startswith(me) and "." in c.text[len(me):]):
                 continue  # the loop's timer, or self.q.get(): held while it waits
-            if objects and _on_object(c, target):
-                continue  # await self.session.request(...), await conn.drain(): the live object holds it
             callee = project.functions.get(target) if target else None
             if callee is None or not callee.is_async:
                 return False
