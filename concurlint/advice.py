@@ -112,6 +112,17 @@ def reachable_io(ctx, qualname: str) -> List[str]:
     return out
 
 
+SUBPROCESS = ("subprocess.", "os.system", "os.popen", "os.wait")
+
+
+def _works_on_output(ctx, qualname: Optional[str]) -> bool:
+    """The work does more than wait for its program: it loops, or hands what it got to a
+    project function (``read_hmmalign_output(stdout, ...)``); a ``ping`` whose return code is
+    the result does not."""
+    fn = ctx.project.functions.get(qualname) if qualname else None
+    return fn is not None and (bool(fn.loops) or any(
+        ctx.project.call_target(c) in ctx.project.functions for c in ctx.project.calls_of(fn)))
+
 # waits for a result other code computes (a future of an executor, a thread joined): what the
 # wait is made of is that code's work
 DELEGATED_WAITS = frozenset({"concurrent.futures.Future.result", "concurrent.futures.Future.exception",
@@ -311,6 +322,12 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
     if rec == "threads" and current in ("processes", "interpreters", "distributed") and work.kind == "io":
         if not work.io_calls and summary is not None:
             return "no library IO call was found"
+        if work.io_calls and all(c.startswith(SUBPROCESS) for c in work.io_calls) and _works_on_output(ctx, work.function):
+            # `proc.communicate()` of hmmalign, then the alignment masked in Python: each worker
+            # waits on its own program, and what it does with the output holds the GIL, by a
+            # weight not known here (gtdbtk); keeping processes costs one fork per worker
+            return (f"its waits are on the programs it runs ({work.io_calls[0]}()), and what it does "
+                    f"with their output holds the GIL")
         if work.io_calls and all(c in DELEGATED_WAITS for c in work.io_calls):
             # `future = thread_pool.submit(wrapped); return future.result()` in a generic step
             # runner: what is waited for is work handed to a thread, whose kind is not known

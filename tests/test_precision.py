@@ -368,6 +368,7 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         "search_supervisor": "the same pool also runs insert_load()",
         "whole_run": "a pool of one process made for this task",
         "_wrap": "its only waits are for work it hands to threads",
+        "align_marker": "its waits are on the programs it runs",
     }
     for fn, why in reasons.items():
         r = recs[fn]
