@@ -123,6 +123,7 @@ def _works_on_output(ctx, qualname: Optional[str]) -> bool:
     return fn is not None and (bool(fn.loops) or any(
         ctx.project.call_target(c) in ctx.project.functions for c in ctx.project.calls_of(fn)))
 
+
 # waits for a result other code computes (a future of an executor, a thread joined): what the
 # wait is made of is that code's work
 DELEGATED_WAITS = frozenset({"concurrent.futures.Future.result", "concurrent.futures.Future.exception",
@@ -213,7 +214,8 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
         if _pool_of_one(ctx.project, site):
             # `ProcessPoolExecutor(max_workers=1)` made to run one whole job: a dedicated process
             # the program can kill (vectordb-bench stops a benchmark run with kill_proc_tree)
-            return "a pool of one process made for this task is a dedicated process, usually there for isolation, which threads do not give"
+            return ("a pool of one process made for this task is a dedicated process, usually there for "
+                    "isolation, which threads do not give")
         kept = _pool_kept(ctx, site) if rec == "threads" else None
         if kept is not None:
             return (f"the same pool also runs {kept}, which stays in processes: moving this one task "

@@ -33,6 +33,7 @@ from concurlint.analysis.evidence import (CAP, LIGHT_LOOP_FACTOR, add_loop_work,
 from concurlint.analysis.facts import Call, Function, Value
 from concurlint.analysis.hints import fills_once, is_memoised
 from concurlint.analysis.project import Project
+from concurlint.analysis.receivers import Receivers, made_by, protocol_note, receiver_text
 from concurlint.analysis.sizes import byte_size
 from concurlint.analysis.walk import strongly_connected
 from concurlint.knowledge import Matcher
@@ -183,7 +184,7 @@ class Classifier:
                 loop_io[loop] = True
                 loop = fn.loops[loop].parent
 
-        receivers: Optional[_Receivers] = None  # receiver text -> methods used on it, when asked
+        receivers: Optional[Receivers] = None  # receiver text -> methods used on it, when asked
         io_lines = set()  # the lines of the calls that wait (are they all memo fills?)
         for call in p.calls_of(fn):
             target = p.call_target(call)
@@ -249,7 +250,7 @@ class Classifier:
                 if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
                     continue  # sleep(0) yields the GIL, it does not wait
                 if target == "time.sleep" and call.in_handler:
-                    continue  # a back-off in an `except` block (retry when the file is not there yet): an error path, not the work
+                    continue  # a back-off in an `except` block (retry until the file is there): an error path
                 s.io = min(CAP, s.io + m)
                 io_lines.add(call.line)
                 mark_io(call.loop)
@@ -304,7 +305,7 @@ class Classifier:
         s.evidence = _strongest(s.kind, ev_io, ev_cpu)
         return s
 
-    def _protocol_wait(self, call: Call, receivers: "_Receivers") -> Optional[str]:
+    def _protocol_wait(self, call: Call, receivers: "Receivers") -> Optional[str]:
         """How an unresolved method call waits through a duck-typed protocol (calls.toml's
         [protocols]): "socket-like object", "db-api-like object: execute with commit on conn,
         medium confidence"; None when it does not (or only at low confidence)."""
@@ -314,8 +315,8 @@ class Classifier:
         positional = bool(call.args) or call.star_args
         for proto in self.protocols:
             if method in proto.waits or (method in proto.bare_waits and not positional):
-                return _protocol_note(proto.name, proto.confidence)
-        recv = _receiver_text(call)
+                return protocol_note(proto.name, proto.confidence)
+        recv = receiver_text(call)
         for proto in self.protocols:
             if method not in proto.ambiguous or (method in proto.no_positional and positional):
                 continue
@@ -325,16 +326,16 @@ class Classifier:
                 others = sorted((receivers.get(recv, set()) & proto.confirmed_by) - {method})
                 if others:
                     why = f"{method} with {others[0]} on {recv}"
-                    return _protocol_note(proto.name, proto.lower, why)
-            maker = _made_by(call)
+                    return protocol_note(proto.name, proto.lower, why)
+            maker = made_by(call)
             if maker and maker in proto.made_by:
-                return _protocol_note(proto.name, proto.lower, f"{method} on what {maker}() returned")
+                return protocol_note(proto.name, proto.lower, f"{method} on what {maker}() returned")
         return None
 
-    def _receivers(self, fn: Function) -> "_Receivers":
+    def _receivers(self, fn: Function) -> "Receivers":
         """The methods called on each receiver in ``fn``; for ``self.x``, in every method of the
         class (``self._conn.execute`` in one method, ``self._conn.commit()`` in another)."""
-        return _Receivers(self, fn)
+        return Receivers(self, fn)
 
     def _class_receiver_methods(self, cls: str) -> Dict[str, set]:
         memo = self._class_receivers.get(cls)
@@ -348,7 +349,7 @@ class Classifier:
         memo = {}
         for other in self._methods_of.get(cls, ()):
             for call in self.p.calls_of(other):
-                recv = _receiver_text(call)
+                recv = receiver_text(call)
                 if recv is not None and recv.startswith("self."):
                     memo.setdefault(recv, set()).add(call.method)
         self._class_receivers[cls] = memo
@@ -387,61 +388,6 @@ class Classifier:
             s.releases_gil = s.gil > s.py
         else:
             s.releases_gil = None
-
-
-class _Receivers:
-    """``Classifier._receivers``: receiver text -> the methods called on it, worked out when
-    first asked (most functions never ask). ``self.x`` receivers come from the class's memo
-    (every method of the class), the others from the function's own calls: the two never share
-    a key, so neither is copied into the other."""
-
-    def __init__(self, classifier: "Classifier", fn: Function):
-        self._classifier = classifier
-        self._fn = fn
-        self._own: Optional[Dict[str, set]] = None
-
-    def get(self, recv: str, default: set) -> set:
-        if recv.startswith("self."):
-            if self._fn.cls is None:
-                return default
-            return self._classifier._class_receiver_methods(self._fn.cls).get(recv, default)
-        if self._own is None:
-            self._own = {}
-            for call in self._classifier.p.calls_of(self._fn):
-                r = _receiver_text(call)
-                if r is not None and not r.startswith("self."):
-                    self._own.setdefault(r, set()).add(call.method)
-        return self._own.get(recv, default)
-
-
-def _receiver_text(call: Call) -> Optional[str]:
-    """``cur`` for ``cur.execute(q)``, ``self._conn`` for ``self._conn.commit()``: the receiver of
-    a method call written as a name or an attribute chain; None otherwise."""
-    if call.method is None or not call.text.endswith("." + call.method):
-        return None
-    recv = call.text[: -len(call.method) - 1]
-    return recv if recv.replace(".", "").replace("_", "").isalnum() else None
-
-
-def _made_by(call: Call) -> str:
-    """``cursor`` when the receiver was made by ``conn.cursor()`` / ``db.cursor(factory=F())``:
-    the method of the outermost call that made it, "" when it is not a method call."""
-    made = call.receiver.text if call.receiver is not None and call.receiver.kind == "call" else ""
-    if not made.endswith(")"):
-        return ""
-    depth = 0
-    for i in range(len(made) - 1, -1, -1):
-        depth += {")": 1, "(": -1}.get(made[i], 0)
-        if depth == 0:
-            head = made[:i]
-            return head.rpartition(".")[2] if "." in head else ""
-    return ""
-
-
-def _protocol_note(name: str, confidence: str, why: str = "") -> str:
-    if not why and confidence == "high":
-        return f"{name}-like object"
-    return f"{name}-like object{': ' + why if why else ''}, {confidence} confidence"
 
 
 def _input_size(kb, target: str, call: Call, hashing: bool) -> Tuple[Optional[int], Optional[Value]]:

@@ -313,7 +313,8 @@ class BlockingCallInAsyncFunction(Rule):
                         project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
                         line=call.line, target=target or "", early=call.line < company))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
-                                     instead=remedy(target or "", call.text), confidence=conf, root=_file_root(module, fn, call, target),
+                                     instead=remedy(target or "", call.text), confidence=conf,
+                                     root=_file_root(module, fn, call, target),
                                      pattern=(("call", fn.cls, target or desc), ("in", fn.qualname)))
                     continue
                 callee = walker.runs(call, target)
@@ -339,7 +340,8 @@ class BlockingCallInAsyncFunction(Rule):
                     conf = "medium"
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
-                                 instead=remedy(r.target, call.text, helper=True), related=_related(r, f"{r.desc} blocks here"), confidence=conf,
+                                 instead=remedy(r.target, call.text, helper=True),
+                                 related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
                                  pattern=(("call", fn.cls, r.target or r.desc), ("in", fn.qualname)))
 

@@ -223,7 +223,8 @@ class FutureResultNeverChecked(Rule):
                 conf = "medium"
             pattern = _executor_of(module, call, api)
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
-                             what=what, api=short_api, fate=fate, task=task, confidence=conf, pattern=(pattern,) if pattern else ())
+                             what=what, api=short_api, fate=fate, task=task, confidence=conf,
+                             pattern=(pattern,) if pattern else ())
 
 
 def _executor_of(module: ModuleFacts, call: Call, api: str) -> Optional[tuple]:
