@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from concurlint.analysis.classify import NOT_WORK
+from concurlint.analysis.classify import BACKOFFS, NOT_WORK
 from concurlint.analysis.hints import binds_instance, is_memoised
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
@@ -130,11 +130,6 @@ DELEGATED_WAITS = frozenset({"concurrent.futures.Future.result", "concurrent.fut
                              "concurrent.futures.wait", "concurrent.futures.as_completed",
                              "threading.Thread.join", "multiprocessing.pool.AsyncResult.get",
                              "multiprocessing.pool.AsyncResult.wait"})
-
-
-# a sleep in an `except` block is a back-off on an error path (retry when the file is not there
-# yet), not a wait the work is made of (classify skips it too)
-BACKOFFS = frozenset({"time.sleep"})
 
 
 def _declared_io(project, qualname: str) -> bool:
@@ -284,9 +279,19 @@ PROCESS_WIDE_DEPTH = 3  # the work function and the project functions it calls, 
 def _process_wide(project, qualname: Optional[str]) -> Optional[str]:
     """``os.chdir() at line 66`` when the work (or a project function it calls, a few levels
     down) changes process-wide state; None otherwise."""
-    seen = set()
+    for q, call, t in _reached_calls(project, qualname, PROCESS_WIDE_DEPTH):
+        if t in PROCESS_WIDE:
+            return f"{t}() at line {call.line}" if q == qualname else f"{t}() in {_name(q)}"
+    return None
+
+
+def _reached_calls(project, qualname: Optional[str], depth: int, handlers: bool = True):
+    """(function, call, target) for every call of the work function and of the project functions
+    it calls, ``depth`` levels of functions, each function once, breadth first; ``handlers=False``
+    leaves out the calls in ``except`` blocks (an error path is not the work)."""
+    seen: set = set()
     level = [qualname] if qualname else []
-    for _ in range(PROCESS_WIDE_DEPTH):
+    for _ in range(depth):
         nxt = []
         for q in level:
             fn = project.functions.get(q)
@@ -294,13 +299,13 @@ def _process_wide(project, qualname: Optional[str]) -> Optional[str]:
                 continue
             seen.add(q)
             for call in project.calls_of(fn):
+                if not handlers and call.in_handler:
+                    continue
                 t = project.call_target(call)
-                if t in PROCESS_WIDE:
-                    return f"{t}() at line {call.line}" if q == qualname else f"{t}() in {_name(q)}"
+                yield q, call, t
                 if t in project.functions:
                     nxt.append(t)
         level = nxt
-    return None
 
 
 def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
@@ -356,26 +361,15 @@ def _reached_cpu(ctx, qualname: Optional[str]) -> Optional[str]:
     (``getResponseLinks()``: regexes over a response body), whatever its overall kind; None when
     there is none."""
     project, summaries = ctx.project, ctx.summaries
-    seen = {qualname}
-    level = [qualname] if qualname else []
-    for _ in range(REACH_DEPTH):
-        nxt = []
-        for q in level:
-            fn = project.functions.get(q)
-            if fn is None:
-                continue
-            for call in project.calls_of(fn):
-                t = project.call_target(call)
-                if t in seen or t not in project.functions or call.in_handler:
-                    continue
-                seen.add(t)
-                callee = summaries.get(t)
-                if callee is not None and project.functions[t].name not in NOT_WORK \
-                        and callee.py + callee.held >= CPU_EVIDENCE:
-                    what = callee.evidence[0].split(" ", 1)[-1] if callee.evidence else "its loops"
-                    return f"{_name(t)} ({what})"  # the evidence without its path:line
-                nxt.append(t)
-        level = nxt
+    checked = {qualname}
+    for _q, _call, t in _reached_calls(project, qualname, REACH_DEPTH, handlers=False):
+        if t in checked or t not in project.functions:
+            continue
+        checked.add(t)
+        callee = summaries.get(t)
+        if callee is not None and project.functions[t].name not in NOT_WORK and callee.py + callee.held >= CPU_EVIDENCE:
+            what = callee.evidence[0].split(" ", 1)[-1] if callee.evidence else "its loops"
+            return f"{_name(t)} ({what})"  # the evidence without its path:line
     return None
 
 

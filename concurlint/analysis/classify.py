@@ -66,6 +66,9 @@ PLAIN_METHODS = frozenset({
     "groups", "groupdict", "span", "start", "end", "bit_length", "conjugate", "is_integer", "as_integer_ratio",
     "hexdigest", "digest", "tolist", "tobytes", "astype", "reshape", "sum", "mean", "std",
 })
+# a sleep in an `except` block is a back-off on an error path (retry when the file is not there
+# yet), not a wait the work is made of (advice.reachable_io leaves it out too)
+BACKOFFS = frozenset({"time.sleep"})
 GIL_CALL_WEIGHT = 10.0
 MAX_EVIDENCE = 8
 
@@ -249,7 +252,7 @@ class Classifier:
             if category == "io":
                 if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
                     continue  # sleep(0) yields the GIL, it does not wait
-                if target == "time.sleep" and call.in_handler:
+                if target in BACKOFFS and call.in_handler:
                     continue  # a back-off in an `except` block (retry until the file is there): an error path
                 s.io = min(CAP, s.io + m)
                 io_lines.add(call.line)
