@@ -59,7 +59,7 @@ def propose(source: FixSource, finding) -> Outcome:
         (w, w.with_changes(asynchronous=cst.Asynchronous())) for w in withs])
     if needs_import:
         module = add_import(module, "asyncio")
-    module = remove_unused_import(module, "threading")
+    module = remove_unused_import(source, module, [ctor], "threading")
     return Proposal(module, UNSAFE, f"use asyncio.{target} and `async with` in the coroutines that take it")
 
 

@@ -67,28 +67,10 @@ def propose(source: FixSource, finding) -> Outcome:
     module = source.replace(call, awaited)
     if needs_import:
         module = add_import(module, "asyncio")
-    if applicability == SAFE and _last_use(source, call.func):
-        module = remove_unused_import(module, "time")
-        module = remove_unused_import(module, "time", "sleep")
+    if applicability == SAFE:
+        module = remove_unused_import(source, module, [call], "time")
+        module = remove_unused_import(source, module, [call], "time", "sleep")
     return Proposal(module, applicability, message)
-
-
-def _last_use(source: FixSource, func: cst.BaseExpression) -> bool:
-    """Whether ``func`` (``time.sleep`` / ``sleep``) is the only use of the import it goes through:
-    only then can the import become unused (checking first spares a second parse)."""
-    name = func
-    while isinstance(name, cst.Attribute):
-        name = name.value
-    if not isinstance(name, cst.Name):
-        return False
-    scope = source.scopes.get(name)
-    if scope is None:
-        return False
-    for access in scope.accesses[name]:
-        for ref in access.referents:
-            if len(getattr(ref, "references", ())) > 1:
-                return False
-    return True
 
 
 def _needs_parens(parent, call: cst.Call) -> bool:
