@@ -1,6 +1,6 @@
 """The import a fix adds lands where LibCST's own helper (AddImportsVisitor) would put it.
 
-``fixes.base.add_import`` builds the new module itself (the helper costs ~25 ms a fix); these
+``fixes.imports.add_import`` builds the new module itself (the helper costs ~25 ms a fix); these
 tests run both on every fixture and on the module shapes the helper treats specially, and compare
 the rendered code."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
-from concurlint.fixes.base import add_import
+from concurlint.fixes.imports import add_import
 from conftest import FIXTURES
 from fixcheck import fix
 

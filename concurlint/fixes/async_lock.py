@@ -16,8 +16,8 @@ from typing import List, Optional, Tuple
 
 import libcst as cst
 
-from concurlint.fixes.base import UNSAFE, FixSource, Outcome, Proposal, Unfixable, add_import, attr, \
-    import_binding, name_free_in, remove_unused_import
+from concurlint.fixes.base import UNSAFE, FixSource, Outcome, Proposal, Unfixable, attr
+from concurlint.fixes.imports import add_import, import_binding, name_free_in, remove_unused_import
 
 REPLACEMENT = {
     "threading.Lock": "Lock",

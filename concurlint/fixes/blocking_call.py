@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from concurlint.fixes.base import SAFE, UNSAFE, FixSource, Outcome, Proposal, Unfixable, add_import, attr, \
-    import_binding, name_free_in, remove_unused_import
+from concurlint.fixes.base import SAFE, UNSAFE, FixSource, Outcome, Proposal, Unfixable, attr
+from concurlint.fixes.imports import add_import, import_binding, name_free_in, remove_unused_import
 
 SLEEPS = {"time.sleep"}
 # where an `await x` must be parenthesised: x is the object of a trailer or the left of `**`

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from concurlint.fixes.base import SAFE, FixSource, Outcome, Proposal, Unfixable, fresh_name, name_free_in
+from concurlint.fixes.base import SAFE, FixSource, Outcome, Proposal, Unfixable, fresh_name
+from concurlint.fixes.imports import name_free_in
 from concurlint.fixes.task_group import propose_group
 
 REGISTRY = "_background_tasks"

@@ -21,8 +21,8 @@ from typing import Optional
 
 import libcst as cst
 
-from concurlint.fixes.base import UNSAFE, FixSource, Outcome, Proposal, Unfixable, add_import, attr, \
-    import_binding, name_free_in
+from concurlint.fixes.base import UNSAFE, FixSource, Outcome, Proposal, Unfixable, attr
+from concurlint.fixes.imports import add_import, import_binding, name_free_in
 
 METHOD = "spawn"
 MP_FACTORIES = {"multiprocessing.Process", "multiprocessing.context.Process", "multiprocessing.Pool",

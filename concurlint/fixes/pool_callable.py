@@ -18,8 +18,8 @@ from typing import List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import BuiltinScope, GlobalScope
 
-from concurlint.fixes.base import SAFE, UNSAFE, FixSource, Outcome, Proposal, Unfixable, add_import, attr, \
-    fresh_name, import_binding, name_free_in
+from concurlint.fixes.base import SAFE, UNSAFE, FixSource, Outcome, Proposal, Unfixable, attr, fresh_name
+from concurlint.fixes.imports import add_import, import_binding, name_free_in
 
 
 def propose(source: FixSource, finding) -> Outcome:

@@ -25,8 +25,8 @@ from typing import List, Optional
 
 import libcst as cst
 
-from concurlint.fixes.base import UNSAFE, FixSource, Proposal, add_import, attr, fresh_name, import_binding, \
-    name_free_in, nested_scope, walk
+from concurlint.fixes.base import UNSAFE, FixSource, Proposal, attr, fresh_name, nested_scope, walk
+from concurlint.fixes.imports import add_import, import_binding, name_free_in
 
 CREATE_TASK = {"asyncio.create_task", "asyncio.tasks.create_task"}
 TASK_GROUP = {"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup"}
