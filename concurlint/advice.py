@@ -203,6 +203,12 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
             return (f"{_name(work.function)} is a method: a process pool would pickle its object "
                     f"(and the clients, locks or caches it holds) with every task; a module-level "
                     f"function given only the data it needs could move")
+    if site.model == "distributed" and rec != "distributed":
+        # `client.submit(load_and_run, task_pkl)`: a cluster is chosen for the machines (and the
+        # memory) it adds; whether the program could run on one machine is a deployment fact the
+        # code does not show (pydra's Dask worker sends arbitrary user tasks)
+        return ("a distributed engine spreads the work over a cluster's machines, which one machine's "
+                "threads or processes do not give")
     if site.model == "processes" and rec != "processes":
         if site.api.startswith("multiprocessing.Process"):
             return "a dedicated process is usually there for isolation, which threads do not give"

@@ -246,6 +246,14 @@ def test_distributed_engines_fit_cpu_work(needle, engine):
     assert engine in r["reason"] and r["alternatives"] == ["processes"]
 
 
+def test_a_cluster_is_kept_for_io_work():
+    """A distributed engine adds machines; whether the program could run on one is not in the
+    code: IO work on a cluster keeps the cluster, and the reason says what threads would give."""
+    r = rec_at("CCL101_models_distributed.py", "client.map(download")
+    assert (r["current"], r["recommended"], r["kind"]) == ("distributed", "distributed", "io")
+    assert r["confidence"] == "medium" and "cluster" in r["reason"] and "threads" in r["alternatives"]
+
+
 # ---------------------------------------------------- interpreters (3.14)
 def test_interpreters_on_314():
     r = rec_at("CCL101_models_interpreters.py", "pool.map(tokenize_counts", target="3.14")

@@ -41,8 +41,11 @@ def handles_errors(body: List[ast.stmt]) -> bool:
     """A top-level ``try`` with a handler for every exception: the author decided what happens to
     an error there (logs it and re-raises, hands it to a future, drops it on purpose)."""
     for s in body:
-        while isinstance(s, (ast.With, ast.AsyncWith)) and len(s.body) == 1:
-            s = s.body[0]  # `with progress_bar: try: ... except Exception: log.exception(...)`
+        # `with progress_bar: try: ... except Exception: log.exception(...)`, `if
+        # self._lock.acquire(): try: ... except Exception: ... finally: self._lock.release()`
+        while isinstance(s, (ast.With, ast.AsyncWith)) and len(s.body) == 1 or \
+                isinstance(s, ast.If) and len(s.body) == 1 and not s.orelse:
+            s = s.body[0]
         if isinstance(s, ast.Try) and _catch_all_handlers(s):
             return True
         # a service loop whose every turn runs in such a try (`while running: try: ... except

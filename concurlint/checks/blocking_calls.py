@@ -207,10 +207,28 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
             return None  # polling, returns at once
     if _nonblocking_wait(call, target):
         return None
+    if target in REAPS and _killed_before(project, call):
+        return None  # process.kill() then process.wait(): it reaps a child that is already dead
     if getattr(call, "nonblocking_try", False):
         return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
     text = call.text or _short(target)
     return f"{text}()"
+
+
+# waits for a child process to end: at once when the same function killed it just before
+REAPS = frozenset({"subprocess.Popen.wait", "subprocess.Popen.communicate", "multiprocessing.Process.join"})
+
+
+def _killed_before(project, call: Call) -> bool:
+    """``process.kill()`` earlier in the same function, on the same receiver, at most three lines
+    up (``with suppress(ProcessLookupError): process.kill()`` then ``process.wait()``): SIGKILL
+    cannot be caught, so the wait only reaps the child."""
+    mod = project.function_module.get(call.function) if call.function else None
+    if mod is None or "." not in call.text:
+        return False
+    receiver = call.text.rsplit(".", 1)[0]
+    return any(c.function == call.function and c.text == receiver + ".kill" and 0 < call.line - c.line <= 3
+               for c in mod.calls)
 
 
 # on a datagram socket: connect() records the default peer (no handshake), sends fill a buffer

@@ -252,6 +252,9 @@ def _known_task(project, value) -> bool:
 
 # calls that do not raise on the arguments such warm-up tasks give them
 NEVER_FAIL = frozenset({"time.sleep"})
+# hand a coroutine or a callback to an event loop: they fail only once the loop is closed (at
+# shut-down); a task made of nothing else has no error to lose
+HAND_OFFS = frozenset({"asyncio.run_coroutine_threadsafe", "asyncio.AbstractEventLoop.call_soon_threadsafe"})
 CONTEXT_RUN = frozenset({"contextvars.Context.run"})
 
 
@@ -299,10 +302,25 @@ def _never_raises_fn(project, q: Optional[str]) -> bool:
             # `submit(lambda: None)`, `def _noop(): pass`, `submit(lambda: time.sleep(0.1))`:
             # nothing that can fail (a pool warmed up or woken, a worker replaced)
             return True
+        if _only_hands_off(project, fn, calls):
+            return True
         if len(calls) != 1:
             return False
         q = project.call_target(calls[0])
     return False
+
+
+def _only_hands_off(project, fn, calls) -> bool:
+    """``asyncio.run_coroutine_threadsafe(self._notify(), self.loop)``: the task only hands a
+    coroutine (made by calling a project coroutine function, which runs none of its body) or a
+    callback to an event loop, in straight-line code."""
+    if fn.loops or fn.ops_outside_loops or not calls:
+        return False
+    targets = [project.call_target(c) for c in calls]
+    made = [t for t in targets if t not in HAND_OFFS]
+    return len(made) < len(targets) and all(
+        t in project.functions and project.functions[t].is_async and not project.functions[t].is_generator
+        for t in made)
 
 
 def _log_handler(project, cls: Optional[str]) -> bool:
