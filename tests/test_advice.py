@@ -246,6 +246,16 @@ def test_distributed_engines_fit_cpu_work(needle, engine):
     assert engine in r["reason"] and r["alternatives"] == ["processes"]
 
 
+def test_loops_over_a_few_fixed_items_are_not_cpu_evidence():
+    """`for position in POSITIONS` (four constants), `zip(CHANNELS, ...)`, `enumerate(...)` of
+    them: bookkeeping around file reads; the session parser waits on IO, and only the nested
+    scoring over the data it is handed is CPU work."""
+    parse = rec_at("CCL101_recipe_positions.py", "pool.map(parse_session")
+    assert (parse["kind"], parse["current"], parse["recommended"], parse["confidence"]) == ("io", "threads", "threads", "high")
+    score = rec_at("CCL101_recipe_positions.py", "pool.map(alignment_scores")
+    assert (score["kind"], score["recommended"]) == ("cpu", "processes")
+
+
 def test_a_cluster_is_kept_for_io_work():
     """A distributed engine adds machines; whether the program could run on one is not in the
     code: IO work on a cluster keeps the cluster, and the reason says what threads would give."""

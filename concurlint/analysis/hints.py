@@ -53,11 +53,12 @@ def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
     return False
 
 
-_CLI_MODULE = re.compile(r"(^|\.)(cli|__main__|commands|cmds|management|benchmarks?)(\.|$)")
+_CLI_MODULE = re.compile(r"(^|\.)(cli|ctl|__main__|commands|cmds|management|benchmarks?)(\.|$)")
 
 
 def is_cli_code(module: str) -> bool:
-    """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, ``pkg.cmds.get``, a Django
+    """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, ``pkg.cmds.get``,
+    ``pkg.ctl.schema`` of a ``pkgctl`` command, a Django
     ``management.commands`` module, a ``pkg.benchmark`` runner): a coroutine there is usually the
     whole program's one task, so a blocking call in it stalls nothing else."""
     return bool(_CLI_MODULE.search(module or ""))

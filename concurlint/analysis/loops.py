@@ -121,7 +121,7 @@ class LoopCollector:
         self.bind(node.target, self.chunk_of(node.iter), node)  # `for block in iter(lambda: f.read(N), b"")`
         self._write_target(node.target, "write", "for-loop target")
         mult, desc = _loop_weight(node.iter, self.segment(node.iter, 40))
-        few = self.items_in(node.iter) if isinstance(node.iter, ast.Name) else None
+        few = self.items_in(node.iter) if isinstance(node.iter, (ast.Name, ast.Call)) else None
         if few is not None and few < 100:
             mult = 1  # paths = [cert, key, ca]; for path in paths: a handful, written in the code
         kind = "async for loop" if isinstance(node, ast.AsyncFor) else "for loop"  # awaits every step

@@ -27,13 +27,23 @@ class SizeCollector:
 
     def items_in(self, node: ast.AST) -> Optional[int]:
         """How many items iterating ``node`` yields, where the code fixes it: a list, tuple or set
-        display, or a local name bound to one (or to a comprehension over one)."""
+        display, or a local name bound to one (or to a comprehension over one), numbered by
+        ``enumerate`` or zipped with others."""
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and not any(isinstance(e, ast.Starred) for e in node.elts):
             return len(node.elts)
         if isinstance(node, ast.Name):
             v = self.lookup(node.id)
             if v is not None and v.kind == "container" and v.size is not None and v.meta.get("type") != "builtins.dict":
                 return v.size
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args and not node.keywords:
+            fn = self.lookup(node.func.id)
+            what = fn.qualname if fn is not None and fn.kind == "ref" else None
+            if what == "builtins.enumerate" and len(node.args) == 1:
+                return self.items_in(node.args[0])  # as many as what it numbers
+            if what == "builtins.zip":
+                # zip stops at its shortest input: `zip(paths, ids)` with `paths` a short display
+                sizes = [n for n in (self.items_in(a) for a in node.args) if n is not None]
+                return min(sizes) if sizes else None
         return None
 
     def const_int(self, node: Optional[ast.AST]) -> Optional[int]:
