@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from typing import Dict, Optional, Tuple
 
-from concurlint.analysis.facts import Call
+from concurlint.analysis.facts import Call, Value
 from concurlint.analysis.state import LOCK_TYPES
 
 
@@ -129,6 +129,12 @@ class CallCollector:
             self.use[id(node.value)] = ("return", None)
         elif isinstance(node.value, ast.Name) and self.function is not None:
             self.function.returned_names.append(node.value.id)
+        if self.function is not None and node.value is not None and not (
+                isinstance(node.value, ast.Constant) and node.value.value is None):
+            made = self.value_of(node.value) if isinstance(node.value, (ast.Call, ast.Name)) else None
+            known = made is not None and made.kind in ("instance", "call") and made.qualname
+            # an untyped return is kept too (kind "other"): the function's type is then unknown
+            self.function.returns.append(Value(made.kind, made.qualname) if known else Value("other", None))
         if node.value is not None:
             self.visit(node.value)
 

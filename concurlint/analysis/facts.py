@@ -143,6 +143,9 @@ class Function(Record):
     globals_declared: List[str] = field(default_factory=list)
     loaded_names: List[str] = field(default_factory=list)
     returned_names: List[str] = field(default_factory=list)  # `return NAME` statements: the names
+    # what `return EXPR` statements hand back, where it is an object of a known type or a call
+    # (``return boto3.client("s3")``, ``return Session(...)``): the caller's receiver type
+    returns: List["Value"] = field(default_factory=list)
     # a local name that took a read of state whole (Access.into) bound again from something that
     # does not use it (``name = cache.get(k)`` ... ``name = await fetch(k)``): (name, line)
     rebinds: List[Tuple[str, int]] = field(default_factory=list)

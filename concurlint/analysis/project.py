@@ -166,11 +166,32 @@ class Project:
         except AttributeError:
             pass
         t = self.resolve(call.target)
+        if t is None and call.receiver is not None and call.receiver.kind == "call" and "." in call.text:
+            t = self._method_of_returned(call)
         if t in self.classes:
             init = self.find_method(t, "__init__")
             t = init if init in self.functions else t
         call._resolved = t  # in memory only: facts are cached before the project pass
         return t
+
+    def _method_of_returned(self, call: Call) -> Optional[str]:
+        """``client = self._get_client(); client.converse(...)``: the method of the type the
+        project function returns, when every value it returns has that one type (a client made
+        by ``boto3.client``, an instance of a project class)."""
+        made = self.returned_type(self.resolve(call.receiver.qualname))
+        if made is None:
+            return None
+        method = call.text.rsplit(".", 1)[-1]
+        if made in self.classes:
+            return self.find_method(made, method)
+        return self.kb.canonical(f"{made}.{method}")
+
+    def returned_type(self, qualname: Optional[str]) -> Optional[str]:
+        fn = self.functions.get(qualname or "")
+        if fn is None or fn.is_async or fn.is_generator or not fn.returns:
+            return None
+        kinds = {self.resolve(v.qualname) if v.kind == "instance" else self.value_type(v) for v in fn.returns}
+        return kinds.pop() if len(kinds) == 1 and None not in kinds else None
 
     def value_type(self, v: Optional[Value]) -> Optional[str]:
         """The (resolved) type of an instance-like value."""
