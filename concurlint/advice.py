@@ -346,6 +346,12 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # runner: what is waited for is work handed to a thread, whose kind is not known
             # (unstructured-ingest's partition step, CPU-heavy, runs that way)
             return f"its only waits are for work it hands to threads ({work.io_calls[0]}()), whose kind is not known"
+        hook = _parameter_called(ctx.project, work.function)
+        if hook is not None:
+            # `ds = self.open_dataset(url); ds = preprocess(ds, **opts)`: the caller's function
+            # runs in each task, and a user who picked processes may have picked them for it
+            # (argopy's open_mfdataset(method="process", preprocess=...))
+            return f"it also runs {hook}(), a function its caller hands in, whose work is not known here"
         if summary is not None and summary.py >= CPU_EVIDENCE:
             return "it also does CPU work"
         busy = _reached_cpu(ctx, work.function)
@@ -356,6 +362,15 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return f"it also does CPU work in {busy}"
         return None
     return None
+
+
+def _parameter_called(project, qualname: Optional[str]) -> Optional[str]:
+    """A parameter of the work function that it calls (``preprocess(ds)``), if any."""
+    fn = project.functions.get(qualname or "")
+    if fn is None:
+        return None
+    params = set(fn.params) - {"self", "cls"}
+    return next((c.text for c in project.calls_of(fn) if c.text in params), None)
 
 
 CPU_EVIDENCE = 10.0

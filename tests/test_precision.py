@@ -357,7 +357,8 @@ def test_model_changes_only_where_the_work_can_move(tmp_path):
 def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
     """Work that waits on the network in a process pool is not moved to threads when it also does
     CPU work in a helper of unknown kind (regexes over each page), when the same pool runs CPU work
-    beside it, or when the pool is one process made for one whole job (isolation)."""
+    beside it, when the pool is one process made for one whole job (isolation), or when each task
+    also runs a function its caller hands in (a `preprocess` hook)."""
     from conftest import ROOT
 
     fixture = ROOT / "tests" / "fixtures" / "CCL102_kept_processes"
@@ -369,6 +370,7 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         "whole_run": "a pool of one process made for this task",
         "_wrap": "its only waits are for work it hands to threads",
         "align_marker": "its waits are on the programs it runs",
+        "_fetch_one": "it also runs preprocess(), a function its caller hands in",
     }
     for fn, why in reasons.items():
         r = recs[fn]
