@@ -72,3 +72,34 @@ def test_a_blocking_helper_is_the_call_to_move(tmp_path):
                         "or give `fetch_profile` an async version")
     # never the generic list of every remedy
     assert not any("async counterpart" in m for m in msgs.values())
+
+
+def test_leaving_an_executor_block_is_not_fixed_by_moving_its_constructor(tmp_path):
+    """`with ThreadPoolExecutor() as ex:` in a coroutine waits in the block's exit; the call that
+    makes the executor does not wait. Wrapping it in `asyncio.to_thread` would hide the finding and
+    keep the wait, so no fix is offered, and `concurlint fix` leaves the file alone."""
+    from conftest import run_cli
+
+    source = textwrap.dedent('''
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
+
+        def write_rows(path, rows):
+            with open(path, "a", encoding="utf-8") as f:
+                f.writelines(rows)
+
+
+        async def save(path, rows):
+            with ThreadPoolExecutor(max_workers=1) as executor:
+                executor.submit(write_rows, path, rows).result
+            return len(rows)
+    ''')
+    (tmp_path / "store.py").write_text(source)
+    doc = report_json("store.py", "--min-confidence", "low", cwd=tmp_path)
+    exits = [f for f in doc["findings"] if f["code"] == "CCL501" and f["message"].startswith("leaving ")]
+    assert len(exits) == 1 and "fix" not in exits[0], exits
+    assert "shutdown(wait=True)" in exits[0]["fix_unavailable"]
+    run_cli("fix", "store.py", "--unsafe-fixes", "--select", "CCL501", "--min-confidence", "low", cwd=tmp_path,
+            check_exit=1)
+    assert (tmp_path / "store.py").read_text() == source

@@ -36,6 +36,10 @@ def propose(source: FixSource, finding) -> Outcome:
     parent = source.parents.get(call)
     if isinstance(parent, cst.Await):
         return Unfixable("the call is already awaited")
+    if isinstance(parent, cst.WithItem) and finding.message.startswith("leaving "):
+        # `with ThreadPoolExecutor() as ex:` waits in its exit, not in the call that makes it:
+        # running the constructor in a thread would hide the finding and keep the wait
+        return Unfixable("the wait is the `with` block's exit (shutdown(wait=True)); await each task instead")
     for anc in source.ancestors(call):
         if isinstance(anc, cst.Lambda):
             return Unfixable("the call is inside a lambda, where `await` is not allowed")
