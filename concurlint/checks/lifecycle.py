@@ -251,7 +251,9 @@ def _known_task(project, value) -> bool:
 
 
 # calls that do not raise on the arguments such warm-up tasks give them
-NEVER_FAIL = frozenset({"time.sleep"})
+# `submit(barrier.wait)` to warm a pool up, `submit(event.set)`: nothing that can fail (a barrier
+# with no timeout that nobody aborts)
+NEVER_FAIL = frozenset({"time.sleep", "threading.Barrier.wait", "threading.Event.set", "threading.Event.wait"})
 # hand a coroutine or a callback to an event loop: they fail only once the loop is closed (at
 # shut-down); a task made of nothing else has no error to lose
 HAND_OFFS = frozenset({"asyncio.run_coroutine_threadsafe", "asyncio.AbstractEventLoop.call_soon_threadsafe"})

@@ -23,6 +23,15 @@ TIMEOUT_ARGS = {
     "zmq.Poller.poll": (0, "timeout"),
 }
 ZERO = ("0", "0.0", "False")
+# decorators that make a plain function run in a worker thread when called (the call returns a
+# handle at once): Textual's `@work` on a non-async method requires `thread=True`
+THREAD_WORKERS = frozenset({"textual.work", "textual.worker.work"})
+
+
+def in_worker_thread(fn: Function) -> bool:
+    """``@work(thread=True) def _ensure_tzdata(self): ...``: calling it from a coroutine starts a
+    worker thread; its body does not run on the caller's thread."""
+    return not fn.is_async and any(d in THREAD_WORKERS for d in fn.decorators)
 
 
 def _timeout_of(call: Call, target: str) -> Optional[Value]:
@@ -79,7 +88,7 @@ class _Walker:
         if target is None or call.use == "raise":
             return None  # `raise ffmpeg_failed(...)`: the error is built only on the failure path
         fn = self.p.functions.get(target)
-        if fn is None or fn.is_async or self.cold.match(target):
+        if fn is None or fn.is_async or self.cold.match(target) or in_worker_thread(fn):
             return None
         if fn.is_generator and call.use != "iter":
             return None
@@ -94,7 +103,7 @@ class _Walker:
         candidates = p.index.owned(self.test)  # the calls pred may name, per function
         edges = p.edges()
         for q, fn in p.functions.items():
-            if fn.is_async or self.cold.match(q):
+            if fn.is_async or self.cold.match(q) or in_worker_thread(fn):
                 continue
             mod = p.function_module[q]
             named = set()  # the calls pred names: not calls of a callee that may wait
