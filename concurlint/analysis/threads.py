@@ -215,6 +215,18 @@ def _bound_class(project, v) -> Optional[str]:
     return project.value_type(v.inner[0])
 
 
+def thread_target_arg(project, cls: Optional[str], call):
+    """The ``target`` a ``Thread`` construction hands in: the keyword, or the second positional
+    argument (``Thread(group, target)``) when the class takes ``Thread.__init__``'s parameters --
+    not a subclass with an ``__init__`` of its own (``IrisSystemThread("restart", ioloop, cb)``)."""
+    target = call.kwargs.get("target")
+    if target is not None or len(call.args) < 2:
+        return target
+    if cls and cls != "threading.Thread" and project.find_method(cls, "__init__") in project.functions:
+        return None
+    return call.args[1]
+
+
 def _constructor_target(project, site) -> Tuple[Optional[str], Optional[object]]:
     """``Thread(target=f).start()`` when ``Thread`` is a project class: ``f`` (and its value)."""
     v = site.callable
@@ -222,7 +234,7 @@ def _constructor_target(project, site) -> Tuple[Optional[str], Optional[object]]
         return None, None
     for call in site.module.calls:
         if call.line == v.line and call.col == v.col:
-            target = call.kwargs.get("target") or (call.args[1] if len(call.args) > 1 else None)
+            target = thread_target_arg(project, project.resolve(call.target), call)
             return project.function_of_value(target), target
     return None, None
 

@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List, Optional
 
 from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.platforms import POSIX, WINDOWS
-from concurlint.analysis.threads import chain_text, short_name, thread_map
+from concurlint.analysis.threads import chain_text, short_name, thread_map, thread_target_arg
 from concurlint.registry import Finding, Rule
 
 SIGNAL_CALLS = ("signal.signal",)
@@ -441,7 +441,7 @@ class NonDaemonThreadNeverJoined(Rule):
                     continue  # kept, passed on, returned or configured: not provably lost
             elif call.use != "arg":
                 continue
-            target = call.kwargs.get("target") or (call.args[1] if len(call.args) > 1 else None)
+            target = thread_target_arg(project, cls, call)
             what = f"'{target.text}'" if target is not None and target.text else f"'{short_name(cls, project)}'"
             body = project.resolve(target.qualname) if target is not None and target.qualname else None
             if body is None and cls != "threading.Thread":
