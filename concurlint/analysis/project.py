@@ -183,7 +183,11 @@ class Project:
             return None
         method = call.text.rsplit(".", 1)[-1]
         if made in self.classes:
-            return self.find_method(made, method)
+            # a method the project defines; one inherited from a base outside it (the standard
+            # library's socket.socket over _socket.socket) stays unresolved, as before, for the
+            # duck-typed protocols to read
+            found = self.find_method(made, method)
+            return found if found in self.functions else None
         return self.kb.canonical(f"{made}.{method}")
 
     def returned_type(self, qualname: Optional[str]) -> Optional[str]:
