@@ -183,11 +183,13 @@ class Project:
             return None
         method = call.text.rsplit(".", 1)[-1]
         if made in self.classes:
-            # a method the project defines; one inherited from a base outside it (the standard
-            # library's socket.socket over _socket.socket) stays unresolved, as before, for the
-            # duck-typed protocols to read
+            # a method the project defines, or one of an outside base the knowledge base knows
+            # (`class Api(requests.Session)`: `api.get` is requests.Session.get); one of a base
+            # it does not know (the standard library's socket.socket over _socket.socket) stays
+            # unresolved, as before, for the duck-typed protocols to read
             found = self.find_method(made, method)
-            return found if found in self.functions else None
+            known = found in self.functions or (found is not None and self.kb.category(found) is not None)
+            return found if known else None
         return self.kb.canonical(f"{made}.{method}")
 
     def returned_type(self, qualname: Optional[str]) -> Optional[str]:
