@@ -236,16 +236,25 @@ UDP_NEVER_WAIT = frozenset({"connect", "connect_ex", "send", "sendall", "sendto"
 
 
 def _udp_socket(project, call: Call) -> bool:
-    """The receiver was made, in the same function, by ``socket.socket(..., SOCK_DGRAM)``."""
+    """The receiver was made, in the same function, by ``socket.socket(..., SOCK_DGRAM)``, or by
+    a project function that makes its socket so and returns it (``sock = _create_udp_socket()``)."""
     recv = call.receiver
     mod = project.function_module.get(call.function) if call.function else None
     if recv is None or mod is None or not recv.line:
         return False
+    made = _factory(project, call)
+    if made is not None:
+        fn, _ = made
+        return any(c.assigned_to in fn.returned_names and _datagram(c) for c in project.calls_of(fn))
     for c in mod.calls:
         if (c.line, c.col) == (recv.line, recv.col):
-            kind = c.kwargs.get("type") or (c.args[1] if len(c.args) > 1 else None)
-            return kind is not None and "SOCK_DGRAM" in ((kind.qualname or "") + (kind.text or ""))
+            return _datagram(c)
     return False
+
+
+def _datagram(c: Call) -> bool:
+    kind = c.kwargs.get("type") or (c.args[1] if len(c.args) > 1 else None)
+    return kind is not None and "SOCK_DGRAM" in ((kind.qualname or "") + (kind.text or ""))
 
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -298,7 +307,25 @@ def _nonblocking_sockets(ctx) -> frozenset:
 
 def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
     mod = project.function_module.get(call.function) if call.function else None
-    return mod is not None and (mod.module, call.receiver.text) in nonblocking
+    if mod is not None and (mod.module, call.receiver.text) in nonblocking:
+        return True
+    made = _factory(project, call)  # `sock = _create_udp_socket()`, which set it non-blocking
+    return made is not None and any((made[1].module, name) in nonblocking for name in made[0].returned_names)
+
+
+def _factory(project, call: Call):
+    """(the project function, its module) whose return value is the call's receiver
+    (``sock = make_socket(); sock.connect(addr)``, typed or not), or None."""
+    recv = call.receiver
+    if recv is None:
+        return None
+    q = project.resolve(recv.qualname) if recv.kind == "call" and recv.qualname else None
+    mod = project.function_module.get(call.function) if call.function else None
+    if q is None and recv.line and mod is not None:
+        made = next((c for c in mod.calls if (c.line, c.col) == (recv.line, recv.col)), None)
+        q = project.call_target(made) if made is not None else None
+    fn = project.functions.get(q or "")
+    return (fn, project.function_module[q]) if fn is not None else None
 
 
 def _local_resolution(call: Call) -> bool:
