@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import FORK_SOMETIMES, Call, ModuleFacts, Value
+from concurlint.analysis.hints import binds_instance
 from concurlint.registry import Finding, Rule
 
 LOCKS = {
@@ -237,8 +238,10 @@ def _unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int =
             if project.classes[t].local:
                 return Problem("CCL403", f"bound method of local class '{_short(t)}'", v)
             method = project.functions.get(v.qualname or "")
-            if method is not None and any(d in ("staticmethod", "builtins.staticmethod") for d in method.decorators):
-                return None  # self.helper for a @staticmethod is the plain function: pickled by name
+            if method is not None and not binds_instance(method):
+                # self.helper for a @staticmethod is the plain function, pickled by name; for a
+                # @classmethod it is bound to the class, pickled by reference: no instance travels
+                return None
             held = _held_unpicklable(t, project, depth, allow_mp_lock)
             if held is not None:
                 attr, problem = held
