@@ -1,8 +1,10 @@
-"""The import a fix adds lands where LibCST's own helper (AddImportsVisitor) would put it.
+"""The import a fix adds lands where LibCST's own helper (AddImportsVisitor) would put it, and the
+import whose last use a fix replaced goes.
 
 ``fixes.imports.add_import`` builds the new module itself (the helper costs ~25 ms a fix); these
-tests run both on every fixture and on the module shapes the helper treats specially, and compare
-the rendered code."""
+tests run both on every fixture's head and on the module shapes the helper treats specially, and
+compare the rendered code. ``remove_unused_import`` works from the original file's scopes; the
+last test checks it through the real ``concurlint fix``."""
 from __future__ import annotations
 
 import libcst as cst

@@ -94,9 +94,9 @@ def remove_unused_import(source: FixSource, module: cst.Module, gone: Sequence[c
     """``module`` (the fixed file) without the top-level ``import module_name`` (or ``from
     module_name import obj``) when every use of the name it binds was inside ``gone``, the nodes
     of the original file that the fix replaced. The uses are the original file's (its scopes are
-    already known), so nothing is analysed again. Kept as it is when the import is not alone on
-    its line with nothing but imports, when the line carries a comment, or when the fixed module
-    no longer holds that line."""
+    already known), so nothing is analysed again. Kept as it is when the import shares its line
+    with another statement (``import time; x = 1``), when the line carries a comment, or when the
+    fixed module no longer holds that line."""
     gone_ids = {id(n) for n in gone}
     for stmt in source.module.body:
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
@@ -136,15 +136,18 @@ def _imported_alias(small: cst.CSTNode, module_name: str, obj: Optional[str]) ->
 
 
 def _only_used_inside(source: FixSource, small: cst.CSTNode, alias: cst.ImportAlias, gone_ids: set) -> bool:
-    """Whether every reference to the name ``alias`` binds lies inside one of the ``gone`` nodes."""
+    """Whether every reference to the name ``alias`` binds lies inside one of the ``gone`` nodes
+    (False when the binding itself is not found: nothing is removed on a guess)."""
     scope = source.scopes.get(small)
     name = _dotted(alias.name)
     if scope is None or "." in name:
         return False
+    found = False
     for assignment in scope.assignments[name]:
         if getattr(assignment, "node", None) is not small:
             continue
+        found = True
         for access in assignment.references:
             if not any(id(a) in gone_ids for a in (access.node, *source.ancestors(access.node))):
                 return False
-    return True
+    return found
