@@ -321,7 +321,9 @@ def _factory(project, call: Call):
         return None
     q = project.resolve(recv.qualname) if recv.kind == "call" and recv.qualname else None
     mod = project.function_module.get(call.function) if call.function else None
-    if q is None and recv.line and mod is not None:
+    if q is None and recv.line and mod is not None and (recv.text or "").endswith(")"):
+        # only a receiver made by a call has a maker to look up (asked for every IO call with a
+        # receiver once the project sets any socket non-blocking: no scan of the module for others)
         made = next((c for c in mod.calls if (c.line, c.col) == (recv.line, recv.col)), None)
         q = project.call_target(made) if made is not None else None
     fn = project.functions.get(q or "")
