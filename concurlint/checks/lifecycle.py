@@ -258,6 +258,10 @@ NEVER_FAIL = frozenset({"time.sleep", "threading.Barrier.wait", "threading.Event
 # shut-down); a task made of nothing else has no error to lose
 HAND_OFFS = frozenset({"asyncio.run_coroutine_threadsafe", "asyncio.AbstractEventLoop.call_soon_threadsafe"})
 CONTEXT_RUN = frozenset({"contextvars.Context.run"})
+# standard-library methods that catch every exception of the work they run and hand it to their
+# own handler (socketserver's handle_error logs it, then the request is shut down): the recipe
+# `self.pool.submit(self.process_request_thread, request, client_address)` loses nothing
+HANDLES_ITS_OWN = frozenset({"socketserver.ThreadingMixIn.process_request_thread"})
 
 
 def _context_run(project, value) -> bool:
@@ -272,7 +276,7 @@ def _never_raises(project, value) -> bool:
     """The submitted function catches every exception around its work, itself or in the one
     project function it hands the work to (``def _run(): self.run_listeners(msg)``)."""
     q = project.function_of_value(value) if value is not None else None
-    if q in NEVER_FAIL:
+    if q in NEVER_FAIL or (q or _inherited(project, value)) in HANDLES_ITS_OWN:
         return True  # `submit(lambda: time.sleep(0.1))`: the lambda is read as the call it makes
     if q is None and value is not None:
         same = _methods_named(project, value.text)
@@ -298,6 +302,8 @@ def _never_raises_fn(project, q: Optional[str]) -> bool:
         calls = list(project.calls_of(fn))
         if len(calls) == 2 and calls[0].text == "super().emit" and _log_handler(project, fn.cls):
             return True  # a logging handler's emit() catches every error itself (handleError)
+        if _ends_in_own_handler(project, fn, [c for c in calls if c.text != "super"]):
+            return True
         quiet = all(project.call_target(c) in NEVER_FAIL for c in calls)
         heads = {c.text.split(".", 1)[0] for c in calls}
         if quiet and set(fn.loaded_names) <= heads and not fn.ops_outside_loops and not fn.accesses and not fn.loops:
@@ -310,6 +316,25 @@ def _never_raises_fn(project, q: Optional[str]) -> bool:
             return False
         q = project.call_target(calls[0])
     return False
+
+
+def _ends_in_own_handler(project, fn, calls) -> bool:
+    """An override that prepares the request and ends by handing it to the base class's method,
+    which catches every exception (``super().process_request_thread(request, client_address)``
+    after enabling keep-alive): the errors of the work go to the server's handle_error."""
+    last = calls[-1] if calls else None
+    if fn.cls is None or last is None or last.method != fn.name or not last.text.startswith("super("):
+        return False
+    return any(f"{base}.{fn.name}" in HANDLES_ITS_OWN for base in project.ancestors(fn.cls) if base != fn.cls)
+
+
+def _inherited(project, value) -> Optional[str]:
+    """``self.process_request_thread`` where the class inherits the method from outside the
+    project: the base's method (``socketserver.ThreadingMixIn.process_request_thread``)."""
+    owner = value.inner[0] if value is not None and value.attr and value.inner else None
+    if owner is None or owner.kind != "instance" or owner.qualname not in project.classes:
+        return None
+    return project.find_method(owner.qualname, value.attr)
 
 
 def _only_hands_off(project, fn, calls) -> bool:
