@@ -25,7 +25,7 @@ from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, guard_holds, is_cli_code, is_lifecycle,
                                        is_memoised, is_request_handler, is_test_code)
 from concurlint.checks.blocking_calls import (
-    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, is_tree_op, one_file, remedy, wait_weight,
+    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, io_subject, is_tree_op, one_file, remedy, wait_weight,
 )
 from concurlint.checks.executor_exit import executor_exits
 from concurlint.checks.own_loops import TASK_FACTORIES, private_loops, program_sequence
@@ -61,7 +61,8 @@ def _related(r: Reach, what: str) -> List[dict]:
 def _blocking_walker(ctx) -> _Walker:
     project = ctx.project
     nonblocking = ctx.shared(_nonblocking_sockets)
-    return _Walker(project, lambda call, target: blocking_desc(project, call, target, nonblocking), "waits", wait_weight)
+    return _Walker(project, lambda call, target: blocking_desc(project, call, target, nonblocking), "waits", wait_weight,
+                   lambda call, target: io_subject(project, call, target))
 
 
 DUAL_API = frozenset({"sync", "_sync", "run_sync", "maybe_sync", "sync_or_async"})
@@ -308,10 +309,11 @@ class BlockingCallInAsyncFunction(Rule):
                     continue
                 if desc is not None:
                     moot = alone or _tiny_sleep(call, target) or _exits_after(project, fn.qualname, call.line)
-                    weight = 1 if _only_opened(module, fn, call, target) else wait_weight(target or "")
+                    subject = io_subject(project, call, target) or ""
+                    weight = 1 if _only_opened(module, fn, call, target) else wait_weight(subject)
                     conf = "low" if moot else _cleanup(call, target, blocking_confidence(
                         project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
-                        line=call.line, target=target or "", early=call.line < company))
+                        line=call.line, target=subject, early=call.line < company))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text), confidence=conf,
                                      root=_file_root(module, fn, call, target),

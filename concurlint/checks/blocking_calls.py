@@ -168,17 +168,26 @@ def _nonblocking_wait(call: Call, target: str) -> bool:
     return False
 
 
+def io_subject(project, call: Call, target: Optional[str]) -> Optional[str]:
+    """The call that does the IO: the lazy listing a consumer runs (``sorted(d.iterdir())``:
+    ``pathlib.Path.iterdir``), else the call itself."""
+    if target in CONSUMERS:
+        for v in call.args[:1]:
+            inner = project.resolve(v.qualname) if v.kind == "call" and v.qualname else None
+            if inner in LAZY_IO:
+                return inner
+    return target
+
+
 def blocking_desc(project, call: Call, target: Optional[str], nonblocking: frozenset = frozenset()) -> Optional[str]:
     """How to name ``call`` if it waits synchronously (network, disk, processes, sleep), else None.
     ``nonblocking``: the sockets put in non-blocking mode (:func:`_nonblocking_sockets`)."""
     if target is None:
         return None
     if target in CONSUMERS:  # list(path.glob("*.json")): the consumer runs the lazy IO
-        for v in call.args[:1]:
-            inner = project.resolve(v.qualname) if v.kind == "call" and v.qualname else None
-            if inner in LAZY_IO:
-                return f"{v.text.split('(', 1)[0]}() (consumed by {_short(target)}())"
-        return None
+        if io_subject(project, call, target) == target:
+            return None
+        return f"{call.args[0].text.split('(', 1)[0]}() (consumed by {_short(target)}())"
     cat = project.kb.category(target)  # first: most calls do no IO, and nothing below names one that does not
     if cat is None or cat[0] != "io":
         return None

@@ -73,12 +73,16 @@ class _Walker:
     reached is reached again only by a longer wait (weights only grow, so the walk ends)."""
 
     def __init__(self, project, pred: Callable[[Call, Optional[str]], Optional[str]], test: str,
-                 weight: Callable[[str], int] = lambda target: 3):
-        """``test``: the test of ``analysis/call_index.py`` that every call ``pred`` names passes."""
+                 weight: Callable[[str], int] = lambda target: 3,
+                 subject: Callable[[Call, Optional[str]], Optional[str]] = lambda call, target: target):
+        """``test``: the test of ``analysis/call_index.py`` that every call ``pred`` names passes;
+        ``subject``: the call that does the work a named call stands for (the listing that
+        ``sorted(path.iterdir())`` consumes), weighed and kept as the reach's target."""
         self.p = project
         self.pred = pred
         self.test = test
         self.weight = weight
+        self.subject = subject
         self.cold = Matcher(project.kb.table("calls").get("cold-paths", []))
         self.table: Optional[Dict[str, Reach]] = None
         self.conditional: Dict[str, Tuple[str, Reach]] = {}
@@ -113,6 +117,7 @@ class _Walker:
                 if desc is None:
                     continue
                 named.add(id(call))
+                target = self.subject(call, target)
                 param = _param_condition(fn, call, target)
                 if param is not None:
                     # waits only when the caller passes a non-zero value for `param`
