@@ -168,15 +168,22 @@ def _nonblocking_wait(call: Call, target: str) -> bool:
     return False
 
 
-def io_subject(project, call: Call, target: Optional[str]) -> Optional[str]:
-    """The call that does the IO: the lazy listing a consumer runs (``sorted(d.iterdir())``:
-    ``pathlib.Path.iterdir``), else the call itself."""
+def _consumed(project, call: Call, target: Optional[str]) -> Optional[str]:
+    """The lazy listing a consumer runs (``sorted(d.iterdir())``: ``pathlib.Path.iterdir``)."""
     if target in CONSUMERS:
         for v in call.args[:1]:
             inner = project.resolve(v.qualname) if v.kind == "call" and v.qualname else None
             if inner in LAZY_IO:
                 return inner
-    return target
+    return None
+
+
+def io_subject(project, call: Call, target: Optional[str]) -> Optional[str]:
+    """The call to weigh: one directory's listing that a consumer runs (``sorted(d.glob('*'))``
+    weighs like the loop ``for e in d.glob('*')``), else the call itself (a consumed walk of a
+    whole tree, ``list(root.rglob('*'))``, keeps the consumer's full weight)."""
+    inner = _consumed(project, call, target)
+    return inner if inner in ONE_DIRECTORY else target
 
 
 def blocking_desc(project, call: Call, target: Optional[str], nonblocking: frozenset = frozenset()) -> Optional[str]:
@@ -185,7 +192,7 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
     if target is None:
         return None
     if target in CONSUMERS:  # list(path.glob("*.json")): the consumer runs the lazy IO
-        if io_subject(project, call, target) == target:
+        if _consumed(project, call, target) is None:
             return None
         return f"{call.args[0].text.split('(', 1)[0]}() (consumed by {_short(target)}())"
     cat = project.kb.category(target)  # first: most calls do no IO, and nothing below names one that does not
