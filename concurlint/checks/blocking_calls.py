@@ -231,8 +231,10 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
             return None  # polling, returns at once
     if _nonblocking_wait(call, target):
         return None
-    if target in REAPS and _killed_before(project, call):
+    if target in REAPS and (_killed_before(project, call) or _polled_dead_before(project, call)):
         return None  # process.kill() then process.wait(): it reaps a child that is already dead
+    if target in ("socket.socket.connect", "socket.socket.connect_ex") and _source_address_probe(project, call):
+        return None
     if getattr(call, "nonblocking_try", False):
         return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
     text = call.text or _short(target)
@@ -255,6 +257,32 @@ def _killed_before(project, call: Call) -> bool:
                for c in mod.calls)
 
 
+# the loop that polls a child until it has ended (`while proc.is_alive(): await asyncio.sleep(0.1)`)
+POLLS_END = {"multiprocessing.Process.join": "is_alive", "subprocess.Popen.wait": "poll",
+             "subprocess.Popen.communicate": "poll"}
+SLEEPS = frozenset({"asyncio.sleep", "time.sleep", "anyio.sleep", "trio.sleep"})
+
+
+def _polled_dead_before(project, call: Call) -> bool:
+    """``while proc.is_alive(): await asyncio.sleep(0.01)`` right before ``proc.join()``: the loop
+    ends only once the child has ended, so the join returns at once. The lines between hold only
+    the poll and sleeps (no deadline that breaks out early)."""
+    mod = project.function_module.get(call.function) if call.function else None
+    fn = mod.functions.get(call.function) if mod is not None else None
+    poll = POLLS_END.get(project.call_target(call) or "")
+    if fn is None or poll is None or "." not in call.text:
+        return False
+    polled = call.text.rsplit(".", 1)[0] + "." + poll
+    for loop in fn.loops:
+        if not loop.desc.startswith("while") or not 0 < call.line - loop.line <= 5:
+            continue
+        between = [c for c in project.calls_of(fn) if loop.line <= c.line < call.line]
+        if any(c.text == polled and c.line == loop.line for c in between) and all(
+                c.text == polled or project.call_target(c) in SLEEPS for c in between):
+            return True
+    return False
+
+
 # on a datagram socket: connect() records the default peer (no handshake), sends fill a buffer
 UDP_NEVER_WAIT = frozenset({"connect", "connect_ex", "send", "sendall", "sendto"})
 
@@ -274,6 +302,24 @@ def _udp_socket(project, call: Call) -> bool:
         if (c.line, c.col) == (recv.line, recv.col):
             return _datagram(c)
     return False
+
+
+# what a socket made only to learn the local address is asked (`s.connect(peer)`, then
+# `s.getsockname()[0]`): the idiom is a datagram socket, whose connect() sends nothing
+ADDRESS_PROBE = frozenset({"connect", "connect_ex", "getsockname", "close", "settimeout", "setsockopt", "bind",
+                           "__enter__", "__exit__"})
+
+
+def _source_address_probe(project, call: Call) -> bool:
+    """The socket is connected only to read its own address back (``getsockname()``) and
+    nothing is sent or received on it in the function: the local-address idiom, made with
+    ``SOCK_DGRAM`` (or a type copied from another socket, ``socket.socket(AF_INET6, sock.type)``)."""
+    mod = project.function_module.get(call.function) if call.function else None
+    if mod is None or "." not in call.text:
+        return False
+    receiver = call.text.rsplit(".", 1)[0]
+    used = {c.method for c in mod.calls if c.function == call.function and c.text.rsplit(".", 1)[0] == receiver}
+    return "getsockname" in used and used <= ADDRESS_PROBE
 
 
 def _datagram(c: Call) -> bool:
