@@ -300,7 +300,7 @@ class BlockingCallInAsyncFunction(Rule):
                                          "for the whole program")
             for call in _calls(module, fn):
                 target = project.call_target(call)
-                if target in THREAD_WAITS or _ready(fn, call):
+                if target in THREAD_WAITS or _ready(module, fn, call):
                     continue  # CCL504 names the asyncio replacement; or the data is there
                 if call.awaited or (call.line, call.col) in wrapped:
                     continue  # `await session.execute(q)`: it returns an awaitable, whatever its annotation says
@@ -420,13 +420,27 @@ def _only_opened(module: ModuleFacts, fn: Function, call: Call, target: Optional
 OFFLOADERS = frozenset({"asyncio.to_thread", "to_thread", "anyio.to_thread.run_sync", "run_sync"})
 
 
-def _ready(fn: Function, call: Call) -> bool:
+# awaited readiness waits on a socket (anyio, trio): the read or send after them returns at once
+READINESS = {"wait_readable": READS_WHEN_READY | {"recvfrom", "recv_into", "recvfrom_into", "accept"},
+             "wait_socket_readable": READS_WHEN_READY | {"recvfrom", "recv_into", "recvfrom_into", "accept"},
+             "wait_writable": frozenset({"send", "sendto", "write"}),
+             "wait_socket_writable": frozenset({"send", "sendto", "write"})}
+
+
+def _ready(module: ModuleFacts, fn: Function, call: Call) -> bool:
     """``while not pipe.poll(): await asyncio.sleep(...)`` then ``pipe.recv()``: the loop waited
     (yielding) until the data was there, so the read returns at once; so does ``q.get()`` in the
-    body of ``while not q.empty():`` or ``if pipe.poll():``."""
-    if call.method not in READS_WHEN_READY or "." not in call.text:
+    body of ``while not q.empty():`` or ``if pipe.poll():``, and ``sock.sendto(...)`` right after
+    ``await anyio.wait_writable(sock)``."""
+    if "." not in call.text:
         return False
     receiver = call.text.rsplit(".", 1)[0]
+    if any(c.awaited and c.args and c.args[0].text == receiver and 0 <= call.line - c.line <= 3
+           and call.method in READINESS.get(c.text.rsplit(".", 1)[-1], ())
+           for c in (module.calls[i] for i in fn.calls)):
+        return True
+    if call.method not in READS_WHEN_READY:
+        return False
     if any(text == receiver and first <= call.line <= last for text, first, last in fn.has_data):
         return True  # while not q.empty(): q.get() -- the test just saw an item there
     return any(text == receiver and end < call.line for text, end in getattr(fn, "ready", ()))

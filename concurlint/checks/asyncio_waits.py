@@ -91,7 +91,7 @@ class ThreadingLockInAsyncFunction(Rule):
                                      confidence="low" if brief else confidence(v.text))
             for call in _calls(module, fn):
                 target = project.call_target(call)
-                if target not in THREAD_WAITS or _nonblocking_wait(call, target) or _ready(fn, call):
+                if target not in THREAD_WAITS or _nonblocking_wait(call, target) or _ready(module, fn, call):
                     continue
                 recv = call.receiver.text if call.receiver is not None else ""
                 yield ctx.report(self.code, module, call, function=fn.qualname,

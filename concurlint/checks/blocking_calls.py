@@ -44,7 +44,7 @@ READS_WHEN_READY = frozenset({"recv", "recv_bytes", "get", "read", "readline", "
 META_IO = frozenset({
     "os.stat", "os.lstat", "os.fstat", "os.chmod", "os.chown", "os.lchown", "os.unlink", "os.remove",
     "os.rmdir", "os.removedirs", "os.mkdir", "os.makedirs", "os.rename", "os.renames", "os.replace", "os.access",
-    "os.utime", "os.symlink", "os.link", "os.readlink", "os.getcwd", "os.chdir", "os.umask",
+    "os.utime", "os.ftruncate", "os.symlink", "os.link", "os.readlink", "os.getcwd", "os.chdir", "os.umask",
     "os.path.exists", "os.path.lexists", "os.path.isfile", "os.path.isdir", "os.path.islink",
     "os.path.getsize", "os.path.getmtime", "os.path.getctime", "os.path.getatime", "os.path.realpath",
     "os.path.samefile", "os.path.ismount", "shutil.which", "shutil.disk_usage", "os.truncate",
@@ -54,7 +54,7 @@ META_IO = frozenset({
 META_METHODS = frozenset({"exists", "is_dir", "is_file", "is_symlink", "stat", "lstat", "chmod", "unlink",
                           "mkdir", "rmdir", "rename", "replace", "touch", "resolve", "samefile",
                           "is_mount", "owner", "group", "lchmod", "symlink_to", "hardlink_to"})
-FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.listdir", "os.scandir",
+FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.pread", "os.pwrite", "os.listdir", "os.scandir",
                  "os.walk", "shutil.", "pathlib.", "tempfile.", "gzip.", "bz2.", "lzma.", "zipfile.",
                  "tarfile.", "json.load", "json.dump", "pickle.load", "pickle.dump", "csv.DictWriter.write", "os.fsync",
                  "shelve.", "dbm.", "glob.", "fnmatch.", "os.sendfile", "os.copy_file_range", "tokenize.open",
