@@ -144,12 +144,13 @@ REMOVALS = frozenset({"shutil.rmtree", "os.remove", "os.unlink", "os.rmdir", "os
 
 
 def _cleanup(call, target: Optional[str], conf: str) -> str:
-    """``finally: shutil.rmtree(tempdir)``: medium at most (the removal of a temporary directory
-    the coroutine made; a whole tree removed as the work itself stays high). A console prompt
+    """``finally: shutil.rmtree(tempdir)``, or the same in an ``except`` block before re-raising:
+    medium at most (the removal of a temporary directory the coroutine made, on the way out or
+    on the error path; a whole tree removed as the work itself stays high). A console prompt
     (``input()``, ``getpass``) is medium at most too: it waits for a person at a terminal, in a
     program where little else runs (on real code: confirmations at exit, interactive log-in
     fallbacks -- none worth a change)."""
-    if conf == "high" and (target in PROMPTS or (call.in_finally and target in REMOVALS)):
+    if conf == "high" and (target in PROMPTS or ((call.in_finally or call.in_handler) and target in REMOVALS)):
         return "medium"
     return conf
 
