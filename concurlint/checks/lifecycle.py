@@ -286,7 +286,11 @@ def _never_raises(project, value) -> bool:
     return _never_raises_fn(project, q)
 
 
-def _never_raises_fn(project, q: Optional[str]) -> bool:
+# tests that pick a branch and do not raise on what such dispatchers give them
+TYPE_TESTS = frozenset({"builtins.isinstance", "builtins.issubclass", "builtins.callable"})
+
+
+def _never_raises_fn(project, q: Optional[str], depth: int = 0) -> bool:
     for _ in range(3):
         fn = project.functions.get(q or "")
         if fn is None:
@@ -312,6 +316,12 @@ def _never_raises_fn(project, q: Optional[str]) -> bool:
             return True
         if _only_hands_off(project, fn, calls):
             return True
+        if len(calls) > 1 and depth < 2 and not fn.loops and not fn.accesses:
+            # `if isinstance(task, Downsample): self._downsample(task) else: self._encode(task)`:
+            # a dispatcher whose every branch catches everything itself (wsidicom's encoder pool)
+            handed = [t for t in (project.call_target(c) for c in calls) if t not in TYPE_TESTS]
+            return bool(handed) and all(t in project.functions and _never_raises_fn(project, t, depth + 1)
+                                        for t in handed)
         if len(calls) != 1:
             return False
         q = project.call_target(calls[0])
