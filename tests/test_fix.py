@@ -31,7 +31,8 @@ CASES = [
     ("CCL501.py", ["--unsafe-fixes"], "CCL501", 0,
      ["await asyncio.sleep(1)  # CCL501", "await asyncio.to_thread(convert, amount, currency)",
       "with open(dest, \"wb\") as f:  # CCL501:medium",
-      "names + await asyncio.to_thread(sorted, spool.glob(\"*.json\"))"]),
+      # one directory listed, consumed by sorted(): medium (fixed in the test below)
+      "return names + sorted(spool.glob(\"*.json\"))  # CCL501:medium"]),
     # a task stored in a local nobody reads is reported, not fixed (the finding says why);
     # CCL503 reports at medium at most (docs/precision.md): fixed when medium findings are shown
     ("CCL503_event_handlers.py", ["--min-confidence", "medium"], "CCL503", 1,
@@ -90,6 +91,15 @@ def test_safe_only_by_default_and_unsafe_fixes_are_named(tmp_path):
     assert out.count("[unsafe fix available: --unsafe-fixes]") == len(_codes(facts["after"], "CCL501")) - 1
     assert "[not fixed: a loop iterates over the result" in out
     assert "Fixed 1 finding in 1 file;" in out and "with an unsafe fix: rerun with --unsafe-fixes" in out
+
+
+def test_consumed_listing_is_fixed_as_the_consumer_call(tmp_path):
+    """``sorted(spool.glob(...))`` (medium): the consumer runs the lazy listing, so the whole
+    call moves to the thread, not the glob() that only makes the generator."""
+    _copy(tmp_path, "CCL501.py")
+    check_fix(tmp_path, "CCL501.py", "--unsafe-fixes", "--min-confidence", "medium")
+    text = (tmp_path / "CCL501.py").read_text(encoding="utf-8")
+    assert 'names + await asyncio.to_thread(sorted, spool.glob("*.json"))' in text
 
 
 def test_lambda_capturing_nothing_is_safe_one_that_captures_is_unsafe(tmp_path):

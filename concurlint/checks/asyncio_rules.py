@@ -318,7 +318,8 @@ class BlockingCallInAsyncFunction(Rule):
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text), confidence=conf,
                                      root=_file_root(module, fn, call, target),
-                                     pattern=(("call", fn.cls, target or desc), ("in", fn.qualname)))
+                                     pattern=(("call", fn.cls, target or desc), ("in", fn.qualname))
+                                     + _client_pattern(fn, call.text))
                     continue
                 callee = walker.runs(call, target)
                 if callee is None:
@@ -346,7 +347,21 @@ class BlockingCallInAsyncFunction(Rule):
                                  instead=remedy(r.target, call.text, helper=True),
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
-                                 pattern=(("call", fn.cls, r.target or r.desc), ("in", fn.qualname)))
+                                 pattern=(("call", fn.cls, r.target or r.desc), ("in", fn.qualname))
+                                 + _client_pattern(fn, r.desc, project.functions.get(r.chain[-1])))
+
+
+def _client_pattern(fn: Function, text: str, where: Optional[Function] = None) -> tuple:
+    """``self.client.put_item(...)`` in one method and ``self.client.query(...)`` in another: one
+    synchronous client kept on the object and called from its coroutines (or from the helper
+    methods they call, ``where``) is one cause (give the class an async client), whatever
+    method each place calls."""
+    head, _, _ = text.rpartition(".")
+    if fn.cls is None or (where is not None and where.cls != fn.cls):
+        return ()
+    if not head.startswith("self.") or "(" in head or head.count(".") != 1:
+        return ()
+    return (("client", fn.cls, head),)
 
 
 def _ruled_out_by_callers(ctx, fn: Function, line: int) -> bool:

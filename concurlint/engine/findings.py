@@ -48,6 +48,8 @@ def _echoes(findings: List[Finding]) -> None:
         if lead is None:
             leads.update((k, f) for k in keys)
             continue
+        for k in keys:  # a pattern an echo shares with later places leads back to the same lead
+            leads.setdefault(k, lead)
         if lead.root is not None and lead.root == f.root:
             continue  # the same cause, which _one_per_cause makes one finding
         f.was, f.confidence = f.confidence, "medium"
