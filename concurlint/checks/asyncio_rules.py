@@ -161,13 +161,15 @@ PROMPTS = frozenset({"builtins.input", "getpass.getpass"})
 
 DEEP_CHAIN = 3  # calls between the coroutine and the blocking call from which a finding is medium at most
 SELF_OPENERS = frozenset({"open", "connect", "aopen", "aconnect", "open_async", "connect_async"})
+SELF_ENDERS = frozenset({"delete", "destroy", "dispose", "adelete", "delete_async"})
 
 
 def _opens_itself(fn: Optional[Function]) -> bool:
     """``async def open(self)`` of a storage or client object, with no argument: it opens the
     object itself, once per object (``FileStorage.open`` loading the session database); an
-    ``open(self, path)`` opens something new on every call."""
-    return fn is not None and fn.cls is not None and fn.name in SELF_OPENERS and len(fn.params) == 1
+    ``open(self, path)`` opens something new on every call. ``async def delete(self)`` likewise
+    ends the object itself (a chat session removing its upload folder), once per object."""
+    return fn is not None and fn.cls is not None and fn.name in SELF_OPENERS | SELF_ENDERS and len(fn.params) == 1
 
 
 def _a_rename(project, fn: Function, target: str, line: int) -> bool:
