@@ -119,10 +119,9 @@ def _coroutine_handed(p, calls, targets):
 @_test("facade-run")
 def _facade_run(p, calls, targets):
     """A loop runner given an argument (``own_loops._loop_facades``)."""
-    from concurlint.checks.own_loops import FACADE_RUNNERS
+    from concurlint.checks.own_loops import runs_to_end
 
-    return (i for i, (c, t) in enumerate(zip(calls, targets)) if c.args and (t in FACADE_RUNNERS or (
-        t is None and c.method == "run" and "runner" in c.text.lower())))
+    return (i for i, (c, t) in enumerate(zip(calls, targets)) if c.args and runs_to_end(c, t))
 
 
 @_test("loop-runner")

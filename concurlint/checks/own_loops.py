@@ -99,15 +99,33 @@ def _loop_facades(project) -> frozenset:
         fn = project.functions[q]
         if fn.is_async:
             continue
+        # `aws = asyncio.ensure_future(coro, loop=loop)` then `loop.run_until_complete(aws)`
+        wrapped = {c.assigned_to for c in project.calls_of(fn) if c.assigned_to and c.args
+                   and project.call_target(c) in WRAPS and c.args[0].text in fn.params}
         for c in calls:
-            if not c.args or c.args[0].text not in fn.params or c.args[0].text in ("self", "cls"):
+            if not c.args or c.args[0].text in ("self", "cls"):
                 continue
-            t = project.call_target(c)
-            if t in FACADE_RUNNERS or (
-                    t is None and c.method == "run" and "runner" in c.text.lower()):
+            if c.args[0].text not in fn.params and c.args[0].text not in wrapped:
+                continue
+            if runs_to_end(c, project.call_target(c)):
                 out.add(q)
                 break
     return frozenset(out)
+
+
+WRAPS = frozenset({"asyncio.ensure_future", "asyncio.AbstractEventLoop.create_task"})
+
+
+def runs_to_end(call: Call, target: Optional[str]) -> bool:
+    """A call that runs the coroutine handed to it to its end on a loop: ``asyncio.run``,
+    ``runner.run``, ``loop.run_until_complete`` -- also on a loop whose exact type the analysis
+    did not settle (``loop = get_event_loop()``, the project's own helper that gets or makes one,
+    read as whichever loop class it last assigned)."""
+    if target in FACADE_RUNNERS:
+        return True
+    if call.method == "run_until_complete":
+        return target is None or target.startswith("asyncio.")
+    return target is None and call.method == "run" and "runner" in call.text.lower()
 
 
 def _facade_methods(project, facades: frozenset) -> Dict[str, str]:
