@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import stat
 import sys
 import tokenize
@@ -17,6 +18,10 @@ from typing import Optional, Tuple
 
 # Deeply nested literals (pydoc_data/topics.py, generated code) exceed the default limit.
 ANALYSIS_RECURSION_LIMIT = 20000
+# a `.py` file that is a template for code (Jinja or Django tags opening a line: `{% if mod %}`,
+# `{{ cookiecutter.name }}`): not Python until rendered; reported at low confidence
+TEMPLATE = "a template, not Python source: its tags are rendered before it runs"
+TEMPLATE_TAG = re.compile(r"^[ \t]*(\{%-?|\{\{)[^\n]*?(-?%\}|\}\})", re.M)
 
 
 @dataclass
@@ -102,6 +107,10 @@ def parse(text: str, filename: str) -> ast.Module:
         if tree is not None:
             return tree
         msg = first_error.msg or "invalid syntax"
+        tag = TEMPLATE_TAG.search(text)
+        if tag is not None:
+            line = text.count("\n", 0, tag.start()) + 1
+            raise InputError(f"{TEMPLATE} (`{tag.group(0).strip()}` at line {line})", line) from None
         raise InputError(f"cannot parse: {msg}", first_error.lineno or 1, max((first_error.offset or 1) - 1, 0)) from None
     finally:
         sys.setrecursionlimit(old_limit)

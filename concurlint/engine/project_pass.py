@@ -162,6 +162,7 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
     from concurlint.analysis.project import Project
     from concurlint.analysis.call_index import IndexDisagrees
     from concurlint.budget import BudgetExceeded, Meter
+    from concurlint.source import TEMPLATE
 
     meta = all_meta()
     findings: List[Finding] = []
@@ -172,7 +173,8 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
         if r.error is not None:
             msg, line, col = r.error
             findings.append(Finding("CCL000", r.display, line, col, line, col, meta["CCL000"].severity,
-                                    meta["CCL000"].message.format(reason=msg)))
+                                    meta["CCL000"].message.format(reason=msg),
+                                    confidence="low" if msg.startswith(TEMPLATE) else "high"))
         elif r.internal is not None:
             findings.append(Finding("CCL999", r.display, 1, 0, 1, 0, meta["CCL999"].severity,
                                     meta["CCL999"].message.format(rule="analysis", reason=r.internal)))
