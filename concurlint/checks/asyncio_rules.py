@@ -145,15 +145,25 @@ REMOVALS = frozenset({"shutil.rmtree", "os.remove", "os.unlink", "os.rmdir", "os
 
 
 def _cleanup(call, target: Optional[str], conf: str) -> str:
-    """``finally: shutil.rmtree(tempdir)``, or the same in an ``except`` block before re-raising:
-    medium at most (the removal of a temporary directory the coroutine made, on the way out or
-    on the error path; a whole tree removed as the work itself stays high). A console prompt
+    """``finally: shutil.rmtree(tempdir)``, or the same in an ``except`` block before re-raising,
+    or with ``ignore_errors=True`` anywhere: medium at most (the removal of a temporary directory
+    the coroutine made, on the way out or on the error path; a whole tree removed as the work
+    itself stays high). A console prompt
     (``input()``, ``getpass``) is medium at most too: it waits for a person at a terminal, in a
     program where little else runs (on real code: confirmations at exit, interactive log-in
     fallbacks -- none worth a change)."""
-    if conf == "high" and (target in PROMPTS or ((call.in_finally or call.in_handler) and target in REMOVALS)):
+    if conf == "high" and (target in PROMPTS or ((call.in_finally or call.in_handler) and target in REMOVALS)
+                           or (target == "shutil.rmtree" and _best_effort(call))):
         return "medium"
     return conf
+
+
+def _best_effort(call) -> bool:
+    """``shutil.rmtree(tmp_dir, ignore_errors=True)``: a clean-up whose author does not care
+    whether it works (on the corpus: 6 such removals at high, none worth a change; the trees
+    removed as the work itself -- a cache cleared, a collection deleted -- pass no such flag)."""
+    flag = call.kwargs.get("ignore_errors") or (call.args[1] if len(call.args) > 1 else None)
+    return flag is not None and flag.kind == "literal" and flag.text == "True"
 
 
 PROMPTS = frozenset({"builtins.input", "getpass.getpass"})
