@@ -167,13 +167,31 @@ class ScopeCollector:
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             owner = self._self_class(target.value.id)
             if owner is not None and value is not None:
-                old = owner.attrs.get(target.attr)
-                if old is None or _is_none(old):
-                    owner.attrs[target.attr] = value
-                elif self.function and self.function.name == "__init__" and not _is_none(value):
-                    # ``self.x = None`` is a placeholder: it does not erase the type an assignment
-                    # elsewhere gives (``self.x = Worker()`` in ``start()``, read by the prescan)
-                    owner.attrs[target.attr] = value
+                owner.attrs[target.attr] = self._attr_value(owner.attrs.get(target.attr), value)
+
+    def _attr_value(self, old: Optional[Value], value: Value) -> Value:
+        """What ``self.X`` holds after ``self.X = value``, given what it held (``old``). ``self.x =
+        None`` is a placeholder: it does not erase the type an assignment elsewhere gives
+        (``self.x = Worker()`` in ``start()``, read by the prescan). When ``__init__`` sets another
+        type in the other arm of an ``if`` (``if processes: self.ev = manager.Event() else: self.ev
+        = threading.Event()``, or ``None`` there), the other is kept in ``meta["or_type"]``: which
+        one the object holds depends on the branch."""
+        in_init = self.function is not None and self.function.name == "__init__"
+        if old is None:
+            return value
+        if (old.line, old.col) == (value.line, value.col):  # the prescan's reading of this assignment
+            return replace(value, meta={**old.meta, **value.meta}) if in_init else old
+        other = old.qualname or old.text
+        if _is_none(old) or _is_none(value):
+            if in_init and _opposite_arms(self.function, old.line, value.line):
+                kept, other = (old, "None") if _is_none(value) else (value, "None")
+                return replace(kept, meta={**kept.meta, "or_type": other})
+            return old if _is_none(value) else value
+        if not in_init:
+            return old
+        if old.qualname != value.qualname:
+            return replace(value, meta={**value.meta, "or_type": other})
+        return value
 
     def enter_comprehension(self) -> None:
         """A comprehension in a function has its own scope: its targets (``[s.recv() for s in
@@ -413,3 +431,8 @@ def _is_property(node) -> bool:
         if text in _PROPERTY_DECORATORS or text.endswith((".setter", ".getter", ".deleter")):
             return True
     return False
+
+
+def _opposite_arms(fn: Function, a: int, b: int) -> bool:
+    """Lines ``a`` and ``b`` sit in the two arms of one ``if``/``else`` of ``fn``."""
+    return any((f1 <= a <= l1 and f2 <= b <= l2) or (f1 <= b <= l1 and f2 <= a <= l2) for f1, l1, f2, l2 in fn.branches)

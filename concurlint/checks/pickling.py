@@ -221,7 +221,9 @@ def _unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int =
         if v.local or (t in project.classes and project.classes[t].local):
             return Problem("CCL403", f"instance of local class '{_short(t)}'", v)
         if t in LOCKS or (t in MP_LOCKS and not allow_mp_lock):
-            return Problem("CCL405", t, v)
+            # an attribute set to another type in another branch of __init__ (a Manager's Event
+            # proxy when processes are used, a threading.Event for threads): not certain
+            return Problem("CCL405", t, v, "low" if v.meta.get("or_type") else "high")
         if t in FILES:
             return Problem("CCL406", "open file object", v)
         if t in CONNECTIONS:
