@@ -25,8 +25,8 @@ from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, guard_holds, is_cli_code, is_lifecycle,
                                        is_memoised, is_request_handler, is_test_code)
 from concurlint.checks.blocking_calls import (
-    OPENERS, READS_WHEN_READY, SPAWNS, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, io_subject, is_tree_op,
-    one_file, remedy, wait_weight,
+    OPENERS, READS_WHEN_READY, SPAWNS, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, io_subject,
+    is_tree_op, one_file, remedy, wait_weight,
 )
 from concurlint.checks.executor_exit import executor_exits
 from concurlint.checks.own_loops import TASK_FACTORIES, private_loops, program_sequence
@@ -62,8 +62,8 @@ def _related(r: Reach, what: str) -> List[dict]:
 def _blocking_walker(ctx) -> _Walker:
     project = ctx.project
     nonblocking = ctx.shared(_nonblocking_sockets)
-    return _Walker(project, lambda call, target: blocking_desc(project, call, target, nonblocking), "waits", wait_weight,
-                   lambda call, target: io_subject(project, call, target))
+    return _Walker(project, lambda call, target: blocking_desc(project, call, target, nonblocking), "waits",
+                   wait_weight, lambda call, target: io_subject(project, call, target))
 
 
 DUAL_API = frozenset({"sync", "_sync", "run_sync", "maybe_sync", "sync_or_async"})
@@ -279,13 +279,14 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "medium" if weight >= 3 else "low"
     if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
         return "medium"
-    if weight == 2 and (one_file(target) or (target in SPAWNS and not in_loop) or _a_rename(project, last or fn, target, line)
+    if weight == 2 and (one_file(target) or (target in SPAWNS and not in_loop)
+                        or _a_rename(project, last or fn, target, line)
                         or (not in_loop and not is_request_handler(fn.params))):
-        # one file's contents, even for every request or item: on real packages it had never
-        # seen, not one such finding at high was worth fixing (small local files, page-cache
-        # writes, start-up reads; docs/precision.md); nor a process started without waiting
-        # for it, once per request (Popen: 0 of 30 worth a change); other file work (a copy, a move, a walk)
-        # unless it runs for every request or item
+        # one file's contents or one directory's listing, even for every request or item: on
+        # real packages it had never seen, not one such finding at high was worth fixing (small
+        # local files, page-cache writes, start-up reads; docs/precision.md); nor a process
+        # started without waiting for it, once per request (Popen: 0 of 30 worth a change);
+        # other file work (a copy, a move, a walk) unless it runs for every request or item
         return "medium"
     return "high"
 

@@ -54,8 +54,8 @@ META_IO = frozenset({
 META_METHODS = frozenset({"exists", "is_dir", "is_file", "is_symlink", "stat", "lstat", "chmod", "unlink",
                           "mkdir", "rmdir", "rename", "replace", "touch", "resolve", "samefile",
                           "is_mount", "owner", "group", "lchmod", "symlink_to", "hardlink_to"})
-FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.pread", "os.pwrite", "os.listdir", "os.scandir",
-                 "os.walk", "shutil.", "pathlib.", "tempfile.", "gzip.", "bz2.", "lzma.", "zipfile.",
+FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.pread", "os.pwrite", "os.listdir",
+                 "os.scandir", "os.walk", "shutil.", "pathlib.", "tempfile.", "gzip.", "bz2.", "lzma.", "zipfile.",
                  "tarfile.", "json.load", "json.dump", "pickle.load", "pickle.dump", "csv.DictWriter.write", "os.fsync",
                  "shelve.", "dbm.", "glob.", "fnmatch.", "os.sendfile", "os.copy_file_range", "tokenize.open",
                  "linecache.", "codecs.open", "fileinput.")

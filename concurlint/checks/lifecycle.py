@@ -316,7 +316,7 @@ def _never_raises_fn(project, q: Optional[str], depth: int = 0) -> bool:
             return True
         if _only_hands_off(project, fn, calls):
             return True
-        if len(calls) > 1 and depth < 2 and not fn.loops and not fn.accesses:
+        if len(calls) > 1 and depth < 2 and not fn.loops and not fn.accesses and not fn.ops_outside_loops:
             # `if isinstance(task, Downsample): self._downsample(task) else: self._encode(task)`:
             # a dispatcher whose every branch catches everything itself (wsidicom's encoder pool)
             handed = [t for t in (project.call_target(c) for c in calls) if t not in TYPE_TESTS]
