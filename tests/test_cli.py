@@ -41,21 +41,25 @@ def _write(tmp_path, text=HAZARD, name="jobs.py"):
 
 def test_check_output_exit_status_and_noqa(tmp_path):
     _write(tmp_path)
-    # every confidence: a finding only acknowledged (not silenced) would show at low, and CCL402 and
-    # CCL408 report at medium at most (docs/precision.md)
+    # every confidence: a finding only acknowledged (not silenced) would show at low, and CCL402,
+    # CCL405 and CCL408 report at medium at most (docs/precision.md)
     proc = run_cli("check", "jobs.py", "--min-confidence", "low", cwd=tmp_path, check_exit=1)
     assert proc.stdout.splitlines() == [
         "jobs.py:13:27: CCL401 lambda cannot be pickled; ProcessPoolExecutor.map will fail: "
         "use a module-level function (def) instead",
         "jobs.py:17:33: CCL405 threading.Lock cannot be pickled; ProcessPoolExecutor.submit will fail: "
-        "pass it to the pool initializer, or use a multiprocessing.Manager() lock",
+        "pass it to the pool initializer, or use a multiprocessing.Manager() lock [medium confidence]",
     ]
 
 
 def test_fail_on_select_ignore(tmp_path):
     _write(tmp_path)
     run_cli("check", "jobs.py", "--fail-on", "never", cwd=tmp_path, check_exit=0)
-    proc = run_cli("check", "jobs.py", "--select", "CCL405", cwd=tmp_path, check_exit=1)
+    proc = run_cli("check", "jobs.py", "--select", "CCL401", cwd=tmp_path, check_exit=1)
+    assert [ln.split()[1] for ln in proc.stdout.splitlines()] == ["CCL401"]
+    # CCL405 reports at medium at most: selected alone, the default output holds nothing
+    run_cli("check", "jobs.py", "--select", "CCL405", cwd=tmp_path, check_exit=0)
+    proc = run_cli("check", "jobs.py", "--select", "CCL405", "--min-confidence", "medium", cwd=tmp_path, check_exit=1)
     assert [ln.split()[1] for ln in proc.stdout.splitlines()] == ["CCL405"]
     proc = run_cli("check", "jobs.py", "--ignore", "CCL4", "--min-confidence", "low", cwd=tmp_path, check_exit=0)
     assert proc.stdout == ""

@@ -13,21 +13,21 @@ CCL504 (threading locks and waits in a coroutine) and CCL505 (a loop run from a 
 in ``asyncio_waits``, CCL502 (CPU-heavy work on the loop) is in ``asyncio_cpu``, CCL503 (a dropped task) in
 ``asyncio_tasks``, CCL506 (a lost update across an await) in ``await_races``; the vocabulary they
 share (coroutines and their calls) is here, what counts as a blocking call and how long it waits
-in ``blocking_calls``, which coroutines run alone on a loop of their own in ``own_loops``.
+in ``blocking_calls``, how sure a CCL501 finding is in ``blocking_confidence``, which coroutines
+run alone on a loop of their own in ``own_loops``.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
-from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, guard_holds, is_cli_code, is_lifecycle,
-                                       is_memoised, is_request_handler, is_test_code)
+from concurlint.analysis.hints import guard_holds, is_memoised
 from concurlint.checks.blocking_calls import (
-    OPENERS, READS_WHEN_READY, SPAWNS, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, io_subject,
-    is_tree_op, one_file, remedy, wait_weight,
+    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, io_subject, is_tree_op,
+    remedy, wait_weight,
 )
+from concurlint.checks.blocking_confidence import DEEP_CHAIN, _cleanup, blocking_confidence
 from concurlint.checks.executor_exit import executor_exits
 from concurlint.checks.own_loops import TASK_FACTORIES, private_loops, program_sequence
 from concurlint.checks.sync_reach import Reach, _Walker
@@ -136,159 +136,6 @@ def _tiny_sleep(call: Call, target: Optional[str]) -> bool:
         return float(call.args[0].text) < 0.01
     except ValueError:
         return False
-
-
-# removing files and directories: in a `finally` block, the clean-up of what the coroutine made
-# (a temporary directory, an uploaded archive), once per call and usually small
-REMOVALS = frozenset({"shutil.rmtree", "os.remove", "os.unlink", "os.rmdir", "os.removedirs",
-                      "pathlib.Path.unlink", "pathlib.Path.rmdir"})
-
-
-def _cleanup(call, target: Optional[str], conf: str) -> str:
-    """``finally: shutil.rmtree(tempdir)``, or the same in an ``except`` block before re-raising,
-    or with ``ignore_errors=True`` anywhere: medium at most (the removal of a temporary directory
-    the coroutine made, on the way out or on the error path; a whole tree removed as the work
-    itself stays high). A console prompt
-    (``input()``, ``getpass``) is medium at most too: it waits for a person at a terminal, in a
-    program where little else runs (on real code: confirmations at exit, interactive log-in
-    fallbacks -- none worth a change)."""
-    if conf == "high" and (target in PROMPTS or ((call.in_finally or call.in_handler) and target in REMOVALS)
-                           or (target == "shutil.rmtree" and _best_effort(call))):
-        return "medium"
-    return conf
-
-
-def _best_effort(call) -> bool:
-    """``shutil.rmtree(tmp_dir, ignore_errors=True)``: a clean-up whose author does not care
-    whether it works (on the corpus: 6 such removals at high, none worth a change; the trees
-    removed as the work itself -- a cache cleared, a collection deleted -- pass no such flag)."""
-    flag = call.kwargs.get("ignore_errors") or (call.args[1] if len(call.args) > 1 else None)
-    return flag is not None and flag.kind == "literal" and flag.text == "True"
-
-
-PROMPTS = frozenset({"builtins.input", "getpass.getpass"})
-
-
-DEEP_CHAIN = 3  # calls between the coroutine and the blocking call from which a finding is medium at most
-SELF_OPENERS = frozenset({"open", "connect", "aopen", "aconnect", "open_async", "connect_async"})
-SELF_ENDERS = frozenset({"delete", "destroy", "dispose", "adelete", "delete_async"})
-
-
-def _opens_itself(fn: Optional[Function]) -> bool:
-    """``async def open(self)`` of a storage or client object, with no argument: it opens the
-    object itself, once per object (``FileStorage.open`` loading the session database); an
-    ``open(self, path)`` opens something new on every call. ``async def delete(self)`` likewise
-    ends the object itself (a chat session removing its upload folder), once per object."""
-    return fn is not None and fn.cls is not None and fn.name in SELF_OPENERS | SELF_ENDERS and len(fn.params) == 1
-
-
-def _a_rename(project, fn: Function, target: str, line: int) -> bool:
-    """``shutil.move(src, dst)`` within one folder: ``dst + ".part"`` -> ``dst``, or two
-    ``os.path.join(CACHE_DIR, ...)`` paths -- a rename on one file system, microseconds. A move
-    out of another folder (an upload's temporary file, a ``tempfile`` directory) may cross file
-    systems and copy the file's bytes."""
-    if target != "shutil.move":
-        return False
-    for c in project.calls_of(fn):
-        if c.line != line or project.call_target(c) != target or len(c.args) < 2:
-            continue
-        src, dst = c.args[0], c.args[1]
-        if src.kind == dst.kind == "call" and src.qualname == dst.qualname == "os.path.join" \
-                and src.inner and dst.inner and src.inner[0].text == dst.inner[0].text:
-            return True  # os.path.join(CACHE_DIR, tmp_name) -> os.path.join(CACHE_DIR, name)
-        if dst.text.isidentifier() and src.kind in ("other", "literal") \
-                and re.search(r"(^|[^\w.])" + re.escape(dst.text) + r"\b", src.text):
-            return True  # dst + ".part" -> dst, f"{dst}.tmp" -> dst
-    return False
-
-
-def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
-    """A coroutine of the program's own (private, or nested) that only start-up or shut-down code
-    awaits (``await self._run_ws_server()`` in ``setup()``, ``await self._kill_browser()`` in
-    ``close()``), directly or through another such coroutine: it runs when they do, once per object."""
-    if depth > 2 or not (fn.name.startswith("_") or fn.parent):
-        return False
-    callers = project.calls_to(fn.qualname)
-    if not callers:
-        return False  # handed out as a callback, or not called at all: who calls it is not known
-    for c in callers:
-        caller = project.functions.get(c.function) if c.function else None
-        if caller is None or caller is fn or not c.awaited:
-            return False  # `create_task(self._run())` in `__init__`: the object's work, not its set-up
-        if not (is_lifecycle(caller.qualname) or _lifecycle_only(project, caller, depth + 1)):
-            return False
-    return True
-
-
-def _filled_once(project, chain: Tuple[str, ...]) -> bool:
-    """A helper on the chain stores what the next step returns in an attribute it fills only
-    the first time (``if self._metadata is None: self._metadata = fetch()``): once per object."""
-    for q, nxt in zip(chain, chain[1:]):
-        f, mod = project.functions.get(q), project.function_module.get(q)
-        if f is None or mod is None:
-            continue
-        lines = _lines_calling(project, f, mod, nxt)
-        if lines and fills_once(f, lines):
-            return True
-    return False
-
-
-def _lines_calling(project, f: Function, mod: ModuleFacts, callee: str) -> set:
-    """The lines of ``f`` that call ``callee`` (the next step of a chain)."""
-    return {mod.calls[i].line for i in f.calls if project.call_target(mod.calls[i]) == callee}
-
-
-def _behind_memo(project, path: Tuple[str, ...], line: int) -> bool:
-    """A function on the way answers from a cache it fills itself (``if _config: return _config``
-    ... ``_config = parse()``, Function.memo_from) before the call that leads to the blocking one
-    (``line``: the blocking call's line in the last function): it runs once per fill."""
-    for i, q in enumerate(path):
-        f, mod = project.functions.get(q), project.function_module.get(q)
-        if f is None or mod is None or not f.memo_from:
-            continue
-        lines = _lines_calling(project, f, mod, path[i + 1]) if i + 1 < len(path) else {line}
-        if lines and min(lines) > f.memo_from:
-            return True
-    return False
-
-
-def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple[str, ...],
-                        weight: float, where: str, in_loop: bool = False, line: int = 0, target: str = "",
-                        early: bool = False) -> str:
-    """high: per-call waits (network, processes, sleep; file contents read for every request or
-    for every item of a loop); medium: one file's contents (usually small and local: a config,
-    a key, a temp file); low: test helpers, start-up or shut-down code, file metadata
-    (docs/precision.md). ``early``: the program has started nothing else on the loop yet
-    (``own_loops.program_sequence``): start-up code too."""
-    if is_test_code(module.module, fn.qualname) or is_test_code(where):
-        return "low"
-    if weight <= 1 or is_cli_code(module.module):
-        return "low"  # file metadata; or a command-line program's coroutine, alone on its loop
-    path = (fn.qualname,) + chain
-    # the coroutine and the helpers on the way, not the function that makes the blocking call
-    callers = [f for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None]
-    last = project.functions.get(path[-1]) if chain else None
-    if any(caches_per_key(f) for f in callers) or (last is not None and caches_per_key(last, before=line)):
-        # behind a per-key cache (a client per proxy URL, a camera's configuration read from
-        # its file the first time it is asked for): once per key, not per call
-        return "low"
-    if early or first_lifecycle(path) is not None or _lifecycle_only(project, fn) or _filled_once(project, path) \
-            or any(_opens_itself(f) for f in callers) or _behind_memo(project, path, line):
-        # once per process or object: cheap work is not worth a change; a whole tree copied,
-        # removed or unpacked may still stall the loop for seconds
-        return "medium" if weight >= 3 else "low"
-    if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
-        return "medium"
-    if weight == 2 and (one_file(target) or (target in SPAWNS and not in_loop)
-                        or _a_rename(project, last or fn, target, line)
-                        or (not in_loop and not is_request_handler(fn.params))):
-        # one file's contents or one directory's listing, even for every request or item: on
-        # real packages it had never seen, not one such finding at high was worth fixing (small
-        # local files, page-cache writes, start-up reads; docs/precision.md); nor a process
-        # started without waiting for it, once per request (Popen: 0 of 30 worth a change);
-        # other file work (a copy, a move, a walk) unless it runs for every request or item
-        return "medium"
-    return "high"
 
 
 class BlockingCallInAsyncFunction(Rule):
