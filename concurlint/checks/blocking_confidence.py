@@ -24,7 +24,7 @@ REMOVALS = frozenset({"shutil.rmtree", "os.remove", "os.unlink", "os.rmdir", "os
 
 
 def _cleanup(call, target: Optional[str], conf: str) -> str:
-    """``finally: shutil.rmtree(tempdir)``, or the same in an ``except`` block before re-raising,
+    """``finally: shutil.rmtree(tempdir)``, or the same in an ``except`` block (the error path),
     or with ``ignore_errors=True`` anywhere: medium at most (the removal of a temporary directory
     the coroutine made, on the way out or on the error path; a whole tree removed as the work
     itself stays high). A console prompt
