@@ -331,6 +331,11 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return "its nested loops only index and store, over the program's own state, not the data it is handed"
         if work.kind == "mixed":
             return "it also waits on IO"
+        if current == "threads" and summary.gil > 0:
+            # a loop that calls NumPy (or another GIL-releasing library) beside the calls read as
+            # pure Python: those may be the project's own compiled code, which the analysis cannot
+            # see into (blosc2's decompression and numexpr behind a helper that slices operands)
+            return "part of its CPU work releases the GIL, and whether the rest outweighs it is not known"
         return None
     if rec == "threads" and current in ("processes", "interpreters", "distributed") and work.kind == "io":
         if not work.io_calls and summary is not None:
