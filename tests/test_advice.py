@@ -356,3 +356,13 @@ def test_memoised_work_stays_where_its_cache_is():
     assert "memoised" in r["reason"] and "lru_cache" in r["reason"]
     r = rec_at("CCL101_memoised_parser.py", "pool.map(rank_tracks")
     assert (r["current"], r["recommended"]) == ("threads", "processes")
+
+
+def test_threads_are_kept_when_part_of_the_cpu_work_releases_the_gil():
+    """NumPy in the batch loop beside a helper read as pure Python (which may reach the project's
+    own compiled code): the evidence for processes is not strong; pure-Python work still moves."""
+    r = rec_at("CCL101_compiled_segments.py", "pool.map(query_batch")
+    assert (r["current"], r["recommended"]) == ("threads", "threads")
+    assert "releases the GIL" in r["reason"]
+    r = rec_at("CCL101_compiled_segments.py", "pool.map(tokenize")
+    assert (r["current"], r["recommended"]) == ("threads", "processes")
