@@ -299,10 +299,10 @@ OFFLOADERS = frozenset({"asyncio.to_thread", "to_thread", "anyio.to_thread.run_s
 
 
 # awaited readiness waits on a socket (anyio, trio): the read or send after them returns at once
-READINESS = {"wait_readable": READS_WHEN_READY | {"recvfrom", "recv_into", "recvfrom_into", "accept"},
-             "wait_socket_readable": READS_WHEN_READY | {"recvfrom", "recv_into", "recvfrom_into", "accept"},
-             "wait_writable": frozenset({"send", "sendto", "write"}),
-             "wait_socket_writable": frozenset({"send", "sendto", "write"})}
+_READABLE = READS_WHEN_READY | {"recvfrom", "recv_into", "recvfrom_into", "accept"}
+_WRITABLE = frozenset({"send", "sendto", "write"})
+READINESS = {"wait_readable": _READABLE, "wait_socket_readable": _READABLE,
+             "wait_writable": _WRITABLE, "wait_socket_writable": _WRITABLE}
 
 
 def _ready(module: ModuleFacts, fn: Function, call: Call) -> bool:
@@ -310,8 +310,8 @@ def _ready(module: ModuleFacts, fn: Function, call: Call) -> bool:
     (yielding) until the data was there, so the read returns at once; so does ``q.get()`` in the
     body of ``while not q.empty():`` or ``if pipe.poll():``, and ``sock.sendto(...)`` right after
     ``await anyio.wait_writable(sock)``."""
-    if "." not in call.text:
-        return False
+    if "." not in call.text or (call.method not in _READABLE and call.method not in _WRITABLE):
+        return False  # asked for every call of every coroutine: most are no socket read or send
     receiver = call.text.rsplit(".", 1)[0]
     if any(c.awaited and c.args and c.args[0].text == receiver and 0 <= call.line - c.line <= 3
            and call.method in READINESS.get(c.text.rsplit(".", 1)[-1], ())

@@ -9,7 +9,7 @@ the network). CCL501 (``asyncio_rules``) and the walk through synchronous helper
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from concurlint.analysis.facts import Call
 from concurlint.analysis.hints import argument_for
@@ -245,16 +245,19 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
 REAPS = frozenset({"subprocess.Popen.wait", "subprocess.Popen.communicate", "multiprocessing.Process.join"})
 
 
+def _beside(project, call: Call) -> List[Call]:
+    """The calls of the function that makes ``call`` (none when it is a method call's receiver
+    we cannot name: ``call.text`` has no ``.``)."""
+    fn = project.functions.get(call.function) if call.function and "." in call.text else None
+    return project.calls_of(fn) if fn is not None else []
+
+
 def _killed_before(project, call: Call) -> bool:
     """``process.kill()`` earlier in the same function, on the same receiver, at most three lines
     up (``with suppress(ProcessLookupError): process.kill()`` then ``process.wait()``): SIGKILL
     cannot be caught, so the wait only reaps the child."""
-    mod = project.function_module.get(call.function) if call.function else None
-    if mod is None or "." not in call.text:
-        return False
-    receiver = call.text.rsplit(".", 1)[0]
-    return any(c.function == call.function and c.text == receiver + ".kill" and 0 < call.line - c.line <= 3
-               for c in mod.calls)
+    killed = call.text.rsplit(".", 1)[0] + ".kill"
+    return any(c.text == killed and 0 < call.line - c.line <= 3 for c in _beside(project, call))
 
 
 # the loop that polls a child until it has ended (`while proc.is_alive(): await asyncio.sleep(0.1)`)
@@ -267,8 +270,7 @@ def _polled_dead_before(project, call: Call) -> bool:
     """``while proc.is_alive(): await asyncio.sleep(0.01)`` right before ``proc.join()``: the loop
     ends only once the child has ended, so the join returns at once. The lines between hold only
     the poll and sleeps (no deadline that breaks out early)."""
-    mod = project.function_module.get(call.function) if call.function else None
-    fn = mod.functions.get(call.function) if mod is not None else None
+    fn = project.functions.get(call.function) if call.function else None
     poll = POLLS_END.get(project.call_target(call) or "")
     if fn is None or poll is None or "." not in call.text:
         return False
@@ -276,7 +278,7 @@ def _polled_dead_before(project, call: Call) -> bool:
     for loop in fn.loops:
         if not loop.desc.startswith("while") or not 0 < call.line - loop.line <= 5:
             continue
-        between = [c for c in project.calls_of(fn) if loop.line <= c.line < call.line]
+        between = [c for c in _beside(project, call) if loop.line <= c.line < call.line]
         if any(c.text == polled and c.line == loop.line for c in between) and all(
                 c.text == polled or project.call_target(c) in SLEEPS for c in between):
             return True
@@ -314,11 +316,8 @@ def _source_address_probe(project, call: Call) -> bool:
     """The socket is connected only to read its own address back (``getsockname()``) and
     nothing is sent or received on it in the function: the local-address idiom, made with
     ``SOCK_DGRAM`` (or a type copied from another socket, ``socket.socket(AF_INET6, sock.type)``)."""
-    mod = project.function_module.get(call.function) if call.function else None
-    if mod is None or "." not in call.text:
-        return False
     receiver = call.text.rsplit(".", 1)[0]
-    used = {c.method for c in mod.calls if c.function == call.function and c.text.rsplit(".", 1)[0] == receiver}
+    used = {c.method for c in _beside(project, call) if c.text.rsplit(".", 1)[0] == receiver}
     return "getsockname" in used and used <= ADDRESS_PROBE
 
 
