@@ -3,7 +3,9 @@
 ``self.flush()`` where ``flush`` is an ``async def``: the call only makes a coroutine object, which
 is dropped; the body never runs (Python warns "coroutine ... was never awaited" when the object is
 collected, if warnings are shown at all). Only calls whose target is certain are reported: a plain
-function of the project, or a method of the caller's own class called through ``self``/``cls``,
+function of the project, a method of the caller's own class called through ``self``/``cls``, or
+a method called on an object whose type the analysis knows to be a project class (an annotated
+parameter, an object made from the class),
 defined ``async def`` with no decorator that could turn it into something else, and with no
 synchronous method of the same name elsewhere in the class's family (a subclass that overrides
 it with a plain ``def`` makes the call right for that subclass).
@@ -66,13 +68,32 @@ def _coroutine_target(project, call: Call) -> Optional[str]:
         return target
     head, _, rest = text.partition(".")
     if head not in ("self", "cls") or "." in rest:
-        return None  # obj.method(): the object's class is a guess
-    caller = project.functions.get(call.function) if call.function else None
-    if caller is None or caller.cls is None or (caller.cls != fn.cls and not project.is_subclass(caller.cls, fn.cls)):
-        return None  # `self` is not an instance of the method's class
-    if _sync_twin(project, fn):
+        if not _typed_receiver(project, call, fn):
+            return None  # obj.method(): the object's class is a guess
+    else:
+        caller = project.functions.get(call.function) if call.function else None
+        if caller is None or caller.cls is None or (caller.cls != fn.cls and not project.is_subclass(caller.cls, fn.cls)):
+            return None  # `self` is not an instance of the method's class
+    if _sync_twin(project, fn, _receiver_class(project, call)):
         return None
     return target
+
+
+def _typed_receiver(project, call: Call, fn: Function) -> bool:
+    """``device.save()`` where ``device`` is an instance of a project class that has the method:
+    a parameter annotated with the class, an object the function made from it, an attribute
+    its class sets from either (``self.dev = device`` with ``device: Device``)."""
+    cls = _receiver_class(project, call)
+    return cls is not None and (cls == fn.cls or project.is_subclass(cls, fn.cls))
+
+
+def _receiver_class(project, call: Call) -> Optional[str]:
+    """The project class the call's receiver is known to be an instance of (not through ``self``)."""
+    recv = call.receiver
+    if recv is None or recv.kind != "instance" or not recv.qualname or recv.text in ("self", "cls"):
+        return None
+    cls = project.resolve(recv.qualname)
+    return cls if cls in project.classes else None
 
 
 def _dead_branch(project, module: ModuleFacts, call: Call) -> bool:
@@ -101,14 +122,18 @@ def _module_attribute(project, call: Call, target: str) -> bool:
     return project.resolve(head) == target.rsplit(".", 1)[0] or target.startswith(head + ".")
 
 
-def _sync_twin(project, fn: Function) -> bool:
+def _sync_twin(project, fn: Function, receiver: Optional[str] = None) -> bool:
     """A plain ``def`` of the same name in a class related to ``fn``'s (a subclass overriding the
     coroutine with a synchronous method, or a base it overrides): which one runs depends on the
-    object."""
+    object. ``receiver``: the class the object is known to be an instance of; then only its
+    subclasses can bring another method (its bases' are settled by the lookup)."""
     for q in project.functions_named(fn.name):
         other = project.functions[q]
         if other.is_async or other.cls is None or other.cls == fn.cls:
             continue
-        if project.is_subclass(other.cls, fn.cls) or project.is_subclass(fn.cls, other.cls):
+        if receiver is not None:
+            if project.is_subclass(other.cls, receiver):
+                return True
+        elif project.is_subclass(other.cls, fn.cls) or project.is_subclass(fn.cls, other.cls):
             return True
     return False
