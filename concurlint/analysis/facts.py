@@ -170,6 +170,9 @@ class Function(Record):
     # `if` bodies run only when a name compares so to a constant (one conjunct of the test):
     # (name, op: "==" "!=" "is" "is not" "truthy" "falsy", the constant's source, first line, last line)
     guards: Tuple[Tuple[str, str, str, int, int], ...] = ()
+    # lines where an expression is known to hold a `data:` URL (`if url.startswith("data:"):`, or
+    # after `if not url.startswith("data:"): raise ...`): (its source text, first line, last line)
+    data_urls: Tuple[Tuple[str, int, int], ...] = ()
     # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
     async_withs: List[Tuple[str, int, int]] = field(default_factory=list)
     # its work sits in a `try` that catches every exception (bare, Exception, BaseException) and

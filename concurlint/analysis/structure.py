@@ -122,6 +122,7 @@ class StructureCollector:
         if fn is not None:
             first, last = node.body[0].lineno, _last_line(node.body)
             fn.guards += tuple((name, op, const, first, last) for name, op, const in _guards(node.test))
+            fn.data_urls += _data_url_lines(node, fn, self.segment)
         if fn is not None and node.orelse:
             fn.branches.append((node.body[0].lineno, _last_line(node.body),
                                 node.orelse[0].lineno, _last_line(node.orelse)))
@@ -183,6 +184,30 @@ def _guards(test: ast.AST):
             value = t.comparators[0].value
             if value is None or isinstance(value, (bool, int, float, str)):
                 yield t.left.id, _GUARD_OPS[type(t.ops[0])], repr(value)
+
+
+def _data_url_lines(node: ast.If, fn, segment) -> tuple:
+    """``if url.startswith("data:"):`` -- the body; ``if not url.startswith("data:"): raise``
+    (or ``return``) -- the rest of the function: there ``url`` holds an inline ``data:`` URL."""
+    test, negated = node.test, False
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, negated = test.operand, True
+    if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith"
+            and len(test.args) == 1 and not test.keywords):
+        return ()
+    prefix = test.args[0]
+    prefixes = prefix.elts if isinstance(prefix, ast.Tuple) else [prefix]
+    if not prefixes or not all(isinstance(p, ast.Constant) and isinstance(p.value, str)
+                               and p.value.lower().startswith("data:") for p in prefixes):
+        return ()
+    text = segment(test.func.value)
+    if not text:
+        return ()
+    if not negated:
+        return ((text, node.body[0].lineno, _last_line(node.body)),)
+    if node.orelse or not isinstance(node.body[-1], (ast.Raise, ast.Return)):
+        return ()
+    return ((text, _last_line(node.body) + 1, fn.end_line),)
 
 
 def _narrowing(node: ast.If) -> Optional[Tuple[str, Value, int]]:

@@ -226,6 +226,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None  # connect() on a UDP socket only sets the default peer; nothing is sent
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _loopback_peer(project, call):
         return None  # this machine's own port: accepted or refused at once, no route, no DNS
+    if target in URL_OPENERS and _data_url(project, call):
+        return None  # an inline `data:` URL: decoded in memory, no network or disk
     if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
         if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
             return None  # polling, returns at once
@@ -349,6 +351,28 @@ def _loopback_peer(project, call: Call) -> bool:
     given = [argument_for(fn, host.text, c) for c in project.calls_to(fn.qualname)]
     return bool(given) and all(v is not None and not isinstance(v, str) and v.kind == "literal"
                                and v.text.strip("'\"") in LOOPBACK for v in given)
+
+
+# urllib's openers read a `data:` URL (RFC 2397) from the URL itself
+URL_OPENERS = frozenset({"urllib.request.urlopen", "urllib.request.urlretrieve", "urllib.request.OpenerDirector.open"})
+
+
+def _data_url(project, call: Call) -> bool:
+    """The URL opened is an inline ``data:`` URL: the call sits where its argument was tested to
+    start with ``data:`` (``if not uri.startswith("data:"): raise ValueError`` before it), or
+    its function is called only from such places (``elif f.url.startswith("data:"): await
+    self.save_data_url()``)."""
+    fn = project.functions.get(call.function) if call.function else None
+    if fn is None or not call.args:
+        return False
+    url = call.args[0].text
+    if any(text == url and first <= call.line <= last for text, first, last in fn.data_urls):
+        return True
+    sites = project.calls_to(fn.qualname)
+    return bool(sites) and all(
+        k.function in project.functions and any(first <= k.line <= last for _t, first, last
+                                                in project.functions[k.function].data_urls)
+        for k in sites)
 
 
 def _host_given(call: Call, spec: list) -> bool:
