@@ -67,21 +67,59 @@ def only_not_implemented(body: List[ast.stmt]) -> bool:
     return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
+def _suppresses_all(s: ast.stmt) -> bool:
+    """``with suppress(Exception):`` (``contextlib.suppress``, ``BaseException`` too): every
+    exception raised in its body ends there."""
+    if not isinstance(s, ast.With) or not s.items:
+        return False
+    for item in s.items:
+        call = item.context_expr
+        if not (isinstance(call, ast.Call) and len(call.args) == 1 and not call.keywords):
+            return False
+        func, arg = call.func, call.args[0]
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        caught = arg.attr if isinstance(arg, ast.Attribute) else getattr(arg, "id", None)
+        if name != "suppress" or caught not in _CATCH_ALL:
+            return False
+    return True
+
+
+def _plain_test(test: ast.AST) -> bool:
+    """A loop test that cannot fail: a name, an attribute, ``not`` of one, or a call of an
+    event's ``is_set()`` (``while not self._stop.is_set():``)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "is_set" \
+            and not test.args:
+        test = test.func.value
+    while isinstance(test, ast.Attribute):
+        test = test.value
+    return isinstance(test, (ast.Name, ast.Constant))
+
+
 def catches_all(body: List[ast.stmt]) -> bool:
     """A top-level ``try`` with a handler for every exception holds the work: nothing outside
-    it loops or enters a context (a docstring, an assignment, a log call may stand beside it)."""
+    it loops or enters a context (a docstring, an assignment, a log call may stand beside it).
+    So does a ``with suppress(Exception):``, and a service loop whose test cannot fail and whose
+    every turn runs inside one of those (``while not stop.is_set(): with suppress(Exception):
+    ...``)."""
+    work = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(work) == 1 and isinstance(work[0], ast.While) and not work[0].orelse and _plain_test(work[0].test):
+        work = work[0].body
+    if work and all(_suppresses_all(s) or (isinstance(s, ast.Try) and _swallows_all(s)) for s in work):
+        return True
     tries = [s for s in body if isinstance(s, ast.Try)]
     if not tries:
         return False
     if any(isinstance(s, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Raise)) for s in body):
         return False
-    for t in tries:
-        for h in t.handlers:
-            name = h.type.attr if isinstance(h.type, ast.Attribute) else getattr(h.type, "id", None)
-            if h.type is None or name in _CATCH_ALL:
-                if not any(isinstance(n, ast.Raise) for b in h.body for n in ast.walk(b)):
-                    return True
-    return False
+    return any(_swallows_all(t) for t in tries)
+
+
+def _swallows_all(t: ast.Try) -> bool:
+    """A handler for every exception that does not raise again."""
+    return any(not any(isinstance(n, ast.Raise) for b in h.body for n in ast.walk(b))
+               for h in _catch_all_handlers(t))
 
 
 def forwards_exc_info(body: List[ast.stmt]) -> bool:
