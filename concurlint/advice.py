@@ -225,6 +225,58 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
         if changed is not None:
             return (f"{_name(work.function)} changes process-wide state ({changed}): each task needs "
                     f"a process of its own, and threads would share it")
+        spawned = _starts_processes(ctx.project, work.function)
+        if spawned is not None:
+            # evalplus's check_correctness runs each untrusted sample in a multiprocessing.Process
+            # it starts and joins: from a thread pool, every task would fork beside running threads
+            return (f"{_name(work.function)} starts processes of its own ({spawned}): from a thread "
+                    f"pool each task would fork while the other threads run (CCL301)")
+    other = _other_arm(ctx, site, rec)
+    if other is not None:
+        return (f"the other branch of the same test hands the same work to {rec} (line {other}): "
+                f"the code picks the model on purpose")
+    return None
+
+
+# what starts a child process of the multiprocessing package (a Process, a pool's workers, a
+# manager's server process)
+PROCESS_STARTERS = frozenset({
+    "multiprocessing.Process", "multiprocessing.context.BaseContext.Process", "multiprocessing.Manager",
+    "multiprocessing.context.BaseContext.Manager", "multiprocessing.Pool", "multiprocessing.pool.Pool",
+    "multiprocessing.context.BaseContext.Pool", "concurrent.futures.ProcessPoolExecutor",
+})
+
+
+def _starts_processes(project, qualname: Optional[str]) -> Optional[str]:
+    """``multiprocessing.Process() in untrusted_check`` when the work (or a project function it
+    calls, a few levels down) starts a child process of its own; None otherwise."""
+    for q, call, t in _reached_calls(project, qualname, PROCESS_WIDE_DEPTH, handlers=False):
+        if t in PROCESS_STARTERS or (t in project.classes and project.is_subclass(t, "multiprocessing.Process")):
+            what = _short_call(t)
+            return f"{what}() at line {call.line}" if q == qualname else f"{what}() in {_name(q)}"
+    return None
+
+
+def _short_call(target: str) -> str:
+    parts = target.rsplit(".", 2)
+    return ".".join(parts[-2:]) if parts[-2][:1].isupper() else f"{target.split('.', 1)[0]}.{parts[-1]}"
+
+
+def _other_arm(ctx, site, rec: str) -> Optional[int]:
+    """The line of a site in the other arm of an ``if``/``else`` of the same function that hands
+    the same callable to ``rec`` (``if system == "Darwin": ProcessPoolExecutor ... else:
+    ThreadPoolExecutor``, with the same ``executor.map(_single_request, ...)`` in each arm)."""
+    fn = ctx.project.functions.get(site.call.function) if site.call.function else None
+    if fn is None or not fn.branches or site.callable is None or not site.callable.text:
+        return None
+    line = site.call.line
+    for other in ctx.sites:
+        if other is site or other.module is not site.module or other.call.function != site.call.function \
+                or other.model != rec or other.callable is None or other.callable.text != site.callable.text:
+            continue
+        for b1, b2, e1, e2 in fn.branches:
+            if (b1 <= line <= b2 and e1 <= other.call.line <= e2) or (e1 <= line <= e2 and b1 <= other.call.line <= b2):
+                return other.call.line
     return None
 
 

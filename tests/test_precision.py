@@ -357,13 +357,16 @@ def test_model_changes_only_where_the_work_can_move(tmp_path):
 def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
     """Work that waits on the network in a process pool is not moved to threads when it also does
     CPU work in a helper of unknown kind (regexes over each page), when the same pool runs CPU work
-    beside it, when the pool is one process made for one whole job (isolation), or when each task
-    also runs a function its caller hands in (a `preprocess` hook)."""
+    beside it, when the pool is one process made for one whole job (isolation), when each task
+    also runs a function its caller hands in (a `preprocess` hook), when each task starts child
+    processes of its own (a sandbox), or when the other arm of the same test already hands the
+    work to threads (a platform's choice)."""
     from conftest import ROOT
 
     fixture = ROOT / "tests" / "fixtures" / "CCL102_kept_processes"
     doc = report_json(fixture, "--min-confidence", "low", cwd=ROOT)
-    recs = {r["function"].rsplit(".", 1)[-1]: r for r in doc["recommendations"]}
+    # the process pools' advice (lookups.py hands the same function to threads in its other branch)
+    recs = {r["function"].rsplit(".", 1)[-1]: r for r in doc["recommendations"] if r["current"] == "processes"}
     reasons = {
         "process_url": "it also does CPU work in extract_links()",
         "search_supervisor": "the same pool also runs insert_load()",
@@ -371,6 +374,8 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         "_wrap": "its only waits are for work it hands to threads",
         "align_marker": "its waits are on the programs it runs",
         "_fetch_one": "it also runs preprocess(), a function its caller hands in",
+        "check_sample": "check_sample() starts processes of its own (multiprocessing.Manager() in run_untrusted())",
+        "lookup": "the other branch of the same test hands the same work to threads",
     }
     for fn, why in reasons.items():
         r = recs[fn]
