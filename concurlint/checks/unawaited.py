@@ -4,8 +4,8 @@
 is dropped; the body never runs (Python warns "coroutine ... was never awaited" when the object is
 collected, if warnings are shown at all). Only calls whose target is certain are reported: a plain
 function of the project, a method of the caller's own class called through ``self``/``cls``, or
-a method called on an object whose type the analysis knows to be a project class (an annotated
-parameter, an object made from the class),
+a method called on a local name or parameter whose type the analysis knows to be a project class
+(an annotated parameter, an object made from the class) and that the function does not test,
 defined ``async def`` with no decorator that could turn it into something else, and with no
 synchronous method of the same name elsewhere in the class's family (a subclass that overrides
 it with a plain ``def`` makes the call right for that subclass).
@@ -88,12 +88,26 @@ def _typed_receiver(project, call: Call, fn: Function) -> bool:
 
 
 def _receiver_class(project, call: Call) -> Optional[str]:
-    """The project class the call's receiver is known to be an instance of (not through ``self``)."""
+    """The project class the call's receiver is known to be an instance of: a parameter annotated
+    with it or a local the function made from it (an attribute ``self.session``, or a local taken
+    from one, may be set to objects of several classes in several places, of which the analysis
+    keeps one), whose class the function does not test itself (``if isinstance(resp, AsyncResponse): await resp.close() else: resp.close()``)."""
     recv = call.receiver
-    if recv is None or recv.kind != "instance" or not recv.qualname or recv.text in ("self", "cls"):
+    name = call.text.rsplit(".", 1)[0] if "." in call.text else ""
+    if recv is None or recv.kind != "instance" or not recv.qualname or not name.isidentifier() \
+            or name in ("self", "cls"):
+        return None
+    caller = project.functions.get(call.function) if call.function else None
+    if caller is None or not caller.line <= recv.line <= caller.end_line or "made" in recv.meta \
+            or recv.text.startswith(("self.", "cls.")):
+        return None  # typed from elsewhere (`session = self.session`): an attribute's guess
+    if any(project.call_target(c) in TYPE_TESTS and c.args and c.args[0].text == name for c in project.calls_of(caller)):
         return None
     cls = project.resolve(recv.qualname)
     return cls if cls in project.classes else None
+
+
+TYPE_TESTS = frozenset({"builtins.isinstance", "builtins.type"})
 
 
 def _dead_branch(project, module: ModuleFacts, call: Call) -> bool:
