@@ -150,10 +150,14 @@ def _short(q: Optional[str]) -> str:
     return q.replace(".<locals>", "").rsplit(".", 1)[-1]
 
 
+# a thread queue's and a multiprocessing queue's get(block=True, timeout=None)
+QUEUE_GETS = frozenset({"queue.Queue.get", "multiprocessing.Queue.get", "multiprocessing.queues.Queue.get"})
+
+
 def _nonblocking_wait(call: Call, target: str) -> bool:
     """``lock.acquire(False)``, ``acquire(timeout=0)``, ``q.get(block=False)``, ``q.get(False)``:
     calls of a waiting API that return at once."""
-    if target.endswith(".acquire") or target == "queue.Queue.get":
+    if target.endswith(".acquire") or target in QUEUE_GETS:
         key = "blocking" if target.endswith(".acquire") else "block"
         if _literal_false(call.kwargs.get(key)) or (call.args and _literal_false(call.args[0])):
             return True
