@@ -34,8 +34,8 @@ def finish(findings: List[Finding], noqa, config: Config, codes: List[str],
 
 def _echoes(findings: List[Finding]) -> None:
     """One pattern repeated (``shutil.rmtree`` on the loop in three methods of one store class,
-    one coroutine that blocks at three places, futures dropped by three submits to one pool) is
-    one cause to fix: the first place keeps its confidence and lists the others as ``related``;
+    one coroutine that blocks at three places, futures dropped by three submits to one pool, the
+    same method of a module copied to make a variant) is one cause to fix: the first place keeps its confidence and lists the others as ``related``;
     the others, each with its own message and fix, are medium at most (shown with
     ``--min-confidence medium``). On real packages, reviewers judged such repeats debatable more
     often than not (docs/precision.md)."""
@@ -43,7 +43,7 @@ def _echoes(findings: List[Finding]) -> None:
     for f in sorted(findings, key=Finding.sort_key):
         if not f.pattern or f.confidence != "high":
             continue
-        keys = [(f.code, f.path, p) for p in f.pattern]
+        keys = [(f.code, f.path, p) for p in f.pattern] + _copy_key(f)
         lead = next((leads[k] for k in keys if k in leads), None)
         if lead is None:
             leads.update((k, f) for k in keys)
@@ -57,6 +57,16 @@ def _echoes(findings: List[Finding]) -> None:
         where = f" in {f.function}" if f.function else ""
         lead.related.append({"path": f.path, "line": f.line, "col": f.col,
                              "message": f"the same pattern again{where} (reported at medium confidence)"})
+
+
+def _copy_key(f: Finding) -> List[tuple]:
+    """The same method of a class of the same name, with the same message, in another module: a
+    module copied to make a variant (babeldoc's ``rpc_doclayout2.py`` ... ``rpc_doclayout5.py``,
+    each ``RpcDocLayoutModel.predict`` dropping the same future) is one pattern to fix."""
+    parts = (f.function or "").split(".")
+    if len(parts) < 3 or not parts[-2][:1].isupper():
+        return []
+    return [(f.code, "copy", ".".join(parts[-2:]), f.message)]
 
 
 def _calibrate(findings: List[Finding], config: Config) -> None:
