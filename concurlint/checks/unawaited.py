@@ -80,9 +80,8 @@ def _coroutine_target(project, call: Call) -> Optional[str]:
 
 
 def _typed_receiver(project, call: Call, fn: Function) -> bool:
-    """``device.save()`` where ``device`` is an instance of a project class that has the method:
-    a parameter annotated with the class, an object the function made from it, an attribute
-    its class sets from either (``self.dev = device`` with ``device: Device``)."""
+    """``device.save()`` where ``device`` is known to be an instance of a project class that has
+    the method (``_receiver_class``)."""
     cls = _receiver_class(project, call)
     return cls is not None and (cls == fn.cls or project.is_subclass(cls, fn.cls))
 
@@ -91,7 +90,8 @@ def _receiver_class(project, call: Call) -> Optional[str]:
     """The project class the call's receiver is known to be an instance of: a parameter annotated
     with it or a local the function made from it (an attribute ``self.session``, or a local taken
     from one, may be set to objects of several classes in several places, of which the analysis
-    keeps one), whose class the function does not test itself (``if isinstance(resp, AsyncResponse): await resp.close() else: resp.close()``)."""
+    keeps one), whose class the function does not test itself (``if isinstance(resp,
+    AsyncResponse): await resp.close() else: resp.close()``)."""
     recv = call.receiver
     name = call.text.rsplit(".", 1)[0] if "." in call.text else ""
     if recv is None or recv.kind != "instance" or not recv.qualname or not name.isidentifier() \
