@@ -21,7 +21,9 @@ ANALYSIS_RECURSION_LIMIT = 20000
 # a `.py` file that is a template for code (Jinja or Django tags opening a line: `{% if mod %}`,
 # `{{ cookiecutter.name }}`): not Python until rendered; reported at low confidence
 TEMPLATE = "a template, not Python source: its tags are rendered before it runs"
-TEMPLATE_TAG = re.compile(r"^[ \t]*(\{%-?|\{\{)[^\n]*?(-?%\}|\}\})", re.M)
+# a line opening with a Jinja tag, with the default delimiters or the bracket ones a code
+# generator picks so its output stays closer to Python (`[% if x -%]`): no Python line opens so
+TEMPLATE_TAG = re.compile(r"^[ \t]*(\{%-?|\{\{|\[%-?)[^\n]*?(-?%\}|\}\}|-?%\])", re.M)
 
 
 @dataclass
