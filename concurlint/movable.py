@@ -1,0 +1,234 @@
+"""Whether the work at a dispatch site can move to the model the decision table recommends
+(``why_not_movable``): a coroutine cannot go to a process pool, nor a service loop, a memoised
+function, one that changes ``self`` or a global, a closure or a bound method; a dedicated process,
+a pool of one, a pool that runs other work that stays, work that changes process-wide state or
+starts processes of its own keeps its processes; a cluster keeps its machines; and a model the
+code picks in one arm of an ``if``/``else`` beside the other is kept. ``concurlint.advice`` asks
+this before it advises a change (docs/models.md)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from concurlint.analysis.hints import binds_instance, is_memoised
+from concurlint.decision_table import Work, _name
+
+
+SERVICE_APIS = ("threading.Thread", "threading.Thread subclass", "multiprocessing.Process",
+                "multiprocessing.Process subclass")
+
+
+def _service_loop(fn) -> bool:
+    """A thread or process body built around ``while`` loops: a service, not a batch of tasks."""
+    return fn is not None and any(loop.desc.startswith("while") for loop in fn.loops)
+
+
+def _writes_state(fn) -> Optional[str]:
+    """The first state outliving the call that ``fn`` changes (``self.x``, a module global)."""
+    if fn is None:
+        return None
+    for acc in fn.accesses:
+        if acc.kind in ("write", "mutate", "rmw"):
+            name = acc.target.split(":", 1)[-1].rsplit(".", 1)[-1]
+            return f"self.{name}" if acc.target.startswith("attr:") and fn.cls else name
+    return None
+
+
+def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
+    """Why the work cannot move from ``site.model`` to ``rec`` (None when it can)."""
+    fn = ctx.project.functions.get(work.function) if work.function else None
+    if work.is_async and rec == "threads" and site.model == "asyncio":
+        return (f"{_name(work.function)} is a coroutine: it runs on the event loop as a whole, and only "
+                f"its blocking or CPU-heavy calls can move to a thread (asyncio.to_thread; CCL501/CCL502 "
+                f"name them)")
+    if rec in ("processes", "interpreters"):
+        if work.is_async:
+            return f"{_name(work.function)} is a coroutine, and a coroutine cannot run in a process pool"
+        if site.api in SERVICE_APIS and _service_loop(fn):
+            return (f"{_name(work.function)} is a long-running service loop (a `while` loop), not a "
+                    f"batch of tasks")
+        memo = next((d for d in fn.decorators if is_memoised([d])), None) if fn is not None else None
+        if memo is not None:
+            return (f"{_name(work.function)} is memoised ({memo.split('(')[0]}): in a "
+                    f"child process each call fills the child's cache, and the calling process's "
+                    f"cache, which spares the work on a repeat, stays empty")
+        thread_body = site.api == "threading.Thread subclass"
+        state = None if thread_body else _writes_state(fn)  # a Thread's run() keeps its result on self
+        if state is not None:
+            return (f"{_name(work.function)} changes {state}, and a child process would change only "
+                    f"its own copy")
+        if fn is not None and (fn.parent is not None or fn.is_lambda):
+            # `def build_requests(): ... self.soup ...` then `await asyncio.to_thread(build_requests)`:
+            # pickle finds a function by its qualified name, which a nested one has not (crawlee)
+            return (f"{_name(work.function)} is a nested function (a closure over its enclosing "
+                    f"function's names): a process pool pickles functions by qualified name and "
+                    f"cannot take it; a module-level function given only the data it needs could move")
+        if fn is not None and binds_instance(fn):
+            # `asyncio.to_thread(self._chat_generator.run, messages=...)`: in a process the object
+            # travels with every task, pickled with its clients, locks and caches (when it can be
+            # at all); on real code such advice was wrong (haystack's generator holds an API client)
+            return (f"{_name(work.function)} is a method: a process pool would pickle its object "
+                    f"(and the clients, locks or caches it holds) with every task; a module-level "
+                    f"function given only the data it needs could move")
+    if site.model == "distributed" and rec != "distributed":
+        # `client.submit(load_and_run, task_pkl)`: a cluster is chosen for the machines (and the
+        # memory) it adds; whether the program could run on one machine is a deployment fact the
+        # code does not show (pydra's Dask worker sends arbitrary user tasks)
+        return ("a distributed engine spreads the work over a cluster's machines, which one machine's "
+                "threads or processes do not give")
+    if site.model == "processes" and rec != "processes":
+        if site.api.startswith("multiprocessing.Process"):
+            return "a dedicated process is usually there for isolation, which threads do not give"
+        if _pool_of_one(ctx.project, site):
+            # `ProcessPoolExecutor(max_workers=1)` made to run one whole job: a dedicated process
+            # the program can kill (vectordb-bench stops a benchmark run with kill_proc_tree)
+            return ("a pool of one process made for this task is a dedicated process, usually there for "
+                    "isolation, which threads do not give")
+        kept = _pool_kept(ctx, site) if rec == "threads" else None
+        if kept is not None:
+            return (f"the same pool also runs {kept}, which stays in processes: moving this one task "
+                    f"to threads saves no process")
+        changed = _process_wide(ctx.project, work.function)
+        if changed is not None:
+            return (f"{_name(work.function)} changes process-wide state ({changed}): each task needs "
+                    f"a process of its own, and threads would share it")
+        spawned = _starts_processes(ctx.project, work.function)
+        if spawned is not None:
+            # evalplus's check_correctness runs each untrusted sample in a multiprocessing.Process
+            # it starts and joins: from a thread pool, every task would fork beside running threads
+            return (f"{_name(work.function)} starts processes of its own ({spawned}): from a thread "
+                    f"pool each task would fork while the other threads run (CCL301)")
+    other = _other_arm(ctx, site, rec)
+    if other is not None:
+        return (f"the other branch of the same test hands the same work to {rec} (line {other}): "
+                f"the code picks the model on purpose")
+    return None
+
+
+# what starts a child process of the multiprocessing package (a Process, a pool's workers, a
+# manager's server process)
+PROCESS_STARTERS = frozenset({
+    "multiprocessing.Process", "multiprocessing.context.BaseContext.Process", "multiprocessing.Manager",
+    "multiprocessing.context.BaseContext.Manager", "multiprocessing.Pool", "multiprocessing.pool.Pool",
+    "multiprocessing.context.BaseContext.Pool", "concurrent.futures.ProcessPoolExecutor",
+})
+
+
+def _starts_processes(project, qualname: Optional[str]) -> Optional[str]:
+    """``multiprocessing.Process() in untrusted_check`` when the work (or a project function it
+    calls, a few levels down) starts a child process of its own; None otherwise."""
+    for q, call, t in _reached_calls(project, qualname, PROCESS_WIDE_DEPTH, handlers=False):
+        if t in PROCESS_STARTERS or (t in project.classes and project.is_subclass(t, "multiprocessing.Process")):
+            what = _short_call(t)
+            return f"{what}() at line {call.line}" if q == qualname else f"{what}() in {_name(q)}"
+    return None
+
+
+def _short_call(target: str) -> str:
+    parts = target.rsplit(".", 2)
+    return ".".join(parts[-2:]) if parts[-2][:1].isupper() else f"{target.split('.', 1)[0]}.{parts[-1]}"
+
+
+def _other_arm(ctx, site, rec: str) -> Optional[int]:
+    """The line of a site in the other arm of an ``if``/``else`` of the same function that hands
+    the same callable to ``rec`` (``if system == "Darwin": ProcessPoolExecutor ... else:
+    ThreadPoolExecutor``, with the same ``executor.map(_single_request, ...)`` in each arm)."""
+    fn = ctx.project.functions.get(site.call.function) if site.call.function else None
+    if fn is None or not fn.branches or site.callable is None or not site.callable.text:
+        return None
+    line = site.call.line
+    for other in ctx.sites:
+        if other is site or other.module is not site.module or other.call.function != site.call.function \
+                or other.model != rec or other.callable is None or other.callable.text != site.callable.text:
+            continue
+        for b1, b2, e1, e2 in fn.branches:
+            if (b1 <= line <= b2 and e1 <= other.call.line <= e2) or (e1 <= line <= e2 and b1 <= other.call.line <= b2):
+                return other.call.line
+    return None
+
+
+def _receiver(site) -> str:
+    return site.call.text.rsplit(".", 1)[0] if "." in site.call.text else ""
+
+
+def _pool_of_one(project, site) -> bool:
+    """The site's pool is made in the same function with one worker (``ProcessPoolExecutor(
+    max_workers=1)``, ``Pool(1)``)."""
+    name = _receiver(site)
+    if not name.isidentifier():
+        return False
+    for call in site.module.calls:
+        if call.function != site.call.function or call.assigned_to != name or call.line > site.call.line:
+            continue
+        size = call.kwargs.get("max_workers") or call.kwargs.get("processes") or (call.args[0] if call.args else None)
+        if size is not None and size.text == "1" and (project.call_target(call) or "").rsplit(".", 1)[-1] \
+                in ("ProcessPoolExecutor", "Pool"):
+            return True
+    return False
+
+
+ONE_TASK = frozenset({"submit", "apply_async", "apply"})
+
+
+def _pool_kept(ctx, site) -> Optional[str]:
+    """One task (a submit outside loops) handed to a pool that, in the same function, also runs
+    work that keeps it in processes (``executor.submit(self.run_with_rate, q)`` beside
+    ``executor.submit(self.run_search, 100)``): the pool exists anyway, and moving that one task
+    saves nothing."""
+    from concurlint.advice import _table  # the table applied to the other task (advice imports this module)
+
+    name = _receiver(site)
+    if not name or site.call.loop >= 0 or site.call.method not in ONE_TASK:
+        return None  # a batch of waits (a map over the URLs) gains from a thread pool's overlap
+    for other in ctx.sites:
+        if other is site or other.module is not site.module or other.call.function != site.call.function \
+                or _receiver(other) != name or other.model != site.model:
+            continue
+        if _table(ctx, other)[1] == site.model:  # what the table says for that task
+            text = other.callable.text if other.callable is not None else ""
+            return _name(other.function) if other.function or not text else f"{text}()"
+    return None
+
+
+# calls that change state every thread of a process shares: work that makes them is in a process
+# pool for isolation (a worker that chdir()s into its project and sets its environment)
+PROCESS_WIDE = frozenset({
+    "os.chdir", "os.fchdir", "os.putenv", "os.unsetenv", "os.umask", "os.setuid", "os.setgid",
+    "os.seteuid", "os.setegid", "os.setsid", "os.nice", "os.sched_setaffinity",
+    "os.environ.update", "os.environ.setdefault", "os.environ.pop", "os.environ.clear",
+    "signal.signal", "locale.setlocale", "resource.setrlimit", "sys.setrecursionlimit",
+    "logging.basicConfig", "logging.config.dictConfig", "logging.config.fileConfig",
+    "sys.path.insert", "sys.path.append", "sys.path.extend", "socket.setdefaulttimeout",
+})
+PROCESS_WIDE_DEPTH = 3  # the work function and the project functions it calls, this many levels
+
+
+def _process_wide(project, qualname: Optional[str]) -> Optional[str]:
+    """``os.chdir() at line 66`` when the work (or a project function it calls, a few levels
+    down) changes process-wide state; None otherwise."""
+    for q, call, t in _reached_calls(project, qualname, PROCESS_WIDE_DEPTH):
+        if t in PROCESS_WIDE:
+            return f"{t}() at line {call.line}" if q == qualname else f"{t}() in {_name(q)}"
+    return None
+
+
+def _reached_calls(project, qualname: Optional[str], depth: int, handlers: bool = True):
+    """(function, call, target) for every call of the work function and of the project functions
+    it calls, ``depth`` levels of functions, each function once, breadth first; ``handlers=False``
+    leaves out the calls in ``except`` blocks (an error path is not the work)."""
+    seen: set = set()
+    level = [qualname] if qualname else []
+    for _ in range(depth):
+        nxt = []
+        for q in level:
+            fn = project.functions.get(q)
+            if fn is None or q in seen:
+                continue
+            seen.add(q)
+            for call in project.calls_of(fn):
+                if not handlers and call.in_handler:
+                    continue
+                t = project.call_target(call)
+                yield q, call, t
+                if t in project.functions:
+                    nxt.append(t)
+        level = nxt
