@@ -44,6 +44,8 @@ class DanglingTask(Rule):
                 if not _passes_parameter(project, target, inner):
                     made = inner  # the helper makes the coroutine itself: judge what it runs
             where = _module_of(project, module, made)  # the module of the call that makes the task
+            if _never_suspends(project, where, made):
+                continue  # it runs to its end in its first step, while the loop's ready queue holds it
             if is_test_code(module.module, call.function) or is_lifecycle(call.function):
                 conf = "low"  # a test helper, or a task started while shutting down
             elif is_cli_code(module.module):
@@ -246,6 +248,27 @@ def _target_at(project, module: ModuleFacts, value) -> Optional[str]:
 
 # waits on the loop's timer: the timer handle holds the sleeping task
 TIMER_WAITS = frozenset({"asyncio.sleep", "anyio.sleep", "anyio.sleep_until"})
+
+
+def _never_suspends(project, module: ModuleFacts, call: Call) -> bool:
+    """The task runs a project coroutine with no ``await``, ``async for`` or ``async with`` in
+    it (``asyncio.create_task(self.terminate())`` where ``terminate`` only sets flags, a callback
+    that only ``put_nowait``s): it runs to its end in its first step, and until then the loop's
+    ready queue holds it, so it cannot be collected before it finishes."""
+    coro = call.args[0] if call.args else None
+    if coro is None or coro.kind != "call":
+        return False
+    fn = project.functions.get(coro.qualname or _target_at(project, module, coro) or "")
+    return fn is not None and fn.is_async and not fn.is_generator and not fn.awaits and not fn.async_withs \
+        and not any(c.awaited for c in project.calls_of(fn)) \
+        and not any(loop.desc.startswith("async for") for loop in fn.loops) and not _overridden(project, fn)
+
+
+def _overridden(project, fn) -> bool:
+    """A subclass's method of the same name may await (``self.terminate()`` resolved to a base)."""
+    return fn.cls is not None and any(
+        q != fn.qualname and project.functions[q].cls and project.is_subclass(project.functions[q].cls, fn.cls)
+        for q in project.functions_named(fn.name))
 
 
 def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
