@@ -273,6 +273,14 @@ class Project:
             self._edges = edges
         return self._edges
 
+    def overrides(self, qualname: str) -> List[str]:
+        """The methods of subclasses that override the method ``qualname`` (none for a function)."""
+        fn = self.functions.get(qualname)
+        if fn is None or fn.cls is None:
+            return []
+        return [q for q in self.functions_named(fn.name) if q != qualname
+                and self.functions[q].cls and self.is_subclass(self.functions[q].cls, fn.cls)]
+
     def functions_named(self, name: str) -> List[str]:
         """The qualified names of every project function (or method) called ``name``."""
         return self.function_names().get(name, [])

@@ -250,25 +250,29 @@ def _target_at(project, module: ModuleFacts, value) -> Optional[str]:
 TIMER_WAITS = frozenset({"asyncio.sleep", "anyio.sleep", "anyio.sleep_until"})
 
 
-def _never_suspends(project, module: ModuleFacts, call: Call) -> bool:
-    """The task runs a project coroutine with no ``await``, ``async for`` or ``async with`` in
-    it (``asyncio.create_task(self.terminate())`` where ``terminate`` only sets flags, a callback
-    that only ``put_nowait``s): it runs to its end in its first step, and until then the loop's
-    ready queue holds it, so it cannot be collected before it finishes."""
+def _task_coroutine(project, module: ModuleFacts, call: Call):
+    """(the project coroutine function a task-making call runs, the Value of its call), or Nones."""
     coro = call.args[0] if call.args else None
     if coro is None or coro.kind != "call":
-        return False
+        return None, None
     fn = project.functions.get(coro.qualname or _target_at(project, module, coro) or "")
-    return fn is not None and fn.is_async and not fn.is_generator and not fn.awaits and not fn.async_withs \
-        and not any(c.awaited for c in project.calls_of(fn)) \
-        and not any(loop.desc.startswith("async for") for loop in fn.loops) and not _overridden(project, fn)
+    return (fn, coro) if fn is not None and fn.is_async else (None, None)
 
 
-def _overridden(project, fn) -> bool:
-    """A subclass's method of the same name may await (``self.terminate()`` resolved to a base)."""
-    return fn.cls is not None and any(
-        q != fn.qualname and project.functions[q].cls and project.is_subclass(project.functions[q].cls, fn.cls)
-        for q in project.functions_named(fn.name))
+def _no_suspension(project, fn) -> bool:
+    """No ``await``, ``async for`` or ``async with`` in the coroutine: it runs to its end in its
+    first step."""
+    return not fn.awaits and not fn.async_withs and not any(c.awaited for c in project.calls_of(fn)) \
+        and not any(loop.desc.startswith("async for") for loop in fn.loops)
+
+
+def _never_suspends(project, module: ModuleFacts, call: Call) -> bool:
+    """The task runs a project coroutine that never suspends (``asyncio.create_task(
+    self.terminate())`` where ``terminate`` only sets flags, a callback that only
+    ``put_nowait``s), and no subclass overrides it with one that might: until it ends, in its
+    first step, the loop's ready queue holds it, so it cannot be collected before it finishes."""
+    fn, _coro = _task_coroutine(project, module, call)
+    return fn is not None and not fn.is_generator and _no_suspension(project, fn) and not project.overrides(fn.qualname)
 
 
 def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
@@ -276,21 +280,18 @@ def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
     holds the task while it waits: the loop's timer (``await asyncio.sleep(...)``), an object its
     own instance holds (``await self.queue.get()``, ``await self.cond.wait()``), or another project
     coroutine that only waits on such things. Such a task cannot be collected midway."""
-    coro = call.args[0] if call.args else None
-    if coro is None or coro.kind != "call":
-        return False
-    first = project.functions.get(coro.qualname or _target_at(project, module, coro) or "")
-    if first is None or not first.is_async:
+    first, coro = _task_coroutine(project, module, call)
+    if first is None:
         return False
     todo, seen = [(first, _owner_alive(project, call, coro.text))], {first.qualname}
     while todo:
         fn, bound = todo.pop()
         me = fn.params[0] + "." if bound and fn.cls is not None and fn.params else None
+        if _no_suspension(project, fn):
+            continue  # it runs to its end in its first step, nothing to collect midway
         waits = [c for c in project.calls_of(fn) if c.awaited]
         if not waits and not fn.awaits:
-            if fn.async_withs or any(loop.desc.startswith("async for") for loop in fn.loops):
-                return False
-            continue  # no await at all: it runs to its end in its first step, nothing to collect midway
+            return False  # only an `async for` or `async with`: what it waits on is not followed
         called = {(c.line, c.col) for c in waits}
         for line, col in fn.awaits:
             if (line, col + 6) in called:

@@ -89,10 +89,6 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
     functions the project calls at all)."""
     project = ctx.project
     held: dict = {}
-    by_name: dict = {}
-    for q, f in project.functions.items():
-        if f.cls and f.is_async:
-            by_name.setdefault(f.name, []).append(q)
     overrides: dict = {}  # target -> the subclasses' overrides of it, computed once per target
     spans: dict = {}
     for mod, call in project.index.calls("project-call"):
@@ -115,8 +111,7 @@ def _called_under_lock(ctx) -> Tuple[set, set]:
         if not fn.cls:
             continue
         if t not in overrides:
-            overrides[t] = [q for q in by_name.get(fn.name, ()) if q != t and project.functions[q].is_async
-                            and project.is_subclass(project.functions[q].cls, fn.cls)]
+            overrides[t] = [q for q in project.overrides(t) if project.functions[q].is_async]
         for q in overrides[t]:
             held.setdefault(q, []).append(locked)
     return {q for q, flags in held.items() if all(flags)}, set(held)

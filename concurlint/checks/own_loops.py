@@ -165,13 +165,8 @@ def _on_fresh_loop(project, mod: ModuleFacts, fn: Function, call: Call) -> bool:
 
 
 def _overrides(project, qualname: str):
-    """The methods of subclasses that override the method ``qualname``."""
-    fn = project.functions.get(qualname)
-    if fn is None or fn.cls is None:
-        return []
-    return [q for q in project.functions_named(fn.name) if q != qualname
-            and project.functions[q].cls and project.functions[q].is_async
-            and project.is_subclass(project.functions[q].cls, fn.cls)]
+    """The coroutine methods of subclasses that override the method ``qualname``."""
+    return [q for q in project.overrides(qualname) if project.functions[q].is_async]
 
 
 def _makes_tasks(project, qualname: str) -> bool:
