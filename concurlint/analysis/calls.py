@@ -153,9 +153,26 @@ class CallCollector:
 
     visit_YieldFrom = visit_Yield  # type: ignore[assignment]
 
+    def result_use(self, name: ast.AST, how: str) -> None:
+        """``resp.status`` / ``resp[0]`` / ``for x in resp`` / ``await resp`` where ``resp`` is a
+        local name bound to the result of a call of the project's own (same top-level package):
+        ``Function.result_uses``, read by CCL507 (a coroutine used as if it were its result)."""
+        fn = self.function
+        if fn is None or not isinstance(name, ast.Name) or name.id in ("self", "cls"):
+            return
+        made = ""
+        if how != "await":
+            v = self.lookup(name.id)
+            if v is None or v.kind != "call" or not v.qualname \
+                    or v.qualname.partition(".")[0] != self.module.partition(".")[0]:
+                return
+            made = v.qualname
+        fn.result_uses.append((name.id, how, name.lineno, made))
+
     def visit_Await(self, node: ast.Await) -> None:
         if self.function is not None:
             self.function.awaits.append((node.lineno, node.col_offset))
+            self.result_use(node.value, "await")
         if isinstance(node.value, ast.Call):
             self.awaited.add(id(node.value))
             self.use.setdefault(id(node.value), ("await", None))

@@ -189,6 +189,11 @@ class Function(Record):
     # names the function binds itself (assignments, loop, with and except targets, imports), not
     # declared global or nonlocal: local variables, whatever module global shares their name
     local_names: Tuple[str, ...] = ()
+    # a name bound to what a call of the project's own returned, used as that result: (name, how,
+    # line, the callee as resolved in the module), how = ".attr" (read or called), "[]" (indexed),
+    # "for" (iterated), "await" (awaited; recorded for any name, callee ""): a coroutine object
+    # has none of these but the last (CCL507)
+    result_uses: List[Tuple[str, str, int, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -117,6 +117,8 @@ class LoopCollector:
 
     def visit_For(self, node: ast.For) -> None:
         self.use[id(node.iter)] = ("iter", None)
+        if not isinstance(node, ast.AsyncFor):
+            self.result_use(node.iter, "for")
         self.visit(node.iter)
         self.bind(node.target, self.chunk_of(node.iter), node)  # `for block in iter(lambda: f.read(N), b"")`
         self._write_target(node.target, "write", "for-loop target")
@@ -156,6 +158,9 @@ class LoopCollector:
 
     def _comprehension(self, node: ast.AST, kind: str) -> None:
         gens = node.generators  # type: ignore[attr-defined]
+        for g in gens:
+            if not g.is_async:
+                self.result_use(g.iter, "for")
         self.visit(gens[0].iter)
         fn = self.function
         if fn is None:

@@ -282,12 +282,20 @@ class StateCollector:
             key = self.shared_target(node)
             if key:
                 self.access(key, "read", self.segment(node, 40), node)
+            if isinstance(node.value, ast.Name) and node.attr not in CORO_ATTRS:
+                self.result_use(node.value, "." + node.attr)
         self.visit(node.value)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.value, ast.Name):
+            self.result_use(node.value, "[]")
         self.visit(node.value)
         self.visit(node.slice)
 
+
+# what a coroutine object has: reading these does not take it for its result
+CORO_ATTRS = frozenset({"send", "throw", "close", "cr_await", "cr_code", "cr_frame", "cr_running", "cr_origin",
+                        "cr_suspended", "__await__", "__name__", "__qualname__", "__class__"})
 
 _OPS = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",

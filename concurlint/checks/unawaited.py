@@ -9,6 +9,11 @@ a method called on a local name or parameter whose type the analysis knows to be
 defined ``async def`` with no decorator that could turn it into something else, and with no
 synchronous method of the same name elsewhere in the class's family (a subclass that overrides
 it with a plain ``def`` makes the call right for that subclass).
+
+Also a call of such a coroutine function whose result is assigned to a name the function then
+takes for the coroutine's value (iterates, indexes, reads an attribute of, hands to a function
+that needs the value itself) and never awaits, returns or hands to anything that could keep it
+(``_used_as_result``): the coroutine never runs either, and the use fails.
 """
 from __future__ import annotations
 
@@ -35,7 +40,6 @@ class CoroutineNeverAwaited(Rule):
             target = _coroutine_target(project, call)
             if target is None or _dead_branch(project, module, call):
                 continue
-            fn = project.functions[target]
             caller = project.functions.get(call.function) if call.function else None
             if is_test_code(module.module, call.function):
                 conf = "low"
@@ -46,11 +50,89 @@ class CoroutineNeverAwaited(Rule):
                 conf = "medium"
             else:
                 conf = "high"  # a coroutine that forgot `await`
-            where = project.function_module.get(target)
-            related = [] if where is None else [{"path": where.path, "line": fn.line, "col": fn.col,
-                                                 "message": f"{fn.name}() is defined `async def` here"}]
-            yield ctx.report(self.code, module, call, function=call.function, callee=call.text,
-                             confidence=conf, related=related)
+            yield ctx.report(self.code, module, call, function=call.function, callee=call.text, used="",
+                             confidence=conf, related=_defined_here(project, target))
+        yield from self._used_as_result(ctx, module)
+
+    def _used_as_result(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        """``info = build_payload(...)`` then ``for p in info`` / ``info.url`` / ``info[0]`` /
+        ``os.stat(info)``, where ``build_payload`` is a coroutine function of the project: the
+        code takes the coroutine for the value it would return (a TypeError or AttributeError at
+        run time, often swallowed by a broad ``except``), and it is never awaited. Not when the
+        function awaits the name anywhere (``if inspect.isawaitable(info): info = await info``),
+        returns it, or hands it to a call that could keep it (anything but a function that needs
+        the value itself: ``tasks.append(task)`` is kept for ``gather``)."""
+        project = ctx.project
+        for fn in module.functions.values():
+            calls = [module.calls[i] for i in fn.calls]
+            made = [c for c in calls if c.use == "assign" and c.assigned_to and not c.awaited
+                    and _coroutine_target(project, c) is not None]
+            if not made:
+                continue
+            uses = [u for u in fn.result_uses if u[1] != "await"]
+            awaited = {u[0] for u in fn.result_uses if u[1] == "await"} | set(fn.returned_names)
+            for call in made:
+                name = call.assigned_to
+                if name in awaited:
+                    continue
+                later = [u for u in uses if u[0] == name and u[2] >= call.line and u[3] == call.target]
+                taken = _taken_by(project, calls, name, call.line, call.target)
+                if taken is None or not (later or taken) or _dead_branch(project, module, call):
+                    continue
+                if any(name in g.loaded_names for g in module.functions.values() if g.parent == fn.qualname):
+                    continue  # a nested function uses it too: it may await it
+                how = taken or _how(later[0])
+                conf = "high" if fn.is_async and not is_test_code(module.module, fn.qualname) else "medium"
+                yield ctx.report(self.code, module, call, function=fn.qualname, callee=call.text,
+                                 used=f" (`{name}` is used as its result: {how})", confidence=conf,
+                                 related=_defined_here(project, _coroutine_target(project, call)))
+
+
+def _defined_here(project, target: str) -> list:
+    """The coroutine function's definition, as the finding's related location."""
+    fn, where = project.functions[target], project.function_module.get(target)
+    return [] if where is None else [{"path": where.path, "line": fn.line, "col": fn.col,
+                                      "message": f"{fn.name}() is defined `async def` here"}]
+
+
+def _how(use) -> str:
+    name, how, line, _made = use
+    if how == "for":
+        return f"iterated on line {line}"
+    if how == "[]":
+        return f"`{name}[...]` on line {line}"
+    return f"`{name}{how}` on line {line}"
+
+
+# functions that need the value itself (a sized or iterable object, a path, a number, JSON): a
+# coroutine handed to them fails; any other call may keep it (``tasks.append(task)``, a project
+# helper, ``asyncio.gather``) and await it later
+_VALUE_TAKERS = frozenset({"builtins.len", "builtins.int", "builtins.float", "builtins.bytes", "builtins.open",
+                           "builtins.sorted", "builtins.list", "builtins.tuple", "builtins.set", "builtins.dict",
+                           "builtins.sum", "builtins.min", "builtins.max", "builtins.enumerate", "builtins.zip",
+                           "builtins.iter", "builtins.next", "builtins.abs", "builtins.round"})
+_VALUE_MODULES = ("os.", "shutil.", "json.", "pathlib.", "base64.", "hashlib.", "mimetypes.", "urllib.parse.")
+
+
+def _taken_by(project, calls, name: str, line: int, made: Optional[str]) -> Optional[str]:
+    """How the calls after ``line`` take ``name``: None when one may keep it to await later
+    (anything but a function that needs the value itself), "" when none takes it, else "passed to
+    os.stat() on line N" for the first function that needs the value and gets the one ``made``
+    (the callee of the assignment) returned."""
+    out = ""
+    for c in calls:
+        if c.line < line:
+            continue
+        passed = [a for a in list(c.args) + list(c.kwargs.values()) if a.text == name]
+        if not passed:
+            continue  # (`name.method()`: an attribute use, recorded in Function.result_uses)
+        t = project.call_target(c)
+        if t is None or t in project.functions or not (t in _VALUE_TAKERS or (
+                t.startswith(_VALUE_MODULES) and t.count(".") == 1 + t.startswith(("os.path.", "urllib.parse.")))):
+            return None
+        if any(a.kind == "call" and a.qualname == made for a in passed):
+            out = out or f"passed to {t}() on line {c.line}"
+    return out
 
 
 def _coroutine_target(project, call: Call) -> Optional[str]:
