@@ -210,7 +210,8 @@ class BlockingCallInAsyncFunction(Rule):
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
                                  pattern=(("call", fn.cls, r.target or r.desc), ("in", fn.qualname))
-                                 + _client_pattern(fn, r.desc, project.functions.get(r.chain[-1])))
+                                 + _client_pattern(fn, r.desc, project.functions.get(r.chain[-1]))
+                                 + _handed_client_pattern(project, r))
 
 
 def _client_pattern(fn: Function, text: str, where: Optional[Function] = None) -> tuple:
@@ -224,6 +225,21 @@ def _client_pattern(fn: Function, text: str, where: Optional[Function] = None) -
     if not head.startswith("self.") or "(" in head or head.count(".") != 1:
         return ()
     return (("client", fn.cls, head),)
+
+
+def _handed_client_pattern(project, r) -> tuple:
+    """``crud.get_library(id, db)`` from one route and ``crud.get_plugins(id, db)`` from another,
+    each helper calling ``db.query(...)`` on the parameter it is handed: one synchronous client
+    (a database session, an HTTP session) handed from coroutines to the helpers of one module is
+    one cause (give them an async client, or run the helpers in a thread), whatever helper each
+    place calls."""
+    last = project.functions.get(r.chain[-1])
+    head = r.desc.split(".", 1)[0]
+    if last is None or "." not in r.desc or not head.isidentifier() or head in ("self", "cls") \
+            or head not in last.params:
+        return ()
+    mod = project.function_module.get(last.qualname)
+    return (("handed", mod.module if mod is not None else "", head),)
 
 
 def _ruled_out_by_callers(ctx, fn: Function, line: int) -> bool:
