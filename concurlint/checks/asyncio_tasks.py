@@ -43,6 +43,8 @@ class DanglingTask(Rule):
                             "message": f"{api}() returns the task {TASK_FACTORIES[project.call_target(inner)]}() makes here"}]
                 if not _passes_parameter(project, target, inner):
                     made = inner  # the helper makes the coroutine itself: judge what it runs
+            if made is call and call.args and _uncalled(project, call.args[0]):
+                continue  # `create_task(self.poll)`: no task is made, it raises TypeError (CCL507)
             where = _module_of(project, module, made)  # the module of the call that makes the task
             if _never_suspends(project, where, made):
                 continue  # it runs to its end in its first step, while the loop's ready queue holds it
@@ -313,3 +315,9 @@ def _kept_alive(project, module: ModuleFacts, call: Call) -> bool:
             elif callee.qualname not in seen:
                 return False
     return True
+
+
+def _uncalled(project, arg) -> bool:
+    """A function handed where a coroutine is wanted, not called (``create_task(self.poll)``):
+    a function, a lambda, or a method the project defines."""
+    return arg.kind in ("function", "lambda") or (arg.kind == "bound-method" and arg.qualname in project.functions)

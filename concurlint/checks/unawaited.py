@@ -50,9 +50,33 @@ class CoroutineNeverAwaited(Rule):
                 conf = "medium"
             else:
                 conf = "high"  # a coroutine that forgot `await`
-            yield ctx.report(self.code, module, call, function=call.function, callee=call.text, used="",
-                             confidence=conf, related=_defined_here(project, target))
+            yield ctx.report(self.code, module, call, function=call.function, what=_never_awaited(call.text),
+                             fix=AWAIT_IT, confidence=conf, related=_defined_here(project, target))
         yield from self._used_as_result(ctx, module)
+        yield from self._handed_uncalled(ctx, module)
+
+    def _handed_uncalled(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        """``asyncio.ensure_future(self.async_dim)``: the coroutine function itself, not a
+        coroutine, handed to what runs awaitables (``create_task``, ``ensure_future``, ``gather``,
+        ``run_until_complete``, ``asyncio.run``...): it raises TypeError there, and the body never
+        runs. The function must be a coroutine function of the project as certain as above (no
+        decorator that could change it, no synchronous method of the name in a related class)."""
+        project = ctx.project
+        for call in module.calls:
+            target = project.call_target(call)
+            if target not in TAKE_AWAITABLES:
+                continue
+            for arg in call.args[:1] if target not in MANY_AWAITABLES else call.args:
+                fn = project.functions.get(arg.qualname) if arg.kind in ("function", "bound-method") \
+                    and arg.qualname else None
+                if fn is None or not _certain_coroutine_function(project, fn):
+                    continue
+                runner = call.text.rsplit(".", 1)[-1] if "." in call.text else call.text
+                yield ctx.report(self.code, module, call, function=call.function,
+                                 what=f"{arg.text} is handed to {runner}() uncalled, which raises TypeError (it "
+                                      "wants a coroutine and gets the coroutine function)",
+                                 fix=f"call it: `{runner}({arg.text}(...))`", confidence="high",
+                                 related=_defined_here(project, fn.qualname))
 
     def _used_as_result(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         """``info = build_payload(...)`` then ``for p in info`` / ``info.url`` / ``info[0]`` /
@@ -83,9 +107,33 @@ class CoroutineNeverAwaited(Rule):
                     continue  # a nested function uses it too: it may await it
                 how = taken or _how(later[0])
                 conf = "high" if fn.is_async and not is_test_code(module.module, fn.qualname) else "medium"
-                yield ctx.report(self.code, module, call, function=fn.qualname, callee=call.text,
-                                 used=f" (`{name}` is used as its result: {how})", confidence=conf,
-                                 related=_defined_here(project, _coroutine_target(project, call)))
+                yield ctx.report(self.code, module, call, function=fn.qualname,
+                                 what=_never_awaited(call.text, f" (`{name}` is used as its result: {how})"),
+                                 fix=AWAIT_IT, confidence=conf, related=_defined_here(project, _coroutine_target(project, call)))
+
+
+AWAIT_IT = "await it (or hand it to asyncio.create_task and keep the task)"
+# what runs the awaitable handed to it (its first argument; all of them for MANY_AWAITABLES)
+TAKE_AWAITABLES = frozenset({"asyncio.create_task", "asyncio.ensure_future", "asyncio.AbstractEventLoop.create_task",
+                             "asyncio.AbstractEventLoop.run_until_complete", "asyncio.run", "asyncio.Runner.run",
+                             "asyncio.TaskGroup.create_task", "asyncio.gather", "asyncio.wait_for", "asyncio.shield",
+                             "asyncio.run_coroutine_threadsafe"})
+MANY_AWAITABLES = frozenset({"asyncio.gather"})
+
+
+def _never_awaited(callee: str, used: str = "") -> str:
+    return f"{callee}() makes a coroutine that is never awaited{used}"
+
+
+def _certain_coroutine_function(project, fn: Function) -> bool:
+    """``fn`` is a coroutine function whatever object it is reached through: ``async def``, not
+    a generator or lambda, no decorator that could make it something else, and no plain ``def``
+    of its name in a related class."""
+    if not fn.is_async or fn.is_generator or fn.is_lambda:
+        return False
+    if any(d.rsplit(".", 1)[-1] not in _KEEPS_COROUTINE for d in fn.decorators):
+        return False
+    return fn.cls is None or not _sync_twin(project, fn)
 
 
 def _defined_here(project, target: str) -> list:
