@@ -24,7 +24,10 @@ _TEST_MODULE = re.compile(r"(^|\.)(conftest|utils_test|test_utils|testclient|_te
                           # a product's own pytest support (`redbot.pytest`, `anyio.pytest_plugin`); a
                           # pytest plugin package (`pytest_asyncio`) is itself the product
                           r"|\.(pytest(_[^.]*)?|[^.]*_pytest)(\.|$)"
-                          r"|(^|\.)([^.]*_)?(tests?|testing|dummy|dummies|mocks?|fakes?)(_[^.]*)?(\.|$)")
+                          r"|(^|\.)([^.]*_)?(tests?|testing|dummy|dummies|mocks?|fakes?)(_[^.]*)?(\.|$)"
+                          # a simulator module inside the package (`pyobs.modules.camera.dummyspectrograph`,
+                          # `fakeclock`); not the top-level package (`fakeredis` is the product)
+                          r"|\._?(dummy|fake|mock)[a-z0-9_]+(\.|$)")
 _LIFECYCLE = re.compile(
     r"^_*(a?init|__init__|__post_init__|__del__|__enter__|__exit__|__aenter__|__aexit__|"
     r"a?close|aclose|shutdown|stop|start|start_unsafe|setup|set_up|setup_\w+|teardown|"
