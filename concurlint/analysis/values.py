@@ -384,6 +384,9 @@ class ValueCollector:
                         av = owner.attrs[func.attr]
                         if av.kind in ("function", "ref", "lambda"):
                             return av.qualname, None, None
+                        if av.kind == "instance" and av.qualname and self.kb.returns.get(f"{av.qualname}.__call__"):
+                            # `self.session_factory()` on a `sessionmaker(...)` kept on the object
+                            return f"{av.qualname}.__call__", "__call__", av
                         return None, func.attr, av
                     return f"{owner.qualname}.{func.attr}", func.attr, Value("instance", owner.qualname, recv.id)
             base = self.value_of(recv)
