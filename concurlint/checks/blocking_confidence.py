@@ -81,6 +81,29 @@ def _a_rename(project, fn: Function, target: str, line: int) -> bool:
     return False
 
 
+# what a hard link or a rename that failed falls back to: copying the bytes
+COPIES = frozenset({"shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree", "shutil.move"})
+# a hard link, a symlink or a rename: metadata only, on one file system
+LINKS = frozenset({"os.link", "os.symlink", "os.rename", "os.replace", "pathlib.Path.hardlink_to",
+                   "pathlib.Path.symlink_to", "pathlib.Path.rename", "pathlib.Path.replace"})
+
+
+def _fallback_copy(project, fn: Function, target: str, line: int) -> bool:
+    """``try: target.hardlink_to(source)`` / ``os.rename(config, backup)`` ``except OSError:
+    shutil.copy2(...)``: the copy runs only when the link or rename fails (another file system),
+    which the default layout avoids (apt-mirror's mirror tree, ledfx's config backup)."""
+    if target not in COPIES:
+        return False
+    calls = project.calls_of(fn)
+    here = [c for c in calls if c.line == line and c.in_handler and project.call_target(c) == target]
+    return bool(here) and any(line - 5 <= c.line < line and not c.in_handler and (
+        project.call_target(c) in LINKS or (project.call_target(c) is None and c.method in LINK_METHODS))
+        for c in calls)
+
+
+LINK_METHODS = frozenset(name.rsplit(".", 1)[-1] for name in LINKS)
+
+
 def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
     """A coroutine of the program's own (private, or nested) that only start-up or shut-down code
     awaits (``await self._run_ws_server()`` in ``setup()``, ``await self._kill_browser()`` in
@@ -157,6 +180,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # removed or unpacked may still stall the loop for seconds
         return "medium" if weight >= 3 else "low"
     if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
+        return "medium"
+    if _fallback_copy(project, last or fn, target, line):
         return "medium"
     if weight == 2 and (one_file(target) or (target in SPAWNS and not in_loop)
                         or _a_rename(project, last or fn, target, line)
