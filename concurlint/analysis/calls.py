@@ -154,9 +154,10 @@ class CallCollector:
     visit_YieldFrom = visit_Yield  # type: ignore[assignment]
 
     def result_use(self, name: ast.AST, how: str) -> None:
-        """``resp.status`` / ``resp[0]`` / ``for x in resp`` / ``await resp`` where ``resp`` is a
-        local name bound to the result of a call of the project's own (same top-level package):
-        ``Function.result_uses``, read by CCL507 (a coroutine used as if it were its result)."""
+        """``resp.status`` / ``resp[0]`` / ``for x in resp`` where ``resp`` is a local name bound
+        to the result of a call of the project's own (same top-level package), and ``await resp``
+        of any name: ``Function.result_uses``, read by CCL507 (a coroutine used as if it were its
+        result, never awaited)."""
         fn = self.function
         if fn is None or not isinstance(name, ast.Name) or name.id in ("self", "cls"):
             return

@@ -158,9 +158,8 @@ class LoopCollector:
 
     def _comprehension(self, node: ast.AST, kind: str) -> None:
         gens = node.generators  # type: ignore[attr-defined]
-        for g in gens:
-            if not g.is_async:
-                self.result_use(g.iter, "for")
+        if not gens[0].is_async:  # (only the first iterable is evaluated in the enclosing scope)
+            self.result_use(gens[0].iter, "for")
         self.visit(gens[0].iter)
         fn = self.function
         if fn is None:
