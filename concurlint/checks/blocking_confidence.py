@@ -101,7 +101,9 @@ def _fallback_copy(project, fn: Function, target: str, line: int) -> bool:
         for c in calls)
 
 
-LINK_METHODS = frozenset(name.rsplit(".", 1)[-1] for name in LINKS)
+# on a receiver whose type is not known (`target.hardlink_to(source)` for each target of a loop):
+# the link methods only, not `rename`/`replace`, which strings have too
+LINK_METHODS = frozenset({"hardlink_to", "symlink_to", "link_to"})
 
 
 def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
