@@ -89,13 +89,17 @@ class CoroutineNeverAwaited(Rule):
         project = ctx.project
         for fn in module.functions.values():
             calls = [module.calls[i] for i in fn.calls]
-            made = [c for c in calls if c.use == "assign" and c.assigned_to and not c.awaited
-                    and _coroutine_target(project, c) is not None]
+            made = []  # (the assigning call, the coroutine function it certainly calls)
+            for c in calls:
+                if c.use == "assign" and c.assigned_to and not c.awaited:
+                    target = _coroutine_target(project, c)
+                    if target is not None:
+                        made.append((c, target))
             if not made:
                 continue
             uses = [u for u in fn.result_uses if u[1] != "await"]
             awaited = {u[0] for u in fn.result_uses if u[1] == "await"} | set(fn.returned_names)
-            for call in made:
+            for call, target in made:
                 name = call.assigned_to
                 if name in awaited:
                     continue
@@ -109,7 +113,7 @@ class CoroutineNeverAwaited(Rule):
                 conf = "high" if fn.is_async and not is_test_code(module.module, fn.qualname) else "medium"
                 yield ctx.report(self.code, module, call, function=fn.qualname,
                                  what=_never_awaited(call.text, f" (`{name}` is used as its result: {how})"),
-                                 fix=AWAIT_IT, confidence=conf, related=_defined_here(project, _coroutine_target(project, call)))
+                                 fix=AWAIT_IT, confidence=conf, related=_defined_here(project, target))
 
 
 AWAIT_IT = "await it (or hand it to asyncio.create_task and keep the task)"
@@ -125,15 +129,18 @@ def _never_awaited(callee: str, used: str = "") -> str:
     return f"{callee}() makes a coroutine that is never awaited{used}"
 
 
+def _coroutine_function(fn: Function) -> bool:
+    """``async def``, not an async generator (its call returns an async generator: nothing to
+    await) nor a lambda, with no decorator that could make it something else (``@sync_compatible``,
+    ``@run_in_thread``: what it returns is not known)."""
+    return fn.is_async and not fn.is_generator and not fn.is_lambda \
+        and all(d.rsplit(".", 1)[-1] in _KEEPS_COROUTINE for d in fn.decorators)
+
+
 def _certain_coroutine_function(project, fn: Function) -> bool:
-    """``fn`` is a coroutine function whatever object it is reached through: ``async def``, not
-    a generator or lambda, no decorator that could make it something else, and no plain ``def``
-    of its name in a related class."""
-    if not fn.is_async or fn.is_generator or fn.is_lambda:
-        return False
-    if any(d.rsplit(".", 1)[-1] not in _KEEPS_COROUTINE for d in fn.decorators):
-        return False
-    return fn.cls is None or not _sync_twin(project, fn)
+    """``fn`` is a coroutine function whatever object it is reached through: ``_coroutine_function``
+    and no plain ``def`` of its name in a related class."""
+    return _coroutine_function(fn) and (fn.cls is None or not _sync_twin(project, fn))
 
 
 def _defined_here(project, target: str) -> list:
@@ -187,10 +194,8 @@ def _coroutine_target(project, call: Call) -> Optional[str]:
     """The project coroutine function ``call`` certainly runs, or None."""
     target = project.call_target(call)
     fn = project.functions.get(target) if target else None
-    if fn is None or not fn.is_async or fn.is_generator or fn.is_lambda:
-        return None  # (an async generator function returns an async generator: nothing to await)
-    if any(d.rsplit(".", 1)[-1] not in _KEEPS_COROUTINE for d in fn.decorators):
-        return None  # @sync_compatible, @run_in_thread, @unasync...: what it returns is not known
+    if fn is None or not _coroutine_function(fn):
+        return None
     text = call.text
     if fn.cls is None:
         if "." in text and not _module_attribute(project, call, target):
