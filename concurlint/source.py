@@ -24,6 +24,9 @@ TEMPLATE = "a template, not Python source: its tags are rendered before it runs"
 # a line opening with a Jinja tag, with the default delimiters or the bracket ones a code
 # generator picks so its output stays closer to Python (`[% if x -%]`): no Python line opens so
 TEMPLATE_TAG = re.compile(r"^[ \t]*(\{%-?|\{\{|\[%-?)[^\n]*?(-?%\}|\}\}|-?%\])", re.M)
+# a Jinja placeholder inside a line (`class {{ camel_case_app_name }}App(AppConfig):`, with
+# filters: `{{ name | lower }}`): a template when it is on the line Python's parser stopped at
+PLACEHOLDER = re.compile(r"\{\{-?\s*[A-Za-z_][\w.]*(\s*\|\s*\w+(\([^)\n]*\))?)*\s*-?\}\}")
 
 
 @dataclass
@@ -113,6 +116,11 @@ def parse(text: str, filename: str) -> ast.Module:
         if tag is not None:
             line = text.count("\n", 0, tag.start()) + 1
             raise InputError(f"{TEMPLATE} (`{tag.group(0).strip()}` at line {line})", line) from None
+        line = first_error.lineno or 1
+        lines = text.splitlines()
+        placeholder = PLACEHOLDER.search(lines[line - 1]) if 0 < line <= len(lines) else None
+        if placeholder is not None:
+            raise InputError(f"{TEMPLATE} (`{placeholder.group(0)}` at line {line})", line) from None
         raise InputError(f"cannot parse: {msg}", first_error.lineno or 1, max((first_error.offset or 1) - 1, 0)) from None
     finally:
         sys.setrecursionlimit(old_limit)
