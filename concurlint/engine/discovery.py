@@ -27,13 +27,35 @@ class SourceFile:
 
 
 
+# how many directories without __init__.py in a row a package may hold (see _in_package)
+MAX_NAMESPACE_GAP = 2
+
+
+def _in_package(d: Path) -> bool:
+    """Whether directory ``d`` is a package Python would import it as, below the top one: it has
+    an ``__init__.py``, or it is a namespace portion inside a regular package (PEP 420: a
+    directory named like an identifier, without ``__init__.py``, under a package within
+    MAX_NAMESPACE_GAP levels: ``betty/test_utils/project/extension/maps`` is
+    ``betty.test_utils.project.extension.maps`` though ``project/`` has no ``__init__.py``)."""
+    if (d / "__init__.py").is_file():
+        return True
+    for _ in range(MAX_NAMESPACE_GAP):
+        if not d.name.isidentifier() or d.parent == d:
+            return False
+        d = d.parent
+        if (d / "__init__.py").is_file():
+            return True
+    return False
+
+
 def module_name(path: Path) -> Tuple[str, bool]:
-    """Dotted module name of a file, from the top of its package (directories with __init__.py)."""
+    """Dotted module name of a file, from the top of its package (directories with __init__.py,
+    and namespace portions inside them: _in_package)."""
     path = path.resolve()
     is_package = path.name == "__init__.py"
     parts = [] if is_package else [path.stem]
     d = path.parent
-    while (d / "__init__.py").is_file() and d.parent != d:
+    while d.parent != d and _in_package(d):
         parts.insert(0, d.name)
         d = d.parent
     return ".".join(p for p in parts if p) or path.stem, is_package
@@ -59,7 +81,7 @@ def _root_of(directory: str, file: str) -> str:
     if found is not None:
         return found
     d = Path(directory)
-    while (d / "__init__.py").is_file() and d.parent != d:
+    while d.parent != d and _in_package(d):
         d = d.parent
     return str(d)
 
