@@ -54,6 +54,34 @@ class CoroutineNeverAwaited(Rule):
                              fix=AWAIT_IT, confidence=conf, related=_defined_here(project, target))
         yield from self._used_as_result(ctx, module)
         yield from self._handed_uncalled(ctx, module)
+        yield from self._run_by_a_worker(ctx, module)
+
+    def _run_by_a_worker(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        """``threading.Thread(target=self.execute_rcon)``, ``pool.submit(fetch_all)``,
+        ``loop.run_in_executor(None, self.refresh)``, a Thread subclass whose ``run`` is ``async
+        def``: a thread, process or interpreter calls the coroutine function as a plain one, gets
+        a coroutine and drops it (Python warns "never awaited" there, if anyone sees it): the
+        body never runs. The function must be a coroutine function of the project as certain as
+        above; an asyncio site (``create_task``, ``gather``) is the other check's."""
+        project = ctx.project
+        for site in ctx.sites_by_path.get(module.path, []):
+            if site.model not in _WORKER_MODELS or site.style not in ("call", "map", "executor"):
+                continue
+            fn = project.functions.get(site.function) if site.function else None
+            if fn is None or not _certain_coroutine_function(project, fn):
+                continue
+            subclass = site.api.endswith(" subclass")
+            if not subclass and (site.callable is None or site.callable.kind not in _UNCALLED):
+                continue
+            worker = {"threads": "thread", "processes": "process", "interpreters": "interpreter"}[site.model]
+            what = (f"{site.call.text}() starts a thread whose run() is `async def`" if subclass and site.model == "threads"
+                    else f"{site.call.text}() starts a process whose run() is `async def`" if subclass
+                    else f"{site.callable.text} is handed to {site.api} uncalled")
+            yield ctx.report(self.code, module, site.call, function=site.call.function,
+                             what=f"{what}: the {worker} calls the coroutine function, gets a coroutine and drops it",
+                             fix=f"run it on an event loop there (a plain function that calls `asyncio.run({fn.name}(...))`), "
+                                 "or make it a plain function",
+                             confidence="high", related=_defined_here(project, fn.qualname))
 
     def _handed_uncalled(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         """``asyncio.ensure_future(self.async_dim)``: the coroutine function itself, not a
@@ -123,6 +151,10 @@ TAKE_AWAITABLES = frozenset({"asyncio.create_task", "asyncio.ensure_future", "as
                              "asyncio.TaskGroup.create_task", "asyncio.gather", "asyncio.wait_for", "asyncio.shield",
                              "asyncio.run_coroutine_threadsafe"})
 MANY_AWAITABLES = frozenset({"asyncio.gather"})
+# what calls the callable it is handed as a plain function, in a worker (dispatch sites' models)
+_WORKER_MODELS = frozenset({"threads", "processes", "interpreters"})
+# a callable handed over uncalled: a function, a bound method, a partial or a lambda around one call
+_UNCALLED = frozenset({"function", "bound-method", "ref", "partial", "lambda"})
 
 
 def _never_awaited(callee: str, used: str = "") -> str:
