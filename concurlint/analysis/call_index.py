@@ -131,6 +131,20 @@ def _loop_runner(p, calls, targets):
     return _in(targets, LOOP_RUNNERS)
 
 
+@_test("removed-loop-argument")
+def _removed_loop_argument(p, calls, targets):
+    from concurlint.checks.version_changes import REMOVED_IN_310
+
+    return (i for i, t in enumerate(targets) if t in REMOVED_IN_310 and "loop" in calls[i].kwargs)
+
+
+@_test("sets-event-loop")
+def _sets_event_loop(p, calls, targets):
+    from concurlint.checks.version_changes import SETS_A_LOOP
+
+    return _in(targets, SETS_A_LOOP)
+
+
 @_test("task-factory")
 def _task_factory(p, calls, targets):
     from concurlint.checks.own_loops import TASK_FACTORIES

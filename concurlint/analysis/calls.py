@@ -14,6 +14,7 @@ visited), ``in_try`` and ``nb_try``. It needs ``function`` and ``segment`` (scop
 from __future__ import annotations
 
 import ast
+import re
 from typing import Dict, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Value
@@ -28,6 +29,7 @@ class CallCollector:
         self.nb_try = 0
         self.in_handler = 0
         self.in_finally = 0
+        self.tolerant = 0  # try blocks that catch TypeError, and tests of the Python version, we are in
         self.use: Dict[int, Tuple[str, Optional[str]]] = {}
         self.awaited: set = set()
 
@@ -61,6 +63,7 @@ class CallCollector:
             in_finally=self.in_finally > 0,
             on_input=self._on_input(node),
             platform=self.platform,
+            version_tolerant=self.tolerant > 0,
         )
         idx = len(self.facts.calls)
         self.facts.calls.append(call)
@@ -191,8 +194,11 @@ class CallCollector:
         self.in_try += 1
         nb = int(_catches_blocking_io(node))
         self.nb_try += nb
+        tolerant = int(_catches_api_change(node))
+        self.tolerant += tolerant
         for s in node.body:
             self.visit(s)
+        self.tolerant -= tolerant
         self.nb_try -= nb
         self.in_try -= 1
         if released:
@@ -209,6 +215,38 @@ class CallCollector:
         self.in_finally -= 1
 
     visit_TryStar = visit_Try  # type: ignore[assignment]
+
+
+def _catches_api_change(node: ast.AST) -> bool:
+    """Does this try statement handle TypeError or RuntimeError (a bare ``except:``, ``Exception``
+    too): the body may be an attempt some Pythons reject (``asyncio.Queue(loop=loop)`` before
+    3.10's, ``asyncio.get_event_loop()`` with no loop set since 3.14)."""
+    for h in getattr(node, "handlers", ()):
+        if h.type is None:
+            return True
+        types = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+        for t in types:
+            name = t.id if isinstance(t, ast.Name) else (t.attr if isinstance(t, ast.Attribute) else None)
+            if name in ("TypeError", "RuntimeError", "Exception", "BaseException"):
+                return True
+    return False
+
+
+def version_test(test: ast.AST) -> bool:
+    """Does an ``if`` test the Python version (``sys.version_info >= (3, 10)``, ``PY310``,
+    ``PY_VERSION < (3, 8)``, ``sys.hexversion``)?"""
+    for sub in ast.walk(test):
+        if isinstance(sub, ast.Attribute) and sub.attr in ("version_info", "hexversion", "python_version"):
+            return True
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "python_version_tuple":
+            return True
+        name = sub.id if isinstance(sub, ast.Name) else None
+        if name and _VERSION_NAME.search(name):
+            return True
+    return False
+
+
+_VERSION_NAME = re.compile(r"^_*(PY(THON)?_?(VERSION|VER|\d{1,3}|3\d*)\w*|IS_PY\w*|version_info|PYVER\w*)$", re.I)
 
 
 def _catches_blocking_io(node: ast.AST) -> bool:

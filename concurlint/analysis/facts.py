@@ -93,6 +93,9 @@ class Call(Record):
     on_input: Tuple[str, ...] = ()
     block_end: int = 0  # for a call used as a `with` context expression: last line of the block
     platform: str = ""  # the platform it runs on, "" for any (analysis/platforms.py)
+    # in a try that catches TypeError or RuntimeError (or everything), or under a test of the
+    # Python version: written for Pythons that reject it (CCL508, CCL509)
+    version_tolerant: bool = False
 
 
 @dataclass

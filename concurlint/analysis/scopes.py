@@ -342,9 +342,11 @@ class ScopeCollector:
                     scope.values[a.arg] = Value("instance", t, a.arg, a.lineno, a.col_offset,
                                                 local=bool(local_cls and local_cls.local))
         # a body starts outside the enclosing loops, `with` locks, main guard and try (the state
-        # of the loops, state, structure and calls collectors); in_test and nb_try carry on
+        # of the loops, state, structure and calls collectors); in_test, nb_try and tolerant
+        # carry on (tolerant is restored after the body: a version test's early return in it
+        # makes the rest of the body tolerant, not the code after the function)
         saved = (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.in_finally,
-                 self.narrowed)
+                 self.narrowed, self.tolerant)
         saved_items, self.loop_items = self.loop_items, []
         self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.in_finally = [], [], False, 0, 0, 0
         self.narrowed = []
@@ -369,7 +371,7 @@ class ScopeCollector:
         finally:
             self.scopes.pop()
             (self.loop_stack, self.locks, self.in_main_guard, self.in_try, self.in_handler, self.in_finally,
-             self.narrowed) = saved
+             self.narrowed, self.tolerant) = saved
             self.loop_items = saved_items
 
     def _calls_itself(self, fn: Function) -> bool:

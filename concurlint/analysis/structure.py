@@ -17,6 +17,7 @@ import re
 from typing import List, Optional, Tuple
 
 from concurlint.analysis import platforms
+from concurlint.analysis.calls import version_test
 from concurlint.analysis.facts import ClassInfo, Value
 from concurlint.analysis.hints import is_deprecation
 from concurlint.analysis.scopes import _Scope
@@ -137,6 +138,8 @@ class StructureCollector:
         outer = self.platform
         body_side, else_side = platforms.sides(node.test, self._platform_ref)
         self.platform = platforms.nest(outer, body_side)
+        versioned = int(version_test(node.test))  # both branches are for some Pythons only
+        self.tolerant += versioned
         for stmt in node.body:
             self.visit(stmt)
         self.platform = outer
@@ -149,6 +152,11 @@ class StructureCollector:
         for stmt in node.orelse:
             self.visit(stmt)
         self.platform = outer
+        self.tolerant -= versioned
+        if versioned and not node.orelse and isinstance(node.body[-1], ast.Return):
+            # `if sys.version_info >= (3, 7): return asyncio.run(main())`: what follows is the
+            # other side, up to the end of the function (restored there, see scopes)
+            self.tolerant += 1
 
     def visit_IfExp(self, node: ast.IfExp) -> None:
         """``Process(...) if is_unix_system() else Thread(...)``: each side on its platform."""

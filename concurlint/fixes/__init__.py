@@ -26,6 +26,8 @@ FIXERS = {
     "CCL501": "blocking_call",
     "CCL503": "dangling_task",
     "CCL504": "async_lock",
+    "CCL508": "loop_argument",
+    "CCL509": "event_loop",
     "CCL602": "unchecked_future",
 }
 

@@ -1,0 +1,167 @@
+"""Asyncio code written for older Pythons that a newer one rejects.
+
+- CCL508: ``loop=`` handed to an asyncio API that no longer takes it (Python 3.10 removed it).
+  ``asyncio.sleep(1, loop=self.loop)``, ``asyncio.Queue(loop=loop)``, ``asyncio.gather(*aws,
+  loop=loop)``: deprecated since 3.8, and since 3.10 every one of these raises ``TypeError`` (an
+  unexpected keyword argument), so the code fails at that line on every Python still maintained.
+  One cause (code written before 3.10 that threads its loop through every wait): in each top-level
+  package, the first module's finding is high and lists the module's other such calls as related
+  locations; each other module has its own finding (its own fix), at medium, pointing back to the
+  first.
+- CCL509: ``loop = asyncio.get_event_loop()`` then ``loop.run_until_complete(main())`` (or
+  ``run_forever()``) in plain code: the pre-3.7 way to start a program. Since Python 3.14
+  ``get_event_loop()`` no longer makes a loop when none is set: it raises ``RuntimeError`` (and in
+  any thread but the main one it always did). Not reported when the package (the top-level one the
+  module belongs to) sets a loop anywhere (``asyncio.set_event_loop``: which runs first is not
+  known) or applies ``nest_asyncio`` (its ``get_event_loop()`` makes a loop), or the function asks
+  whether the loop runs (``loop.is_running()``: written for both cases).
+
+Neither is reported for a call in a ``try`` that catches what the change raises (``TypeError``,
+``RuntimeError``, or everything), or under a test of the Python version (code written for both
+sides: ``Call.version_tolerant``), nor when the run's target Python (``target-version``) is older
+than the change. Medium: calls only under a package module's main guard (a demonstration run by
+hand).
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.registry import Finding, Rule
+
+# the asyncio APIs whose ``loop`` parameter 3.10 removed (the high-level API: streams, subprocesses,
+# tasks' helpers, synchronisation primitives and queues); ``ensure_future``, ``Future``,
+# ``wrap_future``, ``run_coroutine_threadsafe`` and the low-level APIs still take it
+REMOVED_IN_310 = frozenset({
+    "asyncio.sleep", "asyncio.gather", "asyncio.shield", "asyncio.wait_for", "asyncio.wait",
+    "asyncio.as_completed",
+    "asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection",
+    "asyncio.start_unix_server", "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+    "asyncio.Queue", "asyncio.LifoQueue", "asyncio.PriorityQueue",
+    "asyncio.Lock", "asyncio.Event", "asyncio.Condition", "asyncio.Semaphore", "asyncio.BoundedSemaphore",
+})
+
+Site = Tuple[Call, str]  # a call and the API it makes
+
+
+def _before(target_version: Optional[str], version: Tuple[int, int]) -> bool:
+    """The run's target Python is older than ``version`` (no target: the newest)."""
+    if not target_version:
+        return False
+    major, minor = target_version.rstrip("t").split(".")[:2]
+    return (int(major), int(minor)) < version
+
+
+def _sites(ctx) -> Tuple[Dict[str, List[Site]], Dict[str, str]]:
+    """Per module path, its calls that hand ``loop=`` to a removed-``loop`` API, in order; and per
+    top-level package, the path of its first module with such calls (the lead)."""
+    project = ctx.project
+    out: Dict[str, List[Site]] = {}
+    leads: Dict[str, str] = {}
+    for mod, call in project.index.calls("removed-loop-argument"):
+        target = project.call_target(call)
+        if target not in REMOVED_IN_310 or "loop" not in call.kwargs:
+            continue
+        if call.version_tolerant or call.star_args:
+            continue  # with a splat, ``loop`` may be a key stored under a version test
+        out.setdefault(mod.path, []).append((call, target))
+        top = mod.module.split(".", 1)[0]
+        leads[top] = min(leads.get(top, mod.path), mod.path)
+    return out, leads
+
+
+class LoopArgumentRemoved(Rule):
+    code = "CCL508"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        if _before(ctx.project.target_version, (3, 10)):
+            return
+        sites, leads = ctx.shared(_sites)
+        found = sites.get(module.path)
+        if not found:
+            return
+        first, _api = found[0]
+        related: List[Dict] = [{"path": module.path, "line": c.line, "col": c.col,
+                                "message": f"{a.split('.', 1)[1]}() is given loop= here too"}
+                               for c, a in found[1:]]
+        count = f" (and {len(related)} more call{'s' if len(related) > 1 else ''} in this module)" if related else ""
+        lead_path = leads[module.module.split(".", 1)[0]]
+        confidence = "high"
+        if lead_path != module.path:
+            lead = sites[lead_path][0][0]
+            related.append({"path": lead_path, "line": lead.line, "col": lead.col,
+                            "message": "the same removed argument, reported here (one cause)"})
+            confidence = "medium"
+        # a demonstration under a package module's main guard (mitmproxy's proxy/server.py):
+        # it fails only when someone runs the module by hand
+        if all(c.in_main_guard for c, _ in found) and "." in module.module:
+            confidence = "medium"
+        yield ctx.report(self.code, module, first, function=first.function, api=f"{first.text}()",
+                         count=count, related=related, confidence=confidence)
+
+
+# ---------------------------------------------------------------- CCL509
+GET_EVENT_LOOP = "asyncio.get_event_loop"
+# what runs a loop that must not be running yet: code that calls it on get_event_loop()'s loop
+# expects no loop to run, so get_event_loop() has none to return (it used to make one)
+LOOP_STARTERS = frozenset({"asyncio.AbstractEventLoop.run_until_complete", "asyncio.AbstractEventLoop.run_forever"})
+# a loop set for the thread, or a patched get_event_loop() that makes one (nest_asyncio's policy)
+SETS_A_LOOP = frozenset({"asyncio.set_event_loop", "asyncio.AbstractEventLoopPolicy.set_event_loop",
+                         "nest_asyncio.apply"})
+
+
+def _loop_setters(ctx) -> set:
+    """The top-level packages (or lone modules) that set a loop somewhere."""
+    project = ctx.project
+    return {m.module.split(".", 1)[0] for m, c in project.index.calls("sets-event-loop")
+            if project.call_target(c) in SETS_A_LOOP}
+
+
+class EventLoopNeverSet(Rule):
+    code = "CCL509"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        if _before(project.target_version, (3, 14)):
+            return
+        for scope, calls in _scopes(module):
+            gets = [c for c in calls if project.call_target(c) == GET_EVENT_LOOP
+                    and not c.in_async and not c.version_tolerant]
+            if not gets:
+                continue
+            if any(c.method == "is_running" for c in calls):
+                continue  # written for both: a running loop is used, else one is run
+            starter = next((st for st in (_started(project, calls, g) for g in gets) if st is not None), None)
+            if starter is None:
+                continue
+            if module.module.split(".", 1)[0] in ctx.shared(_loop_setters):
+                return  # the package sets a loop somewhere: which runs first is not known
+            # one per function, at its first get_event_loop() (the one that raises)
+            first = min(gets, key=lambda c: (c.line, c.col))
+            demo = first.in_main_guard and "." in module.module
+            yield ctx.report(self.code, module, first, function=first.function,
+                             starts=f"{starter.method}()", confidence="medium" if demo else "high",
+                             related=[{"path": module.path, "line": starter.line, "col": starter.col,
+                                       "message": "the loop is started here"}])
+
+
+def _scopes(module: ModuleFacts):
+    """(function or None, its calls) for each plain function of the module and its top level."""
+    top = [c for c in module.calls if c.function is None]
+    yield None, top
+    for fn in module.functions.values():
+        if not fn.is_async:
+            yield fn, [module.calls[i] for i in fn.calls]
+
+
+def _started(project, calls: List[Call], get: Call) -> Optional[Call]:
+    """The call that starts get_event_loop()'s loop: ``loop.run_until_complete(...)`` on the name
+    it was assigned to (later in the same scope), or ``get_event_loop().run_forever()``."""
+    for c in calls:
+        if project.call_target(c) not in LOOP_STARTERS or c.receiver is None:
+            continue
+        # the receiver's value is the one the get_event_loop() call made (through the name it
+        # was assigned to, or the call itself)
+        if c.receiver.line == get.line and c.receiver.col == get.col and c.line >= get.line:
+            return c
+    return None
