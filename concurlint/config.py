@@ -4,9 +4,10 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from concurlint.tomlcompat import TOMLDecodeError, load_toml
 
@@ -42,6 +43,9 @@ class Config:
     baseline: Optional[str] = None  # absolute path: findings recorded there are not reported
     jobs: Optional[int] = None
     library: bool = False  # library mode: callers run the public API in many threads (docs/free-threading.md)
+    # the first Python the project's `requires-python` excludes from above (`<3.14` -> (3, 14)),
+    # None when it sets no upper bound: rules about what a newer Python rejects stay quiet there
+    python_below: Optional[Tuple[int, int]] = None
     source: Optional[Path] = None  # the pyproject.toml it came from
     root: Optional[Path] = None  # its directory: relative excludes are matched from here
 
@@ -112,6 +116,30 @@ def _relative(path: Path, root: Optional[Path]) -> str:
     return path.as_posix()
 
 
+_BOUND = re.compile(r"^\s*(<=|<|==|~=)\s*(\d+)\.(\d+)(?:\.(\d+|\*))?\s*$")
+
+
+def python_below(spec: str) -> Optional[Tuple[int, int]]:
+    """The first minor version a ``requires-python`` specifier excludes from above: ``<3.14`` and
+    ``<=3.13`` -> (3, 14); ``==3.11.*`` -> (3, 12); ``<3.13.2`` -> (3, 14) (3.13.0 and 3.13.1
+    are in); no upper bound (``>=3.9``, ``~=3.10``, ``>=3.9,!=3.9.1``) -> None. Unparsable
+    clauses are ignored: a bound is only taken from what is certain."""
+    best: Optional[Tuple[int, int]] = None
+    for clause in spec.split(","):
+        m = _BOUND.match(clause)
+        if not m:
+            continue
+        op, major, minor, patch = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
+        if op == "<":
+            bound = (major, minor) if patch in (None, "0") else (major, minor + 1)
+        elif op == "~=" and patch in (None, "*"):
+            continue  # ~=3.10 allows every 3.x from 3.10 (~=3.10.2 allows 3.10.x only)
+        else:  # <=3.13, ==3.11.*, ~=3.10.2
+            bound = (major, minor + 1)
+        best = bound if best is None else min(best, bound)
+    return best
+
+
 def find_pyproject(start: Path) -> Optional[Path]:
     start = start.resolve()
     d = start if start.is_dir() else start.parent
@@ -157,6 +185,9 @@ def load_config(start: Path, explicit: Optional[Path] = None) -> Config:
     table = data.get("tool", {}).get("concurlint")
     cfg.source = path
     cfg.root = path.parent
+    project = data.get("project")
+    if isinstance(project, dict) and isinstance(project.get("requires-python"), str):
+        cfg.python_below = python_below(project["requires-python"])
     if table is None:
         return cfg
     if not isinstance(table, dict):

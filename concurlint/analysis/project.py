@@ -13,6 +13,7 @@ class Project:
         self.modules = modules
         self.kb = knowledge
         self.target_version = target_version
+        self.python_below = None  # Config.python_below: the project's requires-python upper bound
         self.by_module: Dict[str, ModuleFacts] = {}
         self.functions: Dict[str, Function] = {}
         self.function_module: Dict[str, ModuleFacts] = {}

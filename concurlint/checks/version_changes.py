@@ -19,8 +19,8 @@
 Neither is reported for a call in a ``try`` that catches what the change raises (``TypeError``,
 ``RuntimeError``, or everything), or under a test of the Python version (code written for both
 sides: ``Call.version_tolerant``), nor when the run's target Python (``target-version``) is older
-than the change. Medium: calls only under a package module's main guard (a demonstration run by
-hand).
+than the change, or (no target) the project's ``requires-python`` excludes the Python that made
+it. Medium: calls only under a package module's main guard (a demonstration run by hand).
 """
 from __future__ import annotations
 
@@ -44,11 +44,13 @@ REMOVED_IN_310 = frozenset({
 Site = Tuple[Call, str]  # a call and the API it makes
 
 
-def _before(target_version: Optional[str], version: Tuple[int, int]) -> bool:
-    """The run's target Python is older than ``version`` (no target: the newest)."""
-    if not target_version:
-        return False
-    major, minor = target_version.rstrip("t").split(".")[:2]
+def _before(project, version: Tuple[int, int]) -> bool:
+    """The code runs only on Pythons older than ``version``: the run's target Python is older, or
+    (no target) the project's ``requires-python`` excludes ``version`` (``<3.14``). With neither,
+    the newest Python is assumed."""
+    if not project.target_version:
+        return project.python_below is not None and project.python_below <= version
+    major, minor = project.target_version.rstrip("t").split(".")[:2]
     return (int(major), int(minor)) < version
 
 
@@ -74,7 +76,7 @@ class LoopArgumentRemoved(Rule):
     code = "CCL508"
 
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
-        if _before(ctx.project.target_version, (3, 10)):
+        if _before(ctx.project, (3, 10)):
             return
         sites, leads = ctx.shared(_sites)
         found = sites.get(module.path)
@@ -122,7 +124,7 @@ class EventLoopNeverSet(Rule):
 
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
-        if _before(project.target_version, (3, 14)):
+        if _before(project, (3, 14)):
             return
         for scope, calls in _scopes(module):
             gets = [c for c in calls if project.call_target(c) == GET_EVENT_LOOP

@@ -182,6 +182,7 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
             modules.append(r.facts)
     kb = knowledge.load(config.knowledge)
     project = Project(modules, kb, config.target_version)
+    project.python_below = config.python_below
     if exhaustive:
         from concurlint.analysis.call_index import CallIndex
 

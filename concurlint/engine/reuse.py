@@ -72,7 +72,8 @@ def snapshot(files: List[SourceFile], config: Config, codes: List[str], cache) -
     head = hashlib.sha256()
     head.update(f"{__version__}\0{_all_code_fingerprint()}\0{cache_salt(config)}\0".encode())
     head.update(repr((config.target_version, sorted(config.per_file_ignores.items()), codes,
-                      config.min_confidence)).encode("utf-8", "surrogateescape"))
+                      config.min_confidence) + ((config.python_below,) if config.python_below else ())
+                     ).encode("utf-8", "surrogateescape"))
     config_key = head.hexdigest()
     h = head.copy()
     entries: List[Optional[str]] = []
