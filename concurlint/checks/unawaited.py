@@ -237,11 +237,15 @@ def _coroutine_target(project, call: Call) -> Optional[str]:
     if head not in ("self", "cls") or "." in rest:
         if not _typed_receiver(project, call, fn):
             return None  # obj.method(): the object's class is a guess
+        receiver = _receiver_class(project, call)
     else:
         caller = project.functions.get(call.function) if call.function else None
         if caller is None or caller.cls is None or (caller.cls != fn.cls and not project.is_subclass(caller.cls, fn.cls)):
             return None  # `self` is not an instance of the method's class
-    if _sync_twin(project, fn, _receiver_class(project, call)):
+        # `self` is an instance of the caller's class or of a subclass: a base's plain `def` of
+        # the name is overridden on the way (AsyncDatasets(Datasets) with its own async method)
+        receiver = caller.cls
+    if _sync_twin(project, fn, receiver):
         return None
     return target
 
