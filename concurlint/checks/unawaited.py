@@ -68,8 +68,8 @@ class CoroutineNeverAwaited(Rule):
             if site.model not in _WORKER_MODELS or site.style not in ("call", "map", "executor"):
                 continue
             fn = project.functions.get(site.function) if site.function else None
-            if fn is None or not _certain_coroutine_function(project, fn):
-                continue
+            if fn is None or not _certain_coroutine_function(project, fn) or _dead_branch(project, module, site.call):
+                continue  # (`if _IS_SYNC: Thread(target=self._run)`: code for a generated twin)
             subclass = site.api.endswith(" subclass")
             if not subclass and (site.callable is None or site.callable.kind not in _UNCALLED):
                 continue
