@@ -41,3 +41,39 @@ def test_names_from_a_module_outside_the_project_are_not_guessed(tmp_path):
     shutil.copy(PACKAGE / "jobs.py", pkg / "jobs.py")
     proc = run_cli("check", "CCL604_workers", "--no-cache", "--select", "CCL604", "--min-confidence", "medium", cwd=tmp_path)
     assert len(_lines(proc.stdout, "CCL604")) == 5, proc.stdout + proc.stderr
+
+
+def _source_root_project(root):
+    """A monorepo whose worker service keeps its package below a directory without __init__.py
+    inside the `apps` package, and imports it by its own name (`from worker.db import ...`), as
+    the service does when `apps/worker` is on its path."""
+    (root / "pyproject.toml").write_text('[project]\nname = "monorepo"\n', encoding="utf-8")
+    pkg = root / "apps" / "worker" / "worker"
+    pkg.mkdir(parents=True)
+    (root / "apps" / "__init__.py").write_text('"""The services."""\n', encoding="utf-8")
+    (pkg / "__init__.py").write_text('"""The worker service."""\n', encoding="utf-8")
+    (pkg / "db.py").write_text(
+        '"""The worker\'s job table, through a synchronous HTTP API."""\n'
+        "import requests\n\n\n"
+        "def fetch_job(job_id: str) -> dict:\n"
+        "    return requests.get(f\"http://jobs.internal/jobs/{job_id}\", timeout=10).json()\n",
+        encoding="utf-8")
+    (pkg / "jobs.py").write_text(
+        '"""The worker\'s activities: coroutines on the worker\'s event loop."""\n'
+        "from worker.db import fetch_job\n\n\n"
+        "async def run_job(job_id: str) -> str:\n"
+        "    job = fetch_job(job_id)\n"
+        "    return job[\"state\"]\n",
+        encoding="utf-8")
+    return pkg / "jobs.py"
+
+
+def test_a_package_below_a_directory_without_init_is_imported_by_its_own_name(tmp_path):
+    """apps/worker/worker/db.py is named apps.worker.worker.db (a namespace portion of `apps`),
+    and `from worker.db import fetch_job` still finds it: whole tree and one file alike."""
+    jobs = _source_root_project(tmp_path)
+    for target in ("apps", str(jobs.relative_to(tmp_path))):
+        proc = run_cli("check", target, "--no-cache", "--select", "CCL501", cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert _lines(proc.stdout, "CCL501") == {6}, proc.stdout
+        assert "via run_job -> fetch_job" in proc.stdout

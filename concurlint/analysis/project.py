@@ -1,6 +1,7 @@
 """The project: every analysed module's facts, and name resolution across modules."""
 from __future__ import annotations
 
+import sys
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis import platforms
@@ -26,6 +27,7 @@ class Project:
                 self.functions[q] = fn
                 self.function_module[q] = m
             self.classes.update(m.classes)
+        self._aliases = _namespace_aliases(self.by_module)
         self._resolved: Dict[str, Optional[str]] = {}
         # rules ask the same questions many times: answer each once
         self._subclass: Dict[Tuple[str, str], bool] = {}
@@ -70,6 +72,10 @@ class Project:
         if not head:
             return name
         mod = self.by_module.get(head)
+        if mod is None and head in self._aliases:
+            # `worker.state.store.Store` where the module is apps.worker.worker.state.store:
+            # imported by the name it has below a directory without __init__.py (a source root)
+            return self.resolve(f"{self._aliases[head]}.{attr}", depth + 1)
         if mod is not None:
             target = mod.imports.get(attr)
             if target is not None and target != name:
@@ -315,3 +321,37 @@ class Project:
 
     def module_of(self, qualname: str) -> Optional[ModuleFacts]:
         return self.function_module.get(qualname)
+
+
+def _namespace_aliases(by_module: Dict[str, ModuleFacts]) -> Dict[str, str]:
+    """Other names of modules whose dotted name crosses a directory without ``__init__.py``
+    (``discovery.module_name``): the name below that directory (``apps/worker/worker/state/store.py``
+    is ``apps.worker.worker.state.store`` and, for code that puts ``apps/worker`` on the path and
+    imports ``worker.state.store``, also that). Such a directory has no module of its own, so it
+    is the prefix of a name that is not a module. An alias never shadows a module's real name nor
+    starts with a standard-library module's name (``json``, ``queue``)."""
+    out: Dict[str, str] = {}
+    for name in by_module:
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            if ".".join(parts[:i]) in by_module:
+                continue
+            alias = ".".join(parts[i:])
+            if alias not in by_module and parts[i] not in STDLIB_TOPS:
+                out.setdefault(alias, name)
+    return out
+
+
+STDLIB_TOPS = frozenset(getattr(sys, "stdlib_module_names", ())) or frozenset({
+    "abc", "argparse", "array", "ast", "asyncio", "base64", "bisect", "builtins", "calendar", "cmd",
+    "code", "codecs", "collections", "concurrent", "configparser", "contextlib", "copy", "csv",
+    "ctypes", "dataclasses", "datetime", "decimal", "difflib", "dis", "email", "enum", "errno",
+    "fcntl", "fnmatch", "fractions", "functools", "gc", "getpass", "gettext", "glob", "gzip",
+    "hashlib", "heapq", "hmac", "html", "http", "imaplib", "importlib", "inspect", "io",
+    "ipaddress", "itertools", "json", "keyword", "locale", "logging", "lzma", "mailbox", "math",
+    "mimetypes", "multiprocessing", "numbers", "operator", "os", "pathlib", "pickle", "platform",
+    "plistlib", "pprint", "queue", "random", "re", "select", "selectors", "shelve", "shlex",
+    "shutil", "signal", "site", "smtplib", "socket", "socketserver", "sqlite3", "ssl", "stat",
+    "statistics", "string", "struct", "subprocess", "sys", "tarfile", "tempfile", "textwrap",
+    "threading", "time", "timeit", "token", "tokenize", "traceback", "types", "typing", "unittest",
+    "urllib", "uuid", "warnings", "weakref", "xml", "zipfile", "zlib", "zoneinfo"})

@@ -150,31 +150,43 @@ def discover(paths: Sequence[str], config: Config) -> List[SourceFile]:
 def imported_project_files(facts, path: Path) -> List[Path]:
     """The source files of the project that the module ``facts`` (read from ``path``) imports,
     found where Python would find them: modules of the same top-level package (``from app.maths
-    import crunch`` in app/jobs.py -> app/maths.py), or, for a module in no package (a script),
-    the modules beside it (``import helpers`` -> helpers.py), and only inside the file's project
-    root (``project_root``). Other top-level names are taken to be installed libraries: never read
+    import crunch`` in app/jobs.py -> app/maths.py), or of a package below a directory without
+    ``__init__.py`` on the way up, which its code may put on the path (``from worker.db import
+    fetch`` in apps/worker/worker/jobs.py -> apps/worker/worker/db.py), or, for a module in no
+    package (a script), the modules beside it (``import helpers`` -> helpers.py), and only inside
+    the file's project root (``project_root``). Other top-level names are taken to be installed libraries: never read
     (the standard library's ``os`` is not the project's, even in a tree that holds an os.py)."""
     if facts is None or not facts.module:
         return []
     levels = facts.module.count(".") + (1 if path.name == "__init__.py" else 0)
     me = Path(os.path.abspath(path))
     base = me.parent
+    # (directory, the top-level name imported from it): the package's base, and every directory
+    # without __init__.py on the way up (a source root its code may import from: `apps/worker`
+    # holding the `worker` package, imported as `worker.state`; Project's namespace aliases)
+    roots = []
     for _ in range(levels):
+        if not (base / "__init__.py").is_file():
+            below = me.relative_to(base).parts[0]
+            roots.append((base, below[:-3] if below.endswith(".py") else below))
         base = base.parent
     root = project_root(me)
     inside = base == root or root in base.parents
     top = facts.module.split(".", 1)[0]
     script = levels == 0
+    roots.insert(0, (base, top))
     out: List[Path] = []
     # module-level imports, and those made in functions (bound there only, so not in ``imports``)
     for qualname in sorted(set(facts.imports.values()) | {q for q, _line, _col in facts.import_lines}):
-        if not script and qualname != top and not qualname.startswith(top + "."):
-            continue
         parts = qualname.split(".")
-        for n in (len(parts), len(parts) - 1):
+        if script:
+            bases = [base]
+        else:
+            bases = [d for d, name in roots if qualname == name or qualname.startswith(name + ".")]
+        for base_dir, n in ((b, n) for b in bases for n in (len(parts), len(parts) - 1)):
             if n < 1:
                 continue
-            candidate = base.joinpath(*parts[:n])
+            candidate = base_dir.joinpath(*parts[:n])
             for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
                 if file in out or not file.is_file():
                     continue
