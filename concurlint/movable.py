@@ -1,8 +1,8 @@
 """Whether the work at a dispatch site can move to the model the decision table recommends
 (``why_not_movable``): a coroutine cannot go to a process pool, nor a service loop, a memoised
-function, one that changes ``self`` or a global, a closure or a bound method; a dedicated process,
-a pool of one, a pool that runs other work that stays, work that changes process-wide state or
-starts processes of its own keeps its processes; a cluster keeps its machines; and a model the
+function, one that changes ``self`` or a global, a closure, a lambda or a bound method; a dedicated
+process, a pool of one, a pool that runs other work that stays, work that changes process-wide
+state or starts processes of its own keeps its processes; a cluster keeps its machines; and a model the
 code picks in one arm of an ``if``/``else`` beside the other is kept. ``concurlint.advice`` asks
 this before it advises a change (docs/models.md)."""
 from __future__ import annotations
@@ -62,6 +62,15 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
             return (f"{_name(work.function)} is a nested function (a closure over its enclosing "
                     f"function's names): a process pool pickles functions by qualified name and "
                     f"cannot take it; a module-level function given only the data it needs could move")
+        captured = _captured(ctx.project, site)
+        if captured:
+            # `pool.map(lambda x: sort_context(x, tokenizer, ...), rows)`: the lambda carries the
+            # caller's locals, and pickle cannot take it (graphrag's sort_context); one that only
+            # forwards its own parameters (`lambda n: fib(n)`) is the function itself
+            return (f"the work is handed over as a lambda around {_name(work.function)} that uses the "
+                    f"caller's {', '.join(captured)}: a process pool pickles functions by qualified name "
+                    f"and cannot take it; a module-level function (or functools.partial of one) given "
+                    f"only the data it needs could move")
         if fn is not None and binds_instance(fn):
             # `asyncio.to_thread(self._chat_generator.run, messages=...)`: in a process the object
             # travels with every task, pickled with its clients, locks and caches (when it can be
@@ -102,6 +111,20 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
         return (f"the other branch of the same test hands the same work to {rec} (line {other}): "
                 f"the code picks the model on purpose")
     return None
+
+
+def _captured(project, site) -> list:
+    """The enclosing function's names a lambda handed to the site uses (its closure), unless the
+    site's engine pickles closures (cloudpickle)."""
+    v = site.callable
+    lam = project.functions.get(v.qualname) if v is not None and v.kind == "lambda" and v.qualname else None
+    if lam is None or site.cloudpickle:
+        return []
+    outer = project.functions.get(lam.parent) if lam.parent else None
+    if outer is None:
+        return []
+    theirs = set(outer.local_names) | set(outer.params)
+    return sorted({n for n in lam.loaded_names if n in theirs and n not in lam.params})
 
 
 # what starts a child process of the multiprocessing package (a Process, a pool's workers, a

@@ -89,6 +89,17 @@ def test_a_method_is_not_moved_to_processes(needle, fn):
     assert "processes" in r["alternatives"]
 
 
+def test_a_lambda_carrying_the_callers_names_is_not_moved_to_processes():
+    """`pool.map(lambda series: moving_average(series, window), ...)`: CPU work, but the lambda
+    carries the caller's `window` and a process pool cannot pickle it (graphrag's sort_context);
+    `lambda n: fib(n)` forwards only its own parameter and stands for fib (moved above)."""
+    r = rec_at("CCL101_report_renderer.py", "lambda series: moving_average")
+    assert r["function"].endswith(".moving_average") and r["kind"] == "cpu"
+    assert (r["current"], r["recommended"], r["confidence"]) == ("threads", "threads", "medium")
+    assert "a lambda around moving_average() that uses the caller's window" in r["reason"]
+    assert "processes" in r["alternatives"]
+
+
 def test_a_closure_is_not_moved_to_processes():
     """CPU work in a nested function handed to asyncio.to_thread (crawlee's build_requests): pickle
     finds functions by qualified name, so a process pool cannot take a closure. Keep threads, say
