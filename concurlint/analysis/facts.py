@@ -239,6 +239,9 @@ class ModuleFacts(Record):
     lines: int = 0
     # module-level names of platform tests: qualname -> (platform where true, where false)
     platform_names: Dict[str, Tuple[str, str]] = field(default_factory=dict)
+    # attributes of imported modules the module assigns (`asyncio.sleep = _sleep`, a shim that
+    # patches a library for the whole program): their qualified names
+    patches: List[str] = field(default_factory=list)
 
 
 def _encode_by_fields(cls) -> None:

@@ -202,6 +202,8 @@ class StateCollector:
                 self.visit(t.slice)
             elif isinstance(t, ast.Attribute):
                 self.visit(t.value)
+                if isinstance(t.value, ast.Name) and t.value.id in self.facts.imports:
+                    self.facts.patches.append(f"{self.facts.imports[t.value.id]}.{t.attr}")
             self._write_target(t, "write", "= " + _short(self.segment(node.value, 30)))
             self.bind(t, v, node)
 

@@ -16,7 +16,9 @@
   known) or applies ``nest_asyncio`` (its ``get_event_loop()`` makes a loop), or the function asks
   whether the loop runs (``loop.is_running()``: written for both cases).
 
-Neither is reported for a call in a ``try`` that catches what the change raises (``TypeError``,
+Neither is reported for an API the project replaces for the whole program (``asyncio.sleep =
+_sleep`` in a compatibility module: ``ModuleFacts.patches``), nor for a call in a ``try`` that
+catches what the change raises (``TypeError``,
 ``RuntimeError``, or everything), or under a test of the Python version (code written for both
 sides: ``Call.version_tolerant``), nor when the run's target Python (``target-version``) is older
 than the change, or (no target) the project's ``requires-python`` excludes the Python that made
@@ -54,21 +56,37 @@ def _before(project, version: Tuple[int, int]) -> bool:
     return (int(major), int(minor)) < version
 
 
+def _patched(ctx) -> Dict[str, set]:
+    """Per top-level package, the library functions it replaces for the whole program
+    (``asyncio.sleep = _sleep`` in a compatibility module, irc3's shim that drops ``loop=``):
+    calls of them in that package run its replacement."""
+    project = ctx.project
+    out: Dict[str, set] = {}
+    for m in project.modules:
+        for p in m.patches:
+            out.setdefault(_top(m), set()).add(project.kb.canonical(p))
+    return out
+
+
+def _top(module: ModuleFacts) -> str:
+    return module.module.split(".", 1)[0]
+
+
 def _sites(ctx) -> Tuple[Dict[str, List[Site]], Dict[str, str]]:
     """Per module path, its calls that hand ``loop=`` to a removed-``loop`` API, in order; and per
     top-level package, the path of its first module with such calls (the lead)."""
     project = ctx.project
     out: Dict[str, List[Site]] = {}
     leads: Dict[str, str] = {}
+    patched = ctx.shared(_patched)
     for mod, call in project.index.calls("removed-loop-argument"):
         target = project.call_target(call)
-        if target not in REMOVED_IN_310 or "loop" not in call.kwargs:
+        if target not in REMOVED_IN_310 or "loop" not in call.kwargs or target in patched.get(_top(mod), ()):
             continue
         if call.version_tolerant or call.star_args:
             continue  # with a splat, ``loop`` may be a key stored under a version test
         out.setdefault(mod.path, []).append((call, target))
-        top = mod.module.split(".", 1)[0]
-        leads[top] = min(leads.get(top, mod.path), mod.path)
+        leads[_top(mod)] = min(leads.get(_top(mod), mod.path), mod.path)
     return out, leads
 
 
@@ -87,7 +105,7 @@ class LoopArgumentRemoved(Rule):
                                 "message": f"{a.split('.', 1)[1]}() is given loop= here too"}
                                for c, a in found[1:]]
         count = f" (and {len(related)} more call{'s' if len(related) > 1 else ''} in this module)" if related else ""
-        lead_path = leads[module.module.split(".", 1)[0]]
+        lead_path = leads[_top(module)]
         confidence = "high"
         if lead_path != module.path:
             lead = sites[lead_path][0][0]
@@ -115,8 +133,7 @@ SETS_A_LOOP = frozenset({"asyncio.set_event_loop", "asyncio.AbstractEventLoopPol
 def _loop_setters(ctx) -> set:
     """The top-level packages (or lone modules) that set a loop somewhere."""
     project = ctx.project
-    return {m.module.split(".", 1)[0] for m, c in project.index.calls("sets-event-loop")
-            if project.call_target(c) in SETS_A_LOOP}
+    return {_top(m) for m, c in project.index.calls("sets-event-loop") if project.call_target(c) in SETS_A_LOOP}
 
 
 class EventLoopNeverSet(Rule):
@@ -124,7 +141,7 @@ class EventLoopNeverSet(Rule):
 
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         project = ctx.project
-        if _before(project, (3, 14)):
+        if _before(project, (3, 14)) or GET_EVENT_LOOP in ctx.shared(_patched).get(_top(module), ()):
             return
         for scope, calls in _scopes(module):
             gets = [c for c in calls if project.call_target(c) == GET_EVENT_LOOP
@@ -136,7 +153,7 @@ class EventLoopNeverSet(Rule):
             starter = next((st for st in (_started(project, calls, g) for g in gets) if st is not None), None)
             if starter is None:
                 continue
-            if module.module.split(".", 1)[0] in ctx.shared(_loop_setters):
+            if _top(module) in ctx.shared(_loop_setters):
                 return  # the package sets a loop somewhere: which runs first is not known
             # one per function, at its first get_event_loop() (the one that raises)
             first = min(gets, key=lambda c: (c.line, c.col))
