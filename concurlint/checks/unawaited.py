@@ -41,6 +41,8 @@ class CoroutineNeverAwaited(Rule):
             if target is None or _dead_branch(project, module, call):
                 continue
             caller = project.functions.get(call.function) if call.function else None
+            if (caller is None or not caller.is_async) and _twin_source(project, module):
+                continue  # plain code in an unasync source: in the generated sync twin it is right
             if is_test_code(module.module, call.function):
                 conf = "low"
             elif caller is None or not caller.is_async:
@@ -70,6 +72,9 @@ class CoroutineNeverAwaited(Rule):
             fn = project.functions.get(site.function) if site.function else None
             if fn is None or not _certain_coroutine_function(project, fn) or _dead_branch(project, module, site.call):
                 continue  # (`if _IS_SYNC: Thread(target=self._run)`: code for a generated twin)
+            caller = project.functions.get(site.call.function) if site.call.function else None
+            if (caller is None or not caller.is_async) and _twin_source(project, module):
+                continue  # plain code in an unasync source: it runs in the generated sync twin
             subclass = site.api.endswith(" subclass")
             if not subclass and (site.callable is None or site.callable.kind not in _UNCALLED):
                 continue
@@ -299,6 +304,14 @@ def _dead_branch(project, module: ModuleFacts, call: Call) -> bool:
         if not GUARD_TESTS[op](value, c):
             return True
     return False
+
+
+def _twin_source(project, module: ModuleFacts) -> bool:
+    """The module is the async source a synchronous twin is generated from (unasync: a package
+    ``_async`` beside a ``_sync`` one, ``ahk._async.transport`` -> ``ahk._sync.transport``): its
+    plain functions are written for the twin, where the coroutine functions become plain ones."""
+    parts = module.module.split(".")
+    return "_async" in parts and ".".join("_sync" if p == "_async" else p for p in parts) in project.by_module
 
 
 def _module_attribute(project, call: Call, target: str) -> bool:
