@@ -29,7 +29,7 @@ class CallCollector:
         self.nb_try = 0
         self.in_handler = 0
         self.in_finally = 0
-        self.tolerant = 0  # try blocks that catch TypeError, and tests of the Python version, we are in
+        self.tolerant = 0  # try blocks that catch TypeError or RuntimeError, and tests of the Python version, we are in
         self.use: Dict[int, Tuple[str, Optional[str]]] = {}
         self.awaited: set = set()
 

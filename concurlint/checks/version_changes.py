@@ -16,13 +16,13 @@
   known) or applies ``nest_asyncio`` (its ``get_event_loop()`` makes a loop), or the function asks
   whether the loop runs (``loop.is_running()``: written for both cases).
 
-Neither is reported for an API the project replaces for the whole program (``asyncio.sleep =
+Neither is reported for an API the package replaces for the whole program (``asyncio.sleep =
 _sleep`` in a compatibility module: ``ModuleFacts.patches``), nor for a call in a ``try`` that
-catches what the change raises (``TypeError``,
-``RuntimeError``, or everything), or under a test of the Python version (code written for both
-sides: ``Call.version_tolerant``), nor when the run's target Python (``target-version``) is older
-than the change, or (no target) the project's ``requires-python`` excludes the Python that made
-it. Medium: calls only under a package module's main guard (a demonstration run by hand).
+catches what the change raises (``TypeError``, ``RuntimeError``, or everything) or under a test of
+the Python version (code written for both sides: ``Call.version_tolerant``), nor when the run's
+target Python (``target-version``) is older than the change, or (no target) the project's
+``requires-python`` excludes the Python that made it. Medium: calls only under a package module's
+main guard (a demonstration run by hand).
 """
 from __future__ import annotations
 
