@@ -77,3 +77,50 @@ def test_a_package_below_a_directory_without_init_is_imported_by_its_own_name(tm
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert _lines(proc.stdout, "CCL501") == {6}, proc.stdout
         assert "via run_job -> fetch_job" in proc.stdout
+
+
+def test_a_module_named_like_a_library_is_not_taken_for_it(tmp_path):
+    """One file of a package named alone (pre-commit, flake8): pkg/redis.py wraps the real redis
+    library. Its package's __init__.py is not read, so pkg looks like a directory without one,
+    but `redis` must still be the library (a sync client in a coroutine), not pkg.redis itself."""
+    pkg = tmp_path / "cachebox"
+    pkg.mkdir()
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "cachebox"\n', encoding="utf-8")
+    (pkg / "__init__.py").write_text('"""A cache facade."""\n', encoding="utf-8")
+    (pkg / "redis.py").write_text(
+        '"""The Redis backend of the cache facade."""\n'
+        "import redis\n\n\n"
+        "class Redis:\n"
+        "    def __init__(self, url: str):\n"
+        "        self.client = redis.Redis.from_url(url)\n\n"
+        "    def get(self, key: str):\n"
+        "        return None\n\n\n"
+        "async def warm(host: str, keys):\n"
+        "    client = redis.Redis(host=host)\n"
+        "    return [client.get(k) for k in keys]\n",
+        encoding="utf-8")
+    proc = run_cli("check", "cachebox/redis.py", "--no-cache", "--select", "CCL501", "--min-confidence", "low",
+                   cwd=tmp_path)
+    assert _lines(proc.stdout, "CCL501") == {15}, proc.stdout + proc.stderr
+
+
+def test_scripts_in_a_directory_without_init_import_each_other_by_name(tmp_path):
+    """tools/ has no __init__.py inside the `ops` package: its scripts run with tools/ on the path
+    and import a sibling by its bare name (`from netutil import fetch_status`)."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "ops"\n', encoding="utf-8")
+    tools = tmp_path / "ops" / "tools"
+    tools.mkdir(parents=True)
+    (tmp_path / "ops" / "__init__.py").write_text('"""Operations helpers."""\n', encoding="utf-8")
+    (tools / "netutil.py").write_text(
+        '"""Shared by the tools."""\nimport requests\n\n\n'
+        "def fetch_status(url: str) -> int:\n"
+        "    return requests.get(url, timeout=5).status_code\n", encoding="utf-8")
+    (tools / "watch.py").write_text(
+        '"""Watches a service from its own event loop."""\nimport asyncio\n\n'
+        "from netutil import fetch_status\n\n\n"
+        "async def watch(url: str) -> None:\n"
+        "    while True:\n"
+        "        print(fetch_status(url))\n"
+        "        await asyncio.sleep(30)\n", encoding="utf-8")
+    proc = run_cli("check", "ops", "--no-cache", "--select", "CCL501", cwd=tmp_path)
+    assert _lines(proc.stdout, "CCL501") == {9}, proc.stdout + proc.stderr

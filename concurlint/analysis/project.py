@@ -1,6 +1,7 @@
 """The project: every analysed module's facts, and name resolution across modules."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -328,13 +329,22 @@ def _namespace_aliases(by_module: Dict[str, ModuleFacts]) -> Dict[str, str]:
     (``discovery.module_name``): the name below that directory (``apps/worker/worker/state/store.py``
     is ``apps.worker.worker.state.store`` and, for code that puts ``apps/worker`` on the path and
     imports ``worker.state.store``, also that). Such a directory has no module of its own, so it
-    is the prefix of a name that is not a module. An alias never shadows a module's real name nor
-    starts with a standard-library module's name (``json``, ``queue``)."""
+    is the prefix of a name that is not a module. With files named one by one a package's own
+    ``__init__.py`` may not be read, so that prefix may be a package after all: a module right
+    below it gets its bare name only when its directory really has no ``__init__.py`` (a script
+    importing a sibling: ``import helpers``), never ``pkg/redis.py`` -> ``redis``; a package below
+    it (a module the run read below it, or its ``__init__.py``) always. An alias never shadows a
+    module's real name nor starts with a standard-library module's name (``json``, ``queue``)."""
     out: Dict[str, str] = {}
-    for name in by_module:
+    packages = {n.rsplit(".", 1)[0] for n in by_module if "." in n}
+    packages |= {n for n, m in by_module.items() if m.path.replace("\\", "/").endswith("__init__.py")}
+    for name, module in by_module.items():
         parts = name.split(".")
         for i in range(1, len(parts)):
             if ".".join(parts[:i]) in by_module:
+                continue
+            if ".".join(parts[:i + 1]) not in packages and (
+                    i != len(parts) - 1 or os.path.isfile(os.path.join(os.path.dirname(module.path), "__init__.py"))):
                 continue
             alias = ".".join(parts[i:])
             if alias not in by_module and parts[i] not in STDLIB_TOPS:
