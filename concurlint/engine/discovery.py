@@ -154,8 +154,9 @@ def imported_project_files(facts, path: Path) -> List[Path]:
     ``__init__.py`` on the way up, which its code may put on the path (``from worker.db import
     fetch`` in apps/worker/worker/jobs.py -> apps/worker/worker/db.py), or, for a module in no
     package (a script), the modules beside it (``import helpers`` -> helpers.py), and only inside
-    the file's project root (``project_root``). Other top-level names are taken to be installed libraries: never read
-    (the standard library's ``os`` is not the project's, even in a tree that holds an os.py)."""
+    the file's project root (``project_root``). Other top-level names are taken to be installed
+    libraries: never read (the standard library's ``os`` is not the project's, even in a tree
+    that holds an os.py)."""
     if facts is None or not facts.module:
         return []
     levels = facts.module.count(".") + (1 if path.name == "__init__.py" else 0)
