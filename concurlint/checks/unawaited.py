@@ -41,7 +41,7 @@ class CoroutineNeverAwaited(Rule):
             if target is None or _dead_branch(project, module, call):
                 continue
             caller = project.functions.get(call.function) if call.function else None
-            if (caller is None or not caller.is_async) and _twin_source(project, module):
+            if _for_the_twin(project, module, caller):
                 continue  # plain code in an unasync source: in the generated sync twin it is right
             if is_test_code(module.module, call.function):
                 conf = "low"
@@ -73,7 +73,7 @@ class CoroutineNeverAwaited(Rule):
             if fn is None or not _certain_coroutine_function(project, fn) or _dead_branch(project, module, site.call):
                 continue  # (`if _IS_SYNC: Thread(target=self._run)`: code for a generated twin)
             caller = project.functions.get(site.call.function) if site.call.function else None
-            if (caller is None or not caller.is_async) and _twin_source(project, module):
+            if _for_the_twin(project, module, caller):
                 continue  # plain code in an unasync source: it runs in the generated sync twin
             subclass = site.api.endswith(" subclass")
             if not subclass and (site.callable is None or site.callable.kind not in _UNCALLED):
@@ -306,10 +306,12 @@ def _dead_branch(project, module: ModuleFacts, call: Call) -> bool:
     return False
 
 
-def _twin_source(project, module: ModuleFacts) -> bool:
-    """The module is the async source a synchronous twin is generated from (unasync: a package
-    ``_async`` beside a ``_sync`` one, ``ahk._async.transport`` -> ``ahk._sync.transport``): its
-    plain functions are written for the twin, where the coroutine functions become plain ones."""
+def _for_the_twin(project, module: ModuleFacts, caller: Optional[Function]) -> bool:
+    """Plain code (``caller`` not a coroutine) of the async source a synchronous twin is generated
+    from (unasync: a package ``_async`` beside a ``_sync`` one, ``ahk._async.transport`` ->
+    ``ahk._sync.transport``): written for the twin, where the coroutine functions become plain."""
+    if caller is not None and caller.is_async:
+        return False
     parts = module.module.split(".")
     return "_async" in parts and ".".join("_sync" if p == "_async" else p for p in parts) in project.by_module
 

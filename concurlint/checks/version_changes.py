@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.fixes import target_tuple
 from concurlint.registry import Finding, Rule
 
 # the asyncio APIs whose ``loop`` parameter 3.10 removed (the high-level API: streams, subprocesses,
@@ -50,10 +51,10 @@ def _before(project, version: Tuple[int, int]) -> bool:
     """The code runs only on Pythons older than ``version``: the run's target Python is older, or
     (no target) the project's ``requires-python`` excludes ``version`` (``<3.14``). With neither,
     the newest Python is assumed."""
-    if not project.target_version:
+    target = target_tuple(project.target_version)
+    if target is None:
         return project.python_below is not None and project.python_below <= version
-    major, minor = project.target_version.rstrip("t").split(".")[:2]
-    return (int(major), int(minor)) < version
+    return target < version
 
 
 def _patched(ctx) -> Dict[str, set]:
@@ -143,7 +144,7 @@ class EventLoopNeverSet(Rule):
         project = ctx.project
         if _before(project, (3, 14)) or GET_EVENT_LOOP in ctx.shared(_patched).get(_top(module), ()):
             return
-        for scope, calls in _scopes(module):
+        for scope, calls in _scopes(project, module):
             gets = [c for c in calls if project.call_target(c) == GET_EVENT_LOOP
                     and not c.in_async and not c.version_tolerant]
             if not gets:
@@ -164,13 +165,12 @@ class EventLoopNeverSet(Rule):
                                        "message": "the loop is started here"}])
 
 
-def _scopes(module: ModuleFacts):
+def _scopes(project, module: ModuleFacts):
     """(function or None, its calls) for each plain function of the module and its top level."""
-    top = [c for c in module.calls if c.function is None]
-    yield None, top
+    yield None, [c for c in module.calls if c.function is None]
     for fn in module.functions.values():
         if not fn.is_async:
-            yield fn, [module.calls[i] for i in fn.calls]
+            yield fn, project.calls_of(fn)
 
 
 def _started(project, calls: List[Call], get: Call) -> Optional[Call]:
