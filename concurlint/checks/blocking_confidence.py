@@ -181,7 +181,7 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
         return "medium" if weight >= 3 else "low"
-    if weight == 2.5:  # a thread or queue wait: usually coordinated with the code that feeds it
+    if weight == 2.5:  # a thread or queue wait, a send into a buffer: usually coordinated with the other side
         return "medium"
     if _fallback_copy(project, last or fn, target, line):
         return "medium"
