@@ -72,7 +72,7 @@ def private_loops(ctx) -> frozenset:
             if not _makes_tasks(project, over):
                 handed.setdefault(over, set()).update(handed[q])
                 called.setdefault(over, set()).update(called.get(q, ()))  # and wherever else it is called
-    private = {q for q, where in handed.items() if called.get(q, set()) <= where}
+    private = {q for q, where in handed.items() if called.get(q, set()) <= where} | _library_private(project)
     # a coroutine awaited only by coroutines alone on their loop is alone there too
     callers: Dict[str, set] = {}
     for mod, call in project.index.calls("project-call"):
@@ -87,6 +87,25 @@ def private_loops(ctx) -> frozenset:
                 private.add(q)
                 grew = True
     return frozenset(private)
+
+
+def _library_private(project) -> set:
+    """Coroutine methods of the project that override a library's method which the library runs
+    alone on a loop of its own in a worker thread (``[alone-on-loop]`` in dispatch.toml: a
+    snakemake executor plugin's ``check_active_jobs``), unless they start tasks of their own."""
+    wanted: Dict[str, list] = {}
+    for listed in project.kb.table("dispatch").get("alone-on-loop", {}).get("methods", []):
+        base, _, name = listed.rpartition(".")
+        wanted.setdefault(name, []).append(base)
+    out = set()
+    for info in project.classes.values():
+        for name in wanted.keys() & info.methods.keys():
+            q = info.methods[name]
+            fn = project.functions.get(q)
+            if fn is not None and fn.is_async and not _makes_tasks(project, q) \
+                    and any(project.is_subclass(info.qualname, base) for base in wanted[name]):
+                out.add(q)
+    return out
 
 
 def _loop_facades(project) -> frozenset:
