@@ -99,7 +99,7 @@ def _from_tree(tree, text, display, module, is_package, kb):
 
     from concurlint.budget import BudgetExceeded, budget
 
-    result = FileResult(display, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+    result = FileResult(display, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), module=module)
     result.noqa = _noqa_map(text)  # flake8 applies `# noqa` itself; this is for other linters' codes
     try:
         with budget():  # a runaway file is a CCL000, not a hung editor

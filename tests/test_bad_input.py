@@ -189,3 +189,33 @@ def test_nasty_inputs_neither_hang_nor_sink_the_run(tmp_path):
                             cwd=proj, capture_output=True, text=True, timeout=300)
     assert "Traceback" not in flake8.stderr, flake8.stderr
     assert "deep.py:" in flake8.stdout and "CCL501" in flake8.stdout
+
+
+def _package_with_broken_modules(root):
+    """A small job runner: ``worker`` imports ``transport``, whose py2-era syntax no longer parses;
+    ``legacy_compat`` is a leftover in the same syntax that nothing imports."""
+    pkg = root / "jobrunner"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""jobrunner."""\n')
+    (pkg / "worker.py").write_text("from jobrunner import transport\n\n"
+                                   "def run(job):\n    return transport.send(job)\n")
+    (pkg / "transport.py").write_text("def send(job):\n    print 'sending', job\n")
+    (pkg / "legacy_compat.py").write_text("import asyncio\nensure_future = asyncio.async\n")
+    (pkg / "pool.py").write_text(HAZARD)
+    return pkg
+
+
+def test_ccl000_of_a_module_nothing_imports_is_medium(tmp_path):
+    pkg = _package_with_broken_modules(tmp_path)
+    by_conf = {os.path.basename(f["path"]): (f["code"], f["confidence"])
+               for f in report_json(str(tmp_path), "--min-confidence", "low")["findings"]}
+    assert by_conf["transport.py"] == ("CCL000", "high"), by_conf  # worker imports it: it matters
+    assert by_conf["legacy_compat.py"] == ("CCL000", "medium"), by_conf
+    assert by_conf["pool.py"] == ("CCL401", "high"), by_conf
+    # the default output keeps the imported one and counts the other among the hidden
+    proc = run_cli("report", str(tmp_path), "--no-cache")
+    assert "transport.py" in proc.stdout and "legacy_compat.py" not in proc.stdout, proc.stdout
+    assert "1 medium" in proc.stdout, proc.stdout
+    # checked alone (an editor, pre-commit on one file), there is nothing to judge imports by
+    alone = report_json(str(pkg / "legacy_compat.py"))["findings"]
+    assert [(f["code"], f["confidence"]) for f in alone] == [("CCL000", "high")], alone

@@ -86,6 +86,9 @@ def _never_raises_fn(project, q: Optional[str], depth: int = 0) -> bool:
             return True
         if _only_hands_off(project, fn, calls):
             return True
+        ran = _runs_one_coroutine(project, fn, calls)
+        if ran is not None:
+            return project.functions[ran].catches_all
         if len(calls) > 1 and depth < 2 and not fn.loops and not fn.accesses and not fn.ops_outside_loops:
             # `if isinstance(task, Downsample): self._downsample(task) else: self._encode(task)`:
             # a dispatcher whose every branch catches everything itself (wsidicom's encoder pool)
@@ -96,6 +99,25 @@ def _never_raises_fn(project, q: Optional[str], depth: int = 0) -> bool:
             return False
         q = project.call_target(calls[0])
     return False
+
+
+LOOP_RUNS = frozenset({"asyncio.run", "asyncio.Runner.run", "asyncio.AbstractEventLoop.run_until_complete"})
+
+
+def _runs_one_coroutine(project, fn, calls) -> Optional[str]:
+    """``lambda: asyncio.run(self._callback_safely(cb, node))``: the task runs one project
+    coroutine to its end, so it raises what the coroutine's body raises (nothing, when that body
+    catches every exception and logs it: mcp-agent's watch callbacks). The coroutine's qualname."""
+    if len(calls) != 2 or fn.loops or fn.accesses or fn.ops_outside_loops:
+        return None
+    runner = next((c for c in calls if project.call_target(c) in LOOP_RUNS), None)
+    made = next((c for c in calls if c is not runner), None)
+    if runner is None or made is None or not runner.args or runner.args[0].kind != "call" \
+            or (runner.args[0].line, runner.args[0].col) != (made.line, made.col):
+        return None
+    q = project.call_target(made)
+    f = project.functions.get(q or "")
+    return q if f is not None and f.is_async and not f.is_generator else None
 
 
 def _ends_in_own_handler(project, fn, calls) -> bool:

@@ -34,6 +34,7 @@ class FileResult:
     internal: Optional[str] = None  # extractor crash -> CCL999
     transient: bool = False  # ran out of its CPU budget: a result of this run, never cached
     noqa: Dict[int, Optional[Tuple[str, ...]]] = field(default_factory=dict)
+    module: str = ""  # the file's module name (set for a CCL000 too: whether anything imports it)
 
 
 
@@ -91,7 +92,8 @@ def analyse_source(data: bytes, display: str, module: str, is_package: bool, kno
         with budget():
             return _analyse_source(data, display, module, is_package, knowledge)
     except BudgetExceeded as exc:
-        return FileResult(display, hashlib.sha256(data).hexdigest(), error=(exc.words(), 1, 0), transient=True)
+        return FileResult(display, hashlib.sha256(data).hexdigest(), error=(exc.words(), 1, 0), transient=True,
+                          module=module)
 
 
 def _analyse_source(data: bytes, display: str, module: str, is_package: bool, knowledge) -> FileResult:
@@ -99,7 +101,7 @@ def _analyse_source(data: bytes, display: str, module: str, is_package: bool, kn
     from concurlint.source import InputError, decode, parse
 
     digest = hashlib.sha256(data).hexdigest()
-    result = FileResult(display, digest)
+    result = FileResult(display, digest, module=module)
     try:
         if len(data) > MAX_FILE_BYTES:
             raise InputError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not analysed")
@@ -152,7 +154,7 @@ def _analyse_file(sf: SourceFile, kb, cache, data: Optional[bytes] = None, looku
     if data is None:
         data, err = _read(sf.path)
         if data is None:
-            return FileResult(sf.display, "", error=(err or "cannot read", 1, 0))
+            return FileResult(sf.display, "", error=(err or "cannot read", 1, 0), module=sf.module)
     if cache is not None and lookup:
         hit = _cached(cache, data, sf)
         if hit is not None:
@@ -176,6 +178,8 @@ def _cached(cache, data: bytes, sf: SourceFile, entry: Optional[str] = None) -> 
     and the flake8 plugin share them), shown under this run's display path. ``entry``: its key
     (``Cache.key_of``) when the caller has it already."""
     hit = cache.get_entry(entry) if entry is not None else cache.get(data, sf.key, sf.module, sf.is_package)
+    if hit is not None:
+        hit.module = sf.module
     if hit is not None and hit.display != sf.display:
         hit.display = sf.display
         if hit.facts is not None:

@@ -153,6 +153,30 @@ def _check_index(report: Report, results: List[FileResult], config: Config, code
                              "a test in analysis/call_index.py no longer passes every call its analysis uses")
 
 
+def _unimported(results: List[FileResult]) -> set:
+    """Modules that could not be analysed and that no analysed module of their package imports
+    (``aioamqp/compat.py``, a leftover in a syntax no supported Python accepts; a module of a
+    remote backend nothing loads): their CCL000 is medium. On real packages every such file
+    reported at high was a dead leftover or a file of another dialect, true but no hazard
+    (docs/precision.md). A package's ``__init__``, a ``__main__`` and a top-level module stay
+    high, and so does any file when no other module of its package was analysed (one file
+    checked by flake8 or pre-commit)."""
+    failed = {r.module for r in results if r.error is not None and "." in r.module
+              and not r.module.endswith(".__main__")}
+    if not failed:
+        return set()
+    names = [r.facts.module for r in results if r.facts is not None]
+    imported = [q for r in results if r.facts is not None for q, _line, _col in r.facts.import_lines]
+    out = set()
+    for m in failed:
+        top = m.split(".", 1)[0] + "."
+        if any(n.startswith(m + ".") for n in names) or not any(n.startswith(top) for n in names):
+            continue  # a package (its modules import it), or nothing of its package to judge by
+        if not any(q == m or q.startswith(m + ".") for q in imported):
+            out.add(m)
+    return out
+
+
 def _run_project(results: List[FileResult], config: Config, codes: List[str],
                  kept: Optional[Tuple[str, str, List[Optional[str]]]] = None, exhaustive: bool = False) -> Report:
     from concurlint import knowledge
@@ -168,13 +192,15 @@ def _run_project(results: List[FileResult], config: Config, codes: List[str],
     findings: List[Finding] = []
     modules = []
     noqa: Dict[str, Dict[int, Optional[Tuple[str, ...]]]] = {}
+    unimported = _unimported(results)
     for r in results:
         noqa[r.display] = r.noqa
         if r.error is not None:
             msg, line, col = r.error
             findings.append(Finding("CCL000", r.display, line, col, line, col, meta["CCL000"].severity,
                                     meta["CCL000"].message.format(reason=msg),
-                                    confidence="low" if msg.startswith(TEMPLATE) else "high"))
+                                    confidence="low" if msg.startswith(TEMPLATE)
+                                    else "medium" if r.module in unimported else "high"))
         elif r.internal is not None:
             findings.append(Finding("CCL999", r.display, 1, 0, 1, 0, meta["CCL999"].severity,
                                     meta["CCL999"].message.format(rule="analysis", reason=r.internal)))

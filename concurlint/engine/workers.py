@@ -160,7 +160,7 @@ def analyse_files(files: List[SourceFile], config: Config, jobs: int, cache_dir:
             else:
                 data, err = _read(sf.path)
             if data is None:
-                results[i] = FileResult(sf.display, "", error=(err or "cannot read", 1, 0))
+                results[i] = FileResult(sf.display, "", error=(err or "cannot read", 1, 0), module=sf.module)
             else:
                 results[i] = _cached(cache, data, sf, entry)
             if results[i] is None:
