@@ -75,6 +75,13 @@ class ValueCollector:
                 return f"{t}.{node.attr}"
         return None
 
+    def _property_value(self, cls: str, name: str) -> Optional[Value]:
+        """``self.shell`` where the class has ``@property def shell(self) -> pexpect.spawn``: an
+        instance of the type its return annotation names (a property is read, not called)."""
+        ann = self.return_annotations.get(f"{cls}.{name}")
+        t = self.annotated_type(ann) if ann is not None else None
+        return Value("instance", self.kb.canonical(t)) if t else None
+
     def annotated_type(self, node: ast.AST, depth: int = 0) -> Optional[str]:
         """The one type an annotation names, through ``Optional[T]``, ``Union[T, None]``,
         ``T | None`` and a string (``"asyncio.AbstractEventLoop | None"``); None for a real union."""
@@ -124,7 +131,7 @@ class ValueCollector:
                         return v
                     if node.attr in owner.methods:
                         return Value("bound-method", owner.methods[node.attr], attr=node.attr)
-                    return None
+                    return self._property_value(owner.qualname, node.attr)
             base = self.value_of(node.value)
             if base is None:
                 return None
@@ -167,6 +174,9 @@ class ValueCollector:
             if isinstance(node.value, ast.Name) and self._self_class(node.value.id) is not None:
                 owner = self._self_class(node.value.id)
                 assert owner is not None
+                prop = None if node.attr in owner.methods else self._property_value(owner.qualname, node.attr)
+                if prop is not None:
+                    return _relocated(prop, self.segment(node), line, col)
                 if node.attr in owner.methods or node.attr not in owner.attrs:
                     return Value(
                         "bound-method" if node.attr in owner.methods else "name",
@@ -225,6 +235,14 @@ class ValueCollector:
             return self.describe(node.value)
         if isinstance(node, ast.Await):
             return Value("other", None, self.segment(node), line, col)
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) \
+                and all(isinstance(v, (ast.Name, ast.Attribute)) for v in node.values[:-1]):
+            # `session or requests.Session()`, `self._loop or asyncio.new_event_loop()`: what is
+            # handed in, else the fallback made here -- of the fallback's type, read as the same
+            # client (the idiom of an optional injected dependency)
+            last = self.describe(node.values[-1])
+            if last.kind == "instance" and last.qualname:
+                return Value("instance", last.qualname, self.segment(node), line, col, meta=last.meta)
         if isinstance(node, (ast.BinOp, ast.UnaryOp)):
             n = _const_int(node)  # 1920 * 1080, 10**6: a constant integer
             if n is not None:
