@@ -124,9 +124,11 @@ def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
     return True
 
 
-def _filled_once(project, chain: Tuple[str, ...]) -> bool:
+def _filled_once(project, chain: Tuple[str, ...], line: int = 0) -> bool:
     """A helper on the chain stores what the next step returns in an attribute it fills only
-    the first time (``if self._metadata is None: self._metadata = fetch()``): once per object."""
+    the first time (``if self._metadata is None: self._metadata = fetch()``): once per object.
+    The function making the blocking call may store its own result (``line``: ``if
+    _global_context is None: ... _global_context = pool.submit(init).result()``): once per process."""
     for q, nxt in zip(chain, chain[1:]):
         f, mod = project.functions.get(q), project.function_module.get(q)
         if f is None or mod is None:
@@ -134,7 +136,8 @@ def _filled_once(project, chain: Tuple[str, ...]) -> bool:
         lines = _lines_calling(project, f, mod, nxt)
         if lines and fills_once(f, lines):
             return True
-    return False
+    last = project.functions.get(chain[-1]) if line else None
+    return last is not None and fills_once(last, {line})
 
 
 def _lines_calling(project, f: Function, mod: ModuleFacts, callee: str) -> set:
@@ -176,7 +179,7 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # behind a per-key cache (a client per proxy URL, a camera's configuration read from
         # its file the first time it is asked for): once per key, not per call
         return "low"
-    if early or first_lifecycle(path) is not None or _lifecycle_only(project, fn) or _filled_once(project, path) \
+    if early or first_lifecycle(path) is not None or _lifecycle_only(project, fn) or _filled_once(project, path, line) \
             or any(_opens_itself(f) for f in callers) or _behind_memo(project, path, line):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
