@@ -181,7 +181,7 @@ class BlockingCallInAsyncFunction(Rule):
                                      instead=remedy(target or "", call.text), confidence=conf,
                                      root=_file_root(module, fn, call, target),
                                      pattern=(("call", fn.cls, target or desc), ("in", fn.qualname))
-                                     + _client_pattern(fn, call.text))
+                                     + _client_pattern(fn, call.text) + _library_pattern(project, module, subject))
                     continue
                 callee = walker.runs(call, target)
                 if callee is None:
@@ -211,7 +211,7 @@ class BlockingCallInAsyncFunction(Rule):
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
                                  pattern=(("call", fn.cls, r.target or r.desc), ("in", fn.qualname))
                                  + _client_pattern(fn, r.desc, project.functions.get(r.chain[-1]))
-                                 + _handed_client_pattern(project, r))
+                                 + _handed_client_pattern(project, r) + _library_pattern(project, module, r.target))
 
 
 def _client_pattern(fn: Function, text: str, where: Optional[Function] = None) -> tuple:
@@ -225,6 +225,22 @@ def _client_pattern(fn: Function, text: str, where: Optional[Function] = None) -
     if not head.startswith("self.") or "(" in head or head.count(".") != 1:
         return ()
     return (("client", fn.cls, head),)
+
+
+def _library_pattern(project, module: ModuleFacts, target: Optional[str]) -> tuple:
+    """``session.scalar(...)`` in one storage class and ``session.query(...).first()`` in another,
+    both SQLAlchemy used from coroutines, in modules of one package (evidently's SQL storage): one
+    design cause -- a synchronous client library in async code -- whatever method, class or
+    object each place uses. Methods of a third-party library's classes only (a ``socket`` or a
+    ``Popen`` is no client library), keyed by the library's top-level package, within the
+    module's own package. The pattern spans files (``engine.findings._echoes``)."""
+    if not target or target.count(".") < 2 or "." not in module.module:
+        return ()  # (top-level modules are programs of their own, not one package)
+    owner, _, _method = target.rpartition(".")
+    if not owner.rpartition(".")[2][:1].isupper() or owner.startswith("builtins.") \
+            or project.kb.stdlib_kind(target) is not None:
+        return ()
+    return (("library", module.module.rpartition(".")[0], owner.split(".", 1)[0]),)
 
 
 def _handed_client_pattern(project, r) -> tuple:

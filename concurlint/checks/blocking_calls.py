@@ -58,7 +58,7 @@ FILE_PREFIXES = ("builtins.open", "io.", "os.open", "os.read", "os.write", "os.p
                  "os.scandir", "os.walk", "shutil.", "pathlib.", "tempfile.", "gzip.", "bz2.", "lzma.", "zipfile.",
                  "tarfile.", "json.load", "json.dump", "pickle.load", "pickle.dump", "csv.DictWriter.write", "os.fsync",
                  "shelve.", "dbm.", "glob.", "fnmatch.", "os.sendfile", "os.copy_file_range", "tokenize.open",
-                 "linecache.", "codecs.open", "fileinput.")
+                 "linecache.", "codecs.open", "fileinput.", "http.cookiejar.FileCookieJar.")
 
 
 # waits on threading / queue primitives: CCL504 reports them where a coroutine calls them itself

@@ -43,7 +43,8 @@ def _echoes(findings: List[Finding]) -> None:
     for f in sorted(findings, key=Finding.sort_key):
         if not f.pattern or f.confidence != "high":
             continue
-        keys = [(f.code, f.path, p) for p in f.pattern] + _copy_key(f)
+        # a pattern is one file's, except a library client's, which spans its package's modules
+        keys = [(f.code, p) if p[0] == "library" else (f.code, f.path, p) for p in f.pattern] + _copy_key(f)
         lead = next((leads[k] for k in keys if k in leads), None)
         if lead is None:
             leads.update((k, f) for k in keys)
@@ -60,12 +61,14 @@ def _echoes(findings: List[Finding]) -> None:
 
 
 def _copy_key(f: Finding) -> List[tuple]:
-    """The same method of a class of the same name, with the same message, in another module: a
-    module copied to make a variant (babeldoc's ``rpc_doclayout2.py`` ... ``rpc_doclayout5.py``,
+    """The same method of a class of the same name (or function of a module of the same name), with
+    the same message, in another module: a module copied to make a variant (babeldoc's ``rpc_doclayout2.py`` ... ``rpc_doclayout5.py``,
     each ``RpcDocLayoutModel.predict`` dropping the same future) is one pattern to fix."""
     parts = (f.function or "").split(".")
-    if len(parts) < 3 or not parts[-2][:1].isupper():
+    if len(parts) < 3:
         return []
+    # a class's method, or a module's function: `service.version` in `pkg/legacy/ui/api/service.py`
+    # and in `pkg/ui/service/api/service.py`, the module copied into the new UI
     return [(f.code, "copy", ".".join(parts[-2:]), f.message)]
 
 
