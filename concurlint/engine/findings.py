@@ -34,7 +34,8 @@ def finish(findings: List[Finding], noqa, config: Config, codes: List[str],
 
 def _echoes(findings: List[Finding]) -> None:
     """One pattern repeated (``shutil.rmtree`` on the loop in three methods of one store class,
-    one coroutine that blocks at three places, futures dropped by three submits to one pool, the
+    the same ``time.sleep`` in the coroutines of every class of a module written from one
+    template, one coroutine that blocks at three places, futures dropped by three submits to one pool, the
     same method of a module copied to make a variant) is one cause to fix: the first place keeps
     its confidence and lists the others as ``related``; the others, each with its own message
     and fix, are medium at most (shown with ``--min-confidence medium``). On real packages,
