@@ -147,7 +147,7 @@ class EventLoopNeverSet(Rule):
         found = []
         for scope, calls in _scopes(project, module):
             gets = [c for c in calls if project.call_target(c) == GET_EVENT_LOOP
-                    and not c.in_async and not c.version_tolerant]
+                    and not c.in_async and not c.version_tolerant and not _after_run_failed(project, calls, c)]
             if not gets:
                 continue
             if any(c.method == "is_running" for c in calls):
@@ -177,6 +177,14 @@ class EventLoopNeverSet(Rule):
             yield ctx.report(self.code, module, first, function=first.function,
                              starts=f"{starter.method}()", confidence="medium" if demo or i else "high",
                              related=related)
+
+
+def _after_run_failed(project, calls: List[Call], get: Call) -> bool:
+    """``try: return asyncio.run(main()) except RuntimeError: loop = asyncio.get_event_loop()``:
+    the handler runs when ``asyncio.run()`` found a loop already running in the thread, which is
+    the loop ``get_event_loop()`` then returns (pdf2zh-next; rev68d's high fp)."""
+    return get.in_handler and any(project.call_target(c) == "asyncio.run" and c.line < get.line and not c.in_handler
+                                  for c in calls)
 
 
 def _scopes(project, module: ModuleFacts):
