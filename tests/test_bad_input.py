@@ -219,3 +219,20 @@ def test_ccl000_of_a_module_nothing_imports_is_medium(tmp_path):
     # checked alone (an editor, pre-commit on one file), there is nothing to judge imports by
     alone = report_json(str(pkg / "legacy_compat.py"))["findings"]
     assert [(f["code"], f["confidence"]) for f in alone] == [("CCL000", "high")], alone
+
+
+def test_two_files_with_one_module_name_are_both_analysed(tmp_path):
+    """Migration scripts in directories without __init__.py bear the same module name
+    (``mysql/20230111.py``, ``sqlite/20230111.py``): each function keeps its own file's calls."""
+    for engine, body in (("mysql", "    c = conn.cursor()\n    c.execute('SELECT id FROM tracks')\n"
+                                   "    rows = c.fetchall()\n    c.execute('UPDATE tracks SET id = id')\n"
+                                   "    conn.commit()\n    return rows\n"),
+                         ("sqlite", "    return conn.execute('SELECT 1')\n")):
+        d = tmp_path / "migration" / engine
+        d.mkdir(parents=True)
+        (d / "20230111.py").write_text(f"def apply(conn):\n{body}")
+    (tmp_path / "pool.py").write_text(HAZARD)
+    doc = report_json(str(tmp_path), "--min-confidence", "low")
+    codes = sorted(f["code"] for f in doc["findings"])
+    assert "CCL999" not in codes, doc["findings"]
+    assert codes == ["CCL401"], codes

@@ -21,12 +21,17 @@ class Project:
         self.function_module: Dict[str, ModuleFacts] = {}
         self.classes: Dict[str, ClassInfo] = {}
         self.platform_names: Dict[str, Tuple[str, str]] = {}
+        # each function's own module, by id(): two files may bear one module name (migration
+        # scripts `mysql/20230111.py` and `sqlite/20230111.py` in directories without
+        # __init__.py), and then `function_module` holds only the last one's
+        self._owner: Dict[int, ModuleFacts] = {}
         for m in modules:
             self.platform_names.update(m.platform_names)
             self.by_module.setdefault(m.module, m)
             for q, fn in m.functions.items():
                 self.functions[q] = fn
                 self.function_module[q] = m
+                self._owner[id(fn)] = m
             self.classes.update(m.classes)
         self._aliases = _namespace_aliases(self.by_module)
         self._resolved: Dict[str, Optional[str]] = {}
@@ -260,7 +265,7 @@ class Project:
         walk them, ~400k times on the standard library). Callers must not change it."""
         got = self._calls_of.get(id(fn))
         if got is None:
-            calls = self.function_module[fn.qualname].calls
+            calls = (self._owner.get(id(fn)) or self.function_module[fn.qualname]).calls
             got = self._calls_of[id(fn)] = (fn, [calls[i] for i in fn.calls])
         return got[1]
 
