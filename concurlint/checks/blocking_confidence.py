@@ -124,6 +124,24 @@ def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
     return True
 
 
+def _cli_only(project, fn: Function, depth: int = 0) -> bool:
+    """Every call of the coroutine in the project is awaited by command-line code (a module
+    ``is_cli_code`` names, directly or through coroutines only such code awaits): a one-shot
+    command's step (``fastmcp project prepare`` awaiting an environment's ``prepare()``), alone on
+    the command's loop."""
+    callers = project.calls_to(fn.qualname)
+    if not callers or depth > 3:
+        return False
+    for c in callers:
+        caller = project.functions.get(c.function) if c.function else None
+        mod = project.function_module.get(c.function) if c.function else None
+        if caller is None or mod is None or caller is fn or not c.awaited:
+            return False
+        if not (is_cli_code(mod.module) or _cli_only(project, caller, depth + 1)):
+            return False
+    return True
+
+
 def _filled_once(project, chain: Tuple[str, ...], line: int = 0) -> bool:
     """A helper on the chain stores what the next step returns in an attribute it fills only
     the first time (``if self._metadata is None: self._metadata = fetch()``): once per object.
@@ -179,6 +197,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # behind a per-key cache (a client per proxy URL, a camera's configuration read from
         # its file the first time it is asked for): once per key, not per call
         return "low"
+    if _cli_only(project, fn):
+        return "medium"  # a command's step: alone on its loop, once per run (a tree or a wait may still be long)
     if early or first_lifecycle(path) is not None or _lifecycle_only(project, fn) or _filled_once(project, path, line) \
             or any(_opens_itself(f) for f in callers) or _behind_memo(project, path, line):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
