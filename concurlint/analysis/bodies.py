@@ -11,9 +11,22 @@ from typing import Callable, List, Optional, Tuple
 _DEPRECATIONS = frozenset({"DeprecationWarning", "PendingDeprecationWarning"})
 
 
+def documented_deprecated(node) -> bool:
+    """The docstring opens with a Sphinx ``.. deprecated::`` directive (right after its summary
+    line: ``Store offloaded content in S3. .. deprecated:: Use strands.storage.S3Storage``): the
+    function or class itself is on its way out. A directive further down, among the parameters,
+    usually deprecates one argument, not the object."""
+    doc = ast.get_docstring(node) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
+    lines = [line.strip() for line in (doc or "").splitlines()][:5]
+    return any(line.startswith(".. deprecated::") for line in lines)
+
+
 def warns_deprecated(node, resolve: Callable[[ast.AST], Optional[str]]) -> bool:
     """The body opens (after its docstring) with ``warnings.warn("...", DeprecationWarning)``:
-    every call of it is told that it is on its way out."""
+    every call of it is told that it is on its way out; or its docstring opens with a
+    ``.. deprecated::`` directive (``documented_deprecated``)."""
+    if documented_deprecated(node):
+        return True
     body = node.body if isinstance(getattr(node, "body", None), list) else []
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):

@@ -17,6 +17,7 @@ import re
 from typing import List, Optional, Tuple
 
 from concurlint.analysis import platforms
+from concurlint.analysis.bodies import documented_deprecated
 from concurlint.analysis.calls import version_test
 from concurlint.analysis.facts import ClassInfo, Value
 from concurlint.analysis.hints import is_deprecation
@@ -69,7 +70,7 @@ class StructureCollector:
             if r:
                 bases.append(self.kb.canonical(r))
         deprecated = any(is_deprecation(self.resolve(d.func if isinstance(d, ast.Call) else d) or "")
-                         for d in node.decorator_list)
+                         for d in node.decorator_list) or documented_deprecated(node)
         info = ClassInfo(q, node.name, node.lineno, bases, local=self.function is not None,
                          not_thread_safe=bool(_NOT_THREAD_SAFE.search(ast.get_docstring(node, clean=False) or "")),
                          deprecated=deprecated)
