@@ -180,8 +180,7 @@ class BlockingCallInAsyncFunction(Rule):
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text), confidence=conf,
                                      root=_file_root(module, fn, call, target),
-                                     pattern=(("call", fn.cls, target or desc), ("in", fn.qualname),
-                                              ("target", target or desc))
+                                     pattern=(("call", target or desc), ("in", fn.qualname))
                                      + _client_pattern(fn, call.text) + _library_pattern(project, module, subject))
                     continue
                 callee = walker.runs(call, target)
@@ -210,8 +209,7 @@ class BlockingCallInAsyncFunction(Rule):
                                  instead=remedy(r.target, call.text, helper=True),
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
-                                 pattern=(("call", fn.cls, r.target or r.desc), ("in", fn.qualname),
-                                          ("target", r.target or r.desc))
+                                 pattern=(("call", r.target or r.desc), ("in", fn.qualname))
                                  + _client_pattern(fn, r.desc, project.functions.get(r.chain[-1]))
                                  + _handed_client_pattern(project, r) + _library_pattern(project, module, r.target))
 

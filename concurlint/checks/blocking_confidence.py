@@ -127,8 +127,8 @@ def _lifecycle_only(project, fn: Function, depth: int = 0) -> bool:
 def _cli_only(project, fn: Function, depth: int = 0) -> bool:
     """Every call of the coroutine in the project is awaited by command-line code (a module
     ``is_cli_code`` names, directly or through coroutines only such code awaits): a one-shot
-    command's step (``fastmcp project prepare`` awaiting an environment's ``prepare()``), alone on
-    the command's loop."""
+    command's step (an environment's ``prepare()`` that only the ``project prepare`` command
+    awaits), alone on the command's loop."""
     callers = project.calls_to(fn.qualname)
     if not callers or depth > 3:
         return False

@@ -164,7 +164,7 @@ class EventLoopNeverSet(Rule):
         # needs porting first (superdesk's websockets server; rev67c's high debatable)
         older = any("asyncio.coroutine" in fn.decorators for fn in module.functions.values())
         for i, (first, starter) in enumerate(found):
-            demo = first.in_main_guard and "." in module.module or older
+            demo = (first.in_main_guard and "." in module.module) or older
             related = [{"path": module.path, "line": starter.line, "col": starter.col,
                         "message": "the loop is started here"}]
             if i:
