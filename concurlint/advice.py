@@ -14,6 +14,8 @@ recommended rather than offered as an alternative).
 """
 from __future__ import annotations
 
+import re
+
 from typing import List, Optional, Tuple
 
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
@@ -164,6 +166,12 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return "its nested loops only index and store, over the program's own state, not the data it is handed"
         if work.kind == "mixed":
             return "it also waits on IO"
+        client = _client_parameter(ctx.project, work.function)
+        if client is not None:
+            # `run_hallucination_check(entry, llm_client, web_searcher)`: a string screen, then
+            # the LLM and a web search through objects handed in, whose calls are not resolved:
+            # the waits are not seen, and threads may be right for them (academic-refchecker)
+            return f"it also works through {client}, an object handed in whose calls are not known here"
         if current == "threads" and summary.gil > 0:
             # a loop that calls NumPy (or another GIL-releasing library) beside the calls read as
             # pure Python: those may be the project's own compiled code, which the analysis cannot
@@ -199,6 +207,26 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # the GIL, and a process pool was chosen for it (xnLinkFinder)
             return f"it also does CPU work in {busy}"
         return None
+    return None
+
+
+# a parameter named for a client of a service (`llm_client`, `session`, `web_searcher`, `conn`)
+_CLIENT_PARAM = re.compile(r"(^|_)(client|session|conn|connection|searcher|driver|api|fetcher|downloader|requester)s?($|_)")
+
+
+def _client_parameter(project, qualname: Optional[str]) -> Optional[str]:
+    """A parameter of the work function named for a client of a service that the function uses
+    (calls a method of, or hands to a call), whose type the analysis does not know: the work may
+    wait on that service through it."""
+    fn = project.functions.get(qualname or "")
+    if fn is None:
+        return None
+    names = [p for p in fn.params if p not in ("self", "cls") and _CLIENT_PARAM.search(p.lower())]
+    for c in project.calls_of(fn):
+        for name in names:
+            if c.text.startswith(name + ".") or any(a.text == name for a in c.args) \
+                    or any(v.text == name for v in c.kwargs.values()):
+                return name
     return None
 
 

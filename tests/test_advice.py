@@ -377,3 +377,51 @@ def test_threads_are_kept_when_part_of_the_cpu_work_releases_the_gil():
     assert "releases the GIL" in r["reason"]
     r = rec_at("CCL101_compiled_segments.py", "pool.map(tokenize")
     assert (r["current"], r["recommended"]) == ("threads", "processes")
+
+
+REFERENCE_CHECKER = '''
+from concurrent.futures import ThreadPoolExecutor
+
+
+def similarity(a: str, b: str) -> float:
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+    return 1 - table[-1][-1] / max(len(a), len(b), 1)
+
+
+def screen(entry: dict, catalogue: list) -> float:
+    return max(similarity(entry["title"], known) for known in catalogue)
+
+
+def check_reference(entry: dict, catalogue: list, llm_client) -> dict:
+    score = screen(entry, catalogue)
+    if score > 0.9:
+        return {"verdict": "ok", "score": score}
+    return llm_client.verify(entry["title"], entry["authors"])
+
+
+def check_reference_offline(entry: dict, catalogue: list) -> dict:
+    return {"verdict": "ok" if screen(entry, catalogue) > 0.9 else "unknown"}
+
+
+def check_all(entries, catalogue, llm_client):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        online = [pool.submit(check_reference, e, catalogue, llm_client) for e in entries]
+        offline = [pool.submit(check_reference_offline, e, catalogue) for e in entries]
+    return [f.result() for f in online + offline]
+'''
+
+
+def test_work_through_a_client_handed_in_keeps_its_threads(tmp_path):
+    """A title screen (nested loops: CPU) and then an LLM call through `llm_client`, an object the
+    caller hands in whose calls are not resolved (academic-refchecker's hallucination check): its
+    waits are not seen, so threads are kept and the reason says why; the same screen without the
+    client still goes to processes."""
+    recs = {r["function"].rsplit(".", 1)[-1]: r for r in project_recs(tmp_path, REFERENCE_CHECKER)["recommendations"]}
+    online, offline = recs["check_reference"], recs["check_reference_offline"]
+    assert (online["current"], online["recommended"]) == ("threads", "threads"), online
+    assert "it also works through llm_client" in online["reason"], online["reason"]
+    assert (offline["current"], offline["recommended"]) == ("threads", "processes"), offline
