@@ -211,7 +211,8 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
 
 
 # a parameter named for a client of a service (`llm_client`, `session`, `web_searcher`, `conn`)
-_CLIENT_PARAM = re.compile(r"(^|_)(client|session|conn|connection|searcher|driver|api|fetcher|downloader|requester)s?($|_)")
+_CLIENT_PARAM = re.compile(r"(^|_)(client|session|conn|connection|searcher|driver|api|fetcher|downloader"
+                           r"|requester)s?($|_)")
 
 
 def _client_parameter(project, qualname: Optional[str]) -> Optional[str]:

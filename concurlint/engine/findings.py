@@ -35,7 +35,8 @@ def finish(findings: List[Finding], noqa, config: Config, codes: List[str],
 def _echoes(findings: List[Finding]) -> None:
     """One pattern repeated (``shutil.rmtree`` on the loop in three methods of one store class,
     the same ``time.sleep`` in the coroutines of every class of a module written from one
-    template, one coroutine that blocks at three places, futures dropped by three submits to one pool, the
+    template, one synchronous client library in the coroutines of several modules of a package,
+    one coroutine that blocks at three places, futures dropped by three submits to one pool, the
     same method of a module copied to make a variant) is one cause to fix: the first place keeps
     its confidence and lists the others as ``related``; the others, each with its own message
     and fix, are medium at most (shown with ``--min-confidence medium``). On real packages,
@@ -62,9 +63,10 @@ def _echoes(findings: List[Finding]) -> None:
 
 
 def _copy_key(f: Finding) -> List[tuple]:
-    """The same method of a class of the same name (or function of a module of the same name), with
-    the same message, in another module: a module copied to make a variant (babeldoc's ``rpc_doclayout2.py`` ... ``rpc_doclayout5.py``,
-    each ``RpcDocLayoutModel.predict`` dropping the same future) is one pattern to fix."""
+    """The same method of a class of the same name (or function of a module of the same name),
+    with the same message, in another module: a module copied to make a variant (babeldoc's
+    ``rpc_doclayout2.py`` ... ``rpc_doclayout5.py``, each ``RpcDocLayoutModel.predict`` dropping
+    the same future) is one pattern to fix."""
     parts = (f.function or "").split(".")
     if len(parts) < 3:
         return []
