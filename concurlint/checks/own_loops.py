@@ -162,7 +162,7 @@ def _sync_api_wrapper(project, fn: Function, target: Optional[str]) -> bool:
     ``loop.run_until_complete(self._list_blobs(prefix))`` in a method, whatever loop it got
     (``get_or_create_event_loop()``): no other coroutine of the program runs on that loop while the
     method waits for it to complete (the method could not run at all on a running loop)."""
-    if target not in ("asyncio.run", "asyncio.Runner.run", "asyncio.AbstractEventLoop.run_until_complete"):
+    if target not in FACADE_RUNNERS:
         return False
     while fn is not None:
         if fn.cls is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.checks.own_loops import FACADE_RUNNERS
 
 
 def _known_task(project, value) -> bool:
@@ -101,16 +102,13 @@ def _never_raises_fn(project, q: Optional[str], depth: int = 0) -> bool:
     return False
 
 
-LOOP_RUNS = frozenset({"asyncio.run", "asyncio.Runner.run", "asyncio.AbstractEventLoop.run_until_complete"})
-
-
 def _runs_one_coroutine(project, fn, calls) -> Optional[str]:
     """``lambda: asyncio.run(self._callback_safely(cb, node))``: the task runs one project
     coroutine to its end, so it raises what the coroutine's body raises (nothing, when that body
     catches every exception and logs it: mcp-agent's watch callbacks). The coroutine's qualname."""
     if len(calls) != 2 or fn.loops or fn.accesses or fn.ops_outside_loops:
         return None
-    runner = next((c for c in calls if project.call_target(c) in LOOP_RUNS), None)
+    runner = next((c for c in calls if project.call_target(c) in FACADE_RUNNERS), None)
     made = next((c for c in calls if c is not runner), None)
     if runner is None or made is None or not runner.args or runner.args[0].kind != "call" \
             or (runner.args[0].line, runner.args[0].col) != (made.line, made.col):
