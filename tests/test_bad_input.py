@@ -221,6 +221,23 @@ def test_ccl000_of_a_module_nothing_imports_is_medium(tmp_path):
     assert [(f["code"], f["confidence"]) for f in alone] == [("CCL000", "high")], alone
 
 
+def test_ccl000_of_a_vendored_file_deep_in_a_package_tree_is_medium(tmp_path):
+    """A vendored C library's Python 2 test program three folders without ``__init__.py`` below
+    the package (nfstream's libpcap/testprogs/visopts.py): no import reaches it, so its CCL000 is
+    medium; a broken top-level script beside the package still matters (high)."""
+    pkg = _package_with_broken_modules(tmp_path)
+    buried = pkg / "engine" / "dependencies" / "libpcap" / "testprogs"
+    buried.mkdir(parents=True)
+    (pkg / "engine" / "__init__.py").write_text("")
+    (buried / "visopts.py").write_text("import sys\n\nprint 'usage: visopts file'\n")
+    (tmp_path / "deploy.py").write_text("print 'deploying'\n")
+    by_conf = {os.path.basename(f["path"]): (f["code"], f["confidence"])
+               for f in report_json(str(tmp_path), "--min-confidence", "low")["findings"]}
+    assert by_conf["visopts.py"] == ("CCL000", "medium"), by_conf
+    assert by_conf["deploy.py"] == ("CCL000", "high"), by_conf
+    assert by_conf["transport.py"] == ("CCL000", "high"), by_conf
+
+
 def test_two_files_with_one_module_name_are_both_analysed(tmp_path):
     """Migration scripts in directories without __init__.py bear the same module name
     (``mysql/20230111.py``, ``sqlite/20230111.py``): each function keeps its own file's calls."""

@@ -144,9 +144,10 @@ def one_file(target: str) -> bool:
 CLIENT_FACTORIES = frozenset({"boto3.client", "boto3.resource", "boto3.session.Session.client",
                               "boto3.session.Session.resource", "pymongo.MongoClient"})
 
-# start a process and return without waiting for it (its wait(), communicate() or run() waits)
+# start a process and return without waiting for it (its wait(), communicate() or run() waits);
+# os.startfile hands a file to its viewer and returns once the viewer is launched
 # (os.spawn* are left out: with os.P_WAIT they wait for the child)
-SPAWNS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.posix_spawnp"})
+SPAWNS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.posix_spawnp", "os.startfile"})
 # generator APIs: calling them touches nothing; the IO happens when they are iterated
 LAZY_IO = frozenset({"pathlib.Path.iterdir", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.walk",
                      "os.walk"})
@@ -235,8 +236,10 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if call.receiver is not None and nonblocking and _on_nonblocking_socket(project, call, nonblocking):
         return None
-    if target.rsplit(".", 1)[-1] in UDP_NEVER_WAIT and target.startswith("socket.") and _udp_socket(project, call):
+    if target.rsplit(".", 1)[-1] in UDP_NEVER_WAIT and target.startswith("socket.") and _made_as(project, call, _datagram):
         return None  # connect() on a UDP socket only sets the default peer; nothing is sent
+    if target in ("socket.socket.connect", "socket.socket.connect_ex") and _made_as(project, call, _unix_family):
+        return None  # a Unix socket's path on this machine: the listener accepts or refuses at once
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _loopback_peer(project, call):
         return None  # this machine's own port: accepted or refused at once, no route, no DNS
     if target in URL_OPENERS and _data_url(project, call):
@@ -304,9 +307,10 @@ def _polled_dead_before(project, call: Call) -> bool:
 UDP_NEVER_WAIT = frozenset({"connect", "connect_ex", "send", "sendall", "sendto"})
 
 
-def _udp_socket(project, call: Call) -> bool:
-    """The receiver was made, in the same function, by ``socket.socket(..., SOCK_DGRAM)``, or by
-    a project function that makes its socket so and returns it (``sock = _create_udp_socket()``)."""
+def _made_as(project, call: Call, kind) -> bool:
+    """The receiver was made, in the same function, by a ``socket.socket(...)`` call that ``kind``
+    accepts (``_datagram``: ``SOCK_DGRAM``; ``_unix_family``: ``AF_UNIX``), or by a project
+    function that makes its socket so and returns it (``sock = _create_udp_socket()``)."""
     recv = call.receiver
     mod = project.function_module.get(call.function) if call.function else None
     if recv is None or mod is None or not recv.line:
@@ -314,10 +318,10 @@ def _udp_socket(project, call: Call) -> bool:
     made = _factory(project, call)
     if made is not None:
         fn, _ = made
-        return any(c.assigned_to in fn.returned_names and _datagram(c) for c in project.calls_of(fn))
+        return any(c.assigned_to in fn.returned_names and kind(c) for c in project.calls_of(fn))
     for c in mod.calls:
         if (c.line, c.col) == (recv.line, recv.col):
-            return _datagram(c)
+            return kind(c)
     return False
 
 
@@ -339,6 +343,11 @@ def _source_address_probe(project, call: Call) -> bool:
 def _datagram(c: Call) -> bool:
     kind = c.kwargs.get("type") or (c.args[1] if len(c.args) > 1 else None)
     return kind is not None and "SOCK_DGRAM" in ((kind.qualname or "") + (kind.text or ""))
+
+
+def _unix_family(c: Call) -> bool:
+    family = c.kwargs.get("family") or (c.args[0] if c.args else None)
+    return family is not None and "AF_UNIX" in ((family.qualname or "") + (family.text or ""))
 
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -5,6 +5,7 @@ function's classification and the recommendations."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from concurlint import __version__
@@ -160,14 +161,18 @@ def _unimported(results: List[FileResult]) -> set:
     reported at high was a dead leftover or a file of another dialect, true but no hazard
     (docs/precision.md). A package's ``__init__``, a ``__main__`` and a top-level module stay
     high, and so does any file when no other module of its package was analysed (one file
-    checked by flake8 or pre-commit)."""
+    checked by flake8 or pre-commit). So does a file deep inside a package's tree, below more
+    folders without ``__init__.py`` than a package name spans (``nfstream/engine/dependencies/
+    libpcap/testprogs/visopts.py``, a vendored library's Python 2 test program): no import names
+    it with its package, and when no analysed module imports its bare name, nothing does."""
     failed = {r.module for r in results if r.error is not None and "." in r.module
               and not r.module.endswith(".__main__")}
-    if not failed:
+    buried = {r.module for r in results if r.error is not None and "." not in r.module and _buried(r.display)}
+    if not failed and not buried:
         return set()
     names = [r.facts.module for r in results if r.facts is not None]
     imported = [q for r in results if r.facts is not None for q, _line, _col in r.facts.import_lines]
-    out = set()
+    out = {m for m in buried if names and not any(q == m or q.startswith(m + ".") for q in imported)}
     for m in failed:
         top = m.split(".", 1)[0] + "."
         if any(n.startswith(m + ".") for n in names) or not any(n.startswith(top) for n in names):
@@ -175,6 +180,13 @@ def _unimported(results: List[FileResult]) -> set:
         if not any(q == m or q.startswith(m + ".") for q in imported):
             out.add(m)
     return out
+
+
+def _buried(display: str) -> bool:
+    """A top-level module's file with a package (a folder holding ``__init__.py``) among the
+    folders above its own: it lies inside that package's tree but out of its import names' reach."""
+    parent = Path(display).resolve().parent
+    return any((d / "__init__.py").is_file() for d in list(parent.parents)[:6])
 
 
 def _run_project(results: List[FileResult], config: Config, codes: List[str],
