@@ -74,6 +74,24 @@ def test_a_blocking_helper_is_the_call_to_move(tmp_path):
     assert not any("async counterpart" in m for m in msgs.values())
 
 
+def test_trio_and_anyio_code_gets_their_own_forms(tmp_path):
+    """The same service written for trio (or anyio): asyncio's calls would not work there, so the
+    advice names trio's (anyio's) sleep, subprocess, resolver and thread forms."""
+    for lib in ("trio", "anyio"):
+        app = tmp_path / lib
+        app.mkdir()
+        (app / "uploads.py").write_text(f"import {lib}\n" + textwrap.dedent(SERVICE))
+        doc = report_json(str(app), "--select", "CCL501", "--min-confidence", "low")
+        msgs = {f["line"] - 1: f["message"].split("; ", 1)[1] for f in doc["findings"]}
+        resolver = "trio.socket" if lib == "trio" else "anyio"
+        assert msgs[27] == f"use `await {lib}.sleep(...)`", msgs
+        assert msgs[28] == f"use `await {resolver}.getaddrinfo(...)`", msgs
+        assert msgs[29] == f"use `await {lib}.run_process(...)`, or `await {lib}.to_thread.run_sync(subprocess.run, ...)`"
+        assert msgs[30] == (f"move the call to a thread: `await {lib}.to_thread.run_sync(wait_for_quota, ...)`, "
+                            f"or make `wait_for_quota` a coroutine that awaits `{lib}.sleep(...)`")
+        assert not any("asyncio" in m for m in msgs.values()), msgs
+
+
 def test_leaving_an_executor_block_is_not_fixed_by_moving_its_constructor(tmp_path):
     """`with ThreadPoolExecutor() as ex:` in a coroutine waits in the block's exit; the call that
     makes the executor does not wait. Wrapping it in `asyncio.to_thread` would hide the finding and

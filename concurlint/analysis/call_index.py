@@ -126,9 +126,9 @@ def _facade_run(p, calls, targets):
 
 @_test("loop-runner")
 def _loop_runner(p, calls, targets):
-    from concurlint.checks.own_loops import LOOP_RUNNERS
+    from concurlint.checks.own_loops import FUNCTION_RUNNERS, LOOP_RUNNERS
 
-    return _in(targets, LOOP_RUNNERS)
+    return _in(targets, LOOP_RUNNERS.keys() | FUNCTION_RUNNERS)
 
 
 @_test("removed-loop-argument")

@@ -24,8 +24,8 @@ from typing import Iterator, List, Optional, Tuple
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import guard_holds, is_memoised
 from concurlint.checks.blocking_calls import (
-    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, io_subject, is_tree_op,
-    remedy, wait_weight,
+    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, flavour_of, io_subject,
+    is_tree_op, project_flavour, remedy, wait_weight,
 )
 from concurlint.checks.blocking_confidence import DEEP_CHAIN, _cleanup, blocking_confidence
 from concurlint.checks.executor_exit import executor_exits
@@ -147,6 +147,7 @@ class BlockingCallInAsyncFunction(Rule):
         nonblocking = ctx.shared(_nonblocking_sockets)
         private = ctx.shared(private_loops)
         sequence = ctx.shared(program_sequence)
+        flavour = flavour_of(module, ctx.shared(project_flavour))  # trio's and anyio's forms in the advice
         for fn in _coroutines(module):
             alone = fn.qualname in private  # on a loop of its own in a thread: it blocks only itself
             company = sequence.get(fn.qualname, 0)  # before this line, nothing else is on the loop yet
@@ -178,7 +179,7 @@ class BlockingCallInAsyncFunction(Rule):
                         project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
                         line=call.line, target=subject, early=call.line < company))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
-                                     instead=remedy(target or "", call.text), confidence=conf,
+                                     instead=remedy(target or "", call.text, flavour=flavour), confidence=conf,
                                      root=_file_root(module, fn, call, target),
                                      pattern=(("call", target or desc), ("in", fn.qualname))
                                      + _client_pattern(fn, call.text) + _library_pattern(project, module, subject))
@@ -206,7 +207,7 @@ class BlockingCallInAsyncFunction(Rule):
                     conf = "medium"
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
-                                 instead=remedy(r.target, call.text, helper=True),
+                                 instead=remedy(r.target, call.text, helper=True, flavour=flavour),
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
                                  pattern=(("call", r.target or r.desc), ("in", fn.qualname))

@@ -13,6 +13,7 @@ import re
 from typing import Dict, Optional
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
+from concurlint.analysis.hints import is_cli_code
 
 TASK_FACTORIES = {
     "asyncio.create_task": "asyncio.create_task",
@@ -27,6 +28,9 @@ LOOP_RUNNERS = {
     "asyncio.AbstractEventLoop.run_forever": "loop.run_forever()",
     "asyncio.Runner.run": "asyncio.Runner.run()",
 }
+# run the coroutine function handed to them (not a coroutine object) to its end on a loop of their
+# own: `trio.run(main, args.path)`, `anyio.run(main)`
+FUNCTION_RUNNERS = frozenset({"trio.run", "anyio.run"})
 
 
 def private_loops(ctx) -> frozenset:
@@ -261,22 +265,33 @@ def program_sequence(ctx) -> Dict[str, int]:
 
     entries = set()
     runners: Dict[str, int] = {}  # coroutine -> how many of its calls are handed to asyncio.run()
+    from_cli = set()  # ... each of them by a command-line program's own module
+    not_cli = set()
     for mod, call in project.index.calls("loop-runner"):
         t = project.call_target(call)
-        if t not in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete") or not call.args \
-                or call.args[0].kind != "call":
-            continue
         fn = project.functions.get(call.function) if call.function else None
         if fn is not None and (fn.cls is not None or fn.is_async):
             continue  # a method's asyncio.run(): a sync API over an async one (private_loops)
+        if t in FUNCTION_RUNNERS and call.args and call.args[0].qualname:
+            # `trio.run(maincore)`: the function itself is handed over, so no call of it is counted
+            q = project.resolve(call.args[0].qualname)
+            if q in project.functions and project.functions[q].is_async:
+                runners[q] = runners.get(q, 0)
+                (from_cli if is_cli_code(mod.module) else not_cli).add(q)
+            continue
+        if t not in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete") or not call.args \
+                or call.args[0].kind != "call":
+            continue
         for c in mod.calls:
             if c.line == call.args[0].line and c.col == call.args[0].col:
                 q = project.call_target(c)
                 if q in project.functions and project.functions[q].is_async:
                     runners[q] = runners.get(q, 0) + 1
+                    (from_cli if is_cli_code(mod.module) else not_cli).add(q)
     for q, n in runners.items():
         if len(project.calls_to(q)) == n:
             entries.add(q)
+    command = (entries & from_cli) - not_cli  # a command's entry: what it awaits is no library's API
     out: Dict[str, int] = {}
     for q in entries:
         out[q] = company_line(project.functions[q])
@@ -291,12 +306,18 @@ def program_sequence(ctx) -> Dict[str, int]:
                 callee = project.functions.get(t) if t else None
                 if callee is None or not callee.is_async or t in out or not c.awaited or c.line >= line:
                     continue
-                if not (callee.name.startswith("_") or callee.parent
-                        or project.function_module.get(t) is project.function_module.get(q)):
-                    continue  # a public coroutine of another module: a library's users may call it too
                 callers = project.calls_to(t)
+                if not (callee.name.startswith("_") or callee.parent
+                        or project.function_module.get(t) is project.function_module.get(q)
+                        or all(k.function in command for k in callers)):
+                    # a public coroutine of another module: a library's users may call it too --
+                    # unless only a command's own sequence awaits it (`trio.run(login_mod.check_and_login)`
+                    # in the program's cli module, then `await creds.login()`)
+                    continue
                 if all(k.awaited and k.function in out and k.line < out[k.function] for k in callers):
                     out[t] = company_line(callee)
+                    if all(k.function in command for k in callers):
+                        command.add(t)
                     changed = True
     return out
 
