@@ -124,3 +124,35 @@ def test_scripts_in_a_directory_without_init_import_each_other_by_name(tmp_path)
         "        await asyncio.sleep(30)\n", encoding="utf-8")
     proc = run_cli("check", "ops", "--no-cache", "--select", "CCL501", cwd=tmp_path)
     assert _lines(proc.stdout, "CCL501") == {9}, proc.stdout + proc.stderr
+
+
+def test_a_namespace_package_at_the_top_imports_its_modules_by_their_full_names(tmp_path):
+    """xmanager-style layout: the top folder `launcher/` has no __init__.py, nor does its
+    `docker_tools/` folder, while `local/` is a regular package. The modules are read as
+    `local.execution` and `adapter`, but the code imports them as `launcher.local...` and
+    `launcher.docker_tools.adapter`: the Docker client's request in the coroutine is still seen."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "launcher"\n', encoding="utf-8")
+    tools = tmp_path / "launcher" / "docker_tools"
+    local = tmp_path / "launcher" / "local"
+    tools.mkdir(parents=True)
+    local.mkdir()
+    (tools / "adapter.py").write_text(
+        '"""One Docker client for the whole program."""\nimport functools\n\nimport docker\n\n\n'
+        "@functools.lru_cache()\n"
+        "def instance() -> 'DockerAdapter':\n"
+        "    return DockerAdapter(docker.from_env())\n\n\n"
+        "class DockerAdapter:\n"
+        "    def __init__(self, client: docker.DockerClient) -> None:\n"
+        "        self._client = client\n\n"
+        "    def has_network(self, name: str) -> bool:\n"
+        "        return bool(self._client.networks.list([name]))\n", encoding="utf-8")
+    (local / "__init__.py").write_text('"""Local execution."""\n', encoding="utf-8")
+    (local / "execution.py").write_text(
+        '"""Launches jobs as containers, from the experiment\'s event loop."""\n'
+        "from launcher.docker_tools import adapter\n\n\n"
+        "async def launch(job_name: str) -> None:\n"
+        "    if not adapter.instance().has_network('jobs'):\n"
+        "        raise RuntimeError(job_name)\n", encoding="utf-8")
+    proc = run_cli("check", "launcher", "--no-cache", "--select", "CCL501", cwd=tmp_path)
+    assert _lines(proc.stdout, "CCL501") == {6}, proc.stdout + proc.stderr
+    assert "networks.list()" in proc.stdout and "via launch -> has_network" in proc.stdout

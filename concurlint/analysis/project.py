@@ -354,7 +354,32 @@ def _namespace_aliases(by_module: Dict[str, ModuleFacts]) -> Dict[str, str]:
             alias = ".".join(parts[i:])
             if alias not in by_module and parts[i] not in STDLIB_TOPS:
                 out.setdefault(alias, name)
+        for alias in _names_from_above(name, module.path):
+            if alias not in by_module:
+                out.setdefault(alias, name)
     return out
+
+
+NAMESPACE_ROOTS_ABOVE = 3  # folders without __init__.py above a module's top package that may start its name
+
+
+def _names_from_above(name: str, path: str):
+    """The names of a module of a namespace package at the top of a tree -- folders without
+    ``__init__.py`` above its top package, each named like an identifier -- as code run from
+    above those folders imports it: ``xmanager/xm_local/execution.py`` is ``xm_local.execution``
+    and ``xmanager.xm_local.execution``; ``xmanager/docker/docker_adapter.py`` is
+    ``docker_adapter``, ``docker.docker_adapter`` and ``xmanager.docker.docker_adapter``."""
+    d = os.path.dirname(os.path.abspath(path))
+    for _ in range(name.count(".") + (1 if os.path.basename(path) == "__init__.py" else 0)):
+        d = os.path.dirname(d)  # the folder that holds the top package (or the module)
+    prefix: List[str] = []
+    for _ in range(NAMESPACE_ROOTS_ABOVE):
+        base = os.path.basename(d)
+        if not base.isidentifier() or os.path.isfile(os.path.join(d, "__init__.py")) or base in STDLIB_TOPS:
+            return
+        prefix.insert(0, base)
+        yield ".".join(prefix + [name])
+        d = os.path.dirname(d)
 
 
 STDLIB_TOPS = frozenset(getattr(sys, "stdlib_module_names", ())) or frozenset({
