@@ -19,7 +19,9 @@ import re
 from typing import List, Optional, Tuple
 
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
+from concurlint.analysis.hints import is_lifecycle
 from concurlint.analysis.peak import HEAVY, input_peak
+from concurlint.checks.blocking_calls import wait_weight
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
     HEAVY_CPU, MODELS, Target, Work, _name, recommend,
 )
@@ -117,6 +119,32 @@ def reachable_io(ctx, qualname: str) -> List[str]:
 SUBPROCESS = ("subprocess.", "os.system", "os.popen", "os.wait")
 
 
+def _work_waits(project, qualname: Optional[str]) -> List[str]:
+    """The library IO calls a work function reaches (as ``reachable_io``), leaving out what it
+    reaches through its set-up: project functions named for start-up (``_init_qlib``,
+    ``setup_logging``, ``connect``... ``hints.is_lifecycle``)."""
+    out: List[str] = []
+    seen = {qualname}
+    stack = [qualname]
+    while stack:
+        fn = project.functions.get(stack.pop())
+        if fn is None:
+            continue
+        for call in project.calls_of(fn):
+            t = project.call_target(call)
+            if t is None or t in seen:
+                continue
+            seen.add(t)
+            if t in project.functions:
+                if not is_lifecycle(t) and not (project.functions[t].is_async and not call.awaited):
+                    stack.append(t)
+            else:
+                cat = project.kb.category(t)
+                if cat is not None and cat[0] == "io":
+                    out.append(t)
+    return out
+
+
 def _works_on_output(ctx, qualname: Optional[str]) -> bool:
     """The work does more than wait for its program: it loops, or hands what it got to a
     project function (``read_hmmalign_output(stdout, ...)``); a ``ping`` whose return code is
@@ -192,6 +220,14 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # runner: what is waited for is work handed to a thread, whose kind is not known
             # (unstructured-ingest's partition step, CPU-heavy, runs that way)
             return f"its only waits are for work it hands to threads ({work.io_calls[0]}()), whose kind is not known"
+        if work.io_calls and not any(wait_weight(c) >= 3 for c in _work_waits(ctx.project, work.function)):
+            # open(), write(), os.path.isfile(), Popen(): local files, short and served from the
+            # page cache, or a program started without waiting for it -- or long waits only in the
+            # worker's set-up (`self._init_qlib(conf)`, which mounts a share once per process);
+            # what the worker does with the data is what processes were chosen for (scribe-data's
+            # SAX parse of a dump partition, pyqlib's feature computation, pile's conversion)
+            return (f"its waits are on local files, programs it does not wait for, or its own set-up "
+                    f"({work.io_calls[0]}()), short beside what it does with the data")
         hook = _parameter_called(ctx.project, work.function)
         if hook is not None:
             # `ds = self.open_dataset(url); ds = preprocess(ds, **opts)`: the caller's function
