@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 from concurlint.analysis.facts import Function, ModuleFacts
 from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, is_cli_code, is_lifecycle,
                                        is_request_handler, is_test_code)
-from concurlint.checks.blocking_calls import SPAWNS, one_file
+from concurlint.checks.blocking_calls import PROCESS_PREFIXES, SPAWNS, one_file
 
 
 # removing files and directories: in a `finally` block, the clean-up of what the coroutine made
@@ -206,6 +206,11 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "medium" if weight >= 3 else "low"
     if weight == 2.5:  # a thread or queue wait, a send into a buffer: usually coordinated with the other side
         return "medium"
+    if target.startswith(PROCESS_PREFIXES) and _quick_command(project, last or fn, target, line):
+        # `stty sane`, `tmux switch-client`, `git rev-parse HEAD`, `systemctl is-active`: a local
+        # tool that answers in milliseconds (on real code: all such findings at high were true
+        # but not worth a change -- service-status tools, console resets, version strings)
+        return "medium"
     if _fallback_copy(project, last or fn, target, line):
         return "medium"
     if weight == 2 and (one_file(target) or (target in SPAWNS and not in_loop)
@@ -218,3 +223,46 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # other file work (a copy, a move, a walk) unless it runs for every request or item
         return "medium"
     return "high"
+
+
+# local tools that answer at once, whatever their arguments; and tools that do so for some
+# subcommands only (`git rev-parse`, not `git clone`; `systemctl is-active`, not `restart`)
+QUICK_TOOLS = frozenset({"stty", "tput", "tmux", "uname", "id", "whoami", "hostname", "nproc", "getconf",
+                         "sw_vers", "lsb_release", "which", "where", "tasklist", "mkdir", "chmod", "chown",
+                         "ln", "touch", "dpkg-query"})
+QUICK_SUBCOMMANDS = {
+    "git": frozenset({"rev-parse", "describe", "symbolic-ref", "config", "--version"}),
+    "systemctl": frozenset({"is-active", "is-enabled", "is-failed", "status", "show", "cat"}),
+    "launchctl": frozenset({"list", "print", "getenv"}),
+    "dpkg": frozenset({"-s", "-l", "-L", "--status", "--list", "--listfiles", "--print-architecture"}),
+}
+
+
+def _quick_command(project, fn: Function, target: str, line: int) -> bool:
+    """The process the call runs is a quick local tool, named by a literal first argument
+    (``subprocess.run(["git", "rev-parse", "HEAD"])``, ``os.system("stty sane")``,
+    ``subprocess.run(f"mkdir -p {rundir}", shell=True)``)."""
+    for c in project.calls_of(fn):
+        if c.line != line or project.call_target(c) != target or not c.args:
+            continue
+        words = _command_words(c.args[0])
+        if words and (words[0] in QUICK_TOOLS or (len(words) > 1 and words[1] in QUICK_SUBCOMMANDS.get(words[0], ()))):
+            return True
+    return False
+
+
+def _command_words(arg) -> Tuple[str, ...]:
+    """The leading literal words of a command: a list or tuple of string literals, or a string
+    (an f-string's text up to its first placeholder)."""
+    if arg.kind == "container" and arg.inner:
+        words = []
+        for v in arg.inner[:2]:
+            if v.kind != "literal" or not v.text[:1] in ("'", '"'):
+                break
+            words.append(v.text.strip("'\""))
+        return tuple(words)
+    text = arg.text
+    if arg.kind in ("literal", "other") and text[:2] in ('f"', "f'") or text[:1] in ('"', "'"):
+        body = text[2:] if text[:1] == "f" else text[1:]
+        return tuple(body.split("{", 1)[0].split()[:2])
+    return ()
