@@ -240,6 +240,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None  # connect() on a UDP socket only sets the default peer; nothing is sent
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _made_as(project, call, _unix_family):
         return None  # a Unix socket's path on this machine: the listener accepts or refuses at once
+    if target.startswith("csv.DictWriter.") and _made_as(project, call, lambda c: _memory_sink(project, c)):
+        return None  # rows written into an io.StringIO or the project's own in-memory buffer
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _loopback_peer(project, call):
         return None  # this machine's own port: accepted or refused at once, no route, no DNS
     if target in URL_OPENERS and _data_url(project, call):
@@ -343,6 +345,22 @@ def _source_address_probe(project, call: Call) -> bool:
 def _datagram(c: Call) -> bool:
     kind = c.kwargs.get("type") or (c.args[1] if len(c.args) > 1 else None)
     return kind is not None and "SOCK_DGRAM" in ((kind.qualname or "") + (kind.text or ""))
+
+
+def _memory_sink(project, c: Call) -> bool:
+    """``csv.DictWriter(buffer, ...)`` over an ``io.StringIO``/``io.BytesIO``, or over an instance
+    of a project class whose ``write`` calls no library IO (aiosalesforce's ``CsvBuffer``
+    appending encoded rows to a list)."""
+    sink = c.args[0] if c.args else c.kwargs.get("f")
+    if sink is None or sink.kind != "instance":
+        return False
+    if sink.qualname in IN_MEMORY:
+        return True
+    info = project.classes.get(sink.qualname or "")
+    write = project.functions.get(info.methods.get("write", "")) if info is not None else None
+    return write is not None and not any(
+        (cat := project.kb.category(t)) is not None and cat[0] == "io"
+        for t in (project.call_target(k) for k in project.calls_of(write)) if t)
 
 
 def _unix_family(c: Call) -> bool:
