@@ -7,6 +7,8 @@ code picks in one arm of an ``if``/``else`` beside the other is kept. ``concurli
 this before it advises a change (docs/models.md)."""
 from __future__ import annotations
 
+import re
+
 from typing import Optional
 
 from concurlint.analysis.hints import binds_instance, is_memoised
@@ -15,6 +17,8 @@ from concurlint.decision_table import Work, _name
 
 SERVICE_APIS = ("threading.Thread", "threading.Thread subclass", "multiprocessing.Process",
                 "multiprocessing.Process subclass")
+# a parameter through which a thread's target hands its results back (a queue, a pipe, a connection)
+CHANNEL = re.compile(r"(^|_)(q|queue|pipe|conn|connection|channel|out|outbox|results?)($|_)", re.I)
 
 
 def _service_loop(fn) -> bool:
@@ -51,6 +55,14 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
             return (f"{_name(work.function)} is memoised ({memo.split('(')[0]}): in a "
                     f"child process each call fills the child's cache, and the calling process's "
                     f"cache, which spares the work on a repeat, stays empty")
+        if site.api == "threading.Thread" and work.kind == "cpu" and not work.io_calls and fn is not None \
+                and not any(CHANNEL.search(p) for p in fn.params):
+            # `Thread(target=warm, daemon=True).start()` where warm() loads word tables through a
+            # cached helper: a thread's target hands nothing back, and work that does no IO leaves
+            # its result only in this process's memory (python-voiceio's start-up warm-up)
+            return (f"{_name(work.function)} does no IO and a thread's target returns nothing: what it "
+                    f"computes stays in this process's memory (a cache, a table it loads), which a child "
+                    f"process would fill only for itself")
         thread_body = site.api == "threading.Thread subclass"
         state = None if thread_body else _writes_state(fn)  # a Thread's run() keeps its result on self
         if state is not None:
