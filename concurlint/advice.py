@@ -127,7 +127,11 @@ def _work_waits(project, qualname: Optional[str]) -> List[str]:
     seen = {qualname}
     stack = [qualname]
     while stack:
-        fn = project.functions.get(stack.pop())
+        q = stack.pop()
+        if _declared_io(project, q):
+            out.append(q)  # the user's knowledge names this project function as IO
+            continue
+        fn = project.functions.get(q)
         if fn is None:
             continue
         for call in project.calls_of(fn):
@@ -220,7 +224,8 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # runner: what is waited for is work handed to a thread, whose kind is not known
             # (unstructured-ingest's partition step, CPU-heavy, runs that way)
             return f"its only waits are for work it hands to threads ({work.io_calls[0]}()), whose kind is not known"
-        if work.io_calls and not any(wait_weight(c) >= 3 for c in _work_waits(ctx.project, work.function)):
+        if work.io_calls and work.function in ctx.project.functions \
+                and not any(wait_weight(c) >= 3 for c in _work_waits(ctx.project, work.function)):
             # open(), write(), os.path.isfile(), Popen(): local files, short and served from the
             # page cache, or a program started without waiting for it -- or long waits only in the
             # worker's set-up (`self._init_qlib(conf)`, which mounts a share once per process);

@@ -64,7 +64,6 @@ def test_cpu_in_threads_goes_to_processes_with_the_gil_as_reason():
 @pytest.mark.parametrize("needle,fn", [
     ("functools.partial(histogram", "histogram"),
     ("lambda n: fib(n)", "fib"),
-    ("threading.Thread(target=histogram", "histogram"),
     ("run_in_executor(None, histogram", "histogram"),
     ("asyncio.to_thread(moving_average", "moving_average"),
 ])
@@ -72,6 +71,16 @@ def test_every_thread_dispatch_form_is_resolved(needle, fn):
     r = rec_at("CCL101_report_renderer.py", needle)
     assert r["function"].endswith(fn)
     assert r["current"] == "threads" and r["recommended"] == "processes"
+
+
+def test_a_plain_threads_cpu_target_keeps_its_thread():
+    """`threading.Thread(target=histogram, ...)` resolves to histogram (CPU work), but a thread's
+    target hands nothing back: without IO its result stays in this process's memory, so the
+    thread is kept, and the advice says why (python-voiceio's start-up warm-up)."""
+    r = rec_at("CCL101_report_renderer.py", "threading.Thread(target=histogram")
+    assert r["function"].endswith("histogram") and r["kind"] == "cpu"
+    assert (r["current"], r["recommended"]) == ("threads", "threads")
+    assert "a thread's target returns nothing" in r["reason"]
 
 
 @pytest.mark.parametrize("needle,fn", [

@@ -207,7 +207,7 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     if weight == 2.5:  # a thread or queue wait, a send into a buffer: usually coordinated with the other side
         return "medium"
     if target.startswith(PROCESS_PREFIXES) and _quick_command(project, last or fn, target, line):
-        # `stty sane`, `tmux switch-client`, `git rev-parse HEAD`, `systemctl is-active`: a local
+        # `stty sane`, `tmux switch-client`, `uname -r`, `systemctl is-active`: a local
         # tool that answers in milliseconds (on real code: all such findings at high were true
         # but not worth a change -- service-status tools, console resets, version strings)
         return "medium"
@@ -226,12 +226,13 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
 
 
 # local tools that answer at once, whatever their arguments; and tools that do so for some
-# subcommands only (`git rev-parse`, not `git clone`; `systemctl is-active`, not `restart`)
+# subcommands only (`systemctl is-active`, not `restart`). Not git: a reviewer judged `git
+# rev-parse` on every /version request worth moving off the loop (evidently), another not (a
+# version string read once)
 QUICK_TOOLS = frozenset({"stty", "tput", "tmux", "uname", "id", "whoami", "hostname", "nproc", "getconf",
                          "sw_vers", "lsb_release", "which", "where", "tasklist", "mkdir", "chmod", "chown",
                          "ln", "touch", "dpkg-query"})
 QUICK_SUBCOMMANDS = {
-    "git": frozenset({"rev-parse", "describe", "symbolic-ref", "config", "--version"}),
     "systemctl": frozenset({"is-active", "is-enabled", "is-failed", "status", "show", "cat"}),
     "launchctl": frozenset({"list", "print", "getenv"}),
     "dpkg": frozenset({"-s", "-l", "-L", "--status", "--list", "--listfiles", "--print-architecture"}),
@@ -240,7 +241,7 @@ QUICK_SUBCOMMANDS = {
 
 def _quick_command(project, fn: Function, target: str, line: int) -> bool:
     """The process the call runs is a quick local tool, named by a literal first argument
-    (``subprocess.run(["git", "rev-parse", "HEAD"])``, ``os.system("stty sane")``,
+    (``subprocess.run(["systemctl", "is-active", unit])``, ``os.system("stty sane")``,
     ``subprocess.run(f"mkdir -p {rundir}", shell=True)``)."""
     for c in project.calls_of(fn):
         if c.line != line or project.call_target(c) != target or not c.args:
