@@ -493,13 +493,9 @@ def remedy(target: str, text: str = "", helper: bool = False, flavour: str = "as
     whose own forms the advice names instead."""
     if flavour in ("trio", "anyio"):
         return _structured_remedy(target, text, helper, flavour)
-    thread = f"`await asyncio.to_thread({text}, ...)`" if text.replace(".", "").replace("_", "").isalnum() \
-        else "`await asyncio.to_thread(...)`"
+    thread = _in_thread("asyncio.to_thread", text)
     if helper:
-        name = f"`{text.rsplit('.', 1)[-1]}`" if text else "the helper"
-        if target == "time.sleep":
-            return f"move the call to a thread: {thread}, or make {name} a coroutine that awaits `asyncio.sleep(...)`"
-        return f"move the call to a thread: {thread}, or give {name} an async version"
+        return _move_helper(target, text, thread, "asyncio.sleep")
     if target == "time.sleep":
         return "use `await asyncio.sleep(...)`"
     if target in RESOLVERS:
@@ -520,15 +516,25 @@ def remedy(target: str, text: str = "", helper: bool = False, flavour: str = "as
     return f"use the library's async API, or {thread}"
 
 
+def _in_thread(runner: str, text: str) -> str:
+    """``await asyncio.to_thread(shutil.rmtree, ...)``: the call moved to a thread by ``runner``."""
+    return f"`await {runner}({text}, ...)`" if text.replace(".", "").replace("_", "").isalnum() \
+        else f"`await {runner}(...)`"
+
+
+def _move_helper(target: str, text: str, thread: str, sleep: str) -> str:
+    """The advice for a synchronous project helper that reaches the blocking call."""
+    name = f"`{text.rsplit('.', 1)[-1]}`" if text else "the helper"
+    if target == "time.sleep":
+        return f"move the call to a thread: {thread}, or make {name} a coroutine that awaits `{sleep}(...)`"
+    return f"move the call to a thread: {thread}, or give {name} an async version"
+
+
 def _structured_remedy(target: str, text: str, helper: bool, lib: str) -> str:
     """``remedy`` for coroutines that run on trio or anyio, where asyncio's calls do not work."""
-    thread = f"`await {lib}.to_thread.run_sync({text}, ...)`" if text.replace(".", "").replace("_", "").isalnum() \
-        else f"`await {lib}.to_thread.run_sync(...)`"
+    thread = _in_thread(f"{lib}.to_thread.run_sync", text)
     if helper:
-        name = f"`{text.rsplit('.', 1)[-1]}`" if text else "the helper"
-        if target == "time.sleep":
-            return f"move the call to a thread: {thread}, or make {name} a coroutine that awaits `{lib}.sleep(...)`"
-        return f"move the call to a thread: {thread}, or give {name} an async version"
+        return _move_helper(target, text, thread, f"{lib}.sleep")
     if target == "time.sleep":
         return f"use `await {lib}.sleep(...)`"
     if target in RESOLVERS:
