@@ -8,7 +8,6 @@ this before it advises a change (docs/models.md)."""
 from __future__ import annotations
 
 import re
-
 from typing import Optional
 
 from concurlint.analysis.hints import binds_instance, is_memoised

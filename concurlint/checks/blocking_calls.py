@@ -236,7 +236,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if call.receiver is not None and nonblocking and _on_nonblocking_socket(project, call, nonblocking):
         return None
-    if target.rsplit(".", 1)[-1] in UDP_NEVER_WAIT and target.startswith("socket.") and _made_as(project, call, _datagram):
+    if target.rsplit(".", 1)[-1] in UDP_NEVER_WAIT and target.startswith("socket.") \
+            and _made_as(project, call, _datagram):
         return None  # connect() on a UDP socket only sets the default peer; nothing is sent
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _made_as(project, call, _unix_family):
         return None  # a Unix socket's path on this machine: the listener accepts or refuses at once

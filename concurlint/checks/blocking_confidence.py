@@ -258,12 +258,12 @@ def _command_words(arg) -> Tuple[str, ...]:
     if arg.kind == "container" and arg.inner:
         words = []
         for v in arg.inner[:2]:
-            if v.kind != "literal" or not v.text[:1] in ("'", '"'):
+            if v.kind != "literal" or v.text[:1] not in ("'", '"'):
                 break
             words.append(v.text.strip("'\""))
         return tuple(words)
     text = arg.text
-    if arg.kind in ("literal", "other") and text[:2] in ('f"', "f'") or text[:1] in ('"', "'"):
+    if arg.kind in ("literal", "other") and (text[:2] in ('f"', "f'") or text[:1] in ('"', "'")):
         body = text[2:] if text[:1] == "f" else text[1:]
         return tuple(body.split("{", 1)[0].split()[:2])
     return ()
