@@ -102,6 +102,10 @@ def _stop_pool(pool) -> None:
     that needs cleaning up; its cache writes are atomic)."""
     _quiet_cancelled_futures()
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    # the pool's management thread, which shutdown() forgets: it must be gone before the
+    # interpreter exits, or concurrent.futures' exit hook may wake it through a pipe it is closing
+    # at that moment (CPython 3.9-3.11: OSError "Bad file descriptor" printed at exit)
+    manager = getattr(pool, "_executor_manager_thread", None)
     for p in procs:
         try:
             p.kill()
@@ -116,6 +120,8 @@ def _stop_pool(pool) -> None:
                 p.join(5)
         except (OSError, ValueError, AttributeError, AssertionError):
             pass
+    if manager is not None:
+        manager.join(5)
 
 
 def _worker_run(sf: SourceFile) -> FileResult:
