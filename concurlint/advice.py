@@ -119,33 +119,24 @@ def reachable_io(ctx, qualname: str) -> List[str]:
 SUBPROCESS = ("subprocess.", "os.system", "os.popen", "os.wait")
 
 
-def _work_waits(project, qualname: Optional[str]) -> List[str]:
-    """The library IO calls a work function reaches (as ``reachable_io``), leaving out what it
-    reaches through its set-up: project functions named for start-up (``_init_qlib``,
-    ``setup_logging``, ``connect``... ``hints.is_lifecycle``)."""
+def _work_waits(ctx, qualname: Optional[str]) -> List[str]:
+    """The library IO calls a work function reaches (``reachable_io``), leaving out what it
+    reaches through its set-up: the project functions it calls that are named for start-up
+    (``self._init_qlib(conf)``, ``setup_logging()``... ``hints.is_lifecycle``)."""
+    project = ctx.project
+    fn = project.functions.get(qualname or "")
+    if fn is None or _declared_io(project, qualname):
+        return reachable_io(ctx, qualname) if fn is not None else []
     out: List[str] = []
-    seen = {qualname}
-    stack = [qualname]
-    while stack:
-        q = stack.pop()
-        if _declared_io(project, q):
-            out.append(q)  # the user's knowledge names this project function as IO
+    for call in project.calls_of(fn):
+        t = project.call_target(call)
+        if t is None or t == qualname:
             continue
-        fn = project.functions.get(q)
-        if fn is None:
-            continue
-        for call in project.calls_of(fn):
-            t = project.call_target(call)
-            if t is None or t in seen:
-                continue
-            seen.add(t)
-            if t in project.functions:
-                if not is_lifecycle(t) and not (project.functions[t].is_async and not call.awaited):
-                    stack.append(t)
-            else:
-                cat = project.kb.category(t)
-                if cat is not None and cat[0] == "io":
-                    out.append(t)
+        if t in project.functions:
+            if not is_lifecycle(t) and not (project.functions[t].is_async and not call.awaited):
+                out.extend(reachable_io(ctx, t))
+        elif (cat := project.kb.category(t)) is not None and cat[0] == "io":
+            out.append(t)
     return out
 
 
@@ -225,7 +216,7 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # (unstructured-ingest's partition step, CPU-heavy, runs that way)
             return f"its only waits are for work it hands to threads ({work.io_calls[0]}()), whose kind is not known"
         if work.io_calls and work.function in ctx.project.functions \
-                and not any(wait_weight(c) >= 3 for c in _work_waits(ctx.project, work.function)):
+                and not any(wait_weight(c) >= 3 for c in _work_waits(ctx, work.function)):
             # open(), write(), os.path.isfile(), Popen(): local files, short and served from the
             # page cache, or a program started without waiting for it -- or long waits only in the
             # worker's set-up (`self._init_qlib(conf)`, which mounts a share once per process);
