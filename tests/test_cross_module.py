@@ -156,3 +156,29 @@ def test_a_namespace_package_at_the_top_imports_its_modules_by_their_full_names(
     proc = run_cli("check", "launcher", "--no-cache", "--select", "CCL501", cwd=tmp_path)
     assert _lines(proc.stdout, "CCL501") == {6}, proc.stdout + proc.stderr
     assert "networks.list()" in proc.stdout and "via launch -> has_network" in proc.stdout
+
+
+def test_a_global_client_imported_from_another_module_has_its_type(tmp_path):
+    """``relay = requests.Session()`` in store.py, ``from .store import relay`` in the handlers:
+    ``relay.post(...)`` is a Session's request there too; ``cache.get(key)`` on a dict imported
+    the same way is a lookup."""
+    pkg = tmp_path / "mailer"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""Welcome mails."""\n', encoding="utf-8")
+    (pkg / "store.py").write_text(
+        "import requests\n\n"
+        "relay = requests.Session()\n"
+        "relay.headers['User-Agent'] = 'mailer/1.0'\n"
+        "cache = {}\n", encoding="utf-8")
+    (pkg / "handlers.py").write_text(
+        "from .store import cache, relay\n\n\n"
+        "async def welcome(request):\n"
+        "    form = await request.json()\n"
+        "    if cache.get(form['email']):\n"
+        "        return {'sent': False}\n"
+        "    relay.post('https://relay.internal/welcome', json={'to': form['email']}, timeout=10)\n"
+        "    return {'sent': True}\n", encoding="utf-8")
+    proc = run_cli("check", "mailer", "--no-cache", "--select", "CCL501", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert _lines(proc.stdout, "CCL501") == {8}, proc.stdout
+    assert "relay.post() blocks the event loop" in proc.stdout

@@ -91,6 +91,11 @@ class Project:
                 return self.resolve(g.value.qualname, depth + 1)
             return name
         owner = self.resolve(head, depth + 1)
+        made = self._global_instance(owner) if owner == head else None
+        if made is not None:
+            # `from app.net import session; session.get(url)`: a module's global made by
+            # `requests.Session()` -- the method of its type, as in the module that made it
+            owner = made
         if owner is not None and owner in self.classes:
             method = self.find_method(owner, attr)
             if method is not None:
@@ -99,6 +104,17 @@ class Project:
         if owner is not None and owner != head:
             return self.resolve(f"{owner}.{attr}", depth + 1)
         return name
+
+    def _global_instance(self, name: str) -> Optional[str]:
+        """The type of the module global ``name`` (``app.net.session``) when it holds an instance
+        of a type the knowledge base knows or of a project class, else None."""
+        head, _, attr = name.rpartition(".")
+        mod = self.by_module.get(head)
+        g = mod.globals.get(attr) if mod is not None else None
+        if g is None or g.value.kind != "instance" or not g.value.qualname:
+            return None
+        made = self.resolve(g.value.qualname)
+        return made if made in self.classes or self.kb.knows_type(made) else None
 
     def find_method(self, cls: str, attr: str) -> Optional[str]:
         """The method ``attr`` of project class ``cls`` through its bases; an external base gives
