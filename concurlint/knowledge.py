@@ -231,6 +231,7 @@ class Knowledge:
         # shipped names that are no evidence either way, though a broader pattern above covers
         # them (`numpy.dtype`, `numpy.isscalar` under `numpy.*`): the more specific pattern wins
         self._neutral = Matcher(calls.get("neutral", []))
+        self._slow = Matcher(calls.get("slow", []))
         self._cache: Dict[str, Optional[Tuple[str, str]]] = {}
         self.stdlib = Stdlib(tables.get("stdlib", {}))
         self.protocols = protocols(calls.get("protocols", {}))
@@ -280,6 +281,11 @@ class Knowledge:
                 found = None
         self._cache[name] = found
         return found
+
+    def slow(self, name: str) -> bool:
+        """A call that is slow by design (password hashing, key stretching): tens of milliseconds
+        to a second of work in C, the GIL released."""
+        return self._slow.match(name) is not None
 
     def declared(self, name: str) -> Optional[Tuple[str, str]]:
         """(category, pattern) when the user's [tool.concurlint.knowledge] names ``name``: what

@@ -156,8 +156,8 @@ def _task_factory(p, calls, targets):
 
 @_test("waits")
 def _waits(p, calls, targets):
-    """What ``blocking_calls.blocking_desc`` may name: a consumer of lazy IO, or a call the
-    knowledge base says does IO."""
+    """What ``blocking_calls.blocking_desc`` may name: a consumer of lazy IO, a call the
+    knowledge base says does IO, or one it says is slow by design (password hashing)."""
     from concurlint.checks.blocking_calls import CONSUMERS
 
     category = p.kb.category
@@ -169,7 +169,7 @@ def _waits(p, calls, targets):
         hit = io.get(t)
         if hit is None:
             cat = category(t)
-            hit = io[t] = t in CONSUMERS or (cat is not None and cat[0] == "io")
+            hit = io[t] = t in CONSUMERS or (cat is not None and cat[0] == "io") or p.kb.slow(t)
         if hit:
             out.append(i)
     return out

@@ -180,7 +180,8 @@ class BlockingCallInAsyncFunction(Rule):
                         project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
                         line=call.line, target=subject, early=call.line < company))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
-                                     instead=remedy(target or "", call.text, flavour=flavour), confidence=conf,
+                                     instead=remedy(target or "", call.text, flavour=flavour,
+                                                    slow=project.kb.slow(target or "")), confidence=conf,
                                      root=_file_root(module, fn, call, target),
                                      pattern=(("call", target or desc), ("in", fn.qualname))
                                      + _client_pattern(fn, call.text) + _library_pattern(project, module, subject))
@@ -208,7 +209,8 @@ class BlockingCallInAsyncFunction(Rule):
                     conf = "medium"
                 via = f" (via {_short(fn.qualname)} -> {_chain_text(r.chain)})"
                 yield ctx.report(self.code, module, call, function=fn.qualname, what=r.desc, via=via,
-                                 instead=remedy(r.target, call.text, helper=True, flavour=flavour),
+                                 instead=remedy(r.target, call.text, helper=True, flavour=flavour,
+                                                slow=project.kb.slow(r.target or "")),
                                  related=_related(r, f"{r.desc} blocks here"), confidence=conf,
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
                                  pattern=(("call", r.target or r.desc), ("in", fn.qualname))

@@ -211,7 +211,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return f"{call.args[0].text.split('(', 1)[0]}() (consumed by {_short(target)}())"
     cat = project.kb.category(target)  # first: most calls do no IO, and nothing below names one that does not
     if cat is None or cat[0] != "io":
-        return None
+        # password hashing: no IO, but it holds the caller for up to a second on purpose
+        return f"{call.text or _short(target)}()" if project.kb.slow(target) else None
     if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
     if project.platform_of(call) == WASM:

@@ -6,13 +6,18 @@ from __future__ import annotations
 from concurlint.checks.blocking_calls import FILE_PREFIXES, HTTP_PREFIXES, META_IO, PROCESS_PREFIXES, RESOLVERS
 
 
-def remedy(target: str, text: str = "", helper: bool = False, flavour: str = "asyncio") -> str:
+def remedy(target: str, text: str = "", helper: bool = False, flavour: str = "asyncio", slow: bool = False) -> str:
     """The message's advice for a blocking call that resolves to ``target``: the asyncio form of
     that call when there is one, else running it in a thread. ``text`` is how the coroutine's own
     call is written (``shutil.rmtree``, ``self.save``); ``helper``: that call is a synchronous
     project function that reaches the blocking call, and it is what should move to a thread.
     ``flavour``: the library the code's coroutines run on (``trio``, ``anyio``: ``flavour_of``),
-    whose own forms the advice names instead."""
+    whose own forms the advice names instead. ``slow``: the call is slow by design (password
+    hashing), work that releases the GIL and has no async form: it belongs in a thread."""
+    if slow:
+        runner = f"{flavour}.to_thread.run_sync" if flavour in ("trio", "anyio") else "asyncio.to_thread"
+        move = "move the call to a thread: " if helper else ""
+        return f"password hashing is slow by design and releases the GIL: {move}{_in_thread(runner, text)}"
     if flavour in ("trio", "anyio"):
         return _structured_remedy(target, text, helper, flavour)
     thread = _in_thread("asyncio.to_thread", text)
