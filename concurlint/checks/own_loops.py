@@ -66,11 +66,11 @@ def private_loops(ctx) -> frozenset:
             if not (in_thread or fresh):
                 continue
             coro = call.args[0]
-            for c in mod.calls:
-                if c.line == coro.line and c.col == coro.col:
-                    q = project.call_target(c)
-                    if q and not (fresh and _makes_tasks(project, q)):
-                        handed.setdefault(q, set()).add((mod.path, c.line, c.col))
+            made = [c for c in mod.calls if c.line == coro.line and c.col == coro.col]
+            for q, where in ([(project.call_target(c), (mod.path, c.line, c.col)) for c in made] or
+                             _made_before(project, mod, fn, coro, call)):
+                if q and not (fresh and _makes_tasks(project, q)):
+                    handed.setdefault(q, set()).add(where)
     for q in list(handed):  # `self._list_blobs()` names the base's method; a subclass's override runs
         for over in _overrides(project, q):
             if not _makes_tasks(project, over):
@@ -91,6 +91,18 @@ def private_loops(ctx) -> frozenset:
                 private.add(q)
                 grew = True
     return frozenset(private)
+
+
+def _made_before(project, mod: ModuleFacts, fn: Optional[Function], coro, call: Call):
+    """``coro = self._datasets(*results); return self._sync(coro)``: the coroutine call a local
+    name handed to the runner was made by, earlier in the same function -- [(target, position)]."""
+    if fn is None or not coro.text.isidentifier():
+        return []
+    made = [mod.calls[i] for i in fn.calls if mod.calls[i].assigned_to == coro.text and mod.calls[i].line <= call.line]
+    if not made:
+        return []
+    last = max(made, key=lambda c: (c.line, c.col))
+    return [(project.call_target(last), (mod.path, last.line, last.col))]
 
 
 def _library_private(project) -> set:
@@ -133,6 +145,18 @@ def _loop_facades(project) -> frozenset:
             if runs_to_end(c, project.call_target(c)):
                 out.add(q)
                 break
+    # `def _sync(self, coro): self.free_semaphores(); return sync(coro)` over a facade `sync`:
+    # a facade too, at any depth
+    grew = bool(out)
+    while grew:
+        grew = False
+        for mod, c in project.index.calls("project-call"):
+            fn = project.functions.get(c.function) if c.function else None
+            if fn is None or fn.is_async or fn.qualname in out or not c.args or project.call_target(c) not in out:
+                continue
+            if c.args[0].text in fn.params and c.args[0].text not in ("self", "cls"):
+                out.add(fn.qualname)
+                grew = True
     return frozenset(out)
 
 
