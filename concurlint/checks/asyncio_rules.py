@@ -151,12 +151,13 @@ class BlockingCallInAsyncFunction(Rule):
         flavour = flavour_of(module, ctx.shared(project_flavour))  # trio's and anyio's forms in the advice
         for fn in _coroutines(module):
             alone = fn.qualname in private  # on a loop of its own in a thread: it blocks only itself
-            company = sequence.get(fn.qualname, 0)  # before this line, nothing else is on the loop yet
+            alone_at = sequence.get(fn.qualname)  # where nothing else is on the loop (yet)
+            early = alone_at.covers if alone_at is not None else (lambda line: False)
             wrapped = _wrapped_awaitables(project, module, fn)
             for made, kind in executor_exits(project, module, fn):
                 # `with ThreadPoolExecutor() as ex: ex.submit(...)`: the exit waits for the tasks
                 conf = "low" if alone else blocking_confidence(project, module, fn, (), 2.5, module.module,
-                                                               line=made.line, early=made.line < company)
+                                                               line=made.line, early=early(made.line))
                 yield ctx.report(self.code, module, made, function=fn.qualname, confidence=conf, via="",
                                  what=f"leaving `with {kind}(...)` (its shutdown(wait=True) waits for the tasks "
                                       "submitted in the block)",
@@ -178,7 +179,7 @@ class BlockingCallInAsyncFunction(Rule):
                     weight = 1 if _only_opened(module, fn, call, target) else wait_weight(subject)
                     conf = "low" if moot else _cleanup(call, target, blocking_confidence(
                         project, module, fn, (), weight, module.module, in_loop=_per_item(fn, call, target),
-                        line=call.line, target=subject, early=call.line < company))
+                        line=call.line, target=subject, early=early(call.line)))
                     yield ctx.report(self.code, module, call, function=fn.qualname, what=desc, via="",
                                      instead=remedy(target or "", call.text, flavour=flavour,
                                                     slow=project.kb.slow(target or "")), confidence=conf,
@@ -196,7 +197,7 @@ class BlockingCallInAsyncFunction(Rule):
                 moot = alone or _exits_after(project, r.chain[-1], r.line) or _exits_after(project, fn.qualname, call.line)
                 conf = "low" if moot else _cleanup(call, r.target, blocking_confidence(
                     project, module, fn, r.chain, r.weight, end.module if end is not None else "",
-                    in_loop=_per_item(fn, call), line=r.line, target=r.target or "", early=call.line < company))
+                    in_loop=_per_item(fn, call), line=r.line, target=r.target or "", early=early(call.line)))
                 if conf == "high" and is_tree_op(r.target or ""):
                     # a whole tree removed or copied by a helper: on real code, most often a
                     # temporary or freshly made directory of a few files (docs/precision.md)

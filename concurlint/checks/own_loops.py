@@ -10,7 +10,7 @@ tasks and running loops that the CCL5 rules share.
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import is_cli_code
@@ -239,19 +239,34 @@ _COMPANY_METHODS = frozenset({"connect", "start", "login", "subscribe", "serve",
                               "run", "start_server", "run_forever", "open"})
 
 
-def program_sequence(ctx) -> Dict[str, int]:
+class Alone(NamedTuple):
+    """Where a coroutine has the loop to itself: before line ``until``, outside the ``company``
+    ranges (the blocks of trio's and anyio's nurseries and task groups, whose tasks all end with
+    the block)."""
+
+    until: int
+    company: Tuple[Tuple[int, int], ...] = ()
+
+    def covers(self, line: int) -> bool:
+        return line < self.until and not any(start <= line <= end for start, end in self.company)
+
+
+def program_sequence(ctx) -> Dict[str, Alone]:
     """Where a coroutine runs alone on the loop because the program has not started anything else
-    yet: ``{qualname: line}``, the calls of that coroutine before ``line`` have the loop to
+    yet: ``{qualname: Alone}``, the calls of that coroutine on the lines it covers have the loop to
     themselves. A program's entry coroutine (``asyncio.run(main())`` at module level or in a plain
     function, and called nowhere else) runs alone until the first statement that may start a task
     that outlives it (``create_task``, a server, a project function that does either, an
     ``async with`` of a task group or a connection, an awaited library ``connect()``/``start()``):
     reading its start-up files, asking a prompt or checking a host before that stalls nothing
     else (wapiti's start-up, a one-shot command). A call in a loop that also starts such a task is
-    not alone (the next turn has company). A coroutine awaited only from such places runs alone up
-    to its own first start, the same way, when it is the program's own: private, nested, or in the
-    entry's module (a public coroutine of another module is API that a library's users may call
-    from a busy loop of their own). Once per run."""
+    not alone (the next turn has company). Under ``trio.run``/``anyio.run`` (structured
+    concurrency) no task outlives the nursery or task group that started it: the coroutine is
+    alone everywhere but inside those blocks (gitfive's sequential hunt, between its nurseries),
+    unless the project starts asyncio tasks itself. A coroutine awaited only from such places runs
+    alone the same way, when it is the program's own: private, nested, or in the entry's module (a
+    public coroutine of another module is API that a library's users may call from a busy loop of
+    their own). Once per run."""
     project = ctx.project
     starts: Dict[str, bool] = {}
 
@@ -287,10 +302,17 @@ def program_sequence(ctx) -> Dict[str, int]:
                 first = min(first, start)
         return first
 
+    def alone_in(fn: Function, structured: bool) -> Alone:
+        if not structured:
+            return Alone(company_line(fn))
+        return Alone(fn.end_line + 1, tuple((start, end) for text, start, end in fn.async_withs
+                                            if _COMPANY_WITH.search(text)))
+
     entries = set()
     runners: Dict[str, int] = {}  # coroutine -> how many of its calls are handed to asyncio.run()
     from_cli = set()  # ... each of them by a command-line program's own module
     not_cli = set()
+    handed_over = set()  # ... handed to trio.run / anyio.run
     for mod, call in project.index.calls("loop-runner"):
         t = project.call_target(call)
         fn = project.functions.get(call.function) if call.function else None
@@ -301,6 +323,7 @@ def program_sequence(ctx) -> Dict[str, int]:
             q = project.resolve(call.args[0].qualname)
             if q in project.functions and project.functions[q].is_async:
                 runners[q] = runners.get(q, 0)
+                handed_over.add(q)
                 (from_cli if is_cli_code(mod.module) else not_cli).add(q)
             continue
         if t not in ("asyncio.run", "asyncio.AbstractEventLoop.run_until_complete") or not call.args \
@@ -316,19 +339,31 @@ def program_sequence(ctx) -> Dict[str, int]:
         if len(project.calls_to(q)) == n:
             entries.add(q)
     command = (entries & from_cli) - not_cli  # a command's entry: what it awaits is no library's API
-    out: Dict[str, int] = {}
-    for q in entries:
-        out[q] = company_line(project.functions[q])
-    # a coroutine awaited only from alone places runs alone up to its own first start
+    loose: Dict[str, bool] = {}
+
+    def loose_tasks(fn: Function) -> bool:
+        """``fn`` or a project function it calls starts an asyncio task (one that may outlive
+        the nursery it was started in)."""
+        if fn.qualname not in loose:
+            loose[fn.qualname] = False  # a cycle adds nothing
+            loose[fn.qualname] = any(
+                t in TASK_FACTORIES or (t in project.functions and loose_tasks(project.functions[t]))
+                for t in map(project.call_target, project.calls_of(fn)))
+        return loose[fn.qualname]
+
+    # structured concurrency: an entry handed to trio.run/anyio.run, from which no asyncio task is started
+    structured = {q for q in entries & handed_over if not loose_tasks(project.functions[q])}
+    out: Dict[str, Alone] = {q: alone_in(project.functions[q], q in structured) for q in entries}
+    # a coroutine awaited only from alone places runs alone the same way
     changed = True
     while changed:
         changed = False
-        for q, line in list(out.items()):
+        for q, alone in list(out.items()):
             fn = project.functions[q]
             for c in project.calls_of(fn):
                 t = project.call_target(c)
                 callee = project.functions.get(t) if t else None
-                if callee is None or not callee.is_async or t in out or not c.awaited or c.line >= line:
+                if callee is None or not callee.is_async or t in out or not c.awaited or not alone.covers(c.line):
                     continue
                 callers = project.calls_to(t)
                 if not (callee.name.startswith("_") or callee.parent
@@ -338,8 +373,10 @@ def program_sequence(ctx) -> Dict[str, int]:
                     # unless only a command's own sequence awaits it (`trio.run(login_mod.check_and_login)`
                     # in the program's cli module, then `await creds.login()`)
                     continue
-                if all(k.awaited and k.function in out and k.line < out[k.function] for k in callers):
-                    out[t] = company_line(callee)
+                if all(k.awaited and k.function in out and out[k.function].covers(k.line) for k in callers):
+                    if all(k.function in structured for k in callers):
+                        structured.add(t)
+                    out[t] = alone_in(callee, t in structured)
                     if all(k.function in command for k in callers):
                         command.add(t)
                     changed = True
