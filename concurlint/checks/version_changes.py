@@ -12,8 +12,8 @@
   ``run_forever()``) in plain code: the pre-3.7 way to start a program. Since Python 3.14
   ``get_event_loop()`` no longer makes a loop when none is set: it raises ``RuntimeError`` (and in
   any thread but the main one it always did). Not reported when the package (the top-level one the
-  module belongs to) sets a loop anywhere (``asyncio.set_event_loop``: which runs first is not
-  known) or applies ``nest_asyncio`` (its ``get_event_loop()`` makes a loop), or the function asks
+  module belongs to) sets a loop anywhere (``asyncio.set_event_loop``, Tornado's
+  ``IOLoop.current()``: which runs first is not known) or applies ``nest_asyncio`` (its ``get_event_loop()`` makes a loop), or the function asks
   whether the loop runs (``loop.is_running()``: written for both cases).
 
 Neither is reported for an API the package replaces for the whole program (``asyncio.sleep =
@@ -126,9 +126,12 @@ GET_EVENT_LOOP = "asyncio.get_event_loop"
 # what runs a loop that must not be running yet: code that calls it on get_event_loop()'s loop
 # expects no loop to run, so get_event_loop() has none to return (it used to make one)
 LOOP_STARTERS = frozenset({"asyncio.AbstractEventLoop.run_until_complete", "asyncio.AbstractEventLoop.run_forever"})
-# a loop set for the thread, or a patched get_event_loop() that makes one (nest_asyncio's policy)
+# a loop set for the thread, or a patched get_event_loop() that makes one (nest_asyncio's policy);
+# Tornado's IOLoop.current() makes and sets one when the thread has none, and so do the
+# listen() calls of its servers (bit-by-mail's make_app() before the command's get_event_loop())
 SETS_A_LOOP = frozenset({"asyncio.set_event_loop", "asyncio.AbstractEventLoopPolicy.set_event_loop",
-                         "nest_asyncio.apply"})
+                         "nest_asyncio.apply", "tornado.ioloop.IOLoop.current", "tornado.ioloop.IOLoop.instance",
+                         "tornado.web.Application.listen", "tornado.httpserver.HTTPServer.listen"})
 
 
 def _loop_setters(ctx) -> set:
