@@ -233,6 +233,8 @@ TASK_GROUPS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed
 # an `async with` that may start tasks of its own for the length of its block (a task group, a
 # server, a connection with a keepalive or a reader task)
 _COMPANY_WITH = re.compile(r"task_?group|nursery|serve|server|connect|websocket|listen|subscri", re.I)
+# async clients whose connections start no task of their own on the loop
+_QUIET_CLIENTS = ("aiohttp.ClientSession", "httpx.AsyncClient")
 # an awaited call of a library we do not know that may leave a task behind on the loop (a client
 # that connects and then reads in the background)
 _COMPANY_METHODS = frozenset({"connect", "start", "login", "subscribe", "serve", "serve_forever", "listen",
@@ -282,9 +284,16 @@ def program_sequence(ctx) -> Dict[str, Alone]:
     def starts_tasks(fn: Function) -> bool:
         if fn.qualname not in starts:
             starts[fn.qualname] = False  # a cycle adds nothing
-            starts[fn.qualname] = any(_COMPANY_WITH.search(text) for text, _s, _e in fn.async_withs) \
+            starts[fn.qualname] = any(company_with(text) for text, _s, _e in fn.async_withs) \
                 or any(may_start(c) for c in project.calls_of(fn))
         return starts[fn.qualname]
+
+    def company_with(text: str) -> bool:
+        """An ``async with`` (of what its call resolves to) that may start tasks for the length
+        of its block: named like a task group, a server or a connection -- not a client of a
+        library known to start none (``session.ws_connect(url)`` of aiohttp: its reads happen in
+        ``receive()``)."""
+        return bool(_COMPANY_WITH.search(text)) and not text.startswith(_QUIET_CLIENTS)
 
     def company_line(fn: Function) -> int:
         """The first line of ``fn`` from which it may have company on the loop."""
@@ -298,7 +307,7 @@ def program_sequence(ctx) -> Dict[str, Alone]:
                     loop = fn.loops[loop].parent
                 first = min(first, line)
         for text, start, _end in fn.async_withs:
-            if _COMPANY_WITH.search(text):
+            if company_with(text):
                 first = min(first, start)
         return first
 
@@ -306,7 +315,7 @@ def program_sequence(ctx) -> Dict[str, Alone]:
         if not structured:
             return Alone(company_line(fn))
         return Alone(fn.end_line + 1, tuple((start, end) for text, start, end in fn.async_withs
-                                            if _COMPANY_WITH.search(text)))
+                                            if company_with(text)))
 
     entries = set()
     runners: Dict[str, int] = {}  # coroutine -> how many of its calls are handed to asyncio.run()
