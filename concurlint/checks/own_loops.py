@@ -322,6 +322,7 @@ def program_sequence(ctx) -> Dict[str, Alone]:
     from_cli = set()  # ... each of them by a command-line program's own module
     not_cli = set()
     handed_over = set()  # ... handed to trio.run / anyio.run
+    handoffs = set()  # the calls `main()` inside `asyncio.run(main())` (their id)
     for mod, call in project.index.calls("loop-runner"):
         t = project.call_target(call)
         fn = project.functions.get(call.function) if call.function else None
@@ -343,6 +344,7 @@ def program_sequence(ctx) -> Dict[str, Alone]:
                 q = project.call_target(c)
                 if q in project.functions and project.functions[q].is_async:
                     runners[q] = runners.get(q, 0) + 1
+                    handoffs.add(id(c))
                     (from_cli if is_cli_code(mod.module) else not_cli).add(q)
     for q, n in runners.items():
         if len(project.calls_to(q)) == n:
@@ -374,7 +376,9 @@ def program_sequence(ctx) -> Dict[str, Alone]:
                 callee = project.functions.get(t) if t else None
                 if callee is None or not callee.is_async or t in out or not c.awaited or not alone.covers(c.line):
                     continue
-                callers = project.calls_to(t)
+                # `asyncio.run(main_run(...))` in one command, `await main_run(...)` at the start
+                # of another's entry (pygbag): the hand-over starts a sequence of its own
+                callers = [k for k in project.calls_to(t) if id(k) not in handoffs]
                 if not (callee.name.startswith("_") or callee.parent
                         or project.function_module.get(t) is project.function_module.get(q)
                         or all(k.function in command for k in callers)):
