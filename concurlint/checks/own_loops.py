@@ -258,14 +258,15 @@ def program_sequence(ctx) -> Dict[str, Alone]:
     yet: ``{qualname: Alone}``, the calls of that coroutine on the lines it covers have the loop to
     themselves. A program's entry coroutine (``asyncio.run(main())`` at module level or in a plain
     function, and called nowhere else) runs alone until the first statement that may start a task
-    that outlives it (``create_task``, a server, a project function that does either, an
-    ``async with`` of a task group or a connection, an awaited library ``connect()``/``start()``):
-    reading its start-up files, asking a prompt or checking a host before that stalls nothing
-    else (wapiti's start-up, a one-shot command). A call in a loop that also starts such a task is
-    not alone (the next turn has company). Under ``trio.run``/``anyio.run`` (structured
-    concurrency) no task outlives the nursery or task group that started it: the coroutine is
-    alone everywhere but inside those blocks (gitfive's sequential hunt, between its nurseries),
-    unless the project starts asyncio tasks itself. A coroutine awaited only from such places runs
+    that outlives it (``create_task``, a server, a project function that does either, an awaited
+    library ``connect()``/``start()``), except inside the blocks of an ``async with`` of a task
+    group, a nursery or a connection (whose tasks end with the block): reading its start-up files,
+    asking a prompt or checking a host before that stalls nothing else (wapiti's start-up, a
+    one-shot command), nor saving the results once the task group has ended. A call in a loop that
+    also starts such a task is not alone (the next turn has company). Under
+    ``trio.run``/``anyio.run`` (structured concurrency) no task outlives the nursery or task group
+    that started it: the coroutine is alone everywhere but inside those blocks (gitfive's
+    sequential hunt, between its nurseries), unless the project starts asyncio tasks itself. A coroutine awaited only from such places runs
     alone the same way, when it is the program's own: private, nested, or in the entry's module (a
     public coroutine of another module is API that a library's users may call from a busy loop of
     their own). Once per run."""
@@ -284,8 +285,9 @@ def program_sequence(ctx) -> Dict[str, Alone]:
     def starts_tasks(fn: Function) -> bool:
         if fn.qualname not in starts:
             starts[fn.qualname] = False  # a cycle adds nothing
-            starts[fn.qualname] = any(company_with(text) for text, _s, _e in fn.async_withs) \
-                or any(may_start(c) for c in project.calls_of(fn))
+            # an `async with` of a task group or a connection is not counted: its tasks end with
+            # its block, before the function returns
+            starts[fn.qualname] = any(may_start(c) for c in project.calls_of(fn))
         return starts[fn.qualname]
 
     def company_with(text: str) -> bool:
@@ -296,7 +298,8 @@ def program_sequence(ctx) -> Dict[str, Alone]:
         return bool(_COMPANY_WITH.search(text)) and not text.startswith(_QUIET_CLIENTS)
 
     def company_line(fn: Function) -> int:
-        """The first line of ``fn`` from which it may have company on the loop."""
+        """The first line of ``fn`` from which it may have company on the loop for good (a task
+        started that may outlive the statement that started it)."""
         first = fn.end_line + 1
         for c in project.calls_of(fn):
             if may_start(c):
@@ -306,16 +309,13 @@ def program_sequence(ctx) -> Dict[str, Alone]:
                     line = min(line, fn.loops[loop].line)
                     loop = fn.loops[loop].parent
                 first = min(first, line)
-        for text, start, _end in fn.async_withs:
-            if company_with(text):
-                first = min(first, start)
         return first
 
     def alone_in(fn: Function, structured: bool) -> Alone:
-        if not structured:
-            return Alone(company_line(fn))
-        return Alone(fn.end_line + 1, tuple((start, end) for text, start, end in fn.async_withs
-                                            if company_with(text)))
+        """Alone up to the first task that may outlive its statement (none under structured
+        concurrency), and outside the blocks of task groups, nurseries and connections."""
+        blocks = tuple((start, end) for text, start, end in fn.async_withs if company_with(text))
+        return Alone(fn.end_line + 1 if structured else company_line(fn), blocks)
 
     entries = set()
     runners: Dict[str, int] = {}  # coroutine -> how many of its calls are handed to asyncio.run()
