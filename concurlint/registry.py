@@ -42,6 +42,7 @@ class RuleMeta:
     # (``[precision]`` in its TOML file; docs/precision.md)
     ceiling: str = "high"
     held_out: Dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    held_out_batches: int = 0  # how many review batches of ten that record covers
     ceiling_why: str = ""  # what went wrong on those packages
 
     @property
@@ -102,6 +103,7 @@ def _parse_meta(data: dict, source: str) -> RuleMeta:
         overlaps=tuple(data.get("overlaps", ())),
         ceiling=str(data.get("precision", {}).get("ceiling", "high")),
         held_out=dict(data.get("precision", {}).get("held_out_high", {})),
+        held_out_batches=int(data.get("precision", {}).get("held_out_batches", 0)),
         ceiling_why=str(data.get("precision", {}).get("why", "")),
     )
 
@@ -192,6 +194,8 @@ def check_registry(metas: Optional[Dict[str, RuleMeta]] = None,
             problems.append(f"{code}: [precision] ceiling {meta.ceiling!r} is not one of {CONFIDENCES}")
         if meta.held_out and set(meta.held_out) != {"tp", "fp", "debatable"}:
             problems.append(f"{code}: [precision] held_out_high needs tp, fp and debatable")
+        if meta.held_out and meta.held_out_batches <= 0:
+            problems.append(f"{code}: [precision] held_out_high needs held_out_batches, the batches it covers")
         if not meta.internal and code not in classes:
             problems.append(f"{code}: no rule class in concurlint/checks has code = {code!r}")
     for code in classes:
