@@ -158,26 +158,30 @@ def test_a_namespace_package_at_the_top_imports_its_modules_by_their_full_names(
     assert "networks.list()" in proc.stdout and "via launch -> has_network" in proc.stdout
 
 
+def _write_tree(root, files: dict) -> None:
+    """Each ``{relative path: text}`` under ``root``, folders made as needed."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
 def test_a_global_client_imported_from_another_module_has_its_type(tmp_path):
     """``relay = requests.Session()`` in store.py, ``from .store import relay`` in the handlers:
     ``relay.post(...)`` is a Session's request there too; ``cache.get(key)`` on a dict imported
     the same way is a lookup."""
-    pkg = tmp_path / "mailer"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text('"""Welcome mails."""\n', encoding="utf-8")
-    (pkg / "store.py").write_text(
-        "import requests\n\n"
-        "relay = requests.Session()\n"
-        "relay.headers['User-Agent'] = 'mailer/1.0'\n"
-        "cache = {}\n", encoding="utf-8")
-    (pkg / "handlers.py").write_text(
-        "from .store import cache, relay\n\n\n"
-        "async def welcome(request):\n"
-        "    form = await request.json()\n"
-        "    if cache.get(form['email']):\n"
-        "        return {'sent': False}\n"
-        "    relay.post('https://relay.internal/welcome', json={'to': form['email']}, timeout=10)\n"
-        "    return {'sent': True}\n", encoding="utf-8")
+    _write_tree(tmp_path, {
+        "mailer/__init__.py": '"""Welcome mails."""\n',
+        "mailer/store.py": "import requests\n\nrelay = requests.Session()\n"
+                           "relay.headers['User-Agent'] = 'mailer/1.0'\ncache = {}\n",
+        "mailer/handlers.py": "from .store import cache, relay\n\n\n"
+                              "async def welcome(request):\n"
+                              "    form = await request.json()\n"
+                              "    if cache.get(form['email']):\n"
+                              "        return {'sent': False}\n"
+                              "    relay.post('https://relay.internal/welcome', json={'to': form['email']}, timeout=10)\n"
+                              "    return {'sent': True}\n",
+    })
     proc = run_cli("check", "mailer", "--no-cache", "--select", "CCL501", cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert _lines(proc.stdout, "CCL501") == {8}, proc.stdout
