@@ -32,7 +32,8 @@ def _precision(meta) -> list:
     out = ["## Confidence on real code", ""]
     if h:
         n = sum(h.values())
-        out.append(f"As first reviewed on real packages it had never seen ({meta.held_out_batches} review batches of ten), "
+        out.append(f"As first reviewed on real packages it had never seen "
+                   f"({meta.held_out_batches} review batches of ten), "
                    f"{n} findings of this rule at high confidence were {h['tp']} worth fixing, "
                    f"{h['fp']} wrong and {h['debatable']} debatable.")
     if meta.ceiling != "high":

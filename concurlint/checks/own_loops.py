@@ -243,8 +243,8 @@ _COMPANY_METHODS = frozenset({"connect", "start", "login", "subscribe", "serve",
 
 class Alone(NamedTuple):
     """Where a coroutine has the loop to itself: before line ``until``, outside the ``company``
-    ranges (the blocks of trio's and anyio's nurseries and task groups, whose tasks all end with
-    the block)."""
+    ranges (the blocks of task groups, nurseries and connections, whose tasks end with the
+    block)."""
 
     until: int
     company: Tuple[Tuple[int, int], ...] = ()
@@ -266,10 +266,10 @@ def program_sequence(ctx) -> Dict[str, Alone]:
     also starts such a task is not alone (the next turn has company). Under
     ``trio.run``/``anyio.run`` (structured concurrency) no task outlives the nursery or task group
     that started it: the coroutine is alone everywhere but inside those blocks (gitfive's
-    sequential hunt, between its nurseries), unless the project starts asyncio tasks itself. A coroutine awaited only from such places runs
-    alone the same way, when it is the program's own: private, nested, or in the entry's module (a
-    public coroutine of another module is API that a library's users may call from a busy loop of
-    their own). Once per run."""
+    sequential hunt, between its nurseries), unless the project starts asyncio tasks itself. A
+    coroutine awaited only from such places runs alone the same way, when it is the program's
+    own: private, nested, or in the entry's module (a public coroutine of another module is API
+    that a library's users may call from a busy loop of their own). Once per run."""
     project = ctx.project
     starts: Dict[str, bool] = {}
 

@@ -13,8 +13,9 @@
   ``get_event_loop()`` no longer makes a loop when none is set: it raises ``RuntimeError`` (and in
   any thread but the main one it always did). Not reported when the package (the top-level one the
   module belongs to) sets a loop anywhere (``asyncio.set_event_loop``, Tornado's
-  ``IOLoop.current()``: which runs first is not known) or applies ``nest_asyncio`` (its ``get_event_loop()`` makes a loop), or the function asks
-  whether the loop runs (``loop.is_running()``: written for both cases).
+  ``IOLoop.current()``: which runs first is not known) or applies ``nest_asyncio`` (its
+  ``get_event_loop()`` makes a loop), or the function asks whether the loop runs
+  (``loop.is_running()``: written for both cases).
 
 Neither is reported for an API the package replaces for the whole program (``asyncio.sleep =
 _sleep`` in a compatibility module: ``ModuleFacts.patches``), nor for a call in a ``try`` that
