@@ -67,8 +67,10 @@ def is_cli_code(module: str) -> bool:
     return bool(_CLI_MODULE.search(module or ""))
 
 
+# `lifespan`: an ASGI app's start-up and shut-down handler (FastAPI's and Starlette's `lifespan=`)
 _LIFECYCLE_WORDS = frozenset({"startup", "shutdown", "teardown", "setup", "init", "initialize", "initialise",
-                              "cleanup", "bootstrap", "close", "exit", "atexit", "finalize", "finalise"})
+                              "cleanup", "bootstrap", "close", "exit", "atexit", "finalize", "finalise",
+                              "lifespan"})
 
 
 def is_lifecycle(qualname: Optional[str]) -> bool:
