@@ -232,6 +232,12 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return f"it also runs {hook}(), a function its caller hands in, whose work is not known here"
         if summary is not None and summary.py >= CPU_EVIDENCE:
             return "it also does CPU work"
+        nested = _nested_loop(ctx.project, work.function)
+        if nested is not None:
+            # one clone, then every commit walked in Python, each author and committer filed in
+            # dicts and sets (gitfive's get_repo, documented as meant for a process pool): what
+            # the loops do with the data holds the GIL, by a weight not known here
+            return f"it also loops over its data in Python (nested loops from line {nested})"
         busy = _reached_cpu(ctx, work.function)
         if busy is not None:
             # `processUrl` fetches a page, then `getResponseLinks` runs regexes over the body:
@@ -239,6 +245,18 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # the GIL, and a process pool was chosen for it (xnLinkFinder)
             return f"it also does CPU work in {busy}"
         return None
+    return None
+
+
+def _nested_loop(project, qualname: Optional[str]) -> Optional[int]:
+    """The line of the work function's first loop that holds another loop doing work in its own
+    body (indexing, comparisons, arithmetic): Python work per item of per item."""
+    fn = project.functions.get(qualname or "")
+    if fn is None:
+        return None
+    for loop in fn.loops:
+        if loop.parent >= 0 and loop.has_ops:
+            return fn.loops[loop.parent].line
     return None
 
 

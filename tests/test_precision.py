@@ -360,7 +360,8 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
     files, a program it reads from or its own set-up (a share mounted once), when the same pool runs CPU work
     beside it, when the pool is one process made for one whole job (isolation), when each task
     also runs a function its caller hands in (a `preprocess` hook), when each task starts child
-    processes of its own (a sandbox), or when the other arm of the same test already hands the
+    processes of its own (a sandbox), when it walks what it fetched in nested loops of Python (a
+    clone's commits), or when the other arm of the same test already hands the
     work to threads (a platform's choice)."""
     from conftest import ROOT
 
@@ -380,6 +381,8 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         # a SAX parse fed from bzcat's pipe, and features computed after a once-per-process mount
         "parse_partition": "its waits are on local files, programs it does not wait for, or its own set-up",
         "build_features": "its waits are on local files, programs it does not wait for, or its own set-up",
+        # one clone, then every commit walked in Python (gitfive's get_repo)
+        "mine_repo": "it also loops over its data in Python (nested loops from line 13)",
     }
     for fn, why in reasons.items():
         r = recs[fn]
