@@ -140,6 +140,9 @@ class Function(Record):
     is_generator: bool = False
     is_lambda: bool = False
     warns_deprecated: bool = False  # opens with warnings.warn(..., DeprecationWarning)
+    # a decorator called with `thread=True` (Textual's `@work(thread=True)`): the decorated
+    # function runs in a worker thread, a coroutine on a loop of that thread's own
+    thread_decorated: bool = False
     loops: List[Loop] = field(default_factory=list)
     calls: List[int] = field(default_factory=list)  # indices into ModuleFacts.calls
     accesses: List[Access] = field(default_factory=list)

@@ -302,6 +302,9 @@ class ScopeCollector:
                         for d in getattr(node, "decorator_list", ())],
             is_lambda=isinstance(node, ast.Lambda),
             warns_deprecated=warns_deprecated(node, self.resolve),
+            thread_decorated=any(isinstance(d, ast.Call) and any(
+                k.arg == "thread" and isinstance(k.value, ast.Constant) and k.value.value is True for k in d.keywords)
+                for d in getattr(node, "decorator_list", ())),
         )
         all_args = list(getattr(args, "posonlyargs", [])) + list(args.args)
         fn.params = [a.arg for a in all_args + list(args.kwonlyargs)]

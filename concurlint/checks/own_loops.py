@@ -38,9 +38,11 @@ def private_loops(ctx) -> frozenset:
     ``asyncio.run()`` / ``loop.run_until_complete()`` inside a thread's body (``class
     Heartbeat(Thread): def run(self): loop = asyncio.new_event_loop();
     loop.run_until_complete(self._beat())``), to a runner on a loop its function made, to a loop
-    facade or to ``asyncio.run`` in a wrapper method (see the module's docstring). Blocking there
-    stalls no other coroutine. Once per run."""
+    facade or to ``asyncio.run`` in a wrapper method (see the module's docstring); and coroutines
+    Textual runs in a worker thread of their own (``@work(thread=True) async def ...``). Blocking
+    there stalls no other coroutine. Once per run."""
     from concurlint.analysis.threads import thread_map
+    from concurlint.checks.sync_reach import on_worker_loop
 
     project = ctx.project
     tm = ctx.shared(thread_map)
@@ -76,7 +78,8 @@ def private_loops(ctx) -> frozenset:
             if not _makes_tasks(project, over):
                 handed.setdefault(over, set()).update(handed[q])
                 called.setdefault(over, set()).update(called.get(q, ()))  # and wherever else it is called
-    private = {q for q, where in handed.items() if called.get(q, set()) <= where} | _library_private(project)
+    private = {q for q, where in handed.items() if called.get(q, set()) <= where} | _library_private(project) \
+        | {q for q, fn in project.functions.items() if on_worker_loop(fn) and not _makes_tasks(project, q)}
     # a coroutine awaited only by coroutines alone on their loop is alone there too
     callers: Dict[str, set] = {}
     for mod, call in project.index.calls("project-call"):

@@ -34,6 +34,12 @@ def in_worker_thread(fn: Function) -> bool:
     return not fn.is_async and any(d in THREAD_WORKERS for d in fn.decorators)
 
 
+def on_worker_loop(fn: Function) -> bool:
+    """``@work(thread=True) async def refresh(self): ...``: Textual runs the coroutine on an event
+    loop of its own in the worker thread, alone there."""
+    return fn.is_async and fn.thread_decorated and any(d in THREAD_WORKERS for d in fn.decorators)
+
+
 def _timeout_of(call: Call, target: str) -> Optional[Value]:
     pos, key = TIMEOUT_ARGS[target]
     return call.kwargs.get(key) or (call.args[pos] if len(call.args) > pos else None)
