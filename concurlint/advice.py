@@ -250,7 +250,7 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
 
 def _nested_loop(project, qualname: Optional[str]) -> Optional[int]:
     """The line of the work function's first loop that holds another loop doing work in its own
-    body (indexing, comparisons, arithmetic): Python work per item of per item."""
+    body (indexing, comparisons, arithmetic): Python work for every item of every outer item."""
     fn = project.functions.get(qualname or "")
     if fn is None:
         return None

@@ -302,9 +302,9 @@ class ScopeCollector:
                         for d in getattr(node, "decorator_list", ())],
             is_lambda=isinstance(node, ast.Lambda),
             warns_deprecated=warns_deprecated(node, self.resolve),
-            thread_decorated=any(isinstance(d, ast.Call) and any(
-                k.arg == "thread" and isinstance(k.value, ast.Constant) and k.value.value is True for k in d.keywords)
-                for d in getattr(node, "decorator_list", ())),
+            thread_decorated=any(isinstance(d, ast.Call) and any(_is_true(k.value) for k in d.keywords
+                                                                 if k.arg == "thread")
+                                 for d in getattr(node, "decorator_list", ())),
         )
         all_args = list(getattr(args, "posonlyargs", [])) + list(args.args)
         fn.params = [a.arg for a in all_args + list(args.kwonlyargs)]
@@ -441,3 +441,8 @@ def _is_property(node) -> bool:
 def _opposite_arms(fn: Function, a: int, b: int) -> bool:
     """Lines ``a`` and ``b`` sit in the two arms of one ``if``/``else`` of ``fn``."""
     return any((f1 <= a <= l1 and f2 <= b <= l2) or (f1 <= b <= l1 and f2 <= a <= l2) for f1, l1, f2, l2 in fn.branches)
+
+
+def _is_true(node) -> bool:
+    """The literal ``True`` (``@work(thread=True)``)."""
+    return isinstance(node, ast.Constant) and node.value is True
