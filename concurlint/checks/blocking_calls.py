@@ -212,7 +212,7 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
     cat = project.kb.category(target)  # first: most calls do no IO, and nothing below names one that does not
     if cat is None or cat[0] != "io":
         # password hashing: no IO, but it holds the caller for up to a second on purpose
-        return f"{call.text or _short(target)}()" if project.kb.slow(target) else None
+        return _named(call, target) if project.kb.slow(target) else None
     if target in NONBLOCKING_CALLS or (target in LAZY_IO and call.use != "iter"):
         return None
     if project.platform_of(call) == WASM:
@@ -259,8 +259,12 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if getattr(call, "nonblocking_try", False):
         return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
-    text = call.text or _short(target)
-    return f"{text}()"
+    return _named(call, target)
+
+
+def _named(call: Call, target: str) -> str:
+    """How a message names the blocking call: as the code writes it (``self.session.get()``)."""
+    return f"{call.text or _short(target)}()"
 
 
 # waits for a child process to end: at once when the same function killed it just before

@@ -14,6 +14,7 @@ from typing import Dict, NamedTuple, Optional, Tuple
 
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import is_cli_code
+from concurlint.checks.sync_reach import on_worker_loop
 
 TASK_FACTORIES = {
     "asyncio.create_task": "asyncio.create_task",
@@ -42,7 +43,6 @@ def private_loops(ctx) -> frozenset:
     Textual runs in a worker thread of their own (``@work(thread=True) async def ...``). Blocking
     there stalls no other coroutine. Once per run."""
     from concurlint.analysis.threads import thread_map
-    from concurlint.checks.sync_reach import on_worker_loop
 
     project = ctx.project
     tm = ctx.shared(thread_map)
