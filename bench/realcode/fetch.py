@@ -6,7 +6,7 @@
     python3 bench/realcode/fetch.py --force redis   # re-fetch
     python3 bench/realcode/fetch.py --pip "/path/to/python -m pip"
 
-Each release is downloaded with ``pip download --no-deps`` (a wheel for CPython 3.11 on
+Releases are downloaded forty at a time with ``pip download --no-deps`` (a wheel for CPython 3.11 on
 manylinux2014_x86_64, or the sdist when the package says ``dist = "sdist"``), its sha256 is
 checked against packages.toml, and the .py files of its importable package directories are copied
 to ``bench/realcode/sources/<name>-<version>/`` without tests. A finished directory carries a
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_EXCLUDE, SOURCES, load_packages, package_dir  # noqa: E402
 
 MARKER = ".fetched"
+GROUP = 40  # releases per pip download
 WHEEL_TARGET = ["--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp"]
 
 # A pyproject.toml with no [tool.concurlint] table at the top of sources/: concurlint stops its
@@ -136,7 +137,33 @@ def copy_sources(root: Path, pkg: Dict[str, Any], dest: Path) -> int:
     return lines
 
 
-def fetch(pkg: Dict[str, Any], pip: List[str], force: bool) -> str:
+def download_many(pkgs: List[Dict[str, Any]], pip: List[str], into: Path) -> Dict[str, Path]:
+    """One ``pip download`` for a group of releases of one kind (all wheels or all sdists).
+
+    Starting pip once per release is most of a fetch's time; one pip for forty releases is several
+    times faster. The archives are matched to their releases by the pinned sha256, so no file-name
+    rules are needed. A release left without an archive (no sha256 pinned, or pip failed on the
+    group) is downloaded on its own afterwards, which reports its error.
+    """
+    if not pkgs:
+        return {}
+    cmd = [*pip, "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", str(into)]
+    if pkgs[0]["dist"] == "sdist":
+        cmd += ["--no-binary", ":all:"]
+    else:
+        cmd += ["--only-binary", ":all:", *WHEEL_TARGET]
+    cmd += [f"{p['name']}=={p['version']}" for p in pkgs]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    by_sha = {p["sha256"]: p["name"] for p in pkgs if p.get("sha256")}
+    found: Dict[str, Path] = {}
+    for f in into.iterdir():
+        name = by_sha.get(sha256_of(f)) if f.is_file() else None
+        if name:
+            found[name] = f
+    return found
+
+
+def fetch(pkg: Dict[str, Any], pip: List[str], force: bool, archive: "Path | None" = None) -> str:
     dest = package_dir(pkg)
     if (dest / MARKER).is_file() and not force:
         return "present"
@@ -146,7 +173,8 @@ def fetch(pkg: Dict[str, Any], pip: List[str], force: bool) -> str:
         tmpdir = Path(tmp)
         (tmpdir / "dl").mkdir()
         (tmpdir / "x").mkdir()
-        archive = download(pkg, pip, tmpdir / "dl")
+        if archive is None:
+            archive = download(pkg, pip, tmpdir / "dl")
         root = unpack(archive, tmpdir / "x")
         # a staging folder of this process's own: two fetches at once (of the same package) must
         # not copy into one folder, or the one renamed first may be missing files
@@ -179,16 +207,25 @@ def main(argv=None) -> int:
     SOURCES.mkdir(parents=True, exist_ok=True)
     (SOURCES / "pyproject.toml").write_text(ISOLATING_PYPROJECT)
     failed = 0
-    for pkg in pkgs:
-        if args.names and pkg["name"] not in args.names:
-            continue
-        label = f"{pkg['name']}-{pkg['version']}"
-        try:
-            status = fetch(pkg, pip, args.force)
-        except (RuntimeError, OSError) as exc:
-            failed += 1
-            status = f"FAILED: {exc}"
-        print(f"{label:32} {status}", flush=True)
+    todo = [p for p in pkgs if (not args.names or p["name"] in args.names)
+            and (args.force or not (package_dir(p) / MARKER).is_file())]
+    present = len([p for p in pkgs if not args.names or p["name"] in args.names]) - len(todo)
+    if present:
+        print(f"{present} release(s) already present", flush=True)
+    for i in range(0, len(todo), GROUP):
+        group = todo[i:i + GROUP]
+        with tempfile.TemporaryDirectory(prefix="realcode-many-") as tmp:
+            archives = {}
+            for kind in ("wheel", "sdist"):
+                archives.update(download_many([p for p in group if p["dist"] == kind], pip, Path(tmp)))
+            for pkg in group:
+                label = f"{pkg['name']}-{pkg['version']}"
+                try:
+                    status = fetch(pkg, pip, True, archives.get(pkg["name"]))
+                except (RuntimeError, OSError) as exc:
+                    failed += 1
+                    status = f"FAILED: {exc}"
+                print(f"{label:32} {status}", flush=True)
     return 1 if failed else 0
 
 
