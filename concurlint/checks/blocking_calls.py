@@ -249,11 +249,13 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
     if target in URL_OPENERS and _data_url(project, call):
         return None  # an inline `data:` URL: decoded in memory, no network or disk
     if target in ("os.waitpid", "os.wait3", "os.wait4", "os.waitid"):
-        if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text for a in call.args):
-            return None  # polling, returns at once
+        if any(a.qualname and a.qualname.endswith("WNOHANG") or "WNOHANG" in a.text
+               or "WNOHANG" in a.meta.get("source", "") for a in call.args):
+            return None  # polling, returns at once (`options = 0 if block else os.WNOHANG` too)
     if _nonblocking_wait(call, target):
         return None
-    if target in REAPS and (_killed_before(project, call) or _polled_dead_before(project, call)):
+    if target in REAPS and (_killed_before(project, call) or _polled_dead_before(project, call)
+                            or _awaited_end_before(project, call)):
         return None  # process.kill() then process.wait(): it reaps a child that is already dead
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _source_address_probe(project, call):
         return None
@@ -309,6 +311,18 @@ def _polled_dead_before(project, call: Call) -> bool:
                 c.text == polled or project.call_target(c) in SLEEPS for c in between):
             return True
     return False
+
+
+def _awaited_end_before(project, call: Call) -> bool:
+    """The same function awaited the child's end just before (at most three lines up):
+    ``await trio.lowlevel.wait_readable(proc.sentinel)``, ``await asyncio.to_thread(proc.join)``,
+    ``await loop.run_in_executor(None, proc.wait)``. The join or wait that follows only reaps it."""
+    if "." not in call.text:
+        return False
+    recv = call.text.rsplit(".", 1)[0]
+    ends = {f"{recv}.sentinel", call.text}
+    return any(c.awaited and 0 < call.line - c.line <= 3 and any(a.text in ends for a in c.args)
+               for c in _beside(project, call))
 
 
 # on a datagram socket: connect() records the default peer (no handshake), sends fill a buffer
