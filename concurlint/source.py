@@ -25,8 +25,9 @@ TEMPLATE = "a template, not Python source: its tags are rendered before it runs"
 # generator picks so its output stays closer to Python (`[% if x -%]`): no Python line opens so
 TEMPLATE_TAG = re.compile(r"^[ \t]*(\{%-?|\{\{|\[%-?)[^\n]*?(-?%\}|\}\}|-?%\])", re.M)
 # a Jinja placeholder inside a line (`class {{ camel_case_app_name }}App(AppConfig):`, with
-# filters: `{{ name | lower }}`): a template when it is on the line Python's parser stopped at
-PLACEHOLDER = re.compile(r"\{\{-?\s*[A-Za-z_][\w.]*(\s*\|\s*\w+(\([^)\n]*\))?)*\s*-?\}\}")
+# filters: `{{ name | lower }}`, or method calls: `{{cookiecutter.name.lower().replace(" ", "_")}}`):
+# a template when it is on the line Python's parser stopped at
+PLACEHOLDER = re.compile(r"\{\{-?\s*[A-Za-z_][\w.]*(\s*\|\s*\w+(\([^)\n]*\))?|\([^(){}\n]*\)[\w.]*)*\s*-?\}\}")
 
 
 @dataclass
