@@ -80,7 +80,8 @@ def private_loops(ctx) -> frozenset:
                 called.setdefault(over, set()).update(called.get(q, ()))  # and wherever else it is called
     private = {q for q, where in handed.items() if called.get(q, set()) <= where} | _library_private(project) \
         | {q for q, fn in project.functions.items() if on_worker_loop(fn) and not _makes_tasks(project, q)}
-    # a coroutine awaited only by coroutines alone on their loop is alone there too
+    # a coroutine awaited only by coroutines alone on their loop is alone there too (its awaits
+    # of itself do not count: a recursive crawl of subpages started from one alone)
     callers: Dict[str, set] = {}
     for mod, call in project.index.calls("project-call"):
         t = project.call_target(call)
@@ -90,7 +91,8 @@ def private_loops(ctx) -> frozenset:
     while grew:
         grew = False
         for q, who in callers.items():
-            if q not in private and who <= private and not _makes_tasks(project, q):
+            others = who - {q}
+            if q not in private and others and others <= private and not _makes_tasks(project, q):
                 private.add(q)
                 grew = True
     return frozenset(private)
