@@ -80,12 +80,12 @@ def is_lifecycle(qualname: Optional[str]) -> bool:
         return False
     name = qualname.rsplit(".", 1)[-1]
     if _LIFECYCLE.match(name) or _LIFECYCLE.match(_ASYNC_VARIANT.sub("", name)):
-        return True  # `terminateAsync`, `close_async`: the async twin of a start-up or shut-down method
+        return True  # `terminateAsync`, `close_async`, `start_aio`: the async twin of a start-up or shut-down method
     words = _CAMEL.sub("_", name).strip("_").lower().split("_")  # `startServer` -> start, server
     return any(word in _LIFECYCLE_WORDS for word in words)
 
 
-_ASYNC_VARIANT = re.compile(r"(_async|Async|_coro|_impl)$")
+_ASYNC_VARIANT = re.compile(r"(_async|Async|_coro|_impl|_aio|Aio)$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 

@@ -168,7 +168,9 @@ class EventLoopNeverSet(Rule):
         # needs porting first (superdesk's websockets server; rev67c's high debatable)
         older = any("asyncio.coroutine" in fn.decorators for fn in module.functions.values())
         for i, (first, starter) in enumerate(found):
-            demo = (first.in_main_guard and "." in module.module) or older
+            # a main guard in a package's module (its __init__ too: `python -m pkg` runs __main__)
+            # is a developer's demo, not the program's entry
+            demo = (first.in_main_guard and ("." in module.module or module.path.endswith("__init__.py"))) or older
             related = [{"path": module.path, "line": starter.line, "col": starter.col,
                         "message": "the loop is started here"}]
             if i:
