@@ -177,6 +177,8 @@ class CallCollector:
         if self.function is not None:
             self.function.awaits.append((node.lineno, node.col_offset))
             self.result_use(node.value, "await")
+            if isinstance(node.value, (ast.Name, ast.Attribute)):
+                self.function.awaited_names.append((self.segment(node.value, 60), node.lineno))
         if isinstance(node.value, ast.Call):
             self.awaited.add(id(node.value))
             self.use.setdefault(id(node.value), ("await", None))

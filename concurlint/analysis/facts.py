@@ -200,6 +200,9 @@ class Function(Record):
     # "for" (iterated), "await" (awaited; recorded for any name, callee ""): a coroutine object
     # has none of these but the last (CCL507)
     result_uses: List[Tuple[str, str, int, str]] = field(default_factory=list)
+    # names and attributes awaited whole (`await self`, `await fut`, `await self._task`), with the
+    # line: afterwards the object is done, and its result() returns at once
+    awaited_names: List[Tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -170,6 +170,8 @@ class BlockingCallInAsyncFunction(Rule):
                     continue  # CCL504 names the asyncio replacement; or the data is there
                 if call.awaited or (call.line, call.col) in wrapped:
                     continue  # `await session.execute(q)`: it returns an awaitable, whatever its annotation says
+                if _done_by_await(fn, call):
+                    continue  # `await self` then `self.result()`: the object is done, its result is there
                 desc = blocking_desc(project, call, target, nonblocking)
                 if desc is not None and _ruled_out_by_callers(ctx, fn, call.line):
                     continue
@@ -340,6 +342,16 @@ _READABLE = READS_WHEN_READY | {"recvfrom", "recv_into", "recvfrom_into", "accep
 _WRITABLE = frozenset({"send", "sendto", "write"})
 READINESS = {"wait_readable": _READABLE, "wait_socket_readable": _READABLE,
              "wait_writable": _WRITABLE, "wait_socket_writable": _WRITABLE}
+
+
+def _done_by_await(fn: Function, call: Call) -> bool:
+    """``await self`` (or ``await fut``) earlier in the coroutine, then ``self.result()``: what was
+    awaited has finished, so its result() or exception() returns at once, whatever the class does
+    to wait when it has not (unsync's ``then``: ``await self; continuation(self.result())``)."""
+    if call.method not in ("result", "exception") or "." not in call.text:
+        return False
+    receiver = call.text.rsplit(".", 1)[0]
+    return any(text == receiver and line <= call.line for text, line in fn.awaited_names)
 
 
 def _ready(module: ModuleFacts, fn: Function, call: Call) -> bool:
