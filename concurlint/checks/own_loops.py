@@ -331,8 +331,11 @@ def program_sequence(ctx) -> Dict[str, Alone]:
     for mod, call in project.index.calls("loop-runner"):
         t = project.call_target(call)
         fn = project.functions.get(call.function) if call.function else None
-        if fn is not None and (fn.cls is not None or fn.is_async):
-            continue  # a method's asyncio.run(): a sync API over an async one (private_loops)
+        if fn is not None and (fn.is_async or (fn.cls is not None and t != "asyncio.run")):
+            # a coroutine's own loop runner; a method's run_until_complete() on a loop it may share
+            # (private_loops). A method's asyncio.run() makes a fresh loop each call: its coroutine
+            # is an entry like a program's main() (dvuploader's upload(): alone after its gather)
+            continue
         if t in FUNCTION_RUNNERS and call.args and call.args[0].qualname:
             # `trio.run(maincore)`: the function itself is handed over, so no call of it is counted
             q = project.resolve(call.args[0].qualname)
