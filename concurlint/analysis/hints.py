@@ -67,6 +67,18 @@ def is_cli_code(module: str) -> bool:
     return bool(_CLI_MODULE.search(module or ""))
 
 
+# decorators that make an `async def` a command-line program's command, run with asyncio.run() on
+# a loop of its own: fastcore's `@call_parse` (nbdev's commands, often through `from fastcore.script
+# import *`, so by its bare name too) and asyncclick's commands
+CLI_COMMANDS = frozenset({"fastcore.script.call_parse", "call_parse", "asyncclick.command"})
+
+
+def is_cli_command(fn) -> bool:
+    """A coroutine a command-line decorator runs as the whole program (``@call_parse async def
+    release_gh(...)``): its waits stall nothing else."""
+    return fn.is_async and any(d in CLI_COMMANDS for d in fn.decorators)
+
+
 # `lifespan`: an ASGI app's start-up and shut-down handler (FastAPI's and Starlette's `lifespan=`)
 _LIFECYCLE_WORDS = frozenset({"startup", "shutdown", "teardown", "setup", "init", "initialize", "initialise",
                               "cleanup", "bootstrap", "close", "exit", "atexit", "finalize", "finalise",

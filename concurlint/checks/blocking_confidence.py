@@ -12,8 +12,8 @@ import re
 from typing import Optional, Tuple
 
 from concurlint.analysis.facts import Function, ModuleFacts
-from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, is_cli_code, is_lifecycle,
-                                       is_request_handler, is_test_code)
+from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, is_cli_code, is_cli_command,
+                                       is_lifecycle, is_request_handler, is_test_code)
 from concurlint.checks.blocking_calls import PROCESS_PREFIXES, SPAWNS, one_file
 
 
@@ -137,7 +137,7 @@ def _cli_only(project, fn: Function, depth: int = 0) -> bool:
         mod = project.function_module.get(c.function) if c.function else None
         if caller is None or mod is None or caller is fn or not c.awaited:
             return False
-        if not (is_cli_code(mod.module) or _cli_only(project, caller, depth + 1)):
+        if not (is_cli_code(mod.module) or is_cli_command(caller) or _cli_only(project, caller, depth + 1)):
             return False
     return True
 
@@ -187,7 +187,7 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     (``own_loops.program_sequence``): start-up code too."""
     if is_test_code(module.module, fn.qualname) or is_test_code(where):
         return "low"
-    if weight <= 1 or is_cli_code(module.module):
+    if weight <= 1 or is_cli_code(module.module) or is_cli_command(fn):
         return "low"  # file metadata; or a command-line program's coroutine, alone on its loop
     path = (fn.qualname,) + chain
     # the coroutine and the helpers on the way, not the function that makes the blocking call
