@@ -92,7 +92,8 @@ def is_lifecycle(qualname: Optional[str]) -> bool:
         return False
     name = qualname.rsplit(".", 1)[-1]
     if _LIFECYCLE.match(name) or _LIFECYCLE.match(_ASYNC_VARIANT.sub("", name)):
-        return True  # `terminateAsync`, `close_async`, `start_aio`: the async twin of a start-up or shut-down method
+        # `terminateAsync`, `close_async`, `start_aio`: the async twin of a start-up or shut-down method
+        return True
     words = _CAMEL.sub("_", name).strip("_").lower().split("_")  # `startServer` -> start, server
     return any(word in _LIFECYCLE_WORDS for word in words)
 

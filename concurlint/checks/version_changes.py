@@ -170,7 +170,8 @@ class EventLoopNeverSet(Rule):
         for i, (first, starter) in enumerate(found):
             # a main guard in a package's module (its __init__ too: `python -m pkg` runs __main__)
             # is a developer's demo, not the program's entry
-            demo = (first.in_main_guard and ("." in module.module or module.path.endswith("__init__.py"))) or older
+            in_package = "." in module.module or module.path.endswith("__init__.py")
+            demo = (first.in_main_guard and in_package) or older
             related = [{"path": module.path, "line": starter.line, "col": starter.col,
                         "message": "the loop is started here"}]
             if i:
