@@ -62,11 +62,11 @@ _CLI_MODULE = re.compile(r"(^|\.)(cli|ctl|__main__|commands|cmds|management|benc
 def is_cli_code(module: str) -> bool:
     """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, ``pkg.cmds.get``,
     ``pkg.ctl.schema`` of a ``pkgctl`` command, a Django
-    ``management.commands`` module, a ``pkg.benchmark`` runner), or a script no import can reach
-    (``notebook/private-new.py``, ``scripts/sync-db.py``: a name that is no identifier): a
-    coroutine there is usually the whole program's one task, so a blocking call in it stalls
-    nothing else."""
-    if module and not all(part.isidentifier() for part in module.split(".")):
+    ``management.commands`` module, a ``pkg.benchmark`` runner), or a script inside a package that
+    no import can reach (``pkg/notebook/private-new.py``: a name that is no identifier; a program
+    at the top of a project, ``my-bot.py``, may be a server and is not counted): a coroutine there
+    is usually the whole program's one task, so a blocking call in it stalls nothing else."""
+    if module and "." in module and not all(part.isidentifier() for part in module.split(".")):
         return True
     return bool(_CLI_MODULE.search(module or ""))
 
