@@ -66,7 +66,8 @@ def is_cli_code(module: str) -> bool:
     no import can reach (``pkg/notebook/private-new.py``: a name that is no identifier; a program
     at the top of a project, ``my-bot.py``, may be a server and is not counted): a coroutine there
     is usually the whole program's one task, so a blocking call in it stalls nothing else."""
-    if module and "." in module and not all(part.isidentifier() for part in module.split(".")):
+    package, _, name = (module or "").rpartition(".")
+    if package and all(part.isidentifier() for part in package.split(".")) and not name.isidentifier():
         return True
     return bool(_CLI_MODULE.search(module or ""))
 
