@@ -21,6 +21,7 @@ from typing import List, Optional, Tuple
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
 from concurlint.analysis.hints import is_lifecycle
 from concurlint.analysis.peak import HEAVY, input_peak
+from concurlint.analysis.shell import backgrounded
 from concurlint.checks.blocking_calls import wait_weight
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
     HEAVY_CPU, MODELS, Target, Work, _name, recommend,
@@ -105,7 +106,8 @@ def reachable_io(ctx, qualname: str) -> List[str]:
                 continue
         else:
             cat = project.kb.category(t)
-            found = [t] if cat is not None and cat[0] == "io" and not (t in BACKOFFS and call.in_handler) else []
+            found = [t] if cat is not None and cat[0] == "io" and not (t in BACKOFFS and call.in_handler) \
+                and not backgrounded(call, t) else []
         for c in found:
             if c not in present:
                 present.add(c)

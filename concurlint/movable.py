@@ -217,10 +217,20 @@ def _pool_kept(ctx, site) -> Optional[str]:
         if other is site or other.module is not site.module or other.call.function != site.call.function \
                 or _receiver(other) != name or other.model != site.model:
             continue
-        if _table(ctx, other)[1] == site.model:  # what the table says for that task
+        work, rec = _table(ctx, other)[:2]  # what the table says for that task
+        if rec == site.model and not _metadata_only(work):
             text = other.callable.text if other.callable is not None else ""
             return _name(other.function) if other.function or not text else f"{text}()"
     return None
+
+
+def _metadata_only(work) -> bool:
+    """Work whose only waits are on file metadata (``os.path.exists``, ``os.mkdir``: the report
+    folder made before solox's background recorder starts): the table keeps it in processes for
+    want of evidence, not for work that needs one, so it holds no pool there."""
+    from concurlint.checks.blocking_calls import wait_weight
+
+    return work.kind == "io" and bool(work.io_calls) and all(wait_weight(c) <= 1 for c in work.io_calls)
 
 
 # calls that change state every thread of a process shares: work that makes them is in a process

@@ -167,6 +167,20 @@ def test_work_that_changes_process_wide_state_keeps_its_processes():
     assert (r["current"], r["recommended"]) == ("processes", "threads")
 
 
+def test_a_program_started_in_the_background_is_not_a_wait():
+    # solox's screen recorder: `os.system("nohup scrcpy ... &")` returns as soon as the shell has
+    # started it, so the task is not IO worth a thread pool (its only other IO is making a
+    # folder) and it holds nothing in processes: the pool's samplers, which poll the device, are
+    # still told to use threads
+    r = rec_at("CCL102_device_sampler.py", "pool.apply_async(start_recorder")
+    assert (r["current"], r["recommended"]) == ("processes", "processes")
+    assert "os.system" not in r["reason"]
+    for needle in ("pool.apply_async(cpu_samples", "pool.apply_async(memory_samples"):
+        r = rec_at("CCL102_device_sampler.py", needle)
+        assert (r["current"], r["recommended"]) == ("processes", "threads")
+        assert "subprocess.run" in r["reason"]
+
+
 @pytest.mark.parametrize("needle,nth,words", [
     ("pool.map(simulate_paths, seeds", 0, ["fork start method", "deadlock", "Windows"]),
     ("pool.map(simulate_paths, seeds", 1, ["spawn start method", "__main__ guard"]),

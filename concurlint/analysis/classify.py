@@ -34,6 +34,7 @@ from concurlint.analysis.facts import Call, Function, Value
 from concurlint.analysis.hints import fills_once, is_memoised
 from concurlint.analysis.project import Project
 from concurlint.analysis.receivers import Receivers, made_by, protocol_note, receiver_text
+from concurlint.analysis.shell import backgrounded
 from concurlint.analysis.sizes import byte_size
 from concurlint.analysis.walk import strongly_connected
 from concurlint.knowledge import Matcher
@@ -254,6 +255,8 @@ class Classifier:
                     continue  # sleep(0) yields the GIL, it does not wait
                 if target in BACKOFFS and call.in_handler:
                     continue  # a back-off in an `except` block (retry until the file is there): an error path
+                if backgrounded(call, target):
+                    continue  # os.system("nohup recorder &"): the shell starts it and returns
                 s.io = min(CAP, s.io + m)
                 io_lines.add(call.line)
                 mark_io(call.loop)

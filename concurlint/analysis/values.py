@@ -442,7 +442,7 @@ def _relocated(v: Value, text: str, line: int, col: int) -> Value:
     meta = v.meta
     if v.line and v.kind in _TRACED and "made" not in meta:  # where a value sent to a pool was made
         meta = dict(meta, made=f"{v.line}:{v.col}")
-    if v.kind == "other" and v.text and "source" not in meta:  # what the name was bound to
+    if v.kind in ("other", "literal", "call") and v.text and "source" not in meta:  # what the name was bound to
         meta = dict(meta, source=v.text)
     return Value(v.kind, v.qualname, text, line, col, v.local, v.inner, v.attr, v.size, meta)
 

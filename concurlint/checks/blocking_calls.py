@@ -14,6 +14,7 @@ from typing import List, Optional
 from concurlint.analysis.facts import Call
 from concurlint.analysis.hints import argument_for
 from concurlint.analysis.platforms import WASM
+from concurlint.analysis.shell import backgrounded
 from concurlint.analysis.values import IN_MEMORY
 from concurlint.checks.sync_reach import TIMEOUT_ARGS, _literal_false, _timeout_of
 
@@ -261,6 +262,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if getattr(call, "nonblocking_try", False):
         return None  # try: sock.send(...) except BlockingIOError: a non-blocking attempt
+    if backgrounded(call, target):
+        return None  # os.system("nohup recorder &"): the shell starts it in the background and returns
     return _named(call, target)
 
 
