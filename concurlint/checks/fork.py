@@ -166,9 +166,12 @@ class MissingMainGuard(Rule):
         if not launches:
             return
         here = [fp for fp in launches if fp.module.path == module.path]
+        on_demand = _loaded_on_demand(ctx.project, module)
         for fp in here:
             if fp.call.function is None and not fp.call.in_main_guard:
-                yield ctx.report(self.code, module, fp.call, what=fp.what, method=m.method_words(fp), via="")
+                conf = "medium" if on_demand and not _runs_own_function(module, fp.call) else "high"
+                yield ctx.report(self.code, module, fp.call, what=fp.what, method=m.method_words(fp), via="",
+                                 confidence=conf)
         by_call = {id(fp.call): fp for fp in launches}
         for call in module.calls:
             if call.function is not None or call.in_main_guard:
@@ -187,7 +190,43 @@ class MissingMainGuard(Rule):
             related = [dict(r) for r in chain] + [{"path": mod2.path, "line": c2.line, "col": c2.col,
                                 "message": f"{fp.what} launches worker processes here"}]
             yield ctx.report(self.code, module, call, related=related, what=fp.what,
-                             method=m.method_words(fp), via=f" (through {t.rsplit('.', 1)[-1]}())")
+                             method=m.method_words(fp), via=f" (through {t.rsplit('.', 1)[-1]}())",
+                             confidence="medium" if on_demand else "high")
+
+
+def _loaded_on_demand(project, module: ModuleFacts) -> bool:
+    """A module of a package that the project imports only inside functions (``def webapp():
+    from .web import start_web_app``, nxbt's command), never at a module's top: a spawn or
+    forkserver child re-imports the program's main module and the module of the function it
+    runs, so it reaches this module's top only if one of those imports it at theirs -- which the
+    project shows nowhere (rev92b's high fp). Its own main guard, if any, is a developer's run
+    with ``python -m`` (as for CCL509, a demo). A module nothing imports may be the library's
+    public face (``pathos.mp_map``): kept. The names that load it are its own and its packages'
+    but the top one's, whose ``__init__`` loading a submodule is part of loading that package."""
+    if "." not in module.module:
+        return False
+    parts = module.module.split(".")
+    names = {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
+    ancestors = {".".join(parts[:i]) for i in range(1, len(parts))}
+    lazy = False
+    for other in project.modules:
+        if other is module or other.module in ancestors:
+            continue
+        for name, line, _col in other.import_lines:
+            if not any(name == n or name.startswith(n + ".") for n in names):
+                continue
+            if any(fn.line < line <= fn.end_line for fn in other.functions.values()):
+                lazy = True
+            else:
+                return False  # imported at a module's top: a child importing that one runs this
+    return lazy
+
+
+def _runs_own_function(module: ModuleFacts, call: Call) -> bool:
+    """The launch hands the workers a function of this module (``Process(target=worker)``): a
+    spawn child imports this module to find it, and runs the launch again."""
+    prefix = module.module + "."
+    return any(v.qualname and v.qualname.startswith(prefix) for v in [*call.args, *call.kwargs.values()])
 
 
 def _process_sites(ctx, m: ProcessModel):
