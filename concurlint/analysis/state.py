@@ -273,11 +273,22 @@ class StateCollector:
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             fn = self.function
-            if fn is not None:
+            if fn is not None and not self._comprehension_bound(node.id):
                 fn.loaded_names.append(node.id)
             key = self.shared_target(node)
             if key:
                 self.access(key, "read", node.id, node)
+
+    def _comprehension_bound(self, name: str) -> bool:
+        """A comprehension's own target (``[k for k in keys]``): not a name of the function, nor
+        the module's global of the same spelling (patator's ``k`` beside a ``k`` bound in its
+        main guard: rev93c's CCL304 fp)."""
+        for sc in reversed(self.scopes):
+            if not sc.comprehension:
+                return False
+            if name in sc.values:
+                return True
+        return False
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if isinstance(node.ctx, ast.Load):

@@ -261,10 +261,11 @@ def _global_reads(ctx, m: ProcessModel, fn: str) -> List[Tuple[str, str, object]
             out.append((modname, name, acc, f))
         # a global bound only in the main guard after the function was defined is not an access
         mod = ctx.project.function_module[f]
+        enclosing = _enclosing_names(ctx.project, info)
         for name in info.loaded_names:
             g = mod.globals.get(name)
             if g is not None and g.in_main_guard and name not in info.params and name not in info.local_names \
-                    and (mod.module, name) not in seen:
+                    and name not in enclosing and (mod.module, name) not in seen:
                 seen.add((mod.module, name))
                 out.append((mod.module, name, _Loc(info.line, info.col), f))
         # NAME.method(...) on a global is not recorded as an access: match the call's receiver
@@ -275,6 +276,19 @@ def _global_reads(ctx, m: ProcessModel, fn: str) -> List[Tuple[str, str, object]
             if g is not None and (mod.module, g.name) not in seen:
                 seen.add((mod.module, g.name))
                 out.append((mod.module, g.name, call, f))
+    return out
+
+
+def _enclosing_names(project, fn) -> set:
+    """The names the functions around a nested function bind (its closure's), which hide the
+    module's globals of the same spelling (patator's ``module``, a local of ``consume()`` read by
+    its nested ``shutdown()``)."""
+    out: set = set()
+    parent = project.functions.get(fn.parent) if fn.parent else None
+    while parent is not None:
+        out.update(parent.params)
+        out.update(parent.local_names)
+        parent = project.functions.get(parent.parent) if parent.parent else None
     return out
 
 
