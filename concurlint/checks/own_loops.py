@@ -73,6 +73,19 @@ def private_loops(ctx) -> frozenset:
                              _made_before(project, mod, fn, coro, call)):
                 if q and not (fresh and _makes_tasks(project, q)):
                     handed.setdefault(q, set()).add(where)
+    for site in ctx.sites:
+        # `executor.submit(asyncio.run, scan(iface))`, `Thread(target=asyncio.run, args=(main(),))`:
+        # a worker thread runs the coroutine on a fresh loop of its own (lswifi's per-interface
+        # scans: rev94a's high fp)
+        if site.model != "threads" or site.function not in FACADE_RUNNERS or not site.args:
+            continue
+        mod, coro = site.module, site.args[0]
+        fn = project.functions.get(site.call.function) if site.call.function else None
+        made = [c for c in mod.calls if c.line == coro.line and c.col == coro.col and coro.kind == "call"]
+        for q, where in ([(project.call_target(c), (mod.path, c.line, c.col)) for c in made] or
+                         _made_before(project, mod, fn, coro, site.call)):
+            if q in project.functions and project.functions[q].is_async and not _makes_tasks(project, q):
+                handed.setdefault(q, set()).add(where)
     for q in list(handed):  # `self._list_blobs()` names the base's method; a subclass's override runs
         for over in _overrides(project, q):
             if not _makes_tasks(project, over):
