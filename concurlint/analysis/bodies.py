@@ -68,6 +68,17 @@ def handles_errors(body: List[ast.stmt]) -> bool:
     return False
 
 
+def guards_errors(body: List[ast.stmt]) -> bool:
+    """The work is one ``try`` whose handlers, of whatever exceptions, all end it without raising
+    again (``try: fetch and save except requests.RequestException: log except OSError: log``): the
+    author decided which failures the work can meet and what each does. A docstring may stand
+    before it."""
+    work = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(work) != 1 or not isinstance(work[0], ast.Try) or not work[0].handlers:
+        return False
+    return not any(isinstance(n, ast.Raise) for h in work[0].handlers for b in h.body for n in ast.walk(b))
+
+
 def only_not_implemented(body: List[ast.stmt]) -> bool:
     """``raise NotImplementedError`` (or ``NotImplementedError(...)``), after a docstring: the
     body of a method its subclasses implement."""

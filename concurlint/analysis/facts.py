@@ -186,6 +186,7 @@ class Function(Record):
     # `finally` hands `sys.exc_info()` on (to a queue, a callback): the error reaches someone anyway
     catches_all: bool = False
     handles_errors: bool = False  # a top-level try has a handler for every exception (it may log and re-raise)
+    guards_errors: bool = False  # the work is one try whose handlers (of any exceptions) do not re-raise
     # its body only raises NotImplementedError (after a docstring): a method a subclass implements,
     # whose work (a listing, a download, a computation) cannot be seen here
     abstract: bool = False

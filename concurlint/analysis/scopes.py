@@ -21,8 +21,8 @@ import builtins
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
-from concurlint.analysis.bodies import catches_all, forwards_exc_info, handles_errors, local_names, memo_line, \
-    only_not_implemented, warns_deprecated
+from concurlint.analysis.bodies import (catches_all, forwards_exc_info, guards_errors, handles_errors, local_names,
+                                        memo_line, only_not_implemented, warns_deprecated)
 from concurlint.analysis.facts import FORK_SOMETIMES, ClassInfo, Function, GlobalDef, ModuleFacts, Value
 from concurlint.knowledge import Knowledge
 
@@ -361,6 +361,7 @@ class ScopeCollector:
                 self._prescan(node.body, fn)
                 fn.catches_all = catches_all(node.body) or forwards_exc_info(node.body)
                 fn.handles_errors = fn.catches_all or handles_errors(node.body)
+                fn.guards_errors = guards_errors(node.body)
                 fn.abstract = only_not_implemented(node.body)
                 fn.memo_from = memo_line(node.body)
                 fn.local_names = local_names(node.body)

@@ -181,6 +181,14 @@ def _handed_in(module: ModuleFacts, call: Call, value) -> bool:
         for c in (module.calls[i] for i in inner.calls))
 
 
+def _guards_errors(project, value) -> bool:
+    """The submitted project function's work is one ``try`` whose handlers do not re-raise
+    (``Function.guards_errors``)."""
+    q = project.function_of_value(value) if value is not None else None
+    fn = project.functions.get(q or "")
+    return fn is not None and fn.guards_errors
+
+
 def _handles_errors(project, value) -> bool:
     """The submitted function has a top-level ``try`` with a handler for every exception, or a
     project decorator wraps it in one (``@wrap_with_logs``: logs every exception, then re-raises)."""
