@@ -206,6 +206,13 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
     if rec == "threads" and current in ("processes", "interpreters", "distributed") and work.kind == "io":
         if not work.io_calls and summary is not None:
             return "no library IO call was found"
+        if work.function and work.function.startswith(SUBPROCESS) and work.function not in ctx.project.functions:
+            # `executor.map(subprocess.check_call, cmds)`: each task is one run of an external
+            # program (openmim's grid search, srun training jobs of hours); threads would wait on
+            # it the same way, and a worker process is nothing beside the program it waits on
+            # (rev95c's wrong model change)
+            return (f"each task is one run of an external program ({work.function}()), which is a process "
+                    f"of its own whatever the pool is made of; a worker process costs nothing beside it")
         if work.io_calls and all(c.startswith(SUBPROCESS) for c in work.io_calls) and _works_on_output(ctx, work.function):
             # `proc.communicate()` of hmmalign, then the alignment masked in Python: each worker
             # waits on its own program, and what it does with the output holds the GIL, by a

@@ -181,6 +181,16 @@ def test_a_program_started_in_the_background_is_not_a_wait():
         assert "subprocess.run" in r["reason"]
 
 
+def test_a_pool_of_external_programs_keeps_its_processes():
+    # openmim's grid search: `executor.map(subprocess.check_call, cmds)`, each task an srun job of
+    # hours; threads would wait the same way, so no change is advised (and CCL102 stays quiet)
+    r = rec_at("CCL102_grid_search.py", "executor.map(subprocess.check_call")
+    assert (r["current"], r["recommended"]) == ("processes", "processes")
+    assert "external program" in r["reason"]
+    r = rec_at("CCL102_grid_search.py", "executor.map(fetch_metrics")
+    assert (r["current"], r["recommended"]) == ("processes", "threads")
+
+
 @pytest.mark.parametrize("needle,nth,words", [
     ("pool.map(simulate_paths, seeds", 0, ["fork start method", "deadlock", "Windows"]),
     ("pool.map(simulate_paths, seeds", 1, ["spawn start method", "__main__ guard"]),
