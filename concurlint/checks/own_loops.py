@@ -395,7 +395,8 @@ def program_sequence(ctx) -> Dict[str, Alone]:
             for c in project.calls_of(fn):
                 t = project.call_target(c)
                 callee = project.functions.get(t) if t else None
-                if callee is None or not callee.is_async or t in out or not c.awaited or not alone.covers(c.line):
+                if callee is None or not callee.is_async or t in out or not _waits_on(project, c, callee) \
+                        or not alone.covers(c.line):
                     continue
                 # `asyncio.run(main_run(...))` in one command, `await main_run(...)` at the start
                 # of another's entry (pygbag): the hand-over starts a sequence of its own
@@ -407,7 +408,7 @@ def program_sequence(ctx) -> Dict[str, Alone]:
                     # unless only a command's own sequence awaits it (`trio.run(login_mod.check_and_login)`
                     # in the program's cli module, then `await creds.login()`)
                     continue
-                if all(k.awaited and k.function in out and out[k.function].covers(k.line) for k in callers):
+                if all(_waits_on(project, k, callee) and k.function in out and out[k.function].covers(k.line) for k in callers):
                     if all(k.function in structured for k in callers):
                         structured.add(t)
                     out[t] = alone_in(callee, t in structured)
@@ -415,6 +416,23 @@ def program_sequence(ctx) -> Dict[str, Alone]:
                         command.add(t)
                     changed = True
     return out
+
+
+def _waits_on(project, call: Call, callee: Function) -> bool:
+    """The caller runs the callee to its end in its own place: ``await fetch()``; ``async for
+    event in adapter.events()`` over an async generator (logatory's adapters, each drained by its
+    command's one coroutine: rev96a's seven high debatables); or such a generator handed to a
+    call awaited in the same statement (``await run_pipeline(events=adapter.poll(5))``)."""
+    if call.awaited:
+        return True
+    if not callee.is_generator:
+        return False
+    if call.use == "iter":
+        return True
+    caller = project.functions.get(call.function) if call.function else None
+    return caller is not None and call.use == "arg" and any(
+        k.awaited and any(a.line == call.line and a.col == call.col for a in (*k.args, *k.kwargs.values()))
+        for k in project.calls_of(caller))
 
 
 _SERVERS = frozenset({"asyncio.start_server", "asyncio.start_unix_server",
