@@ -78,14 +78,16 @@ class AsyncioFromWorkerThread(Rule):
                 yield ctx.report(self.code, module, call, function=fn.qualname, call=call.text or target,
                                  start=f"{site.api} at {site.path}:{site.call.line}", via=via, why=why,
                                  fix=_fix(target, call.text),
-                                 related=[reach.entry.related()])
+                                 related=[reach.entry.related()],
+                                 # set_result and set_exception of one future: one fix
+                                 pattern=(("object", fn.qualname, (call.text or "").rpartition(".")[0] or target),))
 
 
 def _handed_types(project, fn: Function, reaches) -> dict:
     """The asyncio types of the values a thread's dispatch hands to the entry function's
     parameters (``run_in_executor(None, compute, fut, n)`` with ``fut = loop.create_future()``):
     {parameter: type}."""
-    out = {}
+    out = _closure_types(project, fn)
     params = [p for p in fn.params if p not in ("self", "cls")] if fn.cls else list(fn.params)
     for r in reaches:
         if r.chain != (fn.qualname,) or r.entry.model != "threads":
@@ -94,6 +96,23 @@ def _handed_types(project, fn: Function, reaches) -> dict:
             t = project.value_type(value)
             if t and t.startswith("asyncio."):
                 out[name] = t
+    return out
+
+
+def _closure_types(project, fn: Function) -> dict:
+    """The asyncio types of the names a nested function takes from the function around it
+    (``def _run(func): future.set_result(func())`` beside ``future = asyncio.Future()``):
+    {name: type}."""
+    parent = project.functions.get(fn.parent) if fn.parent else None
+    if parent is None:
+        return {}
+    out = {}
+    for c in project.calls_of(parent):
+        t = project.call_target(c)
+        made = project.kb.returns.get(t or "")
+        if c.assigned_to and made and made.startswith("asyncio.") and c.assigned_to not in fn.params \
+                and c.assigned_to not in fn.local_names:
+            out[c.assigned_to] = made
     return out
 
 
