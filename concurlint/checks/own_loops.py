@@ -1,6 +1,6 @@
 """Which coroutines run alone on an event loop of their own, where a blocking call stalls nothing
 else (CCL501 and CCL504 lower their confidence there): a coroutine handed to a loop runner in a
-worker thread, to ``run_until_complete`` on a loop the same function made, to a synchronous facade
+worker thread (or handed with the runner to one: ``executor.submit(asyncio.run, coro)``), to ``run_until_complete`` on a loop the same function made, to a synchronous facade
 that runs the coroutine handed to it to its end, or to ``asyncio.run`` in a synchronous wrapper
 method -- and the coroutines only such coroutines await -- unless one of them starts tasks or a
 server of its own, which would share that loop. Also where a program's own coroutines run before
