@@ -5,10 +5,11 @@ A plain function that a worker thread runs (``threading.Thread`` targets, thread
 plain functions only, and with no event loop of its own on the way (no ``asyncio.run``,
 ``run_until_complete``, ``run_forever``, ``new_event_loop`` in the chain), calls
 
-- an asyncio API that needs the running loop of the calling thread (``asyncio.create_task``,
-  ``asyncio.get_running_loop``, ``asyncio.current_task``, ``asyncio.all_tasks``): in a worker
-  thread there is none, and the call raises ``RuntimeError`` -- unless it sits in a ``try``
-  (code that tests for a loop that way);
+- an asyncio API that needs the calling thread's loop (``asyncio.create_task``,
+  ``asyncio.get_running_loop``, ``asyncio.current_task``, ``asyncio.all_tasks``, and
+  ``asyncio.get_event_loop``, which in any thread but the main one has no loop to return unless
+  one was set there): in a worker thread there is none, and the call raises ``RuntimeError`` --
+  unless it sits in a ``try`` (code that tests for a loop that way);
 - a method of an asyncio object that is not thread-safe -- a future's or a task's
   ``set_result``/``set_exception``/``cancel``, the loop's ``call_soon``/``call_later``/
   ``call_at``/``create_task``, an ``asyncio.Queue``'s ``put_nowait``/``get_nowait``, an
@@ -28,7 +29,9 @@ from concurlint.registry import Finding, Rule
 
 # need the calling thread's running loop: RuntimeError in a worker thread
 NEEDS_RUNNING_LOOP = frozenset({"asyncio.create_task", "asyncio.get_running_loop", "asyncio.current_task",
-                                "asyncio.all_tasks"})
+                                "asyncio.all_tasks",
+                                # no loop set in a thread but the main one: RuntimeError on every Python
+                                "asyncio.get_event_loop"})
 # change an asyncio object's state without waking its loop (not thread-safe)
 NOT_THREAD_SAFE = frozenset({
     "asyncio.Future.set_result", "asyncio.Future.set_exception", "asyncio.Future.cancel",
@@ -67,7 +70,7 @@ class AsyncioFromWorkerThread(Rule):
                 if target in NEEDS_RUNNING_LOOP:
                     if call.in_try:
                         continue  # `try: loop = asyncio.get_running_loop() except RuntimeError:`
-                    why = "there is no running event loop in a worker thread, so it raises RuntimeError"
+                    why = "a worker thread has no event loop (none runs or is set there), so it raises RuntimeError"
                 elif target in NOT_THREAD_SAFE:
                     why = ("asyncio objects are not thread-safe: the loop is not woken, and its state "
                            "changes under it")
