@@ -100,8 +100,8 @@ def _child_execs(project, call: Call) -> bool:
         if first <= call.line or not ((op == "==" and const == "0") or op == "falsy"):
             continue
         # the name the fork's pid went to; `pid, fd = pty.fork()` (a tuple, not recorded): the
-        # test of the next lines
-        if name != call.assigned_to and (call.assigned_to or first > call.line + 2):
+        # test of the next lines (its body's first statement within a few lines, comments above it)
+        if name != call.assigned_to and (call.assigned_to or first > call.line + 6):
             continue
         inside = [c for c in project.calls_of(fn) if first <= c.line <= last]
         for c in inside:

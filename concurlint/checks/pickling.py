@@ -346,12 +346,17 @@ class _Pos:
         self.text = v.text
 
 
-def _asks_for_fork(project, module: ModuleFacts) -> bool:
+def _asks_for_fork(project, module: ModuleFacts, always: bool = False) -> bool:
     """The module calls ``multiprocessing.set_start_method('fork')`` (at module level, under its
-    main guard, or in a function)."""
+    main guard, or in a function). ``always``: as a statement of the module's top, unconditional
+    (or alone in a ``try`` there, which only guards against a context set already), so the
+    program forks wherever it runs at all (rtv's terminal module, bitwarden-menu's ``__main__``)."""
     return any(project.call_target(c) in ("multiprocessing.set_start_method",
                                           "multiprocessing.context.BaseContext.set_start_method")
-               and c.args and c.args[0].text.strip("'\"") == "fork" for c in module.calls)
+               and c.args and c.args[0].text.strip("'\"") == "fork"
+               and (not always or (c.function is None and not c.in_main_guard and not c.platform
+                                   and (c.col == 0 or (c.in_try and c.col == 4))))
+               for c in module.calls)
 
 
 def _pickled_values(site) -> Tuple[List[Value], bool]:
@@ -411,8 +416,9 @@ def _all_problems(ctx) -> dict:
         if site.style == "joblib":
             continue
         values, only_spawn = _pickled_values(site)
-        if only_spawn and site.start_method == "fork":
-            continue
+        if only_spawn and (site.start_method == "fork"
+                           or (site.start_method is None and _asks_for_fork(project, site.module, always=True))):
+            continue  # forked wherever it runs: nothing is pickled
         api = site.api
         if only_spawn:
             api = f"{api} under spawn/forkserver"
