@@ -238,6 +238,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if call.receiver is not None and nonblocking and _on_nonblocking_socket(project, call, nonblocking):
         return None
+    if target.startswith("socket.socket.") and _loop_socket(project, call):
+        return None  # a socket the coroutine hands to loop.sock_*(), which asyncio requires non-blocking
     if target.rsplit(".", 1)[-1] in UDP_NEVER_WAIT and target.startswith("socket.") \
             and _made_as(project, call, _datagram):
         return None  # connect() on a UDP socket only sets the default peer; nothing is sent
@@ -467,6 +469,18 @@ def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
         return True
     made = _factory(project, call)  # `sock = _create_udp_socket()`, which set it non-blocking
     return made is not None and any((made[1].module, name) in nonblocking for name in made[0].returned_names)
+
+
+def _loop_socket(project, call: Call) -> bool:
+    """The receiver is a socket the same function hands to the loop's socket methods
+    (``sock.connect((ip, 1)); await loop.sock_sendall(sock, packet)``): asyncio requires those
+    sockets in non-blocking mode, where connect/send/recv return at once or raise
+    (pingtop's ICMP pings: rev99b's high fp)."""
+    fn = project.functions.get(call.function) if call.function else None
+    recv = call.receiver.text if call.receiver is not None else ""
+    return fn is not None and bool(recv) and any(
+        (project.call_target(c) or "").startswith("asyncio.AbstractEventLoop.sock_") and c.args and c.args[0].text == recv
+        for c in project.calls_of(fn))
 
 
 def _factory(project, call: Call):
