@@ -72,8 +72,10 @@ def guards_errors(body: List[ast.stmt]) -> bool:
     """The work is one ``try`` whose handlers, of whatever exceptions, all end it without raising
     again (``try: fetch and save except requests.RequestException: log except OSError: log``): the
     author decided which failures the work can meet and what each does. A docstring may stand
-    before it."""
+    before it, and the try may be the whole body of a ``while`` loop (a service loop)."""
     work = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(work) == 1 and isinstance(work[0], ast.While) and not work[0].orelse and len(work[0].body) == 1:
+        work = work[0].body  # a service loop whose every turn is such a try (lona's channel workers)
     if len(work) != 1 or not isinstance(work[0], ast.Try) or not work[0].handlers:
         return False
     return not any(isinstance(n, ast.Raise) for h in work[0].handlers for b in h.body for n in ast.walk(b))
