@@ -26,6 +26,8 @@ _READS_OUTPUT = frozenset({"capture_output", "stdout", "stderr"})
 _TRAILING_AMPERSAND = re.compile(r"(?<![&|>])&\s*$")  # `cmd &`, not `a && b` or `2>&`
 _WINDOWS_START = re.compile(r"^\s*start\s", re.I)  # `start /b prog`: runs prog without waiting
 _START_WAIT = re.compile(r"\s/wait\b", re.I)
+# the leading string literal of an expression kept shortened (`"nohup {p} &".format( ...`)
+_LEADING_STRING = re.compile(r"""\s*[rRuUfF]{0,2}(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")
 
 
 def backgrounded(call: Call, target: Optional[str]) -> bool:
@@ -64,8 +66,6 @@ def command_text(value: Value) -> Optional[str]:
             return spelt
     return None
 
-
-_LEADING_STRING = re.compile(r"""\s*[rRuUfF]{0,2}(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")
 
 
 def _parsed(text: str) -> Optional[ast.AST]:
