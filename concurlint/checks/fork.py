@@ -14,6 +14,7 @@ The program-wide facts (fork points, start methods, running threads) come from
 """
 from __future__ import annotations
 
+import functools
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.hints import is_test_code
@@ -173,10 +174,11 @@ class MissingMainGuard(Rule):
         if not launches:
             return
         here = [fp for fp in launches if fp.module.path == module.path]
-        on_demand = _loaded_on_demand(ctx.project, module)
+        # asked only for a module that launches at import (it reads every module's imports)
+        on_demand = functools.lru_cache(maxsize=None)(lambda: _loaded_on_demand(ctx.project, module))
         for fp in here:
             if fp.call.function is None and not fp.call.in_main_guard:
-                conf = "medium" if on_demand and not _runs_own_function(module, fp.call) else "high"
+                conf = "medium" if on_demand() and not _runs_own_function(module, fp.call) else "high"
                 yield ctx.report(self.code, module, fp.call, what=fp.what, method=m.method_words(fp), via="",
                                  confidence=conf)
         by_call = {id(fp.call): fp for fp in launches}
@@ -198,7 +200,7 @@ class MissingMainGuard(Rule):
                                 "message": f"{fp.what} launches worker processes here"}]
             yield ctx.report(self.code, module, call, related=related, what=fp.what,
                              method=m.method_words(fp), via=f" (through {t.rsplit('.', 1)[-1]}())",
-                             confidence="medium" if on_demand else "high")
+                             confidence="medium" if on_demand() else "high")
 
 
 def _loaded_on_demand(project, module: ModuleFacts) -> bool:
