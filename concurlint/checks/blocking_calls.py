@@ -479,8 +479,8 @@ def _loop_socket(project, call: Call) -> bool:
     fn = project.functions.get(call.function) if call.function else None
     recv = call.receiver.text if call.receiver is not None else ""
     return fn is not None and bool(recv) and any(
-        (project.call_target(c) or "").startswith("asyncio.AbstractEventLoop.sock_") and c.args and c.args[0].text == recv
-        for c in project.calls_of(fn))
+        (project.call_target(c) or "").startswith("asyncio.AbstractEventLoop.sock_")
+        and c.args and c.args[0].text == recv for c in project.calls_of(fn))
 
 
 def _factory(project, call: Call):

@@ -270,11 +270,15 @@ def _global_reads(ctx, m: ProcessModel, fn: str) -> List[Tuple[str, str, object]
             out.append((modname, name, acc, f))
         # a global bound only in the main guard after the function was defined is not an access
         mod = ctx.project.function_module[f]
-        enclosing = _enclosing_names(ctx.project, info)
+        enclosing = None  # the closure's names, read only for a main-guard global
         for name in info.loaded_names:
             g = mod.globals.get(name)
-            if g is not None and g.in_main_guard and name not in info.params and name not in info.local_names \
-                    and name not in enclosing and (mod.module, name) not in seen:
+            if g is None or not g.in_main_guard or name in info.params or name in info.local_names \
+                    or (mod.module, name) in seen:
+                continue
+            if enclosing is None:
+                enclosing = _enclosing_names(ctx.project, info)
+            if name not in enclosing:
                 seen.add((mod.module, name))
                 out.append((mod.module, name, _Loc(info.line, info.col), f))
         # NAME.method(...) on a global is not recorded as an access: match the call's receiver

@@ -59,13 +59,13 @@ class AsyncioFromWorkerThread(Rule):
         for fn in module.functions.values():
             if fn.is_async or not tm.runs_in_thread(fn.qualname):
                 continue
+            reaches = tm.thread_reaches(fn.qualname)
             # the shortest way in: the function a thread runs itself, if it is one
-            reach = min((r for r in tm.thread_reaches(fn.qualname)
-                         if r.entry.model == "threads" and _plain_chain(project, r.chain)),
+            reach = min((r for r in reaches if r.entry.model == "threads" and _plain_chain(project, r.chain)),
                         key=lambda r: len(r.chain), default=None)
             if reach is None:
                 continue
-            handed = _handed_types(project, fn, tm.thread_reaches(fn.qualname))
+            handed = _handed_types(project, fn, reaches)
             for call in project.calls_of(fn):
                 target = project.call_target(call)
                 if target is None and call.method and call.text.count(".") == 1:

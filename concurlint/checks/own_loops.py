@@ -1,6 +1,7 @@
 """Which coroutines run alone on an event loop of their own, where a blocking call stalls nothing
 else (CCL501 and CCL504 lower their confidence there): a coroutine handed to a loop runner in a
-worker thread (or handed with the runner to one: ``executor.submit(asyncio.run, coro)``), to ``run_until_complete`` on a loop the same function made, to a synchronous facade
+worker thread (or handed with the runner to one: ``executor.submit(asyncio.run, coro)``), to
+``run_until_complete`` on a loop the same function made, to a synchronous facade
 that runs the coroutine handed to it to its end, or to ``asyncio.run`` in a synchronous wrapper
 method -- and the coroutines only such coroutines await -- unless one of them starts tasks or a
 server of its own, which would share that loop. Also where a program's own coroutines run before
@@ -67,10 +68,7 @@ def private_loops(ctx) -> frozenset:
                 t in facades or _on_fresh_loop(project, mod, fn, call) or _sync_api_wrapper(project, fn, t))
             if not (in_thread or fresh):
                 continue
-            coro = call.args[0]
-            made = [c for c in mod.calls if c.line == coro.line and c.col == coro.col]
-            for q, where in ([(project.call_target(c), (mod.path, c.line, c.col)) for c in made] or
-                             _made_before(project, mod, fn, coro, call)):
+            for q, where in _coroutines_made(project, mod, fn, call.args[0], call):
                 if q and not (fresh and _makes_tasks(project, q)):
                     handed.setdefault(q, set()).add(where)
     for site in ctx.sites:
@@ -79,11 +77,8 @@ def private_loops(ctx) -> frozenset:
         # scans: rev94a's high fp)
         if site.model != "threads" or site.function not in FACADE_RUNNERS or not site.args:
             continue
-        mod, coro = site.module, site.args[0]
         fn = project.functions.get(site.call.function) if site.call.function else None
-        made = [c for c in mod.calls if c.line == coro.line and c.col == coro.col and coro.kind == "call"]
-        for q, where in ([(project.call_target(c), (mod.path, c.line, c.col)) for c in made] or
-                         _made_before(project, mod, fn, coro, site.call)):
+        for q, where in _coroutines_made(project, site.module, fn, site.args[0], site.call):
             if q in project.functions and project.functions[q].is_async and not _makes_tasks(project, q):
                 handed.setdefault(q, set()).add(where)
     for q in list(handed):  # `self._list_blobs()` names the base's method; a subclass's override runs
@@ -109,6 +104,14 @@ def private_loops(ctx) -> frozenset:
                 private.add(q)
                 grew = True
     return frozenset(private)
+
+
+def _coroutines_made(project, mod: ModuleFacts, fn: Optional[Function], coro, call: Call):
+    """[(target, position)] of the call that made the coroutine handed to a runner: the argument's
+    own call (``asyncio.run(scan(iface))``), else the call a local name it passes was bound to."""
+    made = [c for c in mod.calls if coro.kind == "call" and c.line == coro.line and c.col == coro.col]
+    return [(project.call_target(c), (mod.path, c.line, c.col)) for c in made] or \
+        _made_before(project, mod, fn, coro, call)
 
 
 def _made_before(project, mod: ModuleFacts, fn: Optional[Function], coro, call: Call):
@@ -408,7 +411,8 @@ def program_sequence(ctx) -> Dict[str, Alone]:
                     # unless only a command's own sequence awaits it (`trio.run(login_mod.check_and_login)`
                     # in the program's cli module, then `await creds.login()`)
                     continue
-                if all(_waits_on(project, k, callee) and k.function in out and out[k.function].covers(k.line) for k in callers):
+                if all(_waits_on(project, k, callee) and k.function in out and out[k.function].covers(k.line)
+                       for k in callers):
                     if all(k.function in structured for k in callers):
                         structured.add(t)
                     out[t] = alone_in(callee, t in structured)
