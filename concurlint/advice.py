@@ -213,12 +213,25 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # (rev95c's wrong model change)
             return (f"each task is one run of an external program ({work.function}()), which is a process "
                     f"of its own whatever the pool is made of; a worker process costs nothing beside it")
+        if work.io_calls and all(c in BACKOFFS for c in work.io_calls):
+            # `while not self.is_stopped(): batch = generator.next(); self._wait_for_rate()`: the
+            # sleeps pace the work, they are not the work; what runs between them (avalon's fake
+            # data made in pure Python, the CPU work it forks processes for) is not known here
+            return (f"its only waits are pauses ({work.io_calls[0]}()) that set its pace; what it does "
+                    f"between them is the work, and its kind is not known here")
         if work.io_calls and all(c.startswith(SUBPROCESS) for c in work.io_calls) and _works_on_output(ctx, work.function):
             # `proc.communicate()` of hmmalign, then the alignment masked in Python: each worker
             # waits on its own program, and what it does with the output holds the GIL, by a
             # weight not known here (gtdbtk); keeping processes costs one fork per worker
             return (f"its waits are on the programs it runs ({work.io_calls[0]}()), and what it does "
                     f"with their output holds the GIL")
+        program = _one_program(ctx, work)
+        if program is not None:
+            # `pro = subprocess.Popen(cmd, stdout=log); pro.wait()` in a project function, once per
+            # task: the same as handing subprocess.check_call to the pool (buildingspy's Modelica
+            # simulations of minutes, pyiron's job wrappers: rev96b's wrong model change)
+            return (f"each task runs one external program and waits for it ({program}()), a process of "
+                    f"its own whatever the pool is made of; a worker process costs nothing beside it")
         if work.io_calls and all(c in DELEGATED_WAITS for c in work.io_calls):
             # `future = thread_pool.submit(wrapped); return future.result()` in a generic step
             # runner: what is waited for is work handed to a thread, whose kind is not known
@@ -255,6 +268,27 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return f"it also does CPU work in {busy}"
         return None
     return None
+
+
+def _one_program(ctx, work: Work) -> Optional[str]:
+    """The process wait of a work function that runs one external program per task: its waits
+    are that program's and local files' only, the calls that start or wait for it are in the
+    function itself, outside any loop and outside error handlers, no loop of the function works
+    on data (a listing of files printed on failure is not work) and it hands nothing to a project
+    function. None otherwise."""
+    fn = ctx.project.functions.get(work.function or "")
+    if fn is None or not work.io_calls or any(c in BACKOFFS for c in work.io_calls):
+        return None
+    local = ctx.shared(_local_io)
+    if not all(c.startswith(SUBPROCESS) or local.match(c) for c in work.io_calls):
+        return None
+    runs = [c for c in ctx.project.calls_of(fn)
+            if (t := ctx.project.call_target(c)) is not None and t.startswith(SUBPROCESS) and not c.in_handler]
+    if not runs or any(c.loop >= 0 for c in runs) or any(loop.has_ops for loop in fn.loops) \
+            or any(ctx.project.call_target(c) in ctx.project.functions for c in ctx.project.calls_of(fn)):
+        return None  # several programs, or work on what they return
+    waits = [t for c in runs if (t := ctx.project.call_target(c)) != "subprocess.Popen"]
+    return waits[-1] if waits else None
 
 
 def _nested_loop(project, qualname: Optional[str]) -> Optional[int]:

@@ -361,8 +361,9 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
     beside it, when the pool is one process made for one whole job (isolation), when each task
     also runs a function its caller hands in (a `preprocess` hook), when each task starts child
     processes of its own (a sandbox), when it walks what it fetched in nested loops of Python (a
-    clone's commits), or when the other arm of the same test already hands the
-    work to threads (a platform's choice)."""
+    clone's commits), when each task runs one external program and waits for it (a
+    simulator), when its only waits are sleeps that pace it, or when the other arm of the same
+    test already hands the work to threads (a platform's choice)."""
     from conftest import ROOT
 
     fixture = ROOT / "tests" / "fixtures" / "CCL102_kept_processes"
@@ -383,6 +384,9 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         "build_features": "its waits are on local files, programs it does not wait for, or its own set-up",
         # one clone, then every commit walked in Python (gitfive's get_repo)
         "mine_repo": "it also loops over its data in Python (nested loops from line 13)",
+        # one simulator run per task (buildingspy, rev96b); fake records paced by sleeps (avalon, rev98a)
+        "run_simulation": "each task runs one external program and waits for it (subprocess.Popen.wait())",
+        "produce": "its only waits are pauses (time.sleep()) that set its pace",
     }
     for fn, why in reasons.items():
         r = recs[fn]
