@@ -254,6 +254,13 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return f"it also runs {hook}(), a function its caller hands in, whose work is not known here"
         if summary is not None and summary.py >= CPU_EVIDENCE:
             return "it also does CPU work"
+        if summary is not None and summary.gil >= CPU_EVIDENCE:
+            # `wav = torchaudio.load(path)`, then a model run on `cuda:{rank}` for every item:
+            # one process per GPU computing, the file reads are the small part (f5-tts's
+            # evaluation pools, rev103a's wrong model changes)
+            what = _gil_call(ctx.project, work.function)
+            return (f"it also computes in a library that releases the GIL{f' ({what}())' if what else ''}, "
+                    f"whose weight beside its waits is not known here")
         nested = _nested_loop(ctx.project, work.function)
         if nested is not None:
             # one clone, then every commit walked in Python, each author and committer filed in
@@ -289,6 +296,19 @@ def _one_program(ctx, work: Work) -> Optional[str]:
         return None  # several programs, or work on what they return
     waits = [t for c in runs if (t := ctx.project.call_target(c)) != "subprocess.Popen"]
     return waits[-1] if waits else None
+
+
+def _gil_call(project, qualname: Optional[str]) -> Optional[str]:
+    """The work function's first call into a library that computes with the GIL released
+    (knowledge-base category ``releases-gil``: ``torch.*``, ``numpy.*``), one in a loop first."""
+    fn = project.functions.get(qualname or "")
+    found = []
+    for c in project.calls_of(fn) if fn is not None else ():
+        t = project.call_target(c)
+        cat = project.kb.category(t) if t else None
+        if cat is not None and cat[0] == "releases-gil":
+            found.append((c.loop < 0, c.line, t))  # a call in a loop first: that is the work
+    return min(found)[2] if found else None
 
 
 def _nested_loop(project, qualname: Optional[str]) -> Optional[int]:

@@ -362,7 +362,8 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
     also runs a function its caller hands in (a `preprocess` hook), when each task starts child
     processes of its own (a sandbox), when it walks what it fetched in nested loops of Python (a
     clone's commits), when each task runs one external program and waits for it (a
-    simulator), when its only waits are sleeps that pace it, or when the other arm of the same
+    simulator), when its only waits are sleeps that pace it, when it
+    also runs a model on a GPU (a library that releases the GIL), or when the other arm of the same
     test already hands the work to threads (a platform's choice)."""
     from conftest import ROOT
 
@@ -387,6 +388,8 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         # one simulator run per task (buildingspy, rev96b); fake records paced by sleeps (avalon, rev98a)
         "run_simulation": "each task runs one external program and waits for it (subprocess.Popen.wait())",
         "produce": "its only waits are pauses (time.sleep()) that set its pace",
+        # a model run on each process's own GPU beside the audio reads (f5-tts, rev103a)
+        "score_shard": "it also computes in a library that releases the GIL (torch.nn.functional.cosine_similarity())",
     }
     for fn, why in reasons.items():
         r = recs[fn]
