@@ -479,3 +479,47 @@ def test_a_capped_rule_keeps_its_own_judgement_below_the_ceiling(monkeypatch):
     levels = {f.line: f.confidence for f in report.findings}
     assert levels == {at("self._disconnect_callback()"): "low", at("self._resend_callback()"): "low",
                       at("self._on_message(self.topic"): "high"}, levels
+
+
+WEBDAV = '''\
+"""A small WebDAV file server built on the package's proxy-aware transport."""
+import shutil
+
+from aiohttp import web
+
+
+async def handle_delete(request):
+    root = request.app["root"]
+    shutil.rmtree(root / request.match_info["path"])
+    return web.Response(status=204)
+
+
+def make_app(root):
+    app = web.Application()
+    app["root"] = root
+    app.router.add_route("DELETE", "/{path:.*}", handle_delete)
+    return app
+'''
+
+
+def test_examples_and_demos_shipped_with_a_package_are_medium_at_most(tmp_path):
+    """The same handler removing a whole tree on the loop: high in the package's own server,
+    medium in its ``examples/`` directory and in a ``widgets_demo.py`` module (code to read and
+    run by hand: on the corpus 2 of 7 such findings at high were worth a change)."""
+    pkg = tmp_path / "davkit"
+    for sub in ("", "examples"):
+        (pkg / sub).mkdir(exist_ok=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "server.py").write_text(WEBDAV)
+    (pkg / "examples" / "fileserver.py").write_text(WEBDAV)
+    (pkg / "widgets_demo.py").write_text(WEBDAV)
+    doc = report_json(".", "--min-confidence", "low", cwd=tmp_path)
+    got = {(os.path.normpath(f["path"]), f["code"], f["confidence"]) for f in doc["findings"]}
+    assert got == {
+        (os.path.join("davkit", "server.py"), "CCL501", "high"),
+        (os.path.join("davkit", "examples", "fileserver.py"), "CCL501", "medium"),
+        (os.path.join("davkit", "widgets_demo.py"), "CCL501", "medium"),
+    }, got
+    # the default output shows the package's own finding only
+    shown = report_json(".", cwd=tmp_path)
+    assert [os.path.normpath(f["path"]) for f in shown["findings"]] == [os.path.join("davkit", "server.py")]

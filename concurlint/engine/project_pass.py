@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from concurlint import __version__
-from concurlint.analysis.hints import in_deprecated_code, is_test_code
+from concurlint.analysis.hints import in_deprecated_code, is_example_code, is_test_code
 from concurlint.config import Config
 from concurlint.engine.findings import finish
 from concurlint.engine.per_file import FileResult
@@ -97,6 +97,8 @@ class Context:
             confidence = "low"  # a test or test helper: rarely worth a maintainer's change
         elif confidence == "high" and in_deprecated_code(self.project, function):
             confidence = "medium"  # @deprecated code is on its way out
+        elif confidence == "high" and is_example_code(module.module):
+            confidence = "medium"  # an example or a demo shipped with the package
         return Finding(
             code=code, path=module.path, line=line, col=col,
             end_line=getattr(node, "end_line", line) or line, end_col=getattr(node, "end_col", col) or col,
