@@ -158,6 +158,35 @@ def _filled_once(project, chain: Tuple[str, ...], line: int = 0) -> bool:
     return last is not None and fills_once(last, {line})
 
 
+def _filled_by_callee(project, chain: Tuple[str, ...]) -> bool:
+    """``if not self.reflexes: self.load_reflexes()``: a step of the chain is called right under
+    a test of an attribute that the rest of the chain fills (assigns, or updates in place, maybe
+    in a function nested in it): it runs until the attribute is filled, once per object or per
+    class (django-sockpuppet's reflex classes found by walking the apps' folders, rev103b)."""
+    for i, (q, nxt) in enumerate(zip(chain, chain[1:])):
+        f, mod = project.functions.get(q), project.function_module.get(q)
+        if f is None or mod is None:
+            continue
+        lines = _lines_calling(project, f, mod, nxt)
+        tested = {a.target.rsplit(".", 1)[-1] for a in f.accesses
+                  if a.in_check and a.via_self and a.target.startswith("attr:") and any(0 <= n - a.line <= 1 for n in lines)}
+        if tested and any(_fills(project, g, tested) for g in chain[i + 1:]):
+            return True
+    return False
+
+
+def _fills(project, qualname: str, names: set) -> bool:
+    """The function, or a function nested in it that it calls, assigns or updates one of the
+    instance attributes ``names``."""
+    fn = project.functions.get(qualname)
+    if fn is None:
+        return False
+    nested = [project.functions.get(t) for c in project.calls_of(fn)
+              if (t := project.call_target(c)) and t.startswith(qualname + ".<locals>.")]
+    return any(a.kind in ("write", "mutate") and a.via_self and a.target.rsplit(".", 1)[-1] in names
+               for g in [fn] + [g for g in nested if g is not None] for a in g.accesses)
+
+
 def _lines_calling(project, f: Function, mod: ModuleFacts, callee: str) -> set:
     """The lines of ``f`` that call ``callee`` (the next step of a chain)."""
     return {mod.calls[i].line for i in f.calls if project.call_target(mod.calls[i]) == callee}
@@ -200,6 +229,7 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     if _cli_only(project, fn):
         return "medium"  # a command's step: alone on its loop, once per run (a tree or a wait may still be long)
     if early or first_lifecycle(path) is not None or _lifecycle_only(project, fn) or _filled_once(project, path, line) \
+            or _filled_by_callee(project, path) \
             or any(_opens_itself(f) for f in callers) or _behind_memo(project, path, line):
         # once per process or object: cheap work is not worth a change; a whole tree copied,
         # removed or unpacked may still stall the loop for seconds
