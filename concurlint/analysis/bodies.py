@@ -72,13 +72,21 @@ def guards_errors(body: List[ast.stmt]) -> bool:
     """The work is one ``try`` whose handlers, of whatever exceptions, all end it without raising
     again (``try: fetch and save except requests.RequestException: log except OSError: log``): the
     author decided which failures the work can meet and what each does. A docstring may stand
-    before it, and the try may be the whole body of a ``while`` loop (a service loop)."""
+    before it; the work may be several such tries, or loops whose every turn is such tries (a
+    service loop, the items of a batch)."""
     work = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    if len(work) == 1 and isinstance(work[0], ast.While) and not work[0].orelse and len(work[0].body) == 1:
-        work = work[0].body  # a service loop whose every turn is such a try (lona's channel workers)
-    if len(work) != 1 or not isinstance(work[0], ast.Try) or not work[0].handlers:
-        return False
-    return not any(isinstance(n, ast.Raise) for h in work[0].handlers for b in h.body for n in ast.walk(b))
+    # a service loop whose every turn is such a try (lona's channel workers); or steps that are
+    # each such a try, or a loop over items whose every turn is one (mopidy-youtube's video
+    # lookup: the API call in one try, then each video's fields set in another)
+    return bool(work) and all(_guarded(s) or (
+        isinstance(s, (ast.For, ast.While)) and not s.orelse and s.body and all(_guarded(b) for b in s.body))
+        for s in work)
+
+
+def _guarded(s: ast.stmt) -> bool:
+    """A ``try`` whose handlers all end it without raising again."""
+    return isinstance(s, ast.Try) and bool(s.handlers) and \
+        not any(isinstance(n, ast.Raise) for h in s.handlers for b in h.body for n in ast.walk(b))
 
 
 def only_not_implemented(body: List[ast.stmt]) -> bool:

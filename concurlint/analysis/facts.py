@@ -173,6 +173,7 @@ class Function(Record):
     awaits: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of every `await`
     # parameters whose default is a number, a bool, None or a short string: (name, its source text)
     defaults: Tuple[Tuple[str, str], ...] = ()
+    optional: Tuple[str, ...] = ()  # the parameters that have a default, whatever it is
     # `if` bodies run only when a name compares so to a constant (one conjunct of the test):
     # (name, op: "==" "!=" "is" "is not" "truthy" "falsy", the constant's source, first line, last line)
     guards: Tuple[Tuple[str, str, str, int, int], ...] = ()

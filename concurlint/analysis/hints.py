@@ -64,9 +64,10 @@ _EXAMPLE_MODULE = re.compile(r"(^|\.)(examples?|demos?|tutorials?)(\.|$)"
 
 def is_example_code(module: str) -> bool:
     """An example, a demo or a tutorial shipped with the package (a module or a package named
-    so): code to read and run by hand, where a hazard is rarely worth a maintainer's change (on
+    so, inside a package or a folder): code to read and run by hand, where a hazard is rarely worth a maintainer's change (on
     the corpus: 2 of 7 such findings at high were worth one)."""
-    return bool(_EXAMPLE_MODULE.search(module or ""))
+    # inside a package or a folder: a lone `example.py` handed to the tool is the code to check
+    return "." in (module or "") and bool(_EXAMPLE_MODULE.search(module))
 
 
 _CLI_MODULE = re.compile(r"(^|\.)(cli|ctl|__main__|commands|cmds|management|benchmarks?)(\.|$)")

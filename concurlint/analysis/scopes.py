@@ -313,6 +313,8 @@ class ScopeCollector:
                             list(zip(positional, args.defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
                             if isinstance(d, ast.Constant) and (d.value is None or isinstance(d.value, (int, float))
                                                                  or (isinstance(d.value, str) and len(d.value) <= 64)))
+        fn.optional = tuple(a.arg for a in positional) + tuple(a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults)
+                                                             if d is not None)
         if args.vararg:
             fn.params.append(args.vararg.arg)
         if args.kwarg:

@@ -54,11 +54,15 @@ SELF_ENDERS = frozenset({"delete", "destroy", "dispose", "adelete", "delete_asyn
 
 
 def _opens_itself(fn: Optional[Function]) -> bool:
-    """``async def open(self)`` of a storage or client object, with no argument: it opens the
-    object itself, once per object (``FileStorage.open`` loading the session database); an
+    """``async def open(self)`` of a storage or client object, with no argument (or options with
+    defaults only): it opens the object itself, once per object (``FileStorage.open`` loading the session database); an
     ``open(self, path)`` opens something new on every call. ``async def delete(self)`` likewise
     ends the object itself (a chat session removing its upload folder), once per object."""
-    return fn is not None and fn.cls is not None and fn.name in SELF_OPENERS | SELF_ENDERS and len(fn.params) == 1
+    if fn is None or fn.cls is None or fn.name not in SELF_OPENERS | SELF_ENDERS:
+        return False
+    # `connect(self, timeout=DEFAULT_TIMEOUT, datasources=None)`: options only, nothing new to open
+    # (prisma's client, connected once at start-up: rev104a's high debatable)
+    return all(p in fn.optional for p in fn.params[1:])
 
 
 def _a_rename(project, fn: Function, target: str, line: int) -> bool:

@@ -219,10 +219,11 @@ class FutureResultNeverChecked(Rule):
             # chose what an error does (logged, handed to another future): low
             conf = "low" if fate == "dropped" and (_handles_errors(project, fn_value)
                                                    or _handed_in(module, call, fn_value)) else "high"
-            if conf == "high" and fate == "dropped" and _guards_errors(project, fn_value):
-                # its work is one `try` whose handlers log what the author expected to fail
-                # (somafm-tui's artwork download: RequestException and IOError): only a bug is
-                # lost (rev94d's high fp)
+            if conf == "high" and _guards_errors(project, fn_value):
+                # its work is tries whose handlers log what the author expected to fail
+                # (somafm-tui's artwork download: RequestException and IOError; mopidy-youtube's
+                # video lookup, each step in its own try, mapped and never iterated): only a bug
+                # is lost (rev94d's and rev104d's high fps)
                 conf = "medium"
             if conf == "high" and not _known_task(project, fn_value):
                 # what runs is not found (a closure over a callable handed in, a method of an
