@@ -110,8 +110,26 @@ def _coroutines_made(project, mod: ModuleFacts, fn: Optional[Function], coro, ca
     """[(target, position)] of the call that made the coroutine handed to a runner: the argument's
     own call (``asyncio.run(scan(iface))``), else the call a local name it passes was bound to."""
     made = [c for c in mod.calls if coro.kind == "call" and c.line == coro.line and c.col == coro.col]
-    return [(project.call_target(c), (mod.path, c.line, c.col)) for c in made] or \
-        _made_before(project, mod, fn, coro, call)
+    out = []
+    for c in made:
+        t = project.call_target(c)
+        subs = _subclass_methods(project, fn, c) if t not in project.functions else []
+        out.extend((q, (mod.path, c.line, c.col)) for q in subs or [t])
+    return out or _made_before(project, mod, fn, coro, call)
+
+
+def _subclass_methods(project, fn: Optional[Function], call: Call):
+    """``self.run_async(...)`` in a base class that leaves the method to its subclasses (pydude's
+    ``ScraperBase.run()`` driving whichever scraper's ``run_async``): the subclasses' methods of
+    that name."""
+    owner = fn
+    while owner is not None and owner.cls is None and owner.parent:
+        owner = project.functions.get(owner.parent)
+    if owner is None or owner.cls is None or not call.text.startswith("self.") or call.text.count(".") != 1:
+        return []
+    name = call.text.split(".", 1)[1]
+    return [q for q in project.function_names().get(name, ())
+            if project.functions[q].cls and project.is_subclass(project.functions[q].cls, owner.cls)]
 
 
 def _made_before(project, mod: ModuleFacts, fn: Optional[Function], coro, call: Call):
