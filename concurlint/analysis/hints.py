@@ -21,6 +21,8 @@ import re
 from typing import Iterable, Optional
 
 _TEST_MODULE = re.compile(r"(^|\.)(conftest|utils_test|test_utils|testclient|_testing)(\.|$)"
+                          # test helpers shipped in the package (`azure_functions_worker.testutils`)
+                          r"|\.(testutils?|testhelpers?|testlib|testsupport|testcases?)(\.|$)"
                           # a product's own pytest support (`redbot.pytest`, `anyio.pytest_plugin`); a
                           # pytest plugin package (`pytest_asyncio`) is itself the product
                           r"|\.(pytest(_[^.]*)?|[^.]*_pytest)(\.|$)"
