@@ -265,9 +265,13 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
 # version string read once)
 QUICK_TOOLS = frozenset({"stty", "tput", "tmux", "uname", "id", "whoami", "hostname", "nproc", "getconf",
                          "sw_vers", "lsb_release", "which", "where", "tasklist", "mkdir", "chmod", "chown",
-                         "ln", "touch", "dpkg-query"})
+                         "ln", "touch", "dpkg-query",
+                         # the machine's last act: nothing the loop would serve after it matters
+                         # (indiweb's reboot and power-off routes, rev106b)
+                         "reboot", "poweroff", "halt"})
 QUICK_SUBCOMMANDS = {
-    "systemctl": frozenset({"is-active", "is-enabled", "is-failed", "status", "show", "cat"}),
+    "systemctl": frozenset({"is-active", "is-enabled", "is-failed", "status", "show", "cat", "reboot", "poweroff",
+                            "halt"}),
     "launchctl": frozenset({"list", "print", "getenv"}),
     "dpkg": frozenset({"-s", "-l", "-L", "--status", "--list", "--listfiles", "--print-architecture"}),
 }
@@ -280,10 +284,41 @@ def _quick_command(project, fn: Function, target: str, line: int) -> bool:
     for c in project.calls_of(fn):
         if c.line != line or project.call_target(c) != target or not c.args:
             continue
-        words = _command_words(c.args[0])
-        if words and (words[0] in QUICK_TOOLS or (len(words) > 1 and words[1] in QUICK_SUBCOMMANDS.get(words[0], ()))):
+        branches = [_command_words(c.args[0])] if c.args[0].kind != "other" or " if " not in c.args[0].text \
+            else _branch_words(c.args[0].text)
+        if branches and all(words and _quick(words) for words in branches):
             return True
     return False
+
+
+def _quick(words: Tuple[str, ...]) -> bool:
+    if words[0] == "sudo":
+        words = words[1:]
+    return bool(words) and (words[0] in QUICK_TOOLS or (len(words) > 1 and words[1] in QUICK_SUBCOMMANDS.get(words[0], ())))
+
+
+def _branch_words(text: str):
+    """The leading literal words of both branches of ``["sudo", "reboot"] if sudo else
+    ["reboot"]`` (a list or tuple of strings in each); [] when either is something else."""
+    import ast
+
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return []
+    if not isinstance(node, ast.IfExp):
+        return []
+    out = []
+    for branch in (node.body, node.orelse):
+        if not isinstance(branch, (ast.List, ast.Tuple)):
+            return []
+        words = []
+        for elt in branch.elts[:3]:
+            if not (isinstance(elt, ast.Constant) and isinstance(elt.value, str)):
+                break
+            words.append(elt.value)
+        out.append(tuple(words))
+    return out
 
 
 def _command_words(arg) -> Tuple[str, ...]:
@@ -291,7 +326,7 @@ def _command_words(arg) -> Tuple[str, ...]:
     (an f-string's text up to its first placeholder)."""
     if arg.kind == "container" and arg.inner:
         words = []
-        for v in arg.inner[:2]:
+        for v in arg.inner[:3]:
             if v.kind != "literal" or v.text[:1] not in ("'", '"'):
                 break
             words.append(v.text.strip("'\""))
