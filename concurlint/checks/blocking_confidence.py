@@ -265,14 +265,14 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
 # version string read once)
 QUICK_TOOLS = frozenset({"stty", "tput", "tmux", "uname", "id", "whoami", "hostname", "nproc", "getconf",
                          "sw_vers", "lsb_release", "which", "where", "tasklist", "mkdir", "chmod", "chown",
-                         "ln", "touch", "dpkg-query",
+                         "ln", "touch", "dpkg-query", "sysctl",
                          # the machine's last act: nothing the loop would serve after it matters
                          # (indiweb's reboot and power-off routes, rev106b)
                          "reboot", "poweroff", "halt"})
 QUICK_SUBCOMMANDS = {
     "systemctl": frozenset({"is-active", "is-enabled", "is-failed", "status", "show", "cat", "reboot", "poweroff",
                             "halt"}),
-    "launchctl": frozenset({"list", "print", "getenv"}),
+    "launchctl": frozenset({"list", "print", "getenv", "load", "unload"}),
     "dpkg": frozenset({"-s", "-l", "-L", "--status", "--list", "--listfiles", "--print-architecture"}),
 }
 
