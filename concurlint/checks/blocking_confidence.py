@@ -266,6 +266,9 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
 QUICK_TOOLS = frozenset({"stty", "tput", "tmux", "uname", "id", "whoami", "hostname", "nproc", "getconf",
                          "sw_vers", "lsb_release", "which", "where", "tasklist", "mkdir", "chmod", "chown",
                          "ln", "touch", "dpkg-query", "sysctl",
+                         # hand a file or a URI to the desktop's handler and return (torrra's magnet
+                         # links, rev107a's high debatable)
+                         "open", "xdg-open", "gio",
                          # the machine's last act: nothing the loop would serve after it matters
                          # (indiweb's reboot and power-off routes, rev106b)
                          "reboot", "poweroff", "halt"})
