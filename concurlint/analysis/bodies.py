@@ -68,13 +68,20 @@ def handles_errors(body: List[ast.stmt]) -> bool:
     return False
 
 
+def _work(body: List[ast.stmt]) -> List[ast.stmt]:
+    """The statements that do something: not a docstring, nor a ``global``/``nonlocal``
+    declaration (metacycle's ``global pycycling_input`` above its service loop)."""
+    return [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+            and not isinstance(s, (ast.Global, ast.Nonlocal))]
+
+
 def guards_errors(body: List[ast.stmt]) -> bool:
     """The work is one ``try`` whose handlers, of whatever exceptions, all end it without raising
     again (``try: fetch and save except requests.RequestException: log except OSError: log``): the
     author decided which failures the work can meet and what each does. A docstring may stand
     before it; the work may be several such tries, or loops whose every turn is such tries (a
     service loop, the items of a batch)."""
-    work = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    work = _work(body)
     # a service loop whose every turn is such a try (lona's channel workers); or steps that are
     # each such a try, or a loop over items whose every turn is one (mopidy-youtube's video
     # lookup: the API call in one try, then each video's fields set in another)
@@ -137,7 +144,7 @@ def catches_all(body: List[ast.stmt]) -> bool:
     So does a ``with suppress(Exception):``, and a service loop whose test cannot fail and whose
     every turn runs inside one of those (``while not stop.is_set(): with suppress(Exception):
     ...``)."""
-    work = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    work = _work(body)
     if len(work) == 1 and isinstance(work[0], ast.While) and not work[0].orelse and _plain_test(work[0].test):
         work = work[0].body
     if work and all(_suppresses_all(s) or (isinstance(s, ast.Try) and _swallows_all(s)) for s in work):
