@@ -66,8 +66,8 @@ _EXAMPLE_MODULE = re.compile(r"(^|\.)(examples?|demos?|tutorials?)(\.|$)"
 
 def is_example_code(module: str) -> bool:
     """An example, a demo or a tutorial shipped with the package (a module or a package named
-    so, inside a package or a folder): code to read and run by hand, where a hazard is rarely worth a maintainer's change (on
-    the corpus: 2 of 7 such findings at high were worth one)."""
+    so, inside a package or a folder): code to read and run by hand, where a hazard is rarely
+    worth a maintainer's change (on the corpus: 2 of 7 such findings at high were worth one)."""
     # inside a package or a folder: a lone `example.py` handed to the tool is the code to check
     return "." in (module or "") and bool(_EXAMPLE_MODULE.search(module))
 

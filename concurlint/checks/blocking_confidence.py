@@ -55,8 +55,8 @@ SELF_ENDERS = frozenset({"delete", "destroy", "dispose", "adelete", "delete_asyn
 
 def _opens_itself(fn: Optional[Function]) -> bool:
     """``async def open(self)`` of a storage or client object, with no argument (or options with
-    defaults only): it opens the object itself, once per object (``FileStorage.open`` loading the session database); an
-    ``open(self, path)`` opens something new on every call. ``async def delete(self)`` likewise
+    defaults only): it opens the object itself, once per object (``FileStorage.open`` loading the
+    session database); an ``open(self, path)`` opens something new on every call. ``async def delete(self)`` likewise
     ends the object itself (a chat session removing its upload folder), once per object."""
     if fn is None or fn.cls is None or fn.name not in SELF_OPENERS | SELF_ENDERS:
         return False
@@ -173,7 +173,8 @@ def _filled_by_callee(project, chain: Tuple[str, ...]) -> bool:
             continue
         lines = _lines_calling(project, f, mod, nxt)
         tested = {a.target.rsplit(".", 1)[-1] for a in f.accesses
-                  if a.in_check and a.via_self and a.target.startswith("attr:") and any(0 <= n - a.line <= 1 for n in lines)}
+                  if a.in_check and a.via_self and a.target.startswith("attr:")
+                  and any(0 <= n - a.line <= 1 for n in lines)}
         if tested and any(_fills(project, g, tested) for g in chain[i + 1:]):
             return True
     return False
@@ -295,9 +296,11 @@ def _quick_command(project, fn: Function, target: str, line: int) -> bool:
 
 
 def _quick(words: Tuple[str, ...]) -> bool:
+    """A quick local tool's command line, also after ``sudo``."""
     if words[0] == "sudo":
         words = words[1:]
-    return bool(words) and (words[0] in QUICK_TOOLS or (len(words) > 1 and words[1] in QUICK_SUBCOMMANDS.get(words[0], ())))
+    return bool(words) and (words[0] in QUICK_TOOLS
+                            or (len(words) > 1 and words[1] in QUICK_SUBCOMMANDS.get(words[0], ())))
 
 
 def _branch_words(text: str):
