@@ -119,6 +119,8 @@ def reachable_io(ctx, qualname: str) -> List[str]:
 
 
 SUBPROCESS = ("subprocess.", "os.system", "os.popen", "os.wait")
+# why a pool whose tasks each run an external program keeps its processes
+OWN_PROCESS = "a process of its own whatever the pool is made of; a worker process costs nothing beside it"
 
 
 def _work_waits(ctx, qualname: Optional[str]) -> List[str]:
@@ -211,8 +213,7 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # program (openmim's grid search, srun training jobs of hours); threads would wait on
             # it the same way, and a worker process is nothing beside the program it waits on
             # (rev95c's wrong model change)
-            return (f"each task is one run of an external program ({work.function}()), which is a process "
-                    f"of its own whatever the pool is made of; a worker process costs nothing beside it")
+            return f"each task is one run of an external program ({work.function}()), which is {OWN_PROCESS}"
         if work.io_calls and all(c in BACKOFFS for c in work.io_calls):
             # `while not self.is_stopped(): batch = generator.next(); self._wait_for_rate()`: the
             # sleeps pace the work, they are not the work; what runs between them (avalon's fake
@@ -230,8 +231,7 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # `pro = subprocess.Popen(cmd, stdout=log); pro.wait()` in a project function, once per
             # task: the same as handing subprocess.check_call to the pool (buildingspy's Modelica
             # simulations of minutes, pyiron's job wrappers: rev96b's wrong model change)
-            return (f"each task runs one external program and waits for it ({program}()), a process of "
-                    f"its own whatever the pool is made of; a worker process costs nothing beside it")
+            return f"each task runs one external program and waits for it ({program}()), {OWN_PROCESS}"
         if work.io_calls and all(c in DELEGATED_WAITS for c in work.io_calls):
             # `future = thread_pool.submit(wrapped); return future.result()` in a generic step
             # runner: what is waited for is work handed to a thread, whose kind is not known
@@ -283,18 +283,19 @@ def _one_program(ctx, work: Work) -> Optional[str]:
     function itself, outside any loop and outside error handlers, no loop of the function works
     on data (a listing of files printed on failure is not work) and it hands nothing to a project
     function. None otherwise."""
-    fn = ctx.project.functions.get(work.function or "")
+    project = ctx.project
+    fn = project.functions.get(work.function or "")
     if fn is None or not work.io_calls or any(c in BACKOFFS for c in work.io_calls):
         return None
     local = ctx.shared(_local_io)
     if not all(c.startswith(SUBPROCESS) or local.match(c) for c in work.io_calls):
         return None
-    runs = [c for c in ctx.project.calls_of(fn)
-            if (t := ctx.project.call_target(c)) is not None and t.startswith(SUBPROCESS) and not c.in_handler]
-    if not runs or any(c.loop >= 0 for c in runs) or any(loop.has_ops for loop in fn.loops) \
-            or any(ctx.project.call_target(c) in ctx.project.functions for c in ctx.project.calls_of(fn)):
+    calls = [(c, project.call_target(c)) for c in project.calls_of(fn)]
+    runs = [(c, t) for c, t in calls if t is not None and t.startswith(SUBPROCESS) and not c.in_handler]
+    if not runs or any(c.loop >= 0 for c, _ in runs) or any(loop.has_ops for loop in fn.loops) \
+            or any(t in project.functions for _, t in calls):
         return None  # several programs, or work on what they return
-    waits = [t for c in runs if (t := ctx.project.call_target(c)) != "subprocess.Popen"]
+    waits = [t for _, t in runs if t != "subprocess.Popen"]
     return waits[-1] if waits else None
 
 

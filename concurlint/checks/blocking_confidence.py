@@ -8,6 +8,7 @@ run once per object; low: test helpers, start-up or shut-down code, file metadat
 measured on real packages, are in docs/precision.md."""
 from __future__ import annotations
 
+import ast
 import re
 from typing import Optional, Tuple
 
@@ -306,8 +307,6 @@ def _quick(words: Tuple[str, ...]) -> bool:
 def _branch_words(text: str):
     """The leading literal words of both branches of ``["sudo", "reboot"] if sudo else
     ["reboot"]`` (a list or tuple of strings in each); [] when either is something else."""
-    import ast
-
     try:
         node = ast.parse(text, mode="eval").body
     except SyntaxError:
