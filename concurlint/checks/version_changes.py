@@ -156,7 +156,11 @@ class EventLoopNeverSet(Rule):
                 continue
             if any(c.method == "is_running" for c in calls):
                 continue  # written for both: a running loop is used, else one is run
-            starter = next((st for st in (_started(project, calls, g) for g in gets) if st is not None), None)
+            # a module-level `LOOP = asyncio.get_event_loop()` is started by the module's functions
+            # (`LOOP.run_until_complete(...)` in the command's main(): subarulink's CLI, rev113d)
+            reach = calls if scope is not None else [c for c in module.calls if not c.in_async]
+            starter = next((st for st in (_started(project, reach, g, scope is None) for g in gets)
+                            if st is not None), None)
             if starter is None:
                 continue
             if _top(module) in ctx.shared(_loop_setters):
@@ -202,14 +206,15 @@ def _scopes(project, module: ModuleFacts):
             yield fn, project.calls_of(fn)
 
 
-def _started(project, calls: List[Call], get: Call) -> Optional[Call]:
+def _started(project, calls: List[Call], get: Call, anywhere: bool = False) -> Optional[Call]:
     """The call that starts get_event_loop()'s loop: ``loop.run_until_complete(...)`` on the name
-    it was assigned to (later in the same scope), or ``get_event_loop().run_forever()``."""
+    it was assigned to (later in the same scope, or ``anywhere`` in the module's functions for a
+    module-level name), or ``get_event_loop().run_forever()``."""
     for c in calls:
         if project.call_target(c) not in LOOP_STARTERS or c.receiver is None:
             continue
         # the receiver's value is the one the get_event_loop() call made (through the name it
         # was assigned to, or the call itself)
-        if c.receiver.line == get.line and c.receiver.col == get.col and c.line >= get.line:
+        if c.receiver.line == get.line and c.receiver.col == get.col and (anywhere or c.line >= get.line):
             return c
     return None
