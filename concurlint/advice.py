@@ -386,13 +386,46 @@ def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
     target = Target(ctx.config.version_tuple(), ctx.config.free_threaded)
     if site.model == "interpreters" and target.version is not None and not target.interpreters:
         return work, rec, alts, reason, "high"  # the current model does not exist there
-    blocker = why_not_movable(ctx, site, work, rec) or strong_evidence(ctx, work, site.model, rec)
+    blocker = why_not_movable(ctx, site, work, rec) or strong_evidence(ctx, work, site.model, rec) \
+        or _one_beside_waits(ctx, site, work, rec)
     if blocker is None:
         return work, rec, alts, reason, "high"
     kept = f"keep {site.model}: {blocker}"
     if reason:  # what the kind of work alone would have said, so the evidence stays visible
         kept += f" (by the kind of work alone it would be {rec}: {reason})"
     return work, site.model, [a for a in [rec] + alts if a != site.model], kept, "medium"
+
+
+def _one_beside_waits(ctx, site, work: Work, rec: str) -> Optional[str]:
+    """``static = pool.apply_async(scan, (lines,)); build = pool.apply_async(self._build, [path])``:
+    one CPU task, handed over once (not in a loop, not a map), beside another task of the same
+    pool whose work is not CPU. Processes make CPU tasks faster by running several at once; here
+    there is one, and threads already overlap it with the other task's waits (hdl-checker's static
+    check of one file beside the compiler run: rev113c's wrong model change)."""
+    if site.model != "threads" or rec not in ("processes", "interpreters") or work.kind != "cpu":
+        return None
+    pool = _pool_of(site)
+    if site.call.loop >= 0 or site.iterable is not None or pool is None or not site.call.function:
+        return None
+    for other in ctx.sites_by_path.get(site.path, []):
+        if other is site or other.call.function != site.call.function or _pool_of(other) != pool \
+                or other.function == site.function:
+            continue
+        kind = work_of(ctx, other).kind
+        if kind != "cpu":
+            return (f"it is one task here, handed to the pool beside {_name(other.function)} ({kind} work): "
+                    f"threads already overlap the two, and processes speed up CPU work only by running "
+                    f"several such tasks at once")
+    return None
+
+
+def _pool_of(site) -> Optional[str]:
+    """The pool a site hands its task to, by the name it has there (``pool`` of
+    ``pool.apply_async(...)``, or the executor the analysis resolved)."""
+    if site.executor is not None and site.executor.text:
+        return site.executor.text
+    receiver = site.call.text.rpartition(".")[0]
+    return receiver or None
 
 
 def _table(ctx, site) -> Tuple[Work, str, List[str], str]:

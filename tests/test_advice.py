@@ -458,3 +458,13 @@ def test_work_through_a_client_handed_in_keeps_its_threads(tmp_path):
     assert (online["current"], online["recommended"]) == ("threads", "threads"), online
     assert "it also works through llm_client" in online["reason"], online["reason"]
     assert (offline["current"], offline["recommended"]) == ("threads", "processes"), offline
+
+
+def test_one_cpu_task_beside_a_wait_in_the_same_pool_keeps_its_threads():
+    # hdl-checker's static check of one file beside the compiler run (rev113c's wrong change):
+    # threads already overlap the two; processes help only when several CPU tasks run at once
+    r = rec_at("CCL101_lint_server.py", "pool.apply_async(static_scan")
+    assert (r["current"], r["recommended"]) == ("threads", "threads")
+    assert "one task here" in r["reason"] and "compile_messages()" in r["reason"]
+    r = rec_at("CCL101_lint_server.py", "pool.map(static_scan")
+    assert (r["current"], r["recommended"]) == ("threads", "processes")
