@@ -387,7 +387,7 @@ def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
     if site.model == "interpreters" and target.version is not None and not target.interpreters:
         return work, rec, alts, reason, "high"  # the current model does not exist there
     blocker = why_not_movable(ctx, site, work, rec) or strong_evidence(ctx, work, site.model, rec) \
-        or _one_beside_waits(ctx, site, work, rec)
+        or _one_task(ctx, site, work, rec)
     if blocker is None:
         return work, rec, alts, reason, "high"
     kept = f"keep {site.model}: {blocker}"
@@ -396,16 +396,25 @@ def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
     return work, site.model, [a for a in [rec] + alts if a != site.model], kept, "medium"
 
 
-def _one_beside_waits(ctx, site, work: Work, rec: str) -> Optional[str]:
-    """``static = pool.apply_async(scan, (lines,)); build = pool.apply_async(self._build, [path])``:
-    one CPU task, handed over once (not in a loop, not a map), beside another task of the same
-    pool whose work is not CPU. Processes make CPU tasks faster by running several at once; here
-    there is one, and threads already overlap it with the other task's waits (hdl-checker's static
+def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
+    """One CPU task handed to threads once (not in a loop, not a map) and awaited where it is
+    handed over, or handed to a pool beside another task of the same pool whose work is not CPU
+    (``static = pool.apply_async(scan, (lines,)); build = pool.apply_async(self._build, [path])``).
+    Processes make CPU tasks faster by running several at once; here there is one, and threads
+    already keep the loop free or overlap it with the other task's waits (hdl-checker's static
     check of one file beside the compiler run: rev113c's wrong model change)."""
     if site.model != "threads" or rec not in ("processes", "interpreters") or work.kind != "cpu":
         return None
+    if site.call.loop >= 0 or site.iterable is not None or not site.call.function:
+        return None
+    if site.call.awaited:
+        # `colors = await asyncio.to_thread(get_dominant_colors, path)` once per wallpaper change:
+        # the coroutine waits for this one call, which runs in a thread to keep the loop free, not
+        # to run beside others (pyprland's palette: rev116d's two wrong model changes)
+        return ("it is one call, awaited where it is made: the thread keeps the event loop free while it "
+                "runs, and processes speed up CPU work only by running several such calls at once")
     pool = _pool_of(site)
-    if site.call.loop >= 0 or site.iterable is not None or pool is None or not site.call.function:
+    if pool is None:
         return None
     for other in ctx.sites_by_path.get(site.path, []):
         if other is site or other.call.function != site.call.function or _pool_of(other) != pool \

@@ -468,3 +468,13 @@ def test_one_cpu_task_beside_a_wait_in_the_same_pool_keeps_its_threads():
     assert "one task here" in r["reason"] and "compile_messages()" in r["reason"]
     r = rec_at("CCL101_lint_server.py", "pool.map(static_scan")
     assert (r["current"], r["recommended"]) == ("threads", "processes")
+
+
+def test_one_awaited_thread_call_of_cpu_work_keeps_its_thread():
+    # pyprland's palette on each wallpaper change (rev116d's two wrong changes): the thread keeps
+    # the loop free; a gather of such calls over a folder runs them at once, and goes to processes
+    r = rec_at("CCL101_wallpaper_daemon.py", "asyncio.to_thread(dominant_colors, pixels)")
+    assert (r["current"], r["recommended"]) == ("threads", "threads")
+    assert "one call, awaited where it is made" in r["reason"]
+    r = rec_at("CCL101_wallpaper_daemon.py", "asyncio.to_thread(dominant_colors, px)")
+    assert (r["current"], r["recommended"]) == ("threads", "processes")
