@@ -268,12 +268,17 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
 QUICK_TOOLS = frozenset({"stty", "tput", "tmux", "uname", "id", "whoami", "hostname", "nproc", "getconf",
                          "sw_vers", "lsb_release", "which", "where", "tasklist", "mkdir", "chmod", "chown",
                          "ln", "touch", "dpkg-query", "sysctl",
+                         # ends a process (tree) and returns: on real code every such finding was a
+                         # one-off at shut-down or after a timeout (seven labels, all debatable)
+                         "taskkill",
                          # hand a file or a URI to the desktop's handler and return (torrra's magnet
                          # links, rev107a's high debatable)
                          "open", "xdg-open", "gio",
                          # the machine's last act: nothing the loop would serve after it matters
-                         # (indiweb's reboot and power-off routes, rev106b)
-                         "reboot", "poweroff", "halt"})
+                         # (indiweb's reboot and power-off routes, rev106b; `shutdown now`, Windows'
+                         # `shutdown /r`, which returns as soon as it is scheduled: simplyprint's
+                         # restart and shut-down events, rev113a)
+                         "reboot", "poweroff", "halt", "shutdown"})
 QUICK_SUBCOMMANDS = {
     "systemctl": frozenset({"is-active", "is-enabled", "is-failed", "status", "show", "cat", "reboot", "poweroff",
                             "halt"}),
@@ -338,6 +343,7 @@ def _command_words(arg) -> Tuple[str, ...]:
         return tuple(words)
     text = arg.text
     if arg.kind in ("literal", "other") and (text[:2] in ('f"', "f'") or text[:1] in ('"', "'")):
-        body = text[2:] if text[:1] == "f" else text[1:]
+        quote = text[1] if text[:1] == "f" else text[0]
+        body = (text[2:] if text[:1] == "f" else text[1:]).rstrip(quote)  # `"reboot"`: not `reboot"`
         return tuple(body.split("{", 1)[0].split()[:2])
     return ()
