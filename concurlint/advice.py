@@ -324,9 +324,10 @@ def _nested_loop(project, qualname: Optional[str]) -> Optional[int]:
     return None
 
 
-# a parameter named for a client of a service (`llm_client`, `session`, `web_searcher`, `conn`)
+# a parameter named for a client of a service (`llm_client`, `session`, `web_searcher`, `conn`, a
+# translation `provider`: tepub's segments, rev116a)
 _CLIENT_PARAM = re.compile(r"(^|_)(client|session|conn|connection|searcher|driver|api|fetcher|downloader"
-                           r"|requester)s?($|_)")
+                           r"|requester|provider|service|llm)s?($|_)")
 
 
 def _client_parameter(project, qualname: Optional[str]) -> Optional[str]:

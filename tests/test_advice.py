@@ -448,15 +448,17 @@ def check_all(entries, catalogue, llm_client):
 '''
 
 
-def test_work_through_a_client_handed_in_keeps_its_threads(tmp_path):
+@pytest.mark.parametrize("param", ["llm_client", "provider", "translation_service"])
+def test_work_through_a_client_handed_in_keeps_its_threads(tmp_path, param):
     """A title screen (nested loops: CPU) and then an LLM call through `llm_client`, an object the
-    caller hands in whose calls are not resolved (academic-refchecker's hallucination check): its
-    waits are not seen, so threads are kept and the reason says why; the same screen without the
-    client still goes to processes."""
-    recs = {r["function"].rsplit(".", 1)[-1]: r for r in project_recs(tmp_path, REFERENCE_CHECKER)["recommendations"]}
+    caller hands in whose calls are not resolved (academic-refchecker's hallucination check; tepub's
+    translation `provider`, rev116a's wrong change): its waits are not seen, so threads are kept and
+    the reason says why; the same screen without the client still goes to processes."""
+    source = REFERENCE_CHECKER.replace("llm_client", param)
+    recs = {r["function"].rsplit(".", 1)[-1]: r for r in project_recs(tmp_path, source)["recommendations"]}
     online, offline = recs["check_reference"], recs["check_reference_offline"]
     assert (online["current"], online["recommended"]) == ("threads", "threads"), online
-    assert "it also works through llm_client" in online["reason"], online["reason"]
+    assert f"it also works through {param}" in online["reason"], online["reason"]
     assert (offline["current"], offline["recommended"]) == ("threads", "processes"), offline
 
 
