@@ -117,6 +117,14 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
             # it starts and joins: from a thread pool, every task would fork beside running threads
             return (f"{_name(work.function)} starts processes of its own ({spawned}): from a thread "
                     f"pool each task would fork while the other threads run (CCL301)")
+        preexec = _preexec_fn(ctx.project, work.function) if rec == "threads" else None
+        if preexec is not None:
+            # `subprocess.Popen(cmd, preexec_fn=group_subprocesses)` for each screenshot
+            # (webscreenshot, rev114c's wrong change): Python's documentation says preexec_fn is
+            # not safe with threads -- the child may deadlock before exec
+            return (f"{_name(work.function)} starts its programs with preexec_fn ({preexec}), which is not "
+                    f"safe in the presence of threads: a child forked from a thread pool may deadlock "
+                    f"before it runs the program")
     other = _other_arm(ctx, site, rec)
     if other is not None:
         return (f"the other branch of the same test hands the same work to {rec} (line {other}): "
@@ -152,6 +160,17 @@ def _starts_processes(project, qualname: Optional[str]) -> Optional[str]:
     calls, a few levels down) starts a child process of its own; None otherwise."""
     for q, call, t in _reached_calls(project, qualname, PROCESS_WIDE_DEPTH, handlers=False):
         if t in PROCESS_STARTERS or (t in project.classes and project.is_subclass(t, "multiprocessing.Process")):
+            what = _short_call(t)
+            return f"{what}() at line {call.line}" if q == qualname else f"{what}() in {_name(q)}"
+    return None
+
+
+def _preexec_fn(project, qualname: Optional[str]) -> Optional[str]:
+    """Where the work (or a project function it calls, a few levels down) starts a program with a
+    ``preexec_fn``: ``subprocess.Popen() in shell_exec``; None otherwise."""
+    for q, call, t in _reached_calls(project, qualname, PROCESS_WIDE_DEPTH, handlers=False):
+        v = call.kwargs.get("preexec_fn")
+        if t and t.startswith("subprocess.") and v is not None and v.text != "None":
             what = _short_call(t)
             return f"{what}() at line {call.line}" if q == qualname else f"{what}() in {_name(q)}"
     return None

@@ -480,3 +480,53 @@ def test_one_awaited_thread_call_of_cpu_work_keeps_its_thread():
     assert "one call, awaited where it is made" in r["reason"]
     r = rec_at("CCL101_wallpaper_daemon.py", "asyncio.to_thread(dominant_colors, px)")
     assert (r["current"], r["recommended"]) == ("threads", "processes")
+
+
+SCREENSHOTTER = '''
+import multiprocessing
+import os
+import subprocess
+import time
+import urllib.request
+
+
+def _new_group():
+    os.setsid()
+
+
+def shoot(url, timeout=30):
+    """One headless browser per URL, killed with its whole group when it hangs."""
+    proc = subprocess.Popen(["chromium", "--headless", "--screenshot", url], preexec_fn=_new_group)
+    start = time.monotonic()
+    while proc.poll() is None:
+        time.sleep(0.1)
+        if time.monotonic() - start > timeout:
+            os.killpg(os.getpgid(proc.pid), 9)
+            return False
+    return proc.returncode == 0
+
+
+def fetch_status(url):
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return resp.status
+
+
+def shoot_all(urls):
+    with multiprocessing.Pool(8) as pool:
+        return pool.map(shoot, urls)
+
+
+def check_all(urls):
+    with multiprocessing.Pool(8) as pool:
+        return pool.map(fetch_status, urls)
+'''
+
+
+def test_programs_started_with_preexec_fn_keep_their_processes(tmp_path):
+    # webscreenshot's browser per URL in its own process group (rev114c's wrong change): Python's
+    # documentation says preexec_fn is not safe with threads; the pool's page fetches still move
+    recs = {r["function"].rsplit(".", 1)[-1]: r for r in project_recs(tmp_path, SCREENSHOTTER)["recommendations"]}
+    shoot, status = recs["shoot"], recs["fetch_status"]
+    assert (shoot["current"], shoot["recommended"]) == ("processes", "processes"), shoot
+    assert "preexec_fn" in shoot["reason"] and "_new_group" not in shoot["reason"], shoot["reason"]
+    assert (status["current"], status["recommended"]) == ("processes", "threads"), status
