@@ -5,6 +5,8 @@
   exception is stored and never raised.
 - CCL603 a non-daemon thread started in library code and never joined or kept.
 - CCL604 ``threading.Thread(f)``: the first positional parameter is ``group``, not ``target``.
+- CCL606 ``threading.Thread(target=f(x))``, ``executor.submit(f(x))``: the function runs at once,
+  in the caller's thread, and the thread or pool is handed its result (None).
 """
 from __future__ import annotations
 
@@ -353,3 +355,50 @@ class ThreadCallablePassedAsGroup(Rule):
             api = "threading.Thread" if t == "threading.Thread" else "multiprocessing.Process"
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
                              func=call.args[0].text, api=api)
+
+
+# decorators that leave what the function returns as it is
+PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "builtins.staticmethod", "builtins.classmethod",
+                              "abc.abstractmethod", "typing.override", "typing_extensions.override"})
+
+
+class TargetCalledInsteadOfPassed(Rule):
+    code = "CCL606"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        project = ctx.project
+        for site in ctx.sites_by_path.get(module.path, []):
+            v = site.callable
+            if site.model == "asyncio" or v is None or v.kind != "call" or not v.qualname:
+                continue  # `create_task(fetch())` hands over the coroutine the call makes: right
+            target = project.resolve(v.qualname)
+            fn = project.functions.get(target) if target else None
+            if fn is None or not _returns_nothing(project, fn):
+                continue
+            name = fn.name
+            if site.api in ("threading.Thread", "multiprocessing.Process") or site.api.endswith(".Process"):
+                fix = f"target={name}, args=(...)"
+            else:
+                fix = f"{site.api.rsplit('.', 1)[-1]}({name}, ...)"
+            # every such call in a file is one habit to fix: the first is reported, the others
+            # lowered to medium with it as their lead (anubis's five sources in one list)
+            yield ctx.report(self.code, module, v, function=site.call.function, arg=v.text[:60], name=name,
+                             api=site.api, fix=fix, pattern=(("target-called",),))
+
+
+def _returns_nothing(project, fn) -> bool:
+    """The function hands back nothing a thread or pool could run: no ``return <value>`` (nor in
+    an override of it elsewhere in the project), no ``yield``, not a coroutine (a coroutine
+    object is another mistake), no decorator that may change what it returns, and a body that
+    does some work (an abstract stub may be overridden by a factory)."""
+    if fn.returns or fn.is_generator or fn.is_async or not fn.calls:
+        return False
+    if any(d.split("(", 1)[0] not in PLAIN_DECORATORS for d in fn.decorators):
+        return False
+    if fn.cls is not None:
+        for q in project.function_names().get(fn.name, ()):
+            other = project.functions[q]
+            if other is not fn and other.cls is not None and (other.returns or other.is_generator) and (
+                    project.is_subclass(other.cls, fn.cls) or project.is_subclass(fn.cls, other.cls)):
+                return False
+    return True
