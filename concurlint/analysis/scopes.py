@@ -106,6 +106,13 @@ class ScopeCollector:
             sc = self.scopes[i]
             if i == len(self.scopes) - 1 or sc.function is not None or i == 0:
                 if name in sc.globals:
+                    mine = sc.values.get(name)
+                    if mine is not None and mine is not LOCAL and mine.kind == "instance" \
+                            and _is_none(self.scopes[0].values.get(name, mine)):
+                        # `global _conn; if _conn is None: _conn = Connection(...); return _conn`:
+                        # the module's `_conn = None` is a placeholder for what this function
+                        # made (blender-mcp's connection getter, rev115c's recall miss)
+                        return mine
                     break
                 v = sc.values.get(name)
                 if v is not None:
