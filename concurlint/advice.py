@@ -26,7 +26,7 @@ from concurlint.checks.blocking_calls import wait_weight
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
     HEAVY_CPU, MODELS, Target, Work, _name, recommend,
 )
-from concurlint.movable import _reached_calls, why_not_movable
+from concurlint.movable import _pool_of_one, _reached_calls, why_not_movable
 
 def work_of(ctx, site) -> Work:
     """Classify what a site runs: a project function's summary, else the knowledge base's
@@ -408,6 +408,12 @@ def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
         return None
     if site.call.loop >= 0 or site.iterable is not None or not site.call.function:
         return None
+    if _pool_of_one(ctx.project, site, ("ThreadPoolExecutor", "ThreadPool")):
+        # `pool = ThreadPoolExecutor(max_workers=1); return pool.submit(_monitor_pods, ...)`: a
+        # worker thread that takes the work off the caller (krkn-lib's pod watch, rev117a's three
+        # wrong changes); a pool of one process would not run it faster
+        return ("its pool has one worker, made for this task: it takes the work off the calling thread, "
+                "and a pool of one process would not run it any faster")
     if site.call.awaited:
         # `colors = await asyncio.to_thread(get_dominant_colors, path)` once per wallpaper change:
         # the coroutine waits for this one call, which runs in a thread to keep the loop free, not

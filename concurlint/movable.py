@@ -203,9 +203,9 @@ def _receiver(site) -> str:
     return site.call.text.rsplit(".", 1)[0] if "." in site.call.text else ""
 
 
-def _pool_of_one(project, site) -> bool:
+def _pool_of_one(project, site, kinds=("ProcessPoolExecutor", "Pool")) -> bool:
     """The site's pool is made in the same function with one worker (``ProcessPoolExecutor(
-    max_workers=1)``, ``Pool(1)``)."""
+    max_workers=1)``, ``Pool(1)``; ``kinds``: the pool classes counted)."""
     name = _receiver(site)
     if not name.isidentifier():
         return False
@@ -214,7 +214,7 @@ def _pool_of_one(project, site) -> bool:
             continue
         size = call.kwargs.get("max_workers") or call.kwargs.get("processes") or (call.args[0] if call.args else None)
         if size is not None and size.text == "1" and (project.call_target(call) or "").rsplit(".", 1)[-1] \
-                in ("ProcessPoolExecutor", "Pool"):
+                in kinds:
             return True
     return False
 

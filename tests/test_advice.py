@@ -530,3 +530,39 @@ def test_programs_started_with_preexec_fn_keep_their_processes(tmp_path):
     assert (shoot["current"], shoot["recommended"]) == ("processes", "processes"), shoot
     assert "preexec_fn" in shoot["reason"] and "_new_group" not in shoot["reason"], shoot["reason"]
     assert (status["current"], status["recommended"]) == ("processes", "threads"), status
+
+
+POD_WATCH = '''
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+
+def tally(events, pattern):
+    counts = {}
+    for event in events:
+        for part in re.split(r"[-.]", event["name"]):
+            for other in events:
+                if other["name"].startswith(part) and re.match(pattern, other["namespace"]):
+                    counts[part] = counts.get(part, 0) + len(other["name"]) * 31 % 7
+    return counts
+
+
+def start_tally(events, pattern):
+    pool = ThreadPoolExecutor(max_workers=1)
+    return pool.submit(tally, events, pattern)
+
+
+def tally_all(batches, pattern):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [f.result() for f in [pool.submit(tally, b, pattern) for b in batches]]
+'''
+
+
+def test_a_pool_of_one_thread_keeps_its_thread(tmp_path):
+    # krkn-lib's pod watch handed to ThreadPoolExecutor(max_workers=1) (rev117a's three wrong
+    # changes): the worker takes the work off the caller; a pool of one process is no faster
+    recs = [r for r in project_recs(tmp_path, POD_WATCH)["recommendations"] if r["function"] == "app.tally"]
+    one, many = sorted(recs, key=lambda r: r["line"])
+    assert (one["current"], one["recommended"]) == ("threads", "threads"), one
+    assert "pool has one worker" in one["reason"], one["reason"]
+    assert (many["current"], many["recommended"]) == ("threads", "processes"), many
