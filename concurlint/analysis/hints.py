@@ -58,6 +58,14 @@ def is_test_code(module: str, qualname: Optional[str] = None) -> bool:
     return False
 
 
+def is_pytest_plugin(module: str) -> bool:
+    """A module of a pytest plugin package (``pytest_operator.plugin``, ``pytest_asyncio``): its
+    fixtures and helpers run in the tests that use them, a coroutine on the test's own loop,
+    one step of the test at a time."""
+    top = (module or "").split(".", 1)[0]
+    return top.startswith("pytest_") and len(top) > len("pytest_")
+
+
 # a package's examples, demos and tutorials: `pkg.examples.fileserver`, `pkg.widgets_demo`,
 # `pkg.demo_app`, `pkg.tutorials.step1`
 _EXAMPLE_MODULE = re.compile(r"(^|\.)(examples?|demos?|tutorials?)(\.|$)"

@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 from concurlint.analysis.facts import Function, ModuleFacts
 from concurlint.analysis.hints import (caches_per_key, fills_once, first_lifecycle, is_cli_code, is_cli_command,
-                                       is_lifecycle, is_request_handler, is_test_code)
+                                       is_lifecycle, is_pytest_plugin, is_request_handler, is_test_code)
 from concurlint.checks.blocking_calls import PROCESS_PREFIXES, SPAWNS, one_file
 
 
@@ -221,6 +221,11 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
     (docs/precision.md). ``early``: the program has started nothing else on the loop yet
     (``own_loops.program_sequence``): start-up code too."""
     if is_test_code(module.module, fn.qualname) or is_test_code(where):
+        return "low"
+    if is_pytest_plugin(module.module):
+        # a pytest plugin's async fixtures and helpers: the loop is the test's, and the test waits
+        # for each step anyway (pytest-operator's charm builds and downloads: rev117a, 13 of 13
+        # not worth a change)
         return "low"
     if weight <= 1 or is_cli_code(module.module) or is_cli_command(fn):
         return "low"  # file metadata; or a command-line program's coroutine, alone on its loop
