@@ -19,7 +19,7 @@ import re
 from typing import List, Optional, Tuple
 
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
-from concurlint.analysis.hints import is_lifecycle
+from concurlint.analysis.hints import is_lifecycle, is_request_handler
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.analysis.shell import backgrounded
 from concurlint.checks.blocking_calls import wait_weight
@@ -414,25 +414,38 @@ def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
         # wrong changes); a pool of one process would not run it faster
         return ("its pool has one worker, made for this task: it takes the work off the calling thread, "
                 "and a pool of one process would not run it any faster")
-    if site.call.awaited:
+    caller = ctx.project.functions.get(site.call.function)
+    if site.call.awaited and caller is not None and not _serves_requests(caller):
         # `colors = await asyncio.to_thread(get_dominant_colors, path)` once per wallpaper change:
         # the coroutine waits for this one call, which runs in a thread to keep the loop free, not
-        # to run beside others (pyprland's palette: rev116d's two wrong model changes)
+        # to run beside others (pyprland's palette: rev116d's two wrong model changes); a request
+        # handler's call runs once per request, beside the other requests' calls
         return ("it is one call, awaited where it is made: the thread keeps the event loop free while it "
                 "runs, and processes speed up CPU work only by running several such calls at once")
     pool = _pool_of(site)
     if pool is None:
         return None
-    for other in ctx.sites_by_path.get(site.path, []):
-        if other is site or other.call.function != site.call.function or _pool_of(other) != pool \
-                or other.function == site.function:
-            continue
-        kind = work_of(ctx, other).kind
-        if kind != "cpu":
-            return (f"it is one task here, handed to the pool beside {_name(other.function)} ({kind} work): "
-                    f"threads already overlap the two, and processes speed up CPU work only by running "
-                    f"several such tasks at once")
+    # tasks handed over together, each left running while the next is handed over (an awaited
+    # call has ended before the next starts)
+    others = [(other, work_of(ctx, other).kind) for other in ctx.sites_by_path.get(site.path, [])
+              if other is not site and other.call.function == site.call.function and _pool_of(other) == pool
+              and other.function != site.function and not other.call.awaited] if not site.call.awaited else []
+    if others and all(kind != "cpu" for _, kind in others):
+        # the pool's other tasks wait (or do work of unknown kind); one that computes too would
+        # run beside this one, and processes would then run the two at once
+        other, kind = others[0]
+        return (f"it is one task here, handed to the pool beside {_name(other.function)} ({kind} work): "
+                f"threads already overlap the two, and processes speed up CPU work only by running "
+                f"several such tasks at once")
     return None
+
+
+def _serves_requests(fn) -> bool:
+    """A coroutine (or function) that runs once per request or message, many at a time: named for
+    it (``handle_report_request``, ``on_message``) or taking a request (``hints.is_request_handler``)."""
+    name = fn.name.lower()
+    return is_request_handler(fn.params) or name.startswith(("handle", "on_request", "on_message")) \
+        or "request" in name or "endpoint" in name
 
 
 def _pool_of(site) -> Optional[str]:
