@@ -292,11 +292,42 @@ def _one_program(ctx, work: Work) -> Optional[str]:
         return None
     calls = [(c, project.call_target(c)) for c in project.calls_of(fn)]
     runs = [(c, t) for c, t in calls if t is not None and t.startswith(SUBPROCESS) and not c.in_handler]
-    if not runs or any(c.loop >= 0 for c, _ in runs) or any(loop.has_ops for loop in fn.loops) \
+    if not runs:
+        return _helper_program(project, fn)
+    if any(c.loop >= 0 for c, _ in runs) or any(loop.has_ops for loop in fn.loops) \
             or any(t in project.functions for _, t in calls):
         return None  # several programs, or work on what they return
     waits = [t for _, t in runs if t != "subprocess.Popen"]
     return waits[-1] if waits else None
+
+
+def _helper_program(project, fn: Function, depth: int = 0) -> Optional[str]:
+    """The program wait of a work function that hands each task to a project helper which runs
+    one external program and waits for it (``run_command_returncode(args)`` -> ``run_command``'s
+    ``subprocess.check_call``: kneaddata's trimmomatic and bowtie2 runs; ``refine_hit`` ->
+    ``get_best_hit``'s ``os.system(phmmer)``: eggnog-mapper, rev120c's two wrong changes): the
+    helpers are called outside loops, and no program is started in a loop. What the helper then
+    does with the program's output (a few lines read back) is the caller's business, as with
+    gtdbtk's. None otherwise."""
+    found = None
+    for c in project.calls_of(fn):
+        if c.in_handler:
+            continue
+        t = project.call_target(c)
+        if t is not None and t.startswith(SUBPROCESS):
+            if c.loop >= 0:
+                return None  # programs one after another: the work is the loop around them
+            if t != "subprocess.Popen":
+                found = t
+        elif t in project.functions and t != fn.qualname:
+            if c.loop >= 0:
+                if any((u or "").startswith(SUBPROCESS) for _q, _c, u in _reached_calls(project, t, REACH_DEPTH)):
+                    return None  # a helper polled in a loop runs its programs again and again (solox's adb)
+                continue
+            inner = _helper_program(project, project.functions[t], depth + 1) if depth < 2 else None
+            if inner is not None:
+                found = inner
+    return found
 
 
 def _gil_call(project, qualname: Optional[str]) -> Optional[str]:

@@ -566,3 +566,70 @@ def test_a_pool_of_one_thread_keeps_its_thread(tmp_path):
     assert (one["current"], one["recommended"]) == ("threads", "threads"), one
     assert "pool has one worker" in one["reason"], one["reason"]
     assert (many["current"], many["recommended"]) == ("threads", "processes"), many
+
+
+READ_CLEANER = '''
+import logging
+import os
+import subprocess
+from multiprocessing import Pool
+
+log = logging.getLogger("cleaner")
+
+
+def is_file_readable(path):
+    if not os.path.exists(path) or not os.access(path, os.R_OK):
+        raise OSError(f"cannot read {path}")
+
+
+def run_command(command, infiles, stdout_file=None):
+    for path in infiles:
+        is_file_readable(path)
+    log.info("running %s", " ".join(command))
+    if stdout_file:
+        with open(stdout_file, "w") as out:
+            subprocess.check_call(command, stdout=out)
+    else:
+        subprocess.check_output(command, stderr=subprocess.STDOUT)
+
+
+def run_command_returncode(args):
+    try:
+        run_command(*args)
+    except (OSError, subprocess.CalledProcessError):
+        return 1
+    return 0
+
+
+def poll_memory(serial):
+    readings = []
+    while len(readings) < 100:
+        readings.append(read_meminfo(serial))
+    return readings
+
+
+def read_meminfo(serial):
+    return subprocess.check_output(["adb", "-s", serial, "shell", "cat", "/proc/meminfo"], text=True)
+
+
+def trim_all(commands):
+    with Pool(4) as pool:
+        return pool.map(run_command_returncode, commands)
+
+
+def poll_devices(serials):
+    with Pool(4) as pool:
+        return pool.map(poll_memory, serials)
+'''
+
+
+def test_a_pool_whose_helper_runs_one_program_keeps_its_processes(tmp_path):
+    # kneaddata's trimmomatic/bowtie2 stages and eggnog-mapper's phmmer runs, each handed to a
+    # project helper that runs one program and waits (rev120c's two wrong changes); a helper that
+    # polls a program in a loop is not one program per task (solox's adb collectors: what it does
+    # with the readings decides there)
+    recs = {r["function"].rsplit(".", 1)[-1]: r for r in project_recs(tmp_path, READ_CLEANER)["recommendations"]}
+    trim, poll = recs["run_command_returncode"], recs["poll_memory"]
+    assert (trim["current"], trim["recommended"]) == ("processes", "processes"), trim
+    assert "each task runs one external program" in trim["reason"], trim["reason"]
+    assert "each task runs one external program" not in poll["reason"], poll["reason"]
