@@ -301,7 +301,7 @@ def _one_program(ctx, work: Work) -> Optional[str]:
     return waits[-1] if waits else None
 
 
-def _helper_program(project, fn: Function, depth: int = 0) -> Optional[str]:
+def _helper_program(project, fn, depth: int = 0) -> Optional[str]:
     """The program wait of a work function that hands each task to a project helper which runs
     one external program and waits for it (``run_command_returncode(args)`` -> ``run_command``'s
     ``subprocess.check_call``: kneaddata's trimmomatic and bowtie2 runs; ``refine_hit`` ->
@@ -429,12 +429,13 @@ def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
 
 
 def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
-    """One CPU task handed to threads once (not in a loop, not a map) and awaited where it is
-    handed over, or handed to a pool beside another task of the same pool whose work is not CPU
-    (``static = pool.apply_async(scan, (lines,)); build = pool.apply_async(self._build, [path])``).
-    Processes make CPU tasks faster by running several at once; here there is one, and threads
-    already keep the loop free or overlap it with the other task's waits (hdl-checker's static
-    check of one file beside the compiler run: rev113c's wrong model change)."""
+    """One CPU task handed to threads once (not in a loop, not a map): to a pool of one thread
+    made for it; awaited where it is handed over, outside a request handler; or handed to a pool
+    beside other tasks of the same pool none of which computes (``static = pool.apply_async(scan,
+    (lines,)); build = pool.apply_async(self._build, [path])``). Processes make CPU tasks faster by
+    running several at once; here there is one, and threads already take it off the caller, keep
+    the loop free or overlap it with the other tasks' waits (hdl-checker's static check of one
+    file beside the compiler run: rev113c's wrong model change)."""
     if site.model != "threads" or rec not in ("processes", "interpreters") or work.kind != "cpu":
         return None
     if site.call.loop >= 0 or site.iterable is not None or not site.call.function:
