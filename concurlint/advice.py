@@ -319,7 +319,9 @@ def _helper_program(project, fn, depth: int = 0) -> Optional[str]:
                 return None  # programs one after another: the work is the loop around them
             if t != "subprocess.Popen":
                 found = t
-        elif t in project.functions and t != fn.qualname:
+        elif t in project.functions and t != fn.qualname and not is_lifecycle(t):
+            # (a set-up helper's program, `self._init_share(conf)` mounting a share once per
+            # process, is not the task's: strong_evidence names it as set-up)
             if c.loop >= 0:
                 if any((u or "").startswith(SUBPROCESS) for _q, _c, u in _reached_calls(project, t, REACH_DEPTH)):
                     return None  # a helper polled in a loop runs its programs again and again (solox's adb)
