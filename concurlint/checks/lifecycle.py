@@ -317,6 +317,11 @@ class NonDaemonThreadNeverJoined(Rule):
                 name = call.assigned_to
                 if not name or fn.loaded_names.count(name) > len(methods):
                     continue  # kept, passed on, returned or configured: not provably lost
+                if name in fn.globals_declared:
+                    # `global reload_timer; reload_timer = Timer(...); reload_timer.start()`: kept in
+                    # a module global, where the next call cancels or joins it (django-browser-reload's
+                    # debounce, solaar's deferred save, OctoPrint's timelapse: fp each time)
+                    continue
             elif call.use != "arg":
                 continue
             target = thread_target_arg(project, cls, call)
