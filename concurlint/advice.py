@@ -19,14 +19,14 @@ import re
 from typing import List, Optional, Tuple
 
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
-from concurlint.analysis.hints import is_lifecycle, is_request_handler
+from concurlint.analysis.hints import is_lifecycle, serves_requests
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.analysis.shell import backgrounded
 from concurlint.checks.blocking_calls import wait_weight
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
     HEAVY_CPU, MODELS, Target, Work, _name, recommend,
 )
-from concurlint.movable import _pool_of_one, _reached_calls, why_not_movable
+from concurlint.movable import _pool_of_one, _reached_calls, _receiver, why_not_movable
 
 def work_of(ctx, site) -> Work:
     """Classify what a site runs: a project function's summary, else the knowledge base's
@@ -449,7 +449,7 @@ def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
         return ("its pool has one worker, made for this task: it takes the work off the calling thread, "
                 "and a pool of one process would not run it any faster")
     caller = ctx.project.functions.get(site.call.function)
-    if site.call.awaited and caller is not None and not _serves_requests(caller):
+    if site.call.awaited and caller is not None and not serves_requests(caller):
         # `colors = await asyncio.to_thread(get_dominant_colors, path)` once per wallpaper change:
         # the coroutine waits for this one call, which runs in a thread to keep the loop free, not
         # to run beside others (pyprland's palette: rev116d's two wrong model changes); a request
@@ -474,21 +474,12 @@ def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
     return None
 
 
-def _serves_requests(fn) -> bool:
-    """A coroutine (or function) that runs once per request or message, many at a time: named for
-    it (``handle_report_request``, ``on_message``) or taking a request (``hints.is_request_handler``)."""
-    name = fn.name.lower()
-    return is_request_handler(fn.params) or name.startswith(("handle", "on_request", "on_message")) \
-        or "request" in name or "endpoint" in name
-
-
 def _pool_of(site) -> Optional[str]:
     """The pool a site hands its task to, by the name it has there (``pool`` of
     ``pool.apply_async(...)``, or the executor the analysis resolved)."""
     if site.executor is not None and site.executor.text:
         return site.executor.text
-    receiver = site.call.text.rpartition(".")[0]
-    return receiver or None
+    return _receiver(site) or None
 
 
 def _table(ctx, site) -> Tuple[Work, str, List[str], str]:

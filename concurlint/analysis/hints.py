@@ -219,6 +219,14 @@ def is_request_handler(params: Iterable[str]) -> bool:
     return {"receive", "send"} <= names or bool(names & _HANDLER_PARAMS)
 
 
+def serves_requests(fn) -> bool:
+    """A coroutine (or function) that runs once per request or message, many at a time: taking a
+    request (``is_request_handler``) or named for it (``handle_report_request``, ``on_message``)."""
+    name = fn.name.lower()
+    return is_request_handler(fn.params) or name.startswith(("handle", "on_request", "on_message")) \
+        or "request" in name or "endpoint" in name
+
+
 def argument_for(fn, param: str, call):
     """What ``call`` (a call of ``fn``) gives ``param``: the argument's Value, the parameter's
     default as source text when the call leaves it out (``"1"``, ``"None"``), or None when that
