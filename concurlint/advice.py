@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
+from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.hints import is_lifecycle, serves_requests
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.analysis.shell import backgrounded
@@ -431,17 +432,21 @@ def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
 
 
 def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
-    """One CPU task handed to threads once (not in a loop, not a map): to a pool of one thread
-    made for it; awaited where it is handed over, outside a request handler; or handed to a pool
-    beside other tasks of the same pool none of which computes (``static = pool.apply_async(scan,
-    (lines,)); build = pool.apply_async(self._build, [path])``). Processes make CPU tasks faster by
-    running several at once; here there is one, and threads already take it off the caller, keep
-    the loop free or overlap it with the other tasks' waits (hdl-checker's static check of one
-    file beside the compiler run: rev113c's wrong model change)."""
+    """CPU work handed to threads with no fan-out in sight: processes make CPU tasks faster only
+    by running several at once, so a change to them is advised only where several are handed over
+    together -- a map, a submit in a loop or comprehension that is not awaited in turn, other
+    computing tasks of the same pool in the same function, a request handler (one call per
+    request, many requests at a time), or a function its callers call in a loop. Otherwise the
+    threads take one task off the caller, keep the loop free or overlap it with other waits, and
+    the reason says which (27 threads -> processes changes on real code were labelled wrong, none
+    right: pyprland's one palette per wallpaper change, krkn-lib's pool of one thread,
+    hdl-checker's static check beside the compiler run, haystack's to_thread awaited in turn)."""
     if site.model != "threads" or rec not in ("processes", "interpreters") or work.kind != "cpu":
         return None
-    if site.call.loop >= 0 or site.iterable is not None or not site.call.function:
-        return None
+    if site.iterable is not None or site.style == "joblib" or not site.call.function:
+        return None  # a map (joblib's Parallel over a generator): the fan-out is the call itself
+    if site.call.loop >= 0 and not site.call.awaited:
+        return None  # handed over once per item, each left running while the next is handed over
     if _pool_of_one(ctx.project, site, ("ThreadPoolExecutor", "ThreadPool")):
         # `pool = ThreadPoolExecutor(max_workers=1); return pool.submit(_monitor_pods, ...)`: a
         # worker thread that takes the work off the caller (krkn-lib's pod watch, rev117a's three
@@ -449,29 +454,49 @@ def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
         return ("its pool has one worker, made for this task: it takes the work off the calling thread, "
                 "and a pool of one process would not run it any faster")
     caller = ctx.project.functions.get(site.call.function)
-    if site.call.awaited and caller is not None and not serves_requests(caller):
+    if caller is not None and serves_requests(caller):
+        return None  # once per request, beside the other requests' calls
+    if site.call.awaited:
         # `colors = await asyncio.to_thread(get_dominant_colors, path)` once per wallpaper change:
         # the coroutine waits for this one call, which runs in a thread to keep the loop free, not
-        # to run beside others (pyprland's palette: rev116d's two wrong model changes); a request
-        # handler's call runs once per request, beside the other requests' calls
-        return ("it is one call, awaited where it is made: the thread keeps the event loop free while it "
+        # to run beside others (pyprland's palette: rev116d's two wrong model changes); in a loop,
+        # each call ends before the next starts (haystack's evaluator)
+        turn = " in turn, each ending before the next starts" if site.call.loop >= 0 else " where it is made"
+        return (f"it is one call, awaited{turn}: the thread keeps the event loop free while it "
                 "runs, and processes speed up CPU work only by running several such calls at once")
     pool = _pool_of(site)
-    if pool is None:
-        return None
     # tasks handed over together, each left running while the next is handed over (an awaited
     # call has ended before the next starts)
     others = [(other, work_of(ctx, other).kind) for other in ctx.sites_by_path.get(site.path, [])
-              if other is not site and other.call.function == site.call.function and _pool_of(other) == pool
-              and other.function != site.function and not other.call.awaited] if not site.call.awaited else []
-    if others and all(kind != "cpu" for _, kind in others):
-        # the pool's other tasks wait (or do work of unknown kind); one that computes too would
-        # run beside this one, and processes would then run the two at once
+              if other is not site and other.call.function == site.call.function and pool is not None
+              and _pool_of(other) == pool and not other.call.awaited]
+    if any(kind == "cpu" for _, kind in others):
+        return None  # two computing tasks at once: processes would run them side by side
+    if others:
+        # the pool's other tasks wait (or do work of unknown kind): hdl-checker's static check of
+        # one file beside the compiler run (rev113c's wrong model change)
         other, kind = others[0]
         return (f"it is one task here, handed to the pool beside {_name(other.function)} ({kind} work): "
                 f"threads already overlap the two, and processes speed up CPU work only by running "
                 f"several such tasks at once")
-    return None
+    if any(not call.awaited for _, call in ctx.shared(loop_callers).get(site.call.function, ())):
+        return None  # its function is called once per item somewhere: a task per item
+    return ("it is one task, handed over once (no loop, map or gather here hands over more, and no "
+            "caller calls this function in a loop): the thread takes it off the caller, and processes "
+            "speed up CPU work only by running several such tasks at once")
+
+
+def loop_callers(ctx) -> Dict[str, List[Tuple[ModuleFacts, Call]]]:
+    """function qualname -> the calls of it made inside a loop (anywhere in the project)."""
+    project = ctx.project
+    out: Dict[str, List[Tuple[ModuleFacts, Call]]] = {}
+    for mod, call in project.index.calls("project-call"):
+        if call.loop < 0 or call.function is None:
+            continue
+        t = project.call_target(call)
+        if t in project.functions:
+            out.setdefault(t, []).append((mod, call))
+    return out
 
 
 def _pool_of(site) -> Optional[str]:

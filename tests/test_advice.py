@@ -482,6 +482,20 @@ def test_one_awaited_thread_call_of_cpu_work_keeps_its_thread():
     assert (r["current"], r["recommended"]) == ("threads", "processes")
 
 
+def test_cpu_work_moves_to_processes_only_where_several_tasks_are_handed_over():
+    """Processes speed CPU work up only by running several tasks at once: one photo scored when
+    the user opens it, or an index built once on a thread of its own, keeps its thread (27 such
+    changes on real code were labelled wrong); the helper a folder import calls once per photo
+    hands over a task per photo, and is advised processes."""
+    r = rec_at("CCL101_photo_library.py", "self.pool.submit(sharpness")
+    assert (r["current"], r["recommended"], r["kind"]) == ("threads", "threads", "cpu")
+    assert "one task, handed over once" in r["reason"] and "processes" in r["alternatives"]
+    r = rec_at("CCL101_photo_library.py", "return pool.submit(sharpness")
+    assert (r["current"], r["recommended"], r["confidence"]) == ("threads", "processes", "high")
+    r = rec_at("CCL101_photo_library.py", "threading.Thread(target=self._index_all")
+    assert (r["current"], r["recommended"]) == ("threads", "threads")
+
+
 SCREENSHOTTER = '''
 import multiprocessing
 import os

@@ -10,9 +10,9 @@ The verdicts on the model come from ``concurlint.advice`` (the decision table of
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
-from concurlint.advice import ctx_advice
+from concurlint.advice import ctx_advice, loop_callers
 from concurlint.analysis.dispatch import iteration_count, literal_length
 from concurlint.analysis.hints import guard_holds, is_cli_code
 from concurlint.analysis.facts import Call, ModuleFacts, Value
@@ -87,19 +87,6 @@ class IoBoundWorkInProcessPool(Rule):
                              api=site.api, use=use)
 
 
-def _loop_callers(ctx) -> Dict[str, List[Tuple[ModuleFacts, Call]]]:
-    """function qualname -> the calls of it made inside a loop (anywhere in the project)."""
-    project = ctx.project
-    out: Dict[str, List[Tuple[ModuleFacts, Call]]] = {}
-    for mod, call in project.index.calls("project-call"):
-        if call.loop < 0 or call.function is None:
-            continue
-        t = project.call_target(call)
-        if t in project.functions:
-            out.setdefault(t, []).append((mod, call))
-    return out
-
-
 def _loop_desc(ctx, mod: ModuleFacts, call: Call) -> str:
     fn = ctx.project.functions.get(call.function) if call.function else None
     if fn is not None and 0 <= call.loop < len(fn.loops):
@@ -139,7 +126,7 @@ class PoolCreatedPerCall(Rule):
             if call.use != "with":
                 continue  # created and kept (lazy init, a factory): not torn down per call
             if callers is None:
-                callers = ctx.shared(_loop_callers)
+                callers = ctx.shared(loop_callers)
             # callers whose arguments let the pool be made (not `workers` left at 1 under `if workers != 1:`)
             sites = [(m, c) for m, c in callers.get(call.function, []) if fn is None or guard_holds(fn, call.line, c)]
             if not sites:
