@@ -182,7 +182,9 @@ def _certain_coroutine_function(project, fn: Function) -> bool:
 
 def _defined_here(project, target: str) -> list:
     """The coroutine function's definition, as the finding's related location."""
-    fn, where = project.functions[target], project.function_module.get(target)
+    fn, where = project.functions.get(target), project.function_module.get(target)
+    if fn is None:
+        return []  # a library's coroutine function
     return [] if where is None else [{"path": where.path, "line": fn.line, "col": fn.col,
                                       "message": f"{fn.name}() is defined `async def` here"}]
 
@@ -227,9 +229,27 @@ def _taken_by(project, calls, name: str, line: int, made: Optional[str]) -> Opti
     return out
 
 
+# library coroutine functions a call names certainly (a module's function, or a method of an
+# object whose class is known): `asyncio.sleep(10)` left without `await` in a polling loop polls
+# without pause (alluxiofs' load progress, rev124b's recall miss)
+LIBRARY_COROUTINES = frozenset({
+    "asyncio.sleep", "asyncio.wait_for", "asyncio.wait", "asyncio.to_thread", "asyncio.open_connection",
+    "asyncio.open_unix_connection", "asyncio.start_server", "asyncio.start_unix_server",
+    "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+    "asyncio.Queue.get", "asyncio.Queue.put", "asyncio.Queue.join", "asyncio.Event.wait",
+    "asyncio.Condition.wait", "asyncio.Lock.acquire", "asyncio.Semaphore.acquire",
+    "asyncio.StreamWriter.drain", "asyncio.StreamWriter.wait_closed",
+    "asyncio.subprocess.Process.wait", "asyncio.subprocess.Process.communicate",
+    "anyio.sleep", "trio.sleep",
+})
+
+
 def _coroutine_target(project, call: Call) -> Optional[str]:
-    """The project coroutine function ``call`` certainly runs, or None."""
+    """The project coroutine function ``call`` certainly runs (or a library coroutine function
+    of ``LIBRARY_COROUTINES``), or None."""
     target = project.call_target(call)
+    if target in LIBRARY_COROUTINES:
+        return target
     fn = project.functions.get(target) if target else None
     if fn is None or not _coroutine_function(fn):
         return None
