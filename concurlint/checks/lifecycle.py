@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List, Optional
 
-from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.analysis.platforms import POSIX, WINDOWS
 from concurlint.analysis.threads import chain_text, short_name, thread_map, thread_target_arg
 from concurlint.checks.task_errors import (_context_run, _guards_errors, _handed_in, _handles_errors, _known_task,
@@ -215,6 +215,10 @@ class FutureResultNeverChecked(Rule):
                 fn_value = call.args[1]  # submit(ctx.run, task): the task runs in a copied context
             if fate == "dropped" and _never_raises(project, fn_value):
                 continue  # the task catches and handles every exception itself: nothing is lost
+            if _called_instead(project, fn_value) is not None:
+                # `submit(self.req.save_cache())`: the future holds the TypeError of running None,
+                # a consequence of the call CCL606 reports there (pmaw, rev124d)
+                continue
             task = f"'{fn_value.text}'" if fn_value is not None and fn_value.text else "the task"
             short_api = ".".join(api.split(".")[-2:])
             # the task (or the decorator wrapping it) has its own catch-all handler: its author
@@ -374,11 +378,10 @@ class TargetCalledInsteadOfPassed(Rule):
         project = ctx.project
         for site in ctx.sites_by_path.get(module.path, []):
             v = site.callable
-            if site.model == "asyncio" or v is None or v.kind != "call" or not v.qualname:
+            if site.model == "asyncio":
                 continue  # `create_task(fetch())` hands over the coroutine the call makes: right
-            target = project.resolve(v.qualname)
-            fn = project.functions.get(target) if target else None
-            if fn is None or not _returns_nothing(project, fn):
+            fn = _called_instead(project, v)
+            if fn is None:
                 continue
             name = fn.name
             if site.api in ("threading.Thread", "multiprocessing.Process") or site.api.endswith(".Process"):
@@ -394,6 +397,16 @@ class TargetCalledInsteadOfPassed(Rule):
             # lowered to medium with it as their lead (anubis's five sources in one list)
             yield ctx.report(self.code, module, v, function=site.call.function, arg=v.text[:60], name=name,
                              api=site.api, fix=fix, pattern=(("target-called",),), confidence=conf)
+
+
+def _called_instead(project, v: Optional[Value]):
+    """The project function a task argument calls in place of handing it over (``f(x)`` where
+    ``f`` returns nothing), or None."""
+    if v is None or v.kind != "call" or not v.qualname:
+        return None
+    target = project.resolve(v.qualname)
+    fn = project.functions.get(target) if target else None
+    return fn if fn is not None and _returns_nothing(project, fn) else None
 
 
 def _joined_at_once(module: ModuleFacts, made: Call) -> bool:
