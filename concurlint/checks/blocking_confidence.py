@@ -289,6 +289,11 @@ QUICK_SUBCOMMANDS = {
                             "halt"}),
     "launchctl": frozenset({"list", "print", "getenv", "load", "unload"}),
     "dpkg": frozenset({"-s", "-l", "-L", "--status", "--list", "--listfiles", "--print-architecture"}),
+    # compiled tools' version strings, printed at once (mkdocs-multirepo-plugin's `git --version`
+    # per clone task, rev124a's high debatable); not any tool's: a Python program's `--version`
+    # may import a model first
+    **{tool: frozenset({"--version"}) for tool in ("git", "cmake", "ninja", "make", "gcc", "g++", "clang", "docker")},
+    **{tool: frozenset({"-version"}) for tool in ("ffmpeg", "ffprobe")},
 }
 
 
