@@ -151,7 +151,7 @@ CLIENT_FACTORIES = frozenset({"boto3.client", "boto3.resource", "boto3.session.S
 SPAWNS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.posix_spawnp", "os.startfile"})
 # generator APIs: calling them touches nothing; the IO happens when they are iterated
 LAZY_IO = frozenset({"pathlib.Path.iterdir", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.walk",
-                     "os.walk"})
+                     "os.walk", "glob.iglob"})
 CONSUMERS = frozenset({"builtins.list", "builtins.tuple", "builtins.set", "builtins.sorted", "builtins.any",
                        "builtins.all", "builtins.next", "builtins.sum", "builtins.max", "builtins.min"})
 
