@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from concurlint.knowledge import Matcher
 from concurlint.analysis.facts import Function
@@ -119,13 +119,43 @@ def chain_text(chain: Tuple[str, ...], project=None) -> str:
 
 
 def call_graph(project) -> Dict[str, List[Tuple[str, bool]]]:
-    """function -> [(callee, called with a lock held)] for callees defined in the project."""
+    """function -> [(callee, called with a lock held)] for callees defined in the project; a
+    callee whose decorator holds a lock around it is always called with one."""
     graph: Dict[str, List[Tuple[str, bool]]] = {}
     # diagnostics-only code (warnings, tracebacks: knowledge base `cold-paths`) is not followed
     cold = Matcher(project.kb.table("calls").get("cold-paths", []))
+    locked = lock_decorated(project)
     for q, calls in project.edges().items():
-        graph[q] = [(t, bool(call.locks)) for call, t in calls if t != q and not cold.match(t)]
+        graph[q] = [(t, bool(call.locks) or t in locked) for call, t in calls if t != q and not cold.match(t)]
     return graph
+
+
+def lock_decorated(project) -> Set[str]:
+    """Functions whose project decorator runs them with a lock held: a function nested in the
+    decorator calls one of its enclosing functions' parameters inside ``with lock:``
+    (``def wrapper(*a, **kw): with lock: return func(*a, **kw)``: fromager's
+    ``@with_thread_lock()``, rev124c's CCL202 fp)."""
+    known = getattr(project, "_lock_decorated", None)
+    if known is not None:
+        return known
+    wrappers: Set[str] = set()
+    for q, fn in project.functions.items():
+        if fn.parent is None:
+            continue
+        outer = [project.functions.get(p) for p in _enclosing(q)]
+        params = {p for f in outer if f is not None for p in f.params}
+        if any(c.locks and c.text in params for c in project.calls_of(fn)):
+            wrappers.update(p for p in _enclosing(q) if p in project.functions)
+    known = {q for q, fn in project.functions.items() if any(d in wrappers for d in fn.decorators)} if wrappers else set()
+    project._lock_decorated = known
+    return known
+
+
+def _enclosing(qualname: str) -> List[str]:
+    """The functions a nested function sits in, innermost last (``a.<locals>.b.<locals>.c``:
+    ``a``, ``a.<locals>.b``)."""
+    parts = qualname.split(".<locals>.")
+    return [".<locals>.".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _callers(project) -> Dict[str, List[Tuple[Optional[str], int]]]:
@@ -254,6 +284,7 @@ def build(ctx) -> ThreadMap:
     tm = ThreadMap()
     callers = _callers(project)
     graph = call_graph(project)
+    locked = lock_decorated(project)
     per_function: Dict[Tuple[str, bool], int] = {}
     candidates = []
     for _, call in project.index.calls("after-fork"):
@@ -304,15 +335,15 @@ def build(ctx) -> ThreadMap:
                       repeated, bound, short_name(fn, project), per_object)
         tm.entries.append(entry)
         target = tm.thread if entry.model == "threads" else tm.process
-        _walk(entry, graph, target)
+        _walk(entry, graph, target, locked)
     return tm
 
 
-def _walk(entry: Entry, graph, target: Dict[str, List[Reach]]) -> None:
+def _walk(entry: Entry, graph, target: Dict[str, List[Reach]], locked: Set[str]) -> None:
     # breadth-first, so the recorded chain is a shortest one; a function first reached under a
     # lock is revisited if it is later reached without one
     best: Dict[str, Reach] = {}
-    start = Reach(entry, (entry.function,), True)
+    start = Reach(entry, (entry.function,), entry.function not in locked)
     best[entry.function] = start
     todo = deque([start])
     while todo:
