@@ -209,11 +209,13 @@ _VALUE_MODULES = ("os.", "shutil.", "json.", "pathlib.", "base64.", "hashlib.", 
 
 
 def _taken_by(project, calls, name: str, line: int, made: Optional[str]) -> Optional[str]:
-    """How the calls after ``line`` take ``name``: None when one may keep it to await later
-    (anything but a function that needs the value itself), "" when none takes it, else "passed to
-    os.stat() on line N" for the first function that needs the value and gets the one ``made``
-    (the callee of the assignment) returned."""
-    out = ""
+    """How the calls after ``line`` take ``name``: "passed to os.stat() on line N" for the first
+    function that needs the value and gets the one ``made`` (the callee of the assignment)
+    returned -- it fails there, whatever else keeps the coroutine (alluxiofs' pages appended for
+    a gather and measured with len() first: rev124b's recall miss); else None when a call may
+    keep it to await later (anything but a function that needs the value itself), "" when none
+    takes it."""
+    out, kept = "", False
     for c in calls:
         if c.line < line:
             continue
@@ -223,10 +225,11 @@ def _taken_by(project, calls, name: str, line: int, made: Optional[str]) -> Opti
         t = project.call_target(c)
         if t is None or t in project.functions or not (t in _VALUE_TAKERS or (
                 t.startswith(_VALUE_MODULES) and t.count(".") == 1 + t.startswith(("os.path.", "urllib.parse.")))):
-            return None
+            kept = True
+            continue
         if any(a.kind == "call" and a.qualname == made for a in passed):
             out = out or f"passed to {t}() on line {c.line}"
-    return out
+    return out or (None if kept else "")
 
 
 # library coroutine functions a call names certainly (a module's function, or a method of an
