@@ -252,6 +252,10 @@ def _coroutine_target(project, call: Call) -> Optional[str]:
     of ``LIBRARY_COROUTINES``), or None."""
     target = project.call_target(call)
     if target in LIBRARY_COROUTINES:
+        if target.count(".") > 1 and not _receiver_type(project, call):
+            # `self._lock.acquire()`: an attribute may hold another class's object (neo4j's
+            # cooperative locks, whose acquire() is plain, beside asyncio.Lock)
+            return None
         return target
     fn = project.functions.get(target) if target else None
     if fn is None or not _coroutine_function(fn):
@@ -285,8 +289,8 @@ def _typed_receiver(project, call: Call, fn: Function) -> bool:
     return cls is not None and (cls == fn.cls or project.is_subclass(cls, fn.cls))
 
 
-def _receiver_class(project, call: Call) -> Optional[str]:
-    """The project class the call's receiver is known to be an instance of: a parameter annotated
+def _receiver_type(project, call: Call) -> Optional[str]:
+    """The class the call's receiver is known to be an instance of: a parameter annotated
     with it or a local the function made from it (an attribute ``self.session``, or a local taken
     from one, may be set to objects of several classes in several places, of which the analysis
     keeps one), whose class the function does not test itself (``if isinstance(resp,
@@ -302,7 +306,12 @@ def _receiver_class(project, call: Call) -> Optional[str]:
         return None  # typed from elsewhere (`session = self.session`): an attribute's guess
     if any(project.call_target(c) in TYPE_TESTS and c.args and c.args[0].text == name for c in project.calls_of(caller)):
         return None
-    cls = project.resolve(recv.qualname)
+    return project.resolve(recv.qualname)
+
+
+def _receiver_class(project, call: Call) -> Optional[str]:
+    """The project class the call's receiver is known to be an instance of (``_receiver_type``)."""
+    cls = _receiver_type(project, call)
     return cls if cls in project.classes else None
 
 
