@@ -180,6 +180,11 @@ class Function(Record):
     # lines where an expression is known to hold a `data:` URL (`if url.startswith("data:"):`, or
     # after `if not url.startswith("data:"): raise ...`): (its source text, first line, last line)
     data_urls: Tuple[Tuple[str, int, int], ...] = ()
+    # `while` loops that spin: an empty body over a test that only reads state (`while not
+    # future.done(): pass`), or a non-blocking get whose Empty goes round again with nothing in
+    # the loop that waits (`while running: try: q.get_nowait() except Empty: continue`):
+    # (line, col, what it spins on, "test" | "get")
+    spins: Tuple[Tuple[int, int, str, str], ...] = ()
     # `async with` blocks: (what the context manager is: its type or its text, first line, last line)
     async_withs: List[Tuple[str, int, int]] = field(default_factory=list)
     # its work sits in a `try` that catches every exception (bare, Exception, BaseException) and

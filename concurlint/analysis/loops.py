@@ -18,7 +18,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from concurlint.analysis.facts import Loop
 from concurlint.analysis.while_shapes import (
     _add_chain, _can_end, _constant_operand, _counts_and_exits, _cursor_step, _formatting, _halves, _polled, _size_step,
-    _steps_through, _text, has_data,
+    _steps_through, _text, has_data, spin,
 )
 
 _LOOP_NODES = (ast.For, ast.AsyncFor, ast.While)
@@ -134,6 +134,10 @@ class LoopCollector:
     visit_AsyncFor = visit_For  # type: ignore[assignment]
 
     def visit_While(self, node: ast.While) -> None:
+        spun = spin(node) if self.function is not None else None
+        if spun is not None:
+            how, what = spun
+            self.function.spins += ((node.lineno, node.col_offset, self.segment(what, 60), how),)
         polled = _polled(node.test)
         if polled is not None and self.function is not None:
             end = getattr(node, "end_lineno", node.lineno) or node.lineno

@@ -8,7 +8,7 @@ a cursor or halves a range (a search, not work on data).
 from __future__ import annotations
 
 import ast
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 
 POLLS = frozenset({"poll", "readable"})  # `while not x.poll():` waits until x has data
@@ -171,3 +171,86 @@ def _add_chain(node: ast.AST) -> List[ast.AST]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _add_chain(node.left) + _add_chain(node.right)
     return [node]
+
+
+# calls a spinning test may make: each reads state and returns at once
+_STATE_READS = frozenset({"done", "is_set", "isSet", "is_alive", "isAlive", "empty", "full", "qsize", "running",
+                          "locked", "len", "cancelled"})
+# calls that wait (or may): a loop that makes one does not spin
+_WAITING = frozenset({"sleep", "wait", "wait_for", "select", "poll", "recv", "recvfrom", "recv_into", "read",
+                      "readline", "readlines", "join", "acquire", "accept", "get", "communicate", "input",
+                      "result", "exception", "getch", "process_events", "processEvents", "update", "mainloop",
+                      "pump", "iterate", "tick"})
+
+
+def _call_name(node: ast.Call) -> str:
+    f = node.func
+    return f.attr if isinstance(f, ast.Attribute) else (f.id if isinstance(f, ast.Name) else "")
+
+
+def _nonblocking_get(node: ast.AST) -> bool:
+    """``q.get_nowait()``, ``q.get(block=False)``, ``q.get(False)``."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if node.func.attr == "get_nowait":
+        return True
+    if node.func.attr != "get":
+        return False
+    flags = [k.value for k in node.keywords if k.arg == "block"] + node.args[:1]
+    return any(isinstance(v, ast.Constant) and v.value is False for v in flags)
+
+
+def _reads_state(test: ast.AST) -> bool:
+    """A ``while`` test that only reads state: names, attributes, comparisons, ``not``, and calls
+    that answer at once (``done()``, ``is_alive()``, ``empty()``, ``len()``) -- not a time
+    (``while time.monotonic() < deadline: pass`` is a deliberate short spin) nor anything else."""
+    if isinstance(test, ast.Constant):
+        return False
+    for n in ast.walk(test):
+        if isinstance(n, ast.Call) and _call_name(n) not in _STATE_READS:
+            return False
+        if isinstance(n, (ast.Await, ast.NamedExpr, ast.Yield, ast.YieldFrom, ast.Subscript)):
+            return False
+        if isinstance(n, (ast.Name, ast.Attribute)) and any(
+                w in (n.id if isinstance(n, ast.Name) else n.attr).lower() for w in ("time", "deadline", "elapsed")):
+            return False
+    return True
+
+
+def _empty_body(body) -> bool:
+    return all(isinstance(s, (ast.Pass, ast.Continue)) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+               for s in body)
+
+
+def _waits(nodes, skip: Optional[ast.AST] = None) -> bool:
+    for top in nodes:
+        for n in ast.walk(top):
+            if n is skip:
+                continue
+            if isinstance(n, ast.Call) and _call_name(n) in _WAITING and not _nonblocking_get(n):
+                return True
+            if isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)):
+                return True
+    return False
+
+
+def spin(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
+    """How a ``while`` loop spins, and on what: ("test", its test) for an empty body over a test
+    that only reads state; ("get", the get call) for a non-blocking get whose ``Empty`` handler
+    only goes round again, in a loop that makes no waiting call and whose test is no emptiness
+    check (``while not q.empty(): q.get_nowait()`` drains a queue and ends); else None."""
+    if _empty_body(node.body):
+        return ("test", node.test) if _reads_state(node.test) else None
+    test = ast.unparse(node.test)
+    if "empty(" in test or "qsize(" in test:
+        return None
+    for t in node.body:
+        if not isinstance(t, ast.Try):
+            continue
+        gets = [n for s in t.body for n in ast.walk(s) if _nonblocking_get(n)]
+        if not gets:
+            continue
+        quiet = [h for h in t.handlers if h.type is not None and "Empty" in ast.unparse(h.type) and _empty_body(h.body)]
+        if quiet and not _waits([node.test] + node.body + node.orelse, skip=gets[0]):
+            return ("get", gets[0])
+    return None

@@ -235,31 +235,32 @@ class FutureResultNeverChecked(Rule):
                 # what runs is not found (a closure over a callable handed in, a method of an
                 # object of unknown type): whether it catches its own errors cannot be read
                 conf = "medium"
-            pattern = _executor_of(module, call, api, fn_value)
+            patterns = _executor_of(module, call, api, fn_value)
             yield ctx.report(self.code, module, _Pos(call), function=call.function,
                              what=what, api=short_api, fate=fate, task=task, confidence=conf,
-                             pattern=(pattern,) if pattern else ())
+                             pattern=patterns)
 
 
-def _executor_of(module: ModuleFacts, call: Call, api: str, task: Optional[Value] = None) -> Optional[tuple]:
-    """Which executor the call submits to and how, as a finding's pattern: ``self._pool.submit``
+def _executor_of(module: ModuleFacts, call: Call, api: str, task: Optional[Value] = None) -> tuple:
+    """Which executor the call submits to and how, as a finding's patterns: ``self._pool.submit``
     of one class, a module's pool, or a local one of one function (futures dropped at several
-    submits to one executor are one cause); a local pool of the same name handed a task of the
-    same name in methods of several classes is one too (``pool.apply_async(Cls._execute_task, ...)`` in
-    each scheduler class of a module written from one template: cw2, rev125c's four high
+    submits to one executor are one cause); and, for a local pool in a method, the pool's name
+    with the task's: a local pool of the same name handed a task of the same name in methods of
+    several classes is one cause too (``pool.apply_async(Cls._execute_task, ...)`` in each
+    scheduler class of a module written from one template: cw2, rev125c's four high
     debatables)."""
     if "." not in call.text:
-        return None
+        return ()
     receiver = call.text.rsplit(".", 1)[0]
     head = receiver.split(".", 1)[0]
     owner = module.functions.get(call.function) if call.function else None
     if owner is not None and head in ("self", "cls"):
-        return (owner.cls, receiver, api)
+        return ((owner.cls, receiver, api),)
     if head in module.globals or owner is None:
-        return ("<module>", receiver, api)
+        return (("<module>", receiver, api),)
     if task is not None and task.text and owner.cls is not None:
-        return ("<method-local>", receiver, task.text.rsplit(".", 1)[-1])
-    return (owner.qualname, receiver, api)
+        return (owner.qualname, receiver, api), ("<method-local>", receiver, task.text.rsplit(".", 1)[-1])
+    return ((owner.qualname, receiver, api),)
 
 
 def _thread_class(project, call: Call) -> Optional[str]:
