@@ -149,7 +149,13 @@ class EventLoopNeverSet(Rule):
         if _before(project, (3, 14)) or GET_EVENT_LOOP in ctx.shared(_patched).get(_top(module), ()):
             return
         found = []
+        handlers = _signal_handlers(project, module)
         for scope, calls in _scopes(project, module):
+            if scope is not None and scope.qualname in handlers:
+                # `signal.signal(SIGINT, _signal_handler)`: the handler interrupts whatever the
+                # main thread runs -- the loop's run_forever() -- so a loop is there to return
+                # (pymata-aio's Ctrl+C handler, rev127d's high fp)
+                continue
             gets = [c for c in calls if project.call_target(c) == GET_EVENT_LOOP
                     and not c.in_async and not c.version_tolerant and not _after_run_failed(project, calls, c)]
             if not gets:
@@ -188,6 +194,17 @@ class EventLoopNeverSet(Rule):
             yield ctx.report(self.code, module, first, function=first.function,
                              starts=f"{starter.method}()", confidence="medium" if demo or i else "high",
                              related=related)
+
+
+def _signal_handlers(project, module: ModuleFacts) -> set:
+    """The module's functions installed as signal handlers (``signal.signal(sig, handler)``)."""
+    out = set()
+    for c in module.calls:
+        if len(c.args) > 1 and project.call_target(c) == "signal.signal":
+            q = project.function_of_value(c.args[1])
+            if q:
+                out.add(q)
+    return out
 
 
 def _after_run_failed(project, calls: List[Call], get: Call) -> bool:
