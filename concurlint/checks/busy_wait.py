@@ -32,6 +32,10 @@ _INSTEAD = (
 )
 
 
+# what starts a thread: `t.start()`, `_thread.start_new_thread(f, ())`
+STARTS = frozenset({"start", "start_new_thread"})
+
+
 class BusyWait(Rule):
     code = "CCL607"
 
@@ -50,8 +54,13 @@ class BusyWait(Rule):
                     instead = next((fix for key, fix in _INSTEAD if key in what),
                                    "a threading.Event that the other side sets, and event.wait(), block until it "
                                    "happens")
+                # `worker.start()` and then `while not self.started: pass`: a wait of milliseconds,
+                # once, for the thread just started to say it runs (ev3dev2's odometry thread,
+                # rev127d's high debatable; dualsense-controller, pyfftw)
+                just_started = any(c.method in STARTS and line - 4 <= c.line < line for c in project.calls_of(fn))
                 yield ctx.report(self.code, module, _Spin(line, col, what), function=fn.qualname,
-                                 loop=loop, instead=instead, pattern=(("busy-wait",),))
+                                 loop=loop, instead=instead, pattern=(("busy-wait",),),
+                                 confidence="medium" if just_started else "high")
 
 
 def _computed(project, fn, test: str) -> bool:
