@@ -244,13 +244,21 @@ def spin(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
     test = ast.unparse(node.test)
     if "empty(" in test or "qsize(" in test:
         return None
-    for t in node.body:
+    for i, t in enumerate(node.body):
         if not isinstance(t, ast.Try):
             continue
-        gets = [n for s in t.body for n in ast.walk(s) if _nonblocking_get(n)]
-        if not gets:
+        at = next((j for j, s in enumerate(t.body) if any(_nonblocking_get(n) for n in ast.walk(s))), None)
+        if at is None:
             continue
+        get = next(n for n in ast.walk(t.body[at]) if _nonblocking_get(n))
         quiet = [h for h in t.handlers if h.type is not None and "Empty" in ast.unparse(h.type) and _empty_body(h.body)]
-        if quiet and not _waits([node.test] + node.body + node.orelse, skip=gets[0]):
-            return ("get", gets[0])
+        if not quiet:
+            continue
+        # what runs on the way round when the queue is empty: the test, the statements before the
+        # try and before the get, and -- when the handler falls through (`pass`) -- those after
+        # the try; what follows the get runs only when there was an item
+        again = any(isinstance(s, ast.Continue) for h in quiet for s in h.body)
+        path = [node.test] + node.body[:i] + t.body[:at] + ([] if again else node.body[i + 1:])
+        if not _waits(path + [t.body[at]], skip=get):
+            return ("get", get)
     return None
