@@ -53,7 +53,8 @@ class CoroutineNeverAwaited(Rule):
             else:
                 conf = "high"  # a coroutine that forgot `await`
             yield ctx.report(self.code, module, call, function=call.function, what=_never_awaited(call.text),
-                             fix=AWAIT_IT, confidence=conf, related=_defined_here(project, target))
+                             fix=AWAIT_IT, confidence=conf, related=_defined_here(project, target),
+                             pattern=((call.function, target),))
         yield from self._used_as_result(ctx, module)
         yield from self._handed_uncalled(ctx, module)
         yield from self._run_by_a_worker(ctx, module)
@@ -146,7 +147,11 @@ class CoroutineNeverAwaited(Rule):
                 conf = "high" if fn.is_async and not is_test_code(module.module, fn.qualname) else "medium"
                 yield ctx.report(self.code, module, call, function=fn.qualname,
                                  what=_never_awaited(call.text, f" (`{name}` is used as its result: {how})"),
-                                 fix=AWAIT_IT, confidence=conf, related=_defined_here(project, target))
+                                 fix=AWAIT_IT, confidence=conf, related=_defined_here(project, target),
+                                 # the same coroutine function called so in several places of one
+                                 # function (each branch of a page reader): one missing await to
+                                 # learn (alluxiofs' three pages, two labelled one root cause)
+                                 pattern=((fn.qualname, target),))
 
 
 AWAIT_IT = "await it (or hand it to asyncio.create_task and keep the task)"
