@@ -59,7 +59,7 @@ class BusyWait(Rule):
                 # rev127d's high debatable; dualsense-controller, pyfftw)
                 just_started = any(c.method in STARTS and line - 4 <= c.line < line for c in project.calls_of(fn))
                 # an empty loop over a state test waits once, for a hand-shake or for the end of
-                # one piece of work: on the corpus 2 of 19 such findings at high were worth a
+                # one piece of work: on real code 2 of 20 such findings at high were worth a
                 # change (start-up and quit paths, a flag set a few milliseconds later); a worker
                 # loop polling its queue spins for as long as it lives (beets, melodie,
                 # mopidy-local: every one worth a change)
