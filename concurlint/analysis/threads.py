@@ -146,7 +146,7 @@ def lock_decorated(project) -> Set[str]:
         params = {p for f in outer if f is not None for p in f.params}
         if any(c.locks and c.text in params for c in project.calls_of(fn)):
             wrappers.update(p for p in _enclosing(q) if p in project.functions)
-    known = {q for q, fn in project.functions.items() if any(d in wrappers for d in fn.decorators)} if wrappers else set()
+    known = {q for q, fn in project.functions.items() if wrappers and any(d in wrappers for d in fn.decorators)}
     project._lock_decorated = known
     return known
 

@@ -218,8 +218,8 @@ def _reads_state(test: ast.AST) -> bool:
 
 
 def _empty_body(body) -> bool:
-    return all(isinstance(s, (ast.Pass, ast.Continue)) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
-               for s in body)
+    return all(isinstance(s, (ast.Pass, ast.Continue))
+               or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body)
 
 
 def _waits(nodes, skip: Optional[ast.AST] = None) -> bool:

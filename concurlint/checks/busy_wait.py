@@ -32,6 +32,8 @@ _INSTEAD = (
 )
 
 
+# a test that waits for a queue to be drained by someone else
+_DRAINED = re.compile(r"^not\b.*\.empty\(\)|\.qsize\(\)\s*(!=|>)\s*0|len\(.*\)\s*(!=|>)\s*0")
 # what starts a thread: `t.start()`, `_thread.start_new_thread(f, ())`
 STARTS = frozenset({"start", "start_new_thread"})
 
@@ -49,6 +51,12 @@ class BusyWait(Rule):
                     loop = f"the loop around `{what}`"
                     instead = "a blocking get with a timeout (`q.get(timeout=0.5)`) waits for the next item " \
                               "and still lets the loop check its flag"
+                elif _DRAINED.search(what):
+                    # `while not reports.empty(): pass`: waiting for another side to drain the
+                    # queue; a get would take its items (chesstab's reports to the GUI)
+                    loop = f"`while {what}: pass`"
+                    instead = ("queue.join() (with task_done() where the items are taken) blocks until the queue "
+                               "is drained; at least a short sleep in the loop stops the spin")
                 else:
                     loop = f"`while {what}: pass`"
                     instead = next((fix for key, fix in _INSTEAD if key in what),
