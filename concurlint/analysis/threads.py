@@ -18,6 +18,7 @@ memoised with ``ctx.shared(thread_map)`` so every rule that needs it pays once.
 """
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
@@ -144,11 +145,18 @@ def lock_decorated(project) -> Set[str]:
             continue
         outer = [project.functions.get(p) for p in _enclosing(q)]
         params = {p for f in outer if f is not None for p in f.params}
-        if any(c.locks and c.text in params for c in project.calls_of(fn)):
+        # `with self._lock:` in a wrapper whose `self` has no class the analysis knows: a lock by
+        # its name (mockupdb's @_synchronized, rev128c's CCL202 fp)
+        named = [(a, b) for text, a, b in getattr(fn, "with_blocks", ()) if _LOCK_NAME.search(text)]
+        if any(c.text in params and (c.locks or any(a <= c.line <= b for a, b in named))
+               for c in project.calls_of(fn)):
             wrappers.update(p for p in _enclosing(q) if p in project.functions)
     known = {q for q, fn in project.functions.items() if wrappers and any(d in wrappers for d in fn.decorators)}
     project._lock_decorated = known
     return known
+
+
+_LOCK_NAME = re.compile(r"(lock|mutex)\w*$", re.I)
 
 
 def _enclosing(qualname: str) -> List[str]:
