@@ -80,14 +80,17 @@ def _computed(project, fn, test: str) -> bool:
     """The test reads ``self.<name>`` where the name is a property or a descriptor of the class
     (a method through its bases, or a class-level attribute made by a call): the read runs code
     -- ``while self.error != 0: continue`` where ``error = Instrument.measurement("TB?")`` asks
-    the instrument each time (pymeasure's error queue, drained, not a spin)."""
+    the instrument each time (pymeasure's error queue, drained, not a spin); ``while self.pdirty:
+    pass`` where the property asks a DLL and clears the flag it reads (voicemeeter-api, rev128a's
+    two fps)."""
     if fn.cls is None:
         return False
     for name in re.findall(r"\bself\.(\w+)", test):
-        method = project.find_method(fn.cls, name)
-        if method is not None:
+        if project.find_method(fn.cls, name) is not None:
             return True
-        for cls in [fn.cls] + list(project.ancestors(fn.cls)):
+        for cls in project.ancestors(fn.cls):
+            if f"{cls}.{name}" in project.functions:
+                return True  # a `@property` (not among the class's methods): voicemeeter's pdirty
             info = project.classes.get(cls)
             value = info.attrs.get(name) if info is not None else None
             if value is not None and value.kind == "call" and is_class_level(project, cls, name):
