@@ -468,8 +468,8 @@ def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:
     # tasks handed over together, each left running while the next is handed over (an awaited
     # call has ended before the next starts)
     others = [(other, work_of(ctx, other).kind) for other in ctx.sites_by_path.get(site.path, [])
-              if other is not site and other.call.function == site.call.function and pool is not None
-              and _pool_of(other) == pool and not other.call.awaited]
+              if other is not site and other.call.function == site.call.function
+              and _pool_of(other) == pool and not other.call.awaited] if pool is not None else []
     if any(kind == "cpu" for _, kind in others):
         return None  # two computing tasks at once: processes would run them side by side
     if others:

@@ -119,13 +119,15 @@ def chain_text(chain: Tuple[str, ...], project=None) -> str:
     return " -> ".join(short_name(q, project) for q in chain)
 
 
-def call_graph(project) -> Dict[str, List[Tuple[str, bool]]]:
+def call_graph(project, locked: Optional[Set[str]] = None) -> Dict[str, List[Tuple[str, bool]]]:
     """function -> [(callee, called with a lock held)] for callees defined in the project; a
-    callee whose decorator holds a lock around it is always called with one."""
+    callee whose decorator holds a lock around it (``locked``: ``lock_decorated``, computed here
+    when not given) is always called with one."""
     graph: Dict[str, List[Tuple[str, bool]]] = {}
     # diagnostics-only code (warnings, tracebacks: knowledge base `cold-paths`) is not followed
     cold = Matcher(project.kb.table("calls").get("cold-paths", []))
-    locked = lock_decorated(project)
+    if locked is None:
+        locked = lock_decorated(project)
     for q, calls in project.edges().items():
         graph[q] = [(t, bool(call.locks) or t in locked) for call, t in calls if t != q and not cold.match(t)]
     return graph
@@ -136,9 +138,6 @@ def lock_decorated(project) -> Set[str]:
     decorator calls one of its enclosing functions' parameters inside ``with lock:``
     (``def wrapper(*a, **kw): with lock: return func(*a, **kw)``: fromager's
     ``@with_thread_lock()``, rev124c's CCL202 fp)."""
-    known = getattr(project, "_lock_decorated", None)
-    if known is not None:
-        return known
     wrappers: Set[str] = set()
     for q, fn in project.functions.items():
         if fn.parent is None:
@@ -151,9 +150,9 @@ def lock_decorated(project) -> Set[str]:
         if any(c.text in params and (c.locks or any(a <= c.line <= b for a, b in named))
                for c in project.calls_of(fn)):
             wrappers.update(p for p in _enclosing(q) if p in project.functions)
-    known = {q for q, fn in project.functions.items() if wrappers and any(d in wrappers for d in fn.decorators)}
-    project._lock_decorated = known
-    return known
+    if not wrappers:
+        return set()
+    return {q for q, fn in project.functions.items() if any(d in wrappers for d in fn.decorators)}
 
 
 _LOCK_NAME = re.compile(r"(lock|mutex)\w*$", re.I)
@@ -291,8 +290,8 @@ def build(ctx) -> ThreadMap:
     project = ctx.project
     tm = ThreadMap()
     callers = _callers(project)
-    graph = call_graph(project)
     locked = lock_decorated(project)
+    graph = call_graph(project, locked)
     per_function: Dict[Tuple[str, bool], int] = {}
     candidates = []
     for _, call in project.index.calls("after-fork"):

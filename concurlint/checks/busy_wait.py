@@ -62,15 +62,15 @@ class BusyWait(Rule):
                     instead = next((fix for key, fix in _INSTEAD if key in what),
                                    "a threading.Event that the other side sets, and event.wait(), block until it "
                                    "happens")
-                # `worker.start()` and then `while not self.started: pass`: a wait of milliseconds,
-                # once, for the thread just started to say it runs (ev3dev2's odometry thread,
-                # rev127d's high debatable; dualsense-controller, pyfftw)
-                just_started = any(c.method in STARTS and line - 4 <= c.line < line for c in project.calls_of(fn))
                 # an empty loop over a state test waits once, for a hand-shake or for the end of
                 # one piece of work: on real code 2 of 20 such findings at high were worth a
                 # change (start-up and quit paths, a flag set a few milliseconds later); a worker
                 # loop polling its queue spins for as long as it lives (beets, melodie,
-                # mopidy-local: every one worth a change)
+                # mopidy-local: every one worth a change) -- unless the loop follows a thread's
+                # start (`worker.start()`, then the wait for it to say it runs: ev3dev2's odometry
+                # thread, rev127d's high debatable; dualsense-controller, pyfftw)
+                just_started = how == "get" and any(c.method in STARTS and line - 4 <= c.line < line
+                                                    for c in project.calls_of(fn))
                 conf = "high" if how == "get" and not just_started else "medium"
                 yield ctx.report(self.code, module, _Spin(line, col, what), function=fn.qualname,
                                  loop=loop, instead=instead, pattern=(("busy-wait",),), confidence=conf)

@@ -149,17 +149,19 @@ class EventLoopNeverSet(Rule):
         if _before(project, (3, 14)) or GET_EVENT_LOOP in ctx.shared(_patched).get(_top(module), ()):
             return
         found = []
-        handlers = _signal_handlers(project, module)
+        handlers = None
         for scope, calls in _scopes(project, module):
-            if scope is not None and scope.qualname in handlers:
-                # `signal.signal(SIGINT, _signal_handler)`: the handler interrupts whatever the
-                # main thread runs -- the loop's run_forever() -- so a loop is there to return
-                # (pymata-aio's Ctrl+C handler, rev127d's high fp)
-                continue
             gets = [c for c in calls if project.call_target(c) == GET_EVENT_LOOP
                     and not c.in_async and not c.version_tolerant and not _after_run_failed(project, calls, c)]
             if not gets:
                 continue
+            if scope is not None:
+                handlers = _signal_handlers(project, module) if handlers is None else handlers
+                if scope.qualname in handlers:
+                    # `signal.signal(SIGINT, _signal_handler)`: the handler interrupts whatever the
+                    # main thread runs -- the loop's run_forever() -- so a loop is there to return
+                    # (pymata-aio's Ctrl+C handler, rev127d's high fp)
+                    continue
             if any(c.method == "is_running" for c in calls):
                 continue  # written for both: a running loop is used, else one is run
             # a module-level `LOOP = asyncio.get_event_loop()` is started by the module's functions
