@@ -123,7 +123,7 @@ class ProcessModel:
             if site.model == "threads" and site.function in project.functions:
                 self.thread_run.setdefault(site.function, site)
         self._starts: Dict[Key, List[ThreadStart]] = {}
-        self._leaves: Dict[Key, Optional[Running]] = {}
+        self._leaves: Dict[Tuple[Key, bool], Optional[Running]] = {}
         self.start_methods = self._set_start_methods()
         self.fork_points = self._fork_points()
 
@@ -312,18 +312,24 @@ class ProcessModel:
         return drive(self._leaves_running(key, 0, set()))
 
     def _leaves_running(self, key: Key, depth: int, seen: set) -> Walk:
-        if key in self._leaves:
-            return self._leaves[key]
+        # a module reached through an import: its main guard does not run (a self-test starting a
+        # thread under `if __name__ == "__main__":`, NetEase-MusicBox's kill_thread, rev129d)
+        imported = key[0] == "module" and depth > 0
+        memo = (key, imported)
+        if memo in self._leaves:
+            return self._leaves[memo]
         if key in seen or depth > 12:
             return None
         seen.add(key)
         found = None
         for s in self.starts(key):
-            if s.end == INF:
+            if s.end == INF and not (imported and s.call.in_main_guard):
                 found = Running(s)
                 break
         if found is None:
             for mod, call in self.calls.get(key, []):
+                if imported and call.in_main_guard:
+                    continue
                 t = self.target(call)
                 if t in self.project.functions and not self.forkless(call):
                     r = yield self._leaves_running(("fn", t), depth + 1, seen)
@@ -335,7 +341,7 @@ class ProcessModel:
         if found is None and key[0] == "module":
             found = yield self._imported_running(key[1], depth, seen)
         if depth == 0 or found is not None:
-            self._leaves[key] = found
+            self._leaves[memo] = found
         return found
 
     def _imported_running(self, path: str, depth: int, seen: set) -> Walk:

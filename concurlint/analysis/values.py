@@ -201,7 +201,7 @@ class ValueCollector:
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             t = {ast.List: "builtins.list", ast.Tuple: "builtins.tuple", ast.Set: "builtins.set"}[type(node)]
             return Value("container", None, self.segment(node), line, col,
-                         inner=[self.describe(e) for e in node.elts[:50]], size=len(node.elts), meta={"type": t})
+                         inner=[self._element_of(e) for e in node.elts[:50]], size=len(node.elts), meta={"type": t})
         if isinstance(node, ast.Dict):
             return Value("container", None, self.segment(node), line, col,
                          inner=[self.describe(e) for e in node.values[:50]], size=len(node.values),
@@ -333,6 +333,18 @@ class ValueCollector:
         t = self.kb.canonical(t)
         return t if self.kb.knows_type(t) else None
 
+    def _element_of(self, node: ast.expr) -> Value:
+        """An element of a list, tuple or set display. ``[*tasks]`` holds the items ``tasks``
+        yields, not ``tasks`` itself (a generator turned into a list before it is sent to a process
+        pool: kaggle-environments, rev130d's high fp): a display's items when it is one, else
+        items not known."""
+        if not isinstance(node, ast.Starred):
+            return self.describe(node)
+        v = self.describe(node.value)
+        if v.kind == "container" and len(v.inner) == 1:
+            return v.inner[0]
+        return Value("other", None, self.segment(node), node.lineno, node.col_offset)
+
     def keyword_values(self, node: ast.Call) -> Dict[str, Value]:
         """The keywords a call passes: those written, and the keys its function stored into a
         dict it splats (``kwargs["async_"] = True`` ... ``connect(dsn, **kwargs)``)."""
@@ -340,7 +352,8 @@ class ValueCollector:
         for k in node.keywords:
             if k.arg is None and isinstance(k.value, ast.Name) and self.function is not None:
                 for key, v in self.scope.dict_keys.get(k.value.id, {}).items():
-                    out.setdefault(key, v)
+                    # marked: the key may be stored under a test (a version's) the call does not see
+                    out.setdefault(key, _splatted(v))
             elif k.arg:
                 out[k.arg] = self.describe(k.value)
         return out
@@ -457,3 +470,10 @@ def _literal_false(v: Value) -> bool:
 
 def _is_none(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
+
+
+def _splatted(v: Value) -> Value:
+    """A copy of ``v`` marked as handed through a dict splat (``**kwargs``), not written at the call."""
+    out = copy.copy(v)
+    out.meta = {**v.meta, "splat": "1"}
+    return out

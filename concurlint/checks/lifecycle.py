@@ -15,8 +15,8 @@ from typing import Dict, Iterator, List, Optional
 from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.analysis.platforms import POSIX, WINDOWS
 from concurlint.analysis.threads import chain_text, short_name, thread_map, thread_target_arg
-from concurlint.checks.task_errors import (_context_run, _guards_errors, _handed_in, _handles_errors, _known_task,
-                                          _never_raises)
+from concurlint.checks.task_errors import (_context_run, _delivers_outcome, _guards_errors, _handed_in, _handles_errors,
+                                          _known_task, _never_raises)
 from concurlint.registry import Finding, Rule
 
 SIGNAL_CALLS = ("signal.signal",)
@@ -231,6 +231,8 @@ class FutureResultNeverChecked(Rule):
                 # video lookup, each step in its own try, mapped and never iterated): only a bug
                 # is lost (rev94d's and rev104d's high fps)
                 conf = "medium"
+            if conf == "high" and fate == "dropped" and _delivers_outcome(project, fn_value):
+                conf = "low"  # it tries its work and hands the outcome to its waiters itself
             if conf == "high" and not _known_task(project, fn_value):
                 # what runs is not found (a closure over a callable handed in, a method of an
                 # object of unknown type): whether it catches its own errors cannot be read

@@ -85,8 +85,8 @@ def _sites(ctx) -> Tuple[Dict[str, List[Site]], Dict[str, str]]:
         target = project.call_target(call)
         if target not in REMOVED_IN_310 or "loop" not in call.kwargs or target in patched.get(_top(mod), ()):
             continue
-        if call.version_tolerant or call.star_args:
-            continue  # with a splat, ``loop`` may be a key stored under a version test
+        if call.version_tolerant or call.kwargs["loop"].meta.get("splat"):
+            continue  # through a dict splat, ``loop`` may be a key stored under a version test
         out.setdefault(mod.path, []).append((call, target))
         leads[_top(mod)] = min(leads.get(_top(mod), mod.path), mod.path)
     return out, leads
