@@ -8,7 +8,7 @@ import os
 import subprocess
 import textwrap
 
-from conftest import report_json, run_cli, script
+from conftest import FIXTURES, report_json, run_cli, script
 
 SERVICE = '''\
 """An ingest service: a blocking storage client shared by many async handlers."""
@@ -143,6 +143,19 @@ def test_one_pattern_repeated_in_a_file_is_one_finding_by_default(tmp_path):
     doc = report_json(name, "archive.py", cwd=tmp_path)
     assert {(f["path"], f["line"]) for f in doc["findings"] if f["message"].startswith("shutil.rmtree()")} \
         == {("store.py", 19), ("archive.py", 5)}
+
+
+def test_a_method_copied_into_a_sibling_class_is_one_pattern():
+    """The tunnel's monitor, written for the proxy and copied into the relay (another module, a
+    class of another name): the copy is the same pattern again, medium, and the first place
+    says there is one more like it -- not "in this file"."""
+    doc = report_json("CCL501_tunnel", cwd=FIXTURES)
+    found = [(f["path"], f["line"], f["confidence"]) for f in doc["findings"] if f["code"] == "CCL501"]
+    assert found == [("CCL501_tunnel/proxy.py", 33, "high")], found
+    again = [r for r in doc["findings"][0]["related"] if "same pattern again" in r["message"]]
+    assert [(r["path"], r["line"]) for r in again] == [("CCL501_tunnel/relay.py", 30)]
+    text = run_cli("report", "CCL501_tunnel", "--select", "CCL501", cwd=FIXTURES).stdout
+    assert "CCL501_tunnel/proxy.py:33:13: CCL501" in text and "(1 more like it)" in text, text
 
 
 def test_a_silenced_first_place_leaves_the_next_one_at_its_confidence(tmp_path):

@@ -72,7 +72,13 @@ def _copy_key(f: Finding) -> List[tuple]:
         return []
     # a class's method, or a module's function: `service.version` in `pkg/legacy/ui/api/service.py`
     # and in `pkg/ui/service/api/service.py`, the module copied into the new UI
-    return [(f.code, "copy", ".".join(parts[-2:]), f.message)]
+    keys = [(f.code, "copy", ".".join(parts[-2:]), f.message)]
+    if parts[-2][:1].isupper():
+        # a method copied into a sibling class of the same package: `Proxy.debug` and
+        # `Relay.debug`, each clearing the terminal with os.system('clear') on the loop (ouija,
+        # rev129a's high debatable)
+        keys.append((f.code, "copy-method", parts[0], parts[-1], f.message))
+    return keys
 
 
 def _calibrate(findings: List[Finding], config: Config) -> None:

@@ -15,13 +15,15 @@ def _c(text: str, style: str, color: bool) -> str:
 
 
 def qualifier(f) -> str:
-    """' (3 places)', ' (2 more like it in this file)', ' [medium confidence]': shown only when
-    they say something."""
+    """' (3 places)', ' (2 more like it in this file)' (' (2 more like it)' when some are in other
+    files), ' [medium confidence]': shown only when they say something."""
     out = ""
     if getattr(f, "count", 1) > 1:
         out += f" ({f.count} places)"
     if getattr(f, "echoes", 0):
-        out += f" ({f.echoes} more like it in this file)"
+        elsewhere = any(r.get("path") != f.path for r in getattr(f, "related", ())
+                        if str(r.get("message", "")).startswith("the same pattern again"))
+        out += f" ({f.echoes} more like it{'' if elsewhere else ' in this file'})"
     conf = getattr(f, "confidence", "high")
     if conf != "high":
         out += f" [{conf} confidence]"
