@@ -190,7 +190,8 @@ def _shared_classes(project, lm: LibraryMap) -> None:
     for mod in project.modules:
         if is_application(mod.module):
             continue
-        for name, g in mod.globals.items():
+        # an instance made at the module's top first: the plainest evidence (`shared = Client()`)
+        for name, g in sorted(mod.globals.items(), key=lambda item: item[1].assigned_in_function):
             if g.in_main_guard:
                 continue
             t = project.value_type(g.value)

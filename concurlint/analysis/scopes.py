@@ -159,6 +159,13 @@ class ScopeCollector:
                 g = self.facts.globals.get(target.id)
                 if g is not None:
                     g.assigned_in_function = True
+                    if g.value.kind == "literal" and g.value.text == "None" and v.kind in ("instance", "call"):
+                        # `_engine = None` at the top, `global _engine; _engine = Engine(path)` in
+                        # the start-up code: what the name holds once the program runs
+                        # (chesspal-mcp-engine's engine, rev130d's recall miss); for the functions
+                        # that follow, as start-up code comes first
+                        g.value = v
+                        self.scopes[0].values[target.id] = v
                 else:
                     self.facts.globals[target.id] = GlobalDef(target.id, target.lineno, target.col_offset, v,
                                                               assigned_in_function=True)

@@ -238,7 +238,8 @@ def spin(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
     """How a ``while`` loop spins, and on what: ("test", its test) for an empty body over a test
     that only reads state; ("get", the get call) for a non-blocking get whose ``Empty`` handler
     only goes round again, in a loop that makes no waiting call and whose test is no emptiness
-    check (``while not q.empty(): q.get_nowait()`` drains a queue and ends); else None."""
+    check (``while not q.empty(): q.get_nowait()`` drains a queue and ends); ("poll", the check)
+    for a loop that waits only under a check that data has come (``_polling``); else None."""
     if _empty_body(node.body):
         return ("test", node.test) if _reads_state(node.test) else None
     test = ast.unparse(node.test)
@@ -261,4 +262,46 @@ def spin(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
         path = [node.test] + node.body[:i] + t.body[:at] + ([] if again else node.body[i + 1:])
         if not _waits(path + [t.body[at]], skip=get):
             return ("get", get)
+    return _polling(node)
+
+
+def _polling(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
+    """("poll", the check) for a loop whose only waits sit in a body run when a receiver has data
+    -- ``while True: ... while not results.empty(): r = results.get()`` (cobrafuzz's campaign
+    loop, rev129b's recall miss), ``if conn.poll(): msg = conn.recv()`` -- and whose other
+    statements only test, count, log and break: when nothing has come, it goes round again at
+    once. Any other call on the way round (a project function's, a method's) may wait: no spin."""
+    for i, s in enumerate(node.body):
+        if not isinstance(s, (ast.While, ast.If)) or has_data(s.test) is None or _timed_poll(s.test):
+            continue
+        path = [node.test] + node.body[:i] + node.body[i + 1:] + s.orelse
+        if not _waits(path) and not _resets_test(node, path) \
+                and all(_light(n) for top in path for n in ast.walk(top) if isinstance(n, ast.Call)):
+            return ("poll", s.test)
     return None
+
+
+def _resets_test(node: ast.While, path) -> bool:
+    """The way round assigns a name the loop's test reads (``while again: again = False; if not
+    q.empty(): ... again = True``): the loop goes round again only when the checked body says so."""
+    names = {ast.unparse(n) for n in ast.walk(node.test) if isinstance(n, (ast.Name, ast.Attribute))}
+    return any(isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+               and any(ast.unparse(t) in names for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
+               for top in path[1:] for n in ast.walk(top))
+
+
+def _timed_poll(test: ast.AST) -> bool:
+    """``pipe.poll(0.5)``: waits up to its timeout (``poll()`` and ``poll(0)`` answer at once)."""
+    call = test.operand if isinstance(test, ast.UnaryOp) else test
+    args = list(getattr(call, "args", [])) + [k.value for k in getattr(call, "keywords", []) if k.arg == "timeout"]
+    return bool(args) and not (isinstance(args[0], ast.Constant) and not args[0].value)
+
+
+# calls that neither wait nor do work on the way round a polling loop: clocks, sizes, logging
+_LIGHT = frozenset({"time", "monotonic", "perf_counter", "len", "isinstance", "empty", "qsize", "poll", "is_set",
+                    "is_alive", "done", "print"})
+
+
+def _light(call: ast.Call) -> bool:
+    name = _call_name(call)
+    return name in _LIGHT or name.lstrip("_").startswith(("log", "debug", "info", "warn", "error"))

@@ -51,6 +51,13 @@ class BusyWait(Rule):
                     loop = f"the loop around `{what}`"
                     instead = "a blocking get with a timeout (`q.get(timeout=0.5)`) waits for the next item " \
                               "and still lets the loop check its flag"
+                elif how == "poll":
+                    # it waits only under a check that something has come (cobrafuzz's campaign
+                    # loop: `while not results.empty(): results.get()` and nothing else that waits)
+                    loop = f"the loop that checks `{what}`"
+                    instead = ("`conn.poll(timeout)` waits for the next message" if "poll(" in what else
+                               "a blocking get with a timeout (`q.get(timeout=0.5)`) waits for the next item") \
+                        + " and still lets the loop check its limits"
                 elif _DRAINED.search(what):
                     # `while not reports.empty(): pass`: waiting for another side to drain the
                     # queue; a get would take its items (chesstab's reports to the GUI)
@@ -71,7 +78,7 @@ class BusyWait(Rule):
                 # thread, rev127d's high debatable; dualsense-controller, pyfftw)
                 just_started = how == "get" and any(c.method in STARTS and line - 4 <= c.line < line
                                                     for c in project.calls_of(fn))
-                conf = "high" if how == "get" and not just_started else "medium"
+                conf = "high" if how in ("get", "poll") and not just_started else "medium"
                 yield ctx.report(self.code, module, _Spin(line, col, what), function=fn.qualname,
                                  loop=loop, instead=instead, pattern=(("busy-wait",),), confidence=conf)
 
