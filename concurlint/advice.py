@@ -295,11 +295,25 @@ def _one_program(ctx, work: Work) -> Optional[str]:
     runs = [(c, t) for c, t in calls if t is not None and t.startswith(SUBPROCESS) and not c.in_handler]
     if not runs:
         return _helper_program(project, fn)
-    if any(c.loop >= 0 for c, _ in runs) or any(loop.has_ops for loop in fn.loops) \
-            or any(t in project.functions for _, t in calls):
-        return None  # several programs, or work on what they return
+    # programs run one after another over a list (`for msh_idx in bins: check_call(["mash", "dist",
+    # ...])`) are still the task's only work, when the loop only builds their command lines
+    # (phylophlan's mash, diamond and RAxML stages, rev131d's eight wrong model changes); a loop
+    # with arithmetic works on data, and a project function called after them (outside an error
+    # handler, other than a logging helper) may work on their output
+    if any(c.loop >= 0 and c.loop < len(fn.loops) and fn.loops[c.loop].has_ops >= 2 for c, _ in runs) \
+            or any(loop.has_ops >= 2 for loop in fn.loops) \
+            or any(t in project.functions and not c.in_handler and not _logs(t) and c.line > runs[0][0].line
+                   for c, t in calls):
+        return None  # work on data, or on what the programs return (a helper that builds their
+        # command line before them, `cmd = compose_command(params, ...)`, does not)
     waits = [t for _, t in runs if t != "subprocess.Popen"]
     return waits[-1] if waits else None
+
+
+def _logs(qualname: str) -> bool:
+    """A project helper named for logging (``info(...)``, ``log_step(...)``, ``_warn(...)``):
+    it reports progress, it does not work on the programs' output."""
+    return qualname.rsplit(".", 1)[-1].lstrip("_").startswith(("log", "info", "debug", "warn", "error", "print"))
 
 
 def _helper_program(project, fn, depth: int = 0) -> Optional[str]:

@@ -191,6 +191,8 @@ class ScopeCollector:
         = threading.Event()``, or ``None`` there), the other is kept in ``meta["or_type"]``: which
         one the object holds depends on the branch."""
         in_init = self.function is not None and self.function.name == "__init__"
+        if self.function is not None and self.function.is_async and value.qualname:
+            value = replace(value, meta={**value.meta, "in_async": "1"})
         if old is None:
             return value
         if (old.line, old.col) == (value.line, value.col):  # the prescan's reading of this assignment
@@ -202,6 +204,13 @@ class ScopeCollector:
                 return replace(kept, meta={**kept.meta, "or_type": other})
             return old if _is_none(value) else value
         if not in_init:
+            if old.kind == value.kind == "instance" and old.qualname != value.qualname \
+                    and bool(old.meta.get("in_async")) != bool(value.meta.get("in_async")):
+                # `self.session = requests.Session()` in `__enter__`, `self.session =
+                # aiohttp.ClientSession()` in `__aenter__`: the coroutines use the one the async
+                # path made (opencage's geocoder, rev132d's high fp)
+                key = "sync_type" if old.meta.get("in_async") else "async_type"
+                return replace(old, meta={**old.meta, key: value.qualname})
             return old
         if old.qualname != value.qualname:
             return replace(value, meta={**value.meta, "or_type": other})

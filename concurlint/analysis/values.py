@@ -128,7 +128,11 @@ class ValueCollector:
                 if owner is not None:
                     v = owner.attrs.get(node.attr)
                     if v is not None:
-                        return v
+                        # one attribute made of one type on the sync path and another on the async
+                        # path (scopes._attr_value): the one this function's path made
+                        other = v.meta.get("async_type" if self.function is not None and self.function.is_async
+                                           else "sync_type")
+                        return Value("instance", other, v.text, v.line, v.col) if other else v
                     if node.attr in owner.methods:
                         return Value("bound-method", owner.methods[node.attr], attr=node.attr)
                     return self._property_value(owner.qualname, node.attr)
