@@ -21,6 +21,8 @@ from concurlint.registry import Finding, Rule
 
 # what to wait on instead, by what the spin tests (the first that its text shows)
 _INSTEAD = (
+    (".poll()", "multiprocessing.connection.wait([conn, process.sentinel]) (or conn.poll(timeout)) blocks until a "
+                "message comes or the child ends"),
     (".done()", "future.result() (or concurrent.futures.wait) blocks until the future is done"),
     ("is_alive()", "thread.join() blocks until the thread ends"),
     ("isAlive()", "thread.join() blocks until the thread ends"),
