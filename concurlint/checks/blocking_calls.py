@@ -260,6 +260,8 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
     if target in REAPS and (_killed_before(project, call) or _polled_dead_before(project, call)
                             or _awaited_end_before(project, call)):
         return None  # process.kill() then process.wait(): it reaps a child that is already dead
+    if target.startswith("subprocess.PipeFile.") and _read_after_exit(project, call):
+        return None  # `if proc.poll() is not None: proc.stdout.read()`: what the dead child left
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _source_address_probe(project, call):
         return None
     if getattr(call, "nonblocking_try", False):
@@ -316,6 +318,19 @@ def _polled_dead_before(project, call: Call) -> bool:
                 c.text == polled or project.call_target(c) in SLEEPS for c in between):
             return True
     return False
+
+
+def _read_after_exit(project, call: Call) -> bool:
+    """``if proc.poll() is not None:`` a few lines above ``proc.stdout.read()`` (not a ``while``
+    over the poll, which reads while the child runs): the child has ended, its pipe holds what it
+    left and ends there (swe-rex's container output in the error message)."""
+    fn = project.functions.get(call.function) if call.function else None
+    proc = call.text.split(".stdout.")[0].split(".stderr.")[0]
+    if fn is None or proc == call.text:
+        return False
+    loops = {loop.line for loop in fn.loops}
+    return any(c.text == f"{proc}.poll" and 0 < call.line - c.line <= 3 and c.line not in loops
+               for c in _beside(project, call))
 
 
 def _awaited_end_before(project, call: Call) -> bool:
