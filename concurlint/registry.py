@@ -70,7 +70,8 @@ class Finding:
     # the executor whose futures are dropped): findings of one rule in one file that share one
     # repeat one cause (engine/findings.py, _echoes)
     pattern: Tuple[tuple, ...] = ()
-    echoes: int = 0  # later places of the same pattern, in the file or the package (in ``related``, at medium confidence)
+    # later places of the same pattern, in the file or the package (in ``related``, at medium confidence)
+    echoes: int = 0
     was: str = ""  # the confidence a repeat of a pattern had before it was lowered
 
     def sort_key(self):
