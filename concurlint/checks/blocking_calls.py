@@ -260,7 +260,7 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
     if target in REAPS and (_killed_before(project, call) or _polled_dead_before(project, call)
                             or _awaited_end_before(project, call)):
         return None  # process.kill() then process.wait(): it reaps a child that is already dead
-    if target.startswith("subprocess.PipeFile.") and _read_after_exit(project, call):
+    if target.startswith("subprocess.PipeFile.") and (_read_after_exit(project, call) or _no_pipe(project, call)):
         return None  # `if proc.poll() is not None: proc.stdout.read()`: what the dead child left
     if target in ("socket.socket.connect", "socket.socket.connect_ex") and _source_address_probe(project, call):
         return None
@@ -331,6 +331,18 @@ def _read_after_exit(project, call: Call) -> bool:
     loops = {loop.line for loop in fn.loops}
     return any(c.text == f"{proc}.poll" and 0 < call.line - c.line <= 3 and c.line not in loops
                for c in _beside(project, call))
+
+
+def _no_pipe(project, call: Call) -> bool:
+    """``proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)`` (or a file) in the same function,
+    and no Popen bound to that name there pipes the stream read: ``proc.stdout`` is None or a file,
+    and the read is never made on a pipe (burnysc2's bot output, a corpus fp)."""
+    head, dot, rest = call.text.partition(".")
+    stream = rest.split(".", 1)[0]
+    if not dot or stream not in ("stdout", "stderr") or not head.isidentifier():
+        return False
+    made = [c for c in _beside(project, call) if c.assigned_to == head and project.call_target(c) == "subprocess.Popen"]
+    return bool(made) and not any(stream in c.kwargs and c.kwargs[stream].text.endswith("PIPE") for c in made)
 
 
 def _awaited_end_before(project, call: Call) -> bool:
