@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
 from concurlint.analysis.facts import Call, ModuleFacts
-from concurlint.analysis.hints import is_lifecycle, serves_requests
+from concurlint.analysis.hints import is_lifecycle, named_for_logging, serves_requests
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.analysis.shell import backgrounded
 from concurlint.checks.blocking_calls import wait_weight
@@ -313,7 +313,8 @@ def _one_program(ctx, work: Work) -> Optional[str]:
 def _logs(qualname: str) -> bool:
     """A project helper named for logging (``info(...)``, ``log_step(...)``, ``_warn(...)``):
     it reports progress, it does not work on the programs' output."""
-    return qualname.rsplit(".", 1)[-1].lstrip("_").startswith(("log", "info", "debug", "warn", "error", "print"))
+    name = qualname.rsplit(".", 1)[-1]
+    return named_for_logging(name) or name.lstrip("_").startswith("print")
 
 
 def _helper_program(project, fn, depth: int = 0) -> Optional[str]:

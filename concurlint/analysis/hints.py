@@ -278,3 +278,13 @@ def guard_holds(fn, line: int, call) -> bool:
 
 GUARD_TESTS = {"==": lambda v, c: v == c, "!=": lambda v, c: v != c, "is": lambda v, c: v is c,
                 "is not": lambda v, c: v is not c, "truthy": lambda v, c: bool(v), "falsy": lambda v, c: not v}
+
+
+# how a project's own logging helpers are named (`info(...)`, `log_step(...)`, `_warn(...)`)
+LOGGING_PREFIXES = ("log", "info", "debug", "warn", "error")
+
+
+def named_for_logging(name: str) -> bool:
+    """A function or method named for logging: it reports progress, it neither waits nor works on
+    data (a polling loop's `self._log_stats(...)`, a worker's `info(f"{out} done")`)."""
+    return name.lstrip("_").startswith(LOGGING_PREFIXES)

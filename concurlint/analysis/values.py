@@ -340,8 +340,8 @@ class ValueCollector:
     def _element_of(self, node: ast.expr) -> Value:
         """An element of a list, tuple or set display. ``[*tasks]`` holds the items ``tasks``
         yields, not ``tasks`` itself (a generator turned into a list before it is sent to a process
-        pool: kaggle-environments, rev130d's high fp): a display's items when it is one, else
-        items not known."""
+        pool: kaggle-environments, rev130d's high fp): the one item of a starred display of one
+        (``[*[job]]``), else items not known."""
         if not isinstance(node, ast.Starred):
             return self.describe(node)
         v = self.describe(node.value)

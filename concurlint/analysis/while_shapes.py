@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from typing import List, Optional, Tuple
 
+from concurlint.analysis.hints import named_for_logging
+
 
 POLLS = frozenset({"poll", "readable"})  # `while not x.poll():` waits until x has data
 EMPTIES = frozenset({"empty"})  # `while x.empty():` likewise
@@ -316,4 +318,4 @@ _LIGHT = frozenset({"time", "monotonic", "perf_counter", "len", "isinstance", "e
 
 def _light(call: ast.Call) -> bool:
     name = _call_name(call)
-    return name in _LIGHT or name.lstrip("_").startswith(("log", "debug", "info", "warn", "error"))
+    return name in _LIGHT or named_for_logging(name)

@@ -9,7 +9,7 @@ the network). CCL501 (``asyncio_rules``) and the walk through synchronous helper
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from concurlint.analysis.facts import Call
 from concurlint.analysis.hints import argument_for
@@ -320,13 +320,23 @@ def _polled_dead_before(project, call: Call) -> bool:
     return False
 
 
+def _pipe_of(call: Call) -> Tuple[str, str]:
+    """``proc.stdout.readline`` -> ("proc", "stdout"), ``self._proc.stderr.read`` ->
+    ("self._proc", "stderr"); ("", "") for a call on no child's pipe."""
+    for stream in ("stdout", "stderr"):
+        proc, dot, _ = call.text.partition(f".{stream}.")
+        if dot:
+            return proc, stream
+    return "", ""
+
+
 def _read_after_exit(project, call: Call) -> bool:
     """``if proc.poll() is not None:`` a few lines above ``proc.stdout.read()`` (not a ``while``
     over the poll, which reads while the child runs): the child has ended, its pipe holds what it
     left and ends there (swe-rex's container output in the error message)."""
     fn = project.functions.get(call.function) if call.function else None
-    proc = call.text.split(".stdout.")[0].split(".stderr.")[0]
-    if fn is None or proc == call.text:
+    proc, _stream = _pipe_of(call)
+    if fn is None or not proc:
         return False
     loops = {loop.line for loop in fn.loops}
     return any(c.text == f"{proc}.poll" and 0 < call.line - c.line <= 3 and c.line not in loops
@@ -337,9 +347,8 @@ def _no_pipe(project, call: Call) -> bool:
     """``proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)`` (or a file) in the same function,
     and no Popen bound to that name there pipes the stream read: ``proc.stdout`` is None or a file,
     and the read is never made on a pipe (burnysc2's bot output, a corpus fp)."""
-    head, dot, rest = call.text.partition(".")
-    stream = rest.split(".", 1)[0]
-    if not dot or stream not in ("stdout", "stderr") or not head.isidentifier():
+    head, stream = _pipe_of(call)
+    if not head.isidentifier():
         return False
     made = [c for c in _beside(project, call) if c.assigned_to == head and project.call_target(c) == "subprocess.Popen"]
     return bool(made) and not any(stream in c.kwargs and c.kwargs[stream].text.endswith("PIPE") for c in made)
