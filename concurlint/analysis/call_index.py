@@ -131,6 +131,14 @@ def _loop_runner(p, calls, targets):
     return _in(targets, LOOP_RUNNERS.keys() | FUNCTION_RUNNERS)
 
 
+@_test("async-to-sync")
+def _async_to_sync(p, calls, targets):
+    """asgiref's bridges between sync and async code (``own_loops._bridged``)."""
+    from concurlint.checks.own_loops import ASYNC_TO_SYNC, SYNC_TO_ASYNC
+
+    return _in(targets, ASYNC_TO_SYNC | SYNC_TO_ASYNC)
+
+
 @_test("removed-loop-argument")
 def _removed_loop_argument(p, calls, targets):
     from concurlint.checks.version_changes import REMOVED_IN_310

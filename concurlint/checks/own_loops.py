@@ -33,6 +33,11 @@ LOOP_RUNNERS = {
 # run the coroutine function handed to them (not a coroutine object) to its end on a loop of their
 # own: `trio.run(main, args.path)`, `anyio.run(main)`
 FUNCTION_RUNNERS = frozenset({"trio.run", "anyio.run"})
+# asgiref's bridges: `async_to_sync(coroutine_function)(args)` from sync code runs the coroutine on
+# a loop of its own, unless that code itself runs under `sync_to_async` (then on the outer loop)
+ASYNC_TO_SYNC = frozenset({"asgiref.sync.async_to_sync", "asgiref.sync.AsyncToSync"})
+SYNC_TO_ASYNC = frozenset({"asgiref.sync.sync_to_async", "asgiref.sync.SyncToAsync",
+                           "channels.db.database_sync_to_async"})
 
 
 def private_loops(ctx) -> frozenset:
@@ -81,6 +86,9 @@ def private_loops(ctx) -> frozenset:
         for q, where in _coroutines_made(project, site.module, fn, site.args[0], site.call):
             if q in project.functions and project.functions[q].is_async and not _makes_tasks(project, q):
                 handed.setdefault(q, set()).add(where)
+    for q, where in _bridged(project):
+        if not _makes_tasks(project, q):
+            handed.setdefault(q, set()).add(where)
     for q in list(handed):  # `self._list_blobs()` names the base's method; a subclass's override runs
         for over in _overrides(project, q):
             if not _makes_tasks(project, over):
@@ -104,6 +112,28 @@ def private_loops(ctx) -> frozenset:
                 private.add(q)
                 grew = True
     return frozenset(private)
+
+
+def _bridged(project):
+    """[(coroutine, position)] of ``async_to_sync(self.waiting_action_receiver)(dt, name)`` in a
+    synchronous function: asgiref runs the coroutine function on a loop of its own (pyscada's worker
+    process between two polls: a high fp) -- not where that function may itself run under
+    ``sync_to_async`` (handed to it, or a request handler, which Django runs so under ASGI): there
+    asgiref runs the coroutine on the outer loop."""
+    calls = list(project.index.calls("async-to-sync"))
+    under_async = {project.resolve(c.args[0].qualname) for _, c in calls
+                   if project.call_target(c) in SYNC_TO_ASYNC and c.args and c.args[0].qualname}
+    out = []
+    for mod, call in calls:
+        fn = project.functions.get(call.function) if call.function else None
+        if project.call_target(call) not in ASYNC_TO_SYNC or fn is None or fn.is_async or not call.args \
+                or not call.args[0].qualname or fn.qualname in under_async or "request" in fn.params \
+                or any(d.rsplit(".", 1)[-1] in ("sync_to_async", "database_sync_to_async") for d in fn.decorators):
+            continue
+        q = project.resolve(call.args[0].qualname)
+        if q in project.functions and project.functions[q].is_async:
+            out.append((q, (mod.path, call.line, call.col)))
+    return out
 
 
 def _coroutines_made(project, mod: ModuleFacts, fn: Optional[Function], coro, call: Call):
