@@ -284,14 +284,17 @@ def _polling(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
     -- ``while True: ... while not results.empty(): r = results.get()`` (cobrafuzz's campaign
     loop, rev129b's recall miss), ``if conn.poll(): msg = conn.recv()`` -- and whose other
     statements only test, count, log and break: when nothing has come, it goes round again at
-    once. Any other call on the way round (a project function's, a method's) may wait: no spin."""
-    for i, s in enumerate(node.body):
-        if not isinstance(s, (ast.While, ast.If)) or has_data(s.test) is None or _timed_poll(s.test):
-            continue
-        path = [node.test] + node.body[:i] + node.body[i + 1:] + s.orelse
-        if not _waits(path) and not _resets_test(node, path) \
-                and all(_light(n) for top in path for n in ast.walk(top) if isinstance(n, ast.Call)):
-            return ("poll", s.test)
+    once. Any other call on the way round (a project function's, a method's) may wait: no spin.
+    Several such checks in one loop (``if not data_q.empty(): ...`` then ``if not feedback_q.empty():
+    ...``: prompttools' logger worker, a rev138a recall miss) each go unrun when nothing has come."""
+    checked = [s for s in node.body if isinstance(s, (ast.While, ast.If)) and has_data(s.test) is not None
+               and not _timed_poll(s.test)]
+    if not checked:
+        return None
+    path = [node.test] + [s for s in node.body if s not in checked] + [o for s in checked for o in s.orelse]
+    if not _waits(path) and not _resets_test(node, path) \
+            and all(_light(n) for top in path for n in ast.walk(top) if isinstance(n, ast.Call)):
+        return ("poll", checked[0].test)
     return None
 
 

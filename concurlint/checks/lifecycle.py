@@ -341,10 +341,23 @@ class NonDaemonThreadNeverJoined(Rule):
             body = project.resolve(target.qualname) if target is not None and target.qualname else None
             if body is None and cls != "threading.Thread":
                 body = project.find_method(cls, "run") or f"{cls}.run"  # run() may be inherited
+            if _waits_for_main_thread(project, body):
+                continue
             # a thread that loops forever keeps the interpreter from exiting: certain. One that
             # does a bounded job ends by itself; the wait at exit is short and usually wanted
             conf = "high" if _runs_forever(project, body) else "low"
             yield ctx.report(self.code, module, _Pos(call), function=call.function, target=what, confidence=conf)
+
+
+def _waits_for_main_thread(project, qualname: Optional[str]) -> bool:
+    """``Thread(target=lambda: threading.main_thread().join() or q.put(None))``: a watcher that
+    wakes when the main thread has finished (the interpreter's shut-down marks it so before it
+    waits for the other threads) and ends then -- the idiom that tells a worker to stop at exit
+    (prompttools' logger: a rev138a fp)."""
+    fn = project.functions.get(qualname) if qualname else None
+    return fn is not None and any(c.method == "join" and c.receiver is not None
+                                  and c.receiver.text.replace(" ", "").endswith("main_thread()")
+                                  for c in project.calls_of(fn))
 
 
 def _runs_forever(project, qualname: Optional[str]) -> bool:
