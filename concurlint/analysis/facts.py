@@ -244,6 +244,10 @@ class ModuleFacts(Record):
     calls: List[Call] = field(default_factory=list)
     imports: Dict[str, str] = field(default_factory=dict)  # module-level alias -> qualname (not imports in functions)
     import_lines: List[Tuple[str, int, int]] = field(default_factory=list)  # (qualname, line, col)
+    # what the imports in an `except` block or under a test of the Python version name (`try: from
+    # .py3_raise import r` / `except SyntaxError: from .py2_raise import r`, `if sys.version_info[0]
+    # == 3: ... else: from .deps.path2 import path`): for some Pythons only, maybe never loaded
+    fallback_imports: List[str] = field(default_factory=list)
     globals: Dict[str, GlobalDef] = field(default_factory=dict)
     module_accesses: List[Access] = field(default_factory=list)
     has_main_guard: bool = False

@@ -263,6 +263,8 @@ class ScopeCollector:
                     self._bind_import(top, top)
                 if record:
                     self.facts.import_lines.append((alias.name, node.lineno, node.col_offset))
+                    if self.in_handler or self.tolerant:
+                        self.facts.fallback_imports.append(alias.name)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -277,6 +279,8 @@ class ScopeCollector:
                 self._bind_import(alias.asname or alias.name, q)
                 if record:
                     self.facts.import_lines.append((q, node.lineno, node.col_offset))
+                    if self.in_handler or self.tolerant:
+                        self.facts.fallback_imports.append(q)
 
     def _bind_import(self, name: str, qualname: str) -> None:
         """An import binds its name in the scope it runs in, like an assignment: at module level
