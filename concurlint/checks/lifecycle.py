@@ -16,7 +16,7 @@ from concurlint.analysis.facts import Call, ModuleFacts, Value
 from concurlint.analysis.platforms import POSIX, WINDOWS
 from concurlint.analysis.threads import chain_text, short_name, thread_map, thread_target_arg
 from concurlint.checks.task_errors import (_context_run, _delivers_outcome, _guards_errors, _handed_in, _handles_errors,
-                                          _known_task, _never_raises)
+                                          _known_task, _never_raises, wrapping_submit)
 from concurlint.registry import Finding, Rule
 
 SIGNAL_CALLS = ("signal.signal",)
@@ -223,7 +223,7 @@ class FutureResultNeverChecked(Rule):
             short_api = ".".join(api.split(".")[-2:])
             # the task (or the decorator wrapping it) has its own catch-all handler: its author
             # chose what an error does (logged, handed to another future): low
-            conf = "low" if fate == "dropped" and (_handles_errors(project, fn_value)
+            conf = "low" if fate == "dropped" and (_handles_errors(project, fn_value) or wrapping_submit(project, call)
                                                    or _handed_in(module, call, fn_value)) else "high"
             if conf == "high" and _guards_errors(project, fn_value):
                 # its work is tries whose handlers log what the author expected to fail

@@ -234,6 +234,18 @@ def _handles_errors(project, value) -> bool:
     return False
 
 
+def wrapping_submit(project, call) -> bool:
+    """``self._thread_pool.submit(self.client_disconnect, message)`` on a project executor class
+    whose own ``submit`` hands the base class a wrapper of the task that catches and logs every
+    exception (``return super().submit(self._function_wrapper, fn, *args)``: the "stack-traced"
+    executor recipe; openvpn-auth-azure-ad, a rev139c high fp)."""
+    fn = project.functions.get(project.call_target(call) or "")
+    if fn is None or fn.cls is None or not call.method:
+        return False
+    return any(c.method == call.method and c.text.startswith("super(") and c.args
+               and _handles_errors(project, c.args[0]) for c in project.calls_of(fn))
+
+
 # how a task hands its outcome to whoever waits for it, instead of through its future
 DELIVERIES = frozenset({"set", "set_result", "set_exception", "put", "put_nowait", "notify", "notify_all"})
 # what else may run outside the task's `try`: bookkeeping that does not fail on a task's data
