@@ -204,7 +204,8 @@ class StateCollector:
                 self.visit(t.value)
                 if isinstance(t.value, ast.Name) and t.value.id in self.facts.imports:
                     self.facts.patches.append(f"{self.facts.imports[t.value.id]}.{t.attr}")
-            self._write_target(t, "write", "= " + _short(self.segment(node.value, 30)))
+            if not _same_value(t, node.value):
+                self._write_target(t, "write", "= " + _short(self.segment(node.value, 30)))
             self.bind(t, v, node)
 
     def _store_key(self, target: ast.Subscript, v: Value) -> None:
@@ -319,3 +320,15 @@ _OPS = {
 
 def _short(text: str) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _same_value(target: ast.AST, value: ast.AST) -> bool:
+    """``self.site = cast(Site, self.site)``, ``x.y = x.y``: the store writes back the object it
+    read (``typing.cast`` does nothing at run time), so nothing another thread wrote can be lost
+    (render-engine's collection, a rev137a fp)."""
+    if isinstance(value, ast.Call) and len(value.args) == 2 and not value.keywords \
+            and (isinstance(value.func, ast.Name) and value.func.id == "cast"
+                 or isinstance(value.func, ast.Attribute) and value.func.attr == "cast"):
+        value = value.args[1]
+    return isinstance(target, (ast.Attribute, ast.Subscript, ast.Name)) and ast.dump(target, annotate_fields=False) \
+        .replace("Store()", "Load()") == ast.dump(value, annotate_fields=False)
