@@ -330,5 +330,14 @@ def _same_value(target: ast.AST, value: ast.AST) -> bool:
             and (isinstance(value.func, ast.Name) and value.func.id == "cast"
                  or isinstance(value.func, ast.Attribute) and value.func.attr == "cast"):
         value = value.args[1]
-    return isinstance(target, (ast.Attribute, ast.Subscript, ast.Name)) and ast.dump(target, annotate_fields=False) \
-        .replace("Store()", "Load()") == ast.dump(value, annotate_fields=False)
+    return _dotted(target) is not None and _dotted(target) == _dotted(value)
+
+
+def _dotted(node: ast.AST) -> Optional[str]:
+    """``self.site`` for a name or a chain of attributes on one, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head is not None else None
+    return None
