@@ -241,11 +241,29 @@ def _waits(nodes, skip: Optional[ast.AST] = None) -> bool:
         for n in ast.walk(top):
             if n is skip:
                 continue
-            if isinstance(n, ast.Call) and _call_name(n) in _WAITING and not _nonblocking_get(n):
+            if isinstance(n, ast.Call) and (_call_name(n) in _WAITING or _given_timeout(n)) \
+                    and not _nonblocking_get(n) and not _zero_sleep(n):
                 return True
             if isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)):
                 return True
     return False
+
+
+def _given_timeout(call: ast.Call) -> bool:
+    """A call handed a timeout (``timeout=...``, or a name like ``timeout_ms``) waits up to it,
+    whatever it is: ``tutk.av_recv_io_ctrl(lib, chan, timeout_ms)`` into a camera's C library
+    (wyzecam's reader thread, which checks its stop queue with get_nowait() on the way: a rev141d
+    fp)."""
+    return any("timeout" in (k.arg or "").lower() for k in call.keywords) or any(
+        isinstance(a, (ast.Name, ast.Attribute)) and "timeout" in (a.id if isinstance(a, ast.Name) else a.attr).lower()
+        for a in call.args)
+
+
+def _zero_sleep(call: ast.Call) -> bool:
+    """``time.sleep(0)``: gives up the GIL for a moment and returns at once; it waits for nothing
+    (filehasher's progress monitor: "yield control to avoid busy waiting", a rev140d recall miss)."""
+    return _call_name(call) == "sleep" and len(call.args) == 1 and not call.keywords \
+        and isinstance(call.args[0], ast.Constant) and call.args[0].value == 0
 
 
 def spin(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
@@ -259,7 +277,11 @@ def spin(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
     test = ast.unparse(node.test)
     if "empty(" in test or "qsize(" in test:
         return None
-    for i, t in enumerate(node.body):
+    # the try sits in the loop's body, or in a `for` over several queues there (`for q in queues:
+    # try: q.get_nowait() except Empty: pass`, filehasher's progress monitor)
+    places = [(node.body, i, t, None) for i, t in enumerate(node.body)]
+    places += [(f.body, i, t, f) for f in node.body if isinstance(f, ast.For) for i, t in enumerate(f.body)]
+    for body, i, t, inner in places:
         if not isinstance(t, ast.Try):
             continue
         at = next((j for j, s in enumerate(t.body) if any(_nonblocking_get(n) for n in ast.walk(s))), None)
@@ -271,9 +293,12 @@ def spin(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
             continue
         # what runs on the way round when the queue is empty: the test, the statements before the
         # try and before the get, and -- when the handler falls through (`pass`) -- those after
-        # the try; what follows the get runs only when there was an item
+        # the try; what follows the get runs only when there was an item. In a `for`, the rest of
+        # the loop's body runs after it whatever the handler does
         again = any(isinstance(s, ast.Continue) for h in quiet for s in h.body)
-        path = [node.test] + node.body[:i] + t.body[:at] + ([] if again else node.body[i + 1:])
+        path = [node.test] + body[:i] + t.body[:at] + ([] if again else body[i + 1:])
+        if inner is not None:
+            path += [inner.iter] + [s for s in node.body if s is not inner]
         if not _waits(path + [t.body[at]], skip=get):
             return ("get", get)
     return _polling(node)
