@@ -21,6 +21,7 @@ ANALYSIS_RECURSION_LIMIT = 20000
 # a `.py` file that is a template for code (Jinja or Django tags opening a line: `{% if mod %}`,
 # `{{ cookiecutter.name }}`): not Python until rendered; reported at low confidence
 TEMPLATE = "a template, not Python source: its tags are rendered before it runs"
+CANNOT_PARSE = "cannot parse"  # how a syntax error's CCL000 message starts (engine.project_pass)
 # a line opening with a Jinja tag, with the default delimiters or the bracket ones a code
 # generator picks so its output stays closer to Python (`[% if x -%]`): no Python line opens so
 TEMPLATE_TAG = re.compile(r"^[ \t]*(\{%-?|\{\{|\[%-?)[^\n]*?(-?%\}|\}\}|-?%\])", re.M)
@@ -105,7 +106,7 @@ def parse(text: str, filename: str) -> ast.Module:
         except SyntaxError as exc:
             first_error = exc
         except (RecursionError, MemoryError, ValueError) as exc:
-            raise InputError(f"cannot parse: {type(exc).__name__}: {exc}") from None
+            raise InputError(f"{CANNOT_PARSE}: {type(exc).__name__}: {exc}") from None
         msg = first_error.msg or ""
         # limits of CPython's own parser (e.g. "too many nested parentheses") hold on every
         # version: only a syntax error can be newer syntax worth LibCST's second opinion
@@ -122,7 +123,7 @@ def parse(text: str, filename: str) -> ast.Module:
         placeholder = PLACEHOLDER.search(lines[line - 1]) if 0 < line <= len(lines) else None
         if placeholder is not None:
             raise InputError(f"{TEMPLATE} (`{placeholder.group(0)}` at line {line})", line) from None
-        raise InputError(f"cannot parse: {msg}", first_error.lineno or 1, max((first_error.offset or 1) - 1, 0)) from None
+        raise InputError(f"{CANNOT_PARSE}: {msg}", first_error.lineno or 1, max((first_error.offset or 1) - 1, 0)) from None
     finally:
         sys.setrecursionlimit(old_limit)
 
