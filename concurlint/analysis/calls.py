@@ -207,7 +207,12 @@ class CallCollector:
             del self.locks[-len(released):]
         self.in_handler += 1
         for h in node.handlers:
+            # `except AttributeError: asyncio.Task.current_task()`: the old API, where the new one
+            # is missing (not a catch-all handler: that is error handling, not a shim)
+            shim = int(_names_caught(h) & {"TypeError", "AttributeError"} != set())
+            self.tolerant += shim
             self.visit(h)
+            self.tolerant -= shim
         self.in_handler -= 1
         for s in node.orelse:
             self.visit(s)
@@ -220,24 +225,31 @@ class CallCollector:
 
 
 def _catches_api_change(node: ast.AST) -> bool:
-    """Does this try statement handle TypeError or RuntimeError (a bare ``except:``, ``Exception``
-    too): the body may be an attempt some Pythons reject (``asyncio.Queue(loop=loop)`` before
-    3.10's, ``asyncio.get_event_loop()`` with no loop set since 3.14)."""
-    for h in getattr(node, "handlers", ()):
-        if h.type is None:
-            return True
-        types = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
-        for t in types:
-            name = t.id if isinstance(t, ast.Name) else (t.attr if isinstance(t, ast.Attribute) else None)
-            if name in ("TypeError", "RuntimeError", "Exception", "BaseException"):
-                return True
-    return False
+    """Does this try statement handle TypeError, RuntimeError or AttributeError (a bare
+    ``except:``, ``Exception`` too): the body may be an attempt some Pythons reject
+    (``asyncio.Queue(loop=loop)`` before 3.10's, ``asyncio.get_event_loop()`` with no loop set since
+    3.14, ``asyncio.Task.all_tasks()`` since 3.9)."""
+    return any(h.type is None or _names_caught(h) & {"TypeError", "RuntimeError", "AttributeError", "Exception",
+                                                     "BaseException"}
+               for h in getattr(node, "handlers", ()))
+
+
+def _names_caught(handler: ast.ExceptHandler) -> set:
+    """The exception names an ``except`` clause names (``except (TypeError, AttributeError):``)."""
+    if handler.type is None:
+        return set()
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return {t.id if isinstance(t, ast.Name) else t.attr for t in types if isinstance(t, (ast.Name, ast.Attribute))}
 
 
 def version_test(test: ast.AST) -> bool:
     """Does an ``if`` test the Python version (``sys.version_info >= (3, 10)``, ``PY310``,
-    ``PY_VERSION < (3, 8)``, ``sys.hexversion``)?"""
+    ``PY_VERSION < (3, 8)``, ``sys.hexversion``), or what asyncio has (``hasattr(asyncio,
+    "all_tasks")``)?"""
     for sub in ast.walk(test):
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "hasattr" and sub.args \
+                and isinstance(sub.args[0], (ast.Name, ast.Attribute)) and ast.unparse(sub.args[0]).startswith("asyncio"):
+            return True
         if isinstance(sub, ast.Attribute) and sub.attr in ("version_info", "hexversion", "python_version"):
             return True
         if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "python_version_tuple":

@@ -17,7 +17,13 @@
   ``get_event_loop()`` makes a loop), or the function asks whether the loop runs
   (``loop.is_running()``: written for both cases).
 
-Neither is reported for an API the package replaces for the whole program (``asyncio.sleep =
+- CCL511: an asyncio API that a newer Python removed, used where the code runs: the
+  ``@asyncio.coroutine`` decorator (removed in 3.11: ``AttributeError`` when the module is
+  imported, so nothing in it runs), ``asyncio.Task.all_tasks()`` and ``asyncio.Task.current_task()``
+  (removed in 3.9: ``asyncio.all_tasks()`` and ``asyncio.current_task()`` replace them). One
+  finding per module and API, the package's first module high and the others medium, like CCL508.
+
+None is reported for an API the package replaces for the whole program (``asyncio.sleep =
 _sleep`` in a compatibility module: ``ModuleFacts.patches``), nor for a call in a ``try`` that
 catches what the change raises (``TypeError``, ``RuntimeError``, or everything) or under a test of
 the Python version (code written for both sides: ``Call.version_tolerant``), nor when the run's
@@ -248,3 +254,92 @@ def _started(project, calls: List[Call], get: Call, anywhere: bool = False) -> O
         if c.receiver.line == get.line and c.receiver.col == get.col and (anywhere or c.line >= get.line):
             return c
     return None
+
+
+# ---------------------------------------------------------------- CCL511
+# removed asyncio APIs: what they are, the Python that removed them, what then happens, what to use
+REMOVED_DECORATOR = "asyncio.coroutine"
+REMOVED_CALLS = {
+    "asyncio.Task.all_tasks": ((3, 9), "asyncio.all_tasks()"),
+    "asyncio.Task.current_task": ((3, 9), "asyncio.current_task()"),
+}
+DECORATOR_REMOVED_IN = (3, 11)
+
+
+class _Place:
+    """Where a decorated function starts (the finding's position)."""
+
+    def __init__(self, fn):
+        self.line, self.col, self.end_line, self.end_col = fn.line, fn.col, fn.line, fn.col
+        self.function = fn.qualname
+
+
+def _removed_sites(ctx) -> Tuple[Dict[Tuple[str, str], List], Dict[Tuple[str, str], str]]:
+    """Per (module path, removed API), its uses in order (functions the decorator wraps, calls);
+    per (top-level package, API), the path of its first module that uses it (the lead). Uses the
+    package replaces for the whole program, calls written for both sides (a ``try`` that catches
+    ``AttributeError``, a test of the Python version) and APIs the target Python still has are
+    left out."""
+    project = ctx.project
+    patched = ctx.shared(_patched)
+    out: Dict[Tuple[str, str], List] = {}
+    leads: Dict[Tuple[str, str], str] = {}
+
+    def add(mod, api, place):
+        out.setdefault((mod.path, api), []).append(place)
+        key = (_top(mod), api)
+        leads[key] = min(leads.get(key, mod.path), mod.path)
+
+    old_decorator = _before(project, DECORATOR_REMOVED_IN)
+    for mod in project.modules:
+        gone = patched.get(_top(mod), ())
+        if not old_decorator and REMOVED_DECORATOR not in gone:
+            for fn in sorted(mod.functions.values(), key=lambda f: (f.line, f.col)):
+                if REMOVED_DECORATOR in fn.decorators:
+                    add(mod, REMOVED_DECORATOR, _Place(fn))
+        for call in mod.calls:
+            target = project.call_target(call)
+            removed = REMOVED_CALLS.get(target or "")
+            if removed is None or target in gone or call.version_tolerant or _before(project, removed[0]):
+                continue
+            add(mod, target, call)
+    return out, leads
+
+
+class RemovedAsyncioApi(Rule):
+    code = "CCL511"
+
+    def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
+        sites, leads = ctx.shared(_removed_sites)
+        for (path, api), found in sorted(sites.items(), key=lambda kv: (kv[1][0].line, kv[1][0].col)):
+            if path != module.path:
+                continue
+            first = found[0]
+            if api == REMOVED_DECORATOR:
+                what = f"@asyncio.coroutine on '{first.function.rsplit('.', 1)[-1]}'"
+                version, failure = "3.11", "importing the module raises AttributeError, so nothing in it runs"
+                instead = "write it as `async def` with `await` (a generator that must stay one: @types.coroutine)"
+                again = "@asyncio.coroutine here too"
+            else:
+                (major, minor), new = REMOVED_CALLS[api]
+                what = f"{first.text}()"
+                version, failure = f"{major}.{minor}", "the call raises AttributeError"
+                instead = f"call {new} (it takes the loop's tasks from the running loop)"
+                again = f"{api.rsplit('.', 1)[-1]}() here too"
+            related: List[Dict] = [{"path": module.path, "line": p.line, "col": p.col, "message": again}
+                                   for p in found[1:]]
+            count = f" (and {len(related)} more in this module)" if related else ""
+            lead_path = leads[(_top(module), api)]
+            confidence = "high"
+            if lead_path != module.path:
+                lead = sites[(lead_path, api)][0]
+                related.append({"path": lead_path, "line": lead.line, "col": lead.col,
+                                "message": "the same removed API, reported here (one cause)"})
+                confidence = "medium"
+            if _compat_module(module.module):
+                confidence = "low"  # imported only on the old Pythons that still have the API
+            elif "." in module.module and all(getattr(p, "in_main_guard", False) for p in found):
+                confidence = "medium"  # a demonstration under a package module's main guard
+            yield ctx.report(self.code, module, first, function=first.function, what=what, version=version,
+                             failure=failure, count=count, instead=instead, related=related,
+                             confidence=confidence)
