@@ -248,6 +248,9 @@ class ModuleFacts(Record):
     # .py3_raise import r` / `except SyntaxError: from .py2_raise import r`, `if sys.version_info[0]
     # == 3: ... else: from .deps.path2 import path`): for some Pythons only, maybe never loaded
     fallback_imports: List[str] = field(default_factory=list)
+    # `with await self._lock:` / `with (yield from lock):` -- the pre-3.9 way to hold an asyncio
+    # lock, which Python 3.9 removed: (line, col, text, enclosing function)
+    awaited_locks: List[Tuple[int, int, str, Optional[str]]] = field(default_factory=list)
     globals: Dict[str, GlobalDef] = field(default_factory=dict)
     module_accesses: List[Access] = field(default_factory=list)
     has_main_guard: bool = False

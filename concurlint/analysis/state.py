@@ -20,6 +20,8 @@ from typing import Dict, List, Optional
 
 from concurlint.analysis.facts import Access, Function, Value
 
+# the asyncio primitives `with await lock:` held before Python 3.9 removed it
+ASYNCIO_LOCKS = frozenset({"asyncio.Lock", "asyncio.Semaphore", "asyncio.BoundedSemaphore", "asyncio.Condition"})
 LOCK_TYPES = frozenset(
     {
         "threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",
@@ -158,6 +160,12 @@ class StateCollector:
             if isinstance(item.context_expr, ast.Call) and len(self.facts.calls) > first:
                 self.facts.calls[first].block_end = getattr(node, "end_lineno", 0) or 0
             v = self.describe(item.context_expr)
+            if isinstance(node, ast.With) and isinstance(item.context_expr, (ast.Await, ast.YieldFrom)) \
+                    and isinstance(item.context_expr.value, (ast.Name, ast.Attribute)):
+                held_type = self.describe(item.context_expr.value)
+                if held_type.kind != "instance" or held_type.qualname in ASYNCIO_LOCKS:
+                    self.facts.awaited_locks.append((node.lineno, node.col_offset, self.segment(item.context_expr, 40),
+                                                     self.function.qualname if self.function is not None else None))
             if self.function is not None and isinstance(node, ast.With):
                 self.function.withs.append(v)
                 self.function.with_blocks.append((self.segment(item.context_expr, 60), node.lineno,

@@ -20,7 +20,8 @@
 - CCL511: an asyncio API that a newer Python removed, used where the code runs: the
   ``@asyncio.coroutine`` decorator (removed in 3.11: ``AttributeError`` when the module is
   imported, so nothing in it runs), ``asyncio.Task.all_tasks()`` and ``asyncio.Task.current_task()``
-  (removed in 3.9: ``asyncio.all_tasks()`` and ``asyncio.current_task()`` replace them). One
+  (removed in 3.9: ``asyncio.all_tasks()`` and ``asyncio.current_task()`` replace them), ``with
+  await lock:`` / ``with (yield from lock):`` (removed in 3.9: ``async with lock:``). One
   finding per module and API, the package's first module high and the others medium, like CCL508.
 
 None is reported for an API the package replaces for the whole program (``asyncio.sleep =
@@ -33,6 +34,7 @@ main guard (a demonstration run by hand).
 """
 from __future__ import annotations
 
+import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts
@@ -264,14 +266,16 @@ REMOVED_CALLS = {
     "asyncio.Task.current_task": ((3, 9), "asyncio.current_task()"),
 }
 DECORATOR_REMOVED_IN = (3, 11)
+AWAITED_LOCK = "with-await-lock"  # `with await self._lock:` (``ModuleFacts.awaited_locks``)
+AWAITED_LOCK_REMOVED_IN = (3, 9)
 
 
 class _Place:
-    """Where a decorated function starts (the finding's position)."""
+    """Where a decorated function starts, or a ``with`` statement (the finding's position)."""
 
-    def __init__(self, fn):
-        self.line, self.col, self.end_line, self.end_col = fn.line, fn.col, fn.line, fn.col
-        self.function = fn.qualname
+    def __init__(self, line: int, col: int, function: Optional[str], text: str = ""):
+        self.line, self.col, self.end_line, self.end_col = line, col, line, col
+        self.function, self.text = function, text
 
 
 def _removed_sites(ctx) -> Tuple[Dict[Tuple[str, str], List], Dict[Tuple[str, str], str]]:
@@ -296,7 +300,10 @@ def _removed_sites(ctx) -> Tuple[Dict[Tuple[str, str], List], Dict[Tuple[str, st
         if not old_decorator and REMOVED_DECORATOR not in gone:
             for fn in sorted(mod.functions.values(), key=lambda f: (f.line, f.col)):
                 if REMOVED_DECORATOR in fn.decorators:
-                    add(mod, REMOVED_DECORATOR, _Place(fn))
+                    add(mod, REMOVED_DECORATOR, _Place(fn.line, fn.col, fn.qualname))
+        if not _before(project, AWAITED_LOCK_REMOVED_IN):
+            for line, col, text, function in mod.awaited_locks:
+                add(mod, AWAITED_LOCK, _Place(line, col, function, text))
         for call in mod.calls:
             target = project.call_target(call)
             removed = REMOVED_CALLS.get(target or "")
@@ -320,6 +327,12 @@ class RemovedAsyncioApi(Rule):
                 version, failure = "3.11", "importing the module raises AttributeError, so nothing in it runs"
                 instead = "write it as `async def` with `await` (a generator that must stay one: @types.coroutine)"
                 again = "@asyncio.coroutine here too"
+            elif api == AWAITED_LOCK:
+                lock = re.sub(r"^(await|yield\s+from)\s+", "", first.text)
+                what = f"`with {first.text}:`" if first.text.startswith("await") else f"`with ({first.text}):`"
+                version, failure = "3.9", "the await raises TypeError (an asyncio lock is no longer awaitable)"
+                instead = f"hold it with `async with {lock}:`"
+                again = "`with await` on a lock here too"
             else:
                 (major, minor), new = REMOVED_CALLS[api]
                 what = f"{first.text}()"
