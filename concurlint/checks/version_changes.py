@@ -195,9 +195,10 @@ class EventLoopNeverSet(Rule):
             # one per function, at its first get_event_loop() (the one that raises)
             found.append((min(gets, key=lambda c: (c.line, c.col)), starter))
         found.sort(key=lambda fs: (fs[0].line, fs[0].col))
-        # a module written with `@asyncio.coroutine` (removed in 3.11) fails long before 3.14: it
-        # needs porting first (superdesk's websockets server; rev67c's high debatable)
-        older = any("asyncio.coroutine" in fn.decorators for fn in module.functions.values())
+        # a module written with an API removed long before 3.14 (`@asyncio.coroutine`, `with await
+        # lock`: CCL511) fails before then: it needs porting first (superdesk's websockets server,
+        # rev67c's high debatable; doh-proxy's stub and client, rev137d's)
+        older = any(path == module.path for path, _api in ctx.shared(_removed_sites)[0])
         for i, (first, starter) in enumerate(found):
             # a main guard in a package's module (its __init__ too: `python -m pkg` runs __main__)
             # is a developer's demo, not the program's entry
