@@ -218,7 +218,20 @@ class BlockingCallInAsyncFunction(Rule):
                                  root=_twin_root(project, module, fn, r.chain) or (r.path, r.line, r.col),
                                  pattern=(("call", r.target or r.desc), ("in", fn.qualname))
                                  + _client_pattern(fn, r.desc, project.functions.get(r.chain[-1]))
-                                 + _handed_client_pattern(project, r) + _library_pattern(project, module, r.target))
+                                 + _handed_client_pattern(project, r) + _library_pattern(project, module, r.target)
+                                 + _twin_pattern(project, module, fn, r.chain))
+
+
+def _twin_pattern(project, module: ModuleFacts, fn: Function, chain) -> tuple:
+    """``async def async_download(self, ...): return self.download(...)`` in each source class of a
+    package (respf's fifteen PDF sources, each blocking on its own calls): an async twin that runs
+    the sync method of its name on the loop is one design cause -- one pattern across the
+    package's modules, whatever each sync method calls."""
+    first = project.functions.get(chain[0]) if chain else None
+    if fn.cls is None or first is None or first.is_async or first.cls is None \
+            or fn.name not in (f"async_{first.name}", f"a{first.name}", f"{first.name}_async"):
+        return ()
+    return (("twin", module.module.split(".", 1)[0], fn.name),)
 
 
 def _client_pattern(fn: Function, text: str, where: Optional[Function] = None) -> tuple:

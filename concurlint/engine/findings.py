@@ -45,8 +45,10 @@ def _echoes(findings: List[Finding]) -> None:
     for f in sorted(findings, key=Finding.sort_key):
         if not f.pattern or f.confidence != "high":
             continue
-        # a pattern is one file's, except a library client's, which spans its package's modules
-        keys = [(f.code, p) if p[0] == "library" else (f.code, f.path, p) for p in f.pattern] + _copy_key(f)
+        # a pattern is one file's, except a library client's and an async twin's, which span their
+        # package's modules
+        keys = [(f.code, p) if p[0] in ("library", "twin") else (f.code, f.path, p) for p in f.pattern] \
+            + _copy_key(f)
         lead = next((leads[k] for k in keys if k in leads), None)
         if lead is None:
             leads.update((k, f) for k in keys)
