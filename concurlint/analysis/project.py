@@ -40,6 +40,7 @@ class Project:
         self._all_calls: Optional[List[Tuple[ModuleFacts, Call]]] = None
         self._calls_to: Optional[Dict[str, List[Call]]] = None
         self._by_name: Optional[Dict[str, List[str]]] = None
+        self._mentioned: Optional[set] = None
         # calls_of's lists by id() of the function (a Function is not hashable), with the function
         # itself, so that its id is never reused while the entry exists
         self._calls_of: Dict[int, Tuple[Function, List[Call]]] = {}
@@ -322,6 +323,25 @@ class Project:
                 index.setdefault(fn.name, []).append(q)
             self._by_name = index
         return self._by_name
+
+    def mentioned_names(self) -> set:
+        """Every name the project's code mentions outside a ``def``: the last part of each call's
+        callee, of each argument and receiver, of each state read or write, and each name a
+        function loads (built once). A private method missing from it is called nowhere."""
+        if self._mentioned is None:
+            out = set()
+            for m in self.modules:
+                for c in m.calls:
+                    out.add(c.text.rpartition(".")[2])
+                    for v in list(c.args) + list(c.kwargs.values()) + ([c.receiver] if c.receiver else []):
+                        out.add(v.text.rpartition(".")[2])
+                for a in m.module_accesses:
+                    out.add(a.target.rpartition(".")[2])
+                for fn in m.functions.values():
+                    out.update(fn.loaded_names)
+                    out.update(a.target.rpartition(".")[2] for a in fn.accesses)
+            self._mentioned = out
+        return self._mentioned
 
     def calls_to(self, qualname: str) -> List[Call]:
         """Every call in the project that resolves to the project function ``qualname``."""

@@ -229,6 +229,8 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "low"
     if weight <= 1 or is_cli_code(module.module) or is_cli_command(fn):
         return "low"  # file metadata; or a command-line program's coroutine, alone on its loop
+    if _called_nowhere(project, fn):
+        return "low"
     path = (fn.qualname,) + chain
     # the coroutine and the helpers on the way, not the function that makes the blocking call
     callers = [f for f in (project.functions.get(q) for q in (fn.qualname,) + chain[:-1]) if f is not None]
@@ -264,6 +266,19 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         # other file work (a copy, a move, a walk) unless it runs for every request or item
         return "medium"
     return "high"
+
+
+def _called_nowhere(project, fn: Function) -> bool:
+    """A private method (``_validate_tcp_connectivity``) of a class whose bases are all the
+    project's, with no decorator, that no code of the project calls or mentions: nothing runs it
+    (proxywhirl's dead TCP probe, rev144b's high debatable). A library's base class may call its
+    subclasses' hooks by name, so a class with another base is left alone."""
+    if fn.cls is None or not fn.name.startswith("_") or fn.name.startswith("__") or fn.decorators:
+        return False
+    info = project.classes.get(fn.cls)
+    if info is None or any(b not in project.classes and b not in ("object", "builtins.object") for b in info.bases):
+        return False
+    return fn.name not in project.mentioned_names()
 
 
 # local tools that answer at once, whatever their arguments; and tools that do so for some
