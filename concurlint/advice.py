@@ -194,12 +194,12 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             return "its nested loops only index and store, over the program's own state, not the data it is handed"
         if work.kind == "mixed":
             return "it also waits on IO"
-        client = _client_parameter(ctx.project, work.function)
+        client = _client_parameter(ctx.project, work.function) or _library_object(ctx.project, work.function)
         if client is not None:
             # `run_hallucination_check(entry, llm_client, web_searcher)`: a string screen, then
             # the LLM and a web search through objects handed in, whose calls are not resolved:
             # the waits are not seen, and threads may be right for them (academic-refchecker)
-            return f"it also works through {client}, an object handed in whose calls are not known here"
+            return f"it also works through {client}, an object whose calls are not known here"
         if current == "threads" and summary.gil > 0:
             # a loop that calls NumPy (or another GIL-releasing library) beside the calls read as
             # pure Python: those may be the project's own compiled code, which the analysis cannot
@@ -392,6 +392,33 @@ def _client_parameter(project, qualname: Optional[str]) -> Optional[str]:
             if c.text.startswith(name + ".") or any(a.text == name for a in c.args) \
                     or any(v.text == name for v in c.kwargs.values()):
                 return name
+    return None
+
+
+def _library_object(project, qualname: Optional[str]) -> Optional[str]:
+    """``dz.gw.search(name)`` where the module made ``dz = Deezer()``: the work (or a project
+    function it calls, a few levels down) calls a method of a module-level instance of a third-party
+    class the knowledge base does not know -- an API client whose waits are not seen (deemon's
+    per-artist lookups, the regexes beside them read as the work: rev146d's wrong model change).
+    ``"dz (deezer.Deezer)"``, or None."""
+    from concurlint.analysis.project import STDLIB_TOPS
+
+    for q in [qualname] + [t for _q, _c, t in _reached_calls(project, qualname, REACH_DEPTH, handlers=False)]:
+        fn = project.functions.get(q or "")
+        mod = project.function_module.get(q or "")
+        if fn is None or mod is None:
+            continue
+        for c in project.calls_of(fn):
+            head = c.text.split(".", 1)[0]
+            g = mod.globals.get(head) if "." in c.text and project.call_target(c) is None else None
+            v = g.value if g is not None else None
+            if v is None or v.kind != "instance" or not v.qualname:
+                continue
+            top = v.qualname.split(".", 1)[0]
+            if top in STDLIB_TOPS or top == "builtins" or project.kb.category(v.qualname) is not None \
+                    or any(m.module.split(".", 1)[0] == top for m in project.modules):
+                continue
+            return f"{head} ({v.qualname})"
     return None
 
 

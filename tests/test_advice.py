@@ -181,6 +181,17 @@ def test_a_program_started_in_the_background_is_not_a_wait():
         assert "subprocess.run" in r["reason"]
 
 
+def test_cpu_work_beside_a_library_clients_calls_keeps_its_threads():
+    # deemon's per-artist lookups (rev146d's wrong model change): the work also calls a module-level
+    # API client of a library the analysis does not know, whose waits are not seen; work on data
+    # already in memory is still told to use processes
+    r = rec_at("CCL101_library_upgrade.py", "pool.map(track_ids_for")
+    assert (r["current"], r["recommended"]) == ("threads", "threads")
+    assert "dz (deezer.Deezer)" in r["reason"]
+    r = rec_at("CCL101_library_upgrade.py", "pool.submit(near_duplicates")
+    assert (r["current"], r["recommended"]) == ("threads", "processes")
+
+
 def test_a_pool_of_external_programs_keeps_its_processes():
     # openmim's grid search: `executor.map(subprocess.check_call, cmds)`, each task an srun job of
     # hours; threads would wait the same way, so no change is advised (and CCL102 stays quiet)
