@@ -37,6 +37,10 @@ def executor_exits(project, module: ModuleFacts, fn: Function) -> Iterator[Tuple
         handed = [c for c in inside if c.method in _HANDS_WORK and c.receiver is not None
                   and ((c.receiver.line, c.receiver.col) == (made.line, made.col)
                        or (made.assigned_to and c.receiver.text == made.assigned_to))]
+        # `future = loop.run_in_executor(executor, fn)` in the block, awaited after it: the exit
+        # waits for fn on the loop (qworker's executor per message, a rev149d recall miss)
+        handed += [c for c in inside if c.method == "run_in_executor" and c.args and made.assigned_to
+                   and c.args[0].text == made.assigned_to and not c.awaited]
         if not handed:
             continue
         if any(project.call_target(c) in _WAITS or c.method == "result" for c in inside):
