@@ -38,6 +38,7 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts
+from concurlint.analysis.hints import leftover_copy
 from concurlint.fixes import target_tuple
 from concurlint.registry import Finding, Rule
 
@@ -78,6 +79,12 @@ def _patched(ctx) -> Dict[str, set]:
     return out
 
 
+def _lead_order(path: str) -> Tuple[bool, str]:
+    """The first module of a package by path, a leftover copy (``client_aio-old.py``) last: the
+    module that leads a cause is one the program loads."""
+    return leftover_copy(path), path
+
+
 def _top(module: ModuleFacts) -> str:
     return module.module.split(".", 1)[0]
 
@@ -96,7 +103,7 @@ def _sites(ctx) -> Tuple[Dict[str, List[Site]], Dict[str, str]]:
         if call.version_tolerant or call.kwargs["loop"].meta.get("splat"):
             continue  # through a dict splat, ``loop`` may be a key stored under a version test
         out.setdefault(mod.path, []).append((call, target))
-        leads[_top(mod)] = min(leads.get(_top(mod), mod.path), mod.path)
+        leads[_top(mod)] = min(leads.get(_top(mod), mod.path), mod.path, key=_lead_order)
     return out, leads
 
 
@@ -293,7 +300,7 @@ def _removed_sites(ctx) -> Tuple[Dict[Tuple[str, str], List], Dict[Tuple[str, st
     def add(mod, api, place):
         out.setdefault((mod.path, api), []).append(place)
         key = (_top(mod), api)
-        leads[key] = min(leads.get(key, mod.path), mod.path)
+        leads[key] = min(leads.get(key, mod.path), mod.path, key=_lead_order)
 
     old_decorator = _before(project, DECORATOR_REMOVED_IN)
     for mod in project.modules:

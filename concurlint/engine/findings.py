@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
+from concurlint.analysis.hints import leftover_copy
 from concurlint.config import Config
 from concurlint.engine.per_file import DELIBERATE
 from concurlint.registry import CONFIDENCE_RANK, Finding, all_meta
@@ -90,6 +91,9 @@ def _calibrate(findings: List[Finding], config: Config) -> None:
     the shared-state rules (CCL2) got wrong there, so their findings keep their confidence."""
     metas = all_meta()
     for f in findings:
+        if leftover_copy(f.path):
+            f.confidence = "low"  # a file kept beside the real one that no import can load
+            continue
         if config.library and f.code.startswith("CCL2"):
             continue
         meta = metas.get(f.code)
