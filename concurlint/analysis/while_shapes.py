@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 from concurlint.analysis.hints import named_for_logging
 
 
-POLLS = frozenset({"poll", "readable"})  # `while not x.poll():` waits until x has data
+POLLS = frozenset({"poll", "readable", "done"})  # `while not x.poll():` waits until x has data (a future: is done)
 EMPTIES = frozenset({"empty"})  # `while x.empty():` likewise
 
 

@@ -39,7 +39,7 @@ RESOLVERS = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.get
 LOCAL_HOSTS = frozenset({"'localhost'", '"localhost"', "''", '""'})
 OPENERS = frozenset({"builtins.open", "io.open", "pathlib.Path.open", "gzip.open", "bz2.open", "lzma.open"})
 # what returns at once after a loop waited for data (``Function.ready``)
-READS_WHEN_READY = frozenset({"recv", "recv_bytes", "get", "read", "readline", "get_nowait"})
+READS_WHEN_READY = frozenset({"recv", "recv_bytes", "get", "read", "readline", "get_nowait", "result", "exception"})
 # how long a blocking call waits, for naming the call that waits longest and for confidence:
 # 3 network / processes / sleep / thread waits, 2 file contents and directories, 1 metadata
 META_IO = frozenset({
