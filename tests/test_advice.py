@@ -185,10 +185,10 @@ def test_cpu_work_beside_a_library_clients_calls_keeps_its_threads():
     # deemon's per-artist lookups (rev146d's wrong model change): the work also calls a module-level
     # API client of a library the analysis does not know, whose waits are not seen; work on data
     # already in memory is still told to use processes
-    r = rec_at("CCL101_library_upgrade.py", "pool.map(track_ids_for")
+    r = rec_at("CCL101_music_upgrade.py", "pool.map(track_ids_for")
     assert (r["current"], r["recommended"]) == ("threads", "threads")
     assert "dz (deezer.Deezer)" in r["reason"]
-    r = rec_at("CCL101_library_upgrade.py", "pool.submit(near_duplicates")
+    r = rec_at("CCL101_music_upgrade.py", "pool.submit(near_duplicates")
     assert (r["current"], r["recommended"]) == ("threads", "processes")
 
 
