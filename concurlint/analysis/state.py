@@ -163,7 +163,11 @@ class StateCollector:
             if isinstance(node, ast.With) and isinstance(item.context_expr, (ast.Await, ast.YieldFrom)) \
                     and isinstance(item.context_expr.value, (ast.Name, ast.Attribute)):
                 held_type = self.describe(item.context_expr.value)
-                if held_type.kind != "instance" or held_type.qualname in ASYNCIO_LOCKS:
+                held = self.segment(item.context_expr.value, 40).rsplit(".", 1)[-1].lower()
+                # an asyncio lock, or an object named like one whose type is not known (an aioredis
+                # 1.x pool's `with await pool:` is its own API: aioredlock, a corpus fp)
+                if held_type.qualname in ASYNCIO_LOCKS or (
+                        held_type.kind != "instance" and any(w in held for w in ("lock", "sem", "cond", "mutex"))):
                     self.facts.awaited_locks.append((node.lineno, node.col_offset, self.segment(item.context_expr, 40),
                                                      self.function.qualname if self.function is not None else None))
             if self.function is not None and isinstance(node, ast.With):

@@ -160,15 +160,20 @@ class StructureCollector:
             self.tolerant += 1
 
     def visit_IfExp(self, node: ast.IfExp) -> None:
-        """``Process(...) if is_unix_system() else Thread(...)``: each side on its platform."""
+        """``Process(...) if is_unix_system() else Thread(...)``: each side on its platform; and
+        ``asyncio.all_tasks(loop) if hasattr(asyncio, "all_tasks") else asyncio.Task.all_tasks()``:
+        each side for some Pythons only, like an ``if`` on the version."""
         self.visit(node.test)
         outer = self.platform
+        versioned = int(version_test(node.test))
+        self.tolerant += versioned
         body_side, else_side = platforms.sides(node.test, self._platform_ref)
         self.platform = platforms.nest(outer, body_side)
         self.visit(node.body)
         self.platform = platforms.nest(outer, else_side)
         self.visit(node.orelse)
         self.platform = outer
+        self.tolerant -= versioned
 
 
 def _last_line(stmts) -> int:

@@ -314,7 +314,10 @@ def _polling(node: ast.While) -> Optional[Tuple[str, ast.AST]]:
     ...``: prompttools' logger worker, a rev138a recall miss) each go unrun when nothing has come."""
     checked = [s for s in node.body if isinstance(s, (ast.While, ast.If)) and has_data(s.test) is not None
                and not _timed_poll(s.test)]
-    if not checked:
+    if not checked or any(isinstance(n, (ast.Break, ast.Return, ast.Raise))
+                          for c in checked for o in c.orelse for n in ast.walk(o)):
+        # `if future.done(): values.popleft() else: break`: when nothing has come the loop ends
+        # (sentry-arroyo's DLQ buffer, a corpus fp)
         return None
     path = [node.test] + [s for s in node.body if s not in checked] + [o for s in checked for o in s.orelse]
     if not _waits(path) and not _resets_test(node, path) \

@@ -23,6 +23,10 @@ _WAITS = frozenset({"concurrent.futures.Future.result", "concurrent.futures.as_c
                     "concurrent.futures.wait", "concurrent.futures.Future.exception"})
 
 
+# what waits for a set of futures on the loop (`for fut in asyncio.as_completed(futs): await fut`)
+_ASYNC_COLLECTORS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed", "asyncio.wait_for"})
+
+
 def executor_exits(project, module: ModuleFacts, fn: Function) -> Iterator[Tuple[Call, str]]:
     """(the ``with`` call, the executor's name) for each executor block of ``fn`` whose exit waits
     for work handed to it in the block."""
@@ -39,8 +43,11 @@ def executor_exits(project, module: ModuleFacts, fn: Function) -> Iterator[Tuple
                        or (made.assigned_to and c.receiver.text == made.assigned_to))]
         # `future = loop.run_in_executor(executor, fn)` in the block, awaited after it: the exit
         # waits for fn on the loop (qworker's executor per message, a rev149d recall miss)
-        handed += [c for c in inside if c.method == "run_in_executor" and c.args and made.assigned_to
-                   and c.args[0].text == made.assigned_to and not c.awaited]
+        loose = [c for c in inside if c.method == "run_in_executor" and c.args and made.assigned_to
+                 and c.args[0].text == made.assigned_to and not c.awaited]
+        if loose and not any((c.awaited or project.call_target(c) in _ASYNC_COLLECTORS) and c.line >= loose[0].line
+                             for c in inside):
+            handed += loose  # (an `await asyncio.gather(*futures)` in the block waits for them there)
         if not handed:
             continue
         if any(project.call_target(c) in _WAITS or c.method == "result" for c in inside):
