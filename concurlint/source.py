@@ -123,7 +123,8 @@ def parse(text: str, filename: str) -> ast.Module:
         placeholder = PLACEHOLDER.search(lines[line - 1]) if 0 < line <= len(lines) else None
         if placeholder is not None:
             raise InputError(f"{TEMPLATE} (`{placeholder.group(0)}` at line {line})", line) from None
-        raise InputError(f"{CANNOT_PARSE}: {msg}", first_error.lineno or 1, max((first_error.offset or 1) - 1, 0)) from None
+        raise InputError(f"{CANNOT_PARSE}: {msg}", first_error.lineno or 1,
+                         max((first_error.offset or 1) - 1, 0)) from None
     finally:
         sys.setrecursionlimit(old_limit)
 

@@ -248,7 +248,8 @@ def version_test(test: ast.AST) -> bool:
     "all_tasks")``)?"""
     for sub in ast.walk(test):
         if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "hasattr" and sub.args \
-                and isinstance(sub.args[0], (ast.Name, ast.Attribute)) and ast.unparse(sub.args[0]).startswith("asyncio"):
+                and isinstance(sub.args[0], (ast.Name, ast.Attribute)) \
+                and ast.unparse(sub.args[0]).startswith("asyncio"):
             return True
         if isinstance(sub, ast.Attribute) and sub.attr in ("version_info", "hexversion", "python_version"):
             return True
