@@ -403,6 +403,7 @@ def _library_object(project, qualname: Optional[str]) -> Optional[str]:
     ``"dz (deezer.Deezer)"``, or None."""
     from concurlint.analysis.project import STDLIB_TOPS
 
+    own = {m.module.split(".", 1)[0] for m in project.modules}
     for q in [qualname] + [t for _q, _c, t in _reached_calls(project, qualname, REACH_DEPTH, handlers=False)]:
         fn = project.functions.get(q or "")
         mod = project.function_module.get(q or "")
@@ -415,8 +416,7 @@ def _library_object(project, qualname: Optional[str]) -> Optional[str]:
             if v is None or v.kind != "instance" or not v.qualname:
                 continue
             top = v.qualname.split(".", 1)[0]
-            if top in STDLIB_TOPS or top == "builtins" or project.kb.category(v.qualname) is not None \
-                    or any(m.module.split(".", 1)[0] == top for m in project.modules):
+            if top in STDLIB_TOPS or top == "builtins" or top in own or project.kb.category(v.qualname) is not None:
                 continue
             return f"{head} ({v.qualname})"
     return None

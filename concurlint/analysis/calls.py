@@ -209,7 +209,7 @@ class CallCollector:
         for h in node.handlers:
             # `except AttributeError: asyncio.Task.current_task()`: the old API, where the new one
             # is missing (not a catch-all handler: that is error handling, not a shim)
-            shim = int(_names_caught(h) & {"TypeError", "AttributeError"} != set())
+            shim = int(bool(_names_caught(h) & {"TypeError", "AttributeError"}))
             self.tolerant += shim
             self.visit(h)
             self.tolerant -= shim

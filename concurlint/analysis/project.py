@@ -325,8 +325,8 @@ class Project:
         return self._by_name
 
     def mentioned_names(self) -> set:
-        """Every name the project's code mentions outside a ``def``: the last part of each call's
-        callee, of each argument and receiver, of each state read or write, and each name a
+        """Every name the project's code uses (its ``def`` statements aside): the last part of each
+        call's callee, of each argument and receiver, of each state read or write, and each name a
         function loads (built once). A private method missing from it is called nowhere."""
         if self._mentioned is None:
             out = set()

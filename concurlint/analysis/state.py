@@ -342,7 +342,8 @@ def _same_value(target: ast.AST, value: ast.AST) -> bool:
             and (isinstance(value.func, ast.Name) and value.func.id == "cast"
                  or isinstance(value.func, ast.Attribute) and value.func.attr == "cast"):
         value = value.args[1]
-    return _dotted(target) is not None and _dotted(target) == _dotted(value)
+    written = _dotted(target)
+    return written is not None and written == _dotted(value)
 
 
 def _dotted(node: ast.AST) -> Optional[str]:

@@ -205,7 +205,7 @@ class EventLoopNeverSet(Rule):
         # a module written with an API removed long before 3.14 (`@asyncio.coroutine`, `with await
         # lock`: CCL511) fails before then: it needs porting first (superdesk's websockets server,
         # rev67c's high debatable; doh-proxy's stub and client, rev137d's)
-        older = any(path == module.path for path, _api in ctx.shared(_removed_sites)[0])
+        older = module.path in ctx.shared(_removed_sites)[0]
         for i, (first, starter) in enumerate(found):
             # a main guard in a package's module (its __init__ too: `python -m pkg` runs __main__)
             # is a developer's demo, not the program's entry
@@ -286,19 +286,19 @@ class _Place:
         self.function, self.text = function, text
 
 
-def _removed_sites(ctx) -> Tuple[Dict[Tuple[str, str], List], Dict[Tuple[str, str], str]]:
-    """Per (module path, removed API), its uses in order (functions the decorator wraps, calls);
+def _removed_sites(ctx) -> Tuple[Dict[str, Dict[str, List]], Dict[Tuple[str, str], str]]:
+    """Per module path, per removed API, its uses in order (functions the decorator wraps, calls);
     per (top-level package, API), the path of its first module that uses it (the lead). Uses the
     package replaces for the whole program, calls written for both sides (a ``try`` that catches
     ``AttributeError``, a test of the Python version) and APIs the target Python still has are
     left out."""
     project = ctx.project
     patched = ctx.shared(_patched)
-    out: Dict[Tuple[str, str], List] = {}
+    out: Dict[str, Dict[str, List]] = {}
     leads: Dict[Tuple[str, str], str] = {}
 
     def add(mod, api, place):
-        out.setdefault((mod.path, api), []).append(place)
+        out.setdefault(mod.path, {}).setdefault(api, []).append(place)
         key = (_top(mod), api)
         leads[key] = min(leads.get(key, mod.path), mod.path, key=_lead_order)
 
@@ -333,9 +333,7 @@ class RemovedAsyncioApi(Rule):
 
     def check(self, ctx, module: ModuleFacts) -> Iterator[Finding]:
         sites, leads = ctx.shared(_removed_sites)
-        for (path, api), found in sorted(sites.items(), key=lambda kv: (kv[1][0].line, kv[1][0].col)):
-            if path != module.path:
-                continue
+        for api, found in sorted(sites.get(module.path, {}).items(), key=lambda kv: (kv[1][0].line, kv[1][0].col)):
             first = found[0]
             if api == REMOVED_DECORATOR:
                 what = f"@asyncio.coroutine on '{first.function.rsplit('.', 1)[-1]}'"
@@ -360,7 +358,7 @@ class RemovedAsyncioApi(Rule):
             lead_path = leads[(_top(module), api)]
             confidence = "high"
             if lead_path != module.path:
-                lead = sites[(lead_path, api)][0]
+                lead = sites[lead_path][api][0]
                 related.append({"path": lead_path, "line": lead.line, "col": lead.col,
                                 "message": "the same removed API, reported here (one cause)"})
                 confidence = "medium"
