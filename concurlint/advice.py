@@ -262,12 +262,12 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             what = _gil_call(ctx.project, work.function)
             return (f"it also computes in a library that releases the GIL{f' ({what}())' if what else ''}, "
                     f"whose weight beside its waits is not known here")
-        nested = _nested_loop(ctx.project, work.function)
+        nested = _nested_loop(ctx, work.function)
         if nested is not None:
             # one clone, then every commit walked in Python, each author and committer filed in
             # dicts and sets (gitfive's get_repo, documented as meant for a process pool): what
             # the loops do with the data holds the GIL, by a weight not known here
-            return f"it also loops over its data in Python (nested loops from line {nested})"
+            return f"it also loops over its data in Python (nested loops {nested})"
         busy = _reached_cpu(ctx, work.function)
         if busy is not None:
             # `processUrl` fetches a page, then `getResponseLinks` runs regexes over the body:
@@ -361,16 +361,53 @@ def _gil_call(project, qualname: Optional[str]) -> Optional[str]:
     return min(found)[2] if found else None
 
 
-def _nested_loop(project, qualname: Optional[str]) -> Optional[int]:
-    """The line of the work function's first loop that holds another loop doing work in its own
-    body (indexing, comparisons, arithmetic): Python work for every item of every outer item."""
+def _nested_loop(ctx, qualname: Optional[str]) -> Optional[str]:
+    """Where the work function first has a loop holding another loop that does work in its own
+    body (indexing, comparisons, arithmetic) and waits on nothing: Python work for every item of
+    every outer item -- or, failing that, a project function it calls (``REACH_DEPTH`` levels, error paths and set-up
+    left out) whose inner loop of that kind runs over data of unknown size and waits on nothing
+    (``upsert_parquet`` hands each partition to ``_upsert_parquet``, which unboxes every value of
+    every row of every chunk: dbhop; a regex per pattern per message with a user lookup inside,
+    or seven fields of each line of /proc/stat, are not that). The line, with the callee's name."""
+    project = ctx.project
     fn = project.functions.get(qualname or "")
     if fn is None:
         return None
-    for loop in fn.loops:
-        if loop.parent >= 0 and loop.has_ops:
-            return fn.loops[loop.parent].line
+    for i, loop in enumerate(fn.loops):
+        if loop.parent >= 0 and loop.has_ops and not _waits_in_loop(ctx, fn, i):
+            return f"from line {fn.loops[loop.parent].line}"
+    seen = {qualname}
+    for _q, _c, t in _reached_calls(project, qualname, REACH_DEPTH, handlers=False):
+        if t in seen or t not in project.functions or is_lifecycle(t):
+            continue
+        seen.add(t)
+        callee = project.functions[t]
+        for i, loop in enumerate(callee.loops):
+            if loop.parent >= 0 and loop.has_ops and loop.mult > 1 and not _waits_in_loop(ctx, callee, i):
+                return f"in {_name(t)} from line {callee.loops[loop.parent].line}"
     return None
+
+
+def _waits_in_loop(ctx, fn, index: int) -> bool:
+    """A call in loop ``index`` of ``fn`` (or in a loop inside it) waits: a library IO call, or
+    a project function classified io or mixed."""
+    inside = {index}
+    for i, loop in enumerate(fn.loops):
+        if loop.parent in inside:
+            inside.add(i)
+    for c in ctx.project.calls_of(fn):
+        if c.loop not in inside:
+            continue
+        t = ctx.project.call_target(c)
+        if t is None:
+            continue
+        summary = ctx.summaries.get(t)
+        if summary is not None and summary.kind in ("io", "mixed"):
+            return True
+        cat = ctx.project.kb.category(t)
+        if cat is not None and cat[0] in ("io", "async-io"):
+            return True
+    return False
 
 
 # a parameter named for a client of a service (`llm_client`, `session`, `web_searcher`, `conn`, a

@@ -146,6 +146,13 @@ def _removed_loop_argument(p, calls, targets):
     return (i for i, t in enumerate(targets) if t in REMOVED_IN_310 and "loop" in calls[i].kwargs)
 
 
+@_test("block-slot")
+def _block_slot(p, calls, targets):
+    from concurlint.checks.block_slot import SLOTS
+
+    return (i for i, t in enumerate(targets) if t in SLOTS and len(calls[i].args) == SLOTS[t][0] + 1)
+
+
 @_test("sets-event-loop")
 def _sets_event_loop(p, calls, targets):
     from concurlint.checks.version_changes import SETS_A_LOOP

@@ -29,6 +29,7 @@ FIXERS = {
     "CCL508": "loop_argument",
     "CCL509": "event_loop",
     "CCL602": "unchecked_future",
+    "CCL608": "block_slot",
 }
 
 Planned = Union["Fix", "Unfixable"]
