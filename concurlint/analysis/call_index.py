@@ -192,7 +192,10 @@ def _waits(p, calls, targets):
 
 @_test("sets-nonblocking")
 def _sets_nonblocking(p, calls, targets):
-    return (i for i, c in enumerate(calls) if c.method == "setblocking")
+    from concurlint.checks.blocking_calls import SERIAL_PORTS
+
+    return (i for i, c in enumerate(calls) if c.method == "setblocking"
+            or ((targets[i] in SERIAL_PORTS or c.text == "super().__init__") and "timeout" in c.kwargs))
 
 
 @_test("signal-handler")

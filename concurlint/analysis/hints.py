@@ -193,15 +193,17 @@ def caches_per_key(fn, before: int = 0) -> bool:
     return any(a.target in tested and a.kind == "mutate" and a.op.startswith("[...] =") for a in fn.accesses)
 
 
-def fills_once(fn, lines) -> bool:
+def fills_once(fn, lines, per_process: bool = False) -> bool:
     """The function fills an attribute (or a module global) the first time and answers from it
     afterwards (``if self._metadata is None: self._metadata = fetch(url)`` ... ``return
     self._metadata``; ``if _installed is None: _installed = shutil.which("pdftotext")``), and a
     call on one of ``lines`` makes the value stored: that call runs once per object (or process),
-    not once per call of the function."""
+    not once per call of the function. ``per_process``: only a global or an attribute of the
+    class itself (``cls._cache``, ``Client._cache``), which every object shares."""
     tested = {a.target for a in fn.accesses if a.kind == "check" and a.target.startswith(("attr:", "global:"))
               and (re.search(r"\bis\s+None\b", a.op) or a.op.lstrip().startswith("not "))}
-    return any(a.target in tested and a.kind == "write" and a.line in lines for a in fn.accesses)
+    return any(a.target in tested and a.kind == "write" and a.line in lines
+               and not (per_process and a.via_self) for a in fn.accesses)
 
 
 def first_lifecycle(chain: Iterable[str]) -> Optional[str]:

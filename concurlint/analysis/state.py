@@ -15,6 +15,8 @@ It owns ``locks`` (the ``with`` locks and the locks a ``try`` releases in ``fina
 """
 from __future__ import annotations
 
+import re
+
 import ast
 from typing import Dict, List, Optional
 
@@ -78,9 +80,21 @@ class StateCollector:
             v = self.lookup(node.value.id)
             if v is not None and v.kind == "class" and v.qualname and not v.local:
                 return f"attr:{v.qualname}.{node.attr}"
+            owner = self._class_of_self(v)
+            if owner is not None and node.attr not in owner.methods:
+                # `cls = type(self)` then `cls._cache = ...`: the class's own attribute, shared
+                # by every instance (dashbox's JS-runtime probe, filled once per process)
+                return f"attr:{owner.qualname}.{node.attr}"
             if v is not None and v.kind == "ref" and v.qualname and v.qualname in self.facts.classes:
                 return f"attr:{v.qualname}.{node.attr}"
         return None
+
+    def _class_of_self(self, v):
+        """The class of ``self`` when ``v`` is ``type(self)`` or ``self.__class__``."""
+        if v is None or not v.text.endswith((")", "__class__")):
+            return None
+        m = re.fullmatch(r"type\((\w+)\)|(\w+)\.__class__", v.text)
+        return self._self_class(m.group(1) or m.group(2)) if m else None
 
     def access(self, target: str, kind: str, op: str, node: ast.AST) -> None:
         acc = Access(target, kind, op, node.lineno, node.col_offset, tuple(self.locks), self.in_test > 0,

@@ -491,17 +491,60 @@ def _in_memory(call: Call) -> bool:
     return any(v is not None and v.kind == "instance" and v.qualname in IN_MEMORY for v in given)
 
 
+# a serial port made (or, for a subclass, initialised) with timeout=0 reads what is buffered
+# and returns at once (pyserial's non-blocking mode)
+SERIAL_PORTS = frozenset({"serial.Serial", "serial.Serial.__init__", "serial.serial_for_url"})
+
+
 def _nonblocking_sockets(ctx) -> frozenset:
     """(module, receiver text) of every socket the code puts in non-blocking mode
-    (``self._sock.setblocking(False)``): its connect/recv/send return at once. Once per run."""
-    return frozenset((mod.module, call.receiver.text) for mod, call in ctx.project.index.calls("sets-nonblocking")
-                     if call.method == "setblocking" and call.receiver is not None and call.args
-                     and _literal_false(call.args[0]))
+    (``self._sock.setblocking(False)``): its connect/recv/send return at once; and of every
+    serial port made with ``timeout=0`` (``self.port = serial.Serial(dev, timeout=0)``; a
+    subclass whose ``__init__`` hands ``timeout=0`` to ``serial.Serial.__init__`` is
+    ``self@<class>``: yaqd-core's ASerial, read between ``asyncio.sleep(0.01)``, rev153a's high
+    fp). Once per run."""
+    project = ctx.project
+    out = set()
+    for mod, call in project.index.calls("sets-nonblocking"):
+        if call.method == "setblocking":
+            if call.receiver is not None and call.args and _literal_false(call.args[0]):
+                out.add((mod.module, call.receiver.text))
+            continue
+        if not _literal_false(call.kwargs.get("timeout")):
+            continue
+        if call.method == "__init__":
+            fn = project.functions.get(call.function or "")
+            info = project.classes.get(fn.cls) if fn is not None and fn.name == "__init__" and fn.cls else None
+            if info is not None and (project.call_target(call) in SERIAL_PORTS or any(
+                    project.kb.canonical(b) == "serial.Serial" for b in info.bases)):
+                out.add((mod.module, f"self@{fn.cls}"))
+        elif project.call_target(call) in SERIAL_PORTS:
+            # by where it is made (an instance read through an attribute carries that place)
+            out.add((mod.module, f"@{call.line}:{call.col}"))
+            out.update((mod.module, name) for name in _stored_as(project, call))
+    return frozenset(out)
+
+
+def _stored_as(project, call: Call) -> List[str]:
+    """The names a call's result is stored under: ``port = make()``, ``self.port = make()``."""
+    if call.assigned_to:
+        return [call.assigned_to]
+    fn = project.functions.get(call.function or "")
+    if fn is None:
+        return []
+    return [f"self.{a.target.rsplit('.', 1)[-1]}" for a in fn.accesses
+            if a.kind == "write" and a.line == call.line and a.via_self and a.target.startswith("attr:")]
 
 
 def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
     mod = project.function_module.get(call.function) if call.function else None
     if mod is not None and (mod.module, call.receiver.text) in nonblocking:
+        return True
+    recv = call.receiver
+    if mod is not None and recv.kind == "instance" and recv.line and (mod.module, f"@{recv.line}:{recv.col}") in nonblocking:
+        return True
+    fn = project.functions.get(call.function) if call.function and recv.text == "self" else None
+    if fn is not None and fn.cls and mod is not None and (mod.module, f"self@{fn.cls}") in nonblocking:
         return True
     made = _factory(project, call)  # `sock = _create_udp_socket()`, which set it non-blocking
     return made is not None and any((made[1].module, name) in nonblocking for name in made[0].returned_names)

@@ -147,27 +147,30 @@ def _cli_only(project, fn: Function, depth: int = 0) -> bool:
     return True
 
 
-def _filled_once(project, chain: Tuple[str, ...], line: int = 0) -> bool:
+def _filled_once(project, chain: Tuple[str, ...], line: int = 0, per_process: bool = False) -> bool:
     """A helper on the chain stores what the next step returns in an attribute it fills only
     the first time (``if self._metadata is None: self._metadata = fetch()``): once per object.
     The function making the blocking call may store its own result (``line``: ``if
-    _global_context is None: ... _global_context = pool.submit(init).result()``): once per process."""
+    _global_context is None: ... _global_context = pool.submit(init).result()``): once per process.
+    ``per_process``: only a store every object shares (a global, ``cls._cache``)."""
     for q, nxt in zip(chain, chain[1:]):
         f, mod = project.functions.get(q), project.function_module.get(q)
         if f is None or mod is None:
             continue
         lines = _lines_calling(project, f, mod, nxt)
-        if lines and fills_once(f, lines):
+        if lines and fills_once(f, lines, per_process):
             return True
     last = project.functions.get(chain[-1]) if line else None
-    return last is not None and fills_once(last, {line})
+    return last is not None and fills_once(last, {line}, per_process)
 
 
-def _filled_by_callee(project, chain: Tuple[str, ...]) -> bool:
+def _filled_by_callee(project, chain: Tuple[str, ...], per_process: bool = False) -> bool:
     """``if not self.reflexes: self.load_reflexes()``: a step of the chain is called right under
     a test of an attribute that the rest of the chain fills (assigns, or updates in place, maybe
     in a function nested in it): it runs until the attribute is filled, once per object or per
-    class (django-sockpuppet's reflex classes found by walking the apps' folders, rev103b)."""
+    class (django-sockpuppet's reflex classes found by walking the apps' folders, rev103b).
+    ``per_process``: only a fill of the class's own attribute (``cls._s3_client = boto3.client(...)``
+    in a classmethod), which every object then shares."""
     for i, (q, nxt) in enumerate(zip(chain, chain[1:])):
         f, mod = project.functions.get(q), project.function_module.get(q)
         if f is None or mod is None:
@@ -176,20 +179,22 @@ def _filled_by_callee(project, chain: Tuple[str, ...]) -> bool:
         tested = {a.target.rsplit(".", 1)[-1] for a in f.accesses
                   if a.in_check and a.via_self and a.target.startswith("attr:")
                   and any(0 <= n - a.line <= 1 for n in lines)}
-        if tested and any(_fills(project, g, tested) for g in chain[i + 1:]):
+        if tested and any(_fills(project, g, tested, per_process) for g in chain[i + 1:]):
             return True
     return False
 
 
-def _fills(project, qualname: str, names: set) -> bool:
+def _fills(project, qualname: str, names: set, per_process: bool = False) -> bool:
     """The function, or a function nested in it that it calls, assigns or updates one of the
-    instance attributes ``names``."""
+    attributes ``names`` (through ``self``, or through the class: ``cls.X = ...``; with
+    ``per_process``, through the class only)."""
     fn = project.functions.get(qualname)
     if fn is None:
         return False
     nested = [project.functions.get(t) for c in project.calls_of(fn)
               if (t := project.call_target(c)) and t.startswith(qualname + ".<locals>.")]
-    return any(a.kind in ("write", "mutate") and a.via_self and a.target.rsplit(".", 1)[-1] in names
+    return any(a.kind in ("write", "mutate") and a.target.startswith("attr:") and a.target.rsplit(".", 1)[-1] in names
+               and not (per_process and a.via_self)
                for g in [fn] + [g for g in nested if g is not None] for a in g.accesses)
 
 
@@ -241,6 +246,13 @@ def blocking_confidence(project, module: ModuleFacts, fn: Function, chain: Tuple
         return "low"
     if _cli_only(project, fn):
         return "medium"  # a command's step: alone on its loop, once per run (a tree or a wait may still be long)
+    if chain and (_filled_once(project, path, line, per_process=True)
+                  or _filled_by_callee(project, path, per_process=True)):
+        # `if cls._cache is None: cls._cache = probe()` on the way: once in the process's life,
+        # usually at start-up (dashbox's `node --version`, first run by create_app before the
+        # loop: rev153d's medium fp; ragbits' S3 client checked with head_bucket() when the class
+        # first makes it: rev154d's high debatable)
+        return "low"
     if early or first_lifecycle(path) is not None or _lifecycle_only(project, fn) or _filled_once(project, path, line) \
             or _filled_by_callee(project, path) \
             or any(_opens_itself(f) for f in callers) or _behind_memo(project, path, line):
