@@ -324,7 +324,7 @@ def build(ctx) -> ThreadMap:
         candidates.append((site, fn, callable_))
     serial: Dict[tuple, int] = {}  # a single-worker pool -> the key its tasks share
     for i, (site, fn, callable_) in enumerate(candidates):
-        repeated = (site.style == "map" or site.call.loop >= 0
+        repeated = (site.style == "map" or (site.call.loop >= 0 and not _joined_in_turn(project, site))
                     or per_function.get((fn, site.call.function in tm.fork_child), 0) > 1
                     or _called_repeatedly(site.call.function, callers))
         pool = _serial_pool(site)
@@ -344,6 +344,37 @@ def build(ctx) -> ThreadMap:
         target = tm.thread if entry.model == "threads" else tm.process
         _walk(entry, graph, target, locked)
     return tm
+
+
+def _joined_in_turn(project, site) -> bool:
+    """A thread made in a loop and joined later in the same turn (``while not self._stopping:
+    self._message_thread = Thread(target=...); self._message_thread.start(); ...;
+    self._message_thread.join()``): each turn's thread ends before the next starts, so the loop
+    runs one at a time (pycomfoconnect's reconnect loop, rev154b's medium fp)."""
+    fn = project.functions.get(site.call.function or "")
+    if fn is None or site.model not in THREAD_MODELS:
+        return False
+    names = _thread_names(project, fn, site.call)
+    made = (site.call.line, site.call.col)
+    turn = {site.call.loop}
+    for i, loop in enumerate(fn.loops):
+        if loop.parent in turn:
+            turn.add(i)
+    # the joined object: by the name it is kept under, or as the instance this call made
+    return any(c.method == "join" and c.receiver is not None and c.loop in turn and c.line > site.call.line
+               and not c.in_handler and (c.receiver.text in names or (c.receiver.line, c.receiver.col) == made)
+               for c in project.calls_of(fn))
+
+
+def _thread_names(project, fn: Function, call) -> Set[str]:
+    """The names the thread a site makes is kept under: ``t = Thread(...)``, ``self._t =
+    Thread(...)`` (then ``t.start()``), or the receiver of ``t.start()`` itself."""
+    if call.method == "start" and call.receiver is not None:
+        return {call.receiver.text}
+    if call.assigned_to:
+        return {call.assigned_to}
+    return {f"self.{a.target.rsplit('.', 1)[-1]}" for a in fn.accesses
+            if a.kind == "write" and a.line == call.line and a.via_self and a.target.startswith("attr:")}
 
 
 def _walk(entry: Entry, graph, target: Dict[str, List[Reach]], locked: Set[str]) -> None:
