@@ -180,6 +180,9 @@ class Function(Record):
     # lines where an expression is known to hold a `data:` URL (`if url.startswith("data:"):`, or
     # after `if not url.startswith("data:"): raise ...`): (its source text, first line, last line)
     data_urls: Tuple[Tuple[str, int, int], ...] = ()
+    # branches of `if inspect.iscoroutinefunction(f):` (also asyncio's, negated or not): (the
+    # tested expression's source, whether it is a coroutine function there, first line, last line)
+    coroutine_tests: Tuple[Tuple[str, bool, int, int], ...] = ()
     # `while` loops that spin: an empty body over a test that only reads state (`while not
     # future.done(): pass`), or a non-blocking get whose Empty goes round again with nothing in
     # the loop that waits (`while running: try: q.get_nowait() except Empty: continue`):

@@ -125,6 +125,13 @@ class StructureCollector:
             first, last = node.body[0].lineno, _last_line(node.body)
             fn.guards += tuple((name, op, const, first, last) for name, op, const in _guards(node.test))
             fn.data_urls += _data_url_lines(node, fn, self.segment)
+            tested = _coroutine_test(node.test)
+            if tested is not None:
+                expr, when = tested
+                text = self.segment(expr, 60)
+                fn.coroutine_tests += ((text, when, first, last),)
+                if node.orelse:
+                    fn.coroutine_tests += ((text, not when, node.orelse[0].lineno, _last_line(node.orelse)),)
         if fn is not None and node.orelse:
             fn.branches.append((node.body[0].lineno, _last_line(node.body),
                                 node.orelse[0].lineno, _last_line(node.orelse)))
@@ -198,6 +205,23 @@ def _guards(test: ast.AST):
             value = t.comparators[0].value
             if value is None or isinstance(value, (bool, int, float, str)):
                 yield t.left.id, _GUARD_OPS[type(t.ops[0])], repr(value)
+
+
+COROUTINE_TESTS = frozenset({"iscoroutinefunction", "iscoroutine", "isawaitable"})
+
+
+def _coroutine_test(test: ast.AST):
+    """``inspect.iscoroutinefunction(f)`` (or ``asyncio.``'s, or ``not ...``): (the tested
+    expression, whether the body runs when it is a coroutine function); None otherwise."""
+    when = True
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, when = test.operand, False
+    if not (isinstance(test, ast.Call) and len(test.args) == 1 and not test.keywords):
+        return None
+    name = test.func.attr if isinstance(test.func, ast.Attribute) else getattr(test.func, "id", None)
+    if name not in COROUTINE_TESTS:
+        return None
+    return test.args[0], when
 
 
 def _data_url_lines(node: ast.If, fn, segment) -> tuple:

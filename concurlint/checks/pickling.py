@@ -244,7 +244,7 @@ def _unpicklable(v: Value, project, *, allow_mp_lock: bool = False, depth: int =
                 # self.helper for a @staticmethod is the plain function, pickled by name; for a
                 # @classmethod it is bound to the class, pickled by reference: no instance travels
                 return None
-            held = _held_unpicklable(t, project, depth, allow_mp_lock)
+            held = _held_unpicklable(t, project, depth, allow_mp_lock, sent=v.qualname)
             if held is not None:
                 attr, problem = held
                 return Problem("CCL408", f"bound method '{v.attr}' of an object holding {problem.what} in 'self.{attr}'", v)
@@ -297,22 +297,36 @@ def _decorated(v: Value, project, flow: Flow) -> Optional[Problem]:
     return None
 
 
-def _held_unpicklable(cls: str, project, depth: int, allow_mp_lock: bool = False) -> Optional[Tuple[str, Problem]]:
+def _held_unpicklable(cls: str, project, depth: int, allow_mp_lock: bool = False,
+                      sent: Optional[str] = None) -> Optional[Tuple[str, Problem]]:
     """An attribute of instances of ``cls`` that makes them unpicklable, unless the class
     defines ``__getstate__``/``__reduce__`` to leave it out. ``allow_mp_lock``: the object is
     pickled while a process is spawned (``Process(target=obj.method)``), when multiprocessing's
-    locks and queues do pickle."""
+    locks and queues do pickle. ``sent``: the method sent; an attribute only it sets is made in
+    the worker, after the object was pickled (sniffles' ``self._shutdown = threading.Event()``
+    at the top of ``run_worker``: rev155d's medium fps)."""
     info = project.classes.get(cls)
     if info is None:
         return None
     if any(m in info.methods for m in ("__getstate__", "__reduce__", "__reduce_ex__")):
         return None
     for attr, value in sorted(info.attrs.items()):
+        if sent is not None and _set_only_in(project, cls, attr, sent):
+            continue
         if value.kind in ("instance", "lambda") or (value.kind == "function" and value.local):
             p = _unpicklable(value, project, allow_mp_lock=allow_mp_lock, depth=depth + 1)
             if p is not None and p.code != "CCL408":
                 return attr, p
     return None
+
+
+def _set_only_in(project, cls: str, attr: str, method: str) -> bool:
+    """Every write of ``self.<attr>`` in the class's methods is in ``method``."""
+    target = f"attr:{cls}.{attr}"
+    methods = (project.functions.get(f"{cls}.{name}") for name in project.classes[cls].methods)
+    writers = {fn.qualname for fn in methods
+               if fn is not None and any(a.target == target and a.kind == "write" for a in fn.accesses)}
+    return writers == {method}
 
 
 class _Pickling(Rule):

@@ -38,7 +38,7 @@ class CoroutineNeverAwaited(Rule):
             if call.use != "discard" or call.awaited:
                 continue
             target = _coroutine_target(project, call)
-            if target is None or _dead_branch(project, module, call):
+            if target is None or _dead_branch(project, module, call) or _not_a_coroutine_here(project, call):
                 continue
             caller = project.functions.get(call.function) if call.function else None
             if _for_the_twin(project, module, caller):
@@ -321,6 +321,16 @@ def _receiver_class(project, call: Call) -> Optional[str]:
 
 
 TYPE_TESTS = frozenset({"builtins.isinstance", "builtins.type"})
+
+
+def _not_a_coroutine_here(project, call: Call) -> bool:
+    """The call sits where a test says what it calls is not a coroutine function (``if
+    inspect.iscoroutinefunction(self.initialize): await self.initialize() else:
+    self.initialize()``: a subclass may override it with a plain method; ezmsg, rev155c's high
+    fp)."""
+    fn = project.functions.get(call.function) if call.function else None
+    return fn is not None and any(not when and first <= call.line <= last and text in (call.text, f"{call.text}()")
+                                  for text, when, first, last in fn.coroutine_tests)
 
 
 def _dead_branch(project, module: ModuleFacts, call: Call) -> bool:
