@@ -81,12 +81,12 @@ def is_example_code(module: str) -> bool:
     return "." in (module or "") and bool(_EXAMPLE_MODULE.search(module))
 
 
-_CLI_MODULE = re.compile(r"(^|\.)(cli|ctl|__main__|commands|cmds|management|benchmarks?)(\.|$)")
+_CLI_MODULE = re.compile(r"(^|\.)(cli|ctl|__main__|commands|cmds|management|benchmarks?|cli_[a-z0-9_]+|[a-z0-9_]+_cli)(\.|$)")
 
 
 def is_cli_code(module: str) -> bool:
     """A command-line program's own code (``pkg.cli.reset``, ``pkg.__main__``, ``pkg.cmds.get``,
-    ``pkg.ctl.schema`` of a ``pkgctl`` command, a Django
+    ``pkg.cli_acquire``, ``pkg.pool_cli``, ``pkg.ctl.schema`` of a ``pkgctl`` command, a Django
     ``management.commands`` module, a ``pkg.benchmark`` runner), or a script inside a package that
     no import can reach (``pkg/notebook/private-new.py``: a name that is no identifier; a program
     at the top of a project, ``my-bot.py``, may be a server and is not counted): a coroutine there

@@ -140,11 +140,22 @@ def _cli_only(project, fn: Function, depth: int = 0) -> bool:
     for c in callers:
         caller = project.functions.get(c.function) if c.function else None
         mod = project.function_module.get(c.function) if c.function else None
-        if caller is None or mod is None or caller is fn or not c.awaited:
+        if caller is None or mod is None or caller is fn:
+            return False
+        if not c.awaited:
+            # `asyncio.run(focus_slot(...))` in a command: the coroutine is the run's whole program
+            if is_cli_code(mod.module) and _run_by_asyncio(project, caller, c):
+                continue
             return False
         if not (is_cli_code(mod.module) or is_cli_command(caller) or _cli_only(project, caller, depth + 1)):
             return False
     return True
+
+
+def _run_by_asyncio(project, caller: Function, call) -> bool:
+    """``call`` (a coroutine function's call) is what ``asyncio.run(...)`` in ``caller`` runs."""
+    return any(project.call_target(r) in ("asyncio.run", "asyncio.runners.run") and r.args
+               and (r.args[0].line, r.args[0].col) == (call.line, call.col) for r in project.calls_of(caller))
 
 
 def _filled_once(project, chain: Tuple[str, ...], line: int = 0, per_process: bool = False) -> bool:
