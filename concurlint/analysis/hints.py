@@ -81,7 +81,10 @@ def is_example_code(module: str) -> bool:
     return "." in (module or "") and bool(_EXAMPLE_MODULE.search(module))
 
 
-_CLI_MODULE = re.compile(r"(^|\.)(cli|ctl|__main__|commands|cmds|management|benchmarks?|cli_[a-z0-9_]+|[a-z0-9_]+_cli)(\.|$)")
+# (a module of its own named for a command, `pkg.cli_acquire`, `pkg.pool_cli`; not a package so
+# named, `aitf_cli`, whose modules may be the server the command starts)
+_CLI_MODULE = re.compile(r"(^|\.)(cli|ctl|__main__|commands|cmds|management|benchmarks?)(\.|$)"
+                         r"|\.(cli_[a-z0-9_]+|[a-z0-9_]+_cli)$")
 
 
 def is_cli_code(module: str) -> bool:

@@ -21,6 +21,12 @@ from concurlint.analysis.sizes import _const_int, _with_bytes, byte_size
 
 # buffers in memory: a file object made over one reads and writes no file
 IN_MEMORY = frozenset({"io.BytesIO", "io.StringIO"})
+# queue classes an annotation may parametrise with their items' type (`Queue[str]`): the
+# annotation names the queue
+GENERIC_QUEUES = frozenset({"queue.Queue", "queue.LifoQueue", "queue.PriorityQueue", "queue.SimpleQueue",
+                            "asyncio.Queue", "asyncio.LifoQueue", "asyncio.PriorityQueue",
+                            "multiprocessing.Queue", "multiprocessing.queues.Queue",
+                            "multiprocessing.JoinableQueue", "multiprocessing.queues.JoinableQueue"})
 MUTABLE_TYPES = frozenset(
     {"builtins.list", "builtins.dict", "builtins.set", "builtins.bytearray", "collections.deque"}
 )
@@ -104,6 +110,8 @@ class ValueCollector:
                 elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
                 parts = [n for n in elts if not _is_none(n)]
                 return self.annotated_type(parts[0], depth + 1) if len(parts) == 1 else None
+            if outer in GENERIC_QUEUES:
+                return outer  # `q: Queue[str]`, `inbox: asyncio.Queue[Message]`: a queue of them
             return None
         return self.resolve(node)
 
