@@ -354,7 +354,7 @@ def _joined_in_turn(project, site) -> bool:
     fn = project.functions.get(site.call.function or "")
     if fn is None or site.model not in THREAD_MODELS:
         return False
-    names = _thread_names(project, fn, site.call)
+    names = _thread_names(fn, site.call)
     made = (site.call.line, site.call.col)
     turn = {site.call.loop}
     for i, loop in enumerate(fn.loops):
@@ -366,7 +366,7 @@ def _joined_in_turn(project, site) -> bool:
                for c in project.calls_of(fn))
 
 
-def _thread_names(project, fn: Function, call) -> Set[str]:
+def _thread_names(fn: Function, call) -> Set[str]:
     """The names the thread a site makes is kept under: ``t = Thread(...)``, ``self._t =
     Thread(...)`` (then ``t.start()``), or the receiver of ``t.start()`` itself."""
     if call.method == "start" and call.receiver is not None:

@@ -87,7 +87,8 @@ class TimeoutAsBlock(Rule):
             before = [a.text for a in call.args[:-1]]
             shown = ", ".join(before + [arg.text])
             fixed = ", ".join(before + [f"timeout={arg.text}"])
-            what = f"any number there only means {flag}=True, so the call waits with no timeout (for ever if nothing comes)"
+            what = (f"any number there only means {flag}=True, so the call waits with no timeout "
+                    "(for ever if nothing comes)")
             if arg.kind != "literal":
                 # `def write(self, data, timeout=None): self._queue.put(data, timeout)`: None is
                 # false, and the call does not wait at all (ffmpegio's writer thread)

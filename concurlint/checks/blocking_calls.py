@@ -541,8 +541,9 @@ def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
     if mod is not None and (mod.module, call.receiver.text) in nonblocking:
         return True
     recv = call.receiver
-    if mod is not None and recv.kind == "instance" and recv.line and (mod.module, f"@{recv.line}:{recv.col}") in nonblocking:
-        return True
+    if mod is not None and recv.kind == "instance" and recv.line \
+            and (mod.module, f"@{recv.line}:{recv.col}") in nonblocking:
+        return True  # the instance carries where it was made: `serial.Serial(dev, timeout=0)`
     fn = project.functions.get(call.function) if call.function and recv.text == "self" else None
     if fn is not None and fn.cls and mod is not None and (mod.module, f"self@{fn.cls}") in nonblocking:
         return True
