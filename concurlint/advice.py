@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Tuple
 
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
 from concurlint.analysis.facts import Call, ModuleFacts
-from concurlint.analysis.hints import is_lifecycle, named_for_logging, serves_requests
+from concurlint.analysis.hints import is_lifecycle, loops_within, named_for_logging, serves_requests
 from concurlint.analysis.peak import HEAVY, input_peak
 from concurlint.analysis.shell import backgrounded
 from concurlint.checks.blocking_calls import wait_weight
@@ -391,10 +391,7 @@ def _nested_loop(ctx, qualname: Optional[str]) -> Optional[str]:
 def _waits_in_loop(ctx, fn, index: int) -> bool:
     """A call in loop ``index`` of ``fn`` (or in a loop inside it) waits: a library IO call, or
     a project function classified io or mixed."""
-    inside = {index}
-    for i, loop in enumerate(fn.loops):
-        if loop.parent in inside:
-            inside.add(i)
+    inside = loops_within(fn, index)
     for c in ctx.project.calls_of(fn):
         if c.loop not in inside:
             continue

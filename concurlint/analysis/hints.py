@@ -209,6 +209,26 @@ def fills_once(fn, lines, per_process: bool = False) -> bool:
                and not (per_process and a.via_self) for a in fn.accesses)
 
 
+def loops_within(fn, index: int) -> set:
+    """Loop ``index`` of ``fn`` and the loops nested in it (by index)."""
+    inside = {index}
+    for i, loop in enumerate(fn.loops):
+        if loop.parent in inside:
+            inside.add(i)
+    return inside
+
+
+def stored_names(fn, call) -> set:
+    """The names ``call``'s result is stored under in ``fn``: ``port = make()``, ``self.port =
+    make()``."""
+    if call.assigned_to:
+        return {call.assigned_to}
+    if fn is None:
+        return set()
+    return {f"self.{a.target.rsplit('.', 1)[-1]}" for a in fn.accesses
+            if a.kind == "write" and a.line == call.line and a.via_self and a.target.startswith("attr:")}
+
+
 def first_lifecycle(chain: Iterable[str]) -> Optional[str]:
     for q in chain:
         if is_lifecycle(q):

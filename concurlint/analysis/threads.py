@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from concurlint.knowledge import Matcher
 from concurlint.analysis.facts import Function
+from concurlint.analysis.hints import loops_within, stored_names
 from concurlint.analysis.walk import Walk, drive
 
 AFTER_FORK = ("os.register_at_fork", "multiprocessing.util.register_after_fork")
@@ -356,10 +357,7 @@ def _joined_in_turn(project, site) -> bool:
         return False
     names = _thread_names(fn, site.call)
     made = (site.call.line, site.call.col)
-    turn = {site.call.loop}
-    for i, loop in enumerate(fn.loops):
-        if loop.parent in turn:
-            turn.add(i)
+    turn = loops_within(fn, site.call.loop)
     # the joined object: by the name it is kept under, or as the instance this call made
     return any(c.method == "join" and c.receiver is not None and c.loop in turn and c.line > site.call.line
                and not c.in_handler and (c.receiver.text in names or (c.receiver.line, c.receiver.col) == made)
@@ -371,10 +369,7 @@ def _thread_names(fn: Function, call) -> Set[str]:
     Thread(...)`` (then ``t.start()``), or the receiver of ``t.start()`` itself."""
     if call.method == "start" and call.receiver is not None:
         return {call.receiver.text}
-    if call.assigned_to:
-        return {call.assigned_to}
-    return {f"self.{a.target.rsplit('.', 1)[-1]}" for a in fn.accesses
-            if a.kind == "write" and a.line == call.line and a.via_self and a.target.startswith("attr:")}
+    return stored_names(fn, call)
 
 
 def _walk(entry: Entry, graph, target: Dict[str, List[Reach]], locked: Set[str]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 from concurlint.analysis.facts import Call
-from concurlint.analysis.hints import argument_for
+from concurlint.analysis.hints import argument_for, stored_names
 from concurlint.analysis.platforms import WASM
 from concurlint.analysis.shell import backgrounded
 from concurlint.analysis.values import IN_MEMORY
@@ -521,19 +521,8 @@ def _nonblocking_sockets(ctx) -> frozenset:
         elif project.call_target(call) in SERIAL_PORTS:
             # by where it is made (an instance read through an attribute carries that place)
             out.add((mod.module, f"@{call.line}:{call.col}"))
-            out.update((mod.module, name) for name in _stored_as(project, call))
+            out.update((mod.module, name) for name in stored_names(project.functions.get(call.function or ""), call))
     return frozenset(out)
-
-
-def _stored_as(project, call: Call) -> List[str]:
-    """The names a call's result is stored under: ``port = make()``, ``self.port = make()``."""
-    if call.assigned_to:
-        return [call.assigned_to]
-    fn = project.functions.get(call.function or "")
-    if fn is None:
-        return []
-    return [f"self.{a.target.rsplit('.', 1)[-1]}" for a in fn.accesses
-            if a.kind == "write" and a.line == call.line and a.via_self and a.target.startswith("attr:")]
 
 
 def _on_nonblocking_socket(project, call: Call, nonblocking: frozenset) -> bool:
