@@ -192,7 +192,7 @@ def _waits(p, calls, targets):
 
 @_test("sets-nonblocking")
 def _sets_nonblocking(p, calls, targets):
-    from concurlint.checks.blocking_calls import SERIAL_PORTS
+    from concurlint.checks.returns_at_once import SERIAL_PORTS
 
     return (i for i, c in enumerate(calls) if c.method == "setblocking"
             or ((targets[i] in SERIAL_PORTS or c.text == "super().__init__") and "timeout" in c.kwargs))

@@ -24,13 +24,13 @@ from typing import Iterator, List, Optional, Tuple
 from concurlint.analysis.facts import Call, Function, ModuleFacts
 from concurlint.analysis.hints import guard_holds, is_memoised
 from concurlint.checks.blocking_calls import (
-    OPENERS, READS_WHEN_READY, THREAD_WAITS, _nonblocking_sockets, _short, blocking_desc, io_subject, is_tree_op,
-    wait_weight,
+    OPENERS, READS_WHEN_READY, THREAD_WAITS, _short, blocking_desc, io_subject, is_tree_op, wait_weight,
 )
 from concurlint.checks.blocking_confidence import DEEP_CHAIN, _cleanup, blocking_confidence
 from concurlint.checks.executor_exit import executor_exits
 from concurlint.checks.own_loops import TASK_FACTORIES, private_loops, program_sequence
 from concurlint.checks.remedies import flavour_of, project_flavour, remedy
+from concurlint.checks.returns_at_once import _nonblocking_sockets
 from concurlint.checks.sync_reach import Reach, _Walker
 from concurlint.registry import Finding, Rule
 

@@ -3,7 +3,8 @@ that call when there is one, else the call moved to a thread -- or trio's or any
 code that runs on them (``flavour_of``)."""
 from __future__ import annotations
 
-from concurlint.checks.blocking_calls import FILE_PREFIXES, HTTP_PREFIXES, META_IO, PROCESS_PREFIXES, RESOLVERS
+from concurlint.checks.blocking_calls import FILE_PREFIXES, HTTP_PREFIXES, META_IO, PROCESS_PREFIXES
+from concurlint.checks.returns_at_once import RESOLVERS
 
 
 def remedy(target: str, text: str = "", helper: bool = False, flavour: str = "asyncio", slow: bool = False) -> str:
