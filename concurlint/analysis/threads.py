@@ -8,10 +8,10 @@ memoised with ``ctx.shared(thread_map)`` so every rule that needs it pays once.
   ``run_in_executor`` with ``None`` or a thread pool) or to processes (process pools,
   ``multiprocessing.Process``).
 - An entry is *repeated* when the same code can run in several threads at once: a ``map``, a site
-  inside a loop, a site in a function that is itself called in a loop (up to three callers up,
-  e.g. a server's per-request ``process_request``), or a function dispatched from several sites
-  (a site in an after-fork hook, which restarts the thread in the child, does not count with the
-  parent's sites).
+  inside a loop (unless each turn awaits or joins its thread), a site in a function that is itself
+  called in a loop (up to three callers up, e.g. a server's per-request ``process_request``), or a
+  function dispatched from several sites (a site in an after-fork hook, which restarts the thread
+  in the child, does not count with the parent's sites).
 - Every function reachable from an entry through project calls is *reached*; a call made while a
   lock is held protects everything below it, so ``unlocked`` only keeps what is reachable through
   call edges made with no lock held.
@@ -325,7 +325,8 @@ def build(ctx) -> ThreadMap:
         candidates.append((site, fn, callable_))
     serial: Dict[tuple, int] = {}  # a single-worker pool -> the key its tasks share
     for i, (site, fn, callable_) in enumerate(candidates):
-        repeated = (site.style == "map" or (site.call.loop >= 0 and not _joined_in_turn(project, site))
+        repeated = (site.style == "map" or (site.call.loop >= 0 and not _awaited_in_turn(site)
+                                            and not _joined_in_turn(project, site))
                     or per_function.get((fn, site.call.function in tm.fork_child), 0) > 1
                     or _called_repeatedly(site.call.function, callers))
         pool = _serial_pool(site)
@@ -345,6 +346,14 @@ def build(ctx) -> ThreadMap:
         target = tm.thread if entry.model == "threads" else tm.process
         _walk(entry, graph, target, locked)
     return tm
+
+
+def _awaited_in_turn(site) -> bool:
+    """``while not stop.is_set(): await loop.run_in_executor(None, reach.check)``: the coroutine
+    waits for each turn's thread before the next turn starts it, so its loop runs one at a time
+    (firewalla-snmp-proxy's ping loop, rev157c's medium fps). A coroutine run by several tasks at
+    once is repeated by its callers, not by this loop."""
+    return site.call.awaited and site.model in THREAD_MODELS
 
 
 def _joined_in_turn(project, site) -> bool:
