@@ -21,6 +21,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import FORK_SOMETIMES, Call, ModuleFacts, Value
 from concurlint.analysis.hints import binds_instance
+from concurlint.analysis.processes import SET_START_METHOD
 from concurlint.registry import Finding, Rule
 
 LOCKS = {
@@ -321,11 +322,14 @@ def _held_unpicklable(cls: str, project, depth: int, allow_mp_lock: bool = False
 
 
 def _set_only_in(project, cls: str, attr: str, method: str) -> bool:
-    """Every write of ``self.<attr>`` in the class's methods is in ``method``."""
+    """Every write of ``self.<attr>`` in the class's methods is in ``method``, but for ``None``
+    placeholders (``self.dying = None  # type: threading.Event`` in ``__init__``: pros-cli's share
+    bridge, whose spawned ``_start`` makes the event, rev158b's medium fp)."""
     target = f"attr:{cls}.{attr}"
     methods = (project.functions.get(f"{cls}.{name}") for name in project.classes[cls].methods)
     writers = {fn.qualname for fn in methods
-               if fn is not None and any(a.target == target and a.kind == "write" for a in fn.accesses)}
+               if fn is not None and any(a.target == target and a.kind == "write" and a.op != "= None"
+                                         for a in fn.accesses)}
     return writers == {method}
 
 
@@ -365,12 +369,23 @@ def _asks_for_fork(project, module: ModuleFacts, always: bool = False) -> bool:
     main guard, or in a function). ``always``: as a statement of the module's top, unconditional
     (or alone in a ``try`` there, which only guards against a context set already), so the
     program forks wherever it runs at all (rtv's terminal module, bitwarden-menu's ``__main__``)."""
-    return any(project.call_target(c) in ("multiprocessing.set_start_method",
-                                          "multiprocessing.context.BaseContext.set_start_method")
+    return any(project.call_target(c) in SET_START_METHOD
                and c.args and c.args[0].text.strip("'\"") == "fork"
                and (not always or (c.function is None and not c.in_main_guard and not c.platform
                                    and (c.col == 0 or (c.in_try and c.col == 4))))
                for c in module.calls)
+
+
+def _forks_first(project, call: Call) -> bool:
+    """The function starting the process forces fork itself, on every platform, before it
+    (``multiprocessing.set_start_method("fork", force=True)`` then ``Process(target=run)``, run a
+    closure: xgboost-ray's tracker, rev157b's medium fp). Fork does not exist on Windows, where
+    that call raises before any process starts."""
+    fn = project.functions.get(call.function) if call.function else None
+    return fn is not None and any(
+        c.line < call.line and not c.platform and not c.in_handler and c.args
+        and c.args[0].text.strip("'\"") == "fork" and project.call_target(c) in SET_START_METHOD
+        for c in project.calls_of(fn))
 
 
 def _pickled_values(site) -> Tuple[List[Value], bool]:
@@ -431,7 +446,8 @@ def _all_problems(ctx) -> dict:
             continue
         values, only_spawn = _pickled_values(site)
         if only_spawn and (site.start_method == "fork"
-                           or (site.start_method is None and _asks_for_fork(project, site.module, always=True))):
+                           or (site.start_method is None and (_asks_for_fork(project, site.module, always=True)
+                                                              or _forks_first(project, site.call)))):
             continue  # forked wherever it runs: nothing is pickled
         api = site.api
         if only_spawn:
