@@ -36,10 +36,15 @@ def _precision(meta) -> list:
                    f"({meta.held_out_batches} review batches of ten), "
                    f"{n} findings of this rule at high confidence were {h['tp']} worth fixing, "
                    f"{h['fp']} wrong and {h['debatable']} debatable.")
+    m = meta.held_out_medium
+    if m and meta.ceiling == "low":
+        out.append(f"At medium confidence, {sum(m.values())} were {m['tp']} worth fixing, {m['fp']} wrong "
+                   f"and {m['debatable']} debatable.")
     if meta.ceiling != "high":
         why = meta.ceiling_why
+        hidden = "default output" + (" nor at `--min-confidence medium`" if meta.ceiling == "low" else "")
         out.append(f"So it reports at **{meta.ceiling}** confidence at most: its findings are not in the "
-                   f"default output; `--min-confidence {meta.ceiling}` (or `min-confidence = \"{meta.ceiling}\"` "
+                   f"{hidden}; `--min-confidence {meta.ceiling}` (or `min-confidence = \"{meta.ceiling}\"` "
                    f"in the configuration) shows them.{(' What went wrong: ' + why + '.') if why else ''}")
         if meta.doc.get("fix"):
             out.append(f"`concurlint fix` fixes the findings it shows, so its fix needs "

@@ -38,10 +38,12 @@ class RuleMeta:
     internal: bool = False
     overlaps: tuple = ()
     # the most confidence any finding of this rule is reported with: a rule whose high-confidence
-    # findings were mostly wrong on real packages it had never seen reports at most "medium"
-    # (``[precision]`` in its TOML file; docs/precision.md)
+    # findings were mostly wrong on real packages it had never seen reports at most "medium", one
+    # whose medium-confidence findings were too reports at most "low" (``[precision]`` in its TOML
+    # file; docs/precision.md)
     ceiling: str = "high"
     held_out: Dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    held_out_medium: Dict[str, int] = field(default_factory=dict, hash=False, compare=False)
     held_out_batches: int = 0  # how many review batches of ten that record covers
     ceiling_why: str = ""  # what went wrong on those packages
 
@@ -104,6 +106,7 @@ def _parse_meta(data: dict, source: str) -> RuleMeta:
         overlaps=tuple(data.get("overlaps", ())),
         ceiling=str(data.get("precision", {}).get("ceiling", "high")),
         held_out=dict(data.get("precision", {}).get("held_out_high", {})),
+        held_out_medium=dict(data.get("precision", {}).get("held_out_medium", {})),
         held_out_batches=int(data.get("precision", {}).get("held_out_batches", 0)),
         ceiling_why=str(data.get("precision", {}).get("why", "")),
     )
@@ -193,8 +196,9 @@ def check_registry(metas: Optional[Dict[str, RuleMeta]] = None,
                 problems.append(f"{code}: doc section {section!r} is missing or empty")
         if meta.ceiling not in CONFIDENCES:
             problems.append(f"{code}: [precision] ceiling {meta.ceiling!r} is not one of {CONFIDENCES}")
-        if meta.held_out and set(meta.held_out) != {"tp", "fp", "debatable"}:
-            problems.append(f"{code}: [precision] held_out_high needs tp, fp and debatable")
+        for name, rec in (("held_out_high", meta.held_out), ("held_out_medium", meta.held_out_medium)):
+            if rec and set(rec) != {"tp", "fp", "debatable"}:
+                problems.append(f"{code}: [precision] {name} needs tp, fp and debatable")
         if meta.held_out and meta.held_out_batches <= 0:
             problems.append(f"{code}: [precision] held_out_high needs held_out_batches, the batches it covers")
         if not meta.internal and code not in classes:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Each rule's held-out record: its high-confidence findings as first reviewed on fresh packages.
+"""Each rule's held-out record: its high- and medium-confidence findings as first reviewed on fresh packages.
 
     python3 bench/realcode/heldout.py                 # per rule and per batch, batches 14 to the last
     python3 bench/realcode/heldout.py --last 91       # only up to batch 91
@@ -10,11 +10,11 @@ A review batch (``# batch rev92a (...)`` in reviewed.toml) is ten packages label
 confidence level before any change was made for them: the labels, and the confidence written in
 each stub's comment (``[warning, high confidence]``), measure the tool as it stood when the batch
 was reviewed. Later runs may move a finding to another level, but its first-review entry stays; so
-the record counts, per rule, the entries first reviewed at high confidence in batches 14 (the first
-batch labelled before any change) to the last. Batches of other kinds (``lead21``, a lead's labels
+the record counts, per rule, the entries first reviewed at high (and, apart, at medium) confidence
+in batches 14 (the first batch labelled before any change) to the last. Batches of other kinds (``lead21``, a lead's labels
 of the corpus run's new findings) are not held out and are skipped.
 
-``--write`` sets ``held_out_high`` and ``held_out_batches`` (and the comment above them) in each
+``--write`` sets ``held_out_high``, ``held_out_medium`` and ``held_out_batches`` (and the comment above them) in each
 rule's ``[precision]`` table; run ``scripts/gen_rule_docs.py`` after it, since the rule pages quote
 the record. Standard library only.
 """
@@ -73,23 +73,24 @@ def first_reviews(path: Path) -> Tuple[List[Dict[str, object]], Dict[str, int]]:
     return [r for r in out if "code" in r and "label" in r], names
 
 
-def record(rows, names: Dict[str, int], last: int):
-    """(per-rule Counter of labels at high, the batch names covered) for batches FIRST..last."""
+def record(rows, names: Dict[str, int], last: int, level: str = "high"):
+    """(per-rule Counter of labels at ``level``, the batch names covered) for batches FIRST..last."""
     rules: Dict[str, Counter] = defaultdict(Counter)
     batches = {b for b, n in names.items() if FIRST <= n <= last}
     for r in rows:
         if not FIRST <= r["number"] <= last:
             continue
-        if r["confidence"] == "high" and r["label"] in ("tp", "fp", "debatable"):
+        if r["confidence"] == level and r["label"] in ("tp", "fp", "debatable"):
             rules[r["code"]][r["label"]] += 1
     return rules, batches
 
 
 PRECISION_BLOCK = re.compile(
-    r"(\[precision\]\n)(?:# [^\n]*\n)*(?:held_out_high = [^\n]*\n)?(?:held_out_batches = [^\n]*\n)?")
+    r"(\[precision\]\n)(?:# [^\n]*\n)*(?:held_out_high = [^\n]*\n)?(?:held_out_medium = [^\n]*\n)?"
+    r"(?:held_out_batches = [^\n]*\n)?")
 
 
-def write_record(code: str, counts: Counter, n_batches: int, last: int) -> bool:
+def write_record(code: str, counts: Counter, medium: Counter, n_batches: int, last: int) -> bool:
     """Rewrite the record at the top of the rule's [precision] table; a rule with no such table
     (CCL000, a file that could not be read, has no record to keep) is left alone. Returns whether
     the file changed."""
@@ -98,15 +99,20 @@ def write_record(code: str, counts: Counter, n_batches: int, last: int) -> bool:
     if "[precision]\n" not in text:
         return False
     block = ("[precision]\n"
-             "# its high-confidence findings as first reviewed on real packages it had never seen\n"
+             "# its high- and medium-confidence findings as first reviewed on real packages it had never seen\n"
              f"# ({n_batches} review batches of ten, {FIRST} to {last}, docs/precision.md)\n"
-             f"held_out_high = {{ tp = {counts['tp']}, fp = {counts['fp']}, debatable = {counts['debatable']} }}\n"
+             f"held_out_high = {_table(counts)}\n"
+             f"held_out_medium = {_table(medium)}\n"
              f"held_out_batches = {n_batches}\n")
     new = PRECISION_BLOCK.sub(lambda m: block, text, count=1)
     if new != text:
         path.write_text(new, encoding="utf-8")
         return True
     return False
+
+
+def _table(c: Counter) -> str:
+    return f"{{ tp = {c['tp']}, fp = {c['fp']}, debatable = {c['debatable']} }}"
 
 
 def main(argv=None) -> int:
@@ -131,18 +137,21 @@ def main(argv=None) -> int:
                 c = per[level]
                 print(f"batch {n} {level:6}: {sum(c.values()):4}  tp {c['tp']}  fp {c['fp']}  debatable {c['debatable']}")
     rules, batches = record(rows, names, last)
-    total = Counter()
-    print(f"held out, high confidence as first reviewed, batches {FIRST}-{last} ({len(batches)} batches of ten)")
-    for code in sorted(rules):
-        c = rules[code]
-        total.update(c)
-        print(f"  {code}  tp {c['tp']:4}  fp {c['fp']:4}  debatable {c['debatable']:4}")
-    n = sum(total.values())
-    if n:
-        print(f"  all     tp {total['tp']:4}  fp {total['fp']:4}  debatable {total['debatable']:4}  "
-              f"strict {total['tp'] / n:.2f}  lenient {(total['tp'] + total['debatable']) / n:.2f}")
+    medium, _ = record(rows, names, last, "medium")
+    for level, per_rule in (("high", rules), ("medium", medium)):
+        total = Counter()
+        print(f"held out, {level} confidence as first reviewed, batches {FIRST}-{last} ({len(batches)} batches of ten)")
+        for code in sorted(per_rule):
+            c = per_rule[code]
+            total.update(c)
+            print(f"  {code}  tp {c['tp']:4}  fp {c['fp']:4}  debatable {c['debatable']:4}")
+        n = sum(total.values())
+        if n:
+            print(f"  all     tp {total['tp']:4}  fp {total['fp']:4}  debatable {total['debatable']:4}  "
+                  f"strict {total['tp'] / n:.2f}  lenient {(total['tp'] + total['debatable']) / n:.2f}")
     if args.write:
-        changed = [code for code in sorted(rules) if write_record(code, rules[code], len(batches), last)]
+        changed = [code for code in sorted(set(rules) | set(medium))
+                   if write_record(code, rules[code], medium[code], len(batches), last)]
         print(f"updated {len(changed)} rule files: {', '.join(changed) or 'none'}")
     return 0
 

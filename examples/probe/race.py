@@ -1,7 +1,7 @@
 """A data race on a shared counter, and the lock that fixes it.
 
     python race.py            # lost updates without the lock, none with it
-    concurlint check race.py  # finds the unlocked read-modify-write (CCL202), not the locked one
+    concurlint check race.py --min-confidence low  # finds the unlocked read-modify-write (CCL202), not the locked one
 
 `increment` reads the counter, does something that lets another thread run
 (here `time.sleep(0)`; in real code a log call, an I/O call, a C function
