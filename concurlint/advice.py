@@ -162,6 +162,21 @@ DELEGATED_WAITS = frozenset({"concurrent.futures.Future.result", "concurrent.fut
                              "multiprocessing.pool.AsyncResult.wait"})
 
 
+# waits on pipes, selectors and multiprocessing channels: how a worker process is handed its items
+# and hands back its results, not work of its own
+FEED_WAITS = frozenset({"os.read", "os.write", "os.readv", "os.writev", "select.select", "select.poll.poll",
+                        "select.epoll.poll", "selectors.DefaultSelector.select", "selectors.BaseSelector.select",
+                        "selectors.SelectSelector.select", "selectors.PollSelector.select",
+                        "selectors.EpollSelector.select", "multiprocessing.Queue.get", "multiprocessing.Queue.put",
+                        "multiprocessing.queues.Queue.get", "multiprocessing.queues.Queue.put",
+                        "multiprocessing.SimpleQueue.get", "multiprocessing.SimpleQueue.put",
+                        "multiprocessing.JoinableQueue.get", "multiprocessing.JoinableQueue.put",
+                        "multiprocessing.connection.Connection.recv", "multiprocessing.connection.Connection.send",
+                        "multiprocessing.connection.Connection.recv_bytes",
+                        "multiprocessing.connection.Connection.send_bytes",
+                        "multiprocessing.connection.Connection.poll", "multiprocessing.connection.wait"})
+
+
 def _declared_io(project, qualname: str) -> bool:
     """A project function the user's knowledge declares ``io``: it is the IO call itself."""
     declared = project.kb.declared(qualname)
@@ -233,6 +248,13 @@ def strong_evidence(ctx, work: Work, current: str, rec: str) -> Optional[str]:
             # task: the same as handing subprocess.check_call to the pool (buildingspy's Modelica
             # simulations of minutes, pyiron's job wrappers: rev96b's wrong model change)
             return f"each task runs one external program and waits for it ({program}()), {OWN_PROCESS}"
+        if work.io_calls and all(c in FEED_WAITS for c in work.io_calls):
+            # `sel.select(1)`, `os.read(in_fd, size)` ... `os.write(out_fd, block)`: a pipeline
+            # stage whose only waits are on the pipes its caller hands it; what it does with each
+            # chunk (a compressor chosen by name) is the work (gaterpc's incremental compression,
+            # rev162a's two wrong model changes)
+            return (f"its only waits are on the channels that feed it work and take its results "
+                    f"({work.io_calls[0]}()); what it does with each item is the work, and its kind is not known here")
         if work.io_calls and all(c in DELEGATED_WAITS for c in work.io_calls):
             # `future = thread_pool.submit(wrapped); return future.result()` in a generic step
             # runner: what is waited for is work handed to a thread, whose kind is not known

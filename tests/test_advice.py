@@ -202,6 +202,16 @@ def test_a_pool_of_external_programs_keeps_its_processes():
     assert (r["current"], r["recommended"]) == ("processes", "threads")
 
 
+def test_a_pipeline_stage_fed_through_pipes_keeps_its_processes():
+    # gaterpc's incremental compression: a process reads raw chunks from a pipe, compresses them
+    # with a compressor chosen by name and writes blocks to another pipe; its waits are its feed
+    r = rec_at("CCL102_compress_stage.py", "await loop.run_in_executor(pool, compress_stage")
+    assert (r["current"], r["recommended"]) == ("processes", "processes")
+    assert "channels that feed it work" in r["reason"]
+    r = rec_at("CCL102_compress_stage.py", "pool.map(upload_checksum")
+    assert (r["current"], r["recommended"]) == ("processes", "threads")
+
+
 @pytest.mark.parametrize("needle,nth,words", [
     ("pool.map(simulate_paths, seeds", 0, ["fork start method", "deadlock", "Windows"]),
     ("pool.map(simulate_paths, seeds", 1, ["spawn start method", "__main__ guard"]),
