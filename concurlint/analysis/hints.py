@@ -28,6 +28,9 @@ _TEST_MODULE = re.compile(r"(^|\.)(conftest|utils_test|test_utils|testclient|_te
                           # pytest plugin package (`pytest_asyncio`) is itself the product
                           r"|\.(pytest(_[^.]*)?|[^.]*_pytest)(\.|$)"
                           r"|(^|\.)([^.]*_)?(tests?|testing|dummy|dummies|mocks?|fakes?)(_[^.]*)?(\.|$)"
+                          # named in camelCase: `testMajordomo`, `brokerTests` (gaterpc's manual test
+                          # script shipped in the package, rev162a's high debatable)
+                          r"|(^|\.)_?test[A-Z][^.]*(\.|$)|\.[^.]*[a-z0-9]Tests?(\.|$)"
                           # a simulator module inside the package (`pyobs.modules.camera.dummyspectrograph`,
                           # `fakeclock`); not the top-level package (`fakeredis` is the product)
                           r"|\._?(dummy|fake|mock)[a-z0-9_]+(\.|$)")
