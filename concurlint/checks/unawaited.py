@@ -37,7 +37,7 @@ class CoroutineNeverAwaited(Rule):
         for call in module.calls:
             if call.use != "discard" or call.awaited:
                 continue
-            target = _coroutine_target(project, call)
+            target = coroutine_target(project, call)
             if target is None or _dead_branch(project, module, call) or _not_a_coroutine_here(project, call):
                 continue
             caller = project.functions.get(call.function) if call.function else None
@@ -126,7 +126,7 @@ class CoroutineNeverAwaited(Rule):
             made = []  # (the assigning call, the coroutine function it certainly calls)
             for c in calls:
                 if c.use == "assign" and c.assigned_to and not c.awaited:
-                    target = _coroutine_target(project, c)
+                    target = coroutine_target(project, c)
                     if target is not None:
                         made.append((c, target))
             if not made:
@@ -252,7 +252,7 @@ LIBRARY_COROUTINES = frozenset({
 })
 
 
-def _coroutine_target(project, call: Call) -> Optional[str]:
+def coroutine_target(project, call: Call) -> Optional[str]:
     """The project coroutine function ``call`` certainly runs (or a library coroutine function
     of ``LIBRARY_COROUTINES``), or None."""
     target = project.call_target(call)

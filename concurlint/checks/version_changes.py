@@ -21,7 +21,8 @@
   ``@asyncio.coroutine`` decorator (removed in 3.11: ``AttributeError`` when the module is
   imported, so nothing in it runs), ``asyncio.Task.all_tasks()`` and ``asyncio.Task.current_task()``
   (removed in 3.9: ``asyncio.all_tasks()`` and ``asyncio.current_task()`` replace them), ``with
-  await lock:`` / ``with (yield from lock):`` (removed in 3.9: ``async with lock:``). One
+  await lock:`` / ``with (yield from lock):`` (removed in 3.9: ``async with lock:``), coroutines
+  handed to ``asyncio.wait()`` (removed in 3.11: ``TypeError``; it takes tasks and futures). One
   finding per module and API, the package's first module high and the others medium, like CCL508.
 
 None is reported for an API the package replaces for the whole program (``asyncio.sleep =
@@ -39,6 +40,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.hints import leftover_copy
+from concurlint.checks.unawaited import coroutine_target
 from concurlint.fixes import target_tuple
 from concurlint.registry import Finding, Rule
 
@@ -276,6 +278,9 @@ REMOVED_CALLS = {
 DECORATOR_REMOVED_IN = (3, 11)
 AWAITED_LOCK = "with-await-lock"  # `with await self._lock:` (``ModuleFacts.awaited_locks``)
 AWAITED_LOCK_REMOVED_IN = (3, 9)
+WAIT_COROUTINES = "asyncio.wait-coroutines"  # `asyncio.wait([fetch(u) for u in urls])`
+WAIT_COROUTINES_REMOVED_IN = (3, 11)
+WAITS = frozenset({"asyncio.wait", "asyncio.tasks.wait"})
 
 
 class _Place:
@@ -314,8 +319,14 @@ def _removed_sites(ctx) -> Tuple[Dict[str, Dict[str, List]], Dict[Tuple[str, str
         if not _before(project, AWAITED_LOCK_REMOVED_IN):
             for line, col, text, function in mod.awaited_locks:
                 add(mod, AWAITED_LOCK, _Place(line, col, function, text))
+        wait_ok = _before(project, WAIT_COROUTINES_REMOVED_IN) or WAIT_COROUTINES in gone
         for call in mod.calls:
             target = project.call_target(call)
+            if target in WAITS and not wait_ok and not call.version_tolerant:
+                coro = _coroutine_handed(project, mod, call)
+                if coro is not None:
+                    add(mod, WAIT_COROUTINES, _Place(call.line, call.col, call.function, coro))
+                continue
             removed = REMOVED_CALLS.get(target or "")
             if removed is None or target in gone or call.version_tolerant or _before(project, removed[0]):
                 continue
@@ -326,6 +337,33 @@ def _removed_sites(ctx) -> Tuple[Dict[str, Dict[str, List]], Dict[Tuple[str, str
                 continue
             add(mod, target, call)
     return out, leads
+
+
+def _coroutine_handed(project, mod: ModuleFacts, call: Call) -> Optional[str]:
+    """The text of a coroutine call among what ``asyncio.wait(...)`` is handed: an element of a
+    list, set or tuple display (``[consumer.proxy_stdout(), consumer.proxy_stderr()]``), or the
+    element of a comprehension (``[self.fetch(u) for u in urls]``), that certainly calls a
+    coroutine function (CCL507's test: the project's ``async def``, or asyncio's own such as
+    ``Event.wait``). A task or future made of it (``create_task(fetch(u))``) is what ``wait`` takes."""
+    given = call.args[0] if call.args else call.kwargs.get("fs")
+    if given is None or given.kind != "container":
+        return None
+    places = {(v.line, v.col) for v in given.inner if v.kind == "call" and not v.text.isidentifier()}
+    if given.meta.get("comprehension"):
+        places.add((given.line, given.col + 1))  # `[fetch(u) for u in urls]`: the element follows the bracket
+    names = {v.text for v in given.inner if v.text.isidentifier()}
+    last: Dict[str, Call] = {}  # `out = pump(tap.stdout)` ... `asyncio.wait([out, err])`: the name's last call before
+    for c in mod.calls:
+        if c.function != call.function or c.version_tolerant:
+            continue  # `else: aws = [ws_forward(w), ...]` under `if sys.version_info >= (3, 11)`: the old side
+        if (c.line, c.col) in places and c.use == "arg" and not c.awaited and coroutine_target(project, c) is not None:
+            return c.text
+        if c.assigned_to in names and c.line < call.line:
+            last[c.assigned_to] = c
+    for c in last.values():
+        if not c.awaited and coroutine_target(project, c) is not None:
+            return c.text
+    return None
 
 
 class RemovedAsyncioApi(Rule):
@@ -346,6 +384,11 @@ class RemovedAsyncioApi(Rule):
                 version, failure = "3.9", "the await raises TypeError (an asyncio lock is no longer awaitable)"
                 instead = f"hold it with `async with {lock}:`"
                 again = "`with await` on a lock here too"
+            elif api == WAIT_COROUTINES:
+                what = f"asyncio.wait() given coroutines ({first.text}())"
+                version, failure = "3.11", "the call raises TypeError (it takes tasks and futures only)"
+                instead = "wrap each in asyncio.create_task() first, or gather them with asyncio.gather()"
+                again = "coroutines handed to asyncio.wait() here too"
             else:
                 (major, minor), new = REMOVED_CALLS[api]
                 what = f"{first.text}()"
