@@ -214,15 +214,17 @@ def blocking_desc(project, call: Call, target: Optional[str], nonblocking: froze
         return None
     if project.platform_of(call) == WASM:
         return None  # only run in a browser (Pyodide): an in-memory filesystem, no thread to move it to
-    if target in project.kb.stdlib.connects_when_given and not _host_given(call, project.kb.stdlib.connects_when_given[target]):
+    connects = project.kb.stdlib.connects_when_given
+    if target in connects and not _host_given(call, connects[target]):
         return None  # smtplib.SMTP() with no host: an unconnected client; connect() is what waits
-    if target in OPENERS and call.args and (call.args[0].qualname == "os.devnull" or call.args[0].text == "os.devnull"):
+    if target in OPENERS and call.args and "os.devnull" in (call.args[0].qualname, call.args[0].text):
         return None  # the null device: nothing is read or written
     if _in_memory(call):
-        return None
+        return None  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
     if target == "sqlite3.connect" and call.args and call.args[0].text in ("':memory:'", '":memory:"'):
-        return None  # an in-memory database: no file is opened  # tarfile.open(fileobj=io.BytesIO(data)), zipfile.ZipFile(io.BytesIO(data)): no file is touched
-    if any(name in call.kwargs and not _literal_false(call.kwargs[name]) for name in project.kb.nonblocking.get(target, ())):
+        return None  # an in-memory database: no file is opened
+    if any(name in call.kwargs and not _literal_false(call.kwargs[name])
+           for name in project.kb.nonblocking.get(target, ())):
         return None  # psycopg2.connect(dsn, async_=True): returns at once, the caller polls it
     if target == "time.sleep" and call.args and call.args[0].kind == "literal" and call.args[0].text in ("0", "0.0"):
         return None  # sleep(0) yields the GIL, it does not wait
