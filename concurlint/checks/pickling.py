@@ -369,8 +369,7 @@ def _asks_for_fork(project, module: ModuleFacts, always: bool = False) -> bool:
     main guard, or in a function). ``always``: as a statement of the module's top, unconditional
     (or alone in a ``try`` there, which only guards against a context set already), so the
     program forks wherever it runs at all (rtv's terminal module, bitwarden-menu's ``__main__``)."""
-    return any(project.call_target(c) in SET_START_METHOD
-               and c.args and c.args[0].text.strip("'\"") == "fork"
+    return any(_sets_fork(project, c)
                and (not always or (c.function is None and not c.in_main_guard and not c.platform
                                    and (c.col == 0 or (c.in_try and c.col == 4))))
                for c in module.calls)
@@ -382,10 +381,13 @@ def _forks_first(project, call: Call) -> bool:
     closure: xgboost-ray's tracker, rev157b's medium fp). Fork does not exist on Windows, where
     that call raises before any process starts."""
     fn = project.functions.get(call.function) if call.function else None
-    return fn is not None and any(
-        c.line < call.line and not c.platform and not c.in_handler and c.args
-        and c.args[0].text.strip("'\"") == "fork" and project.call_target(c) in SET_START_METHOD
-        for c in project.calls_of(fn))
+    return fn is not None and any(c.line < call.line and not c.platform and not c.in_handler and _sets_fork(project, c)
+                                  for c in project.calls_of(fn))
+
+
+def _sets_fork(project, c: Call) -> bool:
+    """``multiprocessing.set_start_method("fork")`` (also a context's)."""
+    return bool(c.args) and c.args[0].text.strip("'\"") == "fork" and project.call_target(c) in SET_START_METHOD
 
 
 def _pickled_values(site) -> Tuple[List[Value], bool]:
