@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 from concurlint.analysis.classify import BACKOFFS, NOT_WORK
 from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.hints import is_lifecycle, loops_within, named_for_logging, serves_requests
-from concurlint.analysis.peak import HEAVY, input_peak
+from concurlint.analysis.peak import HEAVY, WRITTEN_SIZE, input_peak, peak
 from concurlint.analysis.shell import backgrounded
 from concurlint.checks.blocking_calls import wait_weight
 from concurlint.decision_table import (  # noqa: F401  (recommend, MODELS: this module's API too)
@@ -522,11 +522,54 @@ def advise_with_confidence(ctx, site) -> Tuple[Work, str, List[str], str, str]:
     blocker = why_not_movable(ctx, site, work, rec) or strong_evidence(ctx, work, site.model, rec) \
         or _one_task(ctx, site, work, rec)
     if blocker is None:
-        return work, rec, alts, reason, "high"
+        blocker = _sizes_guessed(ctx, work, site.model, rec)
+        if blocker is None:
+            return work, rec, alts, reason + _sized_by(ctx, work, site.model), "high"
+        work.tentative = rec
     kept = f"keep {site.model}: {blocker}"
     if reason:  # what the kind of work alone would have said, so the evidence stays visible
         kept += f" (by the kind of work alone it would be {rec}: {reason})"
     return work, site.model, [a for a in [rec] + alts if a != site.model], kept, "medium"
+
+
+def _sizes_guessed(ctx, work: Work, current: str, rec: str) -> Optional[str]:
+    """Why pure-Python CPU work in threads stays there although the kind of work points to
+    processes: its weight comes only from loops over data of a size the code does not show (no
+    ``range(100_000)``, no CPU-heavy library call, no recursion), and a process pool pays for its
+    start-up and pickling only on large data. On real code every such change was wrong (28 of 28,
+    comfyui-open-manager's grouping of a few scan findings per request the last), and CCL101 on the
+    same evidence was never worth fixing (its medium ceiling), so the change is not advised; CCL101
+    still names the work (``Work.tentative``) and ``concurlint probe`` measures it. None when
+    the evidence is stronger than that."""
+    if current != "threads" or rec not in ("processes", "interpreters") or work.kind != "cpu":
+        return None
+    summary = ctx.summaries.get(work.function) if work.function else None
+    if summary is None or summary.recursive or work.function not in ctx.project.functions:
+        return None  # a library callable the knowledge base calls CPU-heavy, or recursion
+    weights = ctx.shared(peak)
+    weights.of(work.function)
+    if weights.wide.get(work.function, 0.0) >= WRITTEN_SIZE:
+        return None
+    where = _short_where(weights.why.get(work.function, ""))
+    return (f"its CPU work is loops over data whose size the code does not show{f' ({where})' if where else ''}: "
+            f"a process pool pays for its start-up and pickling only on large data (`concurlint probe` measures it)")
+
+
+def _sized_by(ctx, work: Work, current: str) -> str:
+    """What makes CPU work moved off threads more than a guess, for the reason (``; the code
+    sizes it: for loop over range(PATHS) at risk.py:22``), or ""."""
+    if current != "threads" or work.kind != "cpu" or work.function not in ctx.project.functions:
+        return ""
+    weights = ctx.shared(peak)
+    weights.of(work.function)
+    where = _short_where(weights.sized.get(work.function, ""))
+    return f"; the code sizes it: {where}" if where else ""
+
+
+def _short_where(text: str) -> str:
+    """``nested for loop x100 at /a/b/c.py:12`` -> ``nested for loop x100 at c.py:12``."""
+    what, sep, where = text.rpartition(" at ")
+    return f"{what} at {where.rsplit('/', 1)[-1]}" if sep else text
 
 
 def _one_task(ctx, site, work: Work, rec: str) -> Optional[str]:

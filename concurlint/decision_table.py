@@ -30,6 +30,9 @@ class Work:
     light: bool = False  # CPU work too small to be worth moving (one loop over unknown data)
     io_calls: List[str] = field(default_factory=list)  # library IO calls reachable, sync only
     network_io: bool = False  # some of them wait on the network / other processes / timers
+    # the model the kind of work points to, kept because the evidence is loops over data of a
+    # size the code does not show (advice._sizes_guessed): CCL101 still names the work
+    tentative: Optional[str] = None
 
 
 @dataclass

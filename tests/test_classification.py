@@ -102,8 +102,8 @@ def test_flake8_plugin_uses_cached_project_facts(tmp_path):
     (pkg / "jobs.py").write_text(
         "from concurrent.futures import ThreadPoolExecutor\nfrom app.maths import crunch\n\n"
         "def run(ns):\n    with ThreadPoolExecutor() as pool:\n        return list(pool.map(crunch, ns))\n")
-    # CCL101 reports at medium at most (docs/precision.md)
-    (tmp_path / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "medium"\n')
+    # CCL101 on loops over data of a size the code does not show reports at low (docs/precision.md)
+    (tmp_path / "pyproject.toml").write_text('[tool.concurlint]\nmin-confidence = "low"\n')
     cli = run_cli("check", ".", "--select", "CCL1", cwd=tmp_path)
     assert "CCL101" in cli.stdout, cli.stdout + cli.stderr
     flake = subprocess.run([script("flake8"), "--select", "CCL1", "app/jobs.py"], cwd=tmp_path,

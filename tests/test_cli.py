@@ -194,7 +194,7 @@ def test_single_files_are_analysed_with_the_modules_they_import(tmp_path):
     (app / "__init__.py").write_text("")
     (app / "core.py").write_text(
         "from concurrent.futures import ProcessPoolExecutor\n\n"
-        "def heavy(n):\n    t = 0\n    for i in range(n):\n        for j in range(n):\n            t += i * j\n    return t\n\n"
+        "def heavy(n):\n    t = 0\n    for i in range(1_000_000):\n        for j in range(n):\n            t += i * j\n    return t\n\n"
         "def unrelated(xs):\n    with ProcessPoolExecutor() as pool:\n        return list(pool.map(lambda x: x, xs))\n")
     (app / "maths.py").write_text("from app.core import heavy\n\ndef crunch(n):\n    return heavy(n)\n")
     (app / "jobs.py").write_text(

@@ -92,10 +92,12 @@ def test_a_bloom_filter_of_short_hashes_in_threads_is_ccl101():
     blooms = function("sharding.bloom_positions")  # blake2b(struct.pack(">QI", ...)) per item and seed
     assert (blooms["kind"], blooms["releases_gil"]) == ("cpu", False)
     r = recommendation(SHARDING, "pool.map(bloom_positions")
-    assert (r["current"], r["recommended"]) == ("threads", "processes")
+    # how many items and seeds, the code does not say: threads are kept, and CCL101 names the work
+    assert (r["current"], r["recommended"], r["confidence"]) == ("threads", "threads", "medium")
+    assert "by the kind of work alone it would be processes" in r["reason"]
     found = findings(SHARDING, "CCL101")
     assert [f["line"] for f in found] == [line_of(SHARDING, "pool.map(bloom_positions")]
-    assert "12-byte input: holds the GIL" in found[0]["message"]
+    assert "12-byte input: holds the GIL" in found[0]["message"] and found[0]["confidence"] == "low"
 
 
 def test_an_input_of_unknown_size_keeps_the_entrys_kind():

@@ -1,21 +1,23 @@
 """The bundled examples get exactly the findings their comments promise.
 
 A line of examples/ whose trailing comment starts with codes (``# CCL401: a lambda ...`` or
-``# CCL101, CCL602: ...``) must get those findings; no other line may get any. A code means the
+``# CCL101:low, CCL602: ...``) must get those findings; no other line may get any. A code means the
 most confidence its rule reports with (a rule whose findings were mostly wrong on real code reports
-at medium at most, docs/precision.md): `concurlint report examples/` (the README's first command,
-default confidence) gets exactly the promises at high, `--min-confidence medium` all of them."""
+at medium or low at most, docs/precision.md), or the confidence after it (``CCL101:low``): `concurlint
+report examples/` (the README's first command, default confidence) gets exactly the promises at high,
+`--min-confidence medium` those at medium too, `--min-confidence low` all of them."""
 from __future__ import annotations
 
 import re
 
 from conftest import ROOT, report_json
 
-PROMISE = re.compile(r"#\s*(CCL\d{3}(?:\s*,\s*CCL\d{3})*)\b")
+LEVEL = r"(?::(?:high|medium|low))?"
+PROMISE = re.compile(rf"#\s*(CCL\d{{3}}{LEVEL}(?:\s*,\s*CCL\d{{3}}{LEVEL})*)\b")
 
 
 def promised():
-    from concurlint.registry import all_meta
+    from concurlint.registry import CONFIDENCE_RANK, all_meta
 
     metas = all_meta()
     out = set()
@@ -26,16 +28,20 @@ def promised():
                 continue  # a comment line explains; only a comment after code promises
             m = PROMISE.search("#" + line.split("#", 1)[1])
             if m:
-                out |= {(rel, n, code.strip(), metas[code.strip()].ceiling) for code in m.group(1).split(",")}
+                for promise in m.group(1).split(","):
+                    code, _, conf = promise.strip().partition(":")
+                    ceiling = metas[code].ceiling
+                    out.add((rel, n, code, min(conf or ceiling, ceiling, key=CONFIDENCE_RANK.__getitem__)))
     return out
 
 
 def test_examples_get_exactly_the_promised_findings():
     promises = promised()
     assert len(promises) >= 14 and {c for _, _, c, _ in promises} >= {"CCL102", "CCL202", "CCL401", "CCL501", "CCL503"}
-    for level, shown in (("high", ("high",)), ("medium", ("high", "medium"))):
+    levels = (("high", ("high",)), ("medium", ("high", "medium")), ("low", ("high", "medium", "low")))
+    for level, shown in levels:
         want = {(p, n, c) for p, n, c, conf in promises if conf in shown}
-        assert level == "medium" or 5 <= len(want) < len(promises)  # both runs say something
+        assert level == "low" or 5 <= len(want) < len(promises)  # every run says something
         doc = report_json("examples", "--min-confidence", level, cwd=ROOT)
         got = {(f["path"], f["line"], f["code"]) for f in doc["findings"]}
         assert not want - got, f"{level}: promised but not reported: {sorted(want - got)}"

@@ -32,6 +32,7 @@ from concurlint.analysis.evidence import (CAP, LIGHT_LOOP_FACTOR, add_loop_work,
                                           works_on_input)
 from concurlint.analysis.facts import Call, Function, Value
 from concurlint.analysis.hints import fills_once, is_memoised
+from concurlint.analysis.peak import WRITTEN_SIZE
 from concurlint.analysis.project import Project
 from concurlint.analysis.receivers import Receivers, made_by, protocol_note, receiver_text
 from concurlint.analysis.shell import backgrounded
@@ -460,10 +461,18 @@ def classify(project: Project, stored: Optional["Stored"] = None) -> Dict[str, S
 
 
 def _repeats(fn: Function, call: Call) -> bool:
-    """The call sits in ``for _ in range(rounds)`` with ``rounds`` a parameter: the same work done
-    as many times as the caller asks, every turn counts (not a handful of table entries)."""
+    """The call sits in ``for _ in range(rounds)`` with ``rounds`` a parameter, or in a loop whose
+    size the code writes big (``range(SAMPLES)``, ``SAMPLES = 1_000_000``): the same work done as
+    many times as asked, every turn counts (not a handful of table entries)."""
     loop = fn.loops[call.loop] if 0 <= call.loop < len(fn.loops) else None
-    return loop is not None and loop.over_input and loop.desc.startswith("for loop over range(")
+    if loop is not None and loop.over_input and loop.desc.startswith("for loop over range("):
+        return True
+    i = call.loop
+    while 0 <= i < len(fn.loops):
+        if fn.loops[i].mult >= WRITTEN_SIZE:
+            return True
+        i = fn.loops[i].parent
+    return False
 
 
 def _fills_memo(fn: Function, lines: set) -> bool:

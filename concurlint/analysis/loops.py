@@ -41,6 +41,8 @@ class LoopCollector:
         parent = self.loop_stack[-1] if self.loop_stack else -1
         idx = len(fn.loops)
         items = _item_names(node.target, body) if isinstance(node, (ast.For, ast.AsyncFor)) else None
+        if items is not None and _is_range(node) and isinstance(node.target, ast.Name) and node.target.id.startswith("_"):
+            items = None  # `for _ in range(SAMPLES)`: the same work repeated, on what each turn computes
         over_input = self._over_input(getattr(node, "iter", None))
         fn.loops.append(Loop(node.lineno, desc, mult, parent,
                              has_ops=_has_ops(body + ([test] if test is not None else []),
@@ -122,7 +124,7 @@ class LoopCollector:
         self.visit(node.iter)
         self.bind(node.target, self.chunk_of(node.iter), node)  # `for block in iter(lambda: f.read(N), b"")`
         self._write_target(node.target, "write", "for-loop target")
-        mult, desc = _loop_weight(node.iter, self.segment(node.iter, 40))
+        mult, desc = _loop_weight(node.iter, self.segment(node.iter, 40), self.const_int)
         few = self.items_in(node.iter) if isinstance(node.iter, (ast.Name, ast.Call)) else None
         if few is not None and few < 100:
             mult = 1  # paths = [cert, key, ca]; for path in paths: a handful, written in the code
@@ -185,7 +187,10 @@ class LoopCollector:
             if i:
                 self.visit(g.iter)
             self.bind(g.target, None, node)
-            mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40))
+            mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40), self.const_int)
+            few = self.items_in(g.iter) if isinstance(g.iter, (ast.Name, ast.Call)) else None
+            if few is not None and few < 100:
+                mult = 1  # `for shock in SHOCKS`, four written at module level: as in a for loop
             parent = self.loop_stack[-1] if self.loop_stack else -1
             items = _item_names(g.target, ())
             over_input = self._over_input(g.iter)
@@ -267,12 +272,17 @@ def _comp_parts(node: ast.AST) -> List[ast.AST]:
     return [node.elt]  # type: ignore[attr-defined]
 
 
-def _loop_weight(iter_node: ast.AST, text: str) -> Tuple[int, str]:
-    """How much a loop over ``iter_node`` multiplies its body's work, and how to say it."""
+def _loop_weight(iter_node: ast.AST, text: str,
+                 const_int: Callable[[Optional[ast.AST]], Optional[int]] = lambda _n: None) -> Tuple[int, str]:
+    """How much a loop over ``iter_node`` multiplies its body's work, and how to say it.
+    ``const_int`` reads a range's stop where the code fixes it as an expression or a name (``range(PATHS)`` with
+    ``PATHS = 200_000`` at module level, ``range(RETRIES)`` with ``RETRIES = 3``)."""
     if isinstance(iter_node, ast.Call) and isinstance(iter_node.func, ast.Name) and iter_node.func.id == "range":
         bound = iter_node.args[1] if len(iter_node.args) > 1 else (iter_node.args[0] if iter_node.args else None)
-        if isinstance(bound, ast.Constant) and isinstance(bound.value, int):
-            n = bound.value
+        n = bound.value if isinstance(bound, ast.Constant) and isinstance(bound.value, int) else None
+        if n is None and bound is not None:
+            n = const_int(bound)  # `range(10 ** 6)`, `range(PATHS)`
+        if n is not None:
             if n < 100:
                 return 1, text
             if n < 100_000:

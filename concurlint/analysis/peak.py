@@ -35,6 +35,7 @@ class Peak:
         # the biggest single multiplier on that strand: a loop whose size the code writes
         # (range(10**6)) or a CPU-heavy library call, rather than loops over data of unknown size
         self.wide: Dict[object, float] = {}
+        self.sized: Dict[object, str] = {}  # what that multiplier is (`range(PATHS)` at file:line)
         self.active: set = set()
 
     def of(self, q: str, depth: int = 0) -> float:
@@ -67,12 +68,13 @@ class Peak:
                 return 1.0
             return mult(i)
 
-        best, why, leaf, wide = 0.0, "", 0.0, 0.0
+        best, why, leaf, wide, sized = 0.0, "", 0.0, 0.0, ""
         path = self.p.function_module[q].path if q in self.p.function_module else ""
         try:
             for i, loop in enumerate(fn.loops):
                 if loop.has_ops and not is_cursor_loop(loop) and own(i) > best:
                     best, leaf, wide = own(i), own(i), widest_loop(fn, i)
+                    sized = _sized_loop(fn, i, path)
                     why = f"{'nested ' if loop.parent >= 0 else ''}{loop.desc.split(' over ')[0]} x{int(own(i))} at {path}:{loop.line}"
             for call in self.p.calls_of(fn):
                 target = self.p.call_target(call)
@@ -88,6 +90,7 @@ class Peak:
                             ckey = target if self.max_depth == MAX_DEPTH else (target, depth + 1)
                             best, why, leaf = w, self.why.get(ckey, ""), self.leaf.get(ckey, 0.0)
                             wide = max(self.wide.get(ckey, 0.0), widest_loop(fn, call.loop))
+                            sized = self.sized.get(ckey, "") or _sized_loop(fn, call.loop, path)
                     continue
                 cat = self.p.kb.category(target)
                 if cat is not None and cat[0] in ("cpu", "releases-gil"):
@@ -100,12 +103,14 @@ class Peak:
                         # it, and those are as much a guess as any loop over data of unknown size
                         alone = self.p.kb.cpu_weight(target, cat[0])
                         wide = float("inf") if alone >= HEAVY else widest_loop(fn, call.loop)
+                        sized = why if alone >= HEAVY else _sized_loop(fn, call.loop, path)
         finally:
             self.active.discard(q)
         self.memo[key] = best
         self.why[key] = why
         self.leaf[key] = leaf
         self.wide[key] = wide
+        self.sized[key] = sized
         return best
 
 
@@ -125,6 +130,17 @@ def widest_loop(fn: Function, i: int) -> float:
             m = max(m, fn.loops[i].mult)
         i = fn.loops[i].parent
     return m
+
+
+def _sized_loop(fn: Function, i: int, path: str) -> str:
+    """The loop around position ``i`` whose size the code writes big enough to count
+    (``for _ in range(PATHS)`` at file:line), or ""."""
+    while 0 <= i < len(fn.loops):
+        loop = fn.loops[i]
+        if loop.mult >= WRITTEN_SIZE and not is_cursor_loop(loop):
+            return f"{loop.desc} at {path}:{loop.line}"
+        i = loop.parent
+    return ""
 
 
 def _walks_input(fn: Function, i: int) -> bool:

@@ -39,8 +39,9 @@ async def handle_article_offloaded(session: aiohttp.ClientSession, url, keywords
     headers = await asyncio.to_thread(auth_headers)
     text = await fetch(session, url)
     loop = asyncio.get_running_loop()
-    # offloaded, but to the default thread pool: pure-Python CPU work needs processes
-    value = await loop.run_in_executor(None, score, text, keywords)  # CCL101
+    # offloaded, but to the default thread pool: pure-Python CPU work needs processes (if the
+    # articles are long: low confidence, as the code does not say how long they are)
+    value = await loop.run_in_executor(None, score, text, keywords)  # CCL101:low
     return value, headers
 
 
