@@ -8,7 +8,7 @@ this before it advises a change (docs/models.md)."""
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, Tuple
 
 from concurlint.analysis.hints import binds_instance, is_memoised
 from concurlint.decision_table import Work, _name
@@ -111,6 +111,14 @@ def why_not_movable(ctx, site, work: Work, rec: str) -> Optional[str]:
         if changed is not None:
             return (f"{_name(work.function)} changes process-wide state ({changed}): each task needs "
                     f"a process of its own, and threads would share it")
+        setup = _worker_setup(ctx.project, site)
+        if setup is not None:
+            # `ProcessPoolExecutor(initializer=_worker_init, initargs=(progress_queue, WARNING))`,
+            # where _worker_init points the progress bars at a queue and sets the root logger's
+            # level: in a thread it would do that to the caller's own (mtdata's downloads, rev165a)
+            init, what = setup
+            return (f"its pool runs {_name(init)} first in each worker process, which sets {what} for that "
+                    f"process alone: in threads it would set it for the whole program")
         spawned = _starts_processes(ctx.project, work.function)
         if spawned is not None:
             # evalplus's check_correctness runs each untrusted sample in a multiprocessing.Process
@@ -271,6 +279,38 @@ def _process_wide(project, qualname: Optional[str]) -> Optional[str]:
     for q, call, t in _reached_calls(project, qualname, PROCESS_WIDE_DEPTH):
         if t in PROCESS_WIDE:
             return f"{t}() at line {call.line}" if q == qualname else f"{t}() in {_name(q)}"
+    return None
+
+
+# a logger's level, set by a pool's initializer: the level of every thread's logging
+LOGGER_LEVEL = frozenset({"logging.Logger.setLevel"})
+
+
+def _worker_setup(project, site) -> Optional[Tuple[str, str]]:
+    """(initializer, what it sets) when the site's process pool is made with an ``initializer``
+    that sets state of the process: process-wide settings (``PROCESS_WIDE``, a logger's level) or
+    a global of another module (``pbar_man._queue = queue``, imported from the package), itself
+    or in the project functions it calls; None otherwise. A global of the initializer's own module
+    (``global _CLIENT; _CLIENT = SlackClient(...)``) is not counted: in threads one shared object
+    usually serves as well (slack-watchman's client per worker, labelled a right change)."""
+    pool = site.executor if site.executor is not None else site.call.receiver
+    init = pool.meta.get("initializer") if pool is not None else None
+    if not init or init not in project.functions:
+        return None
+    changed = _process_wide(project, init)
+    if changed is not None:
+        return init, changed
+    own = project.function_module[init].module if init in project.function_module else ""
+    for q, call, t in _reached_calls(project, init, PROCESS_WIDE_DEPTH, handlers=False):
+        recv = call.receiver.qualname if call.receiver is not None and call.receiver.kind == "call" else None
+        if t in LOGGER_LEVEL or (call.method == "setLevel" and recv and recv.endswith(".getLogger")):
+            return init, f"a logger's level (setLevel() at line {call.line})"  # `log.getLogger().setLevel(...)`
+        fn = project.functions.get(q)
+        for a in fn.accesses if fn is not None else ():
+            name = a.target.split(":", 1)[-1]
+            if a.kind in ("write", "mutate", "rmw") and a.target.startswith("global:") \
+                    and not name.startswith(own + "."):
+                return init, f"{name.rsplit('.', 1)[-1]}, a global of {name.rsplit('.', 1)[0]} (line {a.line})"
     return None
 
 

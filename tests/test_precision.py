@@ -379,7 +379,8 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
     clone's commits), when each task runs one external program and waits for it (a
     simulator), when its only waits are sleeps that pace it, when it
     also runs a model on a GPU (a library that releases the GIL), or when the other arm of the same
-    test already hands the work to threads (a platform's choice)."""
+    test already hands the work to threads (a platform's choice), or when the pool's initializer
+    sets each worker's log level (in threads it would set the caller's)."""
     from conftest import ROOT
 
     fixture = ROOT / "tests" / "fixtures" / "CCL102_kept_processes"
@@ -405,6 +406,8 @@ def test_processes_are_kept_where_the_pool_is_there_for_more_than_waiting():
         "produce": "its only waits are pauses (time.sleep()) that set its pace",
         # a model run on each process's own GPU beside the audio reads (f5-tts, rev103a)
         "score_shard": "it also computes in a library that releases the GIL (torch.nn.functional.cosine_similarity())",
+        # each worker's log level lowered by the pool's initializer (mtdata, rev165a)
+        "fetch_dataset": "its pool runs _worker_init() first in each worker process, which sets a logger's level",
     }
     for fn, why in reasons.items():
         r = recs[fn]

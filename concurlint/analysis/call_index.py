@@ -210,7 +210,7 @@ def _signal_handler(p, calls, targets):
 def _initializer(p, calls, targets):
     """A pool handed an initializer: by keyword, or in its place (``multiprocessing.Pool(n, init,
     initargs)``, ``ProcessPoolExecutor(n, ctx, init)``)."""
-    from concurlint.checks.fork import INITIALIZER_AT
+    from concurlint.analysis.values import INITIALIZER_AT
 
     return (i for i, (c, t) in enumerate(zip(calls, targets)) if "initializer" in c.kwargs or (
         t is not None and len(c.args) > INITIALIZER_AT.get(t, len(c.args))))

@@ -21,6 +21,9 @@ from concurlint.analysis.sizes import _const_int, _with_bytes, byte_size
 
 # buffers in memory: a file object made over one reads and writes no file
 IN_MEMORY = frozenset({"io.BytesIO", "io.StringIO"})
+# where a pool constructor takes its initializer when it is passed by position
+INITIALIZER_AT = {"multiprocessing.Pool": 1, "multiprocessing.pool.Pool": 1, "multiprocessing.context.BaseContext.Pool": 1,
+                  "concurrent.futures.ProcessPoolExecutor": 2}
 # queue classes an annotation may parametrise with their items' type (`Queue[str]`): the
 # annotation names the queue
 GENERIC_QUEUES = frozenset({"queue.Queue", "queue.LifoQueue", "queue.PriorityQueue", "queue.SimpleQueue",
@@ -304,6 +307,11 @@ class ValueCollector:
             recv = self._receiver_value(node)
             if recv is not None and recv.meta.get("start_method"):
                 meta["start_method"] = recv.meta["start_method"]
+            at = INITIALIZER_AT.get(target)
+            if at is not None and len(node.args) > at:
+                init = self.describe(node.args[at])  # `Pool(jobs, _mp_init, (argv,))`
+                if init.qualname:
+                    meta["initializer"] = init.qualname
             for kw in node.keywords:
                 if kw.arg == "mp_context" or kw.arg == "context":
                     ctx = self.describe(kw.value)
@@ -313,6 +321,10 @@ class ValueCollector:
                         meta["start_method"] = "?"
                 elif kw.arg in ("max_workers", "processes", "n_jobs", "backend", "daemon", "prefer", "require") and isinstance(kw.value, ast.Constant):
                     meta[kw.arg] = str(kw.value.value)
+                elif kw.arg == "initializer":
+                    init = self.describe(kw.value)  # what each worker runs first (movable._worker_setup)
+                    if init.qualname:
+                        meta["initializer"] = init.qualname
             size = None
             if rtype in MUTABLE_TYPES or rtype == "builtins.tuple":
                 cmeta = {"type": rtype}

@@ -20,6 +20,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from concurlint.analysis.hints import is_test_code
 from concurlint.analysis.facts import Call, ModuleFacts
 from concurlint.analysis.processes import ProcessModel, process_model
+from concurlint.analysis.values import INITIALIZER_AT
 from concurlint.registry import Finding, Rule
 
 POPEN_LIKE = ("subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
@@ -330,9 +331,6 @@ def _global_writers(ctx) -> Dict[str, List[Tuple[str, object]]]:
     return out
 
 
-# where a pool constructor takes its initializer when it is passed by position
-INITIALIZER_AT = {"multiprocessing.Pool": 1, "multiprocessing.pool.Pool": 1, "multiprocessing.context.BaseContext.Pool": 1,
-                  "concurrent.futures.ProcessPoolExecutor": 2}
 
 
 def _initializers(ctx, m: ProcessModel) -> set:
