@@ -1,4 +1,4 @@
-"""`concurlint fix` for CCL504 (threading lock in coroutines -> asyncio lock) and CCL301 (fork
+"""`concurlint fix` for CCL504 (threading lock in coroutines -> asyncio lock), CCL205 (locks joined by `and`) and CCL301 (fork
 while threads run -> an explicit spawn context), through the real command; the fixed log shipper
 runs its helper process under spawn."""
 from __future__ import annotations
@@ -146,3 +146,17 @@ def test_rule_fixture_fork_points(tmp_path):
     left = [f for f in facts["after"] if f["code"] == "CCL301"]
     assert left and all("os.fork()" in f["message"] for f in left)
     assert facts["output"].count("[not fixed: os.fork() has no start method to choose") == len(left)
+
+
+def test_locks_joined_by_and_are_each_entered(tmp_path):
+    """CCL205: `with self.lock and socket.socket(...) as conn:` becomes `with self.lock,
+    socket.socket(...) as conn:` -- every lock of the rule fixture is then really taken, the `as`
+    target stays on the socket, and the optional lock (`or nullcontext()`) is left as it is."""
+    shutil.copy(FIXTURES / "CCL205_power_strip.py", tmp_path / "strip.py")
+    facts = check_fix(tmp_path, "strip.py", "--unsafe-fixes", "--select", "CCL205")
+    text = (tmp_path / "strip.py").read_text(encoding="utf-8")
+    assert "with self.lock, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as conn:  # CCL205" in text
+    assert "with HITS.get_lock(), MISSES.get_lock():" in text
+    assert "async with self._send_lock, self._recv_lock:  # CCL205" in text
+    assert "with self._shared_lock or contextlib.nullcontext():" in text
+    assert " and self." not in text and not [f for f in facts["after"] if f["code"] == "CCL205"]

@@ -254,6 +254,10 @@ class ModuleFacts(Record):
     # `with await self._lock:` / `with (yield from lock):` -- the pre-3.9 way to hold an asyncio
     # lock, which Python 3.9 removed: (line, col, text, enclosing function)
     awaited_locks: List[Tuple[int, int, str, Optional[str]]] = field(default_factory=list)
+    # `with self._lock and open(path) as f:` -- `and` hands back its last operand, so only that one
+    # is entered and the lock before it is never acquired: (line, col, "with" or "async with", the
+    # lock's text, what is entered instead, enclosing function)
+    anded_locks: List[Tuple[int, int, str, str, str, Optional[str]]] = field(default_factory=list)
     globals: Dict[str, GlobalDef] = field(default_factory=dict)
     module_accesses: List[Access] = field(default_factory=list)
     has_main_guard: bool = False

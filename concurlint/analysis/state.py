@@ -38,6 +38,8 @@ MUTATING_METHODS = frozenset(
     }
 )
 READING_METHODS = frozenset({"get", "keys", "values", "items", "copy", "index", "count", "__contains__"})
+# names of locks: `lock`, `self._io_lock`, `maplock`, `job_mutex`, `write_sem`, `self.cond`
+_LOCK_NAME = re.compile(r"(?i)((?<![bc])lock|mutex|semaphore|(^|_)sem|(^|_)cond(ition)?)$")
 
 
 class StateCollector:
@@ -184,6 +186,7 @@ class StateCollector:
                         held_type.kind != "instance" and any(w in held for w in ("lock", "sem", "cond", "mutex"))):
                     self.facts.awaited_locks.append((node.lineno, node.col_offset, self.segment(item.context_expr, 40),
                                                      self.function.qualname if self.function is not None else None))
+            self._note_anded_lock(item.context_expr, "with" if isinstance(node, ast.With) else "async with")
             if self.function is not None and isinstance(node, ast.With):
                 self.function.withs.append(v)
                 self.function.with_blocks.append((self.segment(item.context_expr, 60), node.lineno,
@@ -205,6 +208,30 @@ class StateCollector:
             del self.locks[-len(held):]
 
     visit_AsyncWith = visit_With  # type: ignore[assignment]
+
+    def _note_anded_lock(self, expr: ast.AST, keyword: str) -> None:
+        """``with self._lock and open(path) as f:`` (``ModuleFacts.anded_locks``): a lock before
+        the last operand of an ``and`` is only tested for truth, never entered. ``or`` is the
+        idiom for an optional lock (``with lock or nullcontext():``) and is left alone."""
+        if not (isinstance(expr, ast.BoolOp) and isinstance(expr.op, ast.And)):
+            return
+        for operand in expr.values[:-1]:
+            if self._lock_like(operand):
+                self.facts.anded_locks.append((expr.lineno, expr.col_offset, keyword, self.segment(operand, 60),
+                                               self.segment(expr.values[-1], 60),
+                                               self.function.qualname if self.function is not None else None))
+                return
+
+    def _lock_like(self, node: ast.AST) -> bool:
+        """A lock, semaphore or condition: by its type where it is known, else by its name
+        (``self.maplock``, ``history.get_lock()``, ``_jobs_mutex``)."""
+        v = self.describe(node)
+        if v.kind == "instance" and v.qualname:
+            return v.qualname in LOCK_TYPES or v.qualname.startswith("multiprocessing.synchronize.")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args:
+            return node.func.attr == "get_lock"  # a multiprocessing Value's or Array's lock
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+        return bool(_LOCK_NAME.search(name))
 
     def visit_Assign(self, node: ast.Assign) -> None:
         if isinstance(node.value, ast.Call) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 FIXERS = {
     "CCL105": "chunksize",
+    "CCL205": "anded_locks",
     "CCL301": "fork_context",
     "CCL303": "main_guard",
     "CCL401": "pool_callable",
