@@ -258,6 +258,9 @@ class ModuleFacts(Record):
     # is entered and the lock before it is never acquired: (line, col, "with" or "async with", the
     # lock's text, what is entered instead, enclosing function)
     anded_locks: List[Tuple[int, int, str, str, str, Optional[str]]] = field(default_factory=list)
+    # `with threading.Lock():` -- a lock made by the `with` itself, which no other thread can hold:
+    # (line, col, "with" or "async with", the constructor's text, enclosing function)
+    fresh_locks: List[Tuple[int, int, str, str, Optional[str]]] = field(default_factory=list)
     globals: Dict[str, GlobalDef] = field(default_factory=dict)
     module_accesses: List[Access] = field(default_factory=list)
     has_main_guard: bool = False

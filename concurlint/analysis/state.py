@@ -31,6 +31,15 @@ LOCK_TYPES = frozenset(
         "asyncio.Condition",
     }
 )
+# the locks a `with` can make for itself (CCL206): the standard library's, whose types are resolved
+FRESH_LOCK_TYPES = frozenset(
+    {
+        "threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",
+        "threading.BoundedSemaphore", "multiprocessing.Lock", "multiprocessing.RLock",
+        "multiprocessing.synchronize.Lock", "multiprocessing.synchronize.RLock", "asyncio.Lock",
+        "asyncio.Semaphore", "asyncio.BoundedSemaphore", "asyncio.Condition",
+    }
+)
 MUTATING_METHODS = frozenset(
     {
         "append", "extend", "insert", "pop", "popleft", "appendleft", "remove", "clear", "update",
@@ -186,7 +195,9 @@ class StateCollector:
                         held_type.kind != "instance" and any(w in held for w in ("lock", "sem", "cond", "mutex"))):
                     self.facts.awaited_locks.append((node.lineno, node.col_offset, self.segment(item.context_expr, 40),
                                                      self.function.qualname if self.function is not None else None))
-            self._note_anded_lock(item.context_expr, "with" if isinstance(node, ast.With) else "async with")
+            keyword = "with" if isinstance(node, ast.With) else "async with"
+            self._note_anded_lock(item.context_expr, keyword)
+            self._note_fresh_lock(node, item, v, keyword)
             if self.function is not None and isinstance(node, ast.With):
                 self.function.withs.append(v)
                 self.function.with_blocks.append((self.segment(item.context_expr, 60), node.lineno,
@@ -221,6 +232,23 @@ class StateCollector:
                                                self.segment(expr.values[-1], 60),
                                                self.function.qualname if self.function is not None else None))
                 return
+
+    def _note_fresh_lock(self, node: ast.AST, item: ast.withitem, v: Value, keyword: str) -> None:
+        """``with threading.Lock():`` (``ModuleFacts.fresh_locks``): the lock is made there, on
+        every pass, so no other thread can ever hold it. Not when its ``as`` name is used in the
+        block (``with Lock() as lock: Pool(initializer=init, initargs=(lock,))`` shares it)."""
+        expr = item.context_expr
+        if not (isinstance(expr, ast.Call) and v.kind == "instance" and v.qualname in FRESH_LOCK_TYPES):
+            return
+        made_by = self._call_target(expr)[0] or ""
+        if made_by.rsplit(".", 1)[-1] not in ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition"):
+            return  # `async with _pin_lock(pid):` -- a helper that hands back a kept lock
+        if isinstance(item.optional_vars, ast.Name):
+            name = item.optional_vars.id
+            if any(isinstance(n, ast.Name) and n.id == name for b in node.body for n in ast.walk(b)):
+                return
+        self.facts.fresh_locks.append((node.lineno, node.col_offset, keyword, self.segment(item.context_expr, 60),
+                                       self.function.qualname if self.function is not None else None))
 
     def _lock_like(self, node: ast.AST) -> bool:
         """A lock, semaphore or condition: by its type where it is known, else by its name
