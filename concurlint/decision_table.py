@@ -31,7 +31,7 @@ class Work:
     io_calls: List[str] = field(default_factory=list)  # library IO calls reachable, sync only
     network_io: bool = False  # some of them wait on the network / other processes / timers
     # the model the kind of work points to, kept because the evidence is loops over data of a
-    # size the code does not show (advice._sizes_guessed): CCL101 still names the work
+    # size the code does not show (strong_evidence.sizes_guessed): CCL101 still names the work
     tentative: Optional[str] = None
 
 

@@ -41,7 +41,8 @@ class LoopCollector:
         parent = self.loop_stack[-1] if self.loop_stack else -1
         idx = len(fn.loops)
         items = _item_names(node.target, body) if isinstance(node, (ast.For, ast.AsyncFor)) else None
-        if items is not None and _is_range(node) and isinstance(node.target, ast.Name) and node.target.id.startswith("_"):
+        if items is not None and _is_range(node) and isinstance(node.target, ast.Name) \
+                and node.target.id.startswith("_"):
             items = None  # `for _ in range(SAMPLES)`: the same work repeated, on what each turn computes
         over_input = self._over_input(getattr(node, "iter", None))
         fn.loops.append(Loop(node.lineno, desc, mult, parent,
