@@ -288,11 +288,11 @@ LOGGER_LEVEL = frozenset({"logging.Logger.setLevel"})
 
 def _worker_setup(project, site) -> Optional[Tuple[str, str]]:
     """(initializer, what it sets) when the site's process pool is made with an ``initializer``
-    that sets state of the process: process-wide settings (``PROCESS_WIDE``, a logger's level) or
-    a global of another module (``pbar_man._queue = queue``, imported from the package), itself
-    or in the project functions it calls; None otherwise. A global of the initializer's own module
-    (``global _CLIENT; _CLIENT = SlackClient(...)``) is not counted: in threads one shared object
-    usually serves as well (slack-watchman's client per worker, labelled a right change)."""
+    that sets state of the whole process: process-wide settings (``PROCESS_WIDE``) or a logger's
+    level (``log.getLogger().setLevel(level)``), itself or in the project functions it calls; None
+    otherwise. A global it sets (``global _CLIENT; _CLIENT = SlackClient(...)``) is not counted:
+    in threads one shared object usually serves as well (slack-watchman's client per worker,
+    labelled a right change)."""
     pool = site.executor if site.executor is not None else site.call.receiver
     init = pool.meta.get("initializer") if pool is not None else None
     if not init or init not in project.functions:
@@ -300,17 +300,10 @@ def _worker_setup(project, site) -> Optional[Tuple[str, str]]:
     changed = _process_wide(project, init)
     if changed is not None:
         return init, changed
-    own = project.function_module[init].module if init in project.function_module else ""
     for q, call, t in _reached_calls(project, init, PROCESS_WIDE_DEPTH, handlers=False):
         recv = call.receiver.qualname if call.receiver is not None and call.receiver.kind == "call" else None
         if t in LOGGER_LEVEL or (call.method == "setLevel" and recv and recv.endswith(".getLogger")):
             return init, f"a logger's level (setLevel() at line {call.line})"  # `log.getLogger().setLevel(...)`
-        fn = project.functions.get(q)
-        for a in fn.accesses if fn is not None else ():
-            name = a.target.split(":", 1)[-1]
-            if a.kind in ("write", "mutate", "rmw") and a.target.startswith("global:") \
-                    and not name.startswith(own + "."):
-                return init, f"{name.rsplit('.', 1)[-1]}, a global of {name.rsplit('.', 1)[0]} (line {a.line})"
     return None
 
 
