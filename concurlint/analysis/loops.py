@@ -60,6 +60,16 @@ class LoopCollector:
             self.loop_stack.pop()
             self.loop_items.pop()
 
+    def _weigh(self, iterable: ast.AST) -> Tuple[int, str]:
+        """A ``for`` loop's or a comprehension's multiplier and description: ``_loop_weight``, with
+        the numbers the code fixes by name, and x1 over a handful of items written in the code
+        (``paths = [cert, key, ca]``, ``for shock in SHOCKS`` with four at module level)."""
+        mult, desc = _loop_weight(iterable, self.segment(iterable, 40), self.const_int)
+        few = self.items_in(iterable) if isinstance(iterable, (ast.Name, ast.Call)) else None
+        if few is not None and few < 100:
+            mult = 1
+        return mult, desc
+
     def _over_input(self, iterable: Optional[ast.AST]) -> bool:
         """The loop iterates over what the function is handed (a parameter other than self/cls:
         ``for b in blob``, ``range(len(b))``) or over an item of a loop around it that does
@@ -125,10 +135,7 @@ class LoopCollector:
         self.visit(node.iter)
         self.bind(node.target, self.chunk_of(node.iter), node)  # `for block in iter(lambda: f.read(N), b"")`
         self._write_target(node.target, "write", "for-loop target")
-        mult, desc = _loop_weight(node.iter, self.segment(node.iter, 40), self.const_int)
-        few = self.items_in(node.iter) if isinstance(node.iter, (ast.Name, ast.Call)) else None
-        if few is not None and few < 100:
-            mult = 1  # paths = [cert, key, ca]; for path in paths: a handful, written in the code
+        mult, desc = self._weigh(node.iter)
         kind = "async for loop" if isinstance(node, ast.AsyncFor) else "for loop"  # awaits every step
         self._loop(node, f"{kind} over {desc}", mult, list(node.body))
         for s in node.orelse:
@@ -188,10 +195,7 @@ class LoopCollector:
             if i:
                 self.visit(g.iter)
             self.bind(g.target, None, node)
-            mult, desc = _loop_weight(g.iter, self.segment(g.iter, 40), self.const_int)
-            few = self.items_in(g.iter) if isinstance(g.iter, (ast.Name, ast.Call)) else None
-            if few is not None and few < 100:
-                mult = 1  # `for shock in SHOCKS`, four written at module level: as in a for loop
+            mult, desc = self._weigh(g.iter)
             parent = self.loop_stack[-1] if self.loop_stack else -1
             items = _item_names(g.target, ())
             over_input = self._over_input(g.iter)

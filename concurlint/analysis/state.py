@@ -32,14 +32,10 @@ LOCK_TYPES = frozenset(
     }
 )
 # the locks a `with` can make for itself (CCL206): the standard library's, whose types are resolved
-FRESH_LOCK_TYPES = frozenset(
-    {
-        "threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",
-        "threading.BoundedSemaphore", "multiprocessing.Lock", "multiprocessing.RLock",
-        "multiprocessing.synchronize.Lock", "multiprocessing.synchronize.RLock", "asyncio.Lock",
-        "asyncio.Semaphore", "asyncio.BoundedSemaphore", "asyncio.Condition",
-    }
-)
+FRESH_LOCK_TYPES = LOCK_TYPES | {
+    "multiprocessing.RLock", "multiprocessing.synchronize.Lock", "multiprocessing.synchronize.RLock",
+    "asyncio.BoundedSemaphore",
+}
 MUTATING_METHODS = frozenset(
     {
         "append", "extend", "insert", "pop", "popleft", "appendleft", "remove", "clear", "update",

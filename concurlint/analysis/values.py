@@ -307,11 +307,14 @@ class ValueCollector:
             recv = self._receiver_value(node)
             if recv is not None and recv.meta.get("start_method"):
                 meta["start_method"] = recv.meta["start_method"]
+            # what each worker runs first (movable._worker_setup), by keyword or by position
+            # (`Pool(jobs, _mp_init, (argv,))`)
             at = INITIALIZER_AT.get(target)
-            if at is not None and len(node.args) > at:
-                init = self.describe(node.args[at])  # `Pool(jobs, _mp_init, (argv,))`
-                if init.qualname:
-                    meta["initializer"] = init.qualname
+            init = next((kw.value for kw in node.keywords if kw.arg == "initializer"),
+                        node.args[at] if at is not None and len(node.args) > at else None)
+            init_name = self.describe(init).qualname if init is not None else None
+            if init_name:
+                meta["initializer"] = init_name
             for kw in node.keywords:
                 if kw.arg == "mp_context" or kw.arg == "context":
                     ctx = self.describe(kw.value)
@@ -321,10 +324,6 @@ class ValueCollector:
                         meta["start_method"] = "?"
                 elif kw.arg in ("max_workers", "processes", "n_jobs", "backend", "daemon", "prefer", "require") and isinstance(kw.value, ast.Constant):
                     meta[kw.arg] = str(kw.value.value)
-                elif kw.arg == "initializer":
-                    init = self.describe(kw.value)  # what each worker runs first (movable._worker_setup)
-                    if init.qualname:
-                        meta["initializer"] = init.qualname
             size = None
             if rtype in MUTABLE_TYPES or rtype == "builtins.tuple":
                 cmeta = {"type": rtype}
